@@ -1,0 +1,40 @@
+#pragma once
+
+#include "message.h"
+
+#include <QByteArray>
+#include <QString>
+
+#include <memory>
+
+namespace Herald {
+
+// A published message encoded once, shared read-only by every worker and every recipient.
+// The WebSocket frame is server-to-client (unmasked), so the same bytes go to every socket.
+struct Envelope
+{
+    enum class Target
+    {
+        Channel,  // subscribers of message.channel, and the admin feed
+        Everyone, // every client on any channel (the "broadcast" channel), and the admin feed
+        Admin,    // the admin feed only (client connected, subscribed, …)
+        Counts,   // /ws/client and /ws/server peers: {"type":"counts",…}
+    };
+
+    Target target = Target::Channel;
+    Message message;
+    QByteArray json;
+    QByteArray wsFrame;
+    QByteArray sseEvent;        // named: "id: …\nevent: <type>\ndata: …\n\n"
+    QByteArray sseEventUnnamed; // for EventSource clients that only listen to onmessage
+    QString excludeClientId;    // X-Client-Id: not delivered to this client
+};
+
+using EnvelopePtr = std::shared_ptr<const Envelope>;
+
+// Encodes a message for every transport. Control frames (no id) get no SSE id line.
+EnvelopePtr makeEnvelope(Message message, Envelope::Target target, const QString &excludeClientId = {});
+// An envelope for a frame that is not a stored message (counts, admin events).
+EnvelopePtr makeControlEnvelope(const QByteArray &json, Envelope::Target target);
+
+} // namespace Herald

@@ -1,0 +1,185 @@
+#include "httpapi.h"
+
+#include "channelname.h"
+#include "hub.h"
+#include "logging.h"
+#include "message.h"
+
+#include <QFile>
+#include <QFileInfo>
+#include <QHttpServer>
+#include <QHttpServerRequest>
+#include <QHttpServerResponder>
+#include <QHttpServerResponse>
+#include <QJsonDocument>
+#include <QJsonParseError>
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+namespace {
+using Status = QHttpServerResponder::StatusCode;
+
+QByteArray mimeTypeFor(const QString &path)
+{
+    static const QHash<QString, QByteArray> types = {
+        {u"html"_s, "text/html; charset=utf-8"},
+        {u"js"_s, "text/javascript; charset=utf-8"},
+        {u"css"_s, "text/css; charset=utf-8"},
+        {u"json"_s, "application/json"},
+        {u"svg"_s, "image/svg+xml"},
+        {u"png"_s, "image/png"},
+        {u"ico"_s, "image/x-icon"},
+        {u"wav"_s, "audio/wav"},
+        {u"mp3"_s, "audio/mpeg"},
+        {u"map"_s, "application/json"},
+        {u"txt"_s, "text/plain; charset=utf-8"},
+    };
+    return types.value(QFileInfo(path).suffix().toLower(), "application/octet-stream");
+}
+
+QHttpServerResponse jsonResponse(const QJsonObject &o, Status status = Status::Ok)
+{
+    return QHttpServerResponse("application/json", QJsonDocument(o).toJson(QJsonDocument::Compact), status);
+}
+} // namespace
+
+HttpApi::HttpApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObject *parent)
+    : QObject(parent)
+    , m_hub(hub)
+    , m_config(config)
+    , m_server(server)
+    , m_started(QDateTime::currentDateTimeUtc())
+{
+    registerRoutes();
+}
+
+QHttpServerResponse HttpApi::errorResponse(int status, const QString &code, const QString &detail)
+{
+    return jsonResponse(QJsonObject{{"error"_L1, code}, {"detail"_L1, detail}}, Status(status));
+}
+
+void HttpApi::registerRoutes()
+{
+    using Method = QHttpServerRequest::Method;
+    m_server->route(u"/"_s, Method::Get | Method::Head, [this] { return staticFile(u":/web/index.html"_s); });
+    m_server->route(u"/ws/stats"_s, Method::Get, [this] { return stats(); });
+    m_server->route(u"/api/stats"_s, Method::Get, [this] { return stats(); });
+    m_server->route(u"/healthz"_s, Method::Get | Method::Head, [this] { return health(); });
+    m_server->route(u"/metrics"_s, Method::Get, [this] { return metrics(); });
+    m_server->route(u"/api/publish"_s, Method::Post,
+                    [this](const QHttpServerRequest &request) { return publish(request); });
+
+    // Assets under /static/ may be nested (static/bootstrap/css/…), which the 6.4 router's <arg> cannot
+    // match, so they are looked up here; everything else is a JSON 404.
+    m_server->setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
+        Metrics::add(m_hub->metrics().httpRequests);
+        const QString path = request.url().path();
+        if (path.startsWith(u"/static/"_s) && !path.contains(u".."_s) &&
+            (request.method() == QHttpServerRequest::Method::Get ||
+             request.method() == QHttpServerRequest::Method::Head)) {
+            const QString resource = u":/web"_s + path;
+            if (QFileInfo(resource).isFile()) {
+                staticFile(resource).write(std::move(responder));
+                return;
+            }
+        }
+        errorResponse(404, u"not_found"_s, u"no route for %1"_s.arg(path)).write(std::move(responder));
+    });
+    m_server->afterRequest([this](QHttpServerResponse &&response) {
+        Metrics::add(m_hub->metrics().httpRequests);
+        // The REST API is meant to be called from other origins' pages (SPEC section 7 narrows this later).
+        response.setHeader("Access-Control-Allow-Origin", "*");
+        return std::move(response);
+    });
+}
+
+QHttpServerResponse HttpApi::staticFile(const QString &resourcePath) const
+{
+    QFile file(resourcePath);
+    if (!file.open(QIODevice::ReadOnly))
+        return errorResponse(404, u"not_found"_s, u"no such file"_s);
+    QHttpServerResponse response(mimeTypeFor(resourcePath), file.readAll());
+    response.setHeader("Cache-Control", "no-cache");
+    return response;
+}
+
+QHttpServerResponse HttpApi::stats() const
+{
+    return jsonResponse(m_hub->stats());
+}
+
+QHttpServerResponse HttpApi::health() const
+{
+    const HubCounts c = m_hub->counts();
+    return jsonResponse(QJsonObject{{"status"_L1, "ok"_L1},
+                                    {"version"_L1, QStringLiteral(HERALD_VERSION)},
+                                    {"uptime_seconds"_L1, m_started.secsTo(QDateTime::currentDateTimeUtc())},
+                                    {"clients"_L1, c.clients},
+                                    {"subscribers"_L1, c.subscribers},
+                                    {"last_id"_L1, m_hub->lastId()}});
+}
+
+QHttpServerResponse HttpApi::metrics() const
+{
+    const Metrics &m = m_hub->metrics();
+    const HubCounts c = m_hub->counts();
+    QByteArray out;
+    auto metric = [&out](const char *name, const char *type, const char *help,
+                         std::initializer_list<std::pair<QByteArray, qint64>> samples) {
+        out += QByteArray("# HELP ") + name + ' ' + help + "\n# TYPE " + name + ' ' + type + '\n';
+        for (const auto &[labels, value] : samples)
+            out += QByteArray(name) + labels + ' ' + QByteArray::number(value) + '\n';
+    };
+    metric("herald_connections", "gauge", "Open client connections by transport.",
+           {{"{transport=\"websocket\"}", Metrics::get(m.wsConnections)},
+            {"{transport=\"sse\"}", Metrics::get(m.sseConnections)}});
+    metric("herald_connections_total", "counter", "Client connections accepted since start, by transport.",
+           {{"{transport=\"websocket\"}", Metrics::get(m.wsConnectionsTotal)},
+            {"{transport=\"sse\"}", Metrics::get(m.sseConnectionsTotal)}});
+    metric("herald_clients", "gauge", "Connected clients (dashboards excluded).", {{"", c.clients}});
+    metric("herald_subscribers", "gauge", "Clients with at least one subscription.", {{"", c.subscribers}});
+    metric("herald_channels", "gauge", "Channels with at least one subscriber.",
+           {{"", qint64(m_hub->channelCounts().size())}});
+    metric("herald_messages_in_total", "counter", "Messages published into the hub.",
+           {{"", Metrics::get(m.messagesPublished)}});
+    metric("herald_messages_out_total", "counter", "Messages written to clients (one per recipient).",
+           {{"", Metrics::get(m.messagesDelivered)}});
+    metric("herald_frames_in_total", "counter", "WebSocket text frames received from clients.",
+           {{"", Metrics::get(m.framesIn)}});
+    metric("herald_protocol_errors_total", "counter", "Malformed frames and requests answered with an error.",
+           {{"", Metrics::get(m.protocolErrors)}});
+    metric("herald_http_requests_total", "counter", "HTTP requests answered by the REST API.",
+           {{"", Metrics::get(m.httpRequests)}});
+    metric("herald_last_message_id", "gauge", "The last message id handed out.", {{"", m_hub->lastId()}});
+    return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8", out);
+}
+
+QHttpServerResponse HttpApi::publish(const QHttpServerRequest &request)
+{
+    const QByteArray body = request.body();
+    if (body.size() > m_config.maxMessageSize)
+        return errorResponse(413, u"too_large"_s,
+                             u"the body is larger than %1 bytes"_s.arg(m_config.maxMessageSize));
+    QJsonParseError error{};
+    const QJsonDocument doc = QJsonDocument::fromJson(body, &error);
+    if (error.error != QJsonParseError::NoError || !doc.isObject())
+        return errorResponse(400, u"invalid_json"_s, u"the body must be a JSON object"_s);
+    const QJsonObject o = doc.object();
+    const QJsonValue channel = o.value("channel"_L1);
+    if (!channel.isString())
+        return errorResponse(422, u"bad_request"_s, u"field 'channel' is required and must be a string"_s);
+    if (!isValidChannelName(channel.toString()))
+        return errorResponse(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+    auto message = messageFromPayload(o, u"message"_s);
+    if (!message)
+        return errorResponse(422, errorCodeName(message.error().code), message.error().message);
+    Message m = std::move(message).value();
+    m.channel = channel.toString();
+    const QString exclude = QString::fromUtf8(request.value("X-Client-Id"));
+    const qint64 id = m_hub->publish(std::move(m), exclude);
+    return jsonResponse(QJsonObject{{"id"_L1, id}, {"channel"_L1, channel.toString()}}, Status::Accepted);
+}
+
+} // namespace Herald

@@ -1,0 +1,347 @@
+#include "hub.h"
+
+#include "channelname.h"
+#include "logging.h"
+#include "worker.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QTimer>
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+namespace {
+// Count pushes are coalesced over this window: thousands of connects in a burst give a few pushes, not
+// thousands of frames to thousands of peers each.
+constexpr auto CountsCoalesce = std::chrono::milliseconds(20);
+
+QByteArray compact(const QJsonObject &o)
+{
+    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+}
+} // namespace
+
+QString transportName(Transport t)
+{
+    switch (t) {
+    case Transport::WebSocket:
+        return u"websocket"_s;
+    case Transport::Sse:
+        return u"sse"_s;
+    }
+    return u"websocket"_s;
+}
+
+QString routeName(Route r)
+{
+    switch (r) {
+    case Route::Native:
+        return u"ws"_s;
+    case Route::SeedClient:
+        return u"ws/client"_s;
+    case Route::Admin:
+        return u"ws/server"_s;
+    case Route::ModelChannel:
+        return u"ws/channel"_s;
+    case Route::SeedChat:
+        return u"ws/client_id"_s;
+    case Route::Events:
+        return u"events"_s;
+    }
+    return u"ws"_s;
+}
+
+QJsonObject ClientInfo::toJson() const
+{
+    QStringList subs(channels.begin(), channels.end());
+    subs.sort();
+    QJsonObject o{{"client_id"_L1, clientId},
+                  {"transport"_L1, transportName(transport)},
+                  {"route"_L1, routeName(route)},
+                  {"address"_L1, address},
+                  {"connected_at"_L1, formatTimestamp(connectedAt)},
+                  {"subscriptions"_L1, QJsonArray::fromStringList(subs)}};
+    if (!userId.isEmpty())
+        o.insert("user_id"_L1, userId);
+    return o;
+}
+
+Hub::Hub(QObject *parent)
+    : QObject(parent)
+{}
+
+Hub::~Hub() = default;
+
+void Hub::setWorkers(const QList<Worker *> &workers)
+{
+    QMutexLocker lock(&m_workersMutex);
+    m_workers = workers;
+}
+
+void Hub::setModelChannels(const QStringList &channels)
+{
+    QMutexLocker lock(&m_mutex);
+    m_modelChannels = QSet<QString>(channels.begin(), channels.end());
+}
+
+bool Hub::isModelChannel(const QString &channel) const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_modelChannels.contains(channel);
+}
+
+void Hub::setInitialSequence(qint64 lastId)
+{
+    m_lastId.store(lastId, std::memory_order_release);
+}
+
+quint64 Hub::registerSession(ClientInfo info)
+{
+    quint64 id = 0;
+    QJsonObject event;
+    {
+        QMutexLocker lock(&m_mutex);
+        id = m_nextSessionId++;
+        info.sessionId = id;
+        if (!info.isAdmin()) {
+            ++m_clients;
+            event = QJsonObject{{"type"_L1, "client_connected"_L1}, {"client"_L1, info.toJson()}};
+        } else {
+            // A new dashboard must see the current counts even if they did not change.
+            m_lastPushedCounts = {-1, -1};
+        }
+        m_sessions.insert(id, std::move(info));
+    }
+    if (!event.isEmpty())
+        adminEvent(event);
+    countsMaybeChanged();
+    return id;
+}
+
+void Hub::unregisterSession(quint64 sessionId)
+{
+    QJsonObject event;
+    {
+        QMutexLocker lock(&m_mutex);
+        const auto it = m_sessions.constFind(sessionId);
+        if (it == m_sessions.cend())
+            return;
+        const ClientInfo &info = *it;
+        if (!info.isAdmin()) {
+            --m_clients;
+            if (!info.channels.isEmpty())
+                --m_subscribers;
+            for (const QString &channel : info.channels) {
+                auto c = m_channelCounts.find(channel);
+                if (c != m_channelCounts.end() && --c.value() <= 0)
+                    m_channelCounts.erase(c);
+            }
+            event = QJsonObject{{"type"_L1, "client_disconnected"_L1}, {"client_id"_L1, info.clientId}};
+        }
+        m_sessions.erase(it);
+    }
+    if (!event.isEmpty())
+        adminEvent(event);
+    countsMaybeChanged();
+}
+
+bool Hub::addSubscription(quint64 sessionId, const QString &channel)
+{
+    QJsonObject event;
+    {
+        QMutexLocker lock(&m_mutex);
+        auto it = m_sessions.find(sessionId);
+        if (it == m_sessions.end() || it->channels.contains(channel))
+            return false;
+        if (it->channels.isEmpty() && !it->isAdmin())
+            ++m_subscribers;
+        it->channels.insert(channel);
+        if (!it->isAdmin())
+            ++m_channelCounts[channel];
+        event = QJsonObject{
+            {"type"_L1, "client_subscribed"_L1}, {"client_id"_L1, it->clientId}, {"channel"_L1, channel}};
+    }
+    adminEvent(event);
+    countsMaybeChanged();
+    return true;
+}
+
+bool Hub::removeSubscription(quint64 sessionId, const QString &channel)
+{
+    QJsonObject event;
+    {
+        QMutexLocker lock(&m_mutex);
+        auto it = m_sessions.find(sessionId);
+        if (it == m_sessions.end() || !it->channels.remove(channel))
+            return false;
+        if (!it->isAdmin()) {
+            if (it->channels.isEmpty())
+                --m_subscribers;
+            auto c = m_channelCounts.find(channel);
+            if (c != m_channelCounts.end() && --c.value() <= 0)
+                m_channelCounts.erase(c);
+        }
+        event = QJsonObject{
+            {"type"_L1, "client_unsubscribed"_L1}, {"client_id"_L1, it->clientId}, {"channel"_L1, channel}};
+    }
+    adminEvent(event);
+    countsMaybeChanged();
+    return true;
+}
+
+qint64 Hub::publishLocked(Message message, Envelope::Target target, const QString &exclude)
+{
+    // One lock around "take the next id" and "hand to the workers" keeps every worker's queue in id order,
+    // which is what lets a session drop anything at or below the last id it replayed.
+    static QMutex publishMutex;
+    QMutexLocker lock(&publishMutex);
+    message.id = m_lastId.load(std::memory_order_relaxed) + 1;
+    if (!message.timestamp.isValid())
+        message.timestamp = QDateTime::currentDateTimeUtc();
+    const qint64 id = message.id;
+    EnvelopePtr envelope = makeEnvelope(message, target, exclude);
+    m_lastId.store(id, std::memory_order_release);
+    dispatch(envelope);
+    lock.unlock();
+    Metrics::add(m_metrics.messagesPublished);
+    Q_EMIT messagePublished(envelope->message);
+    return id;
+}
+
+qint64 Hub::publish(Message message, const QString &excludeClientId)
+{
+    const Envelope::Target target =
+        message.channel == Channels::Broadcast ? Envelope::Target::Everyone : Envelope::Target::Channel;
+    return publishLocked(std::move(message), target, excludeClientId);
+}
+
+qint64 Hub::broadcastToAll(Message message)
+{
+    if (message.channel.isEmpty())
+        message.channel = Channels::Broadcast.toString();
+    return publishLocked(std::move(message), Envelope::Target::Everyone, {});
+}
+
+qint64 Hub::sendToClient(const QString &clientId, Message message)
+{
+    message.channel = clientChannel(clientId);
+    return publishLocked(std::move(message), Envelope::Target::Channel, {});
+}
+
+int Hub::disconnectClient(const QString &clientId, quint16 closeCode, const QString &reason)
+{
+    QList<quint64> ids;
+    {
+        QMutexLocker lock(&m_mutex);
+        for (auto it = m_sessions.cbegin(); it != m_sessions.cend(); ++it) {
+            if (it->clientId == clientId)
+                ids.append(it.key());
+        }
+    }
+    QMutexLocker lock(&m_workersMutex);
+    for (Worker *w : std::as_const(m_workers)) {
+        for (quint64 id : std::as_const(ids))
+            w->closeSession(id, closeCode, reason);
+    }
+    return int(ids.size());
+}
+
+void Hub::dispatch(const EnvelopePtr &envelope)
+{
+    QMutexLocker lock(&m_workersMutex);
+    for (Worker *w : std::as_const(m_workers))
+        w->post(envelope);
+}
+
+void Hub::adminEvent(const QJsonObject &event)
+{
+    QJsonObject e = event;
+    e.insert("timestamp"_L1, nowTimestamp());
+    dispatch(makeControlEnvelope(compact(e), Envelope::Target::Admin));
+}
+
+void Hub::countsMaybeChanged()
+{
+    if (m_countsPending.exchange(true))
+        return;
+    QMetaObject::invokeMethod(
+        this, [this] { QTimer::singleShot(CountsCoalesce, this, &Hub::pushCounts); }, Qt::QueuedConnection);
+}
+
+void Hub::pushCounts()
+{
+    m_countsPending.store(false);
+    HubCounts now;
+    {
+        QMutexLocker lock(&m_mutex);
+        now = {m_clients, m_subscribers};
+        if (now.clients == m_lastPushedCounts.clients && now.subscribers == m_lastPushedCounts.subscribers)
+            return;
+        m_lastPushedCounts = now;
+    }
+    dispatch(makeControlEnvelope(countsFrame(), Envelope::Target::Counts));
+    Q_EMIT countsChanged(now.clients, now.subscribers);
+}
+
+HubCounts Hub::counts() const
+{
+    QMutexLocker lock(&m_mutex);
+    return {m_clients, m_subscribers};
+}
+
+QHash<QString, int> Hub::channelCounts() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_channelCounts;
+}
+
+QList<ClientInfo> Hub::clients() const
+{
+    QMutexLocker lock(&m_mutex);
+    QList<ClientInfo> list;
+    list.reserve(m_sessions.size());
+    for (const ClientInfo &info : m_sessions) {
+        if (!info.isAdmin())
+            list.append(info);
+    }
+    return list;
+}
+
+QJsonObject Hub::stats() const
+{
+    QMutexLocker lock(&m_mutex);
+    QJsonObject channels;
+    for (auto it = m_channelCounts.cbegin(); it != m_channelCounts.cend(); ++it)
+        channels.insert(it.key(), it.value());
+    return QJsonObject{{"total_channels"_L1, int(m_channelCounts.size())},
+                       {"channels"_L1, channels},
+                       {"total_connections"_L1, m_clients},
+                       {"clients"_L1, m_clients},
+                       {"subscribers"_L1, m_subscribers}};
+}
+
+QByteArray Hub::countsFrame() const
+{
+    const HubCounts c = counts();
+    return compact(
+        QJsonObject{{"type"_L1, "counts"_L1}, {"subscribers"_L1, c.subscribers}, {"clients"_L1, c.clients}});
+}
+
+QByteArray Hub::snapshotFrame() const
+{
+    const HubCounts c = counts();
+    QJsonArray list;
+    for (const ClientInfo &info : clients())
+        list.append(info.toJson());
+    return compact(QJsonObject{{"type"_L1, "snapshot"_L1},
+                               {"subscribers"_L1, c.subscribers},
+                               {"clients"_L1, c.clients},
+                               {"stats"_L1, stats()},
+                               {"last_id"_L1, lastId()},
+                               {"connections"_L1, list},
+                               {"timestamp"_L1, nowTimestamp()}});
+}
+
+} // namespace Herald

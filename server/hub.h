@@ -1,0 +1,134 @@
+#pragma once
+
+#include "envelope.h"
+#include "message.h"
+#include "metrics.h"
+
+#include <QDateTime>
+#include <QHash>
+#include <QJsonObject>
+#include <QMutex>
+#include <QObject>
+#include <QSet>
+#include <QStringList>
+
+#include <atomic>
+
+namespace Herald {
+
+class Worker;
+
+// How a client is connected. Wire names ("websocket", "sse") are append only.
+enum class Transport
+{
+    WebSocket,
+    Sse
+};
+QString transportName(Transport t);
+
+// Which endpoint a client came in through; decides the frames it is sent (SPEC section 3).
+enum class Route
+{
+    Native,       // /ws
+    SeedClient,   // /ws/client (seed 003)
+    Admin,        // /ws/server (seed 003 dashboard, herald-dashboard)
+    ModelChannel, // /ws/{model channel} (seed 004)
+    SeedChat,     // /ws/{client_id} (seed 001)
+    Events,       // /events (SSE)
+};
+QString routeName(Route r);
+
+struct ClientInfo
+{
+    quint64 sessionId = 0;
+    QString clientId;
+    QString userId;
+    Transport transport = Transport::WebSocket;
+    Route route = Route::Native;
+    QString address;
+    QDateTime connectedAt;
+    QSet<QString> channels; // explicit subscriptions (not the implicit client:<id>)
+
+    bool isAdmin() const { return route == Route::Admin; }
+    QJsonObject toJson() const;
+};
+
+struct HubCounts
+{
+    int clients = 0;
+    int subscribers = 0;
+};
+
+// The hub: one id sequence, the registry of clients and subscriptions, and dispatch of published messages to
+// the workers that own the connections. Every public method is thread-safe: workers call in from their
+// threads.
+class Hub : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit Hub(QObject *parent = nullptr);
+    ~Hub() override;
+
+    // Set up before any connection arrives.
+    void setWorkers(const QList<Worker *> &workers);
+    void setModelChannels(const QStringList &channels);
+    bool isModelChannel(const QString &channel) const;
+    void setInitialSequence(qint64 lastId);
+
+    Metrics &metrics() { return m_metrics; }
+
+    // Registry. registerSession assigns ClientInfo::sessionId.
+    quint64 registerSession(ClientInfo info);
+    void unregisterSession(quint64 sessionId);
+    // Returns false if the session already had that subscription.
+    bool addSubscription(quint64 sessionId, const QString &channel);
+    bool removeSubscription(quint64 sessionId, const QString &channel);
+
+    // Assigns the next id and the timestamp, then hands one encoded envelope to every worker.
+    // Messages on "broadcast" reach every client. Returns the id.
+    qint64 publish(Message message, const QString &excludeClientId = {});
+    // Seed 004's broadcast_to_all_channels: one message to every connected client.
+    qint64 broadcastToAll(Message message);
+    // Personal delivery to every connection of a client id.
+    qint64 sendToClient(const QString &clientId, Message message);
+    // Asks the owning workers to close every connection of this client id. Returns how many there were.
+    int disconnectClient(const QString &clientId, quint16 closeCode, const QString &reason);
+
+    qint64 lastId() const { return m_lastId.load(std::memory_order_acquire); }
+    HubCounts counts() const;
+    QHash<QString, int> channelCounts() const;
+    QList<ClientInfo> clients() const;
+    // Seed 004's stats object plus clients and subscribers.
+    QJsonObject stats() const;
+    QByteArray countsFrame() const;
+    // The admin feed's first frame: counts, channels and clients.
+    QByteArray snapshotFrame() const;
+
+Q_SIGNALS:
+    void countsChanged(int clients, int subscribers);
+    void messagePublished(const Herald::Message &message);
+
+private:
+    void dispatch(const EnvelopePtr &envelope);
+    void adminEvent(const QJsonObject &event);
+    void countsMaybeChanged();
+    void pushCounts();
+    qint64 publishLocked(Message message, Envelope::Target target, const QString &exclude);
+
+    mutable QMutex m_mutex;
+    QMutex m_workersMutex; // setWorkers() may run while other threads dispatch
+    QList<Worker *> m_workers;
+    QSet<QString> m_modelChannels;
+    QHash<quint64, ClientInfo> m_sessions;
+    QHash<QString, int> m_channelCounts; // explicit subscriptions per channel
+    int m_clients = 0;                   // non-admin sessions
+    int m_subscribers = 0;               // non-admin sessions with at least one subscription
+    quint64 m_nextSessionId = 1;
+    std::atomic<qint64> m_lastId{0};
+    std::atomic<bool> m_countsPending{false};
+    HubCounts m_lastPushedCounts{-1, -1};
+    Metrics m_metrics;
+};
+
+} // namespace Herald

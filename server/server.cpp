@@ -1,0 +1,162 @@
+#include "server.h"
+
+#include "channelname.h"
+#include "httpapi.h"
+#include "hub.h"
+#include "listener.h"
+#include "logging.h"
+#include "worker.h"
+
+#include <QDir>
+#include <QHttpServer>
+#include <QJsonObject>
+#include <QTcpSocket>
+#include <QThread>
+#include <QTimer>
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+Server::Server(const ServerConfig &config, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_hub(new Hub(this))
+{}
+
+Server::~Server()
+{
+    stopThreads();
+}
+
+quint16 Server::port() const
+{
+    return m_listener ? m_listener->serverPort() : 0;
+}
+
+bool Server::start()
+{
+    QDir dataDir(m_config.dataDir);
+    if (!dataDir.exists() && !QDir().mkpath(m_config.dataDir)) {
+        m_error = u"cannot create data directory %1"_s.arg(m_config.dataDir);
+        return false;
+    }
+    if (!QFileInfo(m_config.dataDir).isWritable()) {
+        m_error = u"data directory %1 is not writable"_s.arg(m_config.dataDir);
+        return false;
+    }
+
+    m_hub->setModelChannels(m_config.modelChannels);
+
+    m_listener = new Listener(this);
+    m_listener->setListenBacklogSize(m_config.listenBacklog);
+    if (!m_listener->listen(m_config.bind, m_config.port)) {
+        m_error = u"cannot listen on %1:%2: %3"_s.arg(m_config.bindText)
+                      .arg(m_config.port)
+                      .arg(m_listener->errorString().toLower());
+        delete m_listener;
+        m_listener = nullptr;
+        return false;
+    }
+
+    const int count =
+        m_config.workerThreads > 0 ? m_config.workerThreads : qMax(1, QThread::idealThreadCount());
+    Listener *listener = m_listener;
+    auto handoff = [listener](QTcpSocket *socket) {
+        QMetaObject::invokeMethod(listener, [listener, socket] { listener->handOff(socket); });
+    };
+    for (int i = 0; i < count; ++i) {
+        auto *thread = new QThread(this);
+        thread->setObjectName(u"herald-io-%1"_s.arg(i));
+        auto *worker = new Worker(m_hub, m_config, handoff, i);
+        worker->moveToThread(thread);
+        connect(worker, &Worker::drained, this, [this] {
+            if (++m_drained == m_workers.size()) {
+                stopThreads();
+                Q_EMIT stopped();
+            }
+        });
+        m_threads.append(thread);
+        m_workers.append(worker);
+        thread->start();
+    }
+    m_hub->setWorkers(m_workers);
+    m_listener->setWorkers(m_workers);
+
+    m_http = new QHttpServer(this);
+    m_api = new HttpApi(m_hub, m_config, m_http, this);
+    m_http->bind(m_listener);
+
+    if (m_config.demoIntervalSeconds > 0)
+        startDemo();
+    qCInfo(lcServer).noquote() << "herald-server" << HERALD_VERSION << "listening on"
+                               << u"http://%1:%2/"_s.arg(m_config.bindText).arg(port()) << "with" << count
+                               << "I/O threads";
+    return true;
+}
+
+void Server::startDemo()
+{
+    // Seeds 000 and 002: a notification for users 1 and 2 every few seconds, so a newcomer sees it work.
+    m_demo = new QTimer(this);
+    m_demo->setInterval(std::chrono::seconds(m_config.demoIntervalSeconds));
+    connect(m_demo, &QTimer::timeout, this, [this, n = 0]() mutable {
+        ++n;
+        static const QStringList kinds = {u"info"_s, u"success"_s, u"warning"_s};
+        for (const QString &user : {u"1"_s, u"2"_s}) {
+            Message m;
+            m.channel = userChannel(user);
+            m.type = u"notification"_s;
+            m.title = u"Notification #%1"_s.arg(n);
+            m.message = u"Hello user %1: demo notification #%2 at %3"_s.arg(
+                user, QString::number(n), QDateTime::currentDateTimeUtc().toString(u"HH:mm:ss"_s));
+            m.sender = u"demo"_s;
+            m.data = QJsonObject{{"user_id"_L1, user}, {"level"_L1, kinds.at(n % kinds.size())}, {"n"_L1, n}};
+            m_hub->publish(std::move(m));
+        }
+    });
+    m_demo->start();
+}
+
+void Server::stop()
+{
+    if (m_stopping)
+        return;
+    m_stopping = true;
+    qCInfo(lcServer) << "shutting down";
+    if (m_demo)
+        m_demo->stop();
+    if (m_listener)
+        m_listener->close();
+    if (m_workers.isEmpty()) {
+        QMetaObject::invokeMethod(this, &Server::stopped, Qt::QueuedConnection);
+        return;
+    }
+    for (Worker *w : std::as_const(m_workers))
+        w->shutdown();
+}
+
+void Server::stopThreads()
+{
+    // Unhook first, so no thread hands anything to a worker that is going away.
+    m_hub->setWorkers({});
+    if (m_listener)
+        m_listener->setWorkers({});
+    for (qsizetype i = 0; i < m_workers.size(); ++i) {
+        Worker *worker = m_workers.at(i);
+        QThread *thread = m_threads.at(i);
+        // Sessions and sockets belong to the worker's thread: delete them there.
+        if (thread->isRunning())
+            QMetaObject::invokeMethod(
+                worker, [worker] { delete worker; }, Qt::BlockingQueuedConnection);
+        else
+            delete worker;
+        thread->quit();
+        thread->wait();
+    }
+    m_workers.clear();
+    qDeleteAll(m_threads);
+    m_threads.clear();
+}
+
+} // namespace Herald

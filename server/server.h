@@ -1,0 +1,61 @@
+#pragma once
+
+#include "serverconfig.h"
+
+#include <QList>
+#include <QObject>
+#include <QString>
+
+class QHttpServer;
+class QThread;
+class QTimer;
+
+namespace Herald {
+
+class Hub;
+class HttpApi;
+class Listener;
+class Worker;
+
+// One herald-server: the hub, the worker threads, the listener and the HTTP API. The headless main() and the
+// dashboard's embedded mode both run exactly this.
+class Server : public QObject
+{
+    Q_OBJECT
+
+public:
+    explicit Server(const ServerConfig &config, QObject *parent = nullptr);
+    ~Server() override;
+
+    // Listens and starts the workers. On failure returns false with a one-line errorString().
+    bool start();
+    QString errorString() const { return m_error; }
+    quint16 port() const;
+    Hub *hub() const { return m_hub; }
+    const ServerConfig &config() const { return m_config; }
+
+    // Graceful stop (SPEC section 1): stop accepting, close 1001 to every WebSocket, end SSE streams; emits
+    // stopped() once every worker has drained or the grace period is over.
+    void stop();
+
+Q_SIGNALS:
+    void stopped();
+
+private:
+    void startDemo();
+    void stopThreads();
+
+    ServerConfig m_config;
+    QString m_error;
+    Hub *m_hub = nullptr;
+    Listener *m_listener = nullptr;
+    QHttpServer *m_http = nullptr;
+    HttpApi *m_api = nullptr;
+    QTimer *m_demo = nullptr;
+    QList<QThread *> m_threads;
+    QList<Worker *> m_workers;
+    int m_drained = 0;
+    bool m_stopping = false;
+};
+
+} // namespace Herald

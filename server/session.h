@@ -1,0 +1,63 @@
+#pragma once
+
+#include "hub.h"
+
+#include <QByteArray>
+#include <QObject>
+
+class QTcpSocket;
+
+namespace Herald {
+
+class Worker;
+struct Envelope;
+
+// One live client connection on a worker thread: the transport-independent half (identity, subscriptions,
+// de-duplication by id, corked output). WsSession and SseSession add the wire format.
+class Session : public QObject
+{
+    Q_OBJECT
+
+public:
+    Session(Worker *worker, QTcpSocket *socket, ClientInfo info);
+    ~Session() override;
+
+    quint64 sessionId() const { return m_info.sessionId; }
+    const QString &clientId() const { return m_info.clientId; }
+    const ClientInfo &info() const { return m_info; }
+    bool isAdmin() const { return m_info.isAdmin(); }
+
+    // Queues an envelope for this client unless it already has it (id at or below the last one sent) or it
+    // is excluded. Written on the next flush().
+    // Returns whether it was queued.
+    bool deliver(const Envelope &envelope);
+    void flush();
+    // Ends the connection: a close frame for WebSocket, end of stream for SSE.
+    virtual void close(quint16 code, const QString &reason) = 0;
+    virtual void heartbeat() {}
+
+    bool subscribe(const QString &channel);
+    bool unsubscribe(const QString &channel);
+
+    // The worker is being destroyed: no more callbacks into it or the hub.
+    void abandon() { m_finished = true; }
+
+    bool queuedForFlush = false; // owned by Worker
+
+protected:
+    // Registers with the hub and the worker; call once the handshake is written.
+    void start();
+    // Unregisters and schedules deletion; safe to call more than once.
+    void finish();
+    void enqueue(QByteArrayView bytes);
+    virtual const QByteArray &encoded(const Envelope &envelope) const = 0;
+
+    Worker *m_worker;
+    QTcpSocket *m_socket;
+    ClientInfo m_info;
+    qint64 m_lastId = 0;
+    QByteArray m_out;
+    bool m_finished = false;
+};
+
+} // namespace Herald

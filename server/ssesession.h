@@ -1,0 +1,28 @@
+#pragma once
+
+#include "session.h"
+
+namespace Herald {
+
+struct HttpRequestHead;
+
+// A Server-Sent Events stream (SPEC section 4): GET /events?user_id=&channels= or /events/{user_id}.
+class SseSession final : public Session
+{
+    Q_OBJECT
+
+public:
+    // Writes the response head and returns a started session, or writes an HTTP error and returns nullptr.
+    static SseSession *create(Worker *worker, QTcpSocket *socket, const HttpRequestHead &head);
+
+    void close(quint16 code, const QString &reason) override;
+    void heartbeat() override;
+
+private:
+    SseSession(Worker *worker, QTcpSocket *socket, ClientInfo info, bool namedEvents);
+    const QByteArray &encoded(const Envelope &envelope) const override;
+
+    bool m_namedEvents;
+};
+
+} // namespace Herald

@@ -1,0 +1,335 @@
+#include "worker.h"
+
+#include "channelname.h"
+#include "httprequesthead.h"
+#include "hub.h"
+#include "logging.h"
+#include "session.h"
+#include "ssesession.h"
+#include "wssession.h"
+
+#include <QCoreApplication>
+#include <QJsonDocument>
+#include <QTcpSocket>
+#include <QThread>
+
+#include <algorithm>
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+namespace {
+constexpr qsizetype MaxHeadSize = 16 * 1024;
+
+void removeOne(QList<Session *> &list, Session *s)
+{
+    const qsizetype i = list.indexOf(s);
+    if (i < 0)
+        return;
+    // Order among recipients does not matter: swap with the last and drop, O(1) after the search.
+    list.swapItemsAt(i, list.size() - 1);
+    list.removeLast();
+}
+} // namespace
+
+Worker::Worker(Hub *hub, const ServerConfig &config, HttpHandoff handoff, int index)
+    : m_hub(hub)
+    , m_config(config)
+    , m_handoff(std::move(handoff))
+    , m_index(index)
+    , m_heartbeat(this)
+{
+    m_heartbeat.setInterval(m_config.sseHeartbeat);
+    connect(&m_heartbeat, &QTimer::timeout, this, &Worker::heartbeat);
+}
+
+Worker::~Worker()
+{
+    // Delete the sessions while the indexes they would unregister from still exist.
+    m_shuttingDown = true;
+    const auto sessions = m_sessions;
+    m_sessions.clear();
+    for (Session *s : sessions)
+        s->abandon();
+    qDeleteAll(sessions);
+}
+
+void Worker::post(EnvelopePtr envelope)
+{
+    bool wake = false;
+    {
+        QMutexLocker lock(&m_inboxMutex);
+        wake = m_inbox.empty();
+        m_inbox.push_back(std::move(envelope));
+    }
+    // One wake-up per batch, not per message: a burst of publishes is drained in one pass.
+    if (wake)
+        QMetaObject::invokeMethod(this, &Worker::drainInbox, Qt::QueuedConnection);
+}
+
+void Worker::drainInbox()
+{
+    std::vector<EnvelopePtr> batch;
+    {
+        QMutexLocker lock(&m_inboxMutex);
+        batch.swap(m_inbox);
+    }
+    for (const EnvelopePtr &e : batch)
+        deliver(*e);
+    flushDirty();
+    if (m_deliveredUnreported) {
+        Metrics::add(m_hub->metrics().messagesDelivered, m_deliveredUnreported);
+        m_deliveredUnreported = 0;
+    }
+}
+
+void Worker::deliver(const Envelope &e)
+{
+    qint64 n = 0;
+    auto sendAll = [&](const QList<Session *> &list) {
+        for (Session *s : list)
+            n += s->deliver(e) ? 1 : 0;
+    };
+    switch (e.target) {
+    case Envelope::Target::Counts:
+        sendAll(m_countsListeners);
+        break;
+    case Envelope::Target::Admin:
+        sendAll(m_admins);
+        break;
+    case Envelope::Target::Everyone:
+        sendAll(m_admins);
+        sendAll(m_everyone);
+        break;
+    case Envelope::Target::Channel: {
+        sendAll(m_admins);
+        const auto it = m_channelIndex.constFind(e.message.channel);
+        if (it != m_channelIndex.cend())
+            sendAll(*it);
+        break;
+    }
+    }
+    m_deliveredUnreported += n;
+}
+
+void Worker::markDirty(Session *session)
+{
+    if (session->queuedForFlush)
+        return;
+    session->queuedForFlush = true;
+    m_dirty.push_back(session);
+    if (!m_flushScheduled) {
+        m_flushScheduled = true;
+        QMetaObject::invokeMethod(this, &Worker::flushDirty, Qt::QueuedConnection);
+    }
+}
+
+void Worker::flushDirty()
+{
+    m_flushScheduled = false;
+    std::vector<Session *> dirty;
+    dirty.swap(m_dirty);
+    for (Session *s : dirty) {
+        s->queuedForFlush = false;
+        s->flush();
+    }
+}
+
+void Worker::adoptDescriptor(qintptr descriptor)
+{
+    QMetaObject::invokeMethod(this, [this, descriptor] {
+        auto *socket = new QTcpSocket(this);
+        if (!socket->setSocketDescriptor(descriptor)) {
+            qCWarning(lcServer) << "cannot adopt connection:" << socket->errorString();
+            delete socket;
+            return;
+        }
+        if (m_shuttingDown) {
+            socket->abort();
+            socket->deleteLater();
+            return;
+        }
+        m_pending.insert(socket);
+        connect(socket, &QTcpSocket::readyRead, this, [this, socket] { sniff(socket); });
+        connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
+            m_pending.remove(socket);
+            socket->deleteLater();
+        });
+        // A connection that never completes its request head is dropped, so idle sockets cannot pile up.
+        QTimer::singleShot(m_config.handshakeTimeout, socket, [this, socket] {
+            if (m_pending.contains(socket))
+                rejectHttp(socket, 408, "Request Timeout", "request head not received in time");
+        });
+        if (socket->bytesAvailable() > 0)
+            sniff(socket);
+    });
+}
+
+void Worker::sniff(QTcpSocket *socket)
+{
+    if (!m_pending.contains(socket))
+        return;
+    // Peek, do not read: a plain HTTP request is handed to QHttpServer with its bytes still in the socket.
+    const QByteArray peeked = socket->peek(MaxHeadSize + 1);
+    const HeadParseResult parsed = parseRequestHead(peeked, MaxHeadSize);
+    switch (parsed.status) {
+    case HeadStatus::Incomplete:
+        return;
+    case HeadStatus::TooLarge:
+        rejectHttp(socket, 431, "Request Header Fields Too Large", "the request head is larger than 16 KiB");
+        return;
+    case HeadStatus::Invalid:
+        rejectHttp(socket, 400, "Bad Request", parsed.error.toUtf8());
+        return;
+    case HeadStatus::Complete:
+        break;
+    }
+    m_pending.remove(socket);
+    disconnect(socket, nullptr, this, nullptr);
+    route(socket, parsed.head);
+}
+
+void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
+{
+    const QString &path = head.path;
+    const bool wsPath = path == u"/ws"_s || path.startsWith(u"/ws/"_s);
+    const bool ssePath = path == u"/events"_s || path.startsWith(u"/events/"_s);
+    if ((wsPath && head.isWebSocketUpgrade()) || (ssePath && head.method == "GET")) {
+        socket->read(head.headSize);
+        socket->setParent(nullptr);
+        Session *session = wsPath ? static_cast<Session *>(WsSession::create(this, socket, head))
+                                  : static_cast<Session *>(SseSession::create(this, socket, head));
+        if (!session) {
+            // The session wrote the HTTP error; the socket closes once it is sent.
+            socket->setParent(this);
+            connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        }
+        return;
+    }
+    // Everything else is the REST API and the pages: QHttpServer on the main thread takes it over.
+    socket->setParent(nullptr);
+    socket->moveToThread(QCoreApplication::instance()->thread());
+    m_handoff(socket);
+}
+
+void Worker::rejectHttp(QTcpSocket *socket, int status, const QByteArray &reason, const QByteArray &detail)
+{
+    m_pending.remove(socket);
+    const QByteArray body =
+        QJsonDocument(QJsonObject{{"error"_L1, status == 408 ? "timeout"_L1 : "bad_request"_L1},
+                                  {"detail"_L1, QString::fromUtf8(detail)}})
+            .toJson(QJsonDocument::Compact);
+    socket->write("HTTP/1.1 " + QByteArray::number(status) + ' ' + reason +
+                  "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
+                  "\r\nConnection: close\r\n\r\n" + body);
+    socket->disconnectFromHost();
+}
+
+void Worker::closeSession(quint64 sessionId, quint16 closeCode, const QString &reason)
+{
+    QMetaObject::invokeMethod(this, [=, this] {
+        if (Session *s = m_sessions.value(sessionId))
+            s->close(closeCode, reason);
+    });
+}
+
+void Worker::sessionStarted(Session *session)
+{
+    m_sessions.insert(session->sessionId(), session);
+    if (!session->isAdmin())
+        m_everyone.append(session);
+    if (!m_heartbeat.isActive())
+        m_heartbeat.start();
+}
+
+void Worker::subscribeLocal(Session *session, const QString &channel)
+{
+    QList<Session *> &list = m_channelIndex[channel];
+    if (!list.contains(session))
+        list.append(session);
+}
+
+void Worker::unsubscribeLocal(Session *session, const QString &channel)
+{
+    auto it = m_channelIndex.find(channel);
+    if (it == m_channelIndex.end())
+        return;
+    removeOne(*it, session);
+    if (it->isEmpty())
+        m_channelIndex.erase(it);
+}
+
+void Worker::addCountsListener(Session *session)
+{
+    m_countsListeners.append(session);
+}
+
+void Worker::addAdmin(Session *session)
+{
+    m_admins.append(session);
+}
+
+void Worker::sessionFinished(Session *session)
+{
+    if (!m_sessions.contains(session->sessionId()))
+        return;
+    m_sessions.remove(session->sessionId());
+    removeOne(m_everyone, session);
+    removeOne(m_admins, session);
+    removeOne(m_countsListeners, session);
+    for (const QString &channel : session->info().channels)
+        unsubscribeLocal(session, channel);
+    unsubscribeLocal(session, clientChannel(session->clientId()));
+    if (session->queuedForFlush) {
+        m_dirty.erase(std::remove(m_dirty.begin(), m_dirty.end(), session), m_dirty.end());
+        session->queuedForFlush = false;
+    }
+    if (m_sessions.isEmpty())
+        m_heartbeat.stop();
+    checkDrained();
+}
+
+void Worker::heartbeat()
+{
+    for (Session *s : std::as_const(m_everyone))
+        s->heartbeat();
+    flushDirty();
+}
+
+void Worker::shutdown()
+{
+    QMetaObject::invokeMethod(this, [this] {
+        m_shuttingDown = true;
+        const auto pending = m_pending;
+        for (QTcpSocket *socket : pending)
+            socket->abort();
+        const auto sessions = m_sessions;
+        for (Session *s : sessions)
+            s->close(1001, u"server shutting down"_s);
+        flushDirty();
+        QTimer::singleShot(m_config.shutdownGrace, this, &Worker::abortAll);
+        checkDrained();
+    });
+}
+
+void Worker::abortAll()
+{
+    const auto sessions = m_sessions;
+    for (Session *s : sessions) {
+        if (auto *socket = s->findChild<QTcpSocket *>())
+            socket->abort();
+    }
+    m_sessions.clear();
+    checkDrained();
+}
+
+void Worker::checkDrained()
+{
+    if (m_shuttingDown && m_sessions.isEmpty() && !m_drainedEmitted) {
+        m_drainedEmitted = true;
+        Q_EMIT drained();
+    }
+}
+
+} // namespace Herald

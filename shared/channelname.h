@@ -1,0 +1,25 @@
+#pragma once
+
+#include <QString>
+#include <QStringView>
+
+namespace Herald {
+
+// Channel names are [A-Za-z0-9_.:-]{1,128} (SPEC section 2).
+bool isValidChannelName(QStringView name);
+
+// Well-known channels and prefixes.
+namespace Channels {
+inline constexpr QStringView Broadcast = u"broadcast";
+inline constexpr QStringView Chat = u"chat";
+inline constexpr QStringView UserPrefix = u"user:";
+inline constexpr QStringView ClientPrefix = u"client:";
+} // namespace Channels
+
+QString userChannel(QStringView userId);
+QString clientChannel(QStringView clientId);
+
+// Ids used in user:<id> and client:<id> must themselves keep the channel name valid.
+bool isValidIdentifier(QStringView id);
+
+} // namespace Herald

@@ -1,0 +1,36 @@
+#include "errorcode.h"
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+QString errorCodeName(ErrorCode code)
+{
+    switch (code) {
+    case ErrorCode::InvalidJson:
+        return u"invalid_json"_s;
+    case ErrorCode::UnknownAction:
+        return u"unknown_action"_s;
+    case ErrorCode::Forbidden:
+        return u"forbidden"_s;
+    case ErrorCode::BadChannel:
+        return u"bad_channel"_s;
+    case ErrorCode::RateLimited:
+        return u"rate_limited"_s;
+    case ErrorCode::TooLarge:
+        return u"too_large"_s;
+    case ErrorCode::BadRequest:
+        return u"bad_request"_s;
+    case ErrorCode::NotFound:
+        return u"not_found"_s;
+    case ErrorCode::Unauthorized:
+        return u"unauthorized"_s;
+    case ErrorCode::Unavailable:
+        return u"unavailable"_s;
+    case ErrorCode::Internal:
+        return u"internal"_s;
+    }
+    return u"internal"_s;
+}
+
+} // namespace Herald

@@ -1,0 +1,32 @@
+#pragma once
+
+#include <QString>
+
+namespace Herald {
+
+// Error codes carried in {"type":"error","code":…} frames and HTTP error bodies.
+// Wire values: append only, never renumber or rename (clients switch on the strings).
+enum class ErrorCode
+{
+    InvalidJson,   // "invalid_json"
+    UnknownAction, // "unknown_action"
+    Forbidden,     // "forbidden"
+    BadChannel,    // "bad_channel"
+    RateLimited,   // "rate_limited"
+    TooLarge,      // "too_large"
+    BadRequest,    // "bad_request": a field is missing or has the wrong type
+    NotFound,      // "not_found"
+    Unauthorized,  // "unauthorized"
+    Unavailable,   // "unavailable": storage or broker cannot take the request right now
+    Internal,      // "internal"
+};
+
+QString errorCodeName(ErrorCode code);
+
+struct ProtocolError
+{
+    ErrorCode code;
+    QString message;
+};
+
+} // namespace Herald

@@ -1,0 +1,43 @@
+#pragma once
+
+#include "errorcode.h"
+#include "result.h"
+
+#include <QByteArray>
+#include <QDateTime>
+#include <QJsonObject>
+#include <QJsonValue>
+#include <QString>
+
+namespace Herald {
+
+// One message as it travels through the hub (SPEC section 2):
+// {id, channel, type, timestamp, sender?, message?, title?, data?}.
+// A null QString or an undefined data means "absent": the field is left out of the JSON.
+struct Message
+{
+    qint64 id = 0;
+    QString channel;
+    QString type;
+    QDateTime timestamp;
+    QString sender;
+    QString message;
+    QString title;
+    QJsonValue data = QJsonValue(QJsonValue::Undefined);
+    // Further top-level fields some seed frames carry (seed 004's "model", seed 001's "scope").
+    QJsonObject extra;
+
+    QJsonObject toJson() const;
+    QByteArray toJsonBytes() const;
+    static Result<Message, ProtocolError> fromJson(const QJsonObject &object);
+};
+
+// ISO-8601 UTC with milliseconds, e.g. 2026-11-22T10:00:00.000Z.
+QString formatTimestamp(const QDateTime &time);
+QString nowTimestamp();
+
+// Reads the optional payload fields (type, title, message, data, sender) of a publish request or an HTTP
+// body into a Message, checking their JSON types. The channel is not read here.
+Result<Message, ProtocolError> messageFromPayload(const QJsonObject &object, const QString &defaultType);
+
+} // namespace Herald

@@ -1,0 +1,176 @@
+#pragma once
+
+// Helpers for tests on real sockets: a WebSocket client that records every frame, blocking HTTP calls, and a
+// raw TCP exchange for malformed requests. Everything talks to 127.0.0.1 only.
+
+#include <QElapsedTimer>
+#include <QEventLoop>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+#include <QList>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
+#include <QNetworkRequest>
+#include <QSignalSpy>
+#include <QTcpSocket>
+#include <QTest>
+#include <QTimer>
+#include <QUrl>
+#include <QWebSocket>
+
+#include <memory>
+
+namespace HeraldTest {
+
+using namespace Qt::StringLiterals;
+
+inline QJsonObject parseObject(const QByteArray &bytes)
+{
+    return QJsonDocument::fromJson(bytes).object();
+}
+
+class WsClient : public QObject
+{
+public:
+    explicit WsClient(QObject *parent = nullptr)
+        : QObject(parent)
+    {
+        m_ws.setParent(this);
+        QObject::connect(&m_ws, &QWebSocket::textMessageReceived, this, [this](const QString &text) {
+            m_raw.append(text);
+            m_frames.append(QJsonDocument::fromJson(text.toUtf8()).object());
+        });
+        QObject::connect(&m_ws, &QWebSocket::disconnected, this, [this] {
+            m_closeCode = int(m_ws.closeCode());
+            m_closeReason = m_ws.closeReason();
+            m_disconnected = true;
+        });
+    }
+
+    bool open(quint16 port, const QString &pathAndQuery, int timeoutMs = 5000)
+    {
+        m_disconnected = false;
+        m_ws.abort();
+        m_ws.open(QUrl(u"ws://127.0.0.1:%1%2"_s.arg(port).arg(pathAndQuery)));
+        QElapsedTimer t;
+        t.start();
+        while (m_ws.state() != QAbstractSocket::ConnectedState && !m_disconnected && t.elapsed() < timeoutMs)
+            QTest::qWait(5);
+        return m_ws.state() == QAbstractSocket::ConnectedState;
+    }
+
+    void send(const QJsonObject &o)
+    {
+        m_ws.sendTextMessage(QString::fromUtf8(QJsonDocument(o).toJson(QJsonDocument::Compact)));
+    }
+    void sendText(const QString &text) { m_ws.sendTextMessage(text); }
+    void sendBinary(const QByteArray &bytes) { m_ws.sendBinaryMessage(bytes); }
+    void close() { m_ws.close(); }
+
+    // Waits for the first not-yet-consumed frame of the given type and consumes it.
+    std::optional<QJsonObject> waitFor(const QString &type, int timeoutMs = 5000)
+    {
+        QElapsedTimer t;
+        t.start();
+        do {
+            for (qsizetype i = 0; i < m_frames.size(); ++i) {
+                if (m_frames.at(i).value("type"_L1).toString() == type) {
+                    const QJsonObject o = m_frames.takeAt(i);
+                    return o;
+                }
+            }
+            QTest::qWait(5);
+        } while (t.elapsed() < timeoutMs);
+        return std::nullopt;
+    }
+    // True if no frame of this type arrives within the given time.
+    bool noFrame(const QString &type, int waitMs = 300)
+    {
+        QTest::qWait(waitMs);
+        for (const QJsonObject &o : std::as_const(m_frames)) {
+            if (o.value("type"_L1).toString() == type)
+                return false;
+        }
+        return true;
+    }
+    bool waitDisconnected(int timeoutMs = 5000)
+    {
+        QElapsedTimer t;
+        t.start();
+        while (!m_disconnected && t.elapsed() < timeoutMs)
+            QTest::qWait(5);
+        return m_disconnected;
+    }
+
+    QList<QJsonObject> &frames() { return m_frames; }
+    const QStringList &raw() const { return m_raw; }
+    bool isConnected() const { return m_ws.state() == QAbstractSocket::ConnectedState; }
+    int closeCode() const { return m_closeCode; }
+    QString closeReason() const { return m_closeReason; }
+    QWebSocket &socket() { return m_ws; }
+
+private:
+    QWebSocket m_ws;
+    QList<QJsonObject> m_frames;
+    QStringList m_raw;
+    bool m_disconnected = false;
+    int m_closeCode = 0;
+    QString m_closeReason;
+};
+
+struct HttpResult
+{
+    int status = 0;
+    QByteArray body;
+    QByteArray contentType;
+    QList<QNetworkReply::RawHeaderPair> headers;
+    QJsonObject json() const { return parseObject(body); }
+};
+
+inline HttpResult http(const QByteArray &method, quint16 port, const QString &path,
+                       const QByteArray &body = {}, const QList<QPair<QByteArray, QByteArray>> &headers = {})
+{
+    QNetworkAccessManager nam;
+    QNetworkRequest request(QUrl(u"http://127.0.0.1:%1%2"_s.arg(port).arg(path)));
+    if (!body.isEmpty())
+        request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
+    for (const auto &[k, v] : headers)
+        request.setRawHeader(k, v);
+    QNetworkReply *reply = nam.sendCustomRequest(request, method, body);
+    QEventLoop loop;
+    QObject::connect(reply, &QNetworkReply::finished, &loop, &QEventLoop::quit);
+    QTimer::singleShot(10000, &loop, &QEventLoop::quit);
+    loop.exec();
+    HttpResult r;
+    r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+    r.body = reply->readAll();
+    r.contentType = reply->header(QNetworkRequest::ContentTypeHeader).toByteArray();
+    r.headers = reply->rawHeaderPairs();
+    delete reply;
+    return r;
+}
+
+// Sends raw bytes and returns everything the server wrote until it closed or the timeout passed. Spins the
+// event loop rather than blocking, so it works against a server running in the same thread.
+inline QByteArray rawExchange(quint16 port, const QByteArray &bytes, int timeoutMs = 3000)
+{
+    QTcpSocket s;
+    s.connectToHost(u"127.0.0.1"_s, port);
+    QElapsedTimer t;
+    t.start();
+    while (s.state() != QAbstractSocket::ConnectedState && t.elapsed() < timeoutMs)
+        QTest::qWait(5);
+    if (s.state() != QAbstractSocket::ConnectedState)
+        return {};
+    s.write(bytes);
+    QByteArray out;
+    while (t.elapsed() < timeoutMs && s.state() == QAbstractSocket::ConnectedState) {
+        QTest::qWait(10);
+        out += s.readAll();
+    }
+    out += s.readAll();
+    return out;
+}
+
+} // namespace HeraldTest

@@ -1,0 +1,241 @@
+#include "channelname.h"
+#include "message.h"
+#include "request.h"
+
+#include <QJsonDocument>
+#include <QTest>
+#include <QTimeZone>
+
+using namespace Qt::StringLiterals;
+using namespace Herald;
+
+class tst_Protocol : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void parseRequest_data();
+    void parseRequest();
+    void channelNames_data();
+    void channelNames();
+    void payload_data();
+    void payload();
+    void messageJson();
+    void messageRoundTrip();
+    void sequence_data();
+    void sequence();
+    void idsAcceptWholeNumbersChannelsDoNot();
+    void errorCodeNames();
+};
+
+void tst_Protocol::parseRequest_data()
+{
+    QTest::addColumn<QByteArray>("frame");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<int>("action");
+    QTest::addColumn<QString>("errorCode");
+    QTest::addColumn<bool>("kindFromType");
+
+    const int none = int(Action::Unknown);
+    QTest::newRow("ping by type") << R"({"type":"ping"})"_ba << true << int(Action::Ping) << QString()
+                                  << true;
+    QTest::newRow("get_stats") << R"({"type":"get_stats"})"_ba << true << int(Action::GetStats) << QString()
+                               << true;
+    QTest::newRow("seed003 subscribe") << R"({"action":"subscribe","user_id":"abc123"})"_ba << true
+                                       << int(Action::Subscribe) << QString() << false;
+    QTest::newRow("seed003 notify") << R"({"action":"notify","message":"Hello"})"_ba << true
+                                    << int(Action::Notify) << QString() << false;
+    QTest::newRow("seed001 chat") << R"({"type":"chat","message":"hi"})"_ba << true << int(Action::Chat)
+                                  << QString() << true;
+    QTest::newRow("seed001 notification") << R"({"type":"notification","message":"x"})"_ba << true
+                                          << int(Action::Notification) << QString() << true;
+    QTest::newRow("seed001 broadcast") << R"({"type":"broadcast_notification","message":"x"})"_ba << true
+                                       << int(Action::BroadcastNotification) << QString() << true;
+    QTest::newRow("action wins over type") << R"({"action":"publish","type":"alert","channel":"a"})"_ba
+                                           << true << int(Action::Publish) << QString() << false;
+    QTest::newRow("unsubscribe") << R"({"action":"unsubscribe","channel":"a"})"_ba << true
+                                 << int(Action::Unsubscribe) << QString() << false;
+    QTest::newRow("disconnect") << R"({"action":"disconnect","client_id":"a"})"_ba << true
+                                << int(Action::Disconnect) << QString() << false;
+    QTest::newRow("not json") << "hello"_ba << false << none << u"invalid_json"_s << false;
+    QTest::newRow("truncated") << R"({"type":"ping")"_ba << false << none << u"invalid_json"_s << false;
+    QTest::newRow("empty") << ""_ba << false << none << u"invalid_json"_s << false;
+    QTest::newRow("array") << "[1,2]"_ba << false << none << u"invalid_json"_s << false;
+    QTest::newRow("string") << R"("ping")"_ba << false << none << u"invalid_json"_s << false;
+    QTest::newRow("no kind") << R"({"message":"x"})"_ba << false << none << u"unknown_action"_s << false;
+    QTest::newRow("numeric kind") << R"({"action":5})"_ba << false << none << u"unknown_action"_s << false;
+    QTest::newRow("unknown kind") << R"({"action":"explode"})"_ba << false << none << u"unknown_action"_s
+                                  << false;
+    QTest::newRow("case matters") << R"({"type":"PING"})"_ba << false << none << u"unknown_action"_s << false;
+}
+
+void tst_Protocol::parseRequest()
+{
+    QFETCH(QByteArray, frame);
+    QFETCH(bool, ok);
+    QFETCH(int, action);
+    QFETCH(QString, errorCode);
+    QFETCH(bool, kindFromType);
+
+    const auto result = Herald::parseRequest(frame);
+    QCOMPARE(result.hasValue(), ok);
+    if (ok) {
+        QCOMPARE(int(result->action), action);
+        QCOMPARE(result->kindFromType, kindFromType);
+        QCOMPARE(actionFromName(result->name), result->action);
+    } else {
+        QCOMPARE(errorCodeName(result.error().code), errorCode);
+        QVERIFY(!result.error().message.isEmpty());
+    }
+}
+
+void tst_Protocol::channelNames_data()
+{
+    QTest::addColumn<QString>("name");
+    QTest::addColumn<bool>("valid");
+    QTest::newRow("simple") << u"news"_s << true;
+    QTest::newRow("user") << u"user:42"_s << true;
+    QTest::newRow("all classes") << u"A-z_0.9:x"_s << true;
+    QTest::newRow("one char") << u"a"_s << true;
+    QTest::newRow("128") << QString(128, u'x') << true;
+    QTest::newRow("129") << QString(129, u'x') << false;
+    QTest::newRow("empty") << QString() << false;
+    QTest::newRow("space") << u"a b"_s << false;
+    QTest::newRow("slash") << u"a/b"_s << false;
+    QTest::newRow("unicode") << u"caf\u00e9"_s << false;
+    QTest::newRow("script") << u"<script>"_s << false;
+    QTest::newRow("nul") << QString(QChar(0)) << false;
+}
+
+void tst_Protocol::channelNames()
+{
+    QFETCH(QString, name);
+    QFETCH(bool, valid);
+    QCOMPARE(isValidChannelName(name), valid);
+}
+
+void tst_Protocol::payload_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<QString>("type");
+    QTest::newRow("defaults") << R"({})"_ba << true << u"message"_s;
+    QTest::newRow("typed") << R"({"type":"alert","title":"t","message":"m","data":{"a":1}})"_ba << true
+                           << u"alert"_s;
+    QTest::newRow("null fields") << R"({"type":null,"title":null,"data":null})"_ba << true << u"message"_s;
+    QTest::newRow("numeric title") << R"({"title":5})"_ba << false << QString();
+    QTest::newRow("object message") << R"({"message":{"a":1}})"_ba << false << QString();
+    QTest::newRow("array sender") << R"({"sender":[]})"_ba << false << QString();
+    QTest::newRow("bad type chars") << R"({"type":"a b"})"_ba << false << QString();
+    QTest::newRow("long type") << QByteArray(R"({"type":")" + QByteArray(65, 'x') + R"("})") << false
+                               << QString();
+    QTest::newRow("numeric type") << R"({"type":3})"_ba << false << QString();
+}
+
+void tst_Protocol::payload()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(bool, ok);
+    QFETCH(QString, type);
+    const auto m = messageFromPayload(QJsonDocument::fromJson(json).object(), u"message"_s);
+    QCOMPARE(m.hasValue(), ok);
+    if (ok) {
+        QCOMPARE(m->type, type);
+        QVERIFY(m->timestamp.isValid());
+    } else {
+        QCOMPARE(m.error().code, ErrorCode::BadRequest);
+    }
+}
+
+void tst_Protocol::messageJson()
+{
+    Message m;
+    m.id = 7;
+    m.channel = u"chat"_s;
+    m.type = u"chat"_s;
+    m.timestamp = QDateTime(QDate(2026, 11, 22), QTime(10, 0, 0, 5), Qt::UTC);
+    m.sender = u"abc"_s;
+    m.message = u"hi"_s;
+    const QJsonObject o = m.toJson();
+    QCOMPARE(o.value("id"_L1).toInteger(), 7);
+    QCOMPARE(o.value("timestamp"_L1).toString(), u"2026-11-22T10:00:00.005Z"_s);
+    QCOMPARE(o.value("sender"_L1).toString(), u"abc"_s);
+    QVERIFY(!o.contains("title"_L1));
+    QVERIFY(!o.contains("data"_L1));
+    // Extra fields (seed 004's "model") are carried at the top level.
+    m.extra.insert("model"_L1, "users"_L1);
+    QCOMPARE(m.toJson().value("model"_L1).toString(), u"users"_s);
+}
+
+void tst_Protocol::messageRoundTrip()
+{
+    Message m;
+    m.id = 12;
+    m.channel = u"users"_s;
+    m.type = u"created"_s;
+    m.timestamp = QDateTime::currentDateTimeUtc();
+    m.data = QJsonObject{{"id"_L1, 1}};
+    m.extra.insert("model"_L1, "users"_L1);
+    const auto back = Message::fromJson(QJsonDocument::fromJson(m.toJsonBytes()).object());
+    QVERIFY(back.hasValue());
+    QCOMPARE(back->id, 12);
+    QCOMPARE(back->channel, m.channel);
+    QCOMPARE(back->type, m.type);
+    QCOMPARE(back->data, m.data);
+    QCOMPARE(back->extra.value("model"_L1).toString(), u"users"_s);
+    QCOMPARE(formatTimestamp(back->timestamp), formatTimestamp(m.timestamp));
+}
+
+void tst_Protocol::sequence_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<qint64>("value"); // -1: absent
+    QTest::newRow("absent") << R"({})"_ba << true << qint64(-1);
+    QTest::newRow("number") << R"({"since":42})"_ba << true << qint64(42);
+    QTest::newRow("zero") << R"({"since":0})"_ba << true << qint64(0);
+    QTest::newRow("string digits") << R"({"since":"42"})"_ba << true << qint64(42);
+    QTest::newRow("negative") << R"({"since":-1})"_ba << false << qint64(0);
+    QTest::newRow("fraction") << R"({"since":1.5})"_ba << false << qint64(0);
+    QTest::newRow("string junk") << R"({"since":"4x"})"_ba << false << qint64(0);
+    QTest::newRow("bool") << R"({"since":true})"_ba << false << qint64(0);
+    QTest::newRow("huge") << R"({"since":1e300})"_ba << false << qint64(0);
+}
+
+void tst_Protocol::sequence()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(bool, ok);
+    QFETCH(qint64, value);
+    const auto r = optionalSequence(QJsonDocument::fromJson(json).object(), "since"_L1);
+    QCOMPARE(r.hasValue(), ok);
+    if (ok)
+        QCOMPARE(r->value_or(-1), value);
+}
+
+void tst_Protocol::idsAcceptWholeNumbersChannelsDoNot()
+{
+    // Seed 000 pages send numeric user ids.
+    const auto r = optionalId(QJsonObject{{"user_id"_L1, 2}}, "user_id"_L1);
+    QVERIFY(r.hasValue());
+    QCOMPARE(r->value(), u"2"_s);
+    QCOMPARE(optionalId(QJsonObject{{"user_id"_L1, "abc"_L1}}, "user_id"_L1)->value(), u"abc"_s);
+    QVERIFY(!optionalId(QJsonObject{{"user_id"_L1, 2.5}}, "user_id"_L1).hasValue());
+    QVERIFY(!optionalId(QJsonObject{{"user_id"_L1, QJsonObject()}}, "user_id"_L1).hasValue());
+    // Channels are names, not numbers.
+    QVERIFY(!optionalString(QJsonObject{{"channel"_L1, 5}}, "channel"_L1).hasValue());
+}
+
+void tst_Protocol::errorCodeNames()
+{
+    // Wire names are a contract with every client: they must never change.
+    QCOMPARE(errorCodeName(ErrorCode::InvalidJson), u"invalid_json"_s);
+    QCOMPARE(errorCodeName(ErrorCode::UnknownAction), u"unknown_action"_s);
+    QCOMPARE(errorCodeName(ErrorCode::Forbidden), u"forbidden"_s);
+    QCOMPARE(errorCodeName(ErrorCode::BadChannel), u"bad_channel"_s);
+    QCOMPARE(errorCodeName(ErrorCode::RateLimited), u"rate_limited"_s);
+    QCOMPARE(errorCodeName(ErrorCode::TooLarge), u"too_large"_s);
+}
+
+QTEST_GUILESS_MAIN(tst_Protocol)
+#include "tst_protocol.moc"

@@ -1,0 +1,671 @@
+#include "hub.h"
+#include "server.h"
+#include "testclient.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace Qt::StringLiterals;
+using namespace HeraldTest;
+
+// Integration tests: a real Herald server on a free loopback port, real WebSocket, SSE and HTTP clients.
+class tst_Server : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void cleanup();
+
+    void seed003CountsOnEveryChange();
+    void seed003NotifyReachesDashboardAndSubscribers();
+    void seed003GetsNoUndocumentedFrames();
+    void seed001ChatReachesEveryChatClient();
+    void seed001NotificationOnlyToSender();
+    void seed001BroadcastReachesEveryone();
+    void seed004Greeting_data();
+    void seed004Greeting();
+    void seed004StatsFrameAndEndpoint();
+    void pingPongOnEveryRoute_data();
+    void pingPongOnEveryRoute();
+    void nativeQuerySubscribes();
+    void nativeSubscribeUnsubscribe();
+    void nativePublishAck();
+    void badFramesGetErrors_data();
+    void badFramesGetErrors();
+    void badQueryChannelGetsErrorFrame();
+    void oversizedMessageCloses1009();
+    void handshakeRejections_data();
+    void handshakeRejections();
+    void restPublish_data();
+    void restPublish();
+    void restPublishExcludesClient();
+    void healthMetricsAndPages();
+    void adminFeed();
+    void adminDisconnectsClient();
+    void sseNamedAndSeedStreams();
+    void gracefulStopSends1001();
+
+private:
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<Herald::Server> m_server;
+    quint16 m_port = 0;
+
+    std::unique_ptr<WsClient> client(const QString &path)
+    {
+        auto c = std::make_unique<WsClient>();
+        if (!c->open(m_port, path))
+            return nullptr;
+        return c;
+    }
+};
+
+void tst_Server::init()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dir->isValid());
+    Herald::ServerConfig config;
+    config.port = 0;
+    config.dataDir = m_dir->path();
+    config.workerThreads = 2;
+    config.maxMessageSize = 4096;
+    config.shutdownGrace = std::chrono::milliseconds(1500);
+    m_server = std::make_unique<Herald::Server>(config);
+    QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
+    m_port = m_server->port();
+    QVERIFY(m_port != 0);
+}
+
+void tst_Server::cleanup()
+{
+    m_server.reset();
+    m_dir.reset();
+}
+
+void tst_Server::seed003CountsOnEveryChange()
+{
+    auto a = client(u"/ws/client"_s);
+    QVERIFY(a);
+    auto counts = a->waitFor(u"counts"_s);
+    QVERIFY(counts);
+    QCOMPARE(counts->value("clients"_L1).toInt(), 1);
+    QCOMPARE(counts->value("subscribers"_L1).toInt(), 0);
+    // Exactly the documented shape.
+    QCOMPARE(counts->keys(), QStringList({u"clients"_s, u"subscribers"_s, u"type"_s}));
+
+    a->send({{"action"_L1, "subscribe"_L1}, {"user_id"_L1, "abc123"_L1}});
+    counts = a->waitFor(u"counts"_s);
+    QVERIFY(counts);
+    QCOMPARE(counts->value("subscribers"_L1).toInt(), 1);
+
+    auto b = client(u"/ws/client"_s);
+    QVERIFY(b);
+    counts = a->waitFor(u"counts"_s);
+    QVERIFY(counts);
+    QCOMPARE(counts->value("clients"_L1).toInt(), 2);
+    QCOMPARE(counts->value("subscribers"_L1).toInt(), 1);
+    counts = b->waitFor(u"counts"_s);
+    QVERIFY(counts);
+    QCOMPARE(counts->value("clients"_L1).toInt(), 2);
+
+    b->close();
+    counts = a->waitFor(u"counts"_s);
+    QVERIFY(counts);
+    QCOMPARE(counts->value("clients"_L1).toInt(), 1);
+}
+
+void tst_Server::seed003NotifyReachesDashboardAndSubscribers()
+{
+    auto dashboard = client(u"/ws/server"_s);
+    QVERIFY(dashboard);
+    QVERIFY(dashboard->waitFor(u"snapshot"_s));
+    auto sender = client(u"/ws/client"_s);
+    auto listener = client(u"/ws/client"_s);
+    QVERIFY(sender && listener);
+    listener->send({{"action"_L1, "subscribe"_L1}, {"user_id"_L1, "u2"_L1}});
+    QTRY_COMPARE(m_server->hub()->counts().subscribers, 1);
+
+    sender->send({{"action"_L1, "notify"_L1}, {"message"_L1, "Hello from the client!"_L1}});
+    const auto atDashboard = dashboard->waitFor(u"notify"_s);
+    QVERIFY(atDashboard);
+    QCOMPARE(atDashboard->value("message"_L1).toString(), u"Hello from the client!"_s);
+    const auto atListener = listener->waitFor(u"notify"_s);
+    QVERIFY(atListener);
+    QCOMPARE(atListener->value("message"_L1).toString(), u"Hello from the client!"_s);
+    QVERIFY(atListener->value("id"_L1).toInteger() > 0);
+}
+
+void tst_Server::seed003GetsNoUndocumentedFrames()
+{
+    auto c = client(u"/ws/client"_s);
+    QVERIFY(c);
+    c->send({{"action"_L1, "subscribe"_L1}, {"user_id"_L1, "abc123"_L1}});
+    QVERIFY(c->waitFor(u"counts"_s));
+    QTest::qWait(200);
+    for (const QJsonObject &frame : std::as_const(c->frames()))
+        QCOMPARE(frame.value("type"_L1).toString(), u"counts"_s);
+}
+
+void tst_Server::seed001ChatReachesEveryChatClient()
+{
+    auto a = client(u"/ws/alice"_s);
+    auto b = client(u"/ws/bob"_s);
+    QVERIFY(a && b);
+    QTRY_COMPARE(m_server->hub()->channelCounts().value(u"chat"_s), 2);
+    a->send({{"type"_L1, "chat"_L1}, {"message"_L1, "hola"_L1}});
+    for (WsClient *c : {a.get(), b.get()}) {
+        const auto chat = c->waitFor(u"chat"_s);
+        QVERIFY(chat);
+        QCOMPARE(chat->value("sender"_L1).toString(), u"alice"_s);
+        QCOMPARE(chat->value("message"_L1).toString(), u"hola"_s);
+    }
+}
+
+void tst_Server::seed001NotificationOnlyToSender()
+{
+    auto a = client(u"/ws/alice"_s);
+    auto b = client(u"/ws/bob"_s);
+    QVERIFY(a && b);
+    a->send({{"type"_L1, "notification"_L1}, {"message"_L1, "just me"_L1}});
+    const auto n = a->waitFor(u"notification"_s);
+    QVERIFY(n);
+    QCOMPARE(n->value("message"_L1).toString(), u"just me"_s);
+    QCOMPARE(n->value("scope"_L1).toString(), u"personal"_s);
+    QVERIFY(b->noFrame(u"notification"_s));
+}
+
+void tst_Server::seed001BroadcastReachesEveryone()
+{
+    auto a = client(u"/ws/alice"_s);
+    auto b = client(u"/ws/bob"_s);
+    auto native = client(u"/ws"_s);
+    auto model = client(u"/ws/users"_s);
+    QVERIFY(a && b && native && model);
+    QTRY_COMPARE(m_server->hub()->counts().clients, 4);
+    b->send({{"type"_L1, "broadcast_notification"_L1}, {"message"_L1, "to all"_L1}});
+    for (WsClient *c : {a.get(), b.get(), native.get(), model.get()}) {
+        const auto n = c->waitFor(u"notification"_s);
+        QVERIFY(n);
+        QCOMPARE(n->value("message"_L1).toString(), u"to all"_s);
+        QCOMPARE(n->value("scope"_L1).toString(), u"broadcast"_s);
+        QCOMPARE(n->value("sender"_L1).toString(), u"bob"_s);
+    }
+}
+
+void tst_Server::seed004Greeting_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QString>("channel");
+    QTest::addColumn<QString>("clientId"); // empty: a generated UUID
+    QTest::newRow("users") << u"/ws/users"_s << u"users"_s << QString();
+    QTest::newRow("posts") << u"/ws/posts"_s << u"posts"_s << QString();
+    QTest::newRow("client id") << u"/ws/users?client_id=my-unique-id"_s << u"users"_s << u"my-unique-id"_s;
+}
+
+void tst_Server::seed004Greeting()
+{
+    QFETCH(QString, path);
+    QFETCH(QString, channel);
+    QFETCH(QString, clientId);
+    auto c = client(path);
+    QVERIFY(c);
+    const auto hello = c->waitFor(u"connection"_s);
+    QVERIFY(hello);
+    QCOMPARE(hello->value("message"_L1).toString(), u"Connected to channel: "_s + channel);
+    QCOMPARE(hello->value("channel"_L1).toString(), channel);
+    QVERIFY(hello->value("timestamp"_L1).isString());
+    const QString id = hello->value("client_id"_L1).toString();
+    if (clientId.isEmpty())
+        QCOMPARE(id.size(), 36); // UUID
+    else
+        QCOMPARE(id, clientId);
+    // The greeting is the first frame.
+    QCOMPARE(QJsonDocument::fromJson(c->raw().constFirst().toUtf8()).object().value("type"_L1).toString(),
+             u"connection"_s);
+}
+
+void tst_Server::seed004StatsFrameAndEndpoint()
+{
+    auto a = client(u"/ws/users"_s);
+    auto b = client(u"/ws/users"_s);
+    auto d = client(u"/ws/users"_s);
+    QVERIFY(a && b && d);
+    QTRY_COMPARE(m_server->hub()->channelCounts().value(u"users"_s), 3);
+    a->send({{"type"_L1, "get_stats"_L1}});
+    const auto stats = a->waitFor(u"stats"_s);
+    QVERIFY(stats);
+    const QJsonObject data = stats->value("data"_L1).toObject();
+    QCOMPARE(data.value("total_channels"_L1).toInt(), 1);
+    QCOMPARE(data.value("channels"_L1).toObject().value("users"_L1).toInt(), 3);
+    QCOMPARE(data.value("total_connections"_L1).toInt(), 3);
+
+    for (const QString &path : {u"/ws/stats"_s, u"/api/stats"_s}) {
+        const HttpResult r = http("GET", m_port, path);
+        QCOMPARE(r.status, 200);
+        QVERIFY(r.contentType.startsWith("application/json"));
+        const QJsonObject o = r.json();
+        QCOMPARE(o.value("total_channels"_L1).toInt(), 1);
+        QCOMPARE(o.value("channels"_L1).toObject().value("users"_L1).toInt(), 3);
+        QCOMPARE(o.value("total_connections"_L1).toInt(), 3);
+        QCOMPARE(o.value("clients"_L1).toInt(), 3);
+        QCOMPARE(o.value("subscribers"_L1).toInt(), 3);
+    }
+}
+
+void tst_Server::pingPongOnEveryRoute_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::newRow("native") << u"/ws"_s;
+    QTest::newRow("seed003 client") << u"/ws/client"_s;
+    QTest::newRow("seed003 server") << u"/ws/server"_s;
+    QTest::newRow("seed004 channel") << u"/ws/users"_s;
+    QTest::newRow("seed001 client id") << u"/ws/some-client"_s;
+}
+
+void tst_Server::pingPongOnEveryRoute()
+{
+    QFETCH(QString, path);
+    auto c = client(path);
+    QVERIFY(c);
+    c->send({{"type"_L1, "ping"_L1}});
+    const auto pong = c->waitFor(u"pong"_s);
+    QVERIFY(pong);
+    QCOMPARE(pong->value("message"_L1).toString(), u"pong"_s);
+    c->send({{"type"_L1, "get_stats"_L1}});
+    QVERIFY(c->waitFor(u"stats"_s));
+}
+
+void tst_Server::nativeQuerySubscribes()
+{
+    auto c = client(u"/ws?user_id=1&channels=alerts,news&client_id=tab-1"_s);
+    QVERIFY(c);
+    const auto hello = c->waitFor(u"connected"_s);
+    QVERIFY(hello);
+    QCOMPARE(hello->value("client_id"_L1).toString(), u"tab-1"_s);
+    QStringList channels;
+    for (const QJsonValue &v : hello->value("channels"_L1).toArray())
+        channels.append(v.toString());
+    QCOMPARE(channels, QStringList({u"user:1"_s, u"alerts"_s, u"news"_s}));
+
+    QCOMPARE(http("POST", m_port, u"/api/publish"_s, R"({"channel":"user:1","title":"t","message":"for 1"})")
+                 .status,
+             202);
+    QCOMPARE(http("POST", m_port, u"/api/publish"_s, R"({"channel":"other","message":"not mine"})").status,
+             202);
+    QCOMPARE(http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","message":"news!"})").status, 202);
+    const auto first = c->waitFor(u"message"_s);
+    QVERIFY(first);
+    QCOMPARE(first->value("message"_L1).toString(), u"for 1"_s);
+    QCOMPARE(first->value("channel"_L1).toString(), u"user:1"_s);
+    const auto second = c->waitFor(u"message"_s);
+    QVERIFY(second);
+    QCOMPARE(second->value("message"_L1).toString(), u"news!"_s);
+    QVERIFY(second->value("id"_L1).toInteger() > first->value("id"_L1).toInteger());
+    QVERIFY(c->noFrame(u"message"_s));
+}
+
+void tst_Server::nativeSubscribeUnsubscribe()
+{
+    auto c = client(u"/ws"_s);
+    QVERIFY(c);
+    c->send({{"action"_L1, "subscribe"_L1}, {"channel"_L1, "room"_L1}, {"ref"_L1, 7}});
+    const auto ack = c->waitFor(u"subscribed"_s);
+    QVERIFY(ack);
+    QCOMPARE(ack->value("channel"_L1).toString(), u"room"_s);
+    QCOMPARE(ack->value("ref"_L1).toInt(), 7);
+    QTRY_COMPARE(m_server->hub()->channelCounts().value(u"room"_s), 1);
+    QCOMPARE(m_server->hub()->counts().subscribers, 1);
+
+    http("POST", m_port, u"/api/publish"_s, R"({"channel":"room","message":"one"})");
+    QVERIFY(c->waitFor(u"message"_s));
+
+    c->send({{"action"_L1, "unsubscribe"_L1}, {"channel"_L1, "room"_L1}});
+    QVERIFY(c->waitFor(u"unsubscribed"_s));
+    QTRY_COMPARE(m_server->hub()->counts().subscribers, 0);
+    QVERIFY(!m_server->hub()->channelCounts().contains(u"room"_s));
+    http("POST", m_port, u"/api/publish"_s, R"({"channel":"room","message":"two"})");
+    QVERIFY(c->noFrame(u"message"_s));
+}
+
+void tst_Server::nativePublishAck()
+{
+    auto pub = client(u"/ws"_s);
+    auto sub = client(u"/ws?channels=room"_s);
+    QVERIFY(pub && sub);
+    QVERIFY(sub->waitFor(u"connected"_s));
+    pub->send({{"action"_L1, "publish"_L1},
+               {"channel"_L1, "room"_L1},
+               {"type"_L1, "alert"_L1},
+               {"title"_L1, "T"_L1},
+               {"data"_L1, QJsonObject{{"k"_L1, 1}}}});
+    const auto ack = pub->waitFor(u"published"_s);
+    QVERIFY(ack);
+    const auto got = sub->waitFor(u"alert"_s);
+    QVERIFY(got);
+    QCOMPARE(got->value("id"_L1).toInteger(), ack->value("id"_L1).toInteger());
+    QCOMPARE(got->value("title"_L1).toString(), u"T"_s);
+    QCOMPARE(got->value("data"_L1).toObject().value("k"_L1).toInt(), 1);
+    QVERIFY(got->value("timestamp"_L1).toString().endsWith(u'Z'));
+}
+
+void tst_Server::badFramesGetErrors_data()
+{
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QString>("frame");
+    QTest::addColumn<QString>("code");
+    QTest::newRow("not json") << u"/ws"_s << u"hello"_s << u"invalid_json"_s;
+    QTest::newRow("json array") << u"/ws"_s << u"[1]"_s << u"invalid_json"_s;
+    QTest::newRow("no action") << u"/ws"_s << u"{\"message\":1}"_s << u"unknown_action"_s;
+    QTest::newRow("unknown action") << u"/ws/client"_s << u"{\"action\":\"fly\"}"_s << u"unknown_action"_s;
+    QTest::newRow("subscribe nothing") << u"/ws"_s << u"{\"action\":\"subscribe\"}"_s << u"bad_request"_s;
+    QTest::newRow("subscribe bad channel")
+        << u"/ws"_s << u"{\"action\":\"subscribe\",\"channel\":\"a b\"}"_s << u"bad_channel"_s;
+    QTest::newRow("subscribe numeric channel")
+        << u"/ws"_s << u"{\"action\":\"subscribe\",\"channel\":5}"_s << u"bad_request"_s;
+    QTest::newRow("subscribe client channel")
+        << u"/ws"_s << u"{\"action\":\"subscribe\",\"channel\":\"client:x\"}"_s << u"forbidden"_s;
+    QTest::newRow("seed003 bad user")
+        << u"/ws/client"_s << u"{\"action\":\"subscribe\",\"user_id\":{}}"_s << u"bad_request"_s;
+    QTest::newRow("seed003 fractional user")
+        << u"/ws/client"_s << u"{\"action\":\"subscribe\",\"user_id\":1.5}"_s << u"bad_request"_s;
+    QTest::newRow("notify no message") << u"/ws/client"_s << u"{\"action\":\"notify\"}"_s << u"bad_request"_s;
+    QTest::newRow("notify numeric") << u"/ws/client"_s << u"{\"action\":\"notify\",\"message\":3}"_s
+                                    << u"bad_request"_s;
+    QTest::newRow("chat no message") << u"/ws/abc"_s << u"{\"type\":\"chat\"}"_s << u"bad_request"_s;
+    QTest::newRow("publish no channel")
+        << u"/ws"_s << u"{\"action\":\"publish\",\"message\":\"x\"}"_s << u"bad_request"_s;
+    QTest::newRow("publish bad channel")
+        << u"/ws/users"_s << u"{\"action\":\"publish\",\"channel\":\"$$\",\"message\":\"x\"}"_s
+        << u"bad_channel"_s;
+    QTest::newRow("publish bad title")
+        << u"/ws"_s << u"{\"action\":\"publish\",\"channel\":\"a\",\"title\":[]}"_s << u"bad_request"_s;
+    QTest::newRow("disconnect nobody")
+        << u"/ws/server"_s << u"{\"action\":\"disconnect\",\"client_id\":\"nope\"}"_s << u"not_found"_s;
+}
+
+void tst_Server::badFramesGetErrors()
+{
+    QFETCH(QString, path);
+    QFETCH(QString, frame);
+    QFETCH(QString, code);
+    auto bystander = client(u"/ws?channels=watch"_s);
+    auto c = client(path);
+    QVERIFY(bystander && c);
+    c->sendText(frame);
+    const auto error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), code);
+    QVERIFY(!error->value("message"_L1).toString().isEmpty());
+    // The connection stays up and keeps working, and nobody else is affected.
+    c->send({{"type"_L1, "ping"_L1}});
+    QVERIFY(c->waitFor(u"pong"_s));
+    QVERIFY(c->isConnected());
+    http("POST", m_port, u"/api/publish"_s, R"({"channel":"watch","message":"still here"})");
+    QVERIFY(bystander->waitFor(u"message"_s));
+}
+
+void tst_Server::badQueryChannelGetsErrorFrame()
+{
+    auto c = client(u"/ws?channels=ok,not%20ok"_s);
+    QVERIFY(c);
+    const auto error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"bad_channel"_s);
+    const auto hello = c->waitFor(u"connected"_s);
+    QVERIFY(hello);
+    QCOMPARE(hello->value("channels"_L1).toArray(), QJsonArray({u"ok"_s}));
+    c->sendBinary("\x01\x02"_ba);
+    const auto binaryError = c->waitFor(u"error"_s);
+    QVERIFY(binaryError);
+    QCOMPARE(binaryError->value("code"_L1).toString(), u"invalid_json"_s);
+    QVERIFY(c->isConnected());
+}
+
+void tst_Server::oversizedMessageCloses1009()
+{
+    auto bystander = client(u"/ws?channels=watch"_s);
+    auto c = client(u"/ws"_s);
+    QVERIFY(c && bystander);
+    c->sendText(QString(5000, u'x')); // the test server allows 4096 bytes
+    QVERIFY(c->waitDisconnected());
+    QCOMPARE(c->closeCode(), 1009);
+    http("POST", m_port, u"/api/publish"_s, R"({"channel":"watch","message":"fine"})");
+    QVERIFY(bystander->waitFor(u"message"_s));
+}
+
+void tst_Server::handshakeRejections_data()
+{
+    QTest::addColumn<QByteArray>("request");
+    QTest::addColumn<QByteArray>("statusLine");
+    const QByteArray upgrade =
+        "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    QTest::newRow("nested path") << QByteArray("GET /ws/a/b HTTP/1.1\r\nHost: x\r\n" + upgrade +
+                                               "Sec-WebSocket-Version: 13\r\n\r\n")
+                                 << "HTTP/1.1 404"_ba;
+    QTest::newRow("bad client id") << QByteArray("GET /ws/bad%20id HTTP/1.1\r\nHost: x\r\n" + upgrade +
+                                                 "Sec-WebSocket-Version: 13\r\n\r\n")
+                                   << "HTTP/1.1 400"_ba;
+    QTest::newRow("bad query client id") << QByteArray("GET /ws?client_id=%3Cx%3E HTTP/1.1\r\nHost: x\r\n" +
+                                                       upgrade + "Sec-WebSocket-Version: 13\r\n\r\n")
+                                         << "HTTP/1.1 400"_ba;
+    QTest::newRow("old version") << QByteArray("GET /ws HTTP/1.1\r\nHost: x\r\n" + upgrade +
+                                               "Sec-WebSocket-Version: 8\r\n\r\n")
+                                 << "HTTP/1.1 426"_ba;
+    QTest::newRow("no key") << "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+                               "Sec-WebSocket-Version: 13\r\n\r\n"_ba
+                            << "HTTP/1.1 400"_ba;
+    QTest::newRow("garbage") << "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"_ba
+                             << "HTTP/1.1 400"_ba;
+    QTest::newRow("huge head") << QByteArray("GET / HTTP/1.1\r\nX: " + QByteArray(20000, 'a') + "\r\n\r\n")
+                               << "HTTP/1.1 431"_ba;
+}
+
+void tst_Server::handshakeRejections()
+{
+    QFETCH(QByteArray, request);
+    QFETCH(QByteArray, statusLine);
+    const QByteArray reply = rawExchange(m_port, request);
+    QVERIFY2(reply.startsWith(statusLine), reply.left(200).constData());
+    const QByteArray body = reply.mid(reply.indexOf("\r\n\r\n") + 4);
+    QVERIFY2(parseObject(body).contains("error"_L1), body.constData());
+    QCOMPARE(m_server->hub()->counts().clients, 0);
+}
+
+void tst_Server::restPublish_data()
+{
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("error");
+    QTest::newRow("ok") << R"({"channel":"news","message":"hi"})"_ba << 202 << QString();
+    QTest::newRow("ok full")
+        << R"({"channel":"user:1","type":"alert","title":"T","message":"m","data":{"a":[1]}})"_ba << 202
+        << QString();
+    QTest::newRow("not json") << "channel=news"_ba << 400 << u"invalid_json"_s;
+    QTest::newRow("array") << "[]"_ba << 400 << u"invalid_json"_s;
+    QTest::newRow("no channel") << R"({"message":"x"})"_ba << 422 << u"bad_request"_s;
+    QTest::newRow("numeric channel") << R"({"channel":1})"_ba << 422 << u"bad_request"_s;
+    QTest::newRow("bad channel") << R"({"channel":"a/b"})"_ba << 422 << u"bad_channel"_s;
+    QTest::newRow("bad type") << R"({"channel":"a","type":{}})"_ba << 422 << u"bad_request"_s;
+    QTest::newRow("too large") << QByteArray(R"({"channel":"a","message":")" + QByteArray(5000, 'x') +
+                                             R"("})")
+                               << 413 << u"too_large"_s;
+}
+
+void tst_Server::restPublish()
+{
+    QFETCH(QByteArray, body);
+    QFETCH(int, status);
+    QFETCH(QString, error);
+    const qint64 before = m_server->hub()->lastId();
+    const HttpResult r = http("POST", m_port, u"/api/publish"_s, body);
+    QCOMPARE(r.status, status);
+    const QJsonObject o = r.json();
+    if (error.isEmpty()) {
+        QCOMPARE(o.value("id"_L1).toInteger(), before + 1);
+    } else {
+        QCOMPARE(o.value("error"_L1).toString(), error);
+        QVERIFY(o.value("detail"_L1).isString());
+        QCOMPARE(m_server->hub()->lastId(), before);
+    }
+}
+
+void tst_Server::restPublishExcludesClient()
+{
+    auto me = client(u"/ws?channels=users&client_id=me"_s);
+    auto other = client(u"/ws?channels=users&client_id=other"_s);
+    QVERIFY(me && other);
+    QVERIFY(me->waitFor(u"connected"_s) && other->waitFor(u"connected"_s));
+    const HttpResult r = http("POST", m_port, u"/api/publish"_s, R"({"channel":"users","type":"created"})",
+                              {{"X-Client-Id", "me"}});
+    QCOMPARE(r.status, 202);
+    QVERIFY(other->waitFor(u"created"_s));
+    QVERIFY(me->noFrame(u"created"_s));
+}
+
+void tst_Server::healthMetricsAndPages()
+{
+    auto c = client(u"/ws?channels=a"_s);
+    QVERIFY(c);
+    QTRY_COMPARE(m_server->hub()->counts().clients, 1);
+    const HttpResult health = http("GET", m_port, u"/healthz"_s);
+    QCOMPARE(health.status, 200);
+    QCOMPARE(health.json().value("status"_L1).toString(), u"ok"_s);
+
+    http("POST", m_port, u"/api/publish"_s, R"({"channel":"a","message":"m"})");
+    QVERIFY(c->waitFor(u"message"_s));
+    const HttpResult metrics = http("GET", m_port, u"/metrics"_s);
+    QCOMPARE(metrics.status, 200);
+    QVERIFY(metrics.contentType.startsWith("text/plain"));
+    QVERIFY(metrics.body.contains("herald_connections{transport=\"websocket\"} 1\n"));
+    QVERIFY(metrics.body.contains("herald_connections{transport=\"sse\"} 0\n"));
+    QVERIFY(metrics.body.contains("herald_clients 1\n"));
+    QVERIFY(metrics.body.contains("herald_subscribers 1\n"));
+    QVERIFY(metrics.body.contains("herald_messages_in_total 1\n"));
+    QVERIFY(metrics.body.contains("herald_messages_out_total 1\n"));
+    QVERIFY(metrics.body.contains("# TYPE herald_messages_out_total counter\n"));
+
+    const HttpResult page = http("GET", m_port, u"/?user_id=1"_s);
+    QCOMPARE(page.status, 200);
+    QVERIFY(page.contentType.startsWith("text/html"));
+    QVERIFY(page.body.contains("<title>Herald</title>"));
+    const HttpResult css = http("GET", m_port, u"/static/bootstrap/css/bootstrap.min.css"_s);
+    QCOMPARE(css.status, 200);
+    QVERIFY(css.body.contains("Bootstrap"));
+    const HttpResult sound = http("GET", m_port, u"/static/notification.wav"_s);
+    QCOMPARE(sound.status, 200);
+    QVERIFY(sound.body.startsWith("RIFF"));
+    const HttpResult missing = http("GET", m_port, u"/nope"_s);
+    QCOMPARE(missing.status, 404);
+    QCOMPARE(missing.json().value("error"_L1).toString(), u"not_found"_s);
+    QCOMPARE(http("GET", m_port, u"/static/../CMakeLists.txt"_s).status, 404);
+}
+
+void tst_Server::adminFeed()
+{
+    auto admin = client(u"/ws/server"_s);
+    QVERIFY(admin);
+    const auto snapshot = admin->waitFor(u"snapshot"_s);
+    QVERIFY(snapshot);
+    QCOMPARE(snapshot->value("clients"_L1).toInt(), 0);
+    QVERIFY(admin->waitFor(u"counts"_s));
+
+    auto c = client(u"/ws?client_id=watched&user_id=7"_s);
+    QVERIFY(c);
+    const auto connected = admin->waitFor(u"client_connected"_s);
+    QVERIFY(connected);
+    QCOMPARE(connected->value("client"_L1).toObject().value("client_id"_L1).toString(), u"watched"_s);
+    const auto subscribed = admin->waitFor(u"client_subscribed"_s);
+    QVERIFY(subscribed);
+    QCOMPARE(subscribed->value("channel"_L1).toString(), u"user:7"_s);
+    const auto counts = admin->waitFor(u"counts"_s);
+    QVERIFY(counts);
+    QCOMPARE(counts->value("clients"_L1).toInt(), 1);
+
+    // Admin publishes to a user, the user gets it, the feed sees every message.
+    admin->send({{"action"_L1, "publish"_L1}, {"user_id"_L1, "7"_L1}, {"message"_L1, "from admin"_L1}});
+    QVERIFY(admin->waitFor(u"published"_s));
+    const auto got = c->waitFor(u"message"_s);
+    QVERIFY(got);
+    QCOMPARE(got->value("message"_L1).toString(), u"from admin"_s);
+    QVERIFY(admin->waitFor(u"message"_s));
+
+    admin->send(
+        {{"action"_L1, "broadcast"_L1}, {"type"_L1, "maintenance"_L1}, {"message"_L1, "restart soon"_L1}});
+    QVERIFY(c->waitFor(u"maintenance"_s));
+
+    c->close();
+    const auto gone = admin->waitFor(u"client_disconnected"_s);
+    QVERIFY(gone);
+    QCOMPARE(gone->value("client_id"_L1).toString(), u"watched"_s);
+}
+
+void tst_Server::adminDisconnectsClient()
+{
+    auto admin = client(u"/ws/server"_s);
+    auto victim = client(u"/ws/victim"_s);
+    QVERIFY(admin && victim);
+    admin->send({{"action"_L1, "disconnect"_L1}, {"client_id"_L1, "victim"_L1}});
+    const auto ack = admin->waitFor(u"disconnected"_s);
+    QVERIFY(ack);
+    QCOMPARE(ack->value("connections"_L1).toInt(), 1);
+    QVERIFY(victim->waitDisconnected());
+    QCOMPARE(victim->closeCode(), 4001);
+    QTRY_COMPARE(m_server->hub()->counts().clients, 0);
+}
+
+void tst_Server::sseNamedAndSeedStreams()
+{
+    QTcpSocket named;
+    QTcpSocket seed;
+    named.connectToHost(u"127.0.0.1"_s, m_port);
+    seed.connectToHost(u"127.0.0.1"_s, m_port);
+    QTRY_VERIFY(named.state() == QAbstractSocket::ConnectedState &&
+                seed.state() == QAbstractSocket::ConnectedState);
+    named.write(
+        "GET /events?user_id=1&channels=news HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    seed.write("GET /events/1 HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    QByteArray a, b;
+    QTRY_VERIFY((a += named.readAll()).contains("retry: 3000\n"));
+    QTRY_VERIFY((b += seed.readAll()).contains("retry: 3000\n"));
+    QVERIFY(a.startsWith("HTTP/1.1 200 OK\r\n"));
+    QVERIFY(a.contains("Content-Type: text/event-stream"));
+    QTRY_COMPARE(m_server->hub()->counts().clients, 2);
+
+    const HttpResult r = http("POST", m_port, u"/api/publish"_s,
+                              R"({"channel":"user:1","type":"notification","message":"sse!"})");
+    QCOMPARE(r.status, 202);
+    const QByteArray id = QByteArray::number(r.json().value("id"_L1).toInteger());
+    QTRY_VERIFY((a += named.readAll()).contains("data: "));
+    QVERIFY2(a.contains(QByteArray("id: " + id + "\nevent: notification\ndata: {")), a.constData());
+    QTRY_VERIFY((b += seed.readAll()).contains("data: "));
+    QVERIFY2(b.contains(QByteArray("id: " + id + "\ndata: {")), b.constData());
+    QVERIFY(!b.contains("event: "));
+    const QByteArray data = a.mid(a.indexOf("data: ") + 6);
+    QCOMPARE(parseObject(data.left(data.indexOf('\n'))).value("message"_L1).toString(), u"sse!"_s);
+
+    http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","message":"headline"})");
+    QTRY_VERIFY((a += named.readAll()).contains("headline"));
+    named.abort();
+    seed.abort();
+    QTRY_COMPARE(m_server->hub()->counts().clients, 0);
+}
+
+void tst_Server::gracefulStopSends1001()
+{
+    auto a = client(u"/ws"_s);
+    auto b = client(u"/ws/users"_s);
+    QVERIFY(a && b);
+    QSignalSpy stopped(m_server.get(), &Herald::Server::stopped);
+    QElapsedTimer t;
+    t.start();
+    m_server->stop();
+    QVERIFY(a->waitDisconnected());
+    QVERIFY(b->waitDisconnected());
+    QCOMPARE(a->closeCode(), 1001);
+    QCOMPARE(b->closeCode(), 1001);
+    QTRY_COMPARE_WITH_TIMEOUT(stopped.size(), 1, 5000);
+    QVERIFY(t.elapsed() < 5000);
+}
+
+QTEST_MAIN(tst_Server)
+#include "tst_server.moc"

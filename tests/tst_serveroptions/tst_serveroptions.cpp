@@ -1,0 +1,131 @@
+#include "serveroptions.h"
+
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace Qt::StringLiterals;
+using namespace Herald;
+
+class tst_ServerOptions : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void defaults();
+    void options_data();
+    void options();
+    void helpAndVersion();
+    void configFile();
+    void configFileErrors_data();
+    void configFileErrors();
+};
+
+void tst_ServerOptions::defaults()
+{
+    const auto r = parseServerOptions({u"herald-server"_s});
+    QVERIFY(r.hasValue());
+    QCOMPARE(r->action, ServerOptions::Action::Run);
+    QCOMPARE(r->config.port, 8000);
+    QCOMPARE(r->config.bind, QHostAddress(QHostAddress::LocalHost));
+    QCOMPARE(r->config.dataDir, u"./herald-data"_s);
+    QCOMPARE(r->config.demoIntervalSeconds, 0);
+    QCOMPARE(r->config.maxMessageSize, 64 * 1024);
+}
+
+void tst_ServerOptions::options_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<QString>("errorContains");
+    QTest::newRow("port") << QStringList{u"--port"_s, u"9000"_s} << true << QString();
+    QTest::newRow("port 0") << QStringList{u"--port=0"_s} << true << QString();
+    QTest::newRow("bind any") << QStringList{u"--bind"_s, u"0.0.0.0"_s} << true << QString();
+    QTest::newRow("bind v6") << QStringList{u"--bind"_s, u"::1"_s} << true << QString();
+    QTest::newRow("all") << QStringList{u"--data-dir"_s,      u"/tmp/x"_s, u"--log-level"_s, u"debug"_s,
+                                        u"--demo-interval"_s, u"10"_s,     u"--workers"_s,   u"3"_s}
+                         << true << QString();
+    QTest::newRow("port text") << QStringList{u"--port"_s, u"http"_s} << false << u"--port"_s;
+    QTest::newRow("port range") << QStringList{u"--port"_s, u"70000"_s} << false << u"--port"_s;
+    QTest::newRow("bad bind") << QStringList{u"--bind"_s, u"example.com"_s} << false << u"--bind"_s;
+    QTest::newRow("bad level") << QStringList{u"--log-level"_s, u"loud"_s} << false << u"--log-level"_s;
+    QTest::newRow("negative demo") << QStringList{u"--demo-interval"_s, u"-1"_s} << false
+                                   << u"--demo-interval"_s;
+    QTest::newRow("unknown option") << QStringList{u"--frobnicate"_s} << false << u"frobnicate"_s;
+    QTest::newRow("missing value") << QStringList{u"--port"_s} << false << u"port"_s;
+    QTest::newRow("positional") << QStringList{u"extra"_s} << false << u"extra"_s;
+    QTest::newRow("missing config") << QStringList{u"--config"_s, u"/nonexistent/herald.conf"_s} << false
+                                    << u"cannot read"_s;
+}
+
+void tst_ServerOptions::options()
+{
+    QFETCH(QStringList, args);
+    QFETCH(bool, ok);
+    QFETCH(QString, errorContains);
+    const auto r = parseServerOptions(QStringList{u"herald-server"_s} + args);
+    QCOMPARE(r.hasValue(), ok);
+    if (!ok) {
+        QVERIFY2(r.error().contains(errorContains), qPrintable(r.error()));
+        QVERIFY(!r.error().contains(u'\n'));
+    }
+}
+
+void tst_ServerOptions::helpAndVersion()
+{
+    const auto help = parseServerOptions({u"herald-server"_s, u"--help"_s});
+    QVERIFY(help.hasValue());
+    QCOMPARE(help->action, ServerOptions::Action::Help);
+    for (const QString &opt : {u"--bind"_s, u"--port"_s, u"--data-dir"_s, u"--config"_s, u"--log-level"_s})
+        QVERIFY2(help->text.contains(opt), qPrintable(opt));
+    const auto version = parseServerOptions({u"herald-server"_s, u"--version"_s});
+    QVERIFY(version.hasValue());
+    QVERIFY(version->text.startsWith(u"herald-server "_s));
+}
+
+void tst_ServerOptions::configFile()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(u"herald.conf"_s);
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("[server]\nport = 9100\nbind = 0.0.0.0\ndemo-interval = 5\n");
+    f.close();
+    const auto r = parseServerOptions({u"herald-server"_s, u"--config"_s, path});
+    QVERIFY(r.hasValue());
+    QCOMPARE(r->config.port, 9100);
+    QCOMPARE(r->config.bindText, u"0.0.0.0"_s);
+    QCOMPARE(r->config.demoIntervalSeconds, 5);
+    // The command line wins over the file.
+    const auto overridden =
+        parseServerOptions({u"herald-server"_s, u"--config"_s, path, u"--port"_s, u"9200"_s});
+    QVERIFY(overridden.hasValue());
+    QCOMPARE(overridden->config.port, 9200);
+}
+
+void tst_ServerOptions::configFileErrors_data()
+{
+    QTest::addColumn<QByteArray>("content");
+    QTest::addColumn<QString>("errorContains");
+    QTest::newRow("unknown key") << "[server]\ncolour = blue\n"_ba << u"unknown setting"_s;
+    QTest::newRow("no section") << "port = 1\n"_ba << u"unknown setting"_s;
+    QTest::newRow("bad value") << "[server]\nport = many\n"_ba << u"many"_s;
+}
+
+void tst_ServerOptions::configFileErrors()
+{
+    QFETCH(QByteArray, content);
+    QFETCH(QString, errorContains);
+    QTemporaryDir dir;
+    const QString path = dir.filePath(u"bad.conf"_s);
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(content);
+    f.close();
+    const auto r = parseServerOptions({u"herald-server"_s, u"--config"_s, path});
+    QVERIFY(!r.hasValue());
+    QVERIFY2(r.error().contains(errorContains), qPrintable(r.error()));
+    QVERIFY(r.error().contains(path));
+}
+
+QTEST_GUILESS_MAIN(tst_ServerOptions)
+#include "tst_serveroptions.moc"
