@@ -2,6 +2,7 @@
 
 #include "channelname.h"
 #include "httprequesthead.h"
+#include "rawhttp.h"
 #include "worker.h"
 
 #include <QJsonDocument>
@@ -12,24 +13,11 @@ using namespace Qt::StringLiterals;
 
 namespace Herald {
 
-namespace {
-void writeError(QTcpSocket *socket, int status, QByteArrayView reason, const QString &code,
-                const QString &detail)
-{
-    const QByteArray body =
-        QJsonDocument(QJsonObject{{"error"_L1, code}, {"detail"_L1, detail}}).toJson(QJsonDocument::Compact);
-    socket->write("HTTP/1.1 " + QByteArray::number(status) + ' ' + reason.toByteArray() +
-                  "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
-                  "\r\nConnection: close\r\n\r\n" + body);
-    socket->disconnectFromHost();
-}
-} // namespace
-
 SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpRequestHead &head)
 {
     if (head.method != "GET") {
-        writeError(socket, 405, "Method Not Allowed", u"bad_request"_s,
-                   u"an event stream is opened with GET"_s);
+        writeHttpError(socket, 405, "Method Not Allowed", u"bad_request"_s,
+                       u"an event stream is opened with GET"_s);
         return nullptr;
     }
     // /events?user_id=&channels=  or  /events/{user_id} (seed 002)
@@ -40,8 +28,8 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     QStringList channels;
     if (!userId.isEmpty()) {
         if (!isValidIdentifier(userId)) {
-            writeError(socket, 400, "Bad Request", u"bad_request"_s,
-                       u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s);
+            writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
+                           u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s);
             return nullptr;
         }
         channels.append(userChannel(userId));
@@ -49,8 +37,8 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     for (const QString &part : head.queryValue(u"channels"_s).split(u',', Qt::SkipEmptyParts)) {
         const QString ch = part.trimmed();
         if (!isValidChannelName(ch) || ch.startsWith(Channels::ClientPrefix)) {
-            writeError(socket, 400, "Bad Request", u"bad_channel"_s,
-                       u"invalid channel name '%1'"_s.arg(ch.left(140)));
+            writeHttpError(socket, 400, "Bad Request", u"bad_channel"_s,
+                           u"invalid channel name '%1'"_s.arg(ch.left(140)));
             return nullptr;
         }
         if (!channels.contains(ch))
@@ -60,8 +48,8 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     if (clientId.isEmpty())
         clientId = QUuid::createUuid().toString(QUuid::WithoutBraces);
     else if (!isValidIdentifier(clientId)) {
-        writeError(socket, 400, "Bad Request", u"bad_request"_s,
-                   u"client_id must match [A-Za-z0-9_.:-]{1,121}"_s);
+        writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
+                       u"client_id must match [A-Za-z0-9_.:-]{1,121}"_s);
         return nullptr;
     }
     // Seed 002's page listens with EventSource.onmessage, which only sees unnamed events; /events names each

@@ -4,6 +4,7 @@
 #include "httprequesthead.h"
 #include "hub.h"
 #include "logging.h"
+#include "rawhttp.h"
 #include "session.h"
 #include "ssesession.h"
 #include "wssession.h"
@@ -216,14 +217,8 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
 void Worker::rejectHttp(QTcpSocket *socket, int status, const QByteArray &reason, const QByteArray &detail)
 {
     m_pending.remove(socket);
-    const QByteArray body =
-        QJsonDocument(QJsonObject{{"error"_L1, status == 408 ? "timeout"_L1 : "bad_request"_L1},
-                                  {"detail"_L1, QString::fromUtf8(detail)}})
-            .toJson(QJsonDocument::Compact);
-    socket->write("HTTP/1.1 " + QByteArray::number(status) + ' ' + reason +
-                  "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
-                  "\r\nConnection: close\r\n\r\n" + body);
-    socket->disconnectFromHost();
+    writeHttpError(socket, status, reason, status == 408 ? u"timeout"_s : u"bad_request"_s,
+                   QString::fromUtf8(detail));
 }
 
 void Worker::closeSession(quint64 sessionId, quint16 closeCode, const QString &reason)

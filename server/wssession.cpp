@@ -3,6 +3,7 @@
 #include "channelname.h"
 #include "httprequesthead.h"
 #include "logging.h"
+#include "rawhttp.h"
 #include "worker.h"
 
 #include <QJsonArray>
@@ -20,24 +21,6 @@ namespace {
 constexpr quint16 CloseKicked = 4001;
 // A peer that never answers our close frame is cut after this.
 constexpr auto CloseTimeout = std::chrono::seconds(3);
-
-QByteArray jsonError(const QString &code, const QString &detail)
-{
-    return QJsonDocument(QJsonObject{{"error"_L1, code}, {"detail"_L1, detail}})
-        .toJson(QJsonDocument::Compact);
-}
-
-void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, const QString &code,
-                    const QString &detail, QByteArrayView extraHeaders = {})
-{
-    const QByteArray body = jsonError(code, detail);
-    QByteArray out =
-        "HTTP/1.1 " + QByteArray::number(status) + ' ' + reason.toByteArray() +
-        "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
-        "\r\nConnection: close\r\n" + extraHeaders.toByteArray() + "\r\n" + body;
-    socket->write(out);
-    socket->disconnectFromHost();
-}
 
 QStringList splitChannels(const QString &list)
 {
