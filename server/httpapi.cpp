@@ -4,6 +4,7 @@
 #include "hub.h"
 #include "logging.h"
 #include "message.h"
+#include "rawhttp.h"
 
 #include <QFile>
 #include <QFileInfo>
@@ -57,7 +58,7 @@ HttpApi::HttpApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObj
 
 QHttpServerResponse HttpApi::errorResponse(int status, const QString &code, const QString &detail)
 {
-    return jsonResponse(QJsonObject{{"error"_L1, code}, {"detail"_L1, detail}}, Status(status));
+    return QHttpServerResponse("application/json", jsonErrorBody(code, detail), Status(status));
 }
 
 void HttpApi::registerRoutes()

@@ -5,7 +5,6 @@
 #include "rawhttp.h"
 #include "worker.h"
 
-#include <QJsonDocument>
 #include <QTcpSocket>
 #include <QUuid>
 

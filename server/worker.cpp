@@ -10,7 +10,6 @@
 #include "wssession.h"
 
 #include <QCoreApplication>
-#include <QJsonDocument>
 #include <QTcpSocket>
 #include <QThread>
 
@@ -160,7 +159,7 @@ void Worker::adoptDescriptor(qintptr descriptor)
         // A connection that never completes its request head is dropped, so idle sockets cannot pile up.
         QTimer::singleShot(m_config.handshakeTimeout, socket, [this, socket] {
             if (m_pending.contains(socket))
-                rejectHttp(socket, 408, "Request Timeout", "request head not received in time");
+                rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
         });
         if (socket->bytesAvailable() > 0)
             sniff(socket);
@@ -178,10 +177,11 @@ void Worker::sniff(QTcpSocket *socket)
     case HeadStatus::Incomplete:
         return;
     case HeadStatus::TooLarge:
-        rejectHttp(socket, 431, "Request Header Fields Too Large", "the request head is larger than 16 KiB");
+        rejectHttp(socket, 431, "Request Header Fields Too Large",
+                   u"the request head is larger than 16 KiB"_s);
         return;
     case HeadStatus::Invalid:
-        rejectHttp(socket, 400, "Bad Request", parsed.error.toUtf8());
+        rejectHttp(socket, 400, "Bad Request", parsed.error);
         return;
     case HeadStatus::Complete:
         break;
@@ -214,11 +214,10 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
     m_handoff(socket);
 }
 
-void Worker::rejectHttp(QTcpSocket *socket, int status, const QByteArray &reason, const QByteArray &detail)
+void Worker::rejectHttp(QTcpSocket *socket, int status, QByteArrayView reason, const QString &detail)
 {
     m_pending.remove(socket);
-    writeHttpError(socket, status, reason, status == 408 ? u"timeout"_s : u"bad_request"_s,
-                   QString::fromUtf8(detail));
+    writeHttpError(socket, status, reason, status == 408 ? u"timeout"_s : u"bad_request"_s, detail);
 }
 
 void Worker::closeSession(quint64 sessionId, quint16 closeCode, const QString &reason)

@@ -66,7 +66,7 @@ private:
     void flushDirty();
     void sniff(QTcpSocket *socket);
     void route(QTcpSocket *socket, const HttpRequestHead &head);
-    void rejectHttp(QTcpSocket *socket, int status, const QByteArray &reason, const QByteArray &body);
+    void rejectHttp(QTcpSocket *socket, int status, QByteArrayView reason, const QString &detail);
     void heartbeat();
     void checkDrained();
     void abortAll();
