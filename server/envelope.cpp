@@ -19,7 +19,8 @@ QByteArray sseEncode(qint64 id, const QString &type, const QByteArray &json)
 }
 } // namespace
 
-EnvelopePtr makeEnvelope(Message message, Envelope::Target target, const QString &excludeClientId)
+EnvelopePtr makeEnvelope(Message message, Envelope::Target target, const QString &excludeClientId,
+                         bool stored)
 {
     auto e = std::make_shared<Envelope>();
     e->target = target;
@@ -29,6 +30,7 @@ EnvelopePtr makeEnvelope(Message message, Envelope::Target target, const QString
     e->sseEventUnnamed = sseEncode(message.id, QString(), e->json);
     e->message = std::move(message);
     e->excludeClientId = excludeClientId;
+    e->stored = stored;
     return e;
 }
 

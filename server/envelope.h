@@ -28,12 +28,14 @@ struct Envelope
     QByteArray sseEvent;        // named: "id: …\nevent: <type>\ndata: …\n\n"
     QByteArray sseEventUnnamed; // for EventSource clients that only listen to onmessage
     QString excludeClientId;    // X-Client-Id: not delivered to this client
+    bool stored = false;        // committed to the store, so a resume replays it
 };
 
 using EnvelopePtr = std::shared_ptr<const Envelope>;
 
 // Encodes a message for every transport. Control frames (no id) get no SSE id line.
-EnvelopePtr makeEnvelope(Message message, Envelope::Target target, const QString &excludeClientId = {});
+EnvelopePtr makeEnvelope(Message message, Envelope::Target target, const QString &excludeClientId = {},
+                         bool stored = false);
 // An envelope for a frame that is not a stored message (counts, admin events).
 EnvelopePtr makeControlEnvelope(const QByteArray &json, Envelope::Target target);
 

@@ -5,6 +5,8 @@
 #include "logging.h"
 #include "message.h"
 #include "rawhttp.h"
+#include "request.h"
+#include "store.h"
 
 #include <QFile>
 #include <QFileInfo>
@@ -12,8 +14,11 @@
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
 #include <QHttpServerResponse>
+#include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonParseError>
+#include <QMap>
+#include <QUrlQuery>
 
 using namespace Qt::StringLiterals;
 
@@ -71,6 +76,17 @@ void HttpApi::registerRoutes()
     m_server->route(u"/metrics"_s, Method::Get, [this] { return metrics(); });
     m_server->route(u"/api/publish"_s, Method::Post,
                     [this](const QHttpServerRequest &request) { return publish(request); });
+    m_server->route(u"/api/notifications"_s, Method::Get,
+                    [this](const QHttpServerRequest &request) { return notifications(request); });
+    m_server->route(u"/api/notifications/read-all"_s, Method::Post,
+                    [this](const QHttpServerRequest &request) { return markAllRead(request); });
+    m_server->route(u"/api/notifications/<arg>/read"_s, Method::Post,
+                    [this](const QString &id) { return markRead(id); });
+    m_server->route(u"/api/channels"_s, Method::Get, [this] { return channels(); });
+    m_server->route(u"/api/channels/<arg>/history"_s, Method::Get,
+                    [this](const QString &channel, const QHttpServerRequest &request) {
+                        return history(channel, request);
+                    });
 
     // Assets under /static/ may be nested (static/bootstrap/css/…), which the 6.4 router's <arg> cannot
     // match, so they are looked up here; everything else is a JSON 404.
@@ -157,6 +173,173 @@ QHttpServerResponse HttpApi::metrics() const
     return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8", out);
 }
 
+QHttpServerResponse HttpApi::storeError(const StoreError &error)
+{
+    // 503 either way: the client may retry later; nothing was published.
+    const QString what =
+        error.kind == StoreError::Kind::Full ? u"the store is full"_s : u"the store is unavailable"_s;
+    return errorResponse(503, u"unavailable"_s, u"%1: %2"_s.arg(what, error.message));
+}
+
+std::optional<QHttpServerResponse> HttpApi::readPaging(const QUrlQuery &query, Paging &paging)
+{
+    // since/before: ids; limit: 1..MaxLimit. Anything else is a 422 naming the parameter.
+    for (auto [key, target] :
+         {std::pair{u"since"_s, &paging.since}, std::pair{u"before"_s, &paging.before}}) {
+        if (!query.hasQueryItem(key))
+            continue;
+        const auto v = parseSequence(query.queryItemValue(key));
+        if (!v)
+            return errorResponse(422, u"bad_request"_s,
+                                 u"%1 must be a non-negative integer (a message id)"_s.arg(key));
+        *target = *v;
+    }
+    if (query.hasQueryItem(u"limit"_s)) {
+        bool ok = false;
+        const int limit = query.queryItemValue(u"limit"_s).toInt(&ok);
+        if (!ok || limit < 1 || limit > MaxLimit)
+            return errorResponse(422, u"bad_request"_s,
+                                 u"limit must be an integer from 1 to %1"_s.arg(MaxLimit));
+        paging.limit = limit;
+    }
+    return std::nullopt;
+}
+
+QJsonArray HttpApi::messagesJson(const StoredPage &page, bool withRead)
+{
+    QJsonArray list;
+    for (qsizetype i = 0; i < page.messages.size(); ++i) {
+        QJsonObject o = page.messages.at(i).toJson();
+        if (withRead)
+            o.insert("read"_L1, page.read.value(i));
+        list.append(o);
+    }
+    return list;
+}
+
+QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
+{
+    const QUrlQuery query(request.url());
+    const QString userId = query.queryItemValue(u"user_id"_s);
+    if (userId.isEmpty())
+        return errorResponse(422, u"bad_request"_s, u"user_id is required"_s);
+    if (!isValidIdentifier(userId))
+        return errorResponse(422, u"bad_request"_s, u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s);
+    Paging paging;
+    if (auto error = readPaging(query, paging))
+        return std::move(*error);
+    Store *store = m_hub->store();
+    const QString channel = userChannel(userId);
+    auto page = store->history(channel, paging.since, paging.before, paging.limit);
+    if (!page)
+        return storeError(page.error());
+    auto unread = store->unreadCount(channel);
+    if (!unread)
+        return storeError(unread.error());
+    QJsonObject o{{"user_id"_L1, userId},
+                  {"channel"_L1, channel},
+                  {"notifications"_L1, messagesJson(*page, true)},
+                  {"unread"_L1, *unread},
+                  {"has_more"_L1, page->hasMore},
+                  {"last_id"_L1, m_hub->lastId()}};
+    if (paging.since >= 0) {
+        auto covered = store->covers(channel, paging.since);
+        if (!covered)
+            return storeError(covered.error());
+        o.insert("recovered"_L1, *covered && paging.since <= m_hub->lastId());
+    }
+    return jsonResponse(o);
+}
+
+QHttpServerResponse HttpApi::markRead(const QString &idText)
+{
+    const auto id = parseSequence(idText);
+    if (!id)
+        return errorResponse(422, u"bad_request"_s, u"the notification id must be a non-negative integer"_s);
+    QString channel;
+    auto marked = m_hub->store()->markRead(*id, &channel);
+    if (!marked)
+        return storeError(marked.error());
+    if (!*marked)
+        return errorResponse(404, u"not_found"_s, u"no stored notification %1"_s.arg(*id));
+    auto unread = m_hub->store()->unreadCount(channel);
+    if (!unread)
+        return storeError(unread.error());
+    return jsonResponse(QJsonObject{{"id"_L1, *id},
+                                    {"read"_L1, true},
+                                    {"user_id"_L1, channel.mid(Channels::UserPrefix.size())},
+                                    {"unread"_L1, *unread}});
+}
+
+QHttpServerResponse HttpApi::markAllRead(const QHttpServerRequest &request)
+{
+    const QString userId = QUrlQuery(request.url()).queryItemValue(u"user_id"_s);
+    if (!isValidIdentifier(userId))
+        return errorResponse(422, u"bad_request"_s, u"user_id is required: [A-Za-z0-9_.:-]{1,121}"_s);
+    auto marked = m_hub->store()->markAllRead(userChannel(userId));
+    if (!marked)
+        return storeError(marked.error());
+    return jsonResponse(QJsonObject{{"user_id"_L1, userId}, {"marked"_L1, *marked}, {"unread"_L1, 0}});
+}
+
+QHttpServerResponse HttpApi::channels() const
+{
+    auto stored = m_hub->store()->channels();
+    if (!stored)
+        return storeError(stored.error());
+    const QHash<QString, int> live = m_hub->channelCounts();
+    QMap<QString, QJsonObject> byName; // sorted by name
+    for (const StoredChannel &c : *stored) {
+        byName.insert(c.name, QJsonObject{{"name"_L1, c.name},
+                                          {"subscribers"_L1, live.value(c.name)},
+                                          {"stored"_L1, c.messages},
+                                          {"last_id"_L1, c.lastId},
+                                          {"last_message_at"_L1, formatTimestamp(c.lastMessageAt)},
+                                          {"persistent"_L1, m_hub->store()->isPersistent(c.name)}});
+    }
+    for (auto it = live.cbegin(); it != live.cend(); ++it) {
+        if (!byName.contains(it.key()))
+            byName.insert(it.key(), QJsonObject{{"name"_L1, it.key()},
+                                                {"subscribers"_L1, it.value()},
+                                                {"stored"_L1, 0},
+                                                {"persistent"_L1, m_hub->store()->isPersistent(it.key())}});
+    }
+    QJsonArray list;
+    for (const QJsonObject &o : std::as_const(byName))
+        list.append(o);
+    return jsonResponse(QJsonObject{{"channels"_L1, list}, {"last_id"_L1, m_hub->lastId()}});
+}
+
+QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRequest &request)
+{
+    if (!isValidChannelName(channel))
+        return errorResponse(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+    Paging paging;
+    if (auto error = readPaging(QUrlQuery(request.url()), paging))
+        return std::move(*error);
+    Store *store = m_hub->store();
+    auto known = store->knows(channel);
+    if (!known)
+        return storeError(known.error());
+    if (!*known && !m_hub->channelCounts().contains(channel))
+        return errorResponse(404, u"not_found"_s,
+                             u"no channel '%1': nothing was published on it"_s.arg(channel));
+    auto page = store->history(channel, paging.since, paging.before, paging.limit);
+    if (!page)
+        return storeError(page.error());
+    QJsonObject o{{"channel"_L1, channel},
+                  {"messages"_L1, messagesJson(*page, false)},
+                  {"has_more"_L1, page->hasMore},
+                  {"last_id"_L1, m_hub->lastId()}};
+    if (paging.since >= 0) {
+        auto covered = store->covers(channel, paging.since);
+        if (!covered)
+            return storeError(covered.error());
+        o.insert("recovered"_L1, *covered && paging.since <= m_hub->lastId());
+    }
+    return jsonResponse(o);
+}
+
 QHttpServerResponse HttpApi::publish(const QHttpServerRequest &request)
 {
     const QByteArray body = request.body();
@@ -179,8 +362,10 @@ QHttpServerResponse HttpApi::publish(const QHttpServerRequest &request)
     Message m = std::move(message).value();
     m.channel = channel.toString();
     const QString exclude = QString::fromUtf8(request.value("X-Client-Id"));
-    const qint64 id = m_hub->publish(std::move(m), exclude);
-    return jsonResponse(QJsonObject{{"id"_L1, id}, {"channel"_L1, channel.toString()}}, Status::Accepted);
+    const PublishResult id = m_hub->publish(std::move(m), exclude);
+    if (!id)
+        return storeError(id.error());
+    return jsonResponse(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel.toString()}}, Status::Accepted);
 }
 
 } // namespace Herald

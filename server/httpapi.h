@@ -3,15 +3,21 @@
 #include "serverconfig.h"
 
 #include <QDateTime>
+#include <QJsonArray>
 #include <QObject>
+
+#include <optional>
 
 class QHttpServer;
 class QHttpServerRequest;
 class QHttpServerResponse;
+class QUrlQuery;
 
 namespace Herald {
 
 class Hub;
+struct StoreError;
+struct StoredPage;
 
 // The REST API and the pages (SPEC section 5), as QHttpServer routes on the main thread.
 class HttpApi : public QObject
@@ -25,11 +31,28 @@ public:
     static QHttpServerResponse errorResponse(int status, const QString &code, const QString &detail);
 
 private:
+    static constexpr int MaxLimit = 1000;
+    struct Paging
+    {
+        qint64 since = -1; // -1: not given
+        qint64 before = 0; // 0: not given
+        int limit = 50;
+    };
+
+    static QHttpServerResponse storeError(const StoreError &error);
+    static std::optional<QHttpServerResponse> readPaging(const QUrlQuery &query, Paging &paging);
+    static QJsonArray messagesJson(const StoredPage &page, bool withRead);
+
     void registerRoutes();
     QHttpServerResponse stats() const;
     QHttpServerResponse health() const;
     QHttpServerResponse metrics() const;
     QHttpServerResponse publish(const QHttpServerRequest &request);
+    QHttpServerResponse notifications(const QHttpServerRequest &request);
+    QHttpServerResponse markRead(const QString &idText);
+    QHttpServerResponse markAllRead(const QHttpServerRequest &request);
+    QHttpServerResponse channels() const;
+    QHttpServerResponse history(const QString &channel, const QHttpServerRequest &request);
     QHttpServerResponse staticFile(const QString &resourcePath) const;
 
     Hub *m_hub;

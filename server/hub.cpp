@@ -95,6 +95,12 @@ bool Hub::isModelChannel(const QString &channel) const
 void Hub::setInitialSequence(qint64 lastId)
 {
     m_lastId.store(lastId, std::memory_order_release);
+    m_reservedId = lastId;
+}
+
+void Hub::setStore(Store *store)
+{
+    m_store = store;
 }
 
 quint64 Hub::registerSession(ClientInfo info)
@@ -191,17 +197,35 @@ bool Hub::removeSubscription(quint64 sessionId, const QString &channel)
     return true;
 }
 
-qint64 Hub::publishLocked(Message message, Envelope::Target target, const QString &exclude)
+PublishResult Hub::publishLocked(Message message, Envelope::Target target, const QString &exclude)
 {
-    // One lock around "take the next id" and "hand to the workers" keeps every worker's queue in id order,
-    // which is what lets a session drop anything at or below the last id it replayed.
-    static QMutex publishMutex;
-    QMutexLocker lock(&publishMutex);
-    message.id = m_lastId.load(std::memory_order_relaxed) + 1;
+    // One lock around "take the next id", "commit" and "hand to the workers" keeps commit order, id order
+    // and every worker's queue order the same, which is what makes a resume gap-free (see Session::replay).
+    QMutexLocker lock(&m_publishMutex);
+    const qint64 id = m_lastId.load(std::memory_order_relaxed) + 1;
+    message.id = id;
     if (!message.timestamp.isValid())
         message.timestamp = QDateTime::currentDateTimeUtc();
-    const qint64 id = message.id;
-    EnvelopePtr envelope = makeEnvelope(message, target, exclude);
+    const bool stored = m_store && m_store->isPersistent(message.channel);
+    if (m_store && id > m_reservedId) {
+        // Ids of unstored messages must not be handed out again after a crash either: a client may resume
+        // from one. Record a block ahead, once per block.
+        constexpr qint64 Block = 1000;
+        auto reserved = m_store->reserveIds(id + Block - 1);
+        if (!reserved) {
+            Metrics::add(m_metrics.storeErrors);
+            return PublishResult::failure(reserved.error());
+        }
+        m_reservedId = id + Block - 1;
+    }
+    EnvelopePtr envelope = makeEnvelope(std::move(message), target, exclude, stored);
+    if (stored) {
+        auto committed = m_store->insert(envelope->message, envelope->json);
+        if (!committed) {
+            Metrics::add(m_metrics.storeErrors);
+            return PublishResult::failure(committed.error());
+        }
+    }
     m_lastId.store(id, std::memory_order_release);
     dispatch(envelope);
     lock.unlock();
@@ -210,21 +234,21 @@ qint64 Hub::publishLocked(Message message, Envelope::Target target, const QStrin
     return id;
 }
 
-qint64 Hub::publish(Message message, const QString &excludeClientId)
+PublishResult Hub::publish(Message message, const QString &excludeClientId)
 {
     const Envelope::Target target =
         message.channel == Channels::Broadcast ? Envelope::Target::Everyone : Envelope::Target::Channel;
     return publishLocked(std::move(message), target, excludeClientId);
 }
 
-qint64 Hub::broadcastToAll(Message message)
+PublishResult Hub::broadcastToAll(Message message)
 {
     if (message.channel.isEmpty())
         message.channel = Channels::Broadcast.toString();
     return publishLocked(std::move(message), Envelope::Target::Everyone, {});
 }
 
-qint64 Hub::sendToClient(const QString &clientId, Message message)
+PublishResult Hub::sendToClient(const QString &clientId, Message message)
 {
     message.channel = clientChannel(clientId);
     return publishLocked(std::move(message), Envelope::Target::Channel, {});

@@ -3,6 +3,8 @@
 #include "envelope.h"
 #include "message.h"
 #include "metrics.h"
+#include "result.h"
+#include "store.h"
 
 #include <QDateTime>
 #include <QHash>
@@ -17,6 +19,9 @@
 namespace Herald {
 
 class Worker;
+
+// A publish either has its id (and, on a persistent channel, is committed) or was refused by the store.
+using PublishResult = Result<qint64, StoreError>;
 
 // How a client is connected. Wire names ("websocket", "sse") are append only.
 enum class Transport
@@ -75,6 +80,9 @@ public:
     void setModelChannels(const QStringList &channels);
     bool isModelChannel(const QString &channel) const;
     void setInitialSequence(qint64 lastId);
+    // Messages on persistent channels are committed here before they are delivered or acknowledged.
+    void setStore(Store *store);
+    Store *store() const { return m_store; }
 
     Metrics &metrics() { return m_metrics; }
 
@@ -85,13 +93,14 @@ public:
     bool addSubscription(quint64 sessionId, const QString &channel);
     bool removeSubscription(quint64 sessionId, const QString &channel);
 
-    // Assigns the next id and the timestamp, then hands one encoded envelope to every worker.
-    // Messages on "broadcast" reach every client. Returns the id.
-    qint64 publish(Message message, const QString &excludeClientId = {});
+    // Assigns the next id and the timestamp, stores the message if its channel is persistent, then hands one
+    // encoded envelope to every worker. Messages on "broadcast" reach every client. Fails, delivering
+    // nothing, when the store cannot commit.
+    PublishResult publish(Message message, const QString &excludeClientId = {});
     // Seed 004's broadcast_to_all_channels: one message to every connected client.
-    qint64 broadcastToAll(Message message);
-    // Personal delivery to every connection of a client id.
-    qint64 sendToClient(const QString &clientId, Message message);
+    PublishResult broadcastToAll(Message message);
+    // Personal delivery to every connection of a client id (never stored).
+    PublishResult sendToClient(const QString &clientId, Message message);
     // Asks the owning workers to close every connection of this client id. Returns how many there were.
     int disconnectClient(const QString &clientId, quint16 closeCode, const QString &reason);
 
@@ -114,11 +123,14 @@ private:
     void adminEvent(const QJsonObject &event);
     void countsMaybeChanged();
     void pushCounts();
-    qint64 publishLocked(Message message, Envelope::Target target, const QString &exclude);
+    PublishResult publishLocked(Message message, Envelope::Target target, const QString &exclude);
 
     mutable QMutex m_mutex;
     QMutex m_workersMutex; // setWorkers() may run while other threads dispatch
     QList<Worker *> m_workers;
+    Store *m_store = nullptr;
+    QMutex m_publishMutex;
+    qint64 m_reservedId = 0; // ids up to here are recorded in the store as possibly handed out
     QSet<QString> m_modelChannels;
     QHash<quint64, ClientInfo> m_sessions;
     QHash<QString, int> m_channelCounts; // explicit subscriptions per channel

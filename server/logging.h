@@ -7,6 +7,7 @@ Q_DECLARE_LOGGING_CATEGORY(lcHub)
 Q_DECLARE_LOGGING_CATEGORY(lcWs)
 Q_DECLARE_LOGGING_CATEGORY(lcSse)
 Q_DECLARE_LOGGING_CATEGORY(lcHttp)
+Q_DECLARE_LOGGING_CATEGORY(lcStore)
 
 namespace Herald {
 // Applies --log-level (error, warning, info, debug) to the herald.* categories.

@@ -5,6 +5,7 @@
 #include "hub.h"
 #include "listener.h"
 #include "logging.h"
+#include "store.h"
 #include "worker.h"
 
 #include <QDir>
@@ -27,6 +28,7 @@ Server::Server(const ServerConfig &config, QObject *parent)
 Server::~Server()
 {
     stopThreads();
+    closeStore();
 }
 
 quint16 Server::port() const
@@ -59,6 +61,19 @@ bool Server::start()
         return false;
     }
 
+    // After listen(): a port in use is the likelier mistake and should be the one line reported.
+    m_store = new Store(m_config, this);
+    if (!m_store->open()) {
+        m_error = m_store->errorString();
+        delete m_store;
+        m_store = nullptr;
+        delete m_listener;
+        m_listener = nullptr;
+        return false;
+    }
+    m_hub->setStore(m_store);
+    m_hub->setInitialSequence(m_store->lastStoredId());
+
     const int count =
         m_config.workerThreads > 0 ? m_config.workerThreads : qMax(1, QThread::idealThreadCount());
     Listener *listener = m_listener;
@@ -73,6 +88,7 @@ bool Server::start()
         connect(worker, &Worker::drained, this, [this] {
             if (++m_drained == m_workers.size()) {
                 stopThreads();
+                closeStore();
                 Q_EMIT stopped();
             }
         });
@@ -112,7 +128,8 @@ void Server::startDemo()
                 user, QString::number(n), QDateTime::currentDateTimeUtc().toString(u"HH:mm:ss"_s));
             m.sender = u"demo"_s;
             m.data = QJsonObject{{"user_id"_L1, user}, {"level"_L1, kinds.at(n % kinds.size())}, {"n"_L1, n}};
-            m_hub->publish(std::move(m));
+            if (auto r = m_hub->publish(std::move(m)); !r)
+                qCWarning(lcServer).noquote() << "demo notification not published:" << r.error().message;
         }
     });
     m_demo->start();
@@ -129,11 +146,21 @@ void Server::stop()
     if (m_listener)
         m_listener->close();
     if (m_workers.isEmpty()) {
+        closeStore();
         QMetaObject::invokeMethod(this, &Server::stopped, Qt::QueuedConnection);
         return;
     }
     for (Worker *w : std::as_const(m_workers))
         w->shutdown();
+}
+
+void Server::closeStore()
+{
+    if (!m_store)
+        return;
+    // Record the exact last id, so a clean restart continues from it instead of the reserved block's end.
+    m_store->reserveIds(m_hub->lastId());
+    m_store->close();
 }
 
 void Server::stopThreads()

@@ -15,6 +15,7 @@ namespace Herald {
 class Hub;
 class HttpApi;
 class Listener;
+class Store;
 class Worker;
 
 // One herald-server: the hub, the worker threads, the listener and the HTTP API. The headless main() and the
@@ -32,6 +33,7 @@ public:
     QString errorString() const { return m_error; }
     quint16 port() const;
     Hub *hub() const { return m_hub; }
+    Store *store() const { return m_store; }
     const ServerConfig &config() const { return m_config; }
 
     // Graceful stop (SPEC section 1): stop accepting, close 1001 to every WebSocket, end SSE streams; emits
@@ -44,10 +46,12 @@ Q_SIGNALS:
 private:
     void startDemo();
     void stopThreads();
+    void closeStore();
 
     ServerConfig m_config;
     QString m_error;
     Hub *m_hub = nullptr;
+    Store *m_store = nullptr;
     Listener *m_listener = nullptr;
     QHttpServer *m_http = nullptr;
     HttpApi *m_api = nullptr;

@@ -8,6 +8,15 @@
 
 namespace Herald {
 
+// How long a channel's stored history is kept (SPEC section 2): the newest maxCount messages, none older than
+// maxAge. The first rule whose pattern matches a channel wins; '*' matches any run of characters.
+struct RetentionRule
+{
+    QString pattern;
+    int maxCount = 1000;
+    std::chrono::seconds maxAge{7 * 24 * 3600};
+};
+
 // Everything herald-server can be told on the command line or in --config; read-only once the server starts.
 struct ServerConfig
 {
@@ -27,6 +36,18 @@ struct ServerConfig
     std::chrono::milliseconds sseRetry{3000};
     std::chrono::milliseconds shutdownGrace{3000};
     QStringList modelChannels{QStringLiteral("users"), QStringLiteral("posts")};
+
+    // The store (SPEC sections 2 and 5).
+    RetentionRule defaultRetention;      // history-size, history-ttl
+    QList<RetentionRule> retentionRules; // [retention] in the config file, most specific first
+    // Channels whose messages are delivered live but never stored or replayed. client:<id> is one
+    // connection's personal channel: it has nobody to replay to once that connection is gone.
+    QStringList ephemeralChannels{QStringLiteral("client:*")};
+    int replayLimit = 5000;       // most messages one resume replays; beyond it "recovered":false
+    qint64 maxDatabaseSize = 0;   // bytes, 0 = no limit; a full store answers 503, never drops silently
+    bool synchronousFull = false; // fsync every commit (power-loss safe) instead of WAL's NORMAL
+    std::chrono::milliseconds storeBusyTimeout{2000};
+    std::chrono::milliseconds pruneInterval{60000};
 };
 
 } // namespace Herald

@@ -44,7 +44,12 @@ bool Session::deliver(const Envelope &envelope)
         return false;
     const qint64 id = envelope.message.id;
     if (id > 0) {
-        if (id <= m_lastId)
+        // The same envelope through two lists (an admin that also subscribed).
+        if (id == m_lastId)
+            return false;
+        // Already sent by a replay. Everything stored on the channel up to the replay's newest id was in it:
+        // commits happen in id order (Hub::publishLocked), so the replay's read saw all of them.
+        if (envelope.stored && id <= m_replayMax && id <= m_replayed.value(envelope.message.channel))
             return false;
         m_lastId = id;
     }
@@ -68,6 +73,43 @@ void Session::flush()
         return;
     m_socket->write(m_out);
     m_out.clear();
+}
+
+Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qint64 since)
+{
+    Hub *hub = m_worker->hub();
+    Store *store = hub->store();
+    // Read the hub's position first: anything published after it is either in the read or arrives live.
+    const qint64 current = hub->lastId();
+    if (!store) {
+        Replay none;
+        none.recovered = since >= current;
+        return none;
+    }
+    QStringList persistent;
+    for (const QString &c : channels) {
+        if (store->isPersistent(c) && !persistent.contains(c))
+            persistent.append(c);
+    }
+    auto r = store->replay(persistent, since, current);
+    if (r)
+        Metrics::add(hub->metrics().messagesReplayed, r->messages.size());
+    return r;
+}
+
+int Session::sendReplayed(const QList<Message> &messages)
+{
+    int sent = 0;
+    for (const Message &m : messages) {
+        qint64 &seen = m_replayed[m.channel];
+        if (m.id <= seen)
+            continue; // an overlapping second replay of the same channel
+        seen = m.id;
+        m_replayMax = std::max(m_replayMax, m.id);
+        enqueue(encoded(*makeEnvelope(m, Envelope::Target::Channel)));
+        ++sent;
+    }
+    return sent;
 }
 
 bool Session::subscribe(const QString &channel)

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "hub.h"
+#include "store.h"
 
 #include <QByteArray>
 #include <QObject>
@@ -39,6 +40,13 @@ public:
     bool subscribe(const QString &channel);
     bool unsubscribe(const QString &channel);
 
+    // Resume (SPEC section 2): the stored messages after `since` on these channels (only the persistent ones
+    // count), oldest first. Call after subscribing to them, on this session's thread; then sendReplayed().
+    Result<Replay, StoreError> fetchReplay(const QStringList &channels, qint64 since);
+    // Queues replayed messages and remembers them, so the same messages arriving live are not sent twice.
+    // Returns how many were queued.
+    int sendReplayed(const QList<Message> &messages);
+
     // The worker is being destroyed: no more callbacks into it or the hub.
     void abandon() { m_finished = true; }
 
@@ -55,7 +63,9 @@ protected:
     Worker *m_worker;
     QTcpSocket *m_socket;
     ClientInfo m_info;
-    qint64 m_lastId = 0;
+    qint64 m_lastId = 0;               // the last id delivered live
+    qint64 m_replayMax = 0;            // the highest id ever replayed, a fast path for deliver()
+    QHash<QString, qint64> m_replayed; // per channel, the highest id replayed
     QByteArray m_out;
     bool m_finished = false;
 };

@@ -3,8 +3,11 @@
 #include "channelname.h"
 #include "httprequesthead.h"
 #include "rawhttp.h"
+#include "request.h"
 #include "worker.h"
 
+#include <QJsonDocument>
+#include <QJsonObject>
 #include <QTcpSocket>
 #include <QUuid>
 
@@ -58,6 +61,25 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     if (!namedParam.isNull())
         named = namedParam != u"0"_s && namedParam != u"false"_s;
 
+    // The resume point: Last-Event-ID (what EventSource sends when it reconnects, so it wins over the URL's
+    // ?since=, which a reconnect repeats unchanged), else ?since=.
+    std::optional<qint64> since;
+    const QString sinceText = head.queryValue(u"since"_s);
+    if (!sinceText.isNull()) {
+        since = parseSequence(sinceText);
+        if (!since) {
+            writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
+                           u"since must be a non-negative integer (the last message id seen)"_s);
+            return nullptr;
+        }
+    }
+    const QByteArray lastEventId = head.header("last-event-id").trimmed();
+    if (!lastEventId.isEmpty()) {
+        // Lenient: an EventSource that cannot reconnect stays dead, so a strange id is a fresh start instead.
+        if (auto id = parseSequence(QString::fromLatin1(lastEventId)))
+            since = id;
+    }
+
     ClientInfo info;
     info.clientId = clientId;
     info.userId = userId;
@@ -81,6 +103,10 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     session->enqueue(preamble);
     for (const QString &ch : std::as_const(channels))
         session->subscribe(ch);
+    if (since) {
+        channels.append(Channels::Broadcast.toString());
+        session->resume(channels, *since);
+    }
     session->flush();
     return session;
 }
@@ -98,6 +124,36 @@ SseSession::SseSession(Worker *worker, QTcpSocket *socket, ClientInfo info, bool
 const QByteArray &SseSession::encoded(const Envelope &envelope) const
 {
     return m_namedEvents ? envelope.sseEvent : envelope.sseEventUnnamed;
+}
+
+void SseSession::resume(const QStringList &channels, qint64 since)
+{
+    auto replay = fetchReplay(channels, since);
+    Replay r;
+    QString error;
+    if (replay)
+        r = std::move(replay).value();
+    else {
+        r.recovered = false;
+        error = replay.error().message;
+    }
+    QJsonObject notice{{"type"_L1, "replay"_L1},
+                       {"since"_L1, since},
+                       {"count"_L1, r.messages.size()},
+                       {"recovered"_L1, r.recovered},
+                       {"last_id"_L1, m_worker->hub()->lastId()}};
+    if (!error.isEmpty())
+        notice.insert("error"_L1, error);
+    const QByteArray json = QJsonDocument(notice).toJson(QJsonDocument::Compact);
+    if (m_namedEvents) {
+        enqueue(QByteArray("event: replay\ndata: " + json + "\n\n"));
+    } else if (!r.recovered) {
+        // Unnamed streams are read by pages that show every event (seed 002): only a gap is worth one, and
+        // it says so in words.
+        notice.insert("message"_L1, u"Some earlier notifications could not be recovered."_s);
+        enqueue(QByteArray("data: " + QJsonDocument(notice).toJson(QJsonDocument::Compact) + "\n\n"));
+    }
+    sendReplayed(r.messages);
 }
 
 void SseSession::heartbeat()

@@ -7,6 +7,7 @@
 #include "rawhttp.h"
 #include "session.h"
 #include "ssesession.h"
+#include "store.h"
 #include "wssession.h"
 
 #include <QCoreApplication>
@@ -53,6 +54,9 @@ Worker::~Worker()
     for (Session *s : sessions)
         s->abandon();
     qDeleteAll(sessions);
+    // Qt Sql connections belong to their thread: close this thread's before it ends.
+    if (m_hub->store() && QThread::currentThread() == thread())
+        m_hub->store()->releaseThreadConnection();
 }
 
 void Worker::post(EnvelopePtr envelope)

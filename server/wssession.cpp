@@ -99,6 +99,18 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
         info.clientId = QUuid::createUuid().toString(QUuid::WithoutBraces);
     }
 
+    // The resume point (SPEC section 2): replay what was stored after it, then go live.
+    std::optional<qint64> since;
+    const QString sinceText = head.queryValue(u"since"_s);
+    if (!sinceText.isNull()) {
+        since = parseSequence(sinceText);
+        if (!since) {
+            writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
+                           u"since must be a non-negative integer (the last message id seen)"_s);
+            return nullptr;
+        }
+    }
+
     QByteArray response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           "Sec-WebSocket-Accept: " +
                           Ws::acceptKey(key) + "\r\n\r\n";
@@ -136,6 +148,13 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
         break;
     case Route::Events:
         break;
+    }
+    if (since && session->m_info.route != Route::Admin && session->m_info.route != Route::SeedClient) {
+        QStringList channels(session->m_info.channels.cbegin(), session->m_info.channels.cend());
+        channels.sort();
+        // Broadcasts reach every client, so a resuming client has missed those too.
+        channels.append(Channels::Broadcast.toString());
+        session->resume(channels, *since, nullptr);
     }
     session->flush();
     // Bytes that came with the handshake (a client may pipeline its first frame).
@@ -180,6 +199,29 @@ void WsSession::welcome(const QStringList &channels, const QString &userId)
                          {"channels"_L1, subscribed},
                          {"last_id"_L1, m_worker->hub()->lastId()},
                          {"timestamp"_L1, nowTimestamp()}});
+}
+
+void WsSession::resume(const QStringList &channels, qint64 since, const Request *replyTo)
+{
+    auto replay = fetchReplay(channels, since);
+    if (!replay) {
+        sendError(ErrorCode::Unavailable, u"cannot replay: %1"_s.arg(replay.error().message), replyTo);
+        return;
+    }
+    // Announced first, so a client knows before the messages whether they close the gap.
+    QJsonObject notice{{"type"_L1, "replay"_L1},
+                       {"since"_L1, since},
+                       {"count"_L1, replay->messages.size()},
+                       {"recovered"_L1, replay->recovered},
+                       {"last_id"_L1, m_worker->hub()->lastId()}};
+    sendJson(notice, replyTo);
+    sendReplayed(replay->messages);
+}
+
+void WsSession::sendPublishError(const StoreError &error, const Request *replyTo)
+{
+    sendError(ErrorCode::Unavailable, u"not published: the store cannot commit (%1)"_s.arg(error.message),
+              replyTo);
 }
 
 void WsSession::onReadyRead()
@@ -371,10 +413,17 @@ void WsSession::doSubscribe(const Request &r, bool sub)
         sendError(ErrorCode::BadRequest, u"%1 needs a 'channel', 'channels' or 'user_id'"_s.arg(r.name), &r);
         return;
     }
+    const auto since = optionalSequence(r.body, "since"_L1);
+    if (!since) {
+        sendError(since.error().code, since.error().message, &r);
+        return;
+    }
+    QStringList resumed;
     for (const QString &ch : std::as_const(channels)) {
         if (sub) {
             if (!subscribeChecked(ch, &r))
                 continue;
+            resumed.append(ch);
         } else {
             if (!isValidChannelName(ch)) {
                 sendError(ErrorCode::BadChannel, u"invalid channel name '%1'"_s.arg(ch.left(140)), &r);
@@ -389,6 +438,8 @@ void WsSession::doSubscribe(const Request &r, bool sub)
                      &r);
         }
     }
+    if (sub && since->has_value() && !resumed.isEmpty())
+        resume(resumed, **since, &r);
 }
 
 void WsSession::doPublish(const Request &r)
@@ -426,8 +477,12 @@ void WsSession::doPublish(const Request &r)
     m.channel = channel;
     if (m.sender.isNull())
         m.sender = clientId();
-    const qint64 id = m_worker->hub()->publish(std::move(m));
-    sendJson(QJsonObject{{"type"_L1, "published"_L1}, {"id"_L1, id}, {"channel"_L1, channel}}, &r);
+    const PublishResult id = m_worker->hub()->publish(std::move(m));
+    if (!id) {
+        sendPublishError(id.error(), &r);
+        return;
+    }
+    sendJson(QJsonObject{{"type"_L1, "published"_L1}, {"id"_L1, *id}, {"channel"_L1, channel}}, &r);
 }
 
 void WsSession::doSeedMessage(const Request &r)
@@ -441,6 +496,7 @@ void WsSession::doSeedMessage(const Request &r)
     m.message = text.toString();
     m.sender = clientId();
     Hub *hub = m_worker->hub();
+    PublishResult result = qint64(0);
     switch (r.action) {
     case Action::Notify:
         // Seed 003: to every dashboard and every client on the broadcast channel.
@@ -448,26 +504,28 @@ void WsSession::doSeedMessage(const Request &r)
         m.channel = Channels::Broadcast.toString();
         if (!m_info.userId.isEmpty())
             m.extra.insert("user_id"_L1, m_info.userId);
-        hub->publish(std::move(m));
+        result = hub->publish(std::move(m));
         break;
     case Action::Chat:
         m.type = u"chat"_s;
         m.channel = Channels::Chat.toString();
-        hub->publish(std::move(m));
+        result = hub->publish(std::move(m));
         break;
     case Action::Notification:
         m.type = u"notification"_s;
         m.extra.insert("scope"_L1, "personal"_L1);
-        hub->sendToClient(clientId(), std::move(m));
+        result = hub->sendToClient(clientId(), std::move(m));
         break;
     case Action::BroadcastNotification:
         m.type = u"notification"_s;
         m.extra.insert("scope"_L1, "broadcast"_L1);
-        hub->broadcastToAll(std::move(m));
+        result = hub->broadcastToAll(std::move(m));
         break;
     default:
         break;
     }
+    if (!result)
+        sendPublishError(result.error(), &r);
 }
 
 void WsSession::doBroadcast(const Request &r)
@@ -483,9 +541,13 @@ void WsSession::doBroadcast(const Request &r)
     Message m = std::move(message).value();
     if (m.sender.isNull())
         m.sender = clientId();
-    const qint64 id = m_worker->hub()->broadcastToAll(std::move(m));
+    const PublishResult id = m_worker->hub()->broadcastToAll(std::move(m));
+    if (!id) {
+        sendPublishError(id.error(), &r);
+        return;
+    }
     sendJson(QJsonObject{{"type"_L1, "published"_L1},
-                         {"id"_L1, id},
+                         {"id"_L1, *id},
                          {"channel"_L1, Channels::Broadcast.toString()}},
              &r);
 }

@@ -33,6 +33,9 @@ private:
     void sendRaw(const QByteArray &frame);
     bool subscribeChecked(const QString &channel, const Request *replyTo);
     void welcome(const QStringList &channels, const QString &userId);
+    // Replays what was missed on these channels since `since`, announced by a "replay" frame.
+    void resume(const QStringList &channels, qint64 since, const Request *replyTo);
+    void sendPublishError(const StoreError &error, const Request *replyTo);
 
     void doSubscribe(const Request &r, bool subscribe);
     void doPublish(const Request &r);

@@ -30,6 +30,29 @@ bool isValidIdentifier(QStringView id)
     return id.size() <= MaxChannelLength - 7 && isValidChannelName(id);
 }
 
+bool channelMatches(QStringView pattern, QStringView channel)
+{
+    // Iterative glob with backtracking to the last '*': linear in practice, no regex to compile per call.
+    qsizetype p = 0, c = 0, star = -1, mark = 0;
+    while (c < channel.size()) {
+        if (p < pattern.size() && pattern[p] == u'*') {
+            star = p++;
+            mark = c;
+        } else if (p < pattern.size() && pattern[p] == channel[c]) {
+            ++p;
+            ++c;
+        } else if (star >= 0) {
+            p = star + 1;
+            c = ++mark;
+        } else {
+            return false;
+        }
+    }
+    while (p < pattern.size() && pattern[p] == u'*')
+        ++p;
+    return p == pattern.size();
+}
+
 QString userChannel(QStringView userId)
 {
     return Channels::UserPrefix.toString() + userId;

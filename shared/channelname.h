@@ -19,6 +19,10 @@ inline constexpr QStringView ClientPrefix = u"client:";
 QString userChannel(QStringView userId);
 QString clientChannel(QStringView clientId);
 
+// Channel patterns (retention rules, ephemeral channels, token allow-lists): '*' matches any run of
+// characters, everything else matches itself. "*" alone matches every channel.
+bool channelMatches(QStringView pattern, QStringView channel);
+
 // Ids used in user:<id> and client:<id> must themselves keep the channel name valid.
 bool isValidIdentifier(QStringView id);
 

@@ -1,0 +1,598 @@
+#include "store.h"
+
+#include "channelname.h"
+#include "logging.h"
+
+#include <QDir>
+#include <QJsonDocument>
+#include <QSqlDatabase>
+#include <QSqlDriver>
+#include <QSqlError>
+#include <QSqlQuery>
+#include <QThread>
+#include <QTimer>
+
+#include <algorithm>
+#include <atomic>
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+namespace {
+using Error = StoreError;
+
+// Schema migrations, one list of statements per version, applied in order at start-up. Append only: a
+// released version's statements never change.
+const QList<QStringList> &migrations()
+{
+    static const QList<QStringList> list = {
+        // 1: messages with their encoded JSON, per-channel retention state, key/value metadata.
+        {u"CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"_s,
+         u"CREATE TABLE messages (id INTEGER PRIMARY KEY, channel TEXT NOT NULL, type TEXT NOT NULL, "
+         "created_ms INTEGER NOT NULL, payload TEXT NOT NULL, read_ms INTEGER)"_s,
+         u"CREATE INDEX messages_channel_id ON messages (channel, id)"_s,
+         u"CREATE TABLE channels (name TEXT PRIMARY KEY, pruned_up_to INTEGER NOT NULL DEFAULT 0)"_s},
+    };
+    return list;
+}
+
+QString placeholders(qsizetype n)
+{
+    QString s;
+    s.reserve(n * 2);
+    for (qsizetype i = 0; i < n; ++i)
+        s += i ? u",?"_s : u"?"_s;
+    return s;
+}
+
+std::optional<Message> messageFromRow(const QSqlQuery &q, int payloadColumn)
+{
+    const QJsonObject o = QJsonDocument::fromJson(q.value(payloadColumn).toByteArray()).object();
+    auto m = Message::fromJson(o);
+    if (!m) {
+        qCWarning(lcStore) << "skipping an unreadable stored message" << q.value(0).toLongLong();
+        return std::nullopt;
+    }
+    return std::move(m).value();
+}
+
+bool isUserChannel(const QString &channel)
+{
+    return channel.startsWith(Channels::UserPrefix);
+}
+} // namespace
+
+Store::Store(const ServerConfig &config, QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_path(QDir(config.dataDir).absoluteFilePath(u"herald.db"_s))
+{
+    static std::atomic<int> serial{0};
+    m_prefix = u"herald-store-%1-"_s.arg(serial.fetch_add(1));
+}
+
+Store::~Store()
+{
+    close();
+}
+
+bool Store::open()
+{
+    if (!QSqlDatabase::isDriverAvailable(u"QSQLITE"_s)) {
+        m_error = u"the Qt SQLite driver is missing (install libqt6sql6-sqlite)"_s;
+        return false;
+    }
+    {
+        QMutexLocker lock(&m_connectionsMutex);
+        m_closed = false;
+    }
+    QSqlDatabase db = connection();
+    if (!db.isOpen()) {
+        if (m_error.isEmpty())
+            m_error = u"cannot open database %1"_s.arg(m_path);
+        db = QSqlDatabase();
+        close();
+        return false;
+    }
+    if (!migrate(db)) {
+        db = QSqlDatabase();
+        close();
+        return false;
+    }
+    QSqlQuery q(db);
+    qint64 last = 0;
+    if (q.exec(u"SELECT MAX(id) FROM messages"_s) && q.next())
+        last = q.value(0).toLongLong();
+    if (q.exec(u"SELECT value FROM meta WHERE key = 'seq_reserved'"_s) && q.next())
+        last = std::max(last, q.value(0).toLongLong());
+    m_initialLastId = last;
+
+    m_pruneTimer = new QTimer(this);
+    m_pruneTimer->setInterval(m_config.pruneInterval);
+    connect(m_pruneTimer, &QTimer::timeout, this, [this] { prune(); });
+    m_pruneTimer->start();
+    prune();
+    qCInfo(lcStore).noquote() << "database" << m_path << "schema" << SchemaVersion << "last id" << last;
+    return true;
+}
+
+void Store::close()
+{
+    if (m_pruneTimer)
+        m_pruneTimer->stop();
+    QSet<QString> names;
+    {
+        QMutexLocker lock(&m_connectionsMutex);
+        if (m_closed)
+            return;
+        m_closed = true;
+        names.swap(m_connections);
+    }
+    QMutexLocker write(&m_writeMutex);
+    const QString mine = m_prefix + QString::number(quintptr(QThread::currentThread()), 16);
+    for (const QString &name : std::as_const(names)) {
+        if (name == mine) {
+            // Fold the WAL back into the database so a copy of herald.db alone is complete.
+            QSqlDatabase db = QSqlDatabase::database(name, false);
+            if (db.isOpen()) {
+                QSqlQuery(db).exec(u"PRAGMA wal_checkpoint(TRUNCATE)"_s);
+                db.close();
+            }
+        }
+        QSqlDatabase::removeDatabase(name);
+    }
+}
+
+void Store::releaseThreadConnection()
+{
+    const QString name = m_prefix + QString::number(quintptr(QThread::currentThread()), 16);
+    QMutexLocker lock(&m_connectionsMutex);
+    if (!m_connections.remove(name))
+        return;
+    {
+        QSqlDatabase db = QSqlDatabase::database(name, false);
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(name);
+}
+
+QSqlDatabase Store::connection()
+{
+    const QString name = m_prefix + QString::number(quintptr(QThread::currentThread()), 16);
+    QMutexLocker lock(&m_connectionsMutex);
+    if (m_closed)
+        return {};
+    if (m_connections.contains(name)) {
+        QSqlDatabase db = QSqlDatabase::database(name, false);
+        if (db.isValid())
+            return db;
+        // A thread that ended without releasing, and a new one at the same address.
+        db = QSqlDatabase();
+        QSqlDatabase::removeDatabase(name);
+        m_connections.remove(name);
+    }
+    QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_s, name);
+    m_connections.insert(name);
+    QString error;
+    if (!openConnection(db, &error)) {
+        m_error = error;
+        qCWarning(lcStore).noquote() << error;
+        db.close();
+    }
+    return db;
+}
+
+bool Store::openConnection(QSqlDatabase &db, QString *error)
+{
+    db.setDatabaseName(m_path);
+    db.setConnectOptions(u"QSQLITE_BUSY_TIMEOUT=%1"_s.arg(m_config.storeBusyTimeout.count()));
+    if (!db.open()) {
+        *error = u"cannot open database %1: %2"_s.arg(m_path, db.lastError().text());
+        return false;
+    }
+    QSqlQuery q(db);
+    // WAL: readers never block the writer. NORMAL survives a crash of the process (kill -9) because a commit
+    // is in the WAL file before it returns; FULL also survives a power cut, at an fsync per commit.
+    const QStringList pragmas = {
+        u"PRAGMA journal_mode = WAL"_s,
+        m_config.synchronousFull ? u"PRAGMA synchronous = FULL"_s : u"PRAGMA synchronous = NORMAL"_s,
+        u"PRAGMA foreign_keys = ON"_s,
+    };
+    for (const QString &p : pragmas) {
+        if (!q.exec(p)) {
+            *error = u"cannot configure database %1: %2"_s.arg(m_path, q.lastError().text());
+            return false;
+        }
+    }
+    if (q.exec(u"PRAGMA journal_mode"_s) && q.next() && q.value(0).toString().toLower() != u"wal"_s) {
+        *error = u"database %1 cannot use write-ahead logging"_s.arg(m_path);
+        return false;
+    }
+    if (m_config.maxDatabaseSize > 0 && q.exec(u"PRAGMA page_size"_s) && q.next()) {
+        const qint64 pageSize = std::max<qint64>(512, q.value(0).toLongLong());
+        q.exec(u"PRAGMA max_page_count = %1"_s.arg(std::max<qint64>(1, m_config.maxDatabaseSize / pageSize)));
+    }
+    return true;
+}
+
+bool Store::migrate(QSqlDatabase &db)
+{
+    QMutexLocker lock(&m_writeMutex);
+    QSqlQuery q(db);
+    if (!q.exec(u"PRAGMA user_version"_s) || !q.next()) {
+        m_error = u"cannot read database %1: %2"_s.arg(m_path, q.lastError().text());
+        return false;
+    }
+    const int version = q.value(0).toInt();
+    if (version > SchemaVersion) {
+        m_error =
+            u"database %1 has schema %2, newer than this herald-server (%3)"_s.arg(m_path).arg(version).arg(
+                SchemaVersion);
+        return false;
+    }
+    for (int v = version; v < SchemaVersion; ++v) {
+        db.transaction();
+        QStringList statements = migrations().at(v);
+        statements.append(u"PRAGMA user_version = %1"_s.arg(v + 1));
+        for (const QString &sql : std::as_const(statements)) {
+            if (!q.exec(sql)) {
+                m_error = u"cannot migrate database %1 to schema %2: %3"_s.arg(m_path).arg(v + 1).arg(
+                    q.lastError().text());
+                db.rollback();
+                return false;
+            }
+        }
+        if (!db.commit()) {
+            m_error = u"cannot migrate database %1: %2"_s.arg(m_path, db.lastError().text());
+            return false;
+        }
+        qCInfo(lcStore) << "migrated database to schema" << v + 1;
+    }
+    return true;
+}
+
+StoreError Store::errorFrom(const QSqlQuery &query) const
+{
+    const QSqlError e = query.lastError();
+    StoreError error;
+    // SQLITE_FULL (13): the disk or max_page_count. Everything else (busy, locked, I/O) is "unavailable".
+    error.kind = e.nativeErrorCode() == u"13"_s ? Error::Kind::Full : Error::Kind::Unavailable;
+    error.message = e.databaseText().isEmpty() ? e.text() : e.databaseText();
+    qCWarning(lcStore).noquote() << "store error:" << error.message;
+    return error;
+}
+
+bool Store::isPersistent(const QString &channel) const
+{
+    for (const QString &pattern : m_config.ephemeralChannels) {
+        if (channelMatches(pattern, channel))
+            return false;
+    }
+    return true;
+}
+
+RetentionRule Store::retentionFor(const QString &channel) const
+{
+    for (const RetentionRule &rule : m_config.retentionRules) {
+        if (channelMatches(rule.pattern, channel))
+            return rule;
+    }
+    return m_config.defaultRetention;
+}
+
+Result<bool, StoreError> Store::reserveIds(qint64 upTo)
+{
+    QMutexLocker lock(&m_writeMutex);
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.prepare(u"INSERT INTO meta (key, value) VALUES ('seq_reserved', ?) "
+              "ON CONFLICT (key) DO UPDATE SET value = excluded.value"_s);
+    q.addBindValue(QString::number(upTo));
+    if (!q.exec())
+        return Result<bool, StoreError>::failure(errorFrom(q));
+    return true;
+}
+
+Result<bool, StoreError> Store::insert(const Message &message, const QByteArray &json)
+{
+    QMutexLocker lock(&m_writeMutex);
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.prepare(u"INSERT INTO messages (id, channel, type, created_ms, payload) VALUES (?, ?, ?, ?, ?)"_s);
+    q.addBindValue(message.id);
+    q.addBindValue(message.channel);
+    q.addBindValue(message.type);
+    q.addBindValue(message.timestamp.toMSecsSinceEpoch());
+    q.addBindValue(QString::fromUtf8(json.isEmpty() ? message.toJsonBytes() : json));
+    if (!q.exec())
+        return Result<bool, StoreError>::failure(errorFrom(q));
+    return true;
+}
+
+Result<Replay, StoreError> Store::replay(const QStringList &channels, qint64 since, qint64 currentLastId)
+{
+    using R = Result<Replay, StoreError>;
+    Replay out;
+    // An id the hub never handed out: the history was reset (a new data dir), so nothing can be promised.
+    if (since > currentLastId)
+        out.recovered = false;
+    if (channels.isEmpty())
+        return out;
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    const int limit = std::max(1, m_config.replayLimit);
+    // Newest first with one extra row: more than the limit means the oldest are not sent, so not recovered.
+    q.prepare(
+        u"SELECT id, payload FROM messages WHERE channel IN (%1) AND id > ? ORDER BY id DESC LIMIT ?"_s.arg(
+            placeholders(channels.size())));
+    for (const QString &c : channels)
+        q.addBindValue(c);
+    q.addBindValue(since);
+    q.addBindValue(limit + 1);
+    if (!q.exec())
+        return R::failure(errorFrom(q));
+    while (q.next()) {
+        if (out.messages.size() == limit) {
+            out.recovered = false;
+            break;
+        }
+        if (auto m = messageFromRow(q, 1))
+            out.messages.append(std::move(*m));
+    }
+    std::reverse(out.messages.begin(), out.messages.end());
+
+    QSqlQuery p(db);
+    p.prepare(
+        u"SELECT MAX(pruned_up_to) FROM channels WHERE name IN (%1)"_s.arg(placeholders(channels.size())));
+    for (const QString &c : channels)
+        p.addBindValue(c);
+    if (!p.exec())
+        return R::failure(errorFrom(p));
+    if (p.next() && p.value(0).toLongLong() > since)
+        out.recovered = false;
+    return out;
+}
+
+Result<StoredPage, StoreError> Store::history(const QString &channel, qint64 since, qint64 before, int limit)
+{
+    using R = Result<StoredPage, StoreError>;
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    const bool forward = since >= 0;
+    if (forward) {
+        q.prepare(
+            u"SELECT id, payload, read_ms FROM messages WHERE channel = ? AND id > ? ORDER BY id LIMIT ?"_s);
+        q.addBindValue(channel);
+        q.addBindValue(since);
+    } else {
+        q.prepare(u"SELECT id, payload, read_ms FROM messages WHERE channel = ? AND id < ? "
+                  "ORDER BY id DESC LIMIT ?"_s);
+        q.addBindValue(channel);
+        q.addBindValue(before > 0 ? before : std::numeric_limits<qint64>::max());
+    }
+    q.addBindValue(limit + 1);
+    if (!q.exec())
+        return R::failure(errorFrom(q));
+    StoredPage page;
+    while (q.next()) {
+        if (page.messages.size() == limit) {
+            page.hasMore = true;
+            break;
+        }
+        if (auto m = messageFromRow(q, 1)) {
+            page.messages.append(std::move(*m));
+            page.read.append(!q.value(2).isNull());
+        }
+    }
+    if (!forward) {
+        std::reverse(page.messages.begin(), page.messages.end());
+        std::reverse(page.read.begin(), page.read.end());
+    }
+    return page;
+}
+
+Result<bool, StoreError> Store::covers(const QString &channel, qint64 since)
+{
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.prepare(u"SELECT pruned_up_to FROM channels WHERE name = ?"_s);
+    q.addBindValue(channel);
+    if (!q.exec())
+        return Result<bool, StoreError>::failure(errorFrom(q));
+    return !(q.next() && q.value(0).toLongLong() > since);
+}
+
+Result<qint64, StoreError> Store::unreadCount(const QString &channel)
+{
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return Result<qint64, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.prepare(u"SELECT COUNT(*) FROM messages WHERE channel = ? AND read_ms IS NULL"_s);
+    q.addBindValue(channel);
+    if (!q.exec() || !q.next())
+        return Result<qint64, StoreError>::failure(errorFrom(q));
+    return q.value(0).toLongLong();
+}
+
+Result<bool, StoreError> Store::markRead(qint64 id, QString *channel)
+{
+    using R = Result<bool, StoreError>;
+    QMutexLocker lock(&m_writeMutex);
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.prepare(u"SELECT channel FROM messages WHERE id = ?"_s);
+    q.addBindValue(id);
+    if (!q.exec())
+        return R::failure(errorFrom(q));
+    if (!q.next())
+        return false;
+    const QString ch = q.value(0).toString();
+    if (!isUserChannel(ch))
+        return false;
+    if (channel)
+        *channel = ch;
+    QSqlQuery u(db);
+    u.prepare(u"UPDATE messages SET read_ms = COALESCE(read_ms, ?) WHERE id = ?"_s);
+    u.addBindValue(QDateTime::currentMSecsSinceEpoch());
+    u.addBindValue(id);
+    if (!u.exec())
+        return R::failure(errorFrom(u));
+    return true;
+}
+
+Result<qint64, StoreError> Store::markAllRead(const QString &channel)
+{
+    using R = Result<qint64, StoreError>;
+    QMutexLocker lock(&m_writeMutex);
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.prepare(u"UPDATE messages SET read_ms = ? WHERE channel = ? AND read_ms IS NULL"_s);
+    q.addBindValue(QDateTime::currentMSecsSinceEpoch());
+    q.addBindValue(channel);
+    if (!q.exec())
+        return R::failure(errorFrom(q));
+    return qint64(q.numRowsAffected());
+}
+
+Result<QList<StoredChannel>, StoreError> Store::channels()
+{
+    using R = Result<QList<StoredChannel>, StoreError>;
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    if (!q.exec(u"SELECT channel, COUNT(*), MAX(id), MAX(created_ms) FROM messages GROUP BY channel"_s))
+        return R::failure(errorFrom(q));
+    QList<StoredChannel> list;
+    while (q.next()) {
+        StoredChannel c;
+        c.name = q.value(0).toString();
+        c.messages = q.value(1).toLongLong();
+        c.lastId = q.value(2).toLongLong();
+        c.lastMessageAt = QDateTime::fromMSecsSinceEpoch(q.value(3).toLongLong(), Qt::UTC);
+        list.append(c);
+    }
+    return list;
+}
+
+Result<bool, StoreError> Store::knows(const QString &channel)
+{
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.prepare(u"SELECT EXISTS (SELECT 1 FROM messages WHERE channel = ?) OR "
+              "EXISTS (SELECT 1 FROM channels WHERE name = ?)"_s);
+    q.addBindValue(channel);
+    q.addBindValue(channel);
+    if (!q.exec() || !q.next())
+        return Result<bool, StoreError>::failure(errorFrom(q));
+    return q.value(0).toBool();
+}
+
+Result<qint64, StoreError> Store::prune()
+{
+    using R = Result<qint64, StoreError>;
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QStringList names;
+    {
+        QSqlQuery q(db);
+        q.setForwardOnly(true);
+        if (!q.exec(u"SELECT DISTINCT channel FROM messages"_s))
+            return R::failure(errorFrom(q));
+        while (q.next())
+            names.append(q.value(0).toString());
+    }
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    qint64 deleted = 0;
+    for (const QString &channel : std::as_const(names)) {
+        // One short transaction per channel: publishes wait for the write lock at most that long.
+        auto r = pruneChannel(db, channel, retentionFor(channel), now);
+        if (!r)
+            return r;
+        deleted += *r;
+    }
+    if (deleted > 0) {
+        qCDebug(lcStore) << "retention deleted" << deleted << "messages";
+        Q_EMIT pruned(deleted);
+    }
+    return deleted;
+}
+
+Result<qint64, StoreError> Store::pruneChannel(QSqlDatabase &db, const QString &channel,
+                                               const RetentionRule &rule, qint64 nowMs)
+{
+    using R = Result<qint64, StoreError>;
+    QMutexLocker lock(&m_writeMutex);
+    qint64 upTo = 0;
+    QSqlQuery q(db);
+    if (rule.maxCount > 0) {
+        // The newest maxCount stay; everything at or below the next one goes.
+        q.prepare(u"SELECT id FROM messages WHERE channel = ? ORDER BY id DESC LIMIT 1 OFFSET ?"_s);
+        q.addBindValue(channel);
+        q.addBindValue(rule.maxCount);
+        if (!q.exec())
+            return R::failure(errorFrom(q));
+        if (q.next())
+            upTo = q.value(0).toLongLong();
+    }
+    if (rule.maxAge.count() > 0) {
+        q.prepare(u"SELECT MAX(id) FROM messages WHERE channel = ? AND created_ms < ?"_s);
+        q.addBindValue(channel);
+        q.addBindValue(nowMs - qint64(rule.maxAge.count()) * 1000);
+        if (!q.exec())
+            return R::failure(errorFrom(q));
+        if (q.next())
+            upTo = std::max(upTo, q.value(0).toLongLong());
+    }
+    if (upTo <= 0)
+        return qint64(0);
+    db.transaction();
+    q.prepare(u"DELETE FROM messages WHERE channel = ? AND id <= ?"_s);
+    q.addBindValue(channel);
+    q.addBindValue(upTo);
+    if (!q.exec()) {
+        const StoreError e = errorFrom(q);
+        db.rollback();
+        return R::failure(e);
+    }
+    const qint64 deleted = q.numRowsAffected();
+    // Remembered so a resume from before this point is told that history no longer covers it.
+    q.prepare(u"INSERT INTO channels (name, pruned_up_to) VALUES (?, ?) "
+              "ON CONFLICT (name) DO UPDATE SET pruned_up_to = MAX(pruned_up_to, excluded.pruned_up_to)"_s);
+    q.addBindValue(channel);
+    q.addBindValue(upTo);
+    if (!q.exec()) {
+        const StoreError e = errorFrom(q);
+        db.rollback();
+        return R::failure(e);
+    }
+    if (!db.commit()) {
+        db.rollback();
+        return R::failure({Error::Kind::Unavailable, db.lastError().text()});
+    }
+    return deleted;
+}
+
+} // namespace Herald

@@ -1,0 +1,137 @@
+#pragma once
+
+#include "message.h"
+#include "result.h"
+#include "serverconfig.h"
+
+#include <QDateTime>
+#include <QHash>
+#include <QList>
+#include <QMutex>
+#include <QObject>
+#include <QSet>
+#include <QString>
+#include <QStringList>
+
+class QSqlDatabase;
+class QSqlQuery;
+class QTimer;
+
+namespace Herald {
+
+// Why the store refused: the HTTP API answers 503 for both, a WebSocket publisher gets an "unavailable"
+// error.
+struct StoreError
+{
+    enum class Kind
+    {
+        Unavailable, // locked, I/O error, closed
+        Full,        // disk or --max-db-size
+    };
+    Kind kind = Kind::Unavailable;
+    QString message;
+};
+
+// A page of stored messages, oldest first.
+struct StoredPage
+{
+    QList<Message> messages;
+    QList<bool> read;     // per message, for user queues
+    bool hasMore = false; // more in the direction of the query (older without since, newer with it)
+};
+
+// What a resume can send: the stored messages after the client's id on its channels, and whether they are all
+// of them (false when retention deleted some, the replay limit cut it, or the id is from the future).
+struct Replay
+{
+    QList<Message> messages;
+    bool recovered = true;
+};
+
+struct StoredChannel
+{
+    QString name;
+    qint64 messages = 0;
+    qint64 lastId = 0;
+    QDateTime lastMessageAt;
+};
+
+// The message store: SQLite through Qt Sql in --data-dir/herald.db, WAL mode, schema versioned by
+// PRAGMA user_version and migrated at start-up. Thread-safe: each thread that calls in gets its own
+// connection (Qt Sql connections belong to the thread that opened them); writes are serialised by one mutex,
+// readers run beside the writer as WAL allows.
+class Store : public QObject
+{
+    Q_OBJECT
+
+public:
+    static constexpr int SchemaVersion = 1;
+
+    explicit Store(const ServerConfig &config, QObject *parent = nullptr);
+    ~Store() override;
+
+    // Opens (creating or migrating) the database. On failure returns false with a one-line errorString().
+    bool open();
+    QString errorString() const { return m_error; }
+    QString databasePath() const { return m_path; }
+    // Checkpoints the WAL and closes every connection; later calls fail with Unavailable.
+    void close();
+
+    // The id sequence survives restarts: the highest id ever handed out is at most reservedId().
+    qint64 lastStoredId() const { return m_initialLastId; }
+    Result<bool, StoreError> reserveIds(qint64 upTo);
+
+    bool isPersistent(const QString &channel) const;
+    RetentionRule retentionFor(const QString &channel) const;
+
+    // Commits one message (its id already assigned), as `json` when given (the bytes already encoded for
+    // delivery). Thread-safe.
+    Result<bool, StoreError> insert(const Message &message, const QByteArray &json = {});
+
+    // Stored messages on these channels with id > since, oldest first, at most limit (the newest limit of
+    // them when there are more: recovered is then false).
+    Result<Replay, StoreError> replay(const QStringList &channels, qint64 since, qint64 currentLastId);
+
+    // One channel's history: with since, the oldest limit after it; else the newest limit before `before`
+    // (0 = no bound). Both oldest first.
+    Result<StoredPage, StoreError> history(const QString &channel, qint64 since, qint64 before, int limit);
+    // Whether history after `since` on the channel is complete (retention has not deleted any of it).
+    Result<bool, StoreError> covers(const QString &channel, qint64 since);
+    Result<qint64, StoreError> unreadCount(const QString &channel);
+    // Marks one message read; returns false if it is not stored on a user channel.
+    Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr);
+    Result<qint64, StoreError> markAllRead(const QString &channel);
+    Result<QList<StoredChannel>, StoreError> channels();
+    // True if the channel has, or had, stored messages.
+    Result<bool, StoreError> knows(const QString &channel);
+
+    // Applies retention now; returns how many messages were deleted. Also runs on a timer.
+    Result<qint64, StoreError> prune();
+
+    // Drops the calling thread's connection (worker threads call this before they end).
+    void releaseThreadConnection();
+
+Q_SIGNALS:
+    void pruned(qint64 deleted);
+
+private:
+    QSqlDatabase connection();
+    bool openConnection(QSqlDatabase &db, QString *error);
+    bool migrate(QSqlDatabase &db);
+    StoreError errorFrom(const QSqlQuery &query) const;
+    Result<qint64, StoreError> pruneChannel(QSqlDatabase &db, const QString &channel,
+                                            const RetentionRule &rule, qint64 nowMs);
+
+    const ServerConfig m_config;
+    QString m_path;
+    QString m_error;
+    QString m_prefix; // unique per Store: tests run many servers in one process
+    qint64 m_initialLastId = 0;
+    QMutex m_writeMutex;
+    mutable QMutex m_connectionsMutex;
+    QSet<QString> m_connections;
+    bool m_closed = true;
+    QTimer *m_pruneTimer = nullptr;
+};
+
+} // namespace Herald
