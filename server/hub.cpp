@@ -153,6 +153,14 @@ void Hub::unregisterSession(quint64 sessionId)
     countsMaybeChanged();
 }
 
+void Hub::setUserId(quint64 sessionId, const QString &userId)
+{
+    QMutexLocker lock(&m_mutex);
+    auto it = m_sessions.find(sessionId);
+    if (it != m_sessions.end())
+        it->userId = userId;
+}
+
 bool Hub::addSubscription(quint64 sessionId, const QString &channel)
 {
     QJsonObject event;

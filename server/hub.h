@@ -89,6 +89,8 @@ public:
     // Registry. registerSession assigns ClientInfo::sessionId.
     quint64 registerSession(ClientInfo info);
     void unregisterSession(quint64 sessionId);
+    // The user a client acts for, once it names one (seed 003's subscribe with user_id).
+    void setUserId(quint64 sessionId, const QString &userId);
     // Returns false if the session already had that subscription.
     bool addSubscription(quint64 sessionId, const QString &channel);
     bool removeSubscription(quint64 sessionId, const QString &channel);

@@ -111,6 +111,10 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
         }
     }
 
+    // Known before registration, so the admin feed's client_connected and snapshot carry it.
+    if (info.route == Route::Native && isValidIdentifier(head.queryValue(u"user_id"_s)))
+        info.userId = head.queryValue(u"user_id"_s);
+
     QByteArray response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           "Sec-WebSocket-Accept: " +
                           Ws::acceptKey(key) + "\r\n\r\n";
@@ -405,8 +409,10 @@ void WsSession::doSubscribe(const Request &r, bool sub)
             sendError(ErrorCode::BadRequest, u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s, &r);
             return;
         }
-        if (sub)
+        if (sub && m_info.userId != **userId) {
             m_info.userId = **userId;
+            m_worker->hub()->setUserId(sessionId(), m_info.userId);
+        }
         channels.append(userChannel(**userId));
     }
     if (channels.isEmpty()) {

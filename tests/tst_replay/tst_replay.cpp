@@ -1,0 +1,698 @@
+#include "hub.h"
+#include "server.h"
+#include "store.h"
+#include "testclient.h"
+
+#include <QSqlDatabase>
+#include <QSqlQuery>
+#include <QTemporaryDir>
+#include <QTest>
+
+#include <atomic>
+#include <thread>
+
+using namespace Qt::StringLiterals;
+using namespace HeraldTest;
+
+namespace {
+
+// A raw SSE client: records every event (id, event name, data object) and the comments.
+class SseClient
+{
+public:
+    bool open(quint16 port, const QByteArray &pathAndQuery, const QByteArray &extraHeaders = {})
+    {
+        m_socket.connectToHost(u"127.0.0.1"_s, port);
+        if (!m_socket.waitForConnected(5000))
+            return false;
+        m_socket.write("GET " + pathAndQuery + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n" +
+                       extraHeaders + "\r\n");
+        return true;
+    }
+    void close() { m_socket.abort(); }
+
+    struct Event
+    {
+        qint64 id = 0;
+        QByteArray name;
+        QJsonObject data;
+    };
+
+    // Parses whatever arrived into events.
+    void poll()
+    {
+        m_buffer += m_socket.readAll();
+        if (!m_headDone) {
+            const qsizetype end = m_buffer.indexOf("\r\n\r\n");
+            if (end < 0)
+                return;
+            m_head = m_buffer.left(end);
+            m_buffer.remove(0, end + 4);
+            m_headDone = true;
+        }
+        qsizetype end;
+        while ((end = m_buffer.indexOf("\n\n")) >= 0) {
+            const QByteArray block = m_buffer.left(end);
+            m_buffer.remove(0, end + 2);
+            Event e;
+            bool hasData = false;
+            for (const QByteArray &line : block.split('\n')) {
+                if (line.startsWith("id: "))
+                    e.id = line.mid(4).toLongLong();
+                else if (line.startsWith("event: "))
+                    e.name = line.mid(7);
+                else if (line.startsWith("data: ")) {
+                    e.data = parseObject(line.mid(6));
+                    hasData = true;
+                }
+            }
+            if (hasData)
+                m_events.append(e);
+        }
+    }
+    // Waits until at least n events arrived.
+    bool waitForEvents(qsizetype n, int timeoutMs = 10000)
+    {
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < timeoutMs) {
+            poll();
+            if (m_events.size() >= n)
+                return true;
+            QTest::qWait(5);
+        }
+        return false;
+    }
+    QList<Event> &events() { return m_events; }
+    const QByteArray &head() const { return m_head; }
+
+private:
+    QTcpSocket m_socket;
+    QByteArray m_buffer;
+    QByteArray m_head;
+    bool m_headDone = false;
+    QList<Event> m_events;
+};
+
+QList<qint64> idsOf(const QList<QJsonObject> &frames, const QString &channel = {})
+{
+    QList<qint64> ids;
+    for (const QJsonObject &f : frames) {
+        const qint64 id = f.value("id"_L1).toInteger();
+        if (id > 0 && (channel.isEmpty() || f.value("channel"_L1).toString() == channel))
+            ids.append(id);
+    }
+    return ids;
+}
+
+} // namespace
+
+// Delivery that loses nothing (SPEC sections 2, 4, 5): the store, resume over WebSocket and SSE, the REST
+// history endpoints and the store's failure modes, on real sockets.
+class tst_Replay : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void cleanup();
+
+    void wsResumeGetsExactlyTheMissed();
+    void wsResumeWhilePublishing();
+    void wsSubscribeFrameWithSince();
+    void wsResumeIncludesBroadcastNotPersonal();
+    void sseResumeWithLastEventId();
+    void sseSinceQueryAndSeedPath();
+    void notRecoveredAfterRetention();
+    void notRecoveredFromTheFuture();
+    void badSinceRejected();
+    void notificationsQueue();
+    void channelsAndHistory();
+    void badQueries_data();
+    void badQueries();
+    void lockedDatabaseGives503();
+    void fullDatabaseGives503();
+    void restartKeepsMessagesAndSequence();
+    void demoPublishesToUsers1And2();
+
+private:
+    void startServer(const std::function<void(Herald::ServerConfig &)> &adjust = {});
+    qint64 publish(const QString &channel, const QString &text);
+    std::unique_ptr<WsClient> client(const QString &path)
+    {
+        auto c = std::make_unique<WsClient>();
+        if (!c->open(m_port, path))
+            return nullptr;
+        return c;
+    }
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    std::unique_ptr<Herald::Server> m_server;
+    quint16 m_port = 0;
+};
+
+void tst_Replay::init()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dir->isValid());
+    startServer();
+}
+
+void tst_Replay::cleanup()
+{
+    m_server.reset();
+    m_dir.reset();
+}
+
+void tst_Replay::startServer(const std::function<void(Herald::ServerConfig &)> &adjust)
+{
+    m_server.reset();
+    Herald::ServerConfig config;
+    config.port = 0;
+    config.dataDir = m_dir->path();
+    config.workerThreads = 2;
+    config.shutdownGrace = std::chrono::milliseconds(1000);
+    if (adjust)
+        adjust(config);
+    m_server = std::make_unique<Herald::Server>(config);
+    QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
+    m_port = m_server->port();
+}
+
+qint64 tst_Replay::publish(const QString &channel, const QString &text)
+{
+    const QJsonObject body{{"channel"_L1, channel}, {"message"_L1, text}};
+    const HttpResult r = http("POST", m_port, u"/api/publish"_s, QJsonDocument(body).toJson());
+    if (r.status != 202)
+        return -1;
+    return r.json().value("id"_L1).toInteger();
+}
+
+void tst_Replay::wsResumeGetsExactlyTheMissed()
+{
+    auto c = client(u"/ws?client_id=tab&channels=news"_s);
+    QVERIFY(c);
+    QVERIFY(c->waitFor(u"connected"_s));
+    qint64 last = 0;
+    for (int i = 0; i < 5; ++i)
+        last = publish(u"news"_s, u"seen %1"_s.arg(i));
+    QTRY_COMPARE(idsOf(c->frames(), u"news"_s).size(), 5);
+    QCOMPARE(idsOf(c->frames(), u"news"_s).last(), last);
+    c->close();
+    QTRY_COMPARE(m_server->hub()->counts().clients, 0);
+
+    QList<qint64> missed;
+    for (int i = 0; i < 100; ++i) {
+        missed.append(publish(u"news"_s, u"missed %1"_s.arg(i)));
+        publish(u"other"_s, u"not subscribed"_s); // interleaved, must not be replayed
+    }
+
+    auto again = client(u"/ws?client_id=tab&channels=news&since=%1"_s.arg(last));
+    QVERIFY(again);
+    QVERIFY(again->waitFor(u"connected"_s));
+    const auto notice = again->waitFor(u"replay"_s);
+    QVERIFY(notice);
+    QCOMPARE(notice->value("count"_L1).toInt(), 100);
+    QCOMPARE(notice->value("recovered"_L1).toBool(), true);
+    QCOMPARE(notice->value("since"_L1).toInteger(), last);
+    QTRY_COMPARE(idsOf(again->frames()).size(), 100);
+    QCOMPARE(idsOf(again->frames()), missed);
+    QCOMPARE(again->frames().constFirst().value("message"_L1).toString(), u"missed 0"_s);
+
+    // Then live, once.
+    const qint64 live = publish(u"news"_s, u"live"_s);
+    QTRY_COMPARE(idsOf(again->frames()).size(), 101);
+    QCOMPARE(idsOf(again->frames()).last(), live);
+    QVERIFY(again->noFrame(u"message"_s, 200) || idsOf(again->frames()).size() == 101);
+    QCOMPARE(idsOf(again->frames()).size(), 101);
+}
+
+void tst_Replay::wsResumeWhilePublishing()
+{
+    // A publisher thread keeps going while the subscriber connects and replays: the resumed stream must still
+    // be every id after the resume point, in order, once. The replay's read then happens while messages are
+    // being committed and are also queued for live delivery to the same session.
+    constexpr int Total = 6000;
+    const qint64 since = publish(u"feed"_s, u"start"_s);
+    QVERIFY(since > 0);
+    QList<qint64> published;
+    std::atomic<int> progress{0};
+    Herald::Hub *hub = m_server->hub();
+    std::thread publisher([&] {
+        for (int i = 0; i < Total; ++i) {
+            Herald::Message m;
+            m.channel = u"feed"_s;
+            m.type = u"message"_s;
+            m.message = u"n%1"_s.arg(i);
+            if (auto id = hub->publish(std::move(m)))
+                published.append(*id);
+            progress.store(i + 1);
+        }
+        hub->store()->releaseThreadConnection();
+    });
+    QTRY_VERIFY(progress.load() > 200);
+    auto sub = client(u"/ws?channels=feed&since=%1"_s.arg(since));
+    const int atConnect = progress.load();
+    publisher.join();
+    QVERIFY(sub);
+    QVERIFY2(atConnect < Total, "the subscriber did not resume mid-burst");
+    QCOMPARE(published.size(), Total);
+    const auto notice = sub->waitFor(u"replay"_s);
+    QVERIFY(notice);
+    QCOMPARE(notice->value("recovered"_L1).toBool(), true);
+    QTRY_COMPARE_WITH_TIMEOUT(idsOf(sub->frames(), u"feed"_s).size(), Total, 30000);
+    QCOMPARE(idsOf(sub->frames(), u"feed"_s), published);
+    QTest::qWait(200);
+    QCOMPARE(idsOf(sub->frames(), u"feed"_s).size(), Total);
+}
+
+void tst_Replay::wsSubscribeFrameWithSince()
+{
+    const qint64 first = publish(u"alerts"_s, u"one"_s);
+    const qint64 second = publish(u"alerts"_s, u"two"_s);
+    const qint64 third = publish(u"alerts"_s, u"three"_s);
+    auto c = client(u"/ws"_s);
+    QVERIFY(c);
+    QVERIFY(c->waitFor(u"connected"_s));
+    c->send({{"action"_L1, "subscribe"_L1}, {"channel"_L1, "alerts"_L1}, {"since"_L1, first}, {"ref"_L1, 7}});
+    const auto ack = c->waitFor(u"subscribed"_s);
+    QVERIFY(ack);
+    const auto notice = c->waitFor(u"replay"_s);
+    QVERIFY(notice);
+    QCOMPARE(notice->value("ref"_L1).toInt(), 7);
+    QCOMPARE(notice->value("count"_L1).toInt(), 2);
+    QCOMPARE(notice->value("recovered"_L1).toBool(), true);
+    QTRY_COMPARE(idsOf(c->frames()), QList<qint64>({second, third}));
+
+    // A string id (what Last-Event-ID style clients keep) is accepted too; a bad one is an error frame.
+    c->send({{"action"_L1, "subscribe"_L1}, {"channel"_L1, "other"_L1}, {"since"_L1, "x1"_L1}});
+    const auto error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"bad_request"_s);
+}
+
+void tst_Replay::wsResumeIncludesBroadcastNotPersonal()
+{
+    auto c = client(u"/ws?client_id=me&channels=chat"_s);
+    QVERIFY(c);
+    const auto hello = c->waitFor(u"connected"_s);
+    QVERIFY(hello);
+    const qint64 since = hello->value("last_id"_L1).toInteger();
+    c->close();
+    QTRY_COMPARE(m_server->hub()->counts().clients, 0);
+
+    auto other = client(u"/ws/someone"_s);
+    QVERIFY(other);
+    other->send({{"type"_L1, "chat"_L1}, {"message"_L1, "hi all"_L1}});
+    other->send({{"type"_L1, "broadcast_notification"_L1}, {"message"_L1, "to everyone"_L1}});
+    QVERIFY(other->waitFor(u"chat"_s));
+    QVERIFY(other->waitFor(u"notification"_s));
+    // Personal to client "me" while it is away: never stored, so never replayed.
+    Herald::Message personal;
+    personal.type = u"notification"_s;
+    personal.message = u"only live"_s;
+    QVERIFY(m_server->hub()->sendToClient(u"me"_s, personal));
+
+    auto back = client(u"/ws?client_id=me&channels=chat&since=%1"_s.arg(since));
+    QVERIFY(back);
+    const auto notice = back->waitFor(u"replay"_s);
+    QVERIFY(notice);
+    QCOMPARE(notice->value("count"_L1).toInt(), 2);
+    const auto chat = back->waitFor(u"chat"_s);
+    QVERIFY(chat);
+    QCOMPARE(chat->value("message"_L1).toString(), u"hi all"_s);
+    const auto broadcast = back->waitFor(u"notification"_s);
+    QVERIFY(broadcast);
+    QCOMPARE(broadcast->value("message"_L1).toString(), u"to everyone"_s);
+    QVERIFY(back->noFrame(u"notification"_s));
+}
+
+void tst_Replay::sseResumeWithLastEventId()
+{
+    SseClient first;
+    QVERIFY(first.open(m_port, "/events?user_id=5"));
+    const qint64 seen = publish(u"user:5"_s, u"seen"_s);
+    QVERIFY(first.waitForEvents(1));
+    QCOMPARE(first.events().constFirst().id, seen);
+    first.close();
+    QTRY_COMPARE(m_server->hub()->counts().clients, 0);
+
+    QList<qint64> missed;
+    for (int i = 0; i < 100; ++i)
+        missed.append(publish(u"user:5"_s, u"missed %1"_s.arg(i)));
+
+    // What EventSource sends when it reconnects.
+    SseClient second;
+    QVERIFY(second.open(m_port, "/events?user_id=5", "Last-Event-ID: " + QByteArray::number(seen) + "\r\n"));
+    QVERIFY(second.waitForEvents(101));
+    const SseClient::Event notice = second.events().takeFirst();
+    QCOMPARE(notice.name, QByteArray("replay"));
+    QCOMPARE(notice.data.value("count"_L1).toInt(), 100);
+    QCOMPARE(notice.data.value("recovered"_L1).toBool(), true);
+    QList<qint64> got;
+    for (const auto &e : std::as_const(second.events())) {
+        QCOMPARE(e.data.value("id"_L1).toInteger(), e.id);
+        QCOMPARE(e.name, QByteArray("message"));
+        got.append(e.id);
+    }
+    QCOMPARE(got, missed);
+
+    const qint64 live = publish(u"user:5"_s, u"live"_s);
+    QVERIFY(second.waitForEvents(101));
+    QCOMPARE(second.events().last().id, live);
+    QTest::qWait(200);
+    second.poll();
+    QCOMPARE(second.events().size(), 101);
+}
+
+void tst_Replay::sseSinceQueryAndSeedPath()
+{
+    const qint64 a = publish(u"user:9"_s, u"a"_s);
+    const qint64 b = publish(u"user:9"_s, u"b"_s);
+    // ?since= on the seed 002 path: unnamed events, and no notice when nothing was lost.
+    SseClient seed;
+    QVERIFY(seed.open(m_port, "/events/9?since=" + QByteArray::number(a)));
+    QVERIFY(seed.waitForEvents(1));
+    QCOMPARE(seed.events().constFirst().id, b);
+    QCOMPARE(seed.events().constFirst().name, QByteArray());
+    QTest::qWait(100);
+    seed.poll();
+    QCOMPARE(seed.events().size(), 1);
+
+    // Last-Event-ID wins over the ?since= a reconnecting EventSource repeats.
+    SseClient named;
+    QVERIFY(
+        named.open(m_port, "/events?user_id=9&since=0", "Last-Event-ID: " + QByteArray::number(a) + "\r\n"));
+    QVERIFY(named.waitForEvents(2));
+    QCOMPARE(named.events().at(0).name, QByteArray("replay"));
+    QCOMPARE(named.events().at(1).id, b);
+}
+
+void tst_Replay::notRecoveredAfterRetention()
+{
+    startServer([](Herald::ServerConfig &c) { c.defaultRetention.maxCount = 10; });
+    const qint64 start = publish(u"user:3"_s, u"first"_s);
+    for (int i = 0; i < 29; ++i)
+        publish(u"user:3"_s, u"n%1"_s.arg(i));
+    QVERIFY(m_server->store()->prune());
+
+    auto c = client(u"/ws?user_id=3&since=%1"_s.arg(start));
+    QVERIFY(c);
+    const auto notice = c->waitFor(u"replay"_s);
+    QVERIFY(notice);
+    QCOMPARE(notice->value("recovered"_L1).toBool(), false);
+    QCOMPARE(notice->value("count"_L1).toInt(), 10);
+    QTRY_COMPARE(idsOf(c->frames()).size(), 10);
+
+    // The seed 002 stream says so in words, as an event its page shows.
+    SseClient seed;
+    QVERIFY(seed.open(m_port, "/events/3?since=" + QByteArray::number(start)));
+    QVERIFY(seed.waitForEvents(11));
+    const auto gap = seed.events().constFirst();
+    QCOMPARE(gap.data.value("type"_L1).toString(), u"replay"_s);
+    QCOMPARE(gap.data.value("recovered"_L1).toBool(), false);
+    QVERIFY(!gap.data.value("message"_L1).toString().isEmpty());
+
+    // History says the same.
+    const HttpResult h = http("GET", m_port, u"/api/channels/user:3/history?since=%1"_s.arg(start));
+    QCOMPARE(h.status, 200);
+    QCOMPARE(h.json().value("recovered"_L1).toBool(), false);
+    // From a point retention has not reached, it is complete.
+    const qint64 recent = idsOf(c->frames()).at(2);
+    const HttpResult ok = http("GET", m_port, u"/api/channels/user:3/history?since=%1"_s.arg(recent));
+    QCOMPARE(ok.json().value("recovered"_L1).toBool(), true);
+    QCOMPARE(ok.json().value("messages"_L1).toArray().size(), 7);
+}
+
+void tst_Replay::notRecoveredFromTheFuture()
+{
+    publish(u"news"_s, u"x"_s);
+    auto c = client(u"/ws?channels=news&since=999999"_s);
+    QVERIFY(c);
+    const auto notice = c->waitFor(u"replay"_s);
+    QVERIFY(notice);
+    QCOMPARE(notice->value("recovered"_L1).toBool(), false);
+    QCOMPARE(notice->value("count"_L1).toInt(), 0);
+}
+
+void tst_Replay::badSinceRejected()
+{
+    const QByteArray ws = rawExchange(m_port, "GET /ws?since=-4 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+                                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    QVERIFY2(ws.startsWith("HTTP/1.1 400"), ws.constData());
+    QVERIFY(ws.contains("\"error\":\"bad_request\""));
+    const QByteArray sse = rawExchange(m_port, "GET /events?user_id=1&since=abc HTTP/1.1\r\nHost: x\r\n\r\n");
+    QVERIFY2(sse.startsWith("HTTP/1.1 400"), sse.constData());
+}
+
+void tst_Replay::notificationsQueue()
+{
+    QList<qint64> ids;
+    for (int i = 0; i < 5; ++i) {
+        const QJsonObject body{{"channel"_L1, "user:1"_L1},
+                               {"type"_L1, "notification"_L1},
+                               {"title"_L1, u"T%1"_s.arg(i)},
+                               {"message"_L1, u"M%1"_s.arg(i)},
+                               {"data"_L1, QJsonObject{{"n"_L1, i}}}};
+        const HttpResult r = http("POST", m_port, u"/api/publish"_s, QJsonDocument(body).toJson());
+        QCOMPARE(r.status, 202);
+        ids.append(r.json().value("id"_L1).toInteger());
+    }
+    publish(u"user:2"_s, u"someone else's"_s);
+
+    HttpResult r = http("GET", m_port, u"/api/notifications?user_id=1"_s);
+    QCOMPARE(r.status, 200);
+    QJsonObject o = r.json();
+    QCOMPARE(o.value("unread"_L1).toInt(), 5);
+    QCOMPARE(o.value("has_more"_L1).toBool(), false);
+    QJsonArray list = o.value("notifications"_L1).toArray();
+    QCOMPARE(list.size(), 5);
+    QCOMPARE(list.at(0).toObject().value("id"_L1).toInteger(), ids.at(0));
+    QCOMPARE(list.at(4).toObject().value("title"_L1).toString(), u"T4"_s);
+    QCOMPARE(list.at(4).toObject().value("data"_L1).toObject().value("n"_L1).toInt(), 4);
+    QCOMPARE(list.at(4).toObject().value("read"_L1).toBool(), false);
+
+    // The newest two, then the page before them.
+    r = http("GET", m_port, u"/api/notifications?user_id=1&limit=2"_s);
+    list = r.json().value("notifications"_L1).toArray();
+    QCOMPARE(list.size(), 2);
+    QCOMPARE(list.at(1).toObject().value("id"_L1).toInteger(), ids.at(4));
+    QCOMPARE(r.json().value("has_more"_L1).toBool(), true);
+    r = http("GET", m_port, u"/api/notifications?user_id=1&limit=2&before=%1"_s.arg(ids.at(3)));
+    list = r.json().value("notifications"_L1).toArray();
+    QCOMPARE(list.at(0).toObject().value("id"_L1).toInteger(), ids.at(1));
+    QCOMPARE(list.at(1).toObject().value("id"_L1).toInteger(), ids.at(2));
+    // Catching up from an id.
+    r = http("GET", m_port, u"/api/notifications?user_id=1&since=%1"_s.arg(ids.at(2)));
+    list = r.json().value("notifications"_L1).toArray();
+    QCOMPARE(list.size(), 2);
+    QCOMPARE(r.json().value("recovered"_L1).toBool(), true);
+
+    r = http("POST", m_port, u"/api/notifications/%1/read"_s.arg(ids.at(1)));
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json().value("unread"_L1).toInt(), 4);
+    QCOMPARE(r.json().value("user_id"_L1).toString(), u"1"_s);
+    r = http("GET", m_port, u"/api/notifications?user_id=1"_s);
+    QCOMPARE(r.json().value("notifications"_L1).toArray().at(1).toObject().value("read"_L1).toBool(), true);
+
+    r = http("POST", m_port, u"/api/notifications/read-all?user_id=1"_s);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json().value("marked"_L1).toInt(), 4);
+    QCOMPARE(http("GET", m_port, u"/api/notifications?user_id=1"_s).json().value("unread"_L1).toInt(), 0);
+    // User 2's queue is untouched.
+    QCOMPARE(http("GET", m_port, u"/api/notifications?user_id=2"_s).json().value("unread"_L1).toInt(), 1);
+
+    QCOMPARE(http("POST", m_port, u"/api/notifications/999999/read"_s).status, 404);
+    const qint64 news = publish(u"news"_s, u"not a notification"_s);
+    QCOMPARE(http("POST", m_port, u"/api/notifications/%1/read"_s.arg(news)).status, 404);
+}
+
+void tst_Replay::channelsAndHistory()
+{
+    auto live = client(u"/ws?channels=lobby"_s);
+    QVERIFY(live);
+    QVERIFY(live->waitFor(u"connected"_s));
+    publish(u"news"_s, u"a"_s);
+    const qint64 lastNews = publish(u"news"_s, u"b"_s);
+
+    HttpResult r = http("GET", m_port, u"/api/channels"_s);
+    QCOMPARE(r.status, 200);
+    QHash<QString, QJsonObject> byName;
+    for (const QJsonValue &v : r.json().value("channels"_L1).toArray())
+        byName.insert(v.toObject().value("name"_L1).toString(), v.toObject());
+    QVERIFY(byName.contains(u"news"_s));
+    QCOMPARE(byName.value(u"news"_s).value("stored"_L1).toInt(), 2);
+    QCOMPARE(byName.value(u"news"_s).value("last_id"_L1).toInteger(), lastNews);
+    QCOMPARE(byName.value(u"lobby"_s).value("subscribers"_L1).toInt(), 1);
+    QCOMPARE(byName.value(u"lobby"_s).value("stored"_L1).toInt(), 0);
+
+    r = http("GET", m_port, u"/api/channels/news/history"_s);
+    QCOMPARE(r.status, 200);
+    const QJsonArray messages = r.json().value("messages"_L1).toArray();
+    QCOMPARE(messages.size(), 2);
+    QCOMPARE(messages.at(0).toObject().value("message"_L1).toString(), u"a"_s);
+    QCOMPARE(messages.at(1).toObject().value("id"_L1).toInteger(), lastNews);
+    // A live channel with nothing stored is known; a channel nobody ever used is not.
+    QCOMPARE(http("GET", m_port, u"/api/channels/lobby/history"_s).status, 200);
+    QCOMPARE(http("GET", m_port, u"/api/channels/never-used/history"_s).status, 404);
+}
+
+void tst_Replay::badQueries_data()
+{
+    QTest::addColumn<QByteArray>("method");
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("code");
+    QTest::newRow("notifications without user")
+        << QByteArray("GET") << u"/api/notifications"_s << 422 << u"bad_request"_s;
+    QTest::newRow("bad user id") << QByteArray("GET") << u"/api/notifications?user_id=a%20b"_s << 422
+                                 << u"bad_request"_s;
+    QTest::newRow("negative limit") << QByteArray("GET") << u"/api/notifications?user_id=1&limit=-1"_s << 422
+                                    << u"bad_request"_s;
+    QTest::newRow("huge limit") << QByteArray("GET") << u"/api/notifications?user_id=1&limit=100000"_s << 422
+                                << u"bad_request"_s;
+    QTest::newRow("zero limit") << QByteArray("GET") << u"/api/notifications?user_id=1&limit=0"_s << 422
+                                << u"bad_request"_s;
+    QTest::newRow("text limit") << QByteArray("GET") << u"/api/channels/news/history?limit=ten"_s << 422
+                                << u"bad_request"_s;
+    QTest::newRow("negative since") << QByteArray("GET") << u"/api/channels/news/history?since=-1"_s << 422
+                                    << u"bad_request"_s;
+    QTest::newRow("bad before") << QByteArray("GET") << u"/api/notifications?user_id=1&before=x"_s << 422
+                                << u"bad_request"_s;
+    QTest::newRow("bad channel") << QByteArray("GET") << u"/api/channels/a$b/history"_s << 422
+                                 << u"bad_channel"_s;
+    QTest::newRow("unknown channel") << QByteArray("GET") << u"/api/channels/nothing-here/history"_s << 404
+                                     << u"not_found"_s;
+    QTest::newRow("read bad id") << QByteArray("POST") << u"/api/notifications/abc/read"_s << 422
+                                 << u"bad_request"_s;
+    QTest::newRow("read missing id") << QByteArray("POST") << u"/api/notifications/123456/read"_s << 404
+                                     << u"not_found"_s;
+    QTest::newRow("read-all without user")
+        << QByteArray("POST") << u"/api/notifications/read-all"_s << 422 << u"bad_request"_s;
+}
+
+void tst_Replay::badQueries()
+{
+    QFETCH(QByteArray, method);
+    QFETCH(QString, path);
+    QFETCH(int, status);
+    QFETCH(QString, code);
+    publish(u"news"_s, u"exists"_s);
+    const HttpResult r = http(method, m_port, path);
+    QCOMPARE(r.status, status);
+    QVERIFY(r.contentType.startsWith("application/json"));
+    QCOMPARE(r.json().value("error"_L1).toString(), code);
+    QVERIFY(!r.json().value("detail"_L1).toString().isEmpty());
+}
+
+void tst_Replay::lockedDatabaseGives503()
+{
+    startServer([](Herald::ServerConfig &c) { c.storeBusyTimeout = std::chrono::milliseconds(200); });
+    auto ws = client(u"/ws?channels=news"_s);
+    QVERIFY(ws);
+    QVERIFY(ws->waitFor(u"connected"_s));
+    const qint64 before = publish(u"news"_s, u"before"_s);
+    QVERIFY(before > 0);
+
+    {
+        QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_s, u"locker"_s);
+        db.setDatabaseName(m_server->store()->databasePath());
+        QVERIFY(db.open());
+        QSqlQuery q(db);
+        QVERIFY(q.exec(u"BEGIN EXCLUSIVE"_s));
+        QVERIFY(q.exec(u"INSERT INTO meta (key, value) VALUES ('lock-test', 'x')"_s));
+
+        const HttpResult r =
+            http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","message":"while locked"})");
+        QCOMPARE(r.status, 503);
+        QCOMPARE(r.json().value("error"_L1).toString(), u"unavailable"_s);
+        ws->send({{"action"_L1, "publish"_L1}, {"channel"_L1, "news"_L1}, {"message"_L1, "ws locked"_L1}});
+        const auto error = ws->waitFor(u"error"_s);
+        QVERIFY(error);
+        QCOMPARE(error->value("code"_L1).toString(), u"unavailable"_s);
+        // Nothing half-published: no message reached the subscriber, and it is still connected.
+        QCOMPARE(idsOf(ws->frames(), u"news"_s).size(), 1);
+        ws->send({{"type"_L1, "ping"_L1}});
+        QVERIFY(ws->waitFor(u"pong"_s));
+
+        QVERIFY(q.exec(u"ROLLBACK"_s));
+        db.close();
+    }
+    QSqlDatabase::removeDatabase(u"locker"_s);
+
+    const qint64 after = publish(u"news"_s, u"after"_s);
+    QVERIFY(after > before);
+    QTRY_COMPARE(idsOf(ws->frames(), u"news"_s), QList<qint64>({before, after}));
+}
+
+void tst_Replay::fullDatabaseGives503()
+{
+    startServer([](Herald::ServerConfig &c) { c.maxDatabaseSize = 256 * 1024; });
+    const QString big(20000, u'x');
+    int accepted = 0;
+    HttpResult r;
+    for (int i = 0; i < 100; ++i) {
+        const QJsonObject body{{"channel"_L1, u"bulk%1"_s.arg(i % 3)}, {"message"_L1, big}};
+        r = http("POST", m_port, u"/api/publish"_s, QJsonDocument(body).toJson());
+        if (r.status != 202)
+            break;
+        ++accepted;
+    }
+    QVERIFY2(accepted > 3 && accepted < 100, qPrintable(QString::number(accepted)));
+    QCOMPARE(r.status, 503);
+    QCOMPARE(r.json().value("error"_L1).toString(), u"unavailable"_s);
+    QVERIFY(r.json().value("detail"_L1).toString().contains(u"full"_s));
+    // Still serving; what was accepted is still there.
+    QCOMPARE(http("GET", m_port, u"/healthz"_s).status, 200);
+    const HttpResult h = http("GET", m_port, u"/api/channels/bulk0/history?limit=1000"_s);
+    QCOMPARE(h.status, 200);
+    QCOMPARE(h.json().value("messages"_L1).toArray().size(), (accepted + 2) / 3);
+}
+
+void tst_Replay::restartKeepsMessagesAndSequence()
+{
+    QList<qint64> ids;
+    for (int i = 0; i < 20; ++i)
+        ids.append(publish(u"user:4"_s, u"n%1"_s.arg(i)));
+    // Unstored ids count too: a client may hold one as its resume point.
+    Herald::Message personal;
+    personal.type = u"notification"_s;
+    const auto personalId = m_server->hub()->sendToClient(u"nobody"_s, personal);
+    QVERIFY(personalId);
+
+    startServer(); // same data dir
+    const HttpResult r = http("GET", m_port, u"/api/notifications?user_id=4&limit=100"_s);
+    QCOMPARE(r.status, 200);
+    QList<qint64> stored;
+    for (const QJsonValue &v : r.json().value("notifications"_L1).toArray())
+        stored.append(v.toObject().value("id"_L1).toInteger());
+    QCOMPARE(stored, ids);
+    const qint64 next = publish(u"user:4"_s, u"after restart"_s);
+    QVERIFY2(next > *personalId, qPrintable(u"%1 <= %2"_s.arg(next).arg(*personalId)));
+
+    auto c = client(u"/ws?user_id=4&since=%1"_s.arg(ids.at(9)));
+    QVERIFY(c);
+    const auto notice = c->waitFor(u"replay"_s);
+    QVERIFY(notice);
+    QCOMPARE(notice->value("count"_L1).toInt(), 11);
+    QTRY_COMPARE(idsOf(c->frames()), ids.mid(10) + QList<qint64>{next});
+}
+
+void tst_Replay::demoPublishesToUsers1And2()
+{
+    startServer([](Herald::ServerConfig &c) { c.demoIntervalSeconds = 1; });
+    auto one = client(u"/ws?user_id=1"_s);
+    auto two = client(u"/ws/client"_s);
+    QVERIFY(one && two);
+    two->send({{"action"_L1, "subscribe"_L1}, {"user_id"_L1, 2}});
+    const auto n = one->waitFor(u"notification"_s, 5000);
+    QVERIFY(n);
+    QCOMPARE(n->value("channel"_L1).toString(), u"user:1"_s);
+    QVERIFY(!n->value("title"_L1).toString().isEmpty());
+    QTRY_VERIFY_WITH_TIMEOUT(
+        http("GET", m_port, u"/api/notifications?user_id=2"_s).json().value("unread"_L1).toInt() > 0, 5000);
+}
+
+QTEST_MAIN(tst_Replay)
+#include "tst_replay.moc"
