@@ -170,6 +170,10 @@ QHttpServerResponse HttpApi::metrics() const
     metric("herald_http_requests_total", "counter", "HTTP requests answered by the REST API.",
            {{"", Metrics::get(m.httpRequests)}});
     metric("herald_last_message_id", "gauge", "The last message id handed out.", {{"", m_hub->lastId()}});
+    metric("herald_messages_replayed_total", "counter", "Stored messages sent to resuming clients.",
+           {{"", Metrics::get(m.messagesReplayed)}});
+    metric("herald_store_errors_total", "counter", "Publishes refused because the store could not commit.",
+           {{"", Metrics::get(m.storeErrors)}});
     return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8", out);
 }
 

@@ -1,10 +1,13 @@
 #include "hub.h"
 #include "server.h"
 #include "serveroptions.h"
+#include "store.h"
 #include "testclient.h"
 
 #include <QFile>
 #include <QRegularExpression>
+#include <QSqlDatabase>
+#include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QtEndian>
@@ -1140,6 +1143,15 @@ void tst_Docs::serverFrames()
         QVERIFY(live);
         const QStringList problems = shapeProblems(expected, *live);
         QVERIFY2(problems.isEmpty(), qPrintable(describe(problems, expected, *live)));
+    } else if (type == u"replay"_s) {
+        // A client resuming from before a stored message.
+        QCOMPARE(http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","message":"missed"})").status,
+                 202);
+        WsClient *c = keep(openWs(u"/ws?channels=news&since=0"_s));
+        QVERIFY(c);
+        const auto live = c->waitFor(type);
+        QVERIFY(live);
+        QVERIFY_SHAPE(expected, *live);
     } else if (type == u"connection"_s) {
         const QString channel = expected.value("channel"_L1).toString();
         WsClient *c = keep(openWs(u"/ws/"_s + channel));
@@ -1310,12 +1322,25 @@ void tst_Docs::httpTable()
             const auto expected = parseExample(example, &error);
             QVERIFY2(expected, qPrintable(error));
             QByteArray body;
-            if (method == "POST") {
+            const QString bodyExample = spans.value(spans.indexOf(route) + 1);
+            if (method == "POST" && bodyExample.startsWith(u'{')) {
                 // The body is the span after the route.
-                const QString bodyExample = spans.value(spans.indexOf(route) + 1);
                 const auto parsed = parseExample(bodyExample, &error);
                 QVERIFY2(parsed, qPrintable(error));
                 body = compact(stripOpen(*parsed).toObject());
+            }
+            // Routes about stored messages need one to exist: a notification to mark, a channel with history.
+            QString target = path;
+            static const QRegularExpression readRoute(u"^/api/notifications/(\\d+)/read$"_s);
+            static const QRegularExpression historyRoute(u"^/api/channels/([^/?]+)/history"_s);
+            if (readRoute.match(path).hasMatch()) {
+                const HttpResult p = http("POST", m_port, u"/api/publish"_s,
+                                          R"({"channel":"user:1","message":"for the document"})");
+                QCOMPARE(p.status, 202);
+                target = u"/api/notifications/%1/read"_s.arg(p.json().value("id"_L1).toInteger());
+            } else if (const auto h = historyRoute.match(path); h.hasMatch()) {
+                const QJsonObject m{{"channel"_L1, h.captured(1)}, {"message"_L1, "for the document"_L1}};
+                QCOMPARE(http("POST", m_port, u"/api/publish"_s, compact(m)).status, 202);
             }
             QStringList counted;
             collectCountedChannels(*expected, counted);
@@ -1323,7 +1348,7 @@ void tst_Docs::httpTable()
                 WsClient *c = keep(openWs(u"/ws?channels="_s + channel));
                 QVERIFY(c && ready(c));
             }
-            const HttpResult r = http(method, m_port, path, body);
+            const HttpResult r = http(method, m_port, target, body);
             QCOMPARE(r.status, status);
             QVERIFY2(r.contentType.startsWith("application/json"), r.contentType.constData());
             QVERIFY_SHAPE(*expected, r.json());
@@ -1413,10 +1438,26 @@ void tst_Docs::httpPublishErrors()
     else if (code == u"too_large"_s)
         body =
             R"({"channel":"news","message":")" + QByteArray(m_server->config().maxMessageSize, 'x') + R"("})";
+    else if (code == u"unavailable"_s)
+        body = R"({"channel":"news","message":"while the database is locked"})";
     else
         QFAIL(qPrintable(u"tst_docs cannot provoke '%1'; teach it"_s.arg(code)));
     const qint64 before = m_server->hub()->lastId();
+    // "unavailable": another process holds the database's write lock for longer than the busy timeout.
+    std::optional<QSqlDatabase> locker;
+    if (code == u"unavailable"_s) {
+        locker = QSqlDatabase::addDatabase(u"QSQLITE"_s, u"tst_docs_locker"_s);
+        locker->setDatabaseName(m_server->store()->databasePath());
+        QVERIFY(locker->open());
+        QVERIFY(QSqlQuery(*locker).exec(u"BEGIN EXCLUSIVE"_s));
+    }
     const HttpResult r = http("POST", m_port, u"/api/publish"_s, body);
+    if (locker) {
+        QSqlQuery(*locker).exec(u"ROLLBACK"_s);
+        locker->close();
+        locker.reset();
+        QSqlDatabase::removeDatabase(u"tst_docs_locker"_s);
+    }
     QCOMPARE(r.status, status);
     const QJsonObject example = httpErrorExample();
     QVERIFY2(!example.isEmpty(), "the HTTP error body example (Errors are `{…}`) is missing");
