@@ -87,7 +87,7 @@ bool Store::open()
         QMutexLocker lock(&m_connectionsMutex);
         m_closed = false;
     }
-    QSqlDatabase db = connection();
+    QSqlDatabase db = connection(&m_error);
     if (!db.isOpen()) {
         if (m_error.isEmpty())
             m_error = u"cannot open database %1"_s.arg(m_path);
@@ -157,7 +157,7 @@ void Store::releaseThreadConnection()
     QSqlDatabase::removeDatabase(name);
 }
 
-QSqlDatabase Store::connection()
+QSqlDatabase Store::connection(QString *error)
 {
     const QString name = m_prefix + QString::number(quintptr(QThread::currentThread()), 16);
     QMutexLocker lock(&m_connectionsMutex);
@@ -173,13 +173,17 @@ QSqlDatabase Store::connection()
         m_connections.remove(name);
     }
     QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_s, name);
-    m_connections.insert(name);
-    QString error;
-    if (!openConnection(db, &error)) {
-        m_error = error;
-        qCWarning(lcStore).noquote() << error;
-        db.close();
+    QString failure;
+    if (!openConnection(db, &failure)) {
+        // Not kept: the thread's next call tries again (the cause may pass, e.g. a lock or a file limit).
+        qCWarning(lcStore).noquote() << failure;
+        if (error)
+            *error = failure;
+        db = QSqlDatabase();
+        QSqlDatabase::removeDatabase(name);
+        return {};
     }
+    m_connections.insert(name);
     return db;
 }
 
@@ -459,6 +463,8 @@ Result<bool, StoreError> Store::markRead(qint64 id, QString *channel)
 Result<qint64, StoreError> Store::markAllRead(const QString &channel)
 {
     using R = Result<qint64, StoreError>;
+    if (!isUserChannel(channel))
+        return qint64(0); // read state belongs to user queues only
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())

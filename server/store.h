@@ -115,7 +115,8 @@ Q_SIGNALS:
     void pruned(qint64 deleted);
 
 private:
-    QSqlDatabase connection();
+    // The calling thread's connection, opened on first use; invalid (and not kept) if it cannot be opened.
+    QSqlDatabase connection(QString *error = nullptr);
     bool openConnection(QSqlDatabase &db, QString *error);
     bool migrate(QSqlDatabase &db);
     StoreError errorFrom(const QSqlQuery &query) const;

@@ -22,6 +22,9 @@ private Q_SLOTS:
     void unwritableDataDir();
     void sigtermClosesClients_data();
     void sigtermClosesClients();
+    void killNineLosesNothingAcknowledged();
+    void badStoreOptions_data();
+    void badStoreOptions();
 
 private:
     static quint16 freePort()
@@ -122,6 +125,105 @@ void tst_Cli::sigtermClosesClients()
     QVERIFY(t.elapsed() < 5000);
     QCOMPARE(server.exitStatus(), QProcess::NormalExit);
     QCOMPARE(server.exitCode(), 0);
+}
+
+// SPEC section 2's promise, against the real binary: a message acknowledged with 202 is committed, so a crash
+// (SIGKILL, no shutdown code runs) right after the acknowledgement loses nothing, and the restarted server
+// replays it and continues the id sequence.
+void tst_Cli::killNineLosesNothingAcknowledged()
+{
+    QTemporaryDir dir;
+    const quint16 port = freePort();
+    const QStringList args = {u"--port"_s, QString::number(port), u"--data-dir"_s,
+                              dir.path(),  u"--log-level"_s,      u"warning"_s};
+    QProcess server;
+    server.start(QStringLiteral(HERALD_SERVER_BINARY), args);
+    QVERIFY(server.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(http("GET", port, u"/healthz"_s).status == 200, 5000);
+
+    // A subscriber that has seen the first message, then goes away.
+    WsClient sub;
+    QVERIFY(sub.open(port, u"/ws?user_id=7"_s));
+    QVERIFY(sub.waitFor(u"connected"_s));
+    QList<qint64> acked;
+    for (int i = 0; i < 150; ++i) {
+        const HttpResult r = http("POST", port, u"/api/publish"_s,
+                                  R"({"channel":"user:7","message":"n)" + QByteArray::number(i) + R"("})");
+        QCOMPARE(r.status, 202);
+        acked.append(r.json().value("id"_L1).toInteger());
+    }
+    QVERIFY(sub.waitFor(u"message"_s));
+    sub.close();
+    // Ephemeral ids are handed out too, and must not be reused after the crash.
+    WsClient chat;
+    QVERIFY(chat.open(port, u"/ws/someone"_s));
+    chat.send({{"type"_L1, "notification"_L1}, {"message"_L1, "personal, unstored"_L1}});
+    const auto personal = chat.waitFor(u"notification"_s);
+    QVERIFY(personal);
+    const qint64 personalId = personal->value("id"_L1).toInteger();
+
+    ::kill(pid_t(server.processId()), SIGKILL);
+    QTRY_VERIFY_WITH_TIMEOUT(server.state() == QProcess::NotRunning, 5000);
+    QCOMPARE(server.exitStatus(), QProcess::CrashExit);
+
+    QProcess restarted;
+    restarted.start(QStringLiteral(HERALD_SERVER_BINARY), args);
+    QVERIFY(restarted.waitForStarted());
+    QTRY_VERIFY_WITH_TIMEOUT(http("GET", port, u"/healthz"_s).status == 200, 5000);
+
+    const HttpResult list = http("GET", port, u"/api/notifications?user_id=7&limit=1000"_s);
+    QCOMPARE(list.status, 200);
+    QList<qint64> stored;
+    for (const QJsonValue &v : list.json().value("notifications"_L1).toArray())
+        stored.append(v.toObject().value("id"_L1).toInteger());
+    QCOMPARE(stored, acked);
+
+    // The subscriber comes back with the first id it saw and gets the other 149, in order.
+    WsClient back;
+    QVERIFY(back.open(port, u"/ws?user_id=7&since=%1"_s.arg(acked.first())));
+    const auto notice = back.waitFor(u"replay"_s);
+    QVERIFY(notice);
+    QCOMPARE(notice->value("count"_L1).toInt(), 149);
+    QCOMPARE(notice->value("recovered"_L1).toBool(), true);
+    QList<qint64> replayed;
+    QElapsedTimer t;
+    t.start();
+    while (replayed.size() < 149 && t.elapsed() < 5000) {
+        if (auto m = back.waitFor(u"message"_s, 100))
+            replayed.append(m->value("id"_L1).toInteger());
+    }
+    QCOMPARE(replayed, acked.mid(1));
+
+    const HttpResult next =
+        http("POST", port, u"/api/publish"_s, R"({"channel":"user:7","message":"after"})");
+    QCOMPARE(next.status, 202);
+    QVERIFY(next.json().value("id"_L1).toInteger() > personalId);
+
+    ::kill(pid_t(restarted.processId()), SIGTERM);
+    QTRY_VERIFY_WITH_TIMEOUT(restarted.state() == QProcess::NotRunning, 5000);
+    QCOMPARE(restarted.exitCode(), 0);
+}
+
+void tst_Cli::badStoreOptions_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QByteArray>("message");
+    QTest::newRow("history-size") << QStringList{u"--history-size"_s, u"many"_s}
+                                  << QByteArray("--history-size");
+    QTest::newRow("history-ttl") << QStringList{u"--history-ttl"_s, u"7x"_s} << QByteArray("--history-ttl");
+    QTest::newRow("replay-limit") << QStringList{u"--replay-limit"_s, u"0"_s} << QByteArray("--replay-limit");
+    QTest::newRow("max-db-size") << QStringList{u"--max-db-size"_s, u"12"_s} << QByteArray("--max-db-size");
+}
+
+void tst_Cli::badStoreOptions()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QByteArray, message);
+    QTemporaryDir dir;
+    const Run r = run(args + QStringList{u"--data-dir"_s, dir.path(), u"--port"_s, u"0"_s});
+    QCOMPARE(r.exitCode, 2);
+    QVERIFY2(r.err.startsWith(QByteArray("herald-server: " + message)), r.err.constData());
+    QCOMPARE(r.err.count('\n'), 1);
 }
 
 QTEST_GUILESS_MAIN(tst_Cli)
