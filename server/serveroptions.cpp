@@ -204,6 +204,15 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
     return {};
 }
 
+// QSettings reads "a, b" as a list of two strings; every setting here is text, commas included.
+QString settingText(const QSettings &settings, const QString &key)
+{
+    const QVariant v = settings.value(key);
+    if (v.typeId() == QMetaType::QStringList)
+        return v.toStringList().join(u',');
+    return v.toString();
+}
+
 QString loadConfigFile(ServerConfig &c, const QString &path)
 {
     const QFileInfo info(path);
@@ -218,7 +227,7 @@ QString loadConfigFile(ServerConfig &c, const QString &path)
     QList<RetentionRule> rules;
     for (const QString &pattern : settings.childKeys()) {
         RetentionRule rule = c.defaultRetention;
-        const QString error = parseRetention(pattern, settings.value(pattern).toString(), rule);
+        const QString error = parseRetention(pattern, settingText(settings, pattern), rule);
         if (!error.isEmpty())
             return u"--config: %1: [retention] %2"_s.arg(path, error);
         rules.append(rule);
@@ -235,7 +244,7 @@ QString loadConfigFile(ServerConfig &c, const QString &path)
         const QString name = key.startsWith(u"server/"_s) ? key.mid(7) : key;
         if (!key.startsWith(u"server/"_s) || !configKeys.contains(name))
             return u"--config: %1: unknown setting '%2'"_s.arg(path, key);
-        const QString error = apply(c, name, settings.value(key).toString());
+        const QString error = apply(c, name, settingText(settings, key));
         if (!error.isEmpty())
             return u"--config: %1: %2"_s.arg(path, error.mid(error.indexOf(u':') + 2));
     }

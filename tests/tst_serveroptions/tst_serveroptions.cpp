@@ -18,6 +18,9 @@ private Q_SLOTS:
     void configFile();
     void configFileErrors_data();
     void configFileErrors();
+    void storeSettings_data();
+    void storeSettings();
+    void retentionSection();
 };
 
 void tst_ServerOptions::defaults()
@@ -109,6 +112,73 @@ void tst_ServerOptions::configFileErrors_data()
     QTest::newRow("unknown key") << "[server]\ncolour = blue\n"_ba << u"unknown setting"_s;
     QTest::newRow("no section") << "port = 1\n"_ba << u"unknown setting"_s;
     QTest::newRow("bad value") << "[server]\nport = many\n"_ba << u"many"_s;
+    QTest::newRow("bad sync") << "[server]\nsync = sometimes\n"_ba << u"sometimes"_s;
+    QTest::newRow("bad ephemeral") << "[server]\nephemeral-channels = a b\n"_ba << u"a b"_s;
+    QTest::newRow("bad retention count") << "[retention]\nchat = lots\n"_ba << u"lots"_s;
+    QTest::newRow("bad retention ttl") << "[retention]\nchat = 10,soon\n"_ba << u"soon"_s;
+    QTest::newRow("bad retention pattern") << "[retention]\na%20b = 10\n"_ba << u"a b"_s;
+}
+
+void tst_ServerOptions::storeSettings_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<int>("historySize");
+    QTest::addColumn<qint64>("historyTtl");
+    QTest::addColumn<qint64>("maxDbSize");
+    QTest::addColumn<int>("replayLimit");
+    QTest::newRow("defaults") << QStringList{} << 1000 << qint64(7 * 86400) << qint64(0) << 5000;
+    QTest::newRow("seconds") << QStringList{u"--history-ttl"_s, u"90"_s} << 1000 << qint64(90) << qint64(0)
+                             << 5000;
+    QTest::newRow("units") << QStringList{u"--history-size=0"_s, u"--history-ttl=12h"_s,
+                                          u"--max-db-size=500M"_s, u"--replay-limit=10"_s}
+                           << 0 << qint64(12 * 3600) << qint64(500) * 1024 * 1024 << 10;
+    QTest::newRow("weeks and gigabytes")
+        << QStringList{u"--history-ttl"_s, u"2w"_s, u"--max-db-size"_s, u"2G"_s} << 1000 << qint64(14 * 86400)
+        << qint64(2) * 1024 * 1024 * 1024 << 5000;
+    QTest::newRow("no age limit") << QStringList{u"--history-ttl"_s, u"0"_s} << 1000 << qint64(0) << qint64(0)
+                                  << 5000;
+}
+
+void tst_ServerOptions::storeSettings()
+{
+    QFETCH(QStringList, args);
+    QFETCH(int, historySize);
+    QFETCH(qint64, historyTtl);
+    QFETCH(qint64, maxDbSize);
+    QFETCH(int, replayLimit);
+    const auto r = parseServerOptions(QStringList{u"herald-server"_s} + args);
+    QVERIFY2(r.hasValue(), r.hasValue() ? "" : qPrintable(r.error()));
+    QCOMPARE(r->config.defaultRetention.maxCount, historySize);
+    QCOMPARE(qint64(r->config.defaultRetention.maxAge.count()), historyTtl);
+    QCOMPARE(r->config.maxDatabaseSize, maxDbSize);
+    QCOMPARE(r->config.replayLimit, replayLimit);
+}
+
+void tst_ServerOptions::retentionSection()
+{
+    QTemporaryDir dir;
+    const QString path = dir.filePath(u"herald.conf"_s);
+    QFile f(path);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write("[server]\nsync = full\nephemeral-channels = typing.*, presence\n"
+            "[retention]\nuser:* = 500, 30d\nchat = 100\n* = 10\nuser:vip:* = 0,0\n");
+    f.close();
+    const auto r = parseServerOptions({u"herald-server"_s, u"--config"_s, path});
+    QVERIFY2(r.hasValue(), r.hasValue() ? "" : qPrintable(r.error()));
+    const Herald::ServerConfig &c = r->config;
+    QVERIFY(c.synchronousFull);
+    QCOMPARE(c.ephemeralChannels, QStringList({u"typing.*"_s, u"presence"_s, u"client:*"_s}));
+    // Most specific first, whatever the file's order.
+    QStringList order;
+    for (const Herald::RetentionRule &rule : c.retentionRules)
+        order.append(rule.pattern);
+    QCOMPARE(order, QStringList({u"user:vip:*"_s, u"user:*"_s, u"chat"_s, u"*"_s}));
+    QCOMPARE(c.retentionRules.at(1).maxCount, 500);
+    QCOMPARE(c.retentionRules.at(1).maxAge, std::chrono::seconds(30 * 86400));
+    QCOMPARE(c.retentionRules.at(0).maxCount, 0);
+    QCOMPARE(c.retentionRules.at(0).maxAge, std::chrono::seconds(0));
+    // A rule without a TTL keeps the default age limit.
+    QCOMPARE(c.retentionRules.at(2).maxAge, c.defaultRetention.maxAge);
 }
 
 void tst_ServerOptions::configFileErrors()
