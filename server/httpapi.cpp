@@ -1,6 +1,7 @@
 #include "httpapi.h"
 
 #include "channelname.h"
+#include "httpjson.h"
 #include "hub.h"
 #include "logging.h"
 #include "message.h"
@@ -45,10 +46,6 @@ QByteArray mimeTypeFor(const QString &path)
     return types.value(QFileInfo(path).suffix().toLower(), "application/octet-stream");
 }
 
-QHttpServerResponse jsonResponse(const QJsonObject &o, Status status = Status::Ok)
-{
-    return QHttpServerResponse("application/json", QJsonDocument(o).toJson(QJsonDocument::Compact), status);
-}
 } // namespace
 
 HttpApi::HttpApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObject *parent)
@@ -59,11 +56,6 @@ HttpApi::HttpApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObj
     , m_started(QDateTime::currentDateTimeUtc())
 {
     registerRoutes();
-}
-
-QHttpServerResponse HttpApi::errorResponse(int status, const QString &code, const QString &detail)
-{
-    return QHttpServerResponse("application/json", jsonErrorBody(code, detail), Status(status));
 }
 
 void HttpApi::registerRoutes()
@@ -83,6 +75,12 @@ void HttpApi::registerRoutes()
     m_server->route(u"/api/notifications/<arg>/read"_s, Method::Post,
                     [this](const QString &id) { return markRead(id); });
     m_server->route(u"/api/channels"_s, Method::Get, [this] { return channels(); });
+    m_server->route(u"/api/channels/<arg>/events"_s, Method::Post,
+                    [this](const QString &channel, const QHttpServerRequest &request) {
+                        return customEvent(channel, request);
+                    });
+    m_server->route(u"/api/broadcast"_s, Method::Post,
+                    [this](const QHttpServerRequest &request) { return broadcast(request); });
     m_server->route(u"/api/channels/<arg>/history"_s, Method::Get,
                     [this](const QString &channel, const QHttpServerRequest &request) {
                         return history(channel, request);
@@ -177,14 +175,6 @@ QHttpServerResponse HttpApi::metrics() const
     return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8", out);
 }
 
-QHttpServerResponse HttpApi::storeError(const StoreError &error)
-{
-    // 503 either way: the client may retry later; nothing was published.
-    const QString what =
-        error.kind == StoreError::Kind::Full ? u"the store is full"_s : u"the store is unavailable"_s;
-    return errorResponse(503, u"unavailable"_s, u"%1: %2"_s.arg(what, error.message));
-}
-
 std::optional<QHttpServerResponse> HttpApi::readPaging(const QUrlQuery &query, Paging &paging)
 {
     // since/before: ids; limit: 1..MaxLimit. Anything else is a 422 naming the parameter.
@@ -236,10 +226,10 @@ QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
     const QString channel = userChannel(userId);
     auto page = store->history(channel, paging.since, paging.before, paging.limit);
     if (!page)
-        return storeError(page.error());
+        return storeErrorResponse(page.error());
     auto unread = store->unreadCount(channel);
     if (!unread)
-        return storeError(unread.error());
+        return storeErrorResponse(unread.error());
     QJsonObject o{{"user_id"_L1, userId},
                   {"channel"_L1, channel},
                   {"notifications"_L1, messagesJson(*page, true)},
@@ -249,7 +239,7 @@ QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
     if (paging.since >= 0) {
         auto covered = store->covers(channel, paging.since);
         if (!covered)
-            return storeError(covered.error());
+            return storeErrorResponse(covered.error());
         o.insert("recovered"_L1, *covered && paging.since <= m_hub->lastId());
     }
     return jsonResponse(o);
@@ -263,12 +253,12 @@ QHttpServerResponse HttpApi::markRead(const QString &idText)
     QString channel;
     auto marked = m_hub->store()->markRead(*id, &channel);
     if (!marked)
-        return storeError(marked.error());
+        return storeErrorResponse(marked.error());
     if (!*marked)
         return errorResponse(404, u"not_found"_s, u"no stored notification %1"_s.arg(*id));
     auto unread = m_hub->store()->unreadCount(channel);
     if (!unread)
-        return storeError(unread.error());
+        return storeErrorResponse(unread.error());
     return jsonResponse(QJsonObject{{"id"_L1, *id},
                                     {"read"_L1, true},
                                     {"user_id"_L1, channel.mid(Channels::UserPrefix.size())},
@@ -282,7 +272,7 @@ QHttpServerResponse HttpApi::markAllRead(const QHttpServerRequest &request)
         return errorResponse(422, u"bad_request"_s, u"user_id is required: [A-Za-z0-9_.:-]{1,121}"_s);
     auto marked = m_hub->store()->markAllRead(userChannel(userId));
     if (!marked)
-        return storeError(marked.error());
+        return storeErrorResponse(marked.error());
     return jsonResponse(QJsonObject{{"user_id"_L1, userId}, {"marked"_L1, *marked}, {"unread"_L1, 0}});
 }
 
@@ -290,7 +280,7 @@ QHttpServerResponse HttpApi::channels() const
 {
     auto stored = m_hub->store()->channels();
     if (!stored)
-        return storeError(stored.error());
+        return storeErrorResponse(stored.error());
     const QHash<QString, int> live = m_hub->channelCounts();
     QMap<QString, QJsonObject> byName; // sorted by name
     for (const StoredChannel &c : *stored) {
@@ -324,13 +314,13 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
     Store *store = m_hub->store();
     auto known = store->knows(channel);
     if (!known)
-        return storeError(known.error());
+        return storeErrorResponse(known.error());
     if (!*known && !m_hub->channelCounts().contains(channel))
         return errorResponse(404, u"not_found"_s,
                              u"no channel '%1': nothing was published on it"_s.arg(channel));
     auto page = store->history(channel, paging.since, paging.before, paging.limit);
     if (!page)
-        return storeError(page.error());
+        return storeErrorResponse(page.error());
     QJsonObject o{{"channel"_L1, channel},
                   {"messages"_L1, messagesJson(*page, false)},
                   {"has_more"_L1, page->hasMore},
@@ -338,23 +328,60 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
     if (paging.since >= 0) {
         auto covered = store->covers(channel, paging.since);
         if (!covered)
-            return storeError(covered.error());
+            return storeErrorResponse(covered.error());
         o.insert("recovered"_L1, *covered && paging.since <= m_hub->lastId());
     }
     return jsonResponse(o);
 }
 
+QHttpServerResponse HttpApi::customEvent(const QString &channel, const QHttpServerRequest &request)
+{
+    // Seed 004's broadcast_custom("user_login", {...}): {"type":"user_login","channel":…,"data":…}, with
+    // "model" on a model channel like its created/updated/deleted events.
+    if (!isValidChannelName(channel))
+        return errorResponse(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+    QJsonObject o;
+    if (auto error = readJsonObject(request, m_config.maxMessageSize, o))
+        return std::move(*error);
+    // The event name may come as "type" (a message's field) or "event" (what the seed calls it).
+    if (!o.contains("type"_L1) && o.value("event"_L1).isString())
+        o.insert("type"_L1, o.take("event"_L1));
+    if (!o.value("type"_L1).isString())
+        return errorResponse(422, u"bad_request"_s, u"field 'type' (the event name) is required"_s);
+    o.remove("event"_L1);
+    auto message = messageFromPayload(o, QString());
+    if (!message)
+        return errorResponse(422, errorCodeName(message.error().code), message.error().message);
+    Message m = std::move(message).value();
+    m.channel = channel;
+    if (m_hub->isModelChannel(channel))
+        m.extra.insert("model"_L1, channel);
+    const PublishResult id = m_hub->publish(std::move(m), QString::fromUtf8(request.value("X-Client-Id")));
+    if (!id)
+        return storeErrorResponse(id.error());
+    return jsonResponse(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel}}, 202);
+}
+
+QHttpServerResponse HttpApi::broadcast(const QHttpServerRequest &request)
+{
+    // Seed 004's broadcast_to_all_channels({"type":"maintenance","message":…}): every connected client.
+    QJsonObject o;
+    if (auto error = readJsonObject(request, m_config.maxMessageSize, o))
+        return std::move(*error);
+    auto message = messageFromPayload(o, u"broadcast"_s);
+    if (!message)
+        return errorResponse(422, errorCodeName(message.error().code), message.error().message);
+    const PublishResult id = m_hub->broadcastToAll(std::move(message).value());
+    if (!id)
+        return storeErrorResponse(id.error());
+    return jsonResponse(QJsonObject{{"id"_L1, *id}, {"channel"_L1, Channels::Broadcast.toString()}}, 202);
+}
+
 QHttpServerResponse HttpApi::publish(const QHttpServerRequest &request)
 {
-    const QByteArray body = request.body();
-    if (body.size() > m_config.maxMessageSize)
-        return errorResponse(413, u"too_large"_s,
-                             u"the body is larger than %1 bytes"_s.arg(m_config.maxMessageSize));
-    QJsonParseError error{};
-    const QJsonDocument doc = QJsonDocument::fromJson(body, &error);
-    if (error.error != QJsonParseError::NoError || !doc.isObject())
-        return errorResponse(400, u"invalid_json"_s, u"the body must be a JSON object"_s);
-    const QJsonObject o = doc.object();
+    QJsonObject o;
+    if (auto error = readJsonObject(request, m_config.maxMessageSize, o))
+        return std::move(*error);
     const QJsonValue channel = o.value("channel"_L1);
     if (!channel.isString())
         return errorResponse(422, u"bad_request"_s, u"field 'channel' is required and must be a string"_s);
@@ -368,8 +395,8 @@ QHttpServerResponse HttpApi::publish(const QHttpServerRequest &request)
     const QString exclude = QString::fromUtf8(request.value("X-Client-Id"));
     const PublishResult id = m_hub->publish(std::move(m), exclude);
     if (!id)
-        return storeError(id.error());
-    return jsonResponse(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel.toString()}}, Status::Accepted);
+        return storeErrorResponse(id.error());
+    return jsonResponse(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel.toString()}}, 202);
 }
 
 } // namespace Herald

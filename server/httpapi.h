@@ -27,9 +27,6 @@ class HttpApi : public QObject
 public:
     HttpApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObject *parent = nullptr);
 
-    // {"error":code,"detail":…} with the given status.
-    static QHttpServerResponse errorResponse(int status, const QString &code, const QString &detail);
-
 private:
     static constexpr int MaxLimit = 1000;
     struct Paging
@@ -39,7 +36,6 @@ private:
         int limit = 50;
     };
 
-    static QHttpServerResponse storeError(const StoreError &error);
     static std::optional<QHttpServerResponse> readPaging(const QUrlQuery &query, Paging &paging);
     static QJsonArray messagesJson(const StoredPage &page, bool withRead);
 
@@ -53,6 +49,8 @@ private:
     QHttpServerResponse markAllRead(const QHttpServerRequest &request);
     QHttpServerResponse channels() const;
     QHttpServerResponse history(const QString &channel, const QHttpServerRequest &request);
+    QHttpServerResponse customEvent(const QString &channel, const QHttpServerRequest &request);
+    QHttpServerResponse broadcast(const QHttpServerRequest &request);
     QHttpServerResponse staticFile(const QString &resourcePath) const;
 
     Hub *m_hub;

@@ -205,7 +205,8 @@ bool Hub::removeSubscription(quint64 sessionId, const QString &channel)
     return true;
 }
 
-PublishResult Hub::publishLocked(Message message, Envelope::Target target, const QString &exclude)
+PublishResult Hub::publishLocked(Message message, Envelope::Target target, const QString &exclude,
+                                 const RecordWrite *record)
 {
     // One lock around "take the next id", "commit" and "hand to the workers" keeps commit order, id order
     // and every worker's queue order the same, which is what makes a resume gap-free (see Session::replay).
@@ -227,8 +228,9 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
         m_reservedId = id + Block - 1;
     }
     EnvelopePtr envelope = makeEnvelope(std::move(message), target, exclude, stored);
-    if (stored) {
-        auto committed = m_store->insert(envelope->message, envelope->json);
+    if (stored || record) {
+        auto committed = stored ? m_store->insert(envelope->message, envelope->json, record)
+                                : m_store->writeRecord(*record);
         if (!committed) {
             Metrics::add(m_metrics.storeErrors);
             return PublishResult::failure(committed.error());
@@ -242,11 +244,18 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
     return id;
 }
 
-PublishResult Hub::publish(Message message, const QString &excludeClientId)
+PublishResult Hub::publish(Message message, const QString &excludeClientId, const RecordWrite *record)
 {
     const Envelope::Target target =
         message.channel == Channels::Broadcast ? Envelope::Target::Everyone : Envelope::Target::Channel;
-    return publishLocked(std::move(message), target, excludeClientId);
+    return publishLocked(std::move(message), target, excludeClientId, record);
+}
+
+qint64 Hub::readConsistent(const std::function<void()> &read)
+{
+    QMutexLocker lock(&m_publishMutex);
+    read();
+    return m_lastId.load(std::memory_order_acquire);
 }
 
 PublishResult Hub::broadcastToAll(Message message)

@@ -15,6 +15,7 @@
 #include <QStringList>
 
 #include <atomic>
+#include <functional>
 
 namespace Herald {
 
@@ -98,7 +99,11 @@ public:
     // Assigns the next id and the timestamp, stores the message if its channel is persistent, then hands one
     // encoded envelope to every worker. Messages on "broadcast" reach every client. Fails, delivering
     // nothing, when the store cannot commit.
-    PublishResult publish(Message message, const QString &excludeClientId = {});
+    PublishResult publish(Message message, const QString &excludeClientId = {},
+                          const RecordWrite *record = nullptr);
+    // Runs `read` while no message is being published and returns the last id: what `read` saw is exactly
+    // the state after that id (a late joiner's list, then ?since= that id, has no race).
+    qint64 readConsistent(const std::function<void()> &read);
     // Seed 004's broadcast_to_all_channels: one message to every connected client.
     PublishResult broadcastToAll(Message message);
     // Personal delivery to every connection of a client id (never stored).
@@ -125,7 +130,8 @@ private:
     void adminEvent(const QJsonObject &event);
     void countsMaybeChanged();
     void pushCounts();
-    PublishResult publishLocked(Message message, Envelope::Target target, const QString &exclude);
+    PublishResult publishLocked(Message message, Envelope::Target target, const QString &exclude,
+                                const RecordWrite *record = nullptr);
 
     mutable QMutex m_mutex;
     QMutex m_workersMutex; // setWorkers() may run while other threads dispatch

@@ -29,8 +29,11 @@ void Listener::handOff(QTcpSocket *socket)
         socket->deleteLater();
         return;
     }
-    // QHttpServer (6.4) picks sockets up on pendingConnectionAvailable, which addPendingConnection emits, and
-    // then waits for readyRead; the request is already buffered, so announce it once more.
+    // QHttpServer (6.4) deletes a socket only once it disconnects; owned here, one still open when the server
+    // is destroyed goes with it instead of leaking.
+    socket->setParent(this);
+    // QHttpServer picks sockets up on pendingConnectionAvailable, which addPendingConnection emits, and then
+    // waits for readyRead; the request is already buffered, so announce it once more.
     addPendingConnection(socket);
     Q_EMIT socket->readyRead();
 }

@@ -5,6 +5,7 @@
 #include "hub.h"
 #include "listener.h"
 #include "logging.h"
+#include "modelapi.h"
 #include "store.h"
 #include "worker.h"
 
@@ -29,6 +30,9 @@ Server::~Server()
 {
     stopThreads();
     closeStore();
+    // The HTTP server before the listener, which owns the sockets it was handed.
+    delete m_http;
+    m_http = nullptr;
 }
 
 quint16 Server::port() const
@@ -48,7 +52,7 @@ bool Server::start()
         return false;
     }
 
-    m_hub->setModelChannels(m_config.modelChannels);
+    m_hub->setModelChannels(m_config.modelNames());
 
     m_listener = new Listener(this);
     m_listener->setListenBacklogSize(m_config.listenBacklog);
@@ -101,6 +105,7 @@ bool Server::start()
 
     m_http = new QHttpServer(this);
     m_api = new HttpApi(m_hub, m_config, m_http, this);
+    new ModelApi(m_hub, m_config, m_http, this);
     m_http->bind(m_listener);
 
     if (m_config.demoIntervalSeconds > 0)

@@ -1,5 +1,7 @@
 #pragma once
 
+#include "modelspec.h"
+
 #include <QHostAddress>
 #include <QString>
 #include <QStringList>
@@ -35,7 +37,15 @@ struct ServerConfig
     std::chrono::milliseconds sseHeartbeat{15000};
     std::chrono::milliseconds sseRetry{3000};
     std::chrono::milliseconds shutdownGrace{3000};
-    QStringList modelChannels{QStringLiteral("users"), QStringLiteral("posts")};
+    // Seed 004's models: each has REST routes (/users/), a table of records and a channel of change events.
+    QList<ModelSpec> models = builtinModels();
+    QStringList modelNames() const
+    {
+        QStringList names;
+        for (const ModelSpec &m : models)
+            names.append(m.name);
+        return names;
+    }
 
     // The store (SPEC sections 2 and 5).
     RetentionRule defaultRetention;      // history-size, history-ttl

@@ -6,12 +6,15 @@
 
 #include <QDateTime>
 #include <QHash>
+#include <QJsonObject>
 #include <QList>
 #include <QMutex>
 #include <QObject>
 #include <QSet>
 #include <QString>
 #include <QStringList>
+
+#include <optional>
 
 class QSqlDatabase;
 class QSqlQuery;
@@ -48,6 +51,20 @@ struct Replay
     bool recovered = true;
 };
 
+// A change to a model record (seed 004's CRUD), committed in the same transaction as the event announcing it.
+struct RecordWrite
+{
+    enum class Op
+    {
+        Upsert,
+        Delete,
+    };
+    Op op = Op::Upsert;
+    QString model;
+    qint64 id = 0;
+    QJsonObject data; // the whole record, id and timestamps included (Upsert)
+};
+
 struct StoredChannel
 {
     QString name;
@@ -65,7 +82,7 @@ class Store : public QObject
     Q_OBJECT
 
 public:
-    static constexpr int SchemaVersion = 1;
+    static constexpr int SchemaVersion = 2;
 
     explicit Store(const ServerConfig &config, QObject *parent = nullptr);
     ~Store() override;
@@ -85,8 +102,22 @@ public:
     RetentionRule retentionFor(const QString &channel) const;
 
     // Commits one message (its id already assigned), as `json` when given (the bytes already encoded for
-    // delivery). Thread-safe.
-    Result<bool, StoreError> insert(const Message &message, const QByteArray &json = {});
+    // delivery), and the record change it announces, if any, in the same transaction. Thread-safe.
+    Result<bool, StoreError> insert(const Message &message, const QByteArray &json = {},
+                                    const RecordWrite *record = nullptr);
+
+    // Model records (seed 004). Values of unique fields are compared case-insensitively for emails.
+    Result<qint64, StoreError> allocateRecordId(const QString &model);
+    Result<bool, StoreError> writeRecord(const RecordWrite &record);
+    Result<std::optional<QJsonObject>, StoreError> record(const QString &model, qint64 id);
+    // Oldest first; with a filter field, only records whose field equals the value.
+    Result<QList<QJsonObject>, StoreError> records(const QString &model, int limit, int offset,
+                                                   const QString &filterField = {},
+                                                   const QJsonValue &filterValue = {});
+    // How many records of the model have this value in the field, other than exceptId.
+    Result<qint64, StoreError> countRecords(const QString &model, const QString &field,
+                                            const QJsonValue &value, bool ignoreCase = false,
+                                            qint64 exceptId = 0);
 
     // Stored messages on these channels with id > since, oldest first, at most limit (the newest limit of
     // them when there are more: recovered is then false).
@@ -120,6 +151,7 @@ private:
     bool openConnection(QSqlDatabase &db, QString *error);
     bool migrate(QSqlDatabase &db);
     StoreError errorFrom(const QSqlQuery &query) const;
+    Result<bool, StoreError> applyRecord(QSqlDatabase &db, const RecordWrite &record);
     Result<qint64, StoreError> pruneChannel(QSqlDatabase &db, const QString &channel,
                                             const RetentionRule &rule, qint64 nowMs);
 

@@ -29,6 +29,8 @@ QString errorCodeName(ErrorCode code)
         return u"unavailable"_s;
     case ErrorCode::Internal:
         return u"internal"_s;
+    case ErrorCode::Conflict:
+        return u"conflict"_s;
     }
     return u"internal"_s;
 }

@@ -19,6 +19,7 @@ enum class ErrorCode
     Unauthorized,  // "unauthorized"
     Unavailable,   // "unavailable": storage or broker cannot take the request right now
     Internal,      // "internal"
+    Conflict,      // "conflict": a unique value is taken, or a record is still referenced
 };
 
 QString errorCodeName(ErrorCode code);

@@ -1854,7 +1854,7 @@ void tst_Docs::documentedDefaults_data()
                                    << QString::number(c.sseHeartbeat.count() / 1000);
     QTest::newRow("sse retry") << find(u"\nretry: (\\d+)\n"_s) << QString::number(c.sseRetry.count());
     QTest::newRow("model channels") << find(u"model channel \\(seed 004: ([^)]+)\\)"_s).remove(u'`')
-                                    << c.modelChannels.join(u", "_s);
+                                    << c.modelNames().join(u", "_s);
 }
 
 void tst_Docs::documentedDefaults()

@@ -1,0 +1,349 @@
+#include "modelapi.h"
+
+#include "httpjson.h"
+#include "hub.h"
+#include "request.h"
+#include "store.h"
+
+#include <QHttpServer>
+#include <QHttpServerRequest>
+#include <QHttpServerResponse>
+#include <QUrlQuery>
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+namespace {
+using Method = QHttpServerRequest::Method;
+
+std::optional<qint64> parseId(const QString &text)
+{
+    const auto id = parseSequence(text);
+    if (!id || *id <= 0)
+        return std::nullopt;
+    return id;
+}
+
+QHttpServerResponse badId(const ModelSpec &model, const QString &text)
+{
+    return errorResponse(
+        422, u"bad_request"_s,
+        u"'%1' is not a %2 id (a positive integer)"_s.arg(text.left(40), model.display.toLower()));
+}
+
+QHttpServerResponse notFound(const ModelSpec &model, qint64 id)
+{
+    return errorResponse(404, u"not_found"_s,
+                         u"%1 not found: no %2 %3"_s.arg(model.display, model.name).arg(id));
+}
+
+QHttpServerResponse fieldErrors(const QList<FieldError> &errors)
+{
+    QJsonArray list;
+    QStringList lines;
+    for (const FieldError &e : errors) {
+        list.append(QJsonObject{{"field"_L1, e.field}, {"message"_L1, e.message}});
+        lines.append(e.field + u' ' + e.message);
+    }
+    return jsonResponse(
+        QJsonObject{{"error"_L1, "bad_request"_L1}, {"detail"_L1, lines.join(u"; "_s)}, {"errors"_L1, list}},
+        422);
+}
+
+QHttpServerResponse methodNotAllowed(const QString &allowed)
+{
+    QHttpServerResponse r =
+        errorResponse(405, u"bad_request"_s, u"method not allowed here; allowed: %1"_s.arg(allowed));
+    r.setHeader("Allow", allowed.toLatin1());
+    return r;
+}
+
+QHttpServerResponse preflight(const QString &allowed)
+{
+    // CORS preflight for cross-origin PATCH/DELETE and JSON bodies (SPEC section 7 narrows the origins
+    // later).
+    QHttpServerResponse r(QHttpServerResponse::StatusCode::NoContent);
+    r.setHeader("Allow", allowed.toLatin1());
+    r.setHeader("Access-Control-Allow-Methods", allowed.toLatin1());
+    r.setHeader("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Client-Id");
+    r.setHeader("Access-Control-Max-Age", "600");
+    return r;
+}
+
+bool broadcastWanted(const QHttpServerRequest &request)
+{
+    const QString v = QUrlQuery(request.url()).queryItemValue(u"broadcast"_s).toLower();
+    return v != u"false"_s && v != u"0"_s && v != u"no"_s;
+}
+} // namespace
+
+ModelApi::ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObject *parent)
+    : QObject(parent)
+    , m_hub(hub)
+    , m_config(config)
+    , m_server(server)
+{
+    for (const ModelSpec &model : m_config.models)
+        registerModel(model);
+}
+
+const ModelSpec *ModelApi::modelNamed(const QString &name) const
+{
+    for (const ModelSpec &m : m_config.models) {
+        if (m.name == name)
+            return &m;
+    }
+    return nullptr;
+}
+
+void ModelApi::registerModel(const ModelSpec &model)
+{
+    // Every method is routed here so that a wrong one is a 405 with Allow, not a 404.
+    const auto collection = [this, model](const QHttpServerRequest &request) {
+        switch (request.method()) {
+        case Method::Get:
+        case Method::Head:
+            return list(model, request);
+        case Method::Post:
+            return create(model, request);
+        case Method::Options:
+            return preflight(u"GET, POST, OPTIONS"_s);
+        default:
+            return methodNotAllowed(u"GET, POST"_s);
+        }
+    };
+    const auto item = [this, model](const QString &id, const QHttpServerRequest &request) {
+        switch (request.method()) {
+        case Method::Get:
+        case Method::Head:
+            return get(model, id);
+        case Method::Patch:
+        case Method::Put: // a full PUT body validates as a patch that sets every field it names
+            return update(model, id, request);
+        case Method::Delete:
+            return remove(model, id, request);
+        case Method::Options:
+            return preflight(u"GET, PATCH, PUT, DELETE, OPTIONS"_s);
+        default:
+            return methodNotAllowed(u"GET, PATCH, PUT, DELETE"_s);
+        }
+    };
+    m_server->route(u"/%1/"_s.arg(model.name), Method::AnyKnown, collection);
+    m_server->route(u"/%1"_s.arg(model.name), Method::AnyKnown, collection);
+    m_server->route(u"/%1/<arg>"_s.arg(model.name), Method::AnyKnown, item);
+}
+
+QHttpServerResponse ModelApi::list(const ModelSpec &model, const QHttpServerRequest &request)
+{
+    const QUrlQuery query(request.url());
+    int limit = MaxListLimit;
+    int offset = 0;
+    for (auto [key, target, max] : {std::tuple{u"limit"_s, &limit, MaxListLimit},
+                                    std::tuple{u"offset"_s, &offset, std::numeric_limits<int>::max()}}) {
+        if (!query.hasQueryItem(key))
+            continue;
+        bool ok = false;
+        const int v = query.queryItemValue(key).toInt(&ok);
+        if (!ok || v < (key == u"limit"_s ? 1 : 0) || v > max)
+            return errorResponse(422, u"bad_request"_s,
+                                 key == u"limit"_s
+                                     ? u"limit must be an integer from 1 to %1"_s.arg(MaxListLimit)
+                                     : u"offset must be a non-negative integer"_s);
+        *target = v;
+    }
+    // Filtering by a reference (GET /posts/?user_id=3): the one filter a client of related models needs.
+    QString filterField;
+    QJsonValue filterValue;
+    for (const FieldSpec &f : model.fields) {
+        if (f.type != FieldSpec::Type::Reference || !query.hasQueryItem(f.name))
+            continue;
+        const auto id = parseId(query.queryItemValue(f.name));
+        if (!id)
+            return errorResponse(422, u"bad_request"_s, u"%1 must be a positive integer"_s.arg(f.name));
+        filterField = f.name;
+        filterValue = *id;
+    }
+    Result<QList<QJsonObject>, StoreError> records = QList<QJsonObject>();
+    // The list and the channel position are read together: a late joiner applies the channel's events after
+    // that id (/ws/users?since=…) and neither misses nor repeats a change.
+    const qint64 lastId = m_hub->readConsistent(
+        [&] { records = m_hub->store()->records(model.name, limit, offset, filterField, filterValue); });
+    if (!records)
+        return storeErrorResponse(records.error());
+    QJsonArray array;
+    for (const QJsonObject &o : *records)
+        array.append(o);
+    // Seed 004's clients expect a plain array (fetch('/users/').then(r => r.json()).then(setUsers)), so the
+    // position travels in a header.
+    QHttpServerResponse r = jsonResponse(array);
+    r.setHeader("X-Herald-Last-Id", QByteArray::number(lastId));
+    r.setHeader("Access-Control-Expose-Headers", "X-Herald-Last-Id");
+    return r;
+}
+
+QHttpServerResponse ModelApi::get(const ModelSpec &model, const QString &idText)
+{
+    const auto id = parseId(idText);
+    if (!id)
+        return badId(model, idText);
+    auto record = m_hub->store()->record(model.name, *id);
+    if (!record)
+        return storeErrorResponse(record.error());
+    if (!record->has_value())
+        return notFound(model, *id);
+    return jsonResponse(**record);
+}
+
+std::optional<QHttpServerResponse> ModelApi::checkConstraints(const ModelSpec &model,
+                                                              const QJsonObject &record, qint64 id)
+{
+    Store *store = m_hub->store();
+    QList<FieldError> missing;
+    for (const FieldSpec &f : model.fields) {
+        const QJsonValue v = record.value(f.name);
+        if (v.isUndefined() || v.isNull())
+            continue;
+        if (f.unique) {
+            auto taken = store->countRecords(model.name, f.name, v, f.type == FieldSpec::Type::Email, id);
+            if (!taken)
+                return storeErrorResponse(taken.error());
+            if (*taken > 0)
+                return errorResponse(409, u"conflict"_s,
+                                     u"a %1 with %2 '%3' already exists"_s.arg(
+                                         model.display.toLower(), f.name, v.toVariant().toString()));
+        }
+        if (f.type == FieldSpec::Type::Reference) {
+            auto target = store->record(f.references, v.toInteger());
+            if (!target)
+                return storeErrorResponse(target.error());
+            if (!target->has_value()) {
+                const ModelSpec *ref = modelNamed(f.references);
+                missing.append({f.name, u"refers to %1 %2, which does not exist"_s
+                                            .arg(ref ? ref->display.toLower() : f.references)
+                                            .arg(v.toInteger())});
+            }
+        }
+    }
+    if (!missing.isEmpty())
+        return fieldErrors(missing);
+    return std::nullopt;
+}
+
+std::optional<QHttpServerResponse> ModelApi::commit(const ModelSpec &model, const QString &event,
+                                                    const RecordWrite &write, const QJsonObject &eventData,
+                                                    const QHttpServerRequest &request)
+{
+    if (!broadcastWanted(request)) {
+        auto written = m_hub->store()->writeRecord(write);
+        if (!written)
+            return storeErrorResponse(written.error());
+        return std::nullopt;
+    }
+    // Seed 004's frame: {"type":"created","model":"users","channel":"users","timestamp":…,"data":{…}}.
+    Message m;
+    m.channel = model.name;
+    m.type = event;
+    m.data = eventData;
+    m.extra.insert("model"_L1, model.name);
+    const QString exclude = QString::fromUtf8(request.value("X-Client-Id"));
+    auto published = m_hub->publish(std::move(m), exclude, &write);
+    if (!published)
+        return storeErrorResponse(published.error());
+    return std::nullopt;
+}
+
+QHttpServerResponse ModelApi::create(const ModelSpec &model, const QHttpServerRequest &request)
+{
+    QJsonObject input;
+    if (auto error = readJsonObject(request, m_config.maxMessageSize, input))
+        return std::move(*error);
+    if (const auto errors = validateRecord(model, input, false); !errors.isEmpty())
+        return fieldErrors(errors);
+    QJsonObject record = normalizeRecord(model, input, false);
+    if (auto error = checkConstraints(model, record, 0))
+        return std::move(*error);
+    auto id = m_hub->store()->allocateRecordId(model.name);
+    if (!id)
+        return storeErrorResponse(id.error());
+    const QString now = nowTimestamp();
+    record.insert("id"_L1, *id);
+    record.insert("created_at"_L1, now);
+    record.insert("updated_at"_L1, now);
+    const RecordWrite write{RecordWrite::Op::Upsert, model.name, *id, record};
+    if (auto error = commit(model, u"created"_s, write, record, request))
+        return std::move(*error);
+    QHttpServerResponse r = jsonResponse(record, 201);
+    r.setHeader("Location", u"/%1/%2"_s.arg(model.name).arg(*id).toUtf8());
+    return r;
+}
+
+QHttpServerResponse ModelApi::update(const ModelSpec &model, const QString &idText,
+                                     const QHttpServerRequest &request)
+{
+    const auto id = parseId(idText);
+    if (!id)
+        return badId(model, idText);
+    QJsonObject input;
+    if (auto error = readJsonObject(request, m_config.maxMessageSize, input))
+        return std::move(*error);
+    auto existing = m_hub->store()->record(model.name, *id);
+    if (!existing)
+        return storeErrorResponse(existing.error());
+    if (!existing->has_value())
+        return notFound(model, *id);
+    if (const auto errors = validateRecord(model, input, true); !errors.isEmpty())
+        return fieldErrors(errors);
+    const QJsonObject changes = normalizeRecord(model, input, true);
+    QJsonObject record = **existing;
+    for (auto it = changes.begin(); it != changes.end(); ++it) {
+        if (it.value().isNull())
+            record.remove(it.key()); // an optional field cleared
+        else
+            record.insert(it.key(), it.value());
+    }
+    if (auto error = checkConstraints(model, changes, *id))
+        return std::move(*error);
+    record.insert("updated_at"_L1, nowTimestamp());
+    const RecordWrite write{RecordWrite::Op::Upsert, model.name, *id, record};
+    if (auto error = commit(model, u"updated"_s, write, record, request))
+        return std::move(*error);
+    return jsonResponse(record);
+}
+
+QHttpServerResponse ModelApi::remove(const ModelSpec &model, const QString &idText,
+                                     const QHttpServerRequest &request)
+{
+    const auto id = parseId(idText);
+    if (!id)
+        return badId(model, idText);
+    auto existing = m_hub->store()->record(model.name, *id);
+    if (!existing)
+        return storeErrorResponse(existing.error());
+    if (!existing->has_value())
+        return notFound(model, *id);
+    // Restrict, as SQL does by default: deleting a user who still has posts would leave posts without an
+    // author, and cascading would delete more than the caller asked for.
+    for (const ModelSpec &other : m_config.models) {
+        for (const FieldSpec &f : other.fields) {
+            if (f.type != FieldSpec::Type::Reference || f.references != model.name)
+                continue;
+            auto count = m_hub->store()->countRecords(other.name, f.name, QJsonValue(*id));
+            if (!count)
+                return storeErrorResponse(count.error());
+            if (*count > 0)
+                return errorResponse(
+                    409, u"conflict"_s,
+                    u"%1 %2 is still referenced by %3 %4; delete those first"_s.arg(model.display)
+                        .arg(*id)
+                        .arg(*count)
+                        .arg(other.name));
+        }
+    }
+    const RecordWrite write{RecordWrite::Op::Delete, model.name, *id, {}};
+    if (auto error = commit(model, u"deleted"_s, write, QJsonObject{{"id"_L1, *id}}, request))
+        return std::move(*error);
+    return jsonResponse(QJsonObject{{"message"_L1, u"%1 deleted"_s.arg(model.display)}, {"id"_L1, *id}});
+}
+
+} // namespace Herald

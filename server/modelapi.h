@@ -1,0 +1,59 @@
+#pragma once
+
+#include "modelspec.h"
+#include "serverconfig.h"
+
+#include <QObject>
+
+#include <optional>
+
+class QHttpServer;
+class QHttpServerRequest;
+class QHttpServerResponse;
+
+namespace Herald {
+
+class Hub;
+struct RecordWrite;
+
+// Seed 004's model CRUD as REST routes, generated from each ModelSpec:
+//   GET|POST /users/    GET|PATCH|DELETE /users/{id}
+// Every committed change is announced on the model's channel as {"type":"created|updated|deleted","model":…,
+// "channel":…,"timestamp":…,"data":…}, committed in the same transaction as the change and delivered after
+// it. ?broadcast=false suppresses the event; X-Client-Id keeps it from the client that made the change. Runs
+// on the main thread, as QHttpServer does, so a check (unique email, existing author) and the write that
+// follows it are not interleaved with another request's.
+class ModelApi : public QObject
+{
+    Q_OBJECT
+
+public:
+    ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObject *parent = nullptr);
+
+    static constexpr int MaxListLimit = 1000;
+
+private:
+    void registerModel(const ModelSpec &model);
+    QHttpServerResponse list(const ModelSpec &model, const QHttpServerRequest &request);
+    QHttpServerResponse create(const ModelSpec &model, const QHttpServerRequest &request);
+    QHttpServerResponse get(const ModelSpec &model, const QString &idText);
+    QHttpServerResponse update(const ModelSpec &model, const QString &idText,
+                               const QHttpServerRequest &request);
+    QHttpServerResponse remove(const ModelSpec &model, const QString &idText,
+                               const QHttpServerRequest &request);
+
+    // 422 for field errors, 409 for a taken unique value or a record still referenced, 503 for the store.
+    std::optional<QHttpServerResponse> checkConstraints(const ModelSpec &model, const QJsonObject &record,
+                                                        qint64 id);
+    // Commits the change and, unless ?broadcast=false, its event. Returns an answer only on failure.
+    std::optional<QHttpServerResponse> commit(const ModelSpec &model, const QString &event,
+                                              const RecordWrite &write, const QJsonObject &eventData,
+                                              const QHttpServerRequest &request);
+    const ModelSpec *modelNamed(const QString &name) const;
+
+    Hub *m_hub;
+    const ServerConfig m_config;
+    QHttpServer *m_server;
+};
+
+} // namespace Herald
