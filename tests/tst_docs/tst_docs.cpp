@@ -680,6 +680,7 @@ private Q_SLOTS:
     void routeFrames();
     void seedExtraFields_data();
     void seedExtraFields();
+    void prepareModelRoute(const QString &path);
     void httpTable_data();
     void httpTable();
     void httpPublishErrors_data();
@@ -1143,6 +1144,20 @@ void tst_Docs::serverFrames()
         QVERIFY(live);
         const QStringList problems = shapeProblems(expected, *live);
         QVERIFY2(problems.isEmpty(), qPrintable(describe(problems, expected, *live)));
+    } else if (type == u"created"_s) {
+        // A model change announced on its channel, made through the model's REST route.
+        const QString model = expected.value("model"_L1).toString();
+        WsClient *c = keep(openWs(u"/ws/"_s + model));
+        QVERIFY(c && c->waitFor(u"connection"_s));
+        QJsonObject body = stripOpen(expected.value("data"_L1)).toObject();
+        for (const QString &key : {u"id"_s, u"created_at"_s, u"updated_at"_s, u"is_active"_s})
+            body.remove(key);
+        const HttpResult r = http("POST", m_port, u"/%1/"_s.arg(model), compact(body));
+        QCOMPARE(r.status, 201);
+        const auto live = c->waitFor(type);
+        QVERIFY(live);
+        QVERIFY_SHAPE(expected, *live);
+        QCOMPARE(live->value("data"_L1).toObject(), r.json());
     } else if (type == u"replay"_s) {
         // A client resuming from before a stored message.
         QCOMPARE(http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","message":"missed"})").status,
@@ -1245,7 +1260,12 @@ void tst_Docs::seedExtraFields()
         QVERIFY(frame);
         QCOMPARE(frame->value(field).toString(), u"u7"_s);
     } else if (field == u"model"_s) {
-        QSKIP("nothing in the server produces seed 004's `model` field yet (reported)");
+        WsClient *c = keep(openWs(u"/ws/users"_s));
+        QVERIFY(c && c->waitFor(u"connection"_s));
+        QCOMPARE(http("POST", m_port, u"/users/"_s, R"({"email":"m@example.com","name":"M"})").status, 201);
+        frame = c->waitFor(u"created"_s);
+        QVERIFY(frame);
+        QCOMPARE(frame->value(field).toString(), u"users"_s);
     } else {
         QFAIL(qPrintable(u"tst_docs cannot produce `%1` %2; teach it"_s.arg(field, where)));
     }
@@ -1274,6 +1294,21 @@ QJsonObject httpErrorExample()
 }
 } // namespace
 
+// Model routes about record 1 need it (and an author for posts) to exist first.
+void tst_Docs::prepareModelRoute(const QString &path)
+{
+    static const QRegularExpression modelRoute(u"^/(users|posts)/"_s);
+    if (!modelRoute.match(path).hasMatch())
+        return;
+    HttpResult r =
+        http("POST", m_port, u"/users/"_s, R"({"email":"prepared@example.com","name":"Prepared"})");
+    QVERIFY2(r.status == 201 || r.status == 409, r.body.constData());
+    if (path.startsWith(u"/posts/"_s) && path.size() > 7) {
+        r = http("POST", m_port, u"/posts/"_s, R"({"user_id":1,"title":"Prepared"})");
+        QCOMPARE(r.status, 201);
+    }
+}
+
 void tst_Docs::httpTable_data()
 {
     QTest::addColumn<QStringList>("routes"); // the route spans of column 1
@@ -1283,7 +1318,7 @@ void tst_Docs::httpTable_data()
     QVERIFY2(heading > 0, "the HTTP section is missing");
     const QList<Row> rows = doc().tableAfter(heading);
     QVERIFY(!rows.isEmpty());
-    static const QRegularExpression route(u"^(GET|POST|HEAD|PUT|DELETE) /\\S*$"_s);
+    static const QRegularExpression route(u"^(GET|POST|HEAD|PUT|PATCH|DELETE) /\\S*$"_s);
     for (const Row &row : rows) {
         QVERIFY2(row.cells.size() == 2, qPrintable(u"line %1 does not have two columns"_s.arg(row.line)));
         const QStringList spans = codeSpans(row.cells.at(0));
@@ -1323,7 +1358,7 @@ void tst_Docs::httpTable()
             QVERIFY2(expected, qPrintable(error));
             QByteArray body;
             const QString bodyExample = spans.value(spans.indexOf(route) + 1);
-            if (method == "POST" && bodyExample.startsWith(u'{')) {
+            if (method != "GET" && bodyExample.startsWith(u'{')) {
                 // The body is the span after the route.
                 const auto parsed = parseExample(bodyExample, &error);
                 QVERIFY2(parsed, qPrintable(error));
@@ -1342,6 +1377,7 @@ void tst_Docs::httpTable()
                 const QJsonObject m{{"channel"_L1, h.captured(1)}, {"message"_L1, "for the document"_L1}};
                 QCOMPARE(http("POST", m_port, u"/api/publish"_s, compact(m)).status, 202);
             }
+            prepareModelRoute(path);
             QStringList counted;
             collectCountedChannels(*expected, counted);
             for (const QString &channel : std::as_const(counted)) {
@@ -1389,6 +1425,22 @@ void tst_Docs::httpTable()
                 const HttpResult r = http(method, m_port, prefix + asset);
                 QVERIFY2(r.status == 200, qPrintable(prefix + asset));
                 QVERIFY2(!r.body.isEmpty(), qPrintable(prefix + asset));
+            }
+        } else if (answer.startsWith(u"a JSON array"_s)) {
+            // A model's list: seed 004's clients read a bare array; the channel position is a header.
+            prepareModelRoute(path);
+            const HttpResult r = http(method, m_port, path);
+            QCOMPARE(r.status, 200);
+            QVERIFY(r.contentType.startsWith("application/json"));
+            const QJsonDocument d = QJsonDocument::fromJson(r.body);
+            QVERIFY2(d.isArray() && !d.array().isEmpty(), r.body.constData());
+            for (const QString &header : answerSpans) {
+                if (header.startsWith(u"X-"_s)) {
+                    bool present = false;
+                    for (const auto &[k, v] : r.headers)
+                        present = present || k.compare(header.toLatin1(), Qt::CaseInsensitive) == 0;
+                    QVERIFY2(present, qPrintable(header));
+                }
             }
         } else if (answer.startsWith(u"the client page"_s)) {
             for (const QString &query : {QString(), u"?user_id=1"_s}) {
