@@ -1,6 +1,7 @@
 #include "httpapi.h"
 
 #include "channelname.h"
+#include "httpguard.h"
 #include "httpjson.h"
 #include "hub.h"
 #include "logging.h"
@@ -53,6 +54,7 @@ HttpApi::HttpApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObj
     , m_hub(hub)
     , m_config(config)
     , m_server(server)
+    , m_guard(hub)
     , m_started(QDateTime::currentDateTimeUtc())
 {
     registerRoutes();
@@ -62,10 +64,10 @@ void HttpApi::registerRoutes()
 {
     using Method = QHttpServerRequest::Method;
     m_server->route(u"/"_s, Method::Get | Method::Head, [this] { return staticFile(u":/web/index.html"_s); });
-    m_server->route(u"/ws/stats"_s, Method::Get, [this] { return stats(); });
-    m_server->route(u"/api/stats"_s, Method::Get, [this] { return stats(); });
+    m_server->route(u"/ws/stats"_s, Method::Get, [this](const QHttpServerRequest &r) { return stats(r); });
+    m_server->route(u"/api/stats"_s, Method::Get, [this](const QHttpServerRequest &r) { return stats(r); });
     m_server->route(u"/healthz"_s, Method::Get | Method::Head, [this] { return health(); });
-    m_server->route(u"/metrics"_s, Method::Get, [this] { return metrics(); });
+    m_server->route(u"/metrics"_s, Method::Get, [this](const QHttpServerRequest &r) { return metrics(r); });
     m_server->route(u"/api/publish"_s, Method::Post,
                     [this](const QHttpServerRequest &request) { return publish(request); });
     m_server->route(u"/api/notifications"_s, Method::Get,
@@ -73,8 +75,9 @@ void HttpApi::registerRoutes()
     m_server->route(u"/api/notifications/read-all"_s, Method::Post,
                     [this](const QHttpServerRequest &request) { return markAllRead(request); });
     m_server->route(u"/api/notifications/<arg>/read"_s, Method::Post,
-                    [this](const QString &id) { return markRead(id); });
-    m_server->route(u"/api/channels"_s, Method::Get, [this] { return channels(); });
+                    [this](const QString &id, const QHttpServerRequest &r) { return markRead(id, r); });
+    m_server->route(u"/api/channels"_s, Method::Get,
+                    [this](const QHttpServerRequest &r) { return channels(r); });
     m_server->route(u"/api/channels/<arg>/events"_s, Method::Post,
                     [this](const QString &channel, const QHttpServerRequest &request) {
                         return customEvent(channel, request);
@@ -102,10 +105,17 @@ void HttpApi::registerRoutes()
         }
         errorResponse(404, u"not_found"_s, u"no route for %1"_s.arg(path)).write(std::move(responder));
     });
-    m_server->afterRequest([this](QHttpServerResponse &&response) {
+    m_server->afterRequest([this](QHttpServerResponse &&response, const QHttpServerRequest &request) {
         Metrics::add(m_hub->metrics().httpRequests);
-        // The REST API is meant to be called from other origins' pages (SPEC section 7 narrows this later).
-        response.setHeader("Access-Control-Allow-Origin", "*");
+        // CORS for the REST API: any origin unless --allowed-origins names them; then only those, echoed.
+        const AuthPolicy &auth = m_hub->auth();
+        if (!auth.restrictsOrigins())
+            response.setHeader("Access-Control-Allow-Origin", "*");
+        else if (const QByteArray origin = request.value("Origin");
+                 !origin.isEmpty() && auth.originAllowed(origin)) {
+            response.setHeader("Access-Control-Allow-Origin", origin);
+            response.setHeader("Vary", "Origin");
+        }
         return std::move(response);
     });
 }
@@ -120,8 +130,11 @@ QHttpServerResponse HttpApi::staticFile(const QString &resourcePath) const
     return response;
 }
 
-QHttpServerResponse HttpApi::stats() const
+QHttpServerResponse HttpApi::stats(const QHttpServerRequest &request) const
 {
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
     return jsonResponse(m_hub->stats());
 }
 
@@ -136,8 +149,11 @@ QHttpServerResponse HttpApi::health() const
                                     {"last_id"_L1, m_hub->lastId()}});
 }
 
-QHttpServerResponse HttpApi::metrics() const
+QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
 {
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
     const Metrics &m = m_hub->metrics();
     const HubCounts c = m_hub->counts();
     QByteArray out;
@@ -172,6 +188,17 @@ QHttpServerResponse HttpApi::metrics() const
            {{"", Metrics::get(m.messagesReplayed)}});
     metric("herald_store_errors_total", "counter", "Publishes refused because the store could not commit.",
            {{"", Metrics::get(m.storeErrors)}});
+    metric("herald_refusals_total", "counter", "Requests and connections refused by the security rules.",
+           {{"{reason=\"unauthorized\"}", Metrics::get(m.refusedUnauthorized)},
+            {"{reason=\"forbidden\"}", Metrics::get(m.refusedForbidden)},
+            {"{reason=\"origin\"}", Metrics::get(m.refusedOrigin)},
+            {"{reason=\"connection_cap\"}", Metrics::get(m.connectionsCapped)}});
+    metric("herald_rate_limited_total", "counter", "Client frames dropped by the per-connection rate limit.",
+           {{"", Metrics::get(m.rateLimited)}});
+    metric("herald_slow_consumers_total", "counter", "Clients cut off because their send buffer was full.",
+           {{"", Metrics::get(m.slowConsumers)}});
+    metric("herald_idle_timeouts_total", "counter", "WebSockets closed after the idle timeout.",
+           {{"", Metrics::get(m.idleTimeouts)}});
     return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8", out);
 }
 
@@ -213,6 +240,9 @@ QJsonArray HttpApi::messagesJson(const StoredPage &page, bool withRead)
 
 QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
 {
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
     const QUrlQuery query(request.url());
     const QString userId = query.queryItemValue(u"user_id"_s);
     if (userId.isEmpty())
@@ -224,6 +254,8 @@ QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
         return std::move(*error);
     Store *store = m_hub->store();
     const QString channel = userChannel(userId);
+    if (auto refused = m_guard.require(who.canRead(channel), who.refusal(channel, false)))
+        return std::move(*refused);
     auto page = store->history(channel, paging.since, paging.before, paging.limit);
     if (!page)
         return storeErrorResponse(page.error());
@@ -245,11 +277,20 @@ QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
     return jsonResponse(o);
 }
 
-QHttpServerResponse HttpApi::markRead(const QString &idText)
+QHttpServerResponse HttpApi::markRead(const QString &idText, const QHttpServerRequest &request)
 {
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
     const auto id = parseSequence(idText);
     if (!id)
         return errorResponse(422, u"bad_request"_s, u"the notification id must be a non-negative integer"_s);
+    auto owner = m_hub->store()->channelOf(*id);
+    if (!owner)
+        return storeErrorResponse(owner.error());
+    // Another user's notification is "not found", not "forbidden": ids are guessable, queues are private.
+    if (owner->has_value() && !who.canRead(**owner))
+        return errorResponse(404, u"not_found"_s, u"no stored notification %1"_s.arg(*id));
     QString channel;
     auto marked = m_hub->store()->markRead(*id, &channel);
     if (!marked)
@@ -267,23 +308,34 @@ QHttpServerResponse HttpApi::markRead(const QString &idText)
 
 QHttpServerResponse HttpApi::markAllRead(const QHttpServerRequest &request)
 {
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
     const QString userId = QUrlQuery(request.url()).queryItemValue(u"user_id"_s);
     if (!isValidIdentifier(userId))
         return errorResponse(422, u"bad_request"_s, u"user_id is required: [A-Za-z0-9_.:-]{1,121}"_s);
+    if (auto refused =
+            m_guard.require(who.canRead(userChannel(userId)), who.refusal(userChannel(userId), false)))
+        return std::move(*refused);
     auto marked = m_hub->store()->markAllRead(userChannel(userId));
     if (!marked)
         return storeErrorResponse(marked.error());
     return jsonResponse(QJsonObject{{"user_id"_L1, userId}, {"marked"_L1, *marked}, {"unread"_L1, 0}});
 }
 
-QHttpServerResponse HttpApi::channels() const
+QHttpServerResponse HttpApi::channels(const QHttpServerRequest &request) const
 {
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
     auto stored = m_hub->store()->channels();
     if (!stored)
         return storeErrorResponse(stored.error());
     const QHash<QString, int> live = m_hub->channelCounts();
     QMap<QString, QJsonObject> byName; // sorted by name
     for (const StoredChannel &c : *stored) {
+        if (!who.canRead(c.name))
+            continue; // another user's queue is not even listed
         byName.insert(c.name, QJsonObject{{"name"_L1, c.name},
                                           {"subscribers"_L1, live.value(c.name)},
                                           {"stored"_L1, c.messages},
@@ -292,7 +344,7 @@ QHttpServerResponse HttpApi::channels() const
                                           {"persistent"_L1, m_hub->store()->isPersistent(c.name)}});
     }
     for (auto it = live.cbegin(); it != live.cend(); ++it) {
-        if (!byName.contains(it.key()))
+        if (!byName.contains(it.key()) && who.canRead(it.key()))
             byName.insert(it.key(), QJsonObject{{"name"_L1, it.key()},
                                                 {"subscribers"_L1, it.value()},
                                                 {"stored"_L1, 0},
@@ -306,8 +358,13 @@ QHttpServerResponse HttpApi::channels() const
 
 QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRequest &request)
 {
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
     if (!isValidChannelName(channel))
         return errorResponse(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+    if (auto refused = m_guard.require(who.canRead(channel), who.refusal(channel, false)))
+        return std::move(*refused);
     Paging paging;
     if (auto error = readPaging(QUrlQuery(request.url()), paging))
         return std::move(*error);
@@ -338,8 +395,13 @@ QHttpServerResponse HttpApi::customEvent(const QString &channel, const QHttpServ
 {
     // Seed 004's broadcast_custom("user_login", {...}): {"type":"user_login","channel":…,"data":…}, with
     // "model" on a model channel like its created/updated/deleted events.
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
     if (!isValidChannelName(channel))
         return errorResponse(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+    if (auto refused = m_guard.require(who.canWrite(channel), who.refusal(channel, true)))
+        return std::move(*refused);
     QJsonObject o;
     if (auto error = readJsonObject(request, m_config.maxMessageSize, o))
         return std::move(*error);
@@ -365,6 +427,12 @@ QHttpServerResponse HttpApi::customEvent(const QString &channel, const QHttpServ
 QHttpServerResponse HttpApi::broadcast(const QHttpServerRequest &request)
 {
     // Seed 004's broadcast_to_all_channels({"type":"maintenance","message":…}): every connected client.
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
+    const QString everyone = Channels::Broadcast.toString();
+    if (auto refused = m_guard.require(who.canWrite(everyone), who.refusal(everyone, true)))
+        return std::move(*refused);
     QJsonObject o;
     if (auto error = readJsonObject(request, m_config.maxMessageSize, o))
         return std::move(*error);
@@ -379,6 +447,9 @@ QHttpServerResponse HttpApi::broadcast(const QHttpServerRequest &request)
 
 QHttpServerResponse HttpApi::publish(const QHttpServerRequest &request)
 {
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
     QJsonObject o;
     if (auto error = readJsonObject(request, m_config.maxMessageSize, o))
         return std::move(*error);
@@ -387,6 +458,9 @@ QHttpServerResponse HttpApi::publish(const QHttpServerRequest &request)
         return errorResponse(422, u"bad_request"_s, u"field 'channel' is required and must be a string"_s);
     if (!isValidChannelName(channel.toString()))
         return errorResponse(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+    if (auto refused =
+            m_guard.require(who.canWrite(channel.toString()), who.refusal(channel.toString(), true)))
+        return std::move(*refused);
     auto message = messageFromPayload(o, u"message"_s);
     if (!message)
         return errorResponse(422, errorCodeName(message.error().code), message.error().message);

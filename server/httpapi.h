@@ -1,5 +1,6 @@
 #pragma once
 
+#include "httpguard.h"
 #include "serverconfig.h"
 
 #include <QDateTime>
@@ -19,7 +20,7 @@ class Hub;
 struct StoreError;
 struct StoredPage;
 
-// The REST API and the pages (SPEC section 5), as QHttpServer routes on the main thread.
+// The REST API and the pages (SPEC section 5), as routes of a worker's QHttpServer (one per I/O thread).
 class HttpApi : public QObject
 {
     Q_OBJECT
@@ -40,14 +41,14 @@ private:
     static QJsonArray messagesJson(const StoredPage &page, bool withRead);
 
     void registerRoutes();
-    QHttpServerResponse stats() const;
+    QHttpServerResponse stats(const QHttpServerRequest &request) const;
     QHttpServerResponse health() const;
-    QHttpServerResponse metrics() const;
+    QHttpServerResponse metrics(const QHttpServerRequest &request) const;
     QHttpServerResponse publish(const QHttpServerRequest &request);
     QHttpServerResponse notifications(const QHttpServerRequest &request);
-    QHttpServerResponse markRead(const QString &idText);
+    QHttpServerResponse markRead(const QString &idText, const QHttpServerRequest &request);
     QHttpServerResponse markAllRead(const QHttpServerRequest &request);
-    QHttpServerResponse channels() const;
+    QHttpServerResponse channels(const QHttpServerRequest &request) const;
     QHttpServerResponse history(const QString &channel, const QHttpServerRequest &request);
     QHttpServerResponse customEvent(const QString &channel, const QHttpServerRequest &request);
     QHttpServerResponse broadcast(const QHttpServerRequest &request);
@@ -56,6 +57,7 @@ private:
     Hub *m_hub;
     ServerConfig m_config;
     QHttpServer *m_server;
+    HttpGuard m_guard;
     QDateTime m_started;
 };
 

@@ -103,6 +103,24 @@ void Hub::setStore(Store *store)
     m_store = store;
 }
 
+bool Hub::acquireAddress(const QHostAddress &address, int cap)
+{
+    QMutexLocker lock(&m_addressMutex);
+    int &n = m_connectionsPerAddress[address];
+    if (n >= cap)
+        return false;
+    ++n;
+    return true;
+}
+
+void Hub::releaseAddress(const QHostAddress &address)
+{
+    QMutexLocker lock(&m_addressMutex);
+    auto it = m_connectionsPerAddress.find(address);
+    if (it != m_connectionsPerAddress.end() && --it.value() <= 0)
+        m_connectionsPerAddress.erase(it);
+}
+
 quint64 Hub::registerSession(ClientInfo info)
 {
     quint64 id = 0;

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "auth.h"
 #include "envelope.h"
 #include "message.h"
 #include "metrics.h"
@@ -8,6 +9,7 @@
 
 #include <QDateTime>
 #include <QHash>
+#include <QHostAddress>
 #include <QJsonObject>
 #include <QMutex>
 #include <QObject>
@@ -86,6 +88,13 @@ public:
     Store *store() const { return m_store; }
 
     Metrics &metrics() { return m_metrics; }
+    // Set up before any connection arrives; read-only afterwards.
+    void setAuth(AuthPolicy auth) { m_auth = std::move(auth); }
+    const AuthPolicy &auth() const { return m_auth; }
+
+    // --max-connections-per-ip: false if the address already holds `cap` connections.
+    bool acquireAddress(const QHostAddress &address, int cap);
+    void releaseAddress(const QHostAddress &address);
 
     // Registry. registerSession assigns ClientInfo::sessionId.
     quint64 registerSession(ClientInfo info);
@@ -149,6 +158,9 @@ private:
     std::atomic<bool> m_countsPending{false};
     HubCounts m_lastPushedCounts{-1, -1};
     Metrics m_metrics;
+    AuthPolicy m_auth;
+    QMutex m_addressMutex;
+    QHash<QHostAddress, int> m_connectionsPerAddress;
 };
 
 } // namespace Herald

@@ -2,7 +2,11 @@
 
 #include "worker.h"
 
+#include <QHttpServer>
+#include <QMutex>
 #include <QTcpSocket>
+
+#include <atomic>
 
 #include <unistd.h>
 
@@ -22,20 +26,48 @@ void Listener::incomingConnection(qintptr descriptor)
     m_next = (m_next + 1) % m_workers.size();
 }
 
-void Listener::handOff(QTcpSocket *socket)
+void HttpIntake::take(QTcpSocket *socket)
 {
-    if (!isListening()) {
-        socket->abort();
-        socket->deleteLater();
-        return;
+    m_queue.append(socket);
+    // pendingConnectionAvailable is a private signal: emitted through the meta-object, as QHttpServer listens
+    // to it.
+    QMetaObject::invokeMethod(this, "pendingConnectionAvailable", Qt::DirectConnection);
+}
+
+bool HttpIntake::hasPendingConnections() const
+{
+    return !m_queue.isEmpty();
+}
+
+QTcpSocket *HttpIntake::nextPendingConnection()
+{
+    while (!m_queue.isEmpty()) {
+        if (QTcpSocket *s = m_queue.takeFirst())
+            return s;
     }
-    // QHttpServer (6.4) deletes a socket only once it disconnects; owned here, one still open when the server
-    // is destroyed goes with it instead of leaking.
-    socket->setParent(this);
-    // QHttpServer picks sockets up on pendingConnectionAvailable, which addPendingConnection emits, and then
-    // waits for readyRead; the request is already buffered, so announce it once more.
-    addPendingConnection(socket);
-    Q_EMIT socket->readyRead();
+    return nullptr;
+}
+
+namespace {
+std::atomic<QtMessageHandler> g_previousHandler{nullptr};
+
+void quietBind(QtMsgType type, const QMessageLogContext &context, const QString &message)
+{
+    if (type == QtWarningMsg && message.contains(QLatin1StringView("is not listening")))
+        return;
+    if (QtMessageHandler previous = g_previousHandler.load())
+        previous(type, context, message);
+}
+} // namespace
+
+void HttpIntake::bindTo(QHttpServer *server)
+{
+    // Only while bind() runs, and only that one warning; everything else goes where it went before.
+    static QMutex mutex;
+    QMutexLocker lock(&mutex);
+    g_previousHandler.store(qInstallMessageHandler(quietBind));
+    server->bind(this);
+    qInstallMessageHandler(g_previousHandler.load());
 }
 
 } // namespace Herald

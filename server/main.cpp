@@ -1,3 +1,4 @@
+#include "auth.h"
 #include "logging.h"
 #include "server.h"
 #include "serveroptions.h"
@@ -22,6 +23,21 @@ int main(int argc, char *argv[])
     if (!options) {
         std::fprintf(stderr, "herald-server: %s\n", qPrintable(options.error()));
         return 2;
+    }
+    if (options->action == Herald::ServerOptions::Action::Token) {
+        const auto secret = Herald::readSecretFile(options->config.jwtSecretFile);
+        if (!secret) {
+            std::fprintf(stderr, "herald-server: %s\n", qPrintable(secret.error()));
+            return 2;
+        }
+        const auto &t = options->token;
+        const QByteArray token = Herald::TokenVerifier(*secret).mint(t.subject, t.role, t.ttl, t.channels);
+        if (token.isEmpty()) {
+            std::fprintf(stderr, "herald-server: cannot sign the token\n");
+            return 1;
+        }
+        std::printf("%s\n", token.constData());
+        return 0;
     }
     if (options->action != Herald::ServerOptions::Action::Run) {
         std::fputs(qPrintable(options->text), stdout);

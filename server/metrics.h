@@ -18,8 +18,15 @@ struct Metrics
     std::atomic<qint64> sseConnections{0};
     std::atomic<qint64> protocolErrors{0};
     std::atomic<qint64> httpRequests{0};
-    std::atomic<qint64> storeErrors{0};      // publishes refused because the store could not commit
-    std::atomic<qint64> messagesReplayed{0}; // stored messages sent to resuming clients
+    std::atomic<qint64> storeErrors{0};         // publishes refused because the store could not commit
+    std::atomic<qint64> messagesReplayed{0};    // stored messages sent to resuming clients
+    std::atomic<qint64> refusedUnauthorized{0}; // no or bad token (HTTP 401, close 1008)
+    std::atomic<qint64> refusedForbidden{0};  // a valid token that does not allow it (403, 1008, error frame)
+    std::atomic<qint64> refusedOrigin{0};     // an Origin outside --allowed-origins
+    std::atomic<qint64> rateLimited{0};       // frames dropped by the per-connection rate limit
+    std::atomic<qint64> connectionsCapped{0}; // connections refused by --max-connections-per-ip
+    std::atomic<qint64> slowConsumers{0};     // clients cut off because their send buffer was full
+    std::atomic<qint64> idleTimeouts{0};      // WebSockets closed after --idle-timeout of silence
 
     static void add(std::atomic<qint64> &c, qint64 n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
     static qint64 get(const std::atomic<qint64> &c) { return c.load(std::memory_order_relaxed); }

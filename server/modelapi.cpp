@@ -78,11 +78,14 @@ bool broadcastWanted(const QHttpServerRequest &request)
 }
 } // namespace
 
-ModelApi::ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObject *parent)
+ModelApi::ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QMutex *changes,
+                   QObject *parent)
     : QObject(parent)
     , m_hub(hub)
     , m_config(config)
     , m_server(server)
+    , m_changes(changes)
+    , m_guard(hub)
 {
     for (const ModelSpec &model : m_config.models)
         registerModel(model);
@@ -101,12 +104,18 @@ void ModelApi::registerModel(const ModelSpec &model)
 {
     // Every method is routed here so that a wrong one is a 405 with Allow, not a 404.
     const auto collection = [this, model](const QHttpServerRequest &request) {
+        if (request.method() == Method::Options)
+            return preflight(u"GET, POST, OPTIONS"_s);
+        if (auto refused = authorize(model, request))
+            return std::move(*refused);
         switch (request.method()) {
         case Method::Get:
         case Method::Head:
             return list(model, request);
-        case Method::Post:
+        case Method::Post: {
+            QMutexLocker lock(m_changes);
             return create(model, request);
+        }
         case Method::Options:
             return preflight(u"GET, POST, OPTIONS"_s);
         default:
@@ -114,15 +123,23 @@ void ModelApi::registerModel(const ModelSpec &model)
         }
     };
     const auto item = [this, model](const QString &id, const QHttpServerRequest &request) {
+        if (request.method() == Method::Options)
+            return preflight(u"GET, PATCH, PUT, DELETE, OPTIONS"_s);
+        if (auto refused = authorize(model, request))
+            return std::move(*refused);
         switch (request.method()) {
         case Method::Get:
         case Method::Head:
             return get(model, id);
         case Method::Patch:
-        case Method::Put: // a full PUT body validates as a patch that sets every field it names
+        case Method::Put: { // a full PUT body validates as a patch that sets every field it names
+            QMutexLocker lock(m_changes);
             return update(model, id, request);
-        case Method::Delete:
+        }
+        case Method::Delete: {
+            QMutexLocker lock(m_changes);
             return remove(model, id, request);
+        }
         case Method::Options:
             return preflight(u"GET, PATCH, PUT, DELETE, OPTIONS"_s);
         default:
@@ -132,6 +149,19 @@ void ModelApi::registerModel(const ModelSpec &model)
     m_server->route(u"/%1/"_s.arg(model.name), Method::AnyKnown, collection);
     m_server->route(u"/%1"_s.arg(model.name), Method::AnyKnown, collection);
     m_server->route(u"/%1/<arg>"_s.arg(model.name), Method::AnyKnown, item);
+}
+
+std::optional<QHttpServerResponse> ModelApi::authorize(const ModelSpec &model,
+                                                       const QHttpServerRequest &request)
+{
+    // SPEC section 7: reading a model needs its channel; changing one is for admins.
+    Identity who;
+    if (auto refused = m_guard.identify(request, who))
+        return refused;
+    const Method m = request.method();
+    if (m == Method::Get || m == Method::Head)
+        return m_guard.require(who.canRead(model.name), who.refusal(model.name, false));
+    return m_guard.require(who.isAdmin(), u"changing %1 needs an admin token"_s.arg(model.name));
 }
 
 QHttpServerResponse ModelApi::list(const ModelSpec &model, const QHttpServerRequest &request)

@@ -1,8 +1,10 @@
 #pragma once
 
+#include "httpguard.h"
 #include "modelspec.h"
 #include "serverconfig.h"
 
+#include <QMutex>
 #include <QObject>
 
 #include <optional>
@@ -28,7 +30,10 @@ class ModelApi : public QObject
     Q_OBJECT
 
 public:
-    ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObject *parent = nullptr);
+    // `changes` serialises model changes across the workers' threads: each one's check (unique email,
+    // existing author) and its write are not interleaved with another's.
+    ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QMutex *changes,
+             QObject *parent = nullptr);
 
     static constexpr int MaxListLimit = 1000;
 
@@ -50,10 +55,13 @@ private:
                                               const RecordWrite &write, const QJsonObject &eventData,
                                               const QHttpServerRequest &request);
     const ModelSpec *modelNamed(const QString &name) const;
+    std::optional<QHttpServerResponse> authorize(const ModelSpec &model, const QHttpServerRequest &request);
 
     Hub *m_hub;
     const ServerConfig m_config;
     QHttpServer *m_server;
+    QMutex *m_changes;
+    HttpGuard m_guard;
 };
 
 } // namespace Herald

@@ -136,11 +136,15 @@ QJsonObject normalizeRecord(const ModelSpec &model, const QJsonObject &input, bo
     for (const FieldSpec &f : model.fields) {
         QJsonValue v = input.value(f.name);
         if (v.isUndefined()) {
-            if (!partial && !f.defaultValue.isUndefined())
+            // An absent default reads as Null or Undefined depending on how the spec was written: neither is
+            // stored.
+            if (!partial && !f.defaultValue.isUndefined() && !f.defaultValue.isNull())
                 out.insert(f.name, f.defaultValue);
             continue;
         }
-        if (v.isString())
+        // Addresses are compared and looked up, so stray spaces go; other text is kept as written (a post's
+        // body may start with indentation).
+        if (v.isString() && f.type == FieldSpec::Type::Email)
             v = v.toString().trimmed();
         if (v.isDouble())
             v = QJsonValue(v.toInteger());

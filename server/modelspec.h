@@ -51,7 +51,8 @@ struct FieldError
 };
 QList<FieldError> validateRecord(const ModelSpec &model, const QJsonObject &input, bool partial);
 
-// The stored form of a valid input: known fields only, defaults applied on create, emails trimmed.
+// The stored form of a valid input: known fields only, defaults applied on create, emails trimmed (other
+// strings are kept exactly).
 QJsonObject normalizeRecord(const ModelSpec &model, const QJsonObject &input, bool partial);
 
 } // namespace Herald

@@ -1,17 +1,19 @@
 #include "server.h"
 
 #include "channelname.h"
-#include "httpapi.h"
 #include "hub.h"
 #include "listener.h"
 #include "logging.h"
-#include "modelapi.h"
 #include "store.h"
 #include "worker.h"
 
 #include <QDir>
-#include <QHttpServer>
+#include <QFile>
 #include <QJsonObject>
+#include <QSslCertificate>
+#include <QSslConfiguration>
+#include <QSslKey>
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QThread>
 #include <QTimer>
@@ -30,9 +32,6 @@ Server::~Server()
 {
     stopThreads();
     closeStore();
-    // The HTTP server before the listener, which owns the sockets it was handed.
-    delete m_http;
-    m_http = nullptr;
 }
 
 quint16 Server::port() const
@@ -53,6 +52,30 @@ bool Server::start()
     }
 
     m_hub->setModelChannels(m_config.modelNames());
+
+    // Configuration errors first: they are one line and nothing has been opened yet.
+    if (m_config.tokenAuth()) {
+        if (m_config.jwtSecretFile.isEmpty()) {
+            m_error = u"--auth token (the default on a non-loopback address) needs --jwt-secret-file"_s;
+            return false;
+        }
+        const auto secret = readSecretFile(m_config.jwtSecretFile);
+        if (!secret) {
+            m_error = secret.error();
+            return false;
+        }
+        m_hub->setAuth(AuthPolicy(true, TokenVerifier(*secret), m_config.allowedOrigins));
+    } else {
+        m_hub->setAuth(AuthPolicy(false, TokenVerifier(), m_config.allowedOrigins));
+    }
+
+    std::optional<QSslConfiguration> tls;
+    if (m_config.tls()) {
+        auto loaded = loadTls();
+        if (!loaded)
+            return false;
+        tls = *loaded;
+    }
 
     m_listener = new Listener(this);
     m_listener->setListenBacklogSize(m_config.listenBacklog);
@@ -80,14 +103,12 @@ bool Server::start()
 
     const int count =
         m_config.workerThreads > 0 ? m_config.workerThreads : qMax(1, QThread::idealThreadCount());
-    Listener *listener = m_listener;
-    auto handoff = [listener](QTcpSocket *socket) {
-        QMetaObject::invokeMethod(listener, [listener, socket] { listener->handOff(socket); });
-    };
     for (int i = 0; i < count; ++i) {
         auto *thread = new QThread(this);
         thread->setObjectName(u"herald-io-%1"_s.arg(i));
-        auto *worker = new Worker(m_hub, m_config, handoff, i);
+        auto *worker = new Worker(m_hub, m_config, &m_modelChanges, i);
+        if (tls)
+            worker->setTls(*tls);
         worker->moveToThread(thread);
         connect(worker, &Worker::drained, this, [this] {
             if (++m_drained == m_workers.size()) {
@@ -103,16 +124,12 @@ bool Server::start()
     m_hub->setWorkers(m_workers);
     m_listener->setWorkers(m_workers);
 
-    m_http = new QHttpServer(this);
-    m_api = new HttpApi(m_hub, m_config, m_http, this);
-    new ModelApi(m_hub, m_config, m_http, this);
-    m_http->bind(m_listener);
-
     if (m_config.demoIntervalSeconds > 0)
         startDemo();
-    qCInfo(lcServer).noquote() << "herald-server" << HERALD_VERSION << "listening on"
-                               << u"http://%1:%2/"_s.arg(m_config.bindText).arg(port()) << "with" << count
-                               << "I/O threads";
+    qCInfo(lcServer).noquote()
+        << "herald-server" << HERALD_VERSION << "listening on"
+        << u"%1://%2:%3/"_s.arg(m_config.tls() ? u"https"_s : u"http"_s, m_config.bindText).arg(port())
+        << "with" << count << "I/O threads";
     return true;
 }
 
@@ -157,6 +174,47 @@ void Server::stop()
     }
     for (Worker *w : std::as_const(m_workers))
         w->shutdown();
+}
+
+std::optional<QSslConfiguration> Server::loadTls()
+{
+    if (!QSslSocket::supportsSsl()) {
+        m_error = u"TLS is not available: Qt found no OpenSSL (install libssl3)"_s;
+        return std::nullopt;
+    }
+    QFile certFile(m_config.tlsCert);
+    if (!certFile.open(QIODevice::ReadOnly)) {
+        m_error = u"cannot read --tls-cert %1"_s.arg(m_config.tlsCert);
+        return std::nullopt;
+    }
+    const QList<QSslCertificate> chain = QSslCertificate::fromData(certFile.readAll(), QSsl::Pem);
+    if (chain.isEmpty()) {
+        m_error = u"--tls-cert %1 holds no PEM certificate"_s.arg(m_config.tlsCert);
+        return std::nullopt;
+    }
+    QFile keyFile(m_config.tlsKey);
+    if (!keyFile.open(QIODevice::ReadOnly)) {
+        m_error = u"cannot read --tls-key %1"_s.arg(m_config.tlsKey);
+        return std::nullopt;
+    }
+    const QByteArray pem = keyFile.readAll();
+    QSslKey key;
+    for (QSsl::KeyAlgorithm algorithm : {QSsl::Rsa, QSsl::Ec, QSsl::Dsa}) {
+        key = QSslKey(pem, algorithm, QSsl::Pem);
+        if (!key.isNull())
+            break;
+    }
+    if (key.isNull()) {
+        m_error = u"--tls-key %1 holds no unencrypted PEM private key"_s.arg(m_config.tlsKey);
+        return std::nullopt;
+    }
+    QSslConfiguration c = QSslConfiguration::defaultConfiguration();
+    c.setLocalCertificate(chain.constFirst());
+    c.setLocalCertificateChain(chain);
+    c.setPrivateKey(key);
+    c.setPeerVerifyMode(QSslSocket::VerifyNone); // clients are not asked for certificates
+    c.setProtocol(QSsl::SecureProtocols);
+    return c;
 }
 
 void Server::closeStore()

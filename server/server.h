@@ -3,17 +3,19 @@
 #include "serverconfig.h"
 
 #include <QList>
+#include <QMutex>
 #include <QObject>
+#include <QSslConfiguration>
 #include <QString>
 
-class QHttpServer;
+#include <optional>
+
 class QThread;
 class QTimer;
 
 namespace Herald {
 
 class Hub;
-class HttpApi;
 class Listener;
 class Store;
 class Worker;
@@ -47,14 +49,14 @@ private:
     void startDemo();
     void stopThreads();
     void closeStore();
+    std::optional<QSslConfiguration> loadTls();
 
     ServerConfig m_config;
     QString m_error;
     Hub *m_hub = nullptr;
     Store *m_store = nullptr;
     Listener *m_listener = nullptr;
-    QHttpServer *m_http = nullptr;
-    HttpApi *m_api = nullptr;
+    QMutex m_modelChanges; // shared by the workers' ModelApi
     QTimer *m_demo = nullptr;
     QList<QThread *> m_threads;
     QList<Worker *> m_workers;

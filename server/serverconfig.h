@@ -58,6 +58,36 @@ struct ServerConfig
     bool synchronousFull = false; // fsync every commit (power-loss safe) instead of WAL's NORMAL
     std::chrono::milliseconds storeBusyTimeout{2000};
     std::chrono::milliseconds pruneInterval{60000};
+
+    // Security (SPEC section 7).
+    enum class AuthMode
+    {
+        Auto, // open on a loopback bind, token on any other
+        Open,
+        Token,
+    };
+    AuthMode authMode = AuthMode::Auto;
+    QString jwtSecretFile;
+    QStringList allowedOrigins;   // empty: any origin
+    int rateLimit = 100;          // messages per second per connection, burst twice that; 0 = off
+    int maxConnectionsPerIp = -1; // -1: 0 (no cap) on a loopback bind, 1000 on any other
+    std::chrono::seconds idleTimeout{60};
+    qint64 maxSendBuffer = 4 * 1024 * 1024;
+
+    // TLS (SPEC section 7): https:// and wss:// on the same port when both are set (PEM files).
+    QString tlsCert;
+    QString tlsKey;
+    bool tls() const { return !tlsCert.isEmpty(); }
+
+    bool isLoopbackBind() const { return bind.isLoopback(); }
+    bool tokenAuth() const
+    {
+        return authMode == AuthMode::Token || (authMode == AuthMode::Auto && !isLoopbackBind());
+    }
+    int connectionsPerIpCap() const
+    {
+        return maxConnectionsPerIp >= 0 ? maxConnectionsPerIp : (isLoopbackBind() ? 0 : 1000);
+    }
 };
 
 } // namespace Herald

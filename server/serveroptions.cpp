@@ -1,5 +1,6 @@
 #include "serveroptions.h"
 
+#include "auth.h"
 #include "channelname.h"
 #include "logging.h"
 
@@ -8,6 +9,7 @@
 #include <QSettings>
 
 #include <algorithm>
+#include <vector>
 
 using namespace Qt::StringLiterals;
 
@@ -17,20 +19,6 @@ namespace {
 using R = Result<ServerOptions, QString>;
 
 // Keys the config file may hold, the same names as the long options.
-const QStringList configKeys = {u"bind"_s,
-                                u"port"_s,
-                                u"data-dir"_s,
-                                u"log-level"_s,
-                                u"demo-interval"_s,
-                                u"workers"_s,
-                                u"max-message-size"_s,
-                                u"backlog"_s,
-                                u"history-size"_s,
-                                u"history-ttl"_s,
-                                u"replay-limit"_s,
-                                u"max-db-size"_s,
-                                u"sync"_s,
-                                u"ephemeral-channels"_s};
 
 std::optional<int> parseInt(const QString &text, int min, int max)
 {
@@ -188,6 +176,48 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
         if (v != u"normal"_s && v != u"full"_s)
             return u"sync: '%1' is not normal or full"_s.arg(value);
         c.synchronousFull = v == u"full"_s;
+    } else if (key == u"auth"_s) {
+        const QString v = value.trimmed().toLower();
+        if (v != u"open"_s && v != u"token"_s)
+            return u"--auth: '%1' is not open or token"_s.arg(value);
+        c.authMode = v == u"open"_s ? ServerConfig::AuthMode::Open : ServerConfig::AuthMode::Token;
+    } else if (key == u"jwt-secret-file"_s) {
+        if (value.trimmed().isEmpty())
+            return u"--jwt-secret-file: empty path"_s;
+        c.jwtSecretFile = value.trimmed();
+    } else if (key == u"allowed-origins"_s) {
+        QStringList origins;
+        for (const QString &o : value.split(u',', Qt::SkipEmptyParts)) {
+            const QString t = o.trimmed();
+            if (t != u"*"_s && !t.startsWith(u"http://"_s) && !t.startsWith(u"https://"_s))
+                return u"--allowed-origins: '%1' is not an origin like https://example.com"_s.arg(t);
+            origins.append(t.endsWith(u'/') ? t.chopped(1) : t);
+        }
+        c.allowedOrigins = origins.contains(u"*"_s) ? QStringList() : origins;
+    } else if (key == u"rate-limit"_s) {
+        const auto v = parseInt(value, 0, 1000000);
+        if (!v)
+            return u"--rate-limit: '%1' is not a number of messages per second (0 = off)"_s.arg(value);
+        c.rateLimit = *v;
+    } else if (key == u"max-connections-per-ip"_s) {
+        const auto v = parseInt(value, 0, 10000000);
+        if (!v)
+            return u"--max-connections-per-ip: '%1' is not a count (0 = no cap)"_s.arg(value);
+        c.maxConnectionsPerIp = *v;
+    } else if (key == u"idle-timeout"_s) {
+        const auto v = parseDuration(value);
+        if (!v || (*v != 0 && *v < 2))
+            return u"--idle-timeout: '%1' is not a duration of at least 2s (0 = off)"_s.arg(value);
+        c.idleTimeout = std::chrono::seconds(*v);
+    } else if (key == u"send-buffer"_s) {
+        const auto v = parseSize(value);
+        if (!v || *v < 64 * 1024)
+            return u"--send-buffer: '%1' is not a size of at least 64k"_s.arg(value);
+        c.maxSendBuffer = *v;
+    } else if (key == u"tls-cert"_s || key == u"tls-key"_s) {
+        if (value.trimmed().isEmpty())
+            return u"--%1: empty path"_s.arg(key);
+        (key == u"tls-cert"_s ? c.tlsCert : c.tlsKey) = value.trimmed();
     } else if (key == u"ephemeral-channels"_s) {
         QStringList patterns;
         for (const QString &p : value.split(u',', Qt::SkipEmptyParts))
@@ -203,6 +233,8 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
     }
     return {};
 }
+
+bool isConfigKey(const QString &name);
 
 // QSettings reads "a, b" as a list of two strings; every setting here is text, commas included.
 QString settingText(const QSettings &settings, const QString &key)
@@ -242,7 +274,7 @@ QString loadConfigFile(ServerConfig &c, const QString &path)
         if (key.startsWith(u"retention/"_s))
             continue;
         const QString name = key.startsWith(u"server/"_s) ? key.mid(7) : key;
-        if (!key.startsWith(u"server/"_s) || !configKeys.contains(name))
+        if (!key.startsWith(u"server/"_s) || !isConfigKey(name))
             return u"--config: %1: unknown setting '%2'"_s.arg(path, key);
         const QString error = apply(c, name, settingText(settings, key));
         if (!error.isEmpty())
@@ -252,44 +284,143 @@ QString loadConfigFile(ServerConfig &c, const QString &path)
 }
 } // namespace
 
+namespace {
+// Every setting: a long option and a key of the config file's [server] section, or the file only.
+struct OptionSpec
+{
+    const char16_t *name;
+    const char16_t *help;
+    const char16_t *valueName; // nullptr: config file only
+};
+constexpr OptionSpec optionSpecs[] = {
+    {u"bind", u"Address to listen on (default 127.0.0.1).", u"address"},
+    {u"port", u"Port for HTTP, WebSocket and SSE (default 8000; 0 = any).", u"port"},
+    {u"data-dir", u"Directory for the database (default ./herald-data).", u"dir"},
+    {u"log-level", u"debug, info, warning or error (default info).", u"level"},
+    {u"demo-interval", u"Publish a demo notification to users 1 and 2 every N seconds (0 = off).",
+     u"seconds"},
+    {u"workers", u"I/O threads (default: one per core).", u"count"},
+    {u"max-message-size", u"Largest WebSocket message or HTTP body in bytes (default 65536).", u"bytes"},
+    {u"backlog", u"Listen queue length (default 4096).", u"length"},
+    {u"history-size", u"Messages kept per channel for history and replay (default 1000; 0 = no limit).",
+     u"count"},
+    {u"history-ttl", u"Age after which stored messages are deleted, e.g. 12h, 7d (default 7d; 0 = never).",
+     u"duration"},
+    {u"replay-limit", u"Most messages one reconnect replays (default 5000).", u"count"},
+    {u"max-db-size", u"Largest database, e.g. 500M; when full, publishes get 503 (default: no limit).",
+     u"size"},
+    {u"auth", u"open or token (default: open on a loopback address, token on any other).", u"mode"},
+    {u"jwt-secret-file", u"File holding the HS256 secret that signs tokens (at least 32 bytes).", u"file"},
+    {u"allowed-origins", u"Comma-separated origins allowed for WebSocket, SSE and CORS (default: any).",
+     u"origins"},
+    {u"rate-limit", u"Messages per second one connection may send (burst twice that; 0 = off; default 100).",
+     u"count"},
+    {u"max-connections-per-ip",
+     u"Connections one address may hold (0 = no cap; default 0 on loopback, 1000).", u"count"},
+    {u"idle-timeout", u"Close a WebSocket silent this long; pinged halfway (default 60s; 0 = off).",
+     u"duration"},
+    {u"send-buffer", u"Bytes queued for one slow client before it is cut off to resume later (default 4M).",
+     u"size"},
+    {u"tls-cert", u"PEM certificate (chain) for https:// and wss:// on the same port.", u"file"},
+    {u"tls-key", u"PEM private key for --tls-cert.", u"file"},
+    {u"sync", nullptr, nullptr},
+    {u"ephemeral-channels", nullptr, nullptr},
+};
+
+Result<ServerOptions, QString> parseTokenCommand(const QStringList &arguments)
+{
+    // herald-server token --sub alice --role publisher --ttl 1h [--channels 'news,user:*'] (--jwt-secret-file
+    // F | --config F): prints one signed token, for scripts and for trying token mode by hand.
+    QCommandLineParser parser;
+    parser.setApplicationDescription(u"Mints an HS256 token for herald-server --auth token."_s);
+    const QCommandLineOption help({u"h"_s, u"help"_s}, u"Show this help and exit."_s);
+    const QCommandLineOption sub(u"sub"_s, u"The user the token is for (its user:<sub> queue)."_s, u"id"_s);
+    const QCommandLineOption role(u"role"_s, u"subscriber, publisher or admin (default subscriber)."_s,
+                                  u"role"_s);
+    const QCommandLineOption ttl(u"ttl"_s, u"Lifetime, e.g. 15m, 1h, 30d (default 1h; 0 = no expiry)."_s,
+                                 u"duration"_s);
+    const QCommandLineOption channels(u"channels"_s, u"Comma-separated channel patterns it may use."_s,
+                                      u"patterns"_s);
+    const QCommandLineOption secret(u"jwt-secret-file"_s, u"The server's secret file."_s, u"file"_s);
+    const QCommandLineOption config(u"config"_s, u"Read jwt-secret-file from this config."_s, u"file"_s);
+    parser.addOptions({help, sub, role, ttl, channels, secret, config});
+    if (!parser.parse(arguments))
+        return R::failure(u"token: "_s + parser.errorText());
+    ServerOptions options;
+    options.action = ServerOptions::Action::Token;
+    if (parser.isSet(help)) {
+        options.action = ServerOptions::Action::Help;
+        options.text = parser.helpText();
+        return options;
+    }
+    if (parser.positionalArguments().size() > 1)
+        return R::failure(u"token: unexpected argument '%1'"_s.arg(parser.positionalArguments().at(1)));
+    if (parser.isSet(config)) {
+        const QString error = loadConfigFile(options.config, parser.value(config));
+        if (!error.isEmpty())
+            return R::failure(error);
+    }
+    if (parser.isSet(secret))
+        options.config.jwtSecretFile = parser.value(secret);
+    if (options.config.jwtSecretFile.isEmpty())
+        return R::failure(u"token: --jwt-secret-file (or --config with jwt-secret-file) is required"_s);
+    options.token.subject = parser.value(sub);
+    if (!isValidIdentifier(options.token.subject))
+        return R::failure(u"token: --sub must match [A-Za-z0-9_.:-]{1,121}"_s);
+    if (parser.isSet(role)) {
+        const auto r = roleFromName(parser.value(role));
+        if (!r)
+            return R::failure(u"token: --role must be subscriber, publisher or admin"_s);
+        options.token.role = *r;
+    }
+    if (parser.isSet(ttl)) {
+        const auto t = parseDuration(parser.value(ttl));
+        if (!t)
+            return R::failure(
+                u"token: --ttl '%1' is not a duration (e.g. 15m, 1h, 30d)"_s.arg(parser.value(ttl)));
+        options.token.ttl = std::chrono::seconds(*t);
+    }
+    for (const QString &p : parser.value(channels).split(u',', Qt::SkipEmptyParts))
+        options.token.channels.append(p.trimmed());
+    if (const QString e = channelPatternsError(options.token.channels); !e.isEmpty())
+        return R::failure(u"token: --channels: "_s + e);
+    return options;
+}
+bool isConfigKey(const QString &name)
+{
+    for (const OptionSpec &spec : optionSpecs) {
+        if (name == QStringView(spec.name))
+            return true;
+    }
+    return false;
+}
+} // namespace
+
 Result<ServerOptions, QString> parseServerOptions(const QStringList &arguments)
 {
+    if (arguments.size() > 1 && arguments.at(1) == u"token"_s)
+        return parseTokenCommand(arguments.mid(0, 1) + arguments.mid(1));
+
     QCommandLineParser parser;
     parser.setApplicationDescription(u"Herald: a self-hosted real-time notification hub.\n"
-                                     "WebSocket, Server-Sent Events and a JSON REST API on one port."_s);
+                                     "WebSocket, Server-Sent Events and a JSON REST API on one port.\n\n"
+                                     "herald-server token --sub ID --role ROLE --ttl 1h --jwt-secret-file F\n"
+                                     "  prints a token for --auth token."_s);
     const QCommandLineOption help({u"h"_s, u"help"_s}, u"Show this help and exit."_s);
     const QCommandLineOption version({u"v"_s, u"version"_s}, u"Show the version and exit."_s);
-    const QCommandLineOption bind(u"bind"_s, u"Address to listen on (default 127.0.0.1)."_s, u"address"_s);
-    const QCommandLineOption port(u"port"_s, u"Port for HTTP, WebSocket and SSE (default 8000; 0 = any)."_s,
-                                  u"port"_s);
-    const QCommandLineOption dataDir(u"data-dir"_s, u"Directory for the database (default ./herald-data)."_s,
-                                     u"dir"_s);
     const QCommandLineOption config(u"config"_s, u"INI file with a [server] section of these options."_s,
                                     u"file"_s);
-    const QCommandLineOption logLevel(u"log-level"_s, u"debug, info, warning or error (default info)."_s,
-                                      u"level"_s);
-    const QCommandLineOption demo(
-        u"demo-interval"_s, u"Publish a demo notification to users 1 and 2 every N seconds (0 = off)."_s,
-        u"seconds"_s);
-    const QCommandLineOption workers(u"workers"_s, u"I/O threads (default: one per core)."_s, u"count"_s);
-    const QCommandLineOption maxSize(u"max-message-size"_s,
-                                     u"Largest WebSocket message or HTTP body in bytes (default 65536)."_s,
-                                     u"bytes"_s);
-    const QCommandLineOption backlog(u"backlog"_s, u"Listen queue length (default 4096)."_s, u"length"_s);
-    const QCommandLineOption historySize(
-        u"history-size"_s,
-        u"Messages kept per channel for history and replay (default 1000; 0 = no limit)."_s, u"count"_s);
-    const QCommandLineOption historyTtl(
-        u"history-ttl"_s,
-        u"Age after which stored messages are deleted, e.g. 12h, 7d (default 7d; 0 = never)."_s,
-        u"duration"_s);
-    const QCommandLineOption replayLimit(
-        u"replay-limit"_s, u"Most messages one reconnect replays (default 5000)."_s, u"count"_s);
-    const QCommandLineOption maxDbSize(
-        u"max-db-size"_s, u"Largest database, e.g. 500M; when full, publishes get 503 (default: no limit)."_s,
-        u"size"_s);
-    parser.addOptions({help, version, bind, port, dataDir, config, logLevel, demo, workers, maxSize, backlog,
-                       historySize, historyTtl, replayLimit, maxDbSize});
+    parser.addOptions({help, version, config});
+    std::vector<std::pair<QCommandLineOption, QString>> cli;
+    for (const OptionSpec &spec : optionSpecs) {
+        if (!spec.valueName)
+            continue;
+        const QString name = QString::fromUtf16(spec.name);
+        cli.emplace_back(
+            QCommandLineOption(name, QString::fromUtf16(spec.help), QString::fromUtf16(spec.valueName)),
+            name);
+        parser.addOption(cli.back().first);
+    }
 
     if (!parser.parse(arguments))
         return R::failure(parser.errorText() + u" (see --help)"_s);
@@ -314,25 +445,15 @@ Result<ServerOptions, QString> parseServerOptions(const QStringList &arguments)
         if (!error.isEmpty())
             return R::failure(error);
     }
-    const std::pair<const QCommandLineOption *, QString> cli[] = {{&bind, u"bind"_s},
-                                                                  {&port, u"port"_s},
-                                                                  {&dataDir, u"data-dir"_s},
-                                                                  {&logLevel, u"log-level"_s},
-                                                                  {&demo, u"demo-interval"_s},
-                                                                  {&workers, u"workers"_s},
-                                                                  {&maxSize, u"max-message-size"_s},
-                                                                  {&backlog, u"backlog"_s},
-                                                                  {&historySize, u"history-size"_s},
-                                                                  {&historyTtl, u"history-ttl"_s},
-                                                                  {&replayLimit, u"replay-limit"_s},
-                                                                  {&maxDbSize, u"max-db-size"_s}};
     for (const auto &[option, key] : cli) {
-        if (!parser.isSet(*option))
+        if (!parser.isSet(option))
             continue;
-        const QString error = apply(options.config, key, parser.value(*option));
+        const QString error = apply(options.config, key, parser.value(option));
         if (!error.isEmpty())
             return R::failure(error);
     }
+    if (options.config.tlsCert.isEmpty() != options.config.tlsKey.isEmpty())
+        return R::failure(u"--tls-cert and --tls-key go together"_s);
     return options;
 }
 

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "auth.h"
 #include "result.h"
 #include "serverconfig.h"
 
@@ -14,11 +15,19 @@ struct ServerOptions
     {
         Run,
         Help,
-        Version
+        Version,
+        Token, // `herald-server token …`: print a signed token
     };
     Action action = Action::Run;
     QString text; // help or version text
     ServerConfig config;
+    struct TokenRequest
+    {
+        QString subject;
+        Role role = Role::Subscriber;
+        std::chrono::seconds ttl{3600};
+        QStringList channels;
+    } token;
 };
 
 // Parses herald-server's arguments (argv[0] first) and the --config file, if any. Command-line options win

@@ -71,6 +71,13 @@ void Session::flush()
 {
     if (m_out.isEmpty() || m_finished)
         return;
+    // Unbounded, a client that stops reading would grow the server's memory with every message.
+    if (m_socket->bytesToWrite() + m_out.size() > m_worker->config().maxSendBuffer) {
+        m_out.clear();
+        Metrics::add(m_worker->hub()->metrics().slowConsumers);
+        cutOffSlowConsumer();
+        return;
+    }
     m_socket->write(m_out);
     m_out.clear();
 }

@@ -36,6 +36,12 @@ public:
     // Ends the connection: a close frame for WebSocket, end of stream for SSE.
     virtual void close(quint16 code, const QString &reason) = 0;
     virtual void heartbeat() {}
+    // Pings or closes a connection silent for long (WebSocket; SSE clients send nothing by design).
+    virtual void checkIdle(qint64 nowMs, std::chrono::seconds timeout)
+    {
+        Q_UNUSED(nowMs);
+        Q_UNUSED(timeout);
+    }
 
     bool subscribe(const QString &channel);
     bool unsubscribe(const QString &channel);
@@ -59,6 +65,9 @@ protected:
     void finish();
     void enqueue(QByteArrayView bytes);
     virtual const QByteArray &encoded(const Envelope &envelope) const = 0;
+    // The client reads slower than it is sent to: its queue is dropped and the connection ended, to be
+    // resumed by id (SPEC section 7). Transports say goodbye their own way.
+    virtual void cutOffSlowConsumer() = 0;
 
     Worker *m_worker;
     QTcpSocket *m_socket;

@@ -80,9 +80,38 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
             since = id;
     }
 
+    // SPEC section 7, before the stream starts: the origin, the token (?token=, as EventSource cannot set
+    // headers, or Authorization: Bearer), and every channel asked for.
+    Hub *hub = worker->hub();
+    const AuthPolicy &auth = hub->auth();
+    if (!auth.originAllowed(head.header("origin"))) {
+        Metrics::add(hub->metrics().refusedOrigin);
+        writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, u"origin not allowed"_s);
+        return nullptr;
+    }
+    QByteArray token = head.queryValue(u"token"_s).toUtf8();
+    if (token.isEmpty())
+        token = bearerToken(head.header("authorization"));
+    auto identity = auth.identify(token);
+    if (identity && !identity->open && !identity->authenticated)
+        identity = Result<Identity, AuthError>::failure({u"authentication required: pass ?token="_s});
+    if (!identity) {
+        Metrics::add(hub->metrics().refusedUnauthorized);
+        writeHttpError(socket, 401, "Unauthorized", u"unauthorized"_s, identity.error().message,
+                       "WWW-Authenticate: Bearer\r\n");
+        return nullptr;
+    }
+    for (const QString &ch : std::as_const(channels)) {
+        if (!identity->canRead(ch)) {
+            Metrics::add(hub->metrics().refusedForbidden);
+            writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, identity->refusal(ch, false));
+            return nullptr;
+        }
+    }
+
     ClientInfo info;
     info.clientId = clientId;
-    info.userId = userId;
+    info.userId = identity->authenticated ? identity->subject : userId;
     info.transport = Transport::Sse;
     info.route = Route::Events;
     info.address = socket->peerAddress().toString();
@@ -159,6 +188,13 @@ void SseSession::resume(const QStringList &channels, qint64 since)
 void SseSession::heartbeat()
 {
     enqueue(": heartbeat\n\n");
+}
+
+void SseSession::cutOffSlowConsumer()
+{
+    // Abort, not a graceful end that would wait for the backlog: EventSource drops an incomplete event,
+    // reconnects by itself with the Last-Event-ID it did get, and catches up from the store.
+    m_socket->abort();
 }
 
 void SseSession::close(quint16, const QString &)

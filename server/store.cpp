@@ -566,6 +566,22 @@ Result<qint64, StoreError> Store::unreadCount(const QString &channel)
     return q.value(0).toLongLong();
 }
 
+Result<std::optional<QString>, StoreError> Store::channelOf(qint64 id)
+{
+    using R = Result<std::optional<QString>, StoreError>;
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.prepare(u"SELECT channel FROM messages WHERE id = ?"_s);
+    q.addBindValue(id);
+    if (!q.exec())
+        return R::failure(errorFrom(q));
+    if (!q.next())
+        return std::optional<QString>();
+    return std::optional<QString>(q.value(0).toString());
+}
+
 Result<bool, StoreError> Store::markRead(qint64 id, QString *channel)
 {
     using R = Result<bool, StoreError>;

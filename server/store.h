@@ -129,6 +129,8 @@ public:
     // Whether history after `since` on the channel is complete (retention has not deleted any of it).
     Result<bool, StoreError> covers(const QString &channel, qint64 since);
     Result<qint64, StoreError> unreadCount(const QString &channel);
+    // The channel a stored message is on, if it is stored.
+    Result<std::optional<QString>, StoreError> channelOf(qint64 id);
     // Marks one message read; returns false if it is not stored on a user channel.
     Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr);
     Result<qint64, StoreError> markAllRead(const QString &channel);

@@ -1,9 +1,12 @@
 #include "worker.h"
 
 #include "channelname.h"
+#include "httpapi.h"
 #include "httprequesthead.h"
 #include "hub.h"
+#include "listener.h"
 #include "logging.h"
+#include "modelapi.h"
 #include "rawhttp.h"
 #include "session.h"
 #include "ssesession.h"
@@ -11,6 +14,10 @@
 #include "wssession.h"
 
 #include <QCoreApplication>
+#include <QDateTime>
+#include <QHttpServer>
+#include <QSslSocket>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
 
@@ -34,15 +41,27 @@ void removeOne(QList<Session *> &list, Session *s)
 }
 } // namespace
 
-Worker::Worker(Hub *hub, const ServerConfig &config, HttpHandoff handoff, int index)
+Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int index)
     : m_hub(hub)
     , m_config(config)
-    , m_handoff(std::move(handoff))
     , m_index(index)
     , m_heartbeat(this)
+    , m_idleCheck(this)
 {
+    // Children: they move to the worker's thread with it.
+    m_http = new QHttpServer(this);
+    m_httpIntake = new HttpIntake(this);
+    new HttpApi(m_hub, m_config, m_http, this);
+    new ModelApi(m_hub, m_config, m_http, modelMutex, this);
+    m_httpIntake->bindTo(m_http);
     m_heartbeat.setInterval(m_config.sseHeartbeat);
     connect(&m_heartbeat, &QTimer::timeout, this, &Worker::heartbeat);
+    // Silent WebSockets are pinged at half the idle timeout and closed at the full one.
+    if (m_config.idleTimeout.count() > 0) {
+        m_idleCheck.setInterval(
+            std::max<std::chrono::milliseconds>(std::chrono::milliseconds(250), m_config.idleTimeout / 4));
+        connect(&m_idleCheck, &QTimer::timeout, this, &Worker::checkIdle);
+    }
 }
 
 Worker::~Worker()
@@ -143,7 +162,14 @@ void Worker::flushDirty()
 void Worker::adoptDescriptor(qintptr descriptor)
 {
     QMetaObject::invokeMethod(this, [this, descriptor] {
-        auto *socket = new QTcpSocket(this);
+        QTcpSocket *socket = nullptr;
+        if (m_tls) {
+            auto *ssl = new QSslSocket(this);
+            ssl->setSslConfiguration(*m_tls);
+            socket = ssl;
+        } else {
+            socket = new QTcpSocket(this);
+        }
         if (!socket->setSocketDescriptor(descriptor)) {
             qCWarning(lcServer) << "cannot adopt connection:" << socket->errorString();
             delete socket;
@@ -153,6 +179,20 @@ void Worker::adoptDescriptor(qintptr descriptor)
             socket->abort();
             socket->deleteLater();
             return;
+        }
+        // --max-connections-per-ip: refused at once, before any parsing, released when the socket goes
+        // (whichever thread it ends on).
+        if (const int cap = m_config.connectionsPerIpCap(); cap > 0) {
+            const QHostAddress peer = socket->peerAddress();
+            if (!m_hub->acquireAddress(peer, cap)) {
+                Metrics::add(m_hub->metrics().connectionsCapped);
+                writeHttpError(socket, 429, "Too Many Requests", u"rate_limited"_s,
+                               u"too many connections from this address (at most %1)"_s.arg(cap));
+                connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+                return;
+            }
+            Hub *hub = m_hub;
+            connect(socket, &QObject::destroyed, [hub, peer] { hub->releaseAddress(peer); });
         }
         m_pending.insert(socket);
         connect(socket, &QTcpSocket::readyRead, this, [this, socket] { sniff(socket); });
@@ -165,9 +205,25 @@ void Worker::adoptDescriptor(qintptr descriptor)
             if (m_pending.contains(socket))
                 rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
         });
+        if (auto *ssl = qobject_cast<QSslSocket *>(socket)) {
+            // The head is read once decrypted; a client speaking plain HTTP to the TLS port fails the
+            // handshake and is dropped.
+            connect(ssl, &QSslSocket::sslErrors, ssl, [ssl] { ssl->abort(); });
+            connect(ssl, &QAbstractSocket::errorOccurred, ssl, [ssl](QAbstractSocket::SocketError e) {
+                if (e == QAbstractSocket::SslHandshakeFailedError)
+                    ssl->abort();
+            });
+            ssl->startServerEncryption();
+            return;
+        }
         if (socket->bytesAvailable() > 0)
             sniff(socket);
     });
+}
+
+void Worker::setTls(const QSslConfiguration &configuration)
+{
+    m_tls = configuration;
 }
 
 void Worker::sniff(QTcpSocket *socket)
@@ -212,10 +268,28 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
         }
         return;
     }
-    // Everything else is the REST API and the pages: QHttpServer on the main thread takes it over.
-    socket->setParent(nullptr);
-    socket->moveToThread(QCoreApplication::instance()->thread());
-    m_handoff(socket);
+    // Everything else is the REST API and the pages: QHttpServer on the main thread takes it over, but only a
+    // body it may hold: QHttpServer would buffer any size (SPEC section 7: 413 over the limit).
+    if (head.hasInvalidContentLength()) {
+        rejectHttp(socket, 400, "Bad Request", u"malformed or conflicting Content-Length"_s);
+        return;
+    }
+    if (head.contentLength() > m_config.maxMessageSize) {
+        writeHttpError(socket, 413, "Content Too Large", u"too_large"_s,
+                       u"the body is larger than %1 bytes"_s.arg(m_config.maxMessageSize));
+        return;
+    }
+    if (head.contentLength() < 0 && !head.header("transfer-encoding").isEmpty()) {
+        writeHttpError(socket, 411, "Length Required", u"bad_request"_s,
+                       u"send the body with a Content-Length (chunked bodies are not accepted)"_s);
+        return;
+    }
+    // QHttpServer (6.4) picks sockets up on pendingConnectionAvailable, which addPendingConnection emits,
+    // then waits for readyRead; the request is already buffered (it was only peeked), so announce it once
+    // more. It deletes a socket once it disconnects; the intake owns one still open when the worker goes.
+    socket->setParent(m_httpIntake);
+    m_httpIntake->take(socket);
+    Q_EMIT socket->readyRead();
 }
 
 void Worker::rejectHttp(QTcpSocket *socket, int status, QByteArrayView reason, const QString &detail)
@@ -239,6 +313,8 @@ void Worker::sessionStarted(Session *session)
         m_everyone.append(session);
     if (!m_heartbeat.isActive())
         m_heartbeat.start();
+    if (m_config.idleTimeout.count() > 0 && !m_idleCheck.isActive())
+        m_idleCheck.start();
 }
 
 void Worker::subscribeLocal(Session *session, const QString &channel)
@@ -292,6 +368,15 @@ void Worker::heartbeat()
 {
     for (Session *s : std::as_const(m_everyone))
         s->heartbeat();
+    flushDirty();
+}
+
+void Worker::checkIdle()
+{
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const auto sessions = m_sessions; // a session may close itself
+    for (Session *s : sessions)
+        s->checkIdle(now, m_config.idleTimeout);
     flushDirty();
 }
 

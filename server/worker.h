@@ -9,35 +9,42 @@
 #include <QObject>
 #include <QPointer>
 #include <QSet>
+#include <QSslConfiguration>
 #include <QTimer>
+
+#include <optional>
 
 #include <functional>
 #include <vector>
 
+class QHttpServer;
 class QTcpSocket;
 class QThread;
 
 namespace Herald {
 
 class Hub;
+class HttpIntake;
 class Session;
 struct HttpRequestHead;
 
 // Owns a share of the connections, on its own thread. Connections arrive as descriptors; the worker reads the
-// first request head and keeps WebSocket and SSE connections as sessions, handing plain HTTP requests to
-// QHttpServer on the main thread. Published envelopes arrive through post() and are written to the local
-// subscribers, corked: every session gets one socket write per batch, whatever the number of messages.
+// first request head and keeps WebSocket and SSE connections as sessions; plain HTTP goes to this worker's
+// own QHttpServer (the REST API and the pages), so no socket ever changes thread and REST scales with the
+// workers. Published envelopes arrive through post() and are written to the local subscribers, corked: every
+// session gets one socket write per batch, whatever the number of messages.
 class Worker : public QObject
 {
     Q_OBJECT
 
 public:
-    using HttpHandoff = std::function<void(QTcpSocket *)>;
-
-    Worker(Hub *hub, const ServerConfig &config, HttpHandoff handoff, int index);
+    // modelMutex serialises model changes across workers (a unique check and the write that follows it).
+    Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int index);
     ~Worker() override;
 
     int index() const { return m_index; }
+    // Connections are TLS from the first byte (--tls-cert): set before the first connection.
+    void setTls(const QSslConfiguration &configuration);
     Hub *hub() const { return m_hub; }
     const ServerConfig &config() const { return m_config; }
 
@@ -68,12 +75,14 @@ private:
     void route(QTcpSocket *socket, const HttpRequestHead &head);
     void rejectHttp(QTcpSocket *socket, int status, QByteArrayView reason, const QString &detail);
     void heartbeat();
+    void checkIdle();
     void checkDrained();
     void abortAll();
 
     Hub *m_hub;
     const ServerConfig m_config;
-    HttpHandoff m_handoff;
+    QHttpServer *m_http = nullptr;      // this thread's REST API and pages
+    HttpIntake *m_httpIntake = nullptr; // never listens: plain HTTP connections are added to it
     int m_index;
 
     QMutex m_inboxMutex;
@@ -86,7 +95,9 @@ private:
     QList<Session *> m_countsListeners;
     std::vector<Session *> m_dirty;
     QSet<QTcpSocket *> m_pending; // connections whose first request head is not read yet
+    std::optional<QSslConfiguration> m_tls;
     QTimer m_heartbeat;
+    QTimer m_idleCheck;
     qint64 m_deliveredUnreported = 0;
     bool m_flushScheduled = false;
     bool m_shuttingDown = false;

@@ -17,8 +17,13 @@ using namespace Qt::StringLiterals;
 namespace Herald {
 
 namespace {
-// An admin closing a client, distinguishable from a server shutdown (1001) or a policy refusal (1008).
+// Herald's own close codes (4000-4999 is the application range of RFC 6455):
+// an admin closing a client, distinguishable from a server shutdown (1001) or a policy refusal (1008);
 constexpr quint16 CloseKicked = 4001;
+// a client that read too slowly and should reconnect with ?since= (SPEC section 7);
+constexpr quint16 CloseSlowConsumer = 4002;
+// no frame, not even a pong, for --idle-timeout.
+constexpr quint16 CloseIdle = 4003;
 // A peer that never answers our close frame is cut after this.
 constexpr auto CloseTimeout = std::chrono::seconds(3);
 
@@ -58,36 +63,36 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     info.connectedAt = QDateTime::currentDateTimeUtc();
 
     // /ws, /ws/client, /ws/server, /ws/{model channel}, /ws/{client_id}
+    RouteSetup setup;
     const QString path = head.path;
-    QString segment;
     if (path == u"/ws"_s || path == u"/ws/"_s) {
         info.route = Route::Native;
     } else {
-        segment = path.mid(4);
-        if (segment.contains(u'/')) {
+        setup.segment = path.mid(4);
+        if (setup.segment.contains(u'/')) {
             writeHttpError(socket, 404, "Not Found", u"not_found"_s,
                            u"no WebSocket endpoint at %1"_s.arg(path));
             return nullptr;
         }
-        if (segment == u"client"_s)
+        if (setup.segment == u"client"_s)
             info.route = Route::SeedClient;
-        else if (segment == u"server"_s)
+        else if (setup.segment == u"server"_s)
             info.route = Route::Admin;
-        else if (worker->hub()->isModelChannel(segment))
+        else if (worker->hub()->isModelChannel(setup.segment))
             info.route = Route::ModelChannel;
-        else if (isValidIdentifier(segment))
+        else if (isValidIdentifier(setup.segment))
             info.route = Route::SeedChat;
         else {
-            writeHttpError(
-                socket, 400, "Bad Request", u"bad_channel"_s,
-                u"'%1' is neither a channel nor a client id ([A-Za-z0-9_.:-], at most 121)"_s.arg(segment));
+            writeHttpError(socket, 400, "Bad Request", u"bad_channel"_s,
+                           u"'%1' is neither a channel nor a client id ([A-Za-z0-9_.:-], at most 121)"_s.arg(
+                               setup.segment));
             return nullptr;
         }
     }
 
     const QString queryClientId = head.queryValue(u"client_id"_s);
     if (info.route == Route::SeedChat) {
-        info.clientId = segment;
+        info.clientId = setup.segment;
     } else if (!queryClientId.isEmpty()) {
         if (!isValidIdentifier(queryClientId)) {
             writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
@@ -100,20 +105,49 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     }
 
     // The resume point (SPEC section 2): replay what was stored after it, then go live.
-    std::optional<qint64> since;
     const QString sinceText = head.queryValue(u"since"_s);
     if (!sinceText.isNull()) {
-        since = parseSequence(sinceText);
-        if (!since) {
+        setup.since = parseSequence(sinceText);
+        if (!setup.since) {
             writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
                            u"since must be a non-negative integer (the last message id seen)"_s);
             return nullptr;
         }
     }
+    if (info.route == Route::Native) {
+        setup.userId = head.queryValue(u"user_id"_s);
+        setup.channels = splitChannels(head.queryValue(u"channels"_s));
+    }
 
-    // Known before registration, so the admin feed's client_connected and snapshot carry it.
-    if (info.route == Route::Native && isValidIdentifier(head.queryValue(u"user_id"_s)))
-        info.userId = head.queryValue(u"user_id"_s);
+    // Refused before the upgrade (SPEC section 7): a page from another origin, a bad token, a token that does
+    // not allow this route. Without any token in token mode the upgrade goes ahead and the first frame must
+    // authenticate.
+    Hub *hub = worker->hub();
+    const AuthPolicy &auth = hub->auth();
+    if (!auth.originAllowed(head.header("origin"))) {
+        Metrics::add(hub->metrics().refusedOrigin);
+        writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, u"origin not allowed"_s);
+        return nullptr;
+    }
+    QByteArray token = head.queryValue(u"token"_s).toUtf8();
+    if (token.isEmpty())
+        token = bearerToken(head.header("authorization"));
+    auto identity = auth.identify(token);
+    if (!identity) {
+        Metrics::add(hub->metrics().refusedUnauthorized);
+        writeHttpError(socket, 401, "Unauthorized", u"unauthorized"_s, identity.error().message,
+                       "WWW-Authenticate: Bearer\r\n");
+        return nullptr;
+    }
+    if (const QString refusal = routeRefusal(*identity, info.route, setup); !refusal.isEmpty()) {
+        Metrics::add(hub->metrics().refusedForbidden);
+        writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, refusal);
+        return nullptr;
+    }
+    if (identity->authenticated)
+        info.userId = identity->subject; // SPEC section 2: the user is the token's sub when auth is on
+    else if (info.route == Route::Native && isValidIdentifier(setup.userId))
+        info.userId = setup.userId; // known before registration, so the admin feed carries it
 
     QByteArray response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           "Sec-WebSocket-Accept: " +
@@ -121,44 +155,23 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     socket->write(response);
 
     auto *session = new WsSession(worker, socket, info, worker->config().maxMessageSize);
+    session->m_identity = *identity;
+    session->m_setup = setup;
     session->start();
-    Metrics::add(worker->hub()->metrics().wsConnectionsTotal);
-    Metrics::add(worker->hub()->metrics().wsConnections);
+    Metrics::add(hub->metrics().wsConnectionsTotal);
+    Metrics::add(hub->metrics().wsConnections);
 
-    switch (session->m_info.route) {
-    case Route::Native: {
-        const QString userId = head.queryValue(u"user_id"_s);
-        session->welcome(splitChannels(head.queryValue(u"channels"_s)), userId);
-        break;
-    }
-    case Route::SeedClient:
-        worker->addCountsListener(session);
-        break;
-    case Route::Admin:
-        worker->addAdmin(session);
-        worker->addCountsListener(session);
-        session->sendRaw(Ws::encodeFrame(Ws::Opcode::Text, worker->hub()->snapshotFrame()));
-        break;
-    case Route::ModelChannel:
-        session->sendJson(QJsonObject{{"type"_L1, "connection"_L1},
-                                      {"message"_L1, u"Connected to channel: %1"_s.arg(segment)},
-                                      {"channel"_L1, segment},
-                                      {"client_id"_L1, session->clientId()},
-                                      {"timestamp"_L1, nowTimestamp()}});
-        session->subscribe(segment);
-        break;
-    case Route::SeedChat:
-        session->subscribe(Channels::Chat.toString());
-        break;
-    case Route::Events:
-        break;
-    }
-    if (since && session->m_info.route != Route::Admin && session->m_info.route != Route::SeedClient) {
-        QStringList channels(session->m_info.channels.cbegin(), session->m_info.channels.cend());
-        channels.sort();
-        // Broadcasts reach every client, so a resuming client has missed those too.
-        channels.append(Channels::Broadcast.toString());
-        session->resume(channels, *since, nullptr);
+    if (session->m_identity.open || session->m_identity.authenticated) {
+        session->setUpRoute();
+    } else {
+        // Token mode without a token: the first frame must be {"type":"auth","token":…}, and soon.
+        session->m_awaitingAuth = true;
+        QTimer::singleShot(worker->config().handshakeTimeout, session, [session] {
+            if (session->m_awaitingAuth) {
+                Metrics::add(session->m_worker->hub()->metrics().refusedUnauthorized);
+                session->close(Ws::CloseCode::PolicyViolation, u"authentication required"_s);
+            }
+        });
     }
     session->flush();
     // Bytes that came with the handshake (a client may pipeline its first frame).
@@ -167,10 +180,87 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     return session;
 }
 
+QString WsSession::routeRefusal(const Identity &who, Route route, const RouteSetup &setup)
+{
+    if (who.open || !who.authenticated)
+        return {}; // open: everything; no token yet: decided once the first frame authenticates
+    switch (route) {
+    case Route::Admin:
+        return who.isAdmin() ? QString() : u"the admin feed needs an admin token"_s;
+    case Route::ModelChannel:
+        return who.canRead(setup.segment) ? QString() : who.refusal(setup.segment, false);
+    case Route::SeedChat:
+        return who.canRead(Channels::Chat.toString()) ? QString()
+                                                      : who.refusal(Channels::Chat.toString(), false);
+    case Route::Native:
+        if (!setup.userId.isEmpty() && isValidIdentifier(setup.userId) &&
+            !who.canRead(userChannel(setup.userId)))
+            return who.refusal(userChannel(setup.userId), false);
+        for (const QString &ch : setup.channels) {
+            if (isValidChannelName(ch) && !who.canRead(ch))
+                return who.refusal(ch, false);
+        }
+        return {};
+    case Route::SeedClient:
+    case Route::Events:
+        return {};
+    }
+    return {};
+}
+
+void WsSession::setUpRoute()
+{
+    Worker *worker = m_worker;
+    switch (m_info.route) {
+    case Route::Native:
+        welcome(m_setup.channels, m_setup.userId);
+        break;
+    case Route::SeedClient:
+        worker->addCountsListener(this);
+        break;
+    case Route::Admin:
+        worker->addAdmin(this);
+        worker->addCountsListener(this);
+        sendRaw(Ws::encodeFrame(Ws::Opcode::Text, worker->hub()->snapshotFrame()));
+        break;
+    case Route::ModelChannel:
+        sendJson(QJsonObject{{"type"_L1, "connection"_L1},
+                             {"message"_L1, u"Connected to channel: %1"_s.arg(m_setup.segment)},
+                             {"channel"_L1, m_setup.segment},
+                             {"client_id"_L1, clientId()},
+                             {"timestamp"_L1, nowTimestamp()}});
+        subscribe(m_setup.segment);
+        break;
+    case Route::SeedChat:
+        subscribe(Channels::Chat.toString());
+        break;
+    case Route::Events:
+        break;
+    }
+    if (m_setup.since && m_info.route != Route::Admin && m_info.route != Route::SeedClient) {
+        QStringList channels(m_info.channels.cbegin(), m_info.channels.cend());
+        channels.sort();
+        // Broadcasts reach every client, so a resuming client has missed those too.
+        channels.append(Channels::Broadcast.toString());
+        resume(channels, *m_setup.since, nullptr);
+    }
+    // A token's life ends the connection's: a subscription must not outlive the right to it.
+    if (m_identity.authenticated && m_identity.expiresAt.isValid()) {
+        const qint64 ms = QDateTime::currentDateTimeUtc().msecsTo(m_identity.expiresAt);
+        m_expiry.start(std::chrono::milliseconds(std::max<qint64>(0, ms)));
+    }
+}
+
 WsSession::WsSession(Worker *worker, QTcpSocket *socket, ClientInfo info, qint64 maxMessageSize)
     : Session(worker, socket, std::move(info))
     , m_parser(maxMessageSize)
+    , m_expiry(this)
 {
+    m_expiry.setSingleShot(true);
+    connect(&m_expiry, &QTimer::timeout, this, [this] {
+        Metrics::add(m_worker->hub()->metrics().refusedUnauthorized);
+        close(Ws::CloseCode::PolicyViolation, u"token expired"_s);
+    });
     connect(m_socket, &QTcpSocket::readyRead, this, &WsSession::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this,
             [this] { Metrics::add(m_worker->hub()->metrics().wsConnections, -1); });
@@ -186,7 +276,8 @@ void WsSession::welcome(const QStringList &channels, const QString &userId)
     QJsonArray subscribed;
     if (!userId.isEmpty()) {
         if (isValidIdentifier(userId)) {
-            m_info.userId = userId;
+            if (m_identity.open)
+                m_info.userId = userId; // with tokens the user is the token's sub
             const QString ch = userChannel(userId);
             if (subscribeChecked(ch, nullptr))
                 subscribed.append(ch);
@@ -228,19 +319,91 @@ void WsSession::sendPublishError(const StoreError &error, const Request *replyTo
               replyTo);
 }
 
+bool WsSession::takeToken()
+{
+    const int rate = m_worker->config().rateLimit;
+    if (rate <= 0)
+        return true;
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    const double capacity = 2.0 * rate;
+    if (m_tokensAtMs == 0)
+        m_tokens = capacity;
+    else
+        m_tokens = std::min(capacity, m_tokens + double(now - m_tokensAtMs) * rate / 1000.0);
+    m_tokensAtMs = now;
+    if (m_tokens >= 1.0) {
+        m_tokens -= 1.0;
+        m_strikes = 0;
+        return true;
+    }
+    return false;
+}
+
+void WsSession::cutOffSlowConsumer()
+{
+    if (m_closing) {
+        m_socket->abort();
+        return;
+    }
+    m_closing = true;
+    // Straight to the socket, behind what is queued: a client that catches up reads it and resumes by id; one
+    // that does not is cut when the close times out.
+    m_socket->write(Ws::encodeClose(CloseSlowConsumer, u"slow consumer: reconnect with ?since=<last id>"_s));
+    m_socket->disconnectFromHost();
+    QTimer::singleShot(CloseTimeout, this, [this] {
+        if (!m_finished)
+            m_socket->abort();
+    });
+}
+
+void WsSession::checkIdle(qint64 nowMs, std::chrono::seconds timeout)
+{
+    if (m_closing || m_finished || timeout.count() <= 0)
+        return;
+    if (m_lastReceivedMs == 0)
+        m_lastReceivedMs = nowMs;
+    const qint64 silent = nowMs - m_lastReceivedMs;
+    const qint64 limit = qint64(timeout.count()) * 1000;
+    if (silent >= limit) {
+        Metrics::add(m_worker->hub()->metrics().idleTimeouts);
+        close(CloseIdle, u"idle timeout"_s);
+    } else if (silent >= limit / 2 && !m_pingSent) {
+        // Browsers and libraries answer pings by themselves: a live client never reaches the timeout.
+        m_pingSent = true;
+        sendRaw(Ws::encodeFrame(Ws::Opcode::Ping, QByteArray("herald")));
+    }
+}
+
 void WsSession::onReadyRead()
 {
     if (m_finished)
         return;
+    m_lastReceivedMs = QDateTime::currentMSecsSinceEpoch();
+    m_pingSent = false;
     m_parser.append(m_socket->readAll());
     while (auto event = m_parser.next()) {
         switch (event->kind) {
         case Ws::Event::Kind::Text:
-            if (!m_closing)
-                handleText(event->payload);
-            break;
         case Ws::Event::Kind::Binary:
-            sendError(ErrorCode::InvalidJson, u"binary frames are not supported: send JSON text"_s);
+            if (m_closing)
+                break;
+            if (!takeToken()) {
+                // Over the limit: the frame is dropped with an error; a client that keeps flooding is closed.
+                Metrics::add(m_worker->hub()->metrics().rateLimited);
+                if (++m_strikes > 2 * m_worker->config().rateLimit) {
+                    close(Ws::CloseCode::PolicyViolation, u"rate limit exceeded"_s);
+                    flush();
+                    return;
+                }
+                if (m_strikes == 1)
+                    sendError(ErrorCode::RateLimited, u"slow down: at most %1 messages per second"_s.arg(
+                                                          m_worker->config().rateLimit));
+                break;
+            }
+            if (event->kind == Ws::Event::Kind::Text)
+                handleText(event->payload);
+            else
+                sendError(ErrorCode::InvalidJson, u"binary frames are not supported: send JSON text"_s);
             break;
         case Ws::Event::Kind::Ping:
             sendRaw(Ws::encodeFrame(Ws::Opcode::Pong, event->payload));
@@ -318,6 +481,8 @@ bool WsSession::subscribeChecked(const QString &channel, const Request *replyTo)
         sendError(ErrorCode::Forbidden, u"client: channels are personal and cannot be subscribed"_s, replyTo);
         return false;
     }
+    if (!allowed(m_identity.canRead(channel), m_identity.refusal(channel, false), replyTo))
+        return false;
     subscribe(channel);
     return true;
 }
@@ -326,6 +491,17 @@ void WsSession::handleText(const QByteArray &payload)
 {
     Metrics::add(m_worker->hub()->metrics().framesIn);
     auto parsed = parseRequest(payload);
+    if (m_awaitingAuth) {
+        // Token mode without a token at the upgrade: nothing but authentication is answered.
+        if (parsed && parsed->action == Action::Auth) {
+            doAuth(*parsed);
+        } else {
+            Metrics::add(m_worker->hub()->metrics().refusedUnauthorized);
+            close(Ws::CloseCode::PolicyViolation,
+                  u"authentication required: send {\"type\":\"auth\",\"token\":…}"_s);
+        }
+        return;
+    }
     if (!parsed) {
         Metrics::add(m_worker->hub()->metrics().protocolErrors);
         sendError(parsed.error().code, parsed.error().message);
@@ -365,13 +541,76 @@ void WsSession::handleRequest(const Request &r)
         doDisconnect(r);
         return;
     case Action::Auth:
-        // Open mode: every connection is already allowed everything (SPEC section 7).
-        sendJson(QJsonObject{{"type"_L1, "authenticated"_L1}, {"auth"_L1, "open"_L1}}, &r);
+        doAuth(r);
         return;
     case Action::Unknown:
         break;
     }
     sendError(ErrorCode::UnknownAction, u"unknown action '%1'"_s.arg(r.name), &r);
+}
+
+bool WsSession::allowed(bool allowed, const QString &reason, const Request *replyTo)
+{
+    if (allowed)
+        return true;
+    Metrics::add(m_worker->hub()->metrics().refusedForbidden);
+    sendError(ErrorCode::Forbidden, reason, replyTo);
+    return false;
+}
+
+void WsSession::doAuth(const Request &r)
+{
+    if (m_identity.open) {
+        // Open mode: every connection is already allowed everything (SPEC section 7).
+        sendJson(QJsonObject{{"type"_L1, "authenticated"_L1}, {"auth"_L1, "open"_L1}}, &r);
+        return;
+    }
+    const auto token = requiredString(r.body, "token"_L1);
+    auto identity = token ? m_worker->hub()->auth().identify(token->toUtf8())
+                          : Result<Identity, AuthError>::failure({token.error().message});
+    if (identity && !identity->authenticated)
+        identity = Result<Identity, AuthError>::failure({u"no token"_s});
+    if (!identity) {
+        Metrics::add(m_worker->hub()->metrics().refusedUnauthorized);
+        if (m_awaitingAuth) {
+            close(Ws::CloseCode::PolicyViolation, identity.error().message);
+        } else {
+            // A failed refresh leaves the connection as it was.
+            sendError(ErrorCode::Unauthorized, identity.error().message, &r);
+        }
+        return;
+    }
+    if (const QString refusal = routeRefusal(*identity, m_info.route, m_setup); !refusal.isEmpty()) {
+        Metrics::add(m_worker->hub()->metrics().refusedForbidden);
+        close(Ws::CloseCode::PolicyViolation, refusal);
+        return;
+    }
+    if (!m_identity.authenticated || m_identity.subject != identity->subject) {
+        if (m_identity.authenticated && !m_info.channels.isEmpty()) {
+            // Another user on a connection with subscriptions would inherit the first one's channels.
+            sendError(ErrorCode::Forbidden, u"a connection cannot change user; reconnect instead"_s, &r);
+            return;
+        }
+        m_info.userId = identity->subject;
+        m_worker->hub()->setUserId(sessionId(), m_info.userId);
+    }
+    m_identity = *identity;
+    QJsonObject reply{{"type"_L1, "authenticated"_L1},
+                      {"auth"_L1, "token"_L1},
+                      {"sub"_L1, m_identity.subject},
+                      {"role"_L1, roleName(m_identity.role)}};
+    if (m_identity.expiresAt.isValid())
+        reply.insert("expires_at"_L1, formatTimestamp(m_identity.expiresAt));
+    sendJson(reply, &r);
+    if (m_awaitingAuth) {
+        m_awaitingAuth = false;
+        setUpRoute();
+    } else if (m_identity.expiresAt.isValid()) {
+        m_expiry.start(std::chrono::milliseconds(
+            std::max<qint64>(0, QDateTime::currentDateTimeUtc().msecsTo(m_identity.expiresAt))));
+    } else {
+        m_expiry.stop();
+    }
 }
 
 void WsSession::doSubscribe(const Request &r, bool sub)
@@ -409,7 +648,7 @@ void WsSession::doSubscribe(const Request &r, bool sub)
             sendError(ErrorCode::BadRequest, u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s, &r);
             return;
         }
-        if (sub && m_info.userId != **userId) {
+        if (sub && m_identity.open && m_info.userId != **userId) {
             m_info.userId = **userId;
             m_worker->hub()->setUserId(sessionId(), m_info.userId);
         }
@@ -470,6 +709,8 @@ void WsSession::doPublish(const Request &r)
         sendError(ErrorCode::BadChannel, u"invalid channel name"_s, &r);
         return;
     }
+    if (!allowed(m_identity.canWrite(channel), m_identity.refusal(channel, true), &r))
+        return;
     // With the kind given in "type", the message type cannot also come from "type".
     QJsonObject payload = r.body;
     if (r.kindFromType)
@@ -498,6 +739,15 @@ void WsSession::doSeedMessage(const Request &r)
         sendError(ErrorCode::BadRequest, u"field 'message' is required and must be a string"_s, &r);
         return;
     }
+    // chat needs the chat room; notify and broadcast_notification reach everyone, so they need a publisher;
+    // notification only echoes to the sender.
+    const QString chat = Channels::Chat.toString();
+    const QString everyone = Channels::Broadcast.toString();
+    if (r.action == Action::Chat && !allowed(m_identity.canRead(chat), m_identity.refusal(chat, false), &r))
+        return;
+    if ((r.action == Action::Notify || r.action == Action::BroadcastNotification) &&
+        !allowed(m_identity.canWrite(everyone), m_identity.refusal(everyone, true), &r))
+        return;
     Message m;
     m.message = text.toString();
     m.sender = clientId();
@@ -536,6 +786,9 @@ void WsSession::doSeedMessage(const Request &r)
 
 void WsSession::doBroadcast(const Request &r)
 {
+    if (!allowed(m_identity.canWrite(Channels::Broadcast.toString()),
+                 m_identity.refusal(Channels::Broadcast.toString(), true), &r))
+        return;
     QJsonObject payload = r.body;
     if (r.kindFromType)
         payload.remove("type"_L1);
@@ -560,6 +813,8 @@ void WsSession::doBroadcast(const Request &r)
 
 void WsSession::doDisconnect(const Request &r)
 {
+    if (!allowed(m_identity.isAdmin(), u"disconnecting clients needs an admin token"_s, &r))
+        return;
     const auto target = requiredString(r.body, "client_id"_L1);
     if (!target) {
         sendError(target.error().code, target.error().message, &r);

@@ -4,6 +4,10 @@
 #include "session.h"
 #include "wsframe.h"
 
+#include <QTimer>
+
+#include <optional>
+
 namespace Herald {
 
 struct HttpRequestHead;
@@ -22,9 +26,28 @@ public:
     void close(quint16 code, const QString &reason) override;
 
 private:
+    // What the route does once the connection may proceed (at once, or after first-frame authentication).
+    struct RouteSetup
+    {
+        QString segment; // /ws/{segment}
+        QString userId;  // /ws?user_id=
+        QStringList channels;
+        std::optional<qint64> since;
+    };
+
     WsSession(Worker *worker, QTcpSocket *socket, ClientInfo info, qint64 maxMessageSize);
+    // Why this identity may not use this route (empty: it may).
+    static QString routeRefusal(const Identity &who, Route route, const RouteSetup &setup);
+    void setUpRoute();
+    void doAuth(const Request &r);
+    // Sends a forbidden error frame (and counts it) unless allowed.
+    bool allowed(bool allowed, const QString &reason, const Request *replyTo);
 
     const QByteArray &encoded(const Envelope &envelope) const override;
+    void cutOffSlowConsumer() override;
+    void checkIdle(qint64 nowMs, std::chrono::seconds timeout) override;
+    // The per-connection token bucket (--rate-limit); false when this frame is over the limit.
+    bool takeToken();
     void onReadyRead();
     void handleText(const QByteArray &payload);
     void handleRequest(const Request &request);
@@ -45,6 +68,15 @@ private:
 
     Ws::FrameParser m_parser;
     bool m_closing = false;
+    Identity m_identity;
+    RouteSetup m_setup;
+    bool m_awaitingAuth = false;
+    QTimer m_expiry;
+    qint64 m_lastReceivedMs = 0;
+    bool m_pingSent = false;
+    double m_tokens = 0;
+    qint64 m_tokensAtMs = 0;
+    int m_strikes = 0;
 };
 
 } // namespace Herald

@@ -1,0 +1,149 @@
+#pragma once
+
+#include "backoff.h"
+#include "message.h"
+
+#include <QAbstractSocket>
+#include <QDateTime>
+#include <QElapsedTimer>
+#include <QJsonObject>
+#include <QList>
+#include <QObject>
+#include <QStringList>
+#include <QTimer>
+#include <QUrl>
+
+class QWebSocket;
+
+namespace Herald {
+
+// One connection as the admin feed describes it (docs/protocol.md, /ws/server).
+struct ClientEntry
+{
+    QString clientId;
+    QString userId;
+    QString transport;
+    QString route;
+    QString address;
+    QDateTime connectedAt;
+    QStringList subscriptions;
+
+    static ClientEntry fromJson(const QJsonObject &object);
+};
+
+// The admin feed's first frame.
+struct AdminSnapshot
+{
+    int clients = 0;
+    int subscribers = 0;
+    int channels = 0;
+    qint64 lastId = 0;
+    QList<ClientEntry> connections;
+};
+
+// What the compose panel sends; empty fields are left out so the server applies its defaults.
+struct MessageDraft
+{
+    QString type;
+    QString title;
+    QString message;
+};
+
+// A client of a Herald server's admin feed (/ws/server): keeps the connection up with exponential backoff
+// and jitter, turns frames into signals and sends admin actions. The embedded and the remote mode both go
+// through this class, so the embedded mode exercises exactly what a remote server sees.
+class AdminClient : public QObject
+{
+    Q_OBJECT
+
+public:
+    enum class State
+    {
+        Idle,         // not asked to connect, or close() was called
+        Connecting,   // TCP connect and WebSocket handshake under way
+        Connected,    // the feed is live
+        Reconnecting, // lost or never reached; a retry is scheduled
+        Refused,      // the server refused the token; no retries until open() is called again
+    };
+    Q_ENUM(State)
+
+    explicit AdminClient(QObject *parent = nullptr);
+    ~AdminClient() override;
+
+    // Accepts ws://, wss://, http:// or https:// with or without a path; a bare host:port gets /ws/server.
+    // Returns an empty URL if the text is not usable.
+    static QUrl feedUrl(const QString &text);
+
+    // Normalised through feedUrl(): ws://host:port is enough.
+    void setServerUrl(const QUrl &url);
+    QUrl serverUrl() const { return m_url; }
+    void setToken(const QString &token) { m_token = token; }
+    QString token() const { return m_token; }
+    Backoff &backoff() { return m_backoff; }
+    // How often get_stats is sent while connected; silence for three intervals counts as a dead connection.
+    void setStatsInterval(std::chrono::milliseconds interval);
+
+    // Connects and keeps reconnecting until close().
+    void open();
+    void close();
+
+    State state() const { return m_state; }
+    QString statusText() const { return m_statusText; }
+    bool isConnected() const { return m_state == State::Connected; }
+    // Milliseconds until the scheduled retry, or -1.
+    int retryDelay() const { return m_retryTimer.isActive() ? m_retryTimer.interval() : -1; }
+
+    // Admin actions. Each returns the "ref" its reply will echo, or an empty string when not connected.
+    QString broadcast(const MessageDraft &draft);
+    QString publishToChannel(const QString &channel, const MessageDraft &draft);
+    QString publishToUser(const QString &userId, const MessageDraft &draft);
+    QString disconnectClient(const QString &clientId);
+    QString requestStats();
+
+    static QString stateName(State state);
+
+Q_SIGNALS:
+    void stateChanged(Herald::AdminClient::State state, const QString &text);
+    void snapshotReceived(const Herald::AdminSnapshot &snapshot);
+    void countsChanged(int clients, int subscribers);
+    void statsReceived(int channels, const QJsonObject &stats);
+    void messageReceived(const Herald::Message &message);
+    void clientConnected(const Herald::ClientEntry &client);
+    void clientDisconnected(const QString &clientId);
+    void clientSubscribed(const QString &clientId, const QString &channel);
+    void clientUnsubscribed(const QString &clientId, const QString &channel);
+    void actionSucceeded(const QString &ref, const QJsonObject &reply);
+    void actionFailed(const QString &ref, const QString &code, const QString &message);
+    void reconnectScheduled(int attempt, int delayMs);
+    void tokenRefused(const QString &detail);
+
+private:
+    void connectNow();
+    void scheduleClosed();
+    void handleClosed();
+    void setState(State state, const QString &text);
+    void handleFrame(const QString &text);
+    void handleControl(const QString &type, const QJsonObject &object);
+    QString send(QJsonObject object);
+    static void addDraft(QJsonObject &object, const MessageDraft &draft);
+
+    QWebSocket *m_socket = nullptr;
+    QUrl m_url;
+    QString m_token;
+    Backoff m_backoff;
+    QTimer m_retryTimer;
+    QTimer m_connectTimeout;
+    QTimer m_statsTimer;
+    QElapsedTimer m_lastFrame;
+    State m_state = State::Idle;
+    QString m_statusText;
+    QAbstractSocket::SocketError m_socketError = QAbstractSocket::UnknownSocketError;
+    QString m_socketErrorText;
+    bool m_wanted = false;
+    bool m_closeScheduled = false;
+    bool m_timedOut = false;
+    quint64 m_generation = 0;
+    quint64 m_nextRef = 1;
+};
+
+} // namespace Herald

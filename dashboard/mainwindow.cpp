@@ -1,0 +1,727 @@
+#include "mainwindow.h"
+
+#include "appicon.h"
+#include "channelname.h"
+#include "clientmodel.h"
+#include "dashboardlogging.h"
+#include "messagemodel.h"
+#include "settings.h"
+#include "settingsdialog.h"
+#include "soundplayer.h"
+#include "traynotifier.h"
+
+#include <QAction>
+#include <QApplication>
+#include <QChart>
+#include <QChartView>
+#include <QCloseEvent>
+#include <QComboBox>
+#include <QFormLayout>
+#include <QGroupBox>
+#include <QHBoxLayout>
+#include <QHeaderView>
+#include <QLabel>
+#include <QLineEdit>
+#include <QLineSeries>
+#include <QMenu>
+#include <QMenuBar>
+#include <QPushButton>
+#include <QSortFilterProxyModel>
+#include <QSplitter>
+#include <QStatusBar>
+#include <QStyle>
+#include <QTabWidget>
+#include <QTableView>
+#include <QToolBar>
+#include <QVBoxLayout>
+#include <QValueAxis>
+
+#include <algorithm>
+#include <cmath>
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+namespace {
+constexpr std::chrono::milliseconds FlushInterval{100};
+
+struct SeriesStyle
+{
+    const char *name;
+    QColor color;
+};
+// Counters and chart share the colours, so a number and its curve are found together.
+const std::array<SeriesStyle, 4> seriesStyles = {
+    {{QT_TRANSLATE_NOOP("Herald::MainWindow", "Clients"), QColor(0x1f6feb)},
+     {QT_TRANSLATE_NOOP("Herald::MainWindow", "Subscribers"), QColor(0x2da44e)},
+     {QT_TRANSLATE_NOOP("Herald::MainWindow", "Channels"), QColor(0xbf8700)},
+     {QT_TRANSLATE_NOOP("Herald::MainWindow", "Messages/s"), QColor(0x8250df)}}};
+
+QLabel *counterValue(const QString &objectName, const QColor &color, QWidget *parent)
+{
+    auto *label = new QLabel(u"0"_s, parent);
+    label->setObjectName(objectName);
+    QFont f = label->font();
+    f.setPointSizeF(f.pointSizeF() * 2.2);
+    f.setBold(true);
+    label->setFont(f);
+    label->setAlignment(Qt::AlignCenter);
+    label->setStyleSheet(u"color: %1;"_s.arg(color.name()));
+    return label;
+}
+
+double niceCeiling(double value)
+{
+    if (value <= 5)
+        return 5;
+    const double magnitude = std::pow(10.0, std::floor(std::log10(value)));
+    for (double step : {1.0, 2.0, 2.5, 5.0, 10.0}) {
+        if (step * magnitude >= value)
+            return step * magnitude;
+    }
+    return 10 * magnitude;
+}
+} // namespace
+
+MainWindow::MainWindow(Settings *settings, QWidget *parent)
+    : QMainWindow(parent)
+    , m_settings(settings)
+    , m_admin(new AdminClient(this))
+    , m_messages(new MessageModel(this))
+    , m_messageFilter(new MessageFilterModel(this))
+    , m_clients(new ClientModel(this))
+    , m_clientSort(new QSortFilterProxyModel(this))
+    , m_sound(new SoundPlayer(SoundPlayer::defaultSource(), this))
+    , m_tray(new TrayNotifier(appIcon(), this))
+{
+    setObjectName(u"heraldDashboard"_s);
+    setWindowTitle(tr("Herald Dashboard"));
+    setWindowIcon(appIcon());
+    m_messageFilter->setSourceModel(m_messages);
+    m_clientSort->setSourceModel(m_clients);
+    m_clientSort->setSortCaseSensitivity(Qt::CaseInsensitive);
+
+    buildActions();
+
+    auto *top = new QSplitter(Qt::Horizontal);
+    top->addWidget(buildChart());
+    top->addWidget(buildCompose());
+    top->setStretchFactor(0, 1);
+    top->setStretchFactor(1, 0);
+    top->setSizes({900, 380});
+
+    m_tabs = new QTabWidget;
+    m_tabs->setObjectName(u"tabs"_s);
+    m_tabs->addTab(buildMessages(), tr("Messages"));
+    m_tabs->addTab(buildClients(), tr("Clients"));
+
+    auto *split = new QSplitter(Qt::Vertical);
+    split->addWidget(top);
+    split->addWidget(m_tabs);
+    split->setStretchFactor(0, 0);
+    split->setStretchFactor(1, 1);
+    split->setSizes({330, 420});
+
+    auto *central = new QWidget;
+    auto *layout = new QVBoxLayout(central);
+    layout->addWidget(buildCounters());
+    layout->addWidget(split, 1);
+    setCentralWidget(central);
+
+    m_stateLabel = new QLabel(tr("Not connected"));
+    m_stateLabel->setObjectName(u"connectionState"_s);
+    m_serverLabel = new QLabel;
+    m_serverLabel->setObjectName(u"serverDescription"_s);
+    statusBar()->addWidget(m_stateLabel, 1);
+    statusBar()->addPermanentWidget(m_serverLabel);
+
+    // Feed → models and counters.
+    connect(m_admin, &AdminClient::stateChanged, this, &MainWindow::onStateChanged);
+    connect(m_admin, &AdminClient::snapshotReceived, this, &MainWindow::onSnapshot);
+    connect(m_admin, &AdminClient::countsChanged, this, [this](int clients, int subscribers) {
+        m_clientCount = clients;
+        m_subscriberCount = subscribers;
+        updateCounters();
+    });
+    connect(m_admin, &AdminClient::statsReceived, this, [this](int channels, const QJsonObject &stats) {
+        m_channelCount = channels;
+        if (stats.contains("clients"_L1))
+            m_clientCount = stats.value("clients"_L1).toInt();
+        if (stats.contains("subscribers"_L1))
+            m_subscriberCount = stats.value("subscribers"_L1).toInt();
+        updateCounters();
+    });
+    connect(m_admin, &AdminClient::messageReceived, this, &MainWindow::onMessage);
+    connect(m_admin, &AdminClient::clientConnected, m_clients, &ClientModel::addClient);
+    connect(m_admin, &AdminClient::clientDisconnected, m_clients, &ClientModel::removeClient);
+    connect(m_admin, &AdminClient::clientSubscribed, m_clients, &ClientModel::addSubscription);
+    connect(m_admin, &AdminClient::clientUnsubscribed, m_clients, &ClientModel::removeSubscription);
+    connect(m_admin, &AdminClient::actionSucceeded, this, &MainWindow::onActionSucceeded);
+    connect(m_admin, &AdminClient::actionFailed, this, &MainWindow::onActionFailed);
+    connect(m_clients, &ClientModel::channelCountChanged, this, [this](int channels) {
+        m_channelCount = channels;
+        updateCounters();
+    });
+    connect(m_clients, &QAbstractItemModel::rowsInserted, this,
+            [this] { m_tabs->setTabText(1, tr("Clients (%1)").arg(m_clients->rowCount())); });
+    connect(m_clients, &QAbstractItemModel::rowsRemoved, this,
+            [this] { m_tabs->setTabText(1, tr("Clients (%1)").arg(m_clients->rowCount())); });
+    connect(m_clients, &QAbstractItemModel::modelReset, this,
+            [this] { m_tabs->setTabText(1, tr("Clients (%1)").arg(m_clients->rowCount())); });
+
+    m_flushTimer.setSingleShot(true);
+    m_flushTimer.setInterval(FlushInterval);
+    connect(&m_flushTimer, &QTimer::timeout, this, &MainWindow::flushMessages);
+    m_sampleTimer.setInterval(std::chrono::seconds(1));
+    connect(&m_sampleTimer, &QTimer::timeout, this, &MainWindow::takeSample);
+    m_sampleTimer.start();
+
+    auto *trayMenu = new QMenu(this);
+    trayMenu->addAction(tr("Show Dashboard"), this, &MainWindow::showFromTray);
+    trayMenu->addAction(m_muteAction);
+    trayMenu->addSeparator();
+    trayMenu->addAction(m_quitAction);
+    m_tray->setContextMenu(trayMenu);
+    m_tray->setToolTip(tr("Herald Dashboard"));
+    connect(m_tray, &TrayNotifier::activated, this, &MainWindow::showFromTray);
+
+    m_sound->setVolume(m_settings->soundVolume());
+    m_muteAction->setChecked(m_settings->soundMuted());
+    setMuted(m_settings->soundMuted());
+
+    resize(1280, 820);
+    if (!m_settings->windowGeometry().isEmpty())
+        restoreGeometry(m_settings->windowGeometry());
+    updateCounters();
+    updateComposeTarget();
+    updateMessageCount();
+    takeSample();
+}
+
+MainWindow::~MainWindow() = default;
+
+void MainWindow::buildActions()
+{
+    QStyle *s = style();
+    m_settingsAction =
+        new QAction(s->standardIcon(QStyle::SP_FileDialogDetailedView), tr("&Settings…"), this);
+    m_settingsAction->setObjectName(u"settingsAction"_s);
+    connect(m_settingsAction, &QAction::triggered, this, &MainWindow::openSettings);
+    m_reconnectAction = new QAction(s->standardIcon(QStyle::SP_BrowserReload), tr("&Reconnect"), this);
+    m_reconnectAction->setObjectName(u"reconnectAction"_s);
+    m_reconnectAction->setShortcut(QKeySequence::Refresh);
+    connect(m_reconnectAction, &QAction::triggered, m_admin, &AdminClient::open);
+    m_muteAction = new QAction(s->standardIcon(QStyle::SP_MediaVolume), tr("&Mute"), this);
+    m_muteAction->setObjectName(u"muteAction"_s);
+    m_muteAction->setCheckable(true);
+    m_muteAction->setShortcut(Qt::CTRL | Qt::Key_M);
+    connect(m_muteAction, &QAction::toggled, this, &MainWindow::setMuted);
+    m_clearAction = new QAction(s->standardIcon(QStyle::SP_DialogResetButton), tr("&Clear Messages"), this);
+    m_clearAction->setObjectName(u"clearAction"_s);
+    connect(m_clearAction, &QAction::triggered, this, [this] {
+        m_messages->clear();
+        updateMessageCount();
+    });
+    m_quitAction = new QAction(tr("&Quit"), this);
+    m_quitAction->setShortcut(QKeySequence::Quit);
+    connect(m_quitAction, &QAction::triggered, this, &QWidget::close);
+
+    QMenu *file = menuBar()->addMenu(tr("&File"));
+    file->addAction(m_settingsAction);
+    file->addSeparator();
+    file->addAction(m_quitAction);
+    QMenu *server = menuBar()->addMenu(tr("&Server"));
+    server->addAction(m_reconnectAction);
+    server->addAction(m_clearAction);
+    server->addAction(m_muteAction);
+
+    QToolBar *bar = addToolBar(tr("Main"));
+    bar->setObjectName(u"mainToolBar"_s);
+    bar->setMovable(false);
+    bar->setToolButtonStyle(Qt::ToolButtonTextBesideIcon);
+    bar->addAction(m_reconnectAction);
+    bar->addAction(m_muteAction);
+    bar->addAction(m_clearAction);
+    bar->addAction(m_settingsAction);
+}
+
+QWidget *MainWindow::buildCounters()
+{
+    auto *box = new QFrame;
+    box->setObjectName(u"counters"_s);
+    box->setFrameShape(QFrame::StyledPanel);
+    auto *row = new QHBoxLayout(box);
+    QLabel **targets[] = {&m_clientsValue, &m_subscribersValue, &m_channelsValue, &m_rateValue};
+    const char *names[] = {"clientsValue", "subscribersValue", "channelsValue", "rateValue"};
+    for (std::size_t i = 0; i < seriesStyles.size(); ++i) {
+        auto *cell = new QVBoxLayout;
+        *targets[i] = counterValue(QString::fromLatin1(names[i]), seriesStyles[i].color, box);
+        auto *caption = new QLabel(tr(seriesStyles[i].name), box);
+        caption->setAlignment(Qt::AlignCenter);
+        cell->addWidget(*targets[i]);
+        cell->addWidget(caption);
+        row->addLayout(cell, 1);
+    }
+    auto *cell = new QVBoxLayout;
+    m_lastIdValue = counterValue(u"lastIdValue"_s, palette().color(QPalette::WindowText), box);
+    auto *caption = new QLabel(tr("Last message id"), box);
+    caption->setAlignment(Qt::AlignCenter);
+    cell->addWidget(m_lastIdValue);
+    cell->addWidget(caption);
+    row->addLayout(cell, 1);
+    m_countersBox = box;
+    return box;
+}
+
+QWidget *MainWindow::buildChart()
+{
+    m_chart = new QChart;
+    m_chart->setTitle(tr("Last minutes"));
+    m_chart->legend()->setAlignment(Qt::AlignBottom);
+    m_chart->setMargins(QMargins(4, 4, 4, 4));
+    m_axisX = new QValueAxis;
+    m_axisX->setTitleText(tr("seconds ago"));
+    m_axisX->setLabelFormat(u"%d"_s);
+    m_axisY = new QValueAxis;
+    m_axisY->setLabelFormat(u"%g"_s);
+    m_axisY->setRange(0, 5);
+    m_chart->addAxis(m_axisX, Qt::AlignBottom);
+    m_chart->addAxis(m_axisY, Qt::AlignLeft);
+    for (std::size_t i = 0; i < m_series.size(); ++i) {
+        auto *series = new QLineSeries;
+        series->setName(tr(seriesStyles[i].name));
+        QPen pen(seriesStyles[i].color);
+        pen.setWidthF(2.0);
+        series->setPen(pen);
+        m_chart->addSeries(series);
+        series->attachAxis(m_axisX);
+        series->attachAxis(m_axisY);
+        m_series[i] = series;
+    }
+    auto *view = new QChartView(m_chart);
+    view->setObjectName(u"chart"_s);
+    view->setRenderHint(QPainter::Antialiasing);
+    view->setMinimumHeight(220);
+    return view;
+}
+
+QWidget *MainWindow::buildCompose()
+{
+    auto *box = new QGroupBox(tr("Compose"));
+    box->setObjectName(u"compose"_s);
+    m_composeTarget = new QComboBox(box);
+    m_composeTarget->setObjectName(u"composeTarget"_s);
+    m_composeTarget->addItem(tr("Everyone (broadcast)"));
+    m_composeTarget->addItem(tr("User"));
+    m_composeTarget->addItem(tr("Channel"));
+    m_composeRecipient = new QLineEdit(box);
+    m_composeRecipient->setObjectName(u"composeRecipient"_s);
+    m_composeType = new QLineEdit(box);
+    m_composeType->setObjectName(u"composeType"_s);
+    m_composeType->setPlaceholderText(tr("server default"));
+    m_composeTitle = new QLineEdit(box);
+    m_composeTitle->setObjectName(u"composeTitle"_s);
+    m_composeTitle->setPlaceholderText(tr("optional"));
+    m_composeText = new QLineEdit(box);
+    m_composeText->setObjectName(u"composeText"_s);
+    m_composeText->setPlaceholderText(tr("Message text"));
+    m_composeSend = new QPushButton(style()->standardIcon(QStyle::SP_ArrowRight), tr("Send"), box);
+    m_composeSend->setObjectName(u"composeSend"_s);
+    m_composeSend->setDefault(true);
+    m_composeResult = new QLabel(box);
+    m_composeResult->setObjectName(u"composeResult"_s);
+    m_composeResult->setWordWrap(true);
+    m_composeResult->setTextInteractionFlags(Qt::TextSelectableByMouse);
+
+    auto *form = new QFormLayout(box);
+    form->addRow(tr("To:"), m_composeTarget);
+    form->addRow(tr("User / channel:"), m_composeRecipient);
+    form->addRow(tr("Type:"), m_composeType);
+    form->addRow(tr("Title:"), m_composeTitle);
+    form->addRow(tr("Message:"), m_composeText);
+    form->addRow(QString(), m_composeSend);
+    form->addRow(m_composeResult);
+
+    connect(m_composeTarget, &QComboBox::currentIndexChanged, this, &MainWindow::updateComposeTarget);
+    connect(m_composeSend, &QPushButton::clicked, this, &MainWindow::sendCompose);
+    connect(m_composeText, &QLineEdit::returnPressed, this, &MainWindow::sendCompose);
+    box->setMinimumWidth(300);
+    box->setMaximumWidth(460);
+    return box;
+}
+
+QWidget *MainWindow::buildMessages()
+{
+    auto *page = new QWidget;
+    m_filter = new QLineEdit(page);
+    m_filter->setObjectName(u"messageFilter"_s);
+    m_filter->setPlaceholderText(tr("Filter by channel, sender, type or text…"));
+    m_filter->setClearButtonEnabled(true);
+    m_messageCount = new QLabel(page);
+    m_messageCount->setObjectName(u"messageCount"_s);
+    auto *clear = new QPushButton(tr("Clear"), page);
+    connect(clear, &QPushButton::clicked, m_clearAction, &QAction::trigger);
+
+    m_messageTable = new QTableView(page);
+    m_messageTable->setObjectName(u"messageTable"_s);
+    m_messageTable->setModel(m_messageFilter);
+    m_messageTable->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_messageTable->setAlternatingRowColors(true);
+    m_messageTable->setWordWrap(false);
+    m_messageTable->verticalHeader()->hide();
+    // Fixed row heights keep a table of thousands of live rows cheap to lay out.
+    m_messageTable->verticalHeader()->setSectionResizeMode(QHeaderView::Fixed);
+    m_messageTable->verticalHeader()->setDefaultSectionSize(m_messageTable->fontMetrics().height() + 6);
+    m_messageTable->horizontalHeader()->setStretchLastSection(true);
+    m_messageTable->setColumnWidth(MessageModel::Time, 110);
+    m_messageTable->setColumnWidth(MessageModel::Channel, 140);
+    m_messageTable->setColumnWidth(MessageModel::Sender, 150);
+    m_messageTable->setColumnWidth(MessageModel::Type, 110);
+
+    connect(m_filter, &QLineEdit::textChanged, this, [this](const QString &text) {
+        m_messageFilter->setFilterText(text);
+        updateMessageCount();
+    });
+    connect(m_messageFilter, &QAbstractItemModel::rowsInserted, this, &MainWindow::updateMessageCount);
+    connect(m_messageFilter, &QAbstractItemModel::rowsRemoved, this, &MainWindow::updateMessageCount);
+    connect(m_messageFilter, &QAbstractItemModel::modelReset, this, &MainWindow::updateMessageCount);
+
+    auto *bar = new QHBoxLayout;
+    bar->addWidget(m_filter, 1);
+    bar->addWidget(m_messageCount);
+    bar->addWidget(clear);
+    auto *layout = new QVBoxLayout(page);
+    layout->addLayout(bar);
+    layout->addWidget(m_messageTable, 1);
+    return page;
+}
+
+QWidget *MainWindow::buildClients()
+{
+    auto *page = new QWidget;
+    m_clientTable = new QTableView(page);
+    m_clientTable->setObjectName(u"clientTable"_s);
+    m_clientTable->setModel(m_clientSort);
+    m_clientTable->setSortingEnabled(true);
+    m_clientTable->sortByColumn(ClientModel::Since, Qt::AscendingOrder);
+    m_clientTable->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_clientTable->setSelectionMode(QAbstractItemView::ExtendedSelection);
+    m_clientTable->setAlternatingRowColors(true);
+    m_clientTable->verticalHeader()->hide();
+    m_clientTable->horizontalHeader()->setStretchLastSection(true);
+    m_clientTable->setColumnWidth(ClientModel::Id, 260);
+    m_clientTable->setColumnWidth(ClientModel::Transport, 170);
+    m_clientTable->setColumnWidth(ClientModel::Since, 150);
+    m_clientTable->setContextMenuPolicy(Qt::ActionsContextMenu);
+
+    m_disconnectButton =
+        new QPushButton(style()->standardIcon(QStyle::SP_DialogCancelButton), tr("Disconnect"), page);
+    m_disconnectButton->setObjectName(u"disconnectButton"_s);
+    m_disconnectButton->setEnabled(false);
+    auto *disconnectAction = new QAction(tr("Disconnect"), m_clientTable);
+    disconnectAction->setShortcut(QKeySequence::Delete);
+    disconnectAction->setShortcutContext(Qt::WidgetShortcut);
+    m_clientTable->addAction(disconnectAction);
+    connect(disconnectAction, &QAction::triggered, this, &MainWindow::disconnectSelected);
+    connect(m_disconnectButton, &QPushButton::clicked, this, &MainWindow::disconnectSelected);
+    connect(m_clientTable->selectionModel(), &QItemSelectionModel::selectionChanged, this,
+            [this] { m_disconnectButton->setEnabled(m_clientTable->selectionModel()->hasSelection()); });
+
+    auto *hint = new QLabel(tr("A disconnected client is closed with code 4001 and may reconnect."), page);
+    hint->setEnabled(false);
+    auto *bar = new QHBoxLayout;
+    bar->addWidget(hint, 1);
+    bar->addWidget(m_disconnectButton);
+    auto *layout = new QVBoxLayout(page);
+    layout->addWidget(m_clientTable, 1);
+    layout->addLayout(bar);
+    return page;
+}
+
+void MainWindow::watch(const QUrl &feedUrl, const QString &token)
+{
+    m_admin->setServerUrl(feedUrl);
+    m_admin->setToken(token);
+    setWindowTitle(tr("Herald Dashboard — %1").arg(feedUrl.toDisplayString(QUrl::RemoveQuery)));
+    m_admin->open();
+}
+
+void MainWindow::setServerDescription(const QString &text)
+{
+    m_serverLabel->setText(text);
+}
+
+void MainWindow::setSampleInterval(std::chrono::milliseconds interval)
+{
+    m_sampleTimer.setInterval(interval);
+}
+
+bool MainWindow::saveScreenshot(const QString &fileName)
+{
+    flushMessages();
+    return grab().save(fileName, "PNG");
+}
+
+bool MainWindow::isNotification(const Message &message)
+{
+    return message.type == u"notify"_s || message.type == u"notification"_s;
+}
+
+void MainWindow::closeEvent(QCloseEvent *event)
+{
+    m_settings->setWindowGeometry(saveGeometry());
+    m_settings->sync();
+    QMainWindow::closeEvent(event);
+}
+
+void MainWindow::onStateChanged(AdminClient::State state, const QString &text)
+{
+    const bool connected = state == AdminClient::State::Connected;
+    m_stateLabel->setText(text);
+    QString color;
+    switch (state) {
+    case AdminClient::State::Connected:
+        color = u"#1a7f37"_s;
+        break;
+    case AdminClient::State::Refused:
+        color = u"#cf222e"_s;
+        break;
+    case AdminClient::State::Reconnecting:
+        color = u"#9a6700"_s;
+        break;
+    default:
+        break;
+    }
+    m_stateLabel->setStyleSheet(color.isEmpty() ? QString() : u"color: %1;"_s.arg(color));
+    // Stale numbers are greyed rather than zeroed: they were true a moment ago.
+    m_countersBox->setEnabled(connected);
+    m_composeSend->setEnabled(connected);
+    m_disconnectButton->setEnabled(connected && m_clientTable->selectionModel()->hasSelection());
+    m_tray->setToolTip(tr("Herald Dashboard: %1").arg(text));
+    if (state == AdminClient::State::Refused && !isVisible())
+        m_tray->notify(tr("Herald Dashboard"), text);
+}
+
+void MainWindow::onSnapshot(const AdminSnapshot &snapshot)
+{
+    m_clientCount = snapshot.clients;
+    m_subscriberCount = snapshot.subscribers;
+    m_lastId = snapshot.lastId;
+    m_clients->reset(snapshot.connections);
+    m_channelCount = snapshot.channels;
+    updateCounters();
+}
+
+void MainWindow::onMessage(const Message &message)
+{
+    m_history.noteMessages();
+    m_lastId = qMax(m_lastId, message.id);
+    m_pendingMessages.append(message);
+    if (!m_flushTimer.isActive())
+        m_flushTimer.start();
+    if (isNotification(message)) {
+        m_sound->play();
+        if (!isVisible() || isMinimized()) {
+            const QString title =
+                !message.title.isEmpty() ? message.title : tr("%1 on %2").arg(message.type, message.channel);
+            m_tray->notify(title, message.message);
+        }
+    }
+}
+
+void MainWindow::flushMessages()
+{
+    m_flushTimer.stop();
+    if (m_pendingMessages.isEmpty())
+        return;
+    m_messages->addMessages(m_pendingMessages);
+    m_pendingMessages.clear();
+    m_lastIdValue->setText(QString::number(m_lastId));
+}
+
+void MainWindow::takeSample()
+{
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    const StatsSample &s =
+        m_history.sample(now, m_clientCount, m_subscriberCount, m_channelCount, m_sampleTimer.interval());
+    m_rateValue->setText(QString::number(s.messagesPerSecond, 'f', s.messagesPerSecond < 10 ? 1 : 0));
+    const qint64 nowMs = now.toMSecsSinceEpoch();
+    const StatsHistory::Series kinds[] = {StatsHistory::Series::Clients, StatsHistory::Series::Subscribers,
+                                          StatsHistory::Series::Channels,
+                                          StatsHistory::Series::MessagesPerSecond};
+    for (std::size_t i = 0; i < m_series.size(); ++i)
+        m_series[i]->replace(m_history.points(kinds[i], nowMs));
+    // The axis spans what is known, up to the whole window, so a young session is not a sliver at the
+    // right edge.
+    const double window = double(m_history.capacity()) * double(m_sampleTimer.interval()) / 1000.0;
+    const double known = double(nowMs - m_history.samples().front().time) / 1000.0;
+    const double minimumSpan = 10.0 * double(m_sampleTimer.interval()) / 1000.0;
+    m_axisX->setRange(-std::clamp(known, minimumSpan, window), 0);
+    m_axisY->setRange(0, niceCeiling(m_history.maximum() * 1.1));
+}
+
+void MainWindow::updateCounters()
+{
+    m_clientsValue->setText(QString::number(m_clientCount));
+    m_subscribersValue->setText(QString::number(m_subscriberCount));
+    m_channelsValue->setText(QString::number(m_channelCount));
+    m_lastIdValue->setText(QString::number(m_lastId));
+}
+
+void MainWindow::updateMessageCount()
+{
+    const int shown = m_messageFilter->rowCount();
+    const int held = m_messages->rowCount();
+    m_messageCount->setText(shown == held ? tr("%1 messages").arg(held)
+                                          : tr("%1 of %2 messages").arg(shown).arg(held));
+    m_tabs->setTabText(0, tr("Messages (%1)").arg(held));
+}
+
+void MainWindow::updateComposeTarget()
+{
+    const int target = m_composeTarget->currentIndex();
+    m_composeRecipient->setEnabled(target != 0);
+    m_composeRecipient->setPlaceholderText(target == 1   ? tr("user id, e.g. 1")
+                                           : target == 2 ? tr("channel, e.g. news")
+                                                         : tr("everyone"));
+}
+
+void MainWindow::setComposeResult(const QString &text, bool error)
+{
+    m_composeResult->setText(text);
+    m_composeResult->setStyleSheet(error ? u"color: #cf222e;"_s : u"color: #1a7f37;"_s);
+}
+
+void MainWindow::sendCompose()
+{
+    MessageDraft draft;
+    draft.type = m_composeType->text().trimmed();
+    draft.title = m_composeTitle->text().trimmed();
+    draft.message = m_composeText->text();
+    if (draft.message.trimmed().isEmpty() && draft.title.isEmpty()) {
+        setComposeResult(tr("Write a message first."), true);
+        return;
+    }
+    const QString recipient = m_composeRecipient->text().trimmed();
+    QString ref;
+    switch (m_composeTarget->currentIndex()) {
+    case 0:
+        ref = m_admin->broadcast(draft);
+        break;
+    case 1:
+        if (!isValidIdentifier(recipient)) {
+            setComposeResult(tr("A user id is 1 to 121 of A-Z a-z 0-9 _ . : -"), true);
+            return;
+        }
+        ref = m_admin->publishToUser(recipient, draft);
+        break;
+    default:
+        if (!isValidChannelName(recipient)) {
+            setComposeResult(tr("A channel name is 1 to 128 of A-Z a-z 0-9 _ . : -"), true);
+            return;
+        }
+        ref = m_admin->publishToChannel(recipient, draft);
+        break;
+    }
+    if (ref.isEmpty()) {
+        setComposeResult(tr("Not connected: nothing was sent."), true);
+        return;
+    }
+    m_composeRef = ref;
+    setComposeResult(tr("Sending…"), false);
+}
+
+void MainWindow::disconnectSelected()
+{
+    const QModelIndexList rows = m_clientTable->selectionModel()->selectedRows();
+    QStringList ids;
+    for (const QModelIndex &index : rows) {
+        const QString id = index.data(ClientModel::ClientIdRole).toString();
+        if (!id.isEmpty() && !ids.contains(id))
+            ids.append(id);
+    }
+    for (const QString &id : std::as_const(ids)) {
+        const QString ref = m_admin->disconnectClient(id);
+        if (ref.isEmpty()) {
+            statusBar()->showMessage(tr("Not connected: cannot disconnect %1").arg(id), 5000);
+            return;
+        }
+        m_disconnectRefs.append(ref);
+    }
+}
+
+void MainWindow::onActionSucceeded(const QString &ref, const QJsonObject &reply)
+{
+    if (ref == m_composeRef) {
+        m_composeRef.clear();
+        setComposeResult(tr("Published #%1 to %2")
+                             .arg(reply.value("id"_L1).toInteger())
+                             .arg(reply.value("channel"_L1).toString()),
+                         false);
+        m_composeText->clear();
+    } else if (m_disconnectRefs.removeOne(ref)) {
+        statusBar()->showMessage(tr("Disconnected %1 (%2 connection(s))")
+                                     .arg(reply.value("client_id"_L1).toString())
+                                     .arg(reply.value("connections"_L1).toInt()),
+                                 5000);
+    }
+}
+
+void MainWindow::onActionFailed(const QString &ref, const QString &code, const QString &message)
+{
+    if (!ref.isEmpty() && ref == m_composeRef) {
+        m_composeRef.clear();
+        setComposeResult(tr("Refused (%1): %2").arg(code, message), true);
+    } else if (m_disconnectRefs.removeOne(ref)) {
+        statusBar()->showMessage(tr("Disconnect failed: %1").arg(message), 5000);
+    } else {
+        statusBar()->showMessage(tr("Server error (%1): %2").arg(code, message), 5000);
+    }
+}
+
+void MainWindow::openSettings()
+{
+    SettingsDialog dialog(this);
+    const QUrl saved = m_settings->serverUrl();
+    dialog.setServerUrl(saved.isEmpty() ? m_admin->serverUrl().toString() : saved.toString());
+    dialog.setToken(m_settings->token());
+    dialog.setMuted(m_muteAction->isChecked());
+    dialog.setVolume(m_sound->volume());
+    if (dialog.exec() != QDialog::Accepted)
+        return;
+    m_settings->setSoundVolume(dialog.volume());
+    m_sound->setVolume(dialog.volume());
+    m_muteAction->setChecked(dialog.muted());
+    const QUrl url = dialog.serverUrl();
+    if (!url.isEmpty()) {
+        m_settings->setServerUrl(url);
+        m_settings->setToken(dialog.token());
+        if (url != m_admin->serverUrl() || dialog.token() != m_admin->token()) {
+            m_serverLabel->setText(tr("Remote server"));
+            watch(url, dialog.token());
+        }
+    }
+    m_settings->sync();
+}
+
+void MainWindow::setMuted(bool muted)
+{
+    m_sound->setMuted(muted);
+    m_settings->setSoundMuted(muted);
+    m_muteAction->setIcon(
+        style()->standardIcon(muted ? QStyle::SP_MediaVolumeMuted : QStyle::SP_MediaVolume));
+    m_muteAction->setText(muted ? tr("Unmute") : tr("Mute"));
+}
+
+void MainWindow::showFromTray()
+{
+    if (isMinimized())
+        showNormal();
+    else
+        show();
+    raise();
+    activateWindow();
+}
+
+} // namespace Herald

@@ -1,0 +1,146 @@
+#pragma once
+
+#include "adminclient.h"
+#include "statshistory.h"
+
+#include <QMainWindow>
+#include <QTimer>
+
+#include <array>
+#include <chrono>
+
+class QAction;
+class QComboBox;
+class QLabel;
+class QLineEdit;
+class QPushButton;
+class QSortFilterProxyModel;
+class QTabWidget;
+class QTableView;
+class QChart;
+class QLineSeries;
+class QValueAxis;
+
+namespace Herald {
+
+class ClientModel;
+class MessageFilterModel;
+class MessageModel;
+class Settings;
+class SoundPlayer;
+class TrayNotifier;
+
+// The operator console: live counters and their chart, the message table, the client list, the compose
+// panel and the connection state, all fed by one AdminClient.
+class MainWindow : public QMainWindow
+{
+    Q_OBJECT
+
+public:
+    // `settings` must outlive the window.
+    explicit MainWindow(Settings *settings, QWidget *parent = nullptr);
+    ~MainWindow() override;
+
+    // Starts watching a server's admin feed.
+    void watch(const QUrl &feedUrl, const QString &token);
+    // One line about the server, shown in the status bar (e.g. the embedded server's port and data dir).
+    void setServerDescription(const QString &text);
+    void setSampleInterval(std::chrono::milliseconds interval);
+    bool saveScreenshot(const QString &fileName);
+
+    AdminClient *adminClient() const { return m_admin; }
+    MessageModel *messageModel() const { return m_messages; }
+    MessageFilterModel *messageFilter() const { return m_messageFilter; }
+    ClientModel *clientModel() const { return m_clients; }
+    const StatsHistory &history() const { return m_history; }
+    SoundPlayer *soundPlayer() const { return m_sound; }
+    TrayNotifier *trayNotifier() const { return m_tray; }
+    int clients() const { return m_clientCount; }
+    int subscribers() const { return m_subscriberCount; }
+    int channels() const { return m_channelCount; }
+
+    // The messages that ring and raise a tray notification: seed 003's notify and Herald's notification.
+    static bool isNotification(const Message &message);
+
+protected:
+    void closeEvent(QCloseEvent *event) override;
+
+private:
+    QWidget *buildCounters();
+    QWidget *buildChart();
+    QWidget *buildCompose();
+    QWidget *buildMessages();
+    QWidget *buildClients();
+    void buildActions();
+
+    void onStateChanged(AdminClient::State state, const QString &text);
+    void onSnapshot(const AdminSnapshot &snapshot);
+    void onMessage(const Message &message);
+    void onActionSucceeded(const QString &ref, const QJsonObject &reply);
+    void onActionFailed(const QString &ref, const QString &code, const QString &message);
+    void flushMessages();
+    void takeSample();
+    void updateCounters();
+    void updateComposeTarget();
+    void sendCompose();
+    void disconnectSelected();
+    void openSettings();
+    void setMuted(bool muted);
+    void showFromTray();
+    void updateMessageCount();
+    void setComposeResult(const QString &text, bool error);
+
+    Settings *m_settings;
+    AdminClient *m_admin;
+    MessageModel *m_messages;
+    MessageFilterModel *m_messageFilter;
+    ClientModel *m_clients;
+    QSortFilterProxyModel *m_clientSort;
+    SoundPlayer *m_sound;
+    TrayNotifier *m_tray;
+    StatsHistory m_history;
+
+    int m_clientCount = 0;
+    int m_subscriberCount = 0;
+    int m_channelCount = 0;
+    qint64 m_lastId = 0;
+    QList<Message> m_pendingMessages;
+    QTimer m_flushTimer;
+    QTimer m_sampleTimer;
+    QString m_composeRef;
+    QStringList m_disconnectRefs;
+
+    // Widgets.
+    QWidget *m_countersBox = nullptr;
+    QLabel *m_clientsValue = nullptr;
+    QLabel *m_subscribersValue = nullptr;
+    QLabel *m_channelsValue = nullptr;
+    QLabel *m_rateValue = nullptr;
+    QLabel *m_lastIdValue = nullptr;
+    QChart *m_chart = nullptr;
+    std::array<QLineSeries *, 4> m_series{};
+    QValueAxis *m_axisX = nullptr;
+    QValueAxis *m_axisY = nullptr;
+    QComboBox *m_composeTarget = nullptr;
+    QLineEdit *m_composeRecipient = nullptr;
+    QLineEdit *m_composeType = nullptr;
+    QLineEdit *m_composeTitle = nullptr;
+    QLineEdit *m_composeText = nullptr;
+    QPushButton *m_composeSend = nullptr;
+    QLabel *m_composeResult = nullptr;
+    QTabWidget *m_tabs = nullptr;
+    QLineEdit *m_filter = nullptr;
+    QLabel *m_messageCount = nullptr;
+    QTableView *m_messageTable = nullptr;
+    QTableView *m_clientTable = nullptr;
+    QPushButton *m_disconnectButton = nullptr;
+    QLabel *m_stateLabel = nullptr;
+    QLabel *m_serverLabel = nullptr;
+    QAction *m_muteAction = nullptr;
+    QAction *m_reconnectAction = nullptr;
+    QAction *m_settingsAction = nullptr;
+    QAction *m_clearAction = nullptr;
+    QAction *m_quitAction = nullptr;
+};
+
+} // namespace Herald

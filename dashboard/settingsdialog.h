@@ -1,0 +1,43 @@
+#pragma once
+
+#include <QDialog>
+#include <QUrl>
+
+class QCheckBox;
+class QLabel;
+class QLineEdit;
+class QSlider;
+
+namespace Herald {
+
+// Server URL, token and sound. The caller reads the values back after exec() and stores them.
+class SettingsDialog : public QDialog
+{
+    Q_OBJECT
+
+public:
+    explicit SettingsDialog(QWidget *parent = nullptr);
+
+    void setServerUrl(const QString &url);
+    QString serverUrlText() const;
+    // The admin feed URL the text stands for, or empty.
+    QUrl serverUrl() const;
+    void setToken(const QString &token);
+    QString token() const;
+    void setMuted(bool muted);
+    bool muted() const;
+    void setVolume(double volume);
+    double volume() const;
+
+private:
+    void validate();
+
+    QLineEdit *m_url = nullptr;
+    QLineEdit *m_token = nullptr;
+    QCheckBox *m_muted = nullptr;
+    QSlider *m_volume = nullptr;
+    QLabel *m_hint = nullptr;
+    QWidget *m_ok = nullptr;
+};
+
+} // namespace Herald

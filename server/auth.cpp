@@ -1,0 +1,259 @@
+#include "auth.h"
+
+#include "channelname.h"
+
+#include <QFile>
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QJsonObject>
+
+#include <jwt.h>
+
+#include <memory>
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+namespace {
+constexpr qsizetype MinSecretLength = 32;
+constexpr qsizetype MaxTokenLength = 8192;
+
+struct JwtDeleter
+{
+    void operator()(jwt_t *j) const { jwt_free(j); }
+};
+using JwtPtr = std::unique_ptr<jwt_t, JwtDeleter>;
+
+// libjwt returns a malloc'ed string for JSON grants.
+QByteArray takeString(char *s)
+{
+    if (!s)
+        return {};
+    QByteArray out(s);
+    ::free(s); // NOLINT: allocated by libjwt with malloc
+    return out;
+}
+} // namespace
+
+QString roleName(Role role)
+{
+    switch (role) {
+    case Role::Subscriber:
+        return u"subscriber"_s;
+    case Role::Publisher:
+        return u"publisher"_s;
+    case Role::Admin:
+        return u"admin"_s;
+    }
+    return u"subscriber"_s;
+}
+
+std::optional<Role> roleFromName(QStringView name)
+{
+    if (name == u"subscriber")
+        return Role::Subscriber;
+    if (name == u"publisher")
+        return Role::Publisher;
+    if (name == u"admin")
+        return Role::Admin;
+    return std::nullopt;
+}
+
+Identity Identity::openAccess()
+{
+    Identity i;
+    i.open = true;
+    i.role = Role::Admin;
+    return i;
+}
+
+Identity Identity::anonymous()
+{
+    Identity i;
+    i.open = false;
+    return i;
+}
+
+bool Identity::canRead(const QString &channel) const
+{
+    if (open)
+        return true;
+    if (!authenticated)
+        return false;
+    if (role == Role::Admin)
+        return true;
+    if (channel.startsWith(Channels::UserPrefix))
+        return channel.mid(Channels::UserPrefix.size()) == subject;
+    if (channels.isEmpty())
+        return true;
+    for (const QString &pattern : channels) {
+        if (channelMatches(pattern, channel))
+            return true;
+    }
+    return false;
+}
+
+bool Identity::canWrite(const QString &channel) const
+{
+    if (open)
+        return true;
+    if (!authenticated || role == Role::Subscriber)
+        return false;
+    if (role == Role::Admin || channels.isEmpty())
+        return true;
+    // A publisher's allow-list bounds where it writes; a user queue it may always reach is not implied.
+    for (const QString &pattern : channels) {
+        if (channelMatches(pattern, channel))
+            return true;
+    }
+    return false;
+}
+
+QString Identity::refusal(const QString &channel, bool write) const
+{
+    if (!open && !authenticated)
+        return u"authentication required: present a token"_s;
+    if (write && role == Role::Subscriber)
+        return u"a subscriber token cannot publish"_s;
+    if (!write && channel.startsWith(Channels::UserPrefix))
+        return u"%1 belongs to another user"_s.arg(channel);
+    return u"the token does not allow channel %1"_s.arg(channel);
+}
+
+TokenVerifier::TokenVerifier(QByteArray secret)
+    : m_secret(std::move(secret))
+{}
+
+Result<Identity, AuthError> TokenVerifier::verify(QByteArrayView token) const
+{
+    using R = Result<Identity, AuthError>;
+    if (m_secret.isEmpty())
+        return R::failure({u"token authentication is not configured"_s});
+    if (token.isEmpty())
+        return R::failure({u"no token"_s});
+    if (token.size() > MaxTokenLength)
+        return R::failure({u"the token is too long"_s});
+    const QByteArray text = token.toByteArray(); // libjwt wants a NUL-terminated string
+    jwt_t *raw = nullptr;
+    if (jwt_decode(&raw, text.constData(), reinterpret_cast<const unsigned char *>(m_secret.constData()),
+                   int(m_secret.size())) != 0 ||
+        !raw)
+        return R::failure({u"invalid token (malformed or bad signature)"_s});
+    JwtPtr jwt(raw);
+    // Only HS256: a token that names another algorithm ("none" above all) is refused whatever libjwt accepts.
+    if (jwt_get_alg(jwt.get()) != JWT_ALG_HS256)
+        return R::failure({u"invalid token: only HS256 is accepted"_s});
+
+    Identity id;
+    id.open = false;
+    id.authenticated = true;
+    const char *sub = jwt_get_grant(jwt.get(), "sub");
+    if (!sub || !*sub)
+        return R::failure({u"invalid token: no sub claim"_s});
+    id.subject = QString::fromUtf8(sub);
+    if (!isValidIdentifier(id.subject))
+        return R::failure({u"invalid token: sub must match [A-Za-z0-9_.:-]{1,121}"_s});
+    const char *role = jwt_get_grant(jwt.get(), "role");
+    const auto parsedRole = roleFromName(QString::fromUtf8(role ? role : "subscriber"));
+    if (!parsedRole)
+        return R::failure({u"invalid token: role must be subscriber, publisher or admin"_s});
+    id.role = *parsedRole;
+
+    errno = 0;
+    const long exp = jwt_get_grant_int(jwt.get(), "exp");
+    if (errno == 0) {
+        id.expiresAt = QDateTime::fromSecsSinceEpoch(exp, Qt::UTC);
+        if (QDateTime::currentDateTimeUtc() >= id.expiresAt)
+            return R::failure({u"token expired"_s});
+    } else if (errno != ENOENT) {
+        return R::failure({u"invalid token: exp must be a number"_s});
+    }
+
+    const QByteArray channels = takeString(jwt_get_grants_json(jwt.get(), "channels"));
+    if (!channels.isEmpty()) {
+        const QJsonDocument doc = QJsonDocument::fromJson(channels);
+        if (!doc.isArray())
+            return R::failure({u"invalid token: channels must be an array of patterns"_s});
+        for (const QJsonValue &v : doc.array()) {
+            if (!v.isString() || v.toString().isEmpty())
+                return R::failure({u"invalid token: channels must be an array of patterns"_s});
+            id.channels.append(v.toString());
+        }
+    }
+    return id;
+}
+
+QByteArray TokenVerifier::mint(const QString &subject, Role role, std::chrono::seconds ttl,
+                               const QStringList &channels) const
+{
+    jwt_t *raw = nullptr;
+    if (jwt_new(&raw) != 0 || !raw)
+        return {};
+    JwtPtr jwt(raw);
+    const qint64 now = QDateTime::currentSecsSinceEpoch();
+    jwt_add_grant(jwt.get(), "sub", subject.toUtf8().constData());
+    jwt_add_grant(jwt.get(), "role", roleName(role).toUtf8().constData());
+    jwt_add_grant_int(jwt.get(), "iat", long(now));
+    if (ttl.count() > 0)
+        jwt_add_grant_int(jwt.get(), "exp", long(now + ttl.count()));
+    if (!channels.isEmpty()) {
+        const QByteArray json =
+            QJsonDocument(QJsonObject{{"channels"_L1, QJsonArray::fromStringList(channels)}}).toJson();
+        jwt_add_grants_json(jwt.get(), json.constData());
+    }
+    if (jwt_set_alg(jwt.get(), JWT_ALG_HS256, reinterpret_cast<const unsigned char *>(m_secret.constData()),
+                    int(m_secret.size())) != 0)
+        return {};
+    return takeString(jwt_encode_str(jwt.get()));
+}
+
+AuthPolicy::AuthPolicy(bool tokenMode, TokenVerifier verifier, QStringList allowedOrigins)
+    : m_tokenMode(tokenMode)
+    , m_verifier(std::move(verifier))
+    , m_allowedOrigins(std::move(allowedOrigins))
+{}
+
+Result<Identity, AuthError> AuthPolicy::identify(QByteArrayView token) const
+{
+    if (!m_tokenMode)
+        return Identity::openAccess();
+    if (token.isEmpty())
+        return Identity::anonymous();
+    return m_verifier.verify(token);
+}
+
+bool AuthPolicy::originAllowed(QByteArrayView origin) const
+{
+    if (m_allowedOrigins.isEmpty() || origin.isEmpty())
+        return true;
+    QString o = QString::fromUtf8(origin).trimmed();
+    if (o.endsWith(u'/'))
+        o.chop(1);
+    return m_allowedOrigins.contains(o, Qt::CaseInsensitive);
+}
+
+QByteArray bearerToken(QByteArrayView authorization)
+{
+    const QByteArray a = authorization.toByteArray().trimmed();
+    if (a.size() > 7 && a.left(7).toLower() == "bearer ")
+        return a.mid(7).trimmed();
+    return {};
+}
+
+Result<QByteArray, QString> readSecretFile(const QString &path)
+{
+    using R = Result<QByteArray, QString>;
+    QFile f(path);
+    if (!f.open(QIODevice::ReadOnly))
+        return R::failure(u"cannot read the JWT secret file %1"_s.arg(path));
+    const QByteArray secret = f.read(64 * 1024).trimmed();
+    if (secret.size() < MinSecretLength)
+        return R::failure(
+            u"the JWT secret in %1 is shorter than %2 bytes (try: head -c 48 /dev/urandom | base64 > %1)"_s
+                .arg(path)
+                .arg(MinSecretLength));
+    return secret;
+}
+
+} // namespace Herald

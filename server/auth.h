@@ -1,0 +1,98 @@
+#pragma once
+
+#include "result.h"
+
+#include <QByteArray>
+#include <QDateTime>
+#include <QString>
+#include <QStringList>
+
+#include <chrono>
+
+namespace Herald {
+
+// What a token may do (SPEC section 7). Wire names ("subscriber", "publisher", "admin") are append only.
+enum class Role
+{
+    Subscriber,
+    Publisher,
+    Admin,
+};
+QString roleName(Role role);
+std::optional<Role> roleFromName(QStringView name);
+
+// Who a connection or a request is. In open mode everyone is an anonymous admin, as in the seeds; in token
+// mode an unauthenticated identity may do nothing but present a token.
+struct Identity
+{
+    bool open = true;           // --auth open: every rule passes
+    bool authenticated = false; // a valid token was presented
+    QString subject;            // the token's sub: the user
+    Role role = Role::Subscriber;
+    QStringList channels; // allow-list patterns ('*' wildcards); empty: no restriction beyond the role
+    QDateTime expiresAt;  // invalid: no expiry
+
+    static Identity openAccess();
+    static Identity anonymous(); // token mode, no token yet
+
+    bool isAdmin() const { return open || (authenticated && role == Role::Admin); }
+    bool canPublish() const { return open || (authenticated && role != Role::Subscriber); }
+    // Reading a channel: user:<id> only for its own user (or an admin); else the allow-list.
+    bool canRead(const QString &channel) const;
+    // Writing a channel: a publisher or an admin, within the allow-list.
+    bool canWrite(const QString &channel) const;
+    // Why canRead/canWrite said no, for the refusal's reason.
+    QString refusal(const QString &channel, bool write) const;
+};
+
+struct AuthError
+{
+    QString message; // "token expired", "bad signature", …
+};
+
+// HS256 JSON Web Tokens through libjwt: verification for every transport, and minting for
+// `herald-server token`. Stateless and thread-safe after construction.
+class TokenVerifier
+{
+public:
+    TokenVerifier() = default;
+    explicit TokenVerifier(QByteArray secret);
+
+    bool isValid() const { return !m_secret.isEmpty(); }
+    Result<Identity, AuthError> verify(QByteArrayView token) const;
+    QByteArray mint(const QString &subject, Role role, std::chrono::seconds ttl,
+                    const QStringList &channels = {}) const;
+
+private:
+    QByteArray m_secret;
+};
+
+// The server's policy: open or token mode, the verifier, the origins browsers may connect from.
+class AuthPolicy
+{
+public:
+    AuthPolicy() = default; // open, any origin
+    AuthPolicy(bool tokenMode, TokenVerifier verifier, QStringList allowedOrigins);
+
+    bool tokenMode() const { return m_tokenMode; }
+    // Open mode: full access whatever the token. Token mode: no token is an anonymous identity that may only
+    // authenticate; a bad token is an error.
+    Result<Identity, AuthError> identify(QByteArrayView token) const;
+    // Requests without an Origin header come from programs, not pages, and are not a cross-site risk.
+    bool originAllowed(QByteArrayView origin) const;
+    bool restrictsOrigins() const { return !m_allowedOrigins.isEmpty(); }
+
+private:
+    bool m_tokenMode = false;
+    TokenVerifier m_verifier;
+    QStringList m_allowedOrigins;
+};
+
+// "Bearer <token>" → the token; anything else → empty.
+QByteArray bearerToken(QByteArrayView authorization);
+
+// Reads a secret file (trailing whitespace trimmed). Refuses an empty or short one: an HS256 key shorter
+// than its 32-byte hash is guessable.
+Result<QByteArray, QString> readSecretFile(const QString &path);
+
+} // namespace Herald

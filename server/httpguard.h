@@ -1,0 +1,32 @@
+#pragma once
+
+#include "auth.h"
+
+#include <QHttpServerResponse>
+
+#include <optional>
+
+class QHttpServerRequest;
+
+namespace Herald {
+
+class Hub;
+
+// SPEC section 7 for the REST API: who a request is (a token from Authorization: Bearer or ?token=), and the
+// explicit refusals: 401 without a usable token in token mode, 403 when the token does not allow it or the
+// page's origin is not allowed. Every refusal is counted in /metrics.
+class HttpGuard
+{
+public:
+    explicit HttpGuard(Hub *hub);
+
+    // On success fills `who` and returns nothing; else the 401/403 to send.
+    std::optional<QHttpServerResponse> identify(const QHttpServerRequest &request, Identity &who) const;
+    // 403 {"error":"forbidden","detail":reason} unless `allowed`.
+    std::optional<QHttpServerResponse> require(bool allowed, const QString &reason) const;
+
+private:
+    Hub *m_hub;
+};
+
+} // namespace Herald

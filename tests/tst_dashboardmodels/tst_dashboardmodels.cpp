@@ -1,0 +1,413 @@
+#include "adminclient.h"
+#include "backoff.h"
+#include "clientmodel.h"
+#include "dashboardoptions.h"
+#include "messagemodel.h"
+#include "settings.h"
+#include "soundplayer.h"
+#include "statshistory.h"
+
+#include <QAudioDevice>
+#include <QMediaDevices>
+#include <QSignalSpy>
+#include <QTemporaryDir>
+#include <QTest>
+
+using namespace Qt::StringLiterals;
+using namespace Herald;
+using ms = std::chrono::milliseconds;
+
+// The dashboard's building blocks without a server: backoff, URL handling, models, history, options,
+// settings and the sound player's behaviour without an audio device.
+class tst_DashboardModels : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void backoffGrowsThenCaps_data();
+    void backoffGrowsThenCaps();
+    void backoffRandomDelaysGrowAndReset();
+    void feedUrl_data();
+    void feedUrl();
+    void messageModelNewestFirstAndBounded();
+    void messageModelBurstLargerThanCapacity();
+    void messageModelShrinkCapacity();
+    void messageRowText_data();
+    void messageRowText();
+    void messageFilter();
+    void clientModelFollowsEvents();
+    void statsHistoryRateAndWindow();
+    void dashboardOptions_data();
+    void dashboardOptions();
+    void settingsRoundTrip();
+    void soundPlayerDegradesQuietly();
+};
+
+namespace {
+Message makeMessage(qint64 id, const QString &channel, const QString &text,
+                    const QString &type = u"message"_s)
+{
+    Message m;
+    m.id = id;
+    m.channel = channel;
+    m.type = type;
+    m.sender = u"tester"_s;
+    m.message = text;
+    m.timestamp = QDateTime::currentDateTimeUtc();
+    return m;
+}
+
+ClientEntry makeClient(const QString &id, const QStringList &subs = {})
+{
+    ClientEntry c;
+    c.clientId = id;
+    c.transport = u"websocket"_s;
+    c.route = u"ws"_s;
+    c.address = u"127.0.0.1"_s;
+    c.connectedAt = QDateTime::currentDateTimeUtc();
+    c.subscriptions = subs;
+    return c;
+}
+} // namespace
+
+void tst_DashboardModels::backoffGrowsThenCaps_data()
+{
+    QTest::addColumn<double>("random");
+    QTest::newRow("no jitter drawn") << 0.0;
+    QTest::newRow("middle") << 0.5;
+    QTest::newRow("most jitter") << 0.999;
+}
+
+void tst_DashboardModels::backoffGrowsThenCaps()
+{
+    QFETCH(double, random);
+    const ms initial(100), maximum(5000);
+    const double jitter = 0.3;
+    ms previous(0);
+    for (int attempt = 1; attempt <= 30; ++attempt) {
+        const ms d = Backoff::delayFor(attempt, initial, maximum, jitter, random);
+        QVERIFY2(d <= maximum, qPrintable(u"attempt %1: %2 ms"_s.arg(attempt).arg(d.count())));
+        const double base = std::min(100.0 * double(1LL << std::min(attempt - 1, 20)), 5000.0);
+        QVERIFY(double(d.count()) >= base * (1 - jitter) - 1);
+        if (base < 5000.0)
+            QVERIFY2(d > previous, qPrintable(u"attempt %1 did not grow"_s.arg(attempt)));
+        previous = d;
+    }
+    // Far past the cap, still capped and positive.
+    QVERIFY(Backoff::delayFor(1000, initial, maximum, jitter, random) <= maximum);
+    QVERIFY(Backoff::delayFor(1000, initial, maximum, jitter, random) > ms(0));
+}
+
+void tst_DashboardModels::backoffRandomDelaysGrowAndReset()
+{
+    Backoff b(ms(50), ms(60000), 0.3);
+    QList<ms> delays;
+    for (int i = 0; i < 8; ++i)
+        delays.append(b.next());
+    QCOMPARE(b.attempts(), 8);
+    for (qsizetype i = 1; i < delays.size(); ++i)
+        QVERIFY2(delays.at(i) > delays.at(i - 1), qPrintable(u"delay %1 did not grow"_s.arg(i)));
+    b.reset();
+    QCOMPARE(b.attempts(), 0);
+    QVERIFY(b.next() <= ms(50));
+}
+
+void tst_DashboardModels::feedUrl_data()
+{
+    QTest::addColumn<QString>("input");
+    QTest::addColumn<QString>("expected");
+    QTest::newRow("ws host port") << u"ws://example.org:8000"_s << u"ws://example.org:8000/ws/server"_s;
+    QTest::newRow("trailing slash") << u"ws://example.org:8000/"_s << u"ws://example.org:8000/ws/server"_s;
+    QTest::newRow("full path kept") << u"ws://h:1/ws/server"_s << u"ws://h:1/ws/server"_s;
+    QTest::newRow("http becomes ws") << u"http://h:8000"_s << u"ws://h:8000/ws/server"_s;
+    QTest::newRow("https becomes wss") << u"https://h"_s << u"wss://h/ws/server"_s;
+    QTest::newRow("bare host") << u" 127.0.0.1:8000 "_s << u"ws://127.0.0.1:8000/ws/server"_s;
+    QTest::newRow("other scheme") << u"ftp://h"_s << QString();
+    QTest::newRow("empty") << QString() << QString();
+    QTest::newRow("no host") << u"ws://"_s << QString();
+}
+
+void tst_DashboardModels::feedUrl()
+{
+    QFETCH(QString, input);
+    QFETCH(QString, expected);
+    QCOMPARE(AdminClient::feedUrl(input).toString(), expected);
+}
+
+void tst_DashboardModels::messageModelNewestFirstAndBounded()
+{
+    MessageModel model;
+    model.setCapacity(3);
+    QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
+    for (int i = 1; i <= 5; ++i)
+        model.addMessage(makeMessage(i, u"news"_s, u"text %1"_s.arg(i)));
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(model.totalAdded(), 5);
+    QCOMPARE(model.data(model.index(0, MessageModel::Text)).toString(), u"text 5"_s);
+    QCOMPARE(model.data(model.index(2, MessageModel::Text)).toString(), u"text 3"_s);
+    QCOMPARE(model.data(model.index(0, 0), MessageModel::IdRole).toLongLong(), 5);
+    QCOMPARE(removed.count(), 2);
+    QCOMPARE(model.columnCount(), int(MessageModel::ColumnCount));
+    QCOMPARE(model.headerData(MessageModel::Channel, Qt::Horizontal).toString(), u"Channel"_s);
+    QCOMPARE(model.data(model.index(1, MessageModel::Channel)).toString(), u"news"_s);
+    QCOMPARE(model.data(model.index(1, MessageModel::Sender)).toString(), u"tester"_s);
+    QCOMPARE(model.data(model.index(1, MessageModel::Type)).toString(), u"message"_s);
+    QVERIFY(
+        model.data(model.index(1, MessageModel::Text), Qt::ToolTipRole).toString().contains("\"id\":4"_L1));
+    QVERIFY(!model.data(model.index(7, 0)).isValid());
+    model.clear();
+    QCOMPARE(model.rowCount(), 0);
+}
+
+void tst_DashboardModels::messageModelBurstLargerThanCapacity()
+{
+    MessageModel model;
+    model.setCapacity(4);
+    model.addMessage(makeMessage(1, u"a"_s, u"old"_s));
+    QList<Message> burst;
+    for (int i = 2; i <= 11; ++i)
+        burst.append(makeMessage(i, u"a"_s, u"m%1"_s.arg(i)));
+    QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+    model.addMessages(burst);
+    QCOMPARE(inserted.count(), 1); // one insertion for the whole burst
+    QCOMPARE(model.rowCount(), 4);
+    QCOMPARE(model.rowAt(0).id, 11);
+    QCOMPARE(model.rowAt(3).id, 8);
+    QCOMPARE(model.totalAdded(), 11);
+}
+
+void tst_DashboardModels::messageModelShrinkCapacity()
+{
+    MessageModel model;
+    QCOMPARE(model.capacity(), MessageModel::DefaultCapacity);
+    for (int i = 1; i <= 10; ++i)
+        model.addMessage(makeMessage(i, u"a"_s, u"m"_s));
+    model.setCapacity(6);
+    QCOMPARE(model.rowCount(), 6);
+    QCOMPARE(model.rowAt(0).id, 10);
+    QCOMPARE(model.rowAt(5).id, 5);
+}
+
+void tst_DashboardModels::messageRowText_data()
+{
+    QTest::addColumn<QString>("title");
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<QJsonValue>("data");
+    QTest::addColumn<QString>("expected");
+    const QJsonValue none(QJsonValue::Undefined);
+    QTest::newRow("message") << QString() << u"hello"_s << none << u"hello"_s;
+    QTest::newRow("title only") << u"Heads up"_s << QString() << none << u"Heads up"_s;
+    QTest::newRow("title and message") << u"Heads up"_s << u"hello"_s << none << u"Heads up: hello"_s;
+    QTest::newRow("data object") << QString() << QString() << QJsonValue(QJsonObject{{"id"_L1, 3}})
+                                 << u"{\"id\":3}"_s;
+    QTest::newRow("data number") << QString() << QString() << QJsonValue(7) << u"7"_s;
+    QTest::newRow("nothing") << QString() << QString() << none << QString();
+}
+
+void tst_DashboardModels::messageRowText()
+{
+    QFETCH(QString, title);
+    QFETCH(QString, text);
+    QFETCH(QJsonValue, data);
+    QFETCH(QString, expected);
+    Message m = makeMessage(1, u"c"_s, text);
+    m.title = title;
+    m.data = data;
+    QCOMPARE(MessageRow::fromMessage(m).text, expected);
+}
+
+void tst_DashboardModels::messageFilter()
+{
+    MessageModel model;
+    MessageFilterModel filter;
+    filter.setSourceModel(&model);
+    model.addMessages({makeMessage(1, u"news"_s, u"Election results"_s),
+                       makeMessage(2, u"sports"_s, u"Match tonight"_s),
+                       makeMessage(3, u"user:7"_s, u"Your NEWS digest"_s, u"notification"_s)});
+    QCOMPARE(filter.rowCount(), 3);
+    filter.setFilterText(u"news"_s); // channel of one, text of another, any case
+    QCOMPARE(filter.rowCount(), 2);
+    filter.setFilterText(u"  match "_s);
+    QCOMPARE(filter.rowCount(), 1);
+    QCOMPARE(filter.index(0, MessageModel::Channel).data().toString(), u"sports"_s);
+    filter.setFilterText(u"notification"_s); // the type column
+    QCOMPARE(filter.rowCount(), 1);
+    filter.setFilterText(u"nothing like this"_s);
+    QCOMPARE(filter.rowCount(), 0);
+    // New rows are filtered as they arrive.
+    filter.setFilterText(u"sports"_s);
+    model.addMessage(makeMessage(4, u"sports"_s, u"Final score"_s));
+    model.addMessage(makeMessage(5, u"news"_s, u"Weather"_s));
+    QCOMPARE(filter.rowCount(), 2);
+    filter.setFilterText(QString());
+    QCOMPARE(filter.rowCount(), 5);
+}
+
+void tst_DashboardModels::clientModelFollowsEvents()
+{
+    ClientModel model;
+    QSignalSpy channels(&model, &ClientModel::channelCountChanged);
+    model.reset({makeClient(u"a"_s, {u"news"_s}), makeClient(u"b"_s)});
+    QCOMPARE(model.rowCount(), 2);
+    QCOMPARE(model.channelCount(), 1);
+    QCOMPARE(channels.count(), 1);
+
+    model.addClient(makeClient(u"c"_s, {u"user:7"_s, u"news"_s}));
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(model.channelCount(), 2);
+    const int c = model.rowOf(u"c"_s);
+    QCOMPARE(model.index(c, ClientModel::Subscriptions).data().toString(), u"news, user:7"_s);
+    QCOMPARE(model.index(c, ClientModel::Transport).data().toString(), u"websocket (/ws)"_s);
+    QCOMPARE(model.index(c, ClientModel::Address).data().toString(), u"127.0.0.1"_s);
+    QVERIFY(!model.index(c, ClientModel::Since).data().toString().isEmpty());
+    QCOMPARE(model.index(c, 0).data(ClientModel::ClientIdRole).toString(), u"c"_s);
+
+    model.addSubscription(u"b"_s, u"sports"_s);
+    QCOMPARE(model.channelCount(), 3);
+    model.addSubscription(u"b"_s, u"sports"_s); // repeated event: no duplicate
+    QCOMPARE(model.index(model.rowOf(u"b"_s), ClientModel::Subscriptions).data().toString(), u"sports"_s);
+    // A user's personal queue names the user when the server did not.
+    QCOMPARE(model.index(c, ClientModel::User).data().toString(), u"7"_s);
+    model.addSubscription(u"b"_s, u"user:42"_s);
+    QCOMPARE(model.index(model.rowOf(u"b"_s), ClientModel::User).data().toString(), u"42"_s);
+    model.removeSubscription(u"b"_s, u"user:42"_s);
+    model.removeSubscription(u"c"_s, u"user:7"_s);
+    QCOMPARE(model.channelCount(), 2);
+
+    // Two connections with one client id: a disconnect removes one of them.
+    model.addClient(makeClient(u"a"_s));
+    QCOMPARE(model.rowCount(), 4);
+    model.removeClient(u"a"_s);
+    QCOMPARE(model.rowCount(), 3);
+    QVERIFY(model.rowOf(u"a"_s) >= 0);
+    model.removeClient(u"a"_s);
+    model.removeClient(u"nobody"_s);
+    QCOMPARE(model.rowCount(), 2);
+    QCOMPARE(model.rowOf(u"a"_s), -1);
+    QCOMPARE(model.channelCount(), 2); // news (c) and sports (b)
+}
+
+void tst_DashboardModels::statsHistoryRateAndWindow()
+{
+    StatsHistory h(4);
+    const QDateTime t0 = QDateTime::fromMSecsSinceEpoch(1000000, Qt::UTC);
+    h.noteMessages(10);
+    QCOMPARE(h.sample(t0, 1, 0, 0, 1000).messagesPerSecond, 10.0); // the first interval is nominal
+    h.noteMessages(5);
+    QCOMPARE(h.sample(t0.addMSecs(500), 2, 1, 1).messagesPerSecond, 10.0); // 5 in half a second
+    QCOMPARE(h.sample(t0.addMSecs(1500), 3, 1, 1).messagesPerSecond, 0.0);
+    h.sample(t0.addMSecs(2500), 4, 2, 1);
+    h.sample(t0.addMSecs(3500), 5, 2, 2);
+    QCOMPARE(qsizetype(h.samples().size()), 4); // bounded
+    QCOMPARE(h.latest().clients, 5);
+    QCOMPARE(h.maximum(), 10.0);
+    const QList<QPointF> clients =
+        h.points(StatsHistory::Series::Clients, t0.addMSecs(3500).toMSecsSinceEpoch());
+    QCOMPARE(clients.size(), 4);
+    QCOMPARE(clients.first(), QPointF(-3.0, 2.0));
+    QCOMPARE(clients.last(), QPointF(0.0, 5.0));
+    const QList<QPointF> subs =
+        h.points(StatsHistory::Series::Subscribers, t0.addMSecs(3500).toMSecsSinceEpoch());
+    QCOMPARE(subs.last().y(), 2.0);
+    h.clear();
+    QVERIFY(h.isEmpty());
+}
+
+void tst_DashboardModels::dashboardOptions_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<bool>("ok");
+    QTest::addColumn<bool>("embedded");
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<int>("port");
+    QTest::addColumn<QString>("errorPart");
+    QTest::newRow("no arguments: embedded on 8000")
+        << QStringList{} << true << true << QString() << 8000 << QString();
+    QTest::newRow("embedded port and dir")
+        << QStringList{u"--port"_s, u"9001"_s, u"--data-dir"_s, u"/tmp/x"_s} << true << true << QString()
+        << 9001 << QString();
+    QTest::newRow("connect") << QStringList{u"--connect"_s, u"ws://h:8000"_s, u"--token"_s, u"T"_s} << true
+                             << false << u"ws://h:8000/ws/server"_s << 8000 << QString();
+    QTest::newRow("bad url") << QStringList{u"--connect"_s, u"gopher://h"_s} << false << false << QString()
+                             << 0 << u"--connect"_s;
+    QTest::newRow("port with connect") << QStringList{u"--connect"_s, u"ws://h"_s, u"--port"_s, u"1"_s}
+                                       << false << false << QString() << 0 << u"--port"_s;
+    QTest::newRow("token without connect")
+        << QStringList{u"--token"_s, u"T"_s} << false << false << QString() << 0 << u"--token"_s;
+    QTest::newRow("bad port") << QStringList{u"--port"_s, u"70000"_s} << false << false << QString() << 0
+                              << u"--port"_s;
+    QTest::newRow("unknown option") << QStringList{u"--frobnicate"_s} << false << false << QString() << 0
+                                    << u"frobnicate"_s;
+    QTest::newRow("positional") << QStringList{u"extra"_s} << false << false << QString() << 0 << u"extra"_s;
+}
+
+void tst_DashboardModels::dashboardOptions()
+{
+    QFETCH(QStringList, args);
+    QFETCH(bool, ok);
+    QFETCH(bool, embedded);
+    QFETCH(QString, url);
+    QFETCH(int, port);
+    QFETCH(QString, errorPart);
+    args.prepend(u"herald-dashboard"_s);
+    const auto options = parseDashboardOptions(args);
+    QCOMPARE(bool(options), ok);
+    if (!ok) {
+        QVERIFY2(options.error().contains(errorPart), qPrintable(options.error()));
+        return;
+    }
+    QCOMPARE(options->isEmbedded(), embedded);
+    QCOMPARE(options->connectUrl.toString(), url);
+    if (embedded)
+        QCOMPARE(int(options->port), port);
+}
+
+void tst_DashboardModels::settingsRoundTrip()
+{
+    QTemporaryDir dir;
+    QVERIFY(dir.isValid());
+    const QString file = dir.filePath(u"dashboard.ini"_s);
+    {
+        Settings s(file);
+        QVERIFY(s.serverUrl().isEmpty());
+        QVERIFY(!s.soundMuted());
+        s.setServerUrl(QUrl(u"ws://h:8000/ws/server"_s));
+        s.setToken(u"secret"_s);
+        s.setSoundMuted(true);
+        s.setSoundVolume(0.25);
+        s.sync();
+    }
+    Settings again(file);
+    QCOMPARE(again.fileName(), file);
+    QCOMPARE(again.serverUrl(), QUrl(u"ws://h:8000/ws/server"_s));
+    QCOMPARE(again.token(), u"secret"_s);
+    QVERIFY(again.soundMuted());
+    QCOMPARE(again.soundVolume(), 0.25);
+    again.setToken(QString());
+    QVERIFY(again.token().isEmpty());
+}
+
+void tst_DashboardModels::soundPlayerDegradesQuietly()
+{
+    SoundPlayer player;
+    const bool hasOutput = !QMediaDevices::audioOutputs().isEmpty();
+    // Without a device there is no player at all; with one, it may still fail to load, never the reverse.
+    if (!hasOutput)
+        QVERIFY(!player.isAvailable());
+    QSignalSpy muted(&player, &SoundPlayer::mutedChanged);
+    QCOMPARE(player.play(), player.isAvailable());
+    QCOMPARE(player.requestCount(), 1);
+    QCOMPARE(player.playCount(), player.isAvailable() ? 1 : 0);
+    player.setMuted(true);
+    QCOMPARE(muted.count(), 1);
+    QVERIFY(!player.play());
+    QCOMPARE(player.requestCount(), 1); // muted: not even asked
+    player.setMuted(false);
+    player.setVolume(2.0);
+    QCOMPARE(player.volume(), 1.0);
+    QCOMPARE(player.play(), player.isAvailable());
+    QCOMPARE(player.requestCount(), 2);
+}
+
+QTEST_MAIN(tst_DashboardModels)
+#include "tst_dashboardmodels.moc"
