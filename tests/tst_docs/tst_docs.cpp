@@ -1595,6 +1595,16 @@ void tst_Docs::httpRejections()
         answer = httpAnswer(
             m_port, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
+    } else if (status == 413) {
+        // Refused from the head alone: the body need not even be sent.
+        const QByteArray length = QByteArray::number(m_server->config().maxMessageSize + 1);
+        answer =
+            httpAnswer(m_port, "POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                               "Content-Length: " +
+                                   length + "\r\n\r\n");
+    } else if (status == 411) {
+        answer = httpAnswer(m_port, "POST /api/publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+                                    "Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
     } else {
         QFAIL(qPrintable(u"tst_docs cannot provoke %1; teach it"_s.arg(status)));
     }
