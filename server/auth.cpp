@@ -85,7 +85,7 @@ bool Identity::canRead(const QString &channel) const
         return true;
     if (channel.startsWith(Channels::UserPrefix))
         return channel.mid(Channels::UserPrefix.size()) == subject;
-    if (channels.isEmpty())
+    if (!restricted)
         return true;
     for (const QString &pattern : channels) {
         if (channelMatches(pattern, channel))
@@ -100,7 +100,7 @@ bool Identity::canWrite(const QString &channel) const
         return true;
     if (!authenticated || role == Role::Subscriber)
         return false;
-    if (role == Role::Admin || channels.isEmpty())
+    if (role == Role::Admin || !restricted)
         return true;
     // A publisher's allow-list bounds where it writes; a user queue it may always reach is not implied.
     for (const QString &pattern : channels) {
@@ -173,6 +173,7 @@ Result<Identity, AuthError> TokenVerifier::verify(QByteArrayView token) const
     const QByteArray channels = takeString(jwt_get_grants_json(jwt.get(), "channels"));
     if (!channels.isEmpty()) {
         const QJsonDocument doc = QJsonDocument::fromJson(channels);
+        id.restricted = true;
         if (!doc.isArray())
             return R::failure({u"invalid token: channels must be an array of patterns"_s});
         for (const QJsonValue &v : doc.array()) {

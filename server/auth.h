@@ -29,8 +29,9 @@ struct Identity
     bool authenticated = false; // a valid token was presented
     QString subject;            // the token's sub: the user
     Role role = Role::Subscriber;
-    QStringList channels; // allow-list patterns ('*' wildcards); empty: no restriction beyond the role
-    QDateTime expiresAt;  // invalid: no expiry
+    QStringList channels;    // allow-list patterns ('*' wildcards)
+    bool restricted = false; // the token carries a channels claim (an empty one allows no channel)
+    QDateTime expiresAt;     // invalid: no expiry
 
     static Identity openAccess();
     static Identity anonymous(); // token mode, no token yet

@@ -80,7 +80,7 @@ void HttpApi::registerRoutes()
                     [this](const QHttpServerRequest &r) { return channels(r); });
     m_server->route(u"/api/channels/<arg>/events"_s, Method::Post,
                     [this](const QString &channel, const QHttpServerRequest &request) {
-                        return customEvent(channel, request);
+                        return publishChannelEvent(channel, request);
                     });
     m_server->route(u"/api/broadcast"_s, Method::Post,
                     [this](const QHttpServerRequest &request) { return broadcast(request); });
@@ -94,6 +94,21 @@ void HttpApi::registerRoutes()
     m_server->setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
         Metrics::add(m_hub->metrics().httpRequests);
         const QString path = request.url().path();
+        if (request.method() == QHttpServerRequest::Method::Options) {
+            // CORS preflight for the REST API: a page on an allowed origin may send JSON and a bearer token.
+            QHttpServerResponse r(QHttpServerResponse::StatusCode::NoContent);
+            const AuthPolicy &auth = m_hub->auth();
+            const QByteArray origin = request.value("Origin");
+            if (!auth.restrictsOrigins())
+                r.setHeader("Access-Control-Allow-Origin", "*");
+            else if (!origin.isEmpty() && auth.originAllowed(origin))
+                r.setHeader("Access-Control-Allow-Origin", origin);
+            r.setHeader("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
+            r.setHeader("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Client-Id");
+            r.setHeader("Access-Control-Max-Age", "600");
+            r.write(std::move(responder));
+            return;
+        }
         if (path.startsWith(u"/static/"_s) && !path.contains(u".."_s) &&
             (request.method() == QHttpServerRequest::Method::Get ||
              request.method() == QHttpServerRequest::Method::Head)) {
@@ -135,7 +150,7 @@ QHttpServerResponse HttpApi::stats(const QHttpServerRequest &request) const
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
-    return jsonResponse(m_hub->stats());
+    return jsonResponse(m_hub->stats(&who));
 }
 
 QHttpServerResponse HttpApi::health() const
@@ -153,6 +168,9 @@ QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
+        return std::move(*refused);
+    // Operational detail about everyone: for operators (an admin token, e.g. a Prometheus scrape config).
+    if (auto refused = m_guard.require(who.isAdmin(), u"/metrics needs an admin token"_s))
         return std::move(*refused);
     const Metrics &m = m_hub->metrics();
     const HubCounts c = m_hub->counts();
@@ -391,7 +409,7 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
     return jsonResponse(o);
 }
 
-QHttpServerResponse HttpApi::customEvent(const QString &channel, const QHttpServerRequest &request)
+QHttpServerResponse HttpApi::publishChannelEvent(const QString &channel, const QHttpServerRequest &request)
 {
     // Seed 004's broadcast_custom("user_login", {...}): {"type":"user_login","channel":…,"data":…}, with
     // "model" on a model channel like its created/updated/deleted events.

@@ -50,7 +50,7 @@ private:
     QHttpServerResponse markAllRead(const QHttpServerRequest &request);
     QHttpServerResponse channels(const QHttpServerRequest &request) const;
     QHttpServerResponse history(const QString &channel, const QHttpServerRequest &request);
-    QHttpServerResponse customEvent(const QString &channel, const QHttpServerRequest &request);
+    QHttpServerResponse publishChannelEvent(const QString &channel, const QHttpServerRequest &request);
     QHttpServerResponse broadcast(const QHttpServerRequest &request);
     QHttpServerResponse staticFile(const QString &resourcePath) const;
 

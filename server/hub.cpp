@@ -368,13 +368,25 @@ QList<ClientInfo> Hub::clients() const
     return list;
 }
 
-QJsonObject Hub::stats() const
+bool Hub::clientIdFreeFor(const QString &clientId, const QString &userId) const
+{
+    QMutexLocker lock(&m_mutex);
+    for (const ClientInfo &info : m_sessions) {
+        if (info.clientId == clientId && info.userId != userId)
+            return false;
+    }
+    return true;
+}
+
+QJsonObject Hub::stats(const Identity *who) const
 {
     QMutexLocker lock(&m_mutex);
     QJsonObject channels;
-    for (auto it = m_channelCounts.cbegin(); it != m_channelCounts.cend(); ++it)
-        channels.insert(it.key(), it.value());
-    return QJsonObject{{"total_channels"_L1, int(m_channelCounts.size())},
+    for (auto it = m_channelCounts.cbegin(); it != m_channelCounts.cend(); ++it) {
+        if (!who || who->canRead(it.key()))
+            channels.insert(it.key(), it.value());
+    }
+    return QJsonObject{{"total_channels"_L1, int(channels.size())},
                        {"channels"_L1, channels},
                        {"total_connections"_L1, m_clients},
                        {"clients"_L1, m_clients},

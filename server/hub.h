@@ -124,8 +124,10 @@ public:
     HubCounts counts() const;
     QHash<QString, int> channelCounts() const;
     QList<ClientInfo> clients() const;
-    // Seed 004's stats object plus clients and subscribers.
-    QJsonObject stats() const;
+    // Seed 004's stats object plus clients and subscribers; with an identity, only the channels it may read.
+    QJsonObject stats(const Identity *who = nullptr) const;
+    // False if a connection of another user already uses this client id (its personal channel is theirs).
+    bool clientIdFreeFor(const QString &clientId, const QString &userId) const;
     QByteArray countsFrame() const;
     // The admin feed's first frame: counts, channels and clients.
     QByteArray snapshotFrame() const;

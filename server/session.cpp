@@ -20,11 +20,22 @@ Session::Session(Worker *worker, QTcpSocket *socket, ClientInfo info)
 
 Session::~Session() = default;
 
-void Session::start()
+void Session::start(bool joinNow)
 {
     m_info.sessionId = m_worker->hub()->registerSession(m_info);
     m_worker->sessionStarted(this);
-    // Personal delivery (seed 001's "notification", admin messages to a client) goes to client:<id>.
+    if (joinNow)
+        join();
+}
+
+void Session::join()
+{
+    if (m_joined)
+        return;
+    m_joined = true;
+    // Broadcasts reach every client, and personal delivery (seed 001's "notification", admin messages to a
+    // client) goes to client:<id>: only once the connection may receive anything at all.
+    m_worker->joinEveryone(this);
     m_worker->subscribeLocal(this, clientChannel(m_info.clientId));
 }
 

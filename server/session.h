@@ -59,8 +59,11 @@ public:
     bool queuedForFlush = false; // owned by Worker
 
 protected:
-    // Registers with the hub and the worker; call once the handshake is written.
-    void start();
+    // Registers with the hub and the worker; call once the handshake is written. joinNow false: the
+    // connection receives nothing (no broadcasts, no personal messages) until join(), i.e. until it has
+    // authenticated.
+    void start(bool joinNow = true);
+    void join();
     // Unregisters and schedules deletion; safe to call more than once.
     void finish();
     void enqueue(QByteArrayView bytes);
@@ -77,6 +80,7 @@ protected:
     QHash<QString, qint64> m_replayed; // per channel, the highest id replayed
     QByteArray m_out;
     bool m_finished = false;
+    bool m_joined = false;
 };
 
 } // namespace Herald

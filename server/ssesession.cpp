@@ -5,10 +5,12 @@
 #include "rawhttp.h"
 #include "request.h"
 #include "worker.h"
+#include "wsframe.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTcpSocket>
+#include <QTimer>
 #include <QUuid>
 
 using namespace Qt::StringLiterals;
@@ -135,6 +137,15 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     if (since) {
         channels.append(Channels::Broadcast.toString());
         session->resume(channels, *since);
+    }
+    // The stream ends with its token; EventSource reconnects and must present a fresh one.
+    if (identity->authenticated && identity->expiresAt.isValid()) {
+        const qint64 ms = QDateTime::currentDateTimeUtc().msecsTo(identity->expiresAt);
+        if (ms < std::numeric_limits<int>::max())
+            QTimer::singleShot(std::chrono::milliseconds(std::max<qint64>(0, ms)), session, [session] {
+                Metrics::add(session->m_worker->hub()->metrics().refusedUnauthorized);
+                session->close(Ws::CloseCode::PolicyViolation, u"token expired"_s);
+            });
     }
     session->flush();
     return session;

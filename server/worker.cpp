@@ -279,7 +279,9 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
                        u"the body is larger than %1 bytes"_s.arg(m_config.maxMessageSize));
         return;
     }
-    if (head.contentLength() < 0 && !head.header("transfer-encoding").isEmpty()) {
+    // Any Transfer-Encoding: its body would be read whatever its size, and with a Content-Length beside it
+    // the two disagree about where the request ends (request smuggling).
+    if (!head.header("transfer-encoding").isEmpty()) {
         writeHttpError(socket, 411, "Length Required", u"bad_request"_s,
                        u"send the body with a Content-Length (chunked bodies are not accepted)"_s);
         return;
@@ -309,12 +311,16 @@ void Worker::closeSession(quint64 sessionId, quint16 closeCode, const QString &r
 void Worker::sessionStarted(Session *session)
 {
     m_sessions.insert(session->sessionId(), session);
-    if (!session->isAdmin())
-        m_everyone.append(session);
     if (!m_heartbeat.isActive())
         m_heartbeat.start();
     if (m_config.idleTimeout.count() > 0 && !m_idleCheck.isActive())
         m_idleCheck.start();
+}
+
+void Worker::joinEveryone(Session *session)
+{
+    if (!session->isAdmin() && !m_everyone.contains(session))
+        m_everyone.append(session);
 }
 
 void Worker::subscribeLocal(Session *session, const QString &channel)

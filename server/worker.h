@@ -56,6 +56,7 @@ public:
     void shutdown();
 
     // Called by this worker's sessions.
+    void joinEveryone(Session *session);
     void subscribeLocal(Session *session, const QString &channel);
     void unsubscribeLocal(Session *session, const QString &channel);
     void addCountsListener(Session *session);

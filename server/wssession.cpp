@@ -144,9 +144,15 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
         writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, refusal);
         return nullptr;
     }
-    if (identity->authenticated)
+    if (identity->authenticated) {
         info.userId = identity->subject; // SPEC section 2: the user is the token's sub when auth is on
-    else if (info.route == Route::Native && isValidIdentifier(setup.userId))
+        if (!identity->isAdmin() && !hub->clientIdFreeFor(info.clientId, info.userId)) {
+            Metrics::add(hub->metrics().refusedForbidden);
+            writeHttpError(socket, 403, "Forbidden", u"forbidden"_s,
+                           u"client id %1 is in use by another user"_s.arg(info.clientId));
+            return nullptr;
+        }
+    } else if (info.route == Route::Native && isValidIdentifier(setup.userId))
         info.userId = setup.userId; // known before registration, so the admin feed carries it
 
     QByteArray response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
@@ -157,11 +163,12 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     auto *session = new WsSession(worker, socket, info, worker->config().maxMessageSize);
     session->m_identity = *identity;
     session->m_setup = setup;
-    session->start();
+    const bool mayProceed = session->m_identity.open || session->m_identity.authenticated;
+    session->start(mayProceed);
     Metrics::add(hub->metrics().wsConnectionsTotal);
     Metrics::add(hub->metrics().wsConnections);
 
-    if (session->m_identity.open || session->m_identity.authenticated) {
+    if (mayProceed) {
         session->setUpRoute();
     } else {
         // Token mode without a token: the first frame must be {"type":"auth","token":…}, and soon.
@@ -333,7 +340,6 @@ bool WsSession::takeToken()
     m_tokensAtMs = now;
     if (m_tokens >= 1.0) {
         m_tokens -= 1.0;
-        m_strikes = 0;
         return true;
     }
     return false;
@@ -388,16 +394,21 @@ void WsSession::onReadyRead()
             if (m_closing)
                 break;
             if (!takeToken()) {
-                // Over the limit: the frame is dropped with an error; a client that keeps flooding is closed.
+                // Over the limit: the frame is dropped with an error (once a second); a client that drops
+                // more than two seconds' worth within one second is flooding, not bursting, and is closed.
                 Metrics::add(m_worker->hub()->metrics().rateLimited);
+                const qint64 now = QDateTime::currentMSecsSinceEpoch();
+                if (now - m_dropWindowMs >= 1000) {
+                    m_dropWindowMs = now;
+                    m_strikes = 0;
+                    sendError(ErrorCode::RateLimited, u"slow down: at most %1 messages per second"_s.arg(
+                                                          m_worker->config().rateLimit));
+                }
                 if (++m_strikes > 2 * m_worker->config().rateLimit) {
                     close(Ws::CloseCode::PolicyViolation, u"rate limit exceeded"_s);
                     flush();
                     return;
                 }
-                if (m_strikes == 1)
-                    sendError(ErrorCode::RateLimited, u"slow down: at most %1 messages per second"_s.arg(
-                                                          m_worker->config().rateLimit));
                 break;
             }
             if (event->kind == Ws::Event::Kind::Text)
@@ -517,7 +528,7 @@ void WsSession::handleRequest(const Request &r)
         sendJson(QJsonObject{{"type"_L1, "pong"_L1}, {"message"_L1, "pong"_L1}}, &r);
         return;
     case Action::GetStats:
-        sendJson(QJsonObject{{"type"_L1, "stats"_L1}, {"data"_L1, m_worker->hub()->stats()}}, &r);
+        sendJson(QJsonObject{{"type"_L1, "stats"_L1}, {"data"_L1, m_worker->hub()->stats(&m_identity)}}, &r);
         return;
     case Action::Subscribe:
         doSubscribe(r, true);
@@ -595,6 +606,16 @@ void WsSession::doAuth(const Request &r)
         m_worker->hub()->setUserId(sessionId(), m_info.userId);
     }
     m_identity = *identity;
+    // A refreshed token may allow less: subscriptions it no longer covers end here.
+    const QSet<QString> current = m_info.channels;
+    for (const QString &ch : current) {
+        if (!m_identity.canRead(ch) && unsubscribe(ch)) {
+            Metrics::add(m_worker->hub()->metrics().refusedForbidden);
+            sendJson(QJsonObject{{"type"_L1, "unsubscribed"_L1},
+                                 {"channel"_L1, ch},
+                                 {"reason"_L1, u"the new token does not allow it"_s}});
+        }
+    }
     QJsonObject reply{{"type"_L1, "authenticated"_L1},
                       {"auth"_L1, "token"_L1},
                       {"sub"_L1, m_identity.subject},
@@ -604,6 +625,7 @@ void WsSession::doAuth(const Request &r)
     sendJson(reply, &r);
     if (m_awaitingAuth) {
         m_awaitingAuth = false;
+        join();
         setUpRoute();
     } else if (m_identity.expiresAt.isValid()) {
         m_expiry.start(std::chrono::milliseconds(

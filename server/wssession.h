@@ -76,7 +76,8 @@ private:
     bool m_pingSent = false;
     double m_tokens = 0;
     qint64 m_tokensAtMs = 0;
-    int m_strikes = 0;
+    int m_strikes = 0;         // frames dropped in the current window
+    qint64 m_dropWindowMs = 0; // start of that one-second window
 };
 
 } // namespace Herald

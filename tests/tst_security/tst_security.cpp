@@ -1,0 +1,1984 @@
+#include "auth.h"
+#include "hub.h"
+#include "server.h"
+#include "serveroptions.h"
+#include "testclient.h"
+
+#include <QCryptographicHash>
+#include <QFile>
+#include <QMessageAuthenticationCode>
+#include <QTemporaryDir>
+#include <QTest>
+#include <QtEndian>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <functional>
+
+using namespace Qt::StringLiterals;
+using namespace std::chrono_literals;
+using namespace HeraldTest;
+using Herald::Role;
+using Herald::ServerConfig;
+
+namespace {
+
+// The server's HS256 key (at least 32 bytes), and another one that must never be accepted.
+const QByteArray Secret = "tst_security: a test key for HS256, 0123456789abcdef";
+const QByteArray OtherSecret = "tst_security: not the server's key, fedcba9876543210";
+
+QByteArray compact(const QJsonObject &o)
+{
+    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+}
+
+QByteArray b64url(const QByteArray &bytes)
+{
+    return bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
+}
+
+qint64 nowSecs()
+{
+    return QDateTime::currentSecsSinceEpoch();
+}
+
+QByteArray mint(const QString &sub, Role role, const QStringList &channels = {},
+                std::chrono::seconds ttl = std::chrono::hours(1), const QByteArray &key = Secret)
+{
+    return Herald::TokenVerifier(key).mint(sub, role, ttl, channels);
+}
+
+Role roleNamed(const QString &name)
+{
+    return Herald::roleFromName(name).value_or(Role::Subscriber);
+}
+
+// A JWT built by hand, for what mint() never produces: other algorithms, odd or missing claims.
+QByteArray craft(const QJsonObject &header, const QJsonObject &claims, const QByteArray &key = Secret,
+                 QCryptographicHash::Algorithm hash = QCryptographicHash::Sha256)
+{
+    const QByteArray input = b64url(compact(header)) + '.' + b64url(compact(claims));
+    return input + '.' + b64url(QMessageAuthenticationCode::hash(input, key, hash));
+}
+
+QJsonObject jwtHeader(const char *alg)
+{
+    return {{"alg"_L1, QLatin1StringView(alg)}, {"typ"_L1, "JWT"_L1}};
+}
+
+// alice, a subscriber, valid for an hour.
+QJsonObject aliceClaims()
+{
+    return {{"sub"_L1, "alice"_L1}, {"role"_L1, "subscriber"_L1}, {"exp"_L1, nowSecs() + 3600}};
+}
+
+// Remove: with(o, key, Remove) drops the claim.
+const QJsonValue Remove(QJsonValue::Undefined);
+
+QJsonObject with(QJsonObject o, const QString &key, const QJsonValue &value)
+{
+    if (value.isUndefined())
+        o.remove(key);
+    else
+        o.insert(key, value);
+    return o;
+}
+
+// Spins the event loop (the listener and QHttpServer live on this thread) until done() or the timeout.
+bool spinUntil(const std::function<bool()> &done, int timeoutMs)
+{
+    QElapsedTimer t;
+    t.start();
+    while (!done()) {
+        if (t.elapsed() > timeoutMs)
+            return false;
+        QTest::qWait(2);
+    }
+    return true;
+}
+
+struct HttpReply
+{
+    int status = 0;
+    QByteArray head;
+    QByteArray body;
+
+    QByteArray header(QByteArrayView name) const
+    {
+        for (const QByteArray &line : head.split('\n')) {
+            const qsizetype colon = line.indexOf(':');
+            if (colon > 0 && line.left(colon).trimmed().compare(name, Qt::CaseInsensitive) == 0)
+                return line.mid(colon + 1).trimmed();
+        }
+        return {};
+    }
+    QJsonObject json() const { return parseObject(body); }
+};
+
+// A frame from the server (never masked).
+struct WsFrame
+{
+    int opcode = 0;
+    QByteArray payload;
+    int closeCode() const
+    {
+        return payload.size() >= 2 ? (int(quint8(payload.at(0))) << 8) | quint8(payload.at(1)) : 0;
+    }
+    QString closeReason() const { return QString::fromUtf8(payload.mid(2)); }
+};
+
+bool takeFrame(QByteArray &buffer, WsFrame &frame)
+{
+    if (buffer.size() < 2)
+        return false;
+    qint64 length = quint8(buffer.at(1)) & 0x7f;
+    qsizetype pos = 2;
+    if (length == 126) {
+        if (buffer.size() < 4)
+            return false;
+        length = (qint64(quint8(buffer.at(2))) << 8) | quint8(buffer.at(3));
+        pos = 4;
+    } else if (length == 127) {
+        if (buffer.size() < 10)
+            return false;
+        length = 0;
+        for (int i = 0; i < 8; ++i)
+            length = (length << 8) | quint8(buffer.at(2 + i));
+        pos = 10;
+    }
+    if (buffer.size() < pos + length)
+        return false;
+    frame.opcode = quint8(buffer.at(0)) & 0x0f;
+    frame.payload = buffer.mid(pos, length);
+    buffer.remove(0, pos + length);
+    return true;
+}
+
+QByteArray httpRequest(const QByteArray &method, const QByteArray &target, const QByteArray &headers = {},
+                       const QByteArray &body = {})
+{
+    QByteArray r = method + ' ' + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n" + headers;
+    if (method != "GET" && method != "HEAD")
+        r += "Content-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) + "\r\n";
+    return r + "\r\n" + body;
+}
+
+QByteArray upgradeRequest(const QByteArray &target, const QByteArray &headers = {})
+{
+    return "GET " + target +
+           " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n" +
+           headers + "\r\n";
+}
+
+QByteArray bearer(const QByteArray &token)
+{
+    return "Authorization: Bearer " + token + "\r\n";
+}
+
+QByteArray withToken(const QByteArray &target, const QByteArray &token)
+{
+    return target + (target.contains('?') ? "&token=" : "?token=") + token;
+}
+
+// A client on a bare socket, for what QWebSocket and QNetworkAccessManager hide or do by themselves: the
+// status of a refused upgrade, pings left unanswered, a reader that stops reading.
+class RawClient
+{
+public:
+    ~RawClient() { m_socket.abort(); }
+
+    // receiveBuffer > 0: SO_RCVBUF set before connect(), so the window the server sees stays small.
+    bool connectTo(quint16 port, int receiveBuffer = 0)
+    {
+        if (receiveBuffer <= 0) {
+            // The signal, not the state: a server that refuses at once (429) may have closed it again
+            // already.
+            bool connected = false;
+            const QMetaObject::Connection watch = QObject::connect(
+                &m_socket, &QTcpSocket::connected, &m_socket, [&connected] { connected = true; });
+            m_socket.connectToHost(u"127.0.0.1"_s, port);
+            spinUntil([&] { return connected || m_socket.state() == QAbstractSocket::UnconnectedState; },
+                      5000);
+            QObject::disconnect(watch);
+            return connected;
+        }
+        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+        if (fd < 0)
+            return false;
+        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
+        sockaddr_in address{};
+        address.sin_family = AF_INET;
+        address.sin_port = qToBigEndian<quint16>(port);
+        address.sin_addr.s_addr = qToBigEndian<quint32>(0x7f000001);
+        // Blocking is fine: the kernel completes the handshake before anyone accepts.
+        if (::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address) != 0) {
+            ::close(fd);
+            return false;
+        }
+        return m_socket.setSocketDescriptor(fd);
+    }
+
+    void write(const QByteArray &bytes) { m_socket.write(bytes); }
+    bool isConnected() const { return m_socket.state() == QAbstractSocket::ConnectedState; }
+    QTcpSocket &socket() { return m_socket; }
+
+    // One HTTP response: the head, then a body of Content-Length (or up to the close). A 101 or an event
+    // stream does not end: the head is all.
+    HttpReply readResponse(int timeoutMs = 5000)
+    {
+        HttpReply r;
+        qsizetype end = -1;
+        spinUntil(
+            [&] {
+                pull();
+                end = m_buffer.indexOf("\r\n\r\n");
+                return end >= 0 || !isConnected();
+            },
+            timeoutMs);
+        pull();
+        end = m_buffer.indexOf("\r\n\r\n");
+        if (end < 0)
+            return r;
+        r.head = m_buffer.left(end);
+        m_buffer.remove(0, end + 4);
+        r.status = r.head.mid(9, 3).toInt();
+        if (r.status == 101 || r.header("content-type").startsWith("text/event-stream"))
+            return r;
+        const QByteArray length = r.header("content-length");
+        if (!length.isEmpty()) {
+            const qsizetype n = length.toLongLong();
+            spinUntil(
+                [&] {
+                    pull();
+                    return m_buffer.size() >= n || !isConnected();
+                },
+                timeoutMs);
+            pull();
+            r.body = m_buffer.left(n);
+            m_buffer.remove(0, r.body.size());
+        } else {
+            spinUntil(
+                [&] {
+                    pull();
+                    return !isConnected();
+                },
+                timeoutMs);
+            pull();
+            r.body = m_buffer;
+            m_buffer.clear();
+        }
+        return r;
+    }
+
+    // The WebSocket frames received so far (after readResponse() took the 101).
+    const QList<WsFrame> &frames()
+    {
+        pull();
+        WsFrame f;
+        while (takeFrame(m_buffer, f))
+            m_frames.append(f);
+        return m_frames;
+    }
+    bool waitClosed(int timeoutMs)
+    {
+        return spinUntil(
+            [this] {
+                frames();
+                return !isConnected();
+            },
+            timeoutMs);
+    }
+
+private:
+    void pull() { m_buffer += m_socket.readAll(); }
+
+    QTcpSocket m_socket;
+    QByteArray m_buffer;
+    QList<WsFrame> m_frames;
+};
+
+QByteArray dump(const HttpReply &r)
+{
+    return r.head + "\n" + r.body;
+}
+
+qsizetype countFrames(const QList<QJsonObject> &frames, const QString &key, const QString &value)
+{
+    return std::count_if(frames.cbegin(), frames.cend(),
+                         [&](const QJsonObject &o) { return o.value(key).toString() == value; });
+}
+
+std::optional<QJsonObject> findFrame(const QList<QJsonObject> &frames, const QString &key,
+                                     const QString &value)
+{
+    for (const QJsonObject &o : frames) {
+        if (o.value(key).toString() == value)
+            return o;
+    }
+    return std::nullopt;
+}
+
+QList<qint64> idsOn(const QList<QJsonObject> &frames, const QString &channel)
+{
+    QList<qint64> ids;
+    for (const QJsonObject &o : frames) {
+        if (o.value("channel"_L1).toString() == channel && o.value("id"_L1).toInteger() > 0)
+            ids.append(o.value("id"_L1).toInteger());
+    }
+    return ids;
+}
+
+// A JSON object of exactly `size` bytes, padded in its "message".
+QByteArray paddedJson(QJsonObject o, qsizetype size)
+{
+    o.insert("message"_L1, QString());
+    const qsizetype base = compact(o).size();
+    o.insert("message"_L1, QString(qMax<qsizetype>(0, size - base), u'x'));
+    return compact(o);
+}
+
+QStringList channelNames(const QJsonObject &channelsReply)
+{
+    QStringList names;
+    for (const QJsonValue &v : channelsReply.value("channels"_L1).toArray())
+        names.append(v.toObject().value("name"_L1).toString());
+    return names;
+}
+
+} // namespace
+
+// SPEC section 7 on real sockets: token authentication on every transport, roles and channel allow-lists,
+// origins, size and rate limits, the per-IP cap, slow consumers, idle connections, and the configuration
+// that turns it on. Each test starts its own in-process server on 127.0.0.1, port 0.
+class tst_Security : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void init();
+    void cleanup();
+
+    // 1. Token mode without a token.
+    void publicRoutesNeedNoToken_data();
+    void publicRoutesNeedNoToken();
+    void protectedRoutesNeedToken_data();
+    void protectedRoutesNeedToken();
+    void sseNeedsToken_data();
+    void sseNeedsToken();
+    void wsFirstFrameMustAuthenticate_data();
+    void wsFirstFrameMustAuthenticate();
+    void wsAuthenticationTimesOut();
+    void unauthenticatedWsGetsNoBroadcasts();
+
+    // 2. The tokens themselves and where they travel.
+    void tokens_data();
+    void tokens();
+    void tokenTransports_data();
+    void tokenTransports();
+
+    // 3. Roles and channels.
+    void wsRoutes_data();
+    void wsRoutes();
+    void wsActions_data();
+    void wsActions();
+    void sseRoutes_data();
+    void sseRoutes();
+    void restRules_data();
+    void restRules();
+    void notificationsOfAnotherUser();
+    void channelListIsFiltered();
+    void statsDoNotRevealOtherUsersQueues();
+
+    // 4. and 5.
+    void refusalsAreCounted();
+    void tokenExpiryEndsConnections();
+    void tokenRefresh();
+
+    // 6. Origins and CORS.
+    void originAllowList_data();
+    void originAllowList();
+    void corsWithoutAllowList();
+    void corsPreflight();
+
+    // 7. Limits (open mode).
+    void messageSizeLimits();
+    void bodyAnnouncedTwiceIsRefused();
+    void perIpConnectionCap();
+    void rateLimitBurst();
+    void rateLimitSteadyStream();
+    void rateLimitFlood();
+    void slowConsumerIsCutOff();
+    void idleTimeout();
+
+    // 8. and 9. Configuration.
+    void startRefusals_data();
+    void startRefusals();
+    void authModeResolution_data();
+    void authModeResolution();
+    void tokenSubcommand_data();
+    void tokenSubcommand();
+
+private:
+    bool startServer(const std::function<void(ServerConfig &)> &adjust = {});
+    static void openMode(ServerConfig &c) { c.authMode = ServerConfig::AuthMode::Open; }
+    QByteArray adminToken() const { return mint(u"root"_s, Role::Admin); }
+    HttpReply request(const QByteArray &method, const QByteArray &target, const QByteArray &token = {},
+                      const QByteArray &body = {}, const QByteArray &headers = {});
+    int upgrade(const QByteArray &target, const QByteArray &headers = {}, HttpReply *reply = nullptr);
+    HttpReply sse(const QByteArray &target, const QByteArray &headers = {});
+    std::unique_ptr<WsClient> ws(const QByteArray &target);
+    qint64 publishAsAdmin(const QString &channel, const QString &text);
+    qint64 metric(const QByteArray &sample);
+
+    std::unique_ptr<QTemporaryDir> m_dir;
+    QString m_secretFile;
+    std::unique_ptr<Herald::Server> m_server;
+    quint16 m_port = 0;
+};
+
+void tst_Security::init()
+{
+    m_dir = std::make_unique<QTemporaryDir>();
+    QVERIFY(m_dir->isValid());
+    m_secretFile = m_dir->filePath(u"jwt.secret"_s);
+    QFile f(m_secretFile);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(Secret + '\n');
+}
+
+void tst_Security::cleanup()
+{
+    m_server.reset();
+    m_dir.reset();
+}
+
+bool tst_Security::startServer(const std::function<void(ServerConfig &)> &adjust)
+{
+    m_server.reset();
+    ServerConfig config;
+    config.port = 0;
+    config.dataDir = m_dir->filePath(u"data"_s);
+    config.workerThreads = 2;
+    config.shutdownGrace = 1000ms;
+    config.authMode = ServerConfig::AuthMode::Token;
+    config.jwtSecretFile = m_secretFile;
+    if (adjust)
+        adjust(config);
+    m_server = std::make_unique<Herald::Server>(config);
+    if (!m_server->start()) {
+        qWarning() << "server did not start:" << m_server->errorString();
+        return false;
+    }
+    m_port = m_server->port();
+    return true;
+}
+
+HttpReply tst_Security::request(const QByteArray &method, const QByteArray &target, const QByteArray &token,
+                                const QByteArray &body, const QByteArray &headers)
+{
+    RawClient c;
+    if (!c.connectTo(m_port))
+        return {};
+    c.write(httpRequest(method, target, headers + (token.isEmpty() ? QByteArray() : bearer(token)), body));
+    return c.readResponse();
+}
+
+int tst_Security::upgrade(const QByteArray &target, const QByteArray &headers, HttpReply *reply)
+{
+    RawClient c;
+    if (!c.connectTo(m_port))
+        return -1;
+    c.write(upgradeRequest(target, headers));
+    const HttpReply r = c.readResponse();
+    if (reply)
+        *reply = r;
+    return r.status;
+}
+
+HttpReply tst_Security::sse(const QByteArray &target, const QByteArray &headers)
+{
+    RawClient c;
+    if (!c.connectTo(m_port))
+        return {};
+    c.write(httpRequest("GET", target, "Accept: text/event-stream\r\n" + headers));
+    return c.readResponse();
+}
+
+std::unique_ptr<WsClient> tst_Security::ws(const QByteArray &target)
+{
+    auto c = std::make_unique<WsClient>();
+    if (!c->open(m_port, QString::fromLatin1(target)))
+        return nullptr;
+    return c;
+}
+
+qint64 tst_Security::publishAsAdmin(const QString &channel, const QString &text)
+{
+    const HttpReply r = request("POST", "/api/publish", adminToken(),
+                                compact({{"channel"_L1, channel}, {"message"_L1, text}}));
+    return r.status == 202 ? r.json().value("id"_L1).toInteger() : -1;
+}
+
+qint64 tst_Security::metric(const QByteArray &sample)
+{
+    const HttpReply r = request("GET", "/metrics", adminToken());
+    for (const QByteArray &line : r.body.split('\n')) {
+        if (line.startsWith(QByteArray(sample + ' ')))
+            return line.mid(sample.size() + 1).toLongLong();
+    }
+    return -1;
+}
+
+// ---- 1. Token mode without a token ----
+
+void tst_Security::publicRoutesNeedNoToken_data()
+{
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<QByteArray>("contentType");
+    QTest::newRow("client page") << QByteArray("/") << QByteArray("text/html");
+    QTest::newRow("stylesheet") << QByteArray("/static/css/app.css") << QByteArray("text/css");
+    QTest::newRow("icon") << QByteArray("/static/favicon.svg") << QByteArray("image/svg+xml");
+    QTest::newRow("health") << QByteArray("/healthz") << QByteArray("application/json");
+}
+
+void tst_Security::publicRoutesNeedNoToken()
+{
+    QFETCH(QByteArray, path);
+    QFETCH(QByteArray, contentType);
+    QVERIFY(startServer());
+    const HttpReply r = request("GET", path);
+    QCOMPARE(r.status, 200);
+    QVERIFY2(r.header("content-type").startsWith(contentType), r.head.constData());
+    QVERIFY(!r.body.isEmpty());
+    // A bad token does not turn a public page into a refusal either.
+    QCOMPARE(request("GET", path, "garbage").status, 200);
+}
+
+void tst_Security::protectedRoutesNeedToken_data()
+{
+    QTest::addColumn<QByteArray>("method");
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("adminStatus"); // the same request with an admin token
+
+    QTest::newRow("GET /ws/stats") << QByteArray("GET") << QByteArray("/ws/stats") << QByteArray() << 200;
+    QTest::newRow("GET /api/stats") << QByteArray("GET") << QByteArray("/api/stats") << QByteArray() << 200;
+    QTest::newRow("GET /metrics") << QByteArray("GET") << QByteArray("/metrics") << QByteArray() << 200;
+    QTest::newRow("GET /api/notifications")
+        << QByteArray("GET") << QByteArray("/api/notifications?user_id=1") << QByteArray() << 200;
+    QTest::newRow("GET /api/channels")
+        << QByteArray("GET") << QByteArray("/api/channels") << QByteArray() << 200;
+    QTest::newRow("GET history") << QByteArray("GET") << QByteArray("/api/channels/news/history")
+                                 << QByteArray() << 404;
+    QTest::newRow("GET /users/") << QByteArray("GET") << QByteArray("/users/") << QByteArray() << 200;
+    QTest::newRow("GET /users/1") << QByteArray("GET") << QByteArray("/users/1") << QByteArray() << 404;
+    QTest::newRow("GET /posts/") << QByteArray("GET") << QByteArray("/posts/") << QByteArray() << 200;
+    QTest::newRow("POST /users/") << QByteArray("POST") << QByteArray("/users/")
+                                  << QByteArray(R"({"email":"ann@example.com","name":"Ann"})") << 201;
+    QTest::newRow("PATCH /users/1") << QByteArray("PATCH") << QByteArray("/users/1")
+                                    << QByteArray(R"({"name":"Bea"})") << 404;
+    QTest::newRow("DELETE /users/1") << QByteArray("DELETE") << QByteArray("/users/1") << QByteArray() << 404;
+    QTest::newRow("POST /api/publish") << QByteArray("POST") << QByteArray("/api/publish")
+                                       << QByteArray(R"({"channel":"news","message":"hi"})") << 202;
+    QTest::newRow("POST /api/broadcast")
+        << QByteArray("POST") << QByteArray("/api/broadcast") << QByteArray(R"({"message":"all"})") << 202;
+    QTest::newRow("POST custom event") << QByteArray("POST") << QByteArray("/api/channels/news/events")
+                                       << QByteArray(R"({"type":"deploy"})") << 202;
+    QTest::newRow("POST read") << QByteArray("POST") << QByteArray("/api/notifications/1/read")
+                               << QByteArray() << 404;
+    QTest::newRow("POST read-all") << QByteArray("POST")
+                                   << QByteArray("/api/notifications/read-all?user_id=1") << QByteArray()
+                                   << 200;
+}
+
+void tst_Security::protectedRoutesNeedToken()
+{
+    QFETCH(QByteArray, method);
+    QFETCH(QByteArray, path);
+    QFETCH(QByteArray, body);
+    QFETCH(int, adminStatus);
+    QVERIFY(startServer());
+
+    const HttpReply anonymous = request(method, path, {}, body);
+    QCOMPARE(anonymous.status, 401);
+    QVERIFY2(anonymous.header("content-type").startsWith("application/json"), anonymous.head.constData());
+    QCOMPARE(anonymous.json().value("error"_L1).toString(), u"unauthorized"_s);
+    QVERIFY(!anonymous.json().value("detail"_L1).toString().isEmpty());
+    QCOMPARE(anonymous.header("www-authenticate"), QByteArray("Bearer"));
+
+    QCOMPARE(request(method, path, "not.a.token", body).status, 401);
+    const HttpReply admin = request(method, path, adminToken(), body);
+    QVERIFY2(admin.status == adminStatus, dump(admin).constData());
+}
+
+void tst_Security::sseNeedsToken_data()
+{
+    QTest::addColumn<QByteArray>("path");
+    QTest::newRow("user queue") << QByteArray("/events?user_id=1");
+    QTest::newRow("seed 002 path") << QByteArray("/events/1");
+    QTest::newRow("channels") << QByteArray("/events?channels=news");
+    QTest::newRow("nothing") << QByteArray("/events");
+}
+
+void tst_Security::sseNeedsToken()
+{
+    QFETCH(QByteArray, path);
+    QVERIFY(startServer());
+    const HttpReply anonymous = sse(path);
+    QCOMPARE(anonymous.status, 401);
+    QCOMPARE(anonymous.json().value("error"_L1).toString(), u"unauthorized"_s);
+    QCOMPARE(anonymous.header("www-authenticate"), QByteArray("Bearer"));
+    QCOMPARE(sse(withToken(path, "garbage")).status, 401);
+
+    const HttpReply admin = sse(withToken(path, adminToken()));
+    QCOMPARE(admin.status, 200);
+    QVERIFY(admin.header("content-type").startsWith("text/event-stream"));
+}
+
+void tst_Security::wsFirstFrameMustAuthenticate_data()
+{
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<QString>("frame");
+    QTest::addColumn<QString>("welcome");    // the frame the route sends once authenticated; empty: refused
+    QTest::addColumn<QString>("reasonPart"); // part of the close reason when refused
+
+    const auto auth = [](const QByteArray &token) {
+        return QString::fromUtf8(compact({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(token)}}));
+    };
+    QTest::newRow("ping") << QByteArray("/ws") << u"{\"type\":\"ping\"}"_s << QString()
+                          << u"authentication required"_s;
+    QTest::newRow("subscribe") << QByteArray("/ws") << u"{\"action\":\"subscribe\",\"channel\":\"news\"}"_s
+                               << QString() << u"authentication required"_s;
+    QTest::newRow("publish") << QByteArray("/ws")
+                             << u"{\"action\":\"publish\",\"channel\":\"news\",\"message\":\"x\"}"_s
+                             << QString() << u"authentication required"_s;
+    QTest::newRow("invalid json") << QByteArray("/ws") << u"{"_s << QString() << u"authentication required"_s;
+    QTest::newRow("auth without token")
+        << QByteArray("/ws") << u"{\"type\":\"auth\"}"_s << QString() << u"token"_s;
+    QTest::newRow("auth with garbage") << QByteArray("/ws") << auth("garbage") << QString() << u"invalid"_s;
+    QTest::newRow("auth, other key") << QByteArray("/ws")
+                                     << auth(mint(u"alice"_s, Role::Subscriber, {}, 1h, OtherSecret))
+                                     << QString() << u"invalid"_s;
+    QTest::newRow("admin feed, ping")
+        << QByteArray("/ws/server") << u"{\"type\":\"ping\"}"_s << QString() << u"authentication required"_s;
+    QTest::newRow("alice on her queue")
+        << QByteArray("/ws?user_id=alice") << auth(mint(u"alice"_s, Role::Subscriber)) << u"connected"_s
+        << QString();
+    QTest::newRow("bob on alice's queue")
+        << QByteArray("/ws?user_id=alice") << auth(mint(u"bob"_s, Role::Subscriber)) << QString()
+        << u"another user"_s;
+    QTest::newRow("allow-list, outside")
+        << QByteArray("/ws?channels=other") << auth(mint(u"alice"_s, Role::Subscriber, {u"news"_s}))
+        << QString() << u"other"_s;
+    QTest::newRow("admin on the admin feed")
+        << QByteArray("/ws/server") << auth(mint(u"root"_s, Role::Admin)) << u"snapshot"_s << QString();
+    QTest::newRow("publisher on the admin feed")
+        << QByteArray("/ws/server") << auth(mint(u"pub"_s, Role::Publisher)) << QString() << u"admin"_s;
+    QTest::newRow("model channel") << QByteArray("/ws/users")
+                                   << auth(mint(u"alice"_s, Role::Subscriber, {u"users"_s}))
+                                   << u"connection"_s << QString();
+}
+
+void tst_Security::wsFirstFrameMustAuthenticate()
+{
+    QFETCH(QByteArray, path);
+    QFETCH(QString, frame);
+    QFETCH(QString, welcome);
+    QFETCH(QString, reasonPart);
+    QVERIFY(startServer());
+
+    // No token at the upgrade: it goes ahead, and nothing is said before the first frame authenticates.
+    auto c = ws(path);
+    QVERIFY(c);
+    c->sendText(frame);
+    if (welcome.isEmpty()) {
+        QVERIFY(c->waitDisconnected());
+        QCOMPARE(c->closeCode(), 1008);
+        QVERIFY2(c->closeReason().contains(reasonPart), qPrintable(c->closeReason()));
+        QVERIFY(!findFrame(c->frames(), u"type"_s, u"connected"_s));
+        QVERIFY(!findFrame(c->frames(), u"type"_s, u"snapshot"_s));
+        QVERIFY(!findFrame(c->frames(), u"type"_s, u"authenticated"_s));
+        return;
+    }
+    const auto authenticated = c->waitFor(u"authenticated"_s);
+    QVERIFY(authenticated);
+    QCOMPARE(authenticated->value("auth"_L1).toString(), u"token"_s);
+    QVERIFY(c->waitFor(welcome));
+    if (welcome == u"connected"_s) {
+        QCOMPARE(c->frames().size(), 0);
+        c->send({{"type"_L1, "ping"_L1}});
+        QVERIFY(c->waitFor(u"pong"_s));
+    }
+    QVERIFY(c->isConnected());
+}
+
+void tst_Security::wsAuthenticationTimesOut()
+{
+    QVERIFY(startServer([](ServerConfig &c) { c.handshakeTimeout = 400ms; }));
+    auto silent = ws("/ws");
+    auto prompt = ws("/ws");
+    QVERIFY(silent && prompt);
+    prompt->send(
+        {{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(mint(u"alice"_s, Role::Subscriber))}});
+    QVERIFY(prompt->waitFor(u"authenticated"_s));
+
+    QVERIFY(silent->waitDisconnected());
+    QCOMPARE(silent->closeCode(), 1008);
+    QVERIFY2(silent->closeReason().startsWith(u"authentication required"_s),
+             qPrintable(silent->closeReason()));
+    // The one that authenticated in time is past the same deadline and still served.
+    QVERIFY(prompt->isConnected());
+    prompt->send({{"type"_L1, "ping"_L1}});
+    QVERIFY(prompt->waitFor(u"pong"_s));
+}
+
+void tst_Security::unauthenticatedWsGetsNoBroadcasts()
+{
+    QVERIFY(startServer());
+    auto member = ws(withToken("/ws", mint(u"alice"_s, Role::Subscriber)));
+    QVERIFY(member);
+    QVERIFY(member->waitFor(u"connected"_s));
+    auto stranger = ws("/ws"); // upgraded, its auth frame still to come
+    QVERIFY(stranger);
+    QTRY_COMPARE(m_server->hub()->counts().clients, 2);
+
+    const HttpReply r = request("POST", "/api/broadcast", adminToken(), R"({"message":"members only"})");
+    QCOMPARE(r.status, 202);
+    QTRY_VERIFY(findFrame(member->frames(), u"message"_s, u"members only"_s));
+    // Delivery to both happens in the same pass of each worker; give the other worker a moment too.
+    QTest::qWait(200);
+    QVERIFY(!findFrame(stranger->frames(), u"message"_s, u"members only"_s));
+}
+
+// ---- 2. Tokens ----
+
+void tst_Security::tokens_data()
+{
+    QTest::addColumn<QByteArray>("token");
+    QTest::addColumn<bool>("accepted");
+
+    const QJsonObject alice = aliceClaims();
+    const qint64 now = nowSecs();
+    QTest::newRow("minted") << mint(u"alice"_s, Role::Subscriber) << true;
+    QTest::newRow("crafted HS256") << craft(jwtHeader("HS256"), alice) << true;
+    QTest::newRow("no role: a subscriber")
+        << craft(jwtHeader("HS256"), with(alice, u"role"_s, Remove)) << true;
+    QTest::newRow("no exp: no expiry") << craft(jwtHeader("HS256"), with(alice, u"exp"_s, Remove)) << true;
+
+    QTest::newRow("other key") << mint(u"alice"_s, Role::Subscriber, {}, 1h, OtherSecret) << false;
+    {
+        // alice's signature on a payload that says admin
+        const QByteArray good = craft(jwtHeader("HS256"), alice);
+        const QList<QByteArray> parts = good.split('.');
+        const QByteArray forged = b64url(compact(with(alice, u"role"_s, u"admin"_s)));
+        QTest::newRow("tampered claims")
+            << QByteArray(parts.at(0) + '.' + forged + '.' + parts.at(2)) << false;
+        QTest::newRow("signature cut off") << QByteArray(parts.at(0) + '.' + parts.at(1) + '.') << false;
+        QTest::newRow("signature of another token")
+            << QByteArray(parts.at(0) + '.' + parts.at(1) + '.' +
+                          craft(jwtHeader("HS256"), with(alice, u"sub"_s, u"bob"_s)).split('.').at(2))
+            << false;
+    }
+    {
+        const QByteArray input = b64url(compact(jwtHeader("none"))) + '.' + b64url(compact(alice));
+        QTest::newRow("alg none, unsigned") << QByteArray(input + '.') << false;
+        QTest::newRow("alg none, signed")
+            << QByteArray(input + '.' +
+                          b64url(QMessageAuthenticationCode::hash(input, Secret, QCryptographicHash::Sha256)))
+            << false;
+    }
+    QTest::newRow("HS512, same key") << craft(jwtHeader("HS512"), alice, Secret, QCryptographicHash::Sha512)
+                                     << false;
+    QTest::newRow("HS384, same key") << craft(jwtHeader("HS384"), alice, Secret, QCryptographicHash::Sha384)
+                                     << false;
+    QTest::newRow("no alg") << craft({{"typ"_L1, "JWT"_L1}}, alice) << false;
+    QTest::newRow("expired") << craft(jwtHeader("HS256"), with(alice, u"exp"_s, now - 60)) << false;
+    QTest::newRow("expired, exp as a string")
+        << craft(jwtHeader("HS256"), with(alice, u"exp"_s, u"1000"_s)) << false;
+    QTest::newRow("expired, fractional exp")
+        << craft(jwtHeader("HS256"), with(alice, u"exp"_s, double(now - 60) + 0.5)) << false;
+    QTest::newRow("no sub") << craft(jwtHeader("HS256"), with(alice, u"sub"_s, Remove)) << false;
+    QTest::newRow("empty sub") << craft(jwtHeader("HS256"), with(alice, u"sub"_s, u""_s)) << false;
+    QTest::newRow("sub with a space")
+        << craft(jwtHeader("HS256"), with(alice, u"sub"_s, u"al ice"_s)) << false;
+    QTest::newRow("sub not a string") << craft(jwtHeader("HS256"), with(alice, u"sub"_s, 42)) << false;
+    QTest::newRow("unknown role") << craft(jwtHeader("HS256"), with(alice, u"role"_s, u"root"_s)) << false;
+    QTest::newRow("role in capitals")
+        << craft(jwtHeader("HS256"), with(alice, u"role"_s, u"Admin"_s)) << false;
+    QTest::newRow("channels a string")
+        << craft(jwtHeader("HS256"), with(alice, u"channels"_s, u"news"_s)) << false;
+    QTest::newRow("channels with a number")
+        << craft(jwtHeader("HS256"), with(alice, u"channels"_s, QJsonArray{u"news"_s, 1})) << false;
+    QTest::newRow("channels with an empty pattern")
+        << craft(jwtHeader("HS256"), with(alice, u"channels"_s, QJsonArray{u""_s})) << false;
+    QTest::newRow("channels an object")
+        << craft(jwtHeader("HS256"), with(alice, u"channels"_s, QJsonObject{{"news"_L1, true}})) << false;
+    QTest::newRow("one part") << QByteArray("abc") << false;
+    QTest::newRow("two parts") << QByteArray("abc.def") << false;
+    QTest::newRow("not base64") << QByteArray("!!!.###.$$$") << false;
+    QTest::newRow("too long") << craft(jwtHeader("HS256"), with(alice, u"pad"_s, QString(9000, u'x')))
+                              << false;
+}
+
+void tst_Security::tokens()
+{
+    QFETCH(QByteArray, token);
+    QFETCH(bool, accepted);
+    QVERIFY(startServer());
+    const QByteArray query = QUrl::toPercentEncoding(QString::fromLatin1(token));
+
+    const HttpReply rest = request("GET", "/api/channels", token);
+    QVERIFY2(rest.status == (accepted ? 200 : 401), dump(rest).constData());
+    QCOMPARE(request("GET", "/api/channels?token=" + query).status, accepted ? 200 : 401);
+    HttpReply refused;
+    QCOMPARE(upgrade("/ws?token=" + query, {}, &refused), accepted ? 101 : 401);
+    if (!accepted)
+        QCOMPARE(refused.json().value("error"_L1).toString(), u"unauthorized"_s);
+    QCOMPARE(sse("/events?token=" + query).status, accepted ? 200 : 401);
+
+    auto c = ws("/ws");
+    QVERIFY(c);
+    c->send({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(token)}});
+    if (accepted) {
+        const auto a = c->waitFor(u"authenticated"_s);
+        QVERIFY(a);
+        QCOMPARE(a->value("sub"_L1).toString(), u"alice"_s);
+        QCOMPARE(a->value("role"_L1).toString(), u"subscriber"_s);
+        QVERIFY(c->waitFor(u"connected"_s));
+    } else {
+        QVERIFY(c->waitDisconnected());
+        QCOMPARE(c->closeCode(), 1008);
+    }
+}
+
+void tst_Security::tokenTransports_data()
+{
+    QTest::addColumn<QString>("transport");
+    for (const char *t : {"rest bearer", "rest bearer lowercase", "rest query", "ws query", "ws bearer",
+                          "ws first frame", "sse query", "sse bearer"})
+        QTest::newRow(t) << QString::fromLatin1(t);
+}
+
+void tst_Security::tokenTransports()
+{
+    QFETCH(QString, transport);
+    QVERIFY(startServer());
+    // Each transport with a good token (alice's own queue: allowed) and a bad one (another key: refused).
+    for (const bool good : {true, false}) {
+        const QByteArray t = mint(u"alice"_s, Role::Subscriber, {}, 1h, good ? Secret : OtherSecret);
+        const int refusedStatus = 401;
+        int status = 0;
+        if (transport == u"rest bearer"_s)
+            status = request("GET", "/api/notifications?user_id=alice", t).status;
+        else if (transport == u"rest bearer lowercase"_s)
+            status = request("GET", "/api/notifications?user_id=alice", {}, {},
+                             "Authorization: bearer " + t + "\r\n")
+                         .status;
+        else if (transport == u"rest query"_s)
+            status = request("GET", withToken("/api/notifications?user_id=alice", t)).status;
+        else if (transport == u"ws query"_s)
+            status = upgrade(withToken("/ws?user_id=alice", t));
+        else if (transport == u"ws bearer"_s)
+            status = upgrade("/ws?user_id=alice", bearer(t));
+        else if (transport == u"sse query"_s)
+            status = sse(withToken("/events?user_id=alice", t)).status;
+        else if (transport == u"sse bearer"_s)
+            status = sse("/events?user_id=alice", bearer(t)).status;
+        if (transport == u"ws first frame"_s) {
+            auto c = ws("/ws?user_id=alice");
+            QVERIFY(c);
+            c->send({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(t)}});
+            if (good) {
+                QVERIFY(c->waitFor(u"authenticated"_s));
+                const auto connected = c->waitFor(u"connected"_s);
+                QVERIFY(connected);
+                QCOMPARE(connected->value("channels"_L1).toArray(), QJsonArray{u"user:alice"_s});
+            } else {
+                QVERIFY(c->waitDisconnected());
+                QCOMPARE(c->closeCode(), 1008);
+            }
+            continue;
+        }
+        const int allowed = transport.startsWith(u"ws"_s) ? 101 : 200;
+        QCOMPARE(status, good ? allowed : refusedStatus);
+    }
+}
+
+// ---- 3. Roles and channels ----
+
+void tst_Security::wsRoutes_data()
+{
+    QTest::addColumn<QString>("role");
+    QTest::addColumn<QStringList>("channels");
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<int>("status");
+
+    const QString sub = u"subscriber"_s, pub = u"publisher"_s, admin = u"admin"_s;
+    const QStringList none, newsTeam{u"news"_s, u"team.*"_s}, news{u"news"_s};
+    QTest::newRow("own queue") << sub << none << QByteArray("/ws?user_id=alice") << 101;
+    QTest::newRow("another user's queue") << sub << none << QByteArray("/ws?user_id=bob") << 403;
+    QTest::newRow("publisher, another user's queue") << pub << none << QByteArray("/ws?user_id=bob") << 403;
+    QTest::newRow("admin, another user's queue") << admin << none << QByteArray("/ws?user_id=bob") << 101;
+    QTest::newRow("another user's queue by name")
+        << sub << none << QByteArray("/ws?channels=user:bob") << 403;
+    QTest::newRow("allow-list, exact") << sub << newsTeam << QByteArray("/ws?channels=news") << 101;
+    QTest::newRow("allow-list, wildcard") << sub << newsTeam << QByteArray("/ws?channels=team.x") << 101;
+    QTest::newRow("allow-list, both") << sub << newsTeam << QByteArray("/ws?channels=news,team.x.y") << 101;
+    QTest::newRow("outside the allow-list") << sub << newsTeam << QByteArray("/ws?channels=other") << 403;
+    QTest::newRow("wildcard keeps its dot") << sub << newsTeam << QByteArray("/ws?channels=teamx") << 403;
+    QTest::newRow("one of two outside") << sub << newsTeam << QByteArray("/ws?channels=news,other") << 403;
+    QTest::newRow("own queue beside the allow-list")
+        << sub << news << QByteArray("/ws?user_id=alice&channels=news") << 101;
+    QTest::newRow("no allow-list") << sub << none << QByteArray("/ws?channels=anything") << 101;
+    QTest::newRow("admin feed, admin") << admin << none << QByteArray("/ws/server") << 101;
+    QTest::newRow("admin feed, publisher") << pub << none << QByteArray("/ws/server") << 403;
+    QTest::newRow("admin feed, subscriber") << sub << none << QByteArray("/ws/server") << 403;
+    QTest::newRow("model channel, allowed")
+        << sub << QStringList{u"users"_s} << QByteArray("/ws/users") << 101;
+    QTest::newRow("model channel, outside") << sub << news << QByteArray("/ws/users") << 403;
+    QTest::newRow("model channel, no allow-list") << sub << none << QByteArray("/ws/posts") << 101;
+    QTest::newRow("chat, no allow-list") << sub << none << QByteArray("/ws/tab-1") << 101;
+    QTest::newRow("chat, allowed") << sub << QStringList{u"chat"_s} << QByteArray("/ws/tab-1") << 101;
+    QTest::newRow("chat, outside") << sub << news << QByteArray("/ws/tab-1") << 403;
+    QTest::newRow("seed 003 client") << sub << news << QByteArray("/ws/client") << 101;
+}
+
+void tst_Security::wsRoutes()
+{
+    QFETCH(QString, role);
+    QFETCH(QStringList, channels);
+    QFETCH(QByteArray, path);
+    QFETCH(int, status);
+    QVERIFY(startServer());
+    const QByteArray t = mint(role == u"admin"_s ? u"root"_s : u"alice"_s, roleNamed(role), channels);
+
+    HttpReply byQuery;
+    QCOMPARE(upgrade(withToken(path, t), {}, &byQuery), status);
+    if (status == 403) {
+        QCOMPARE(byQuery.json().value("error"_L1).toString(), u"forbidden"_s);
+        QVERIFY(!byQuery.json().value("detail"_L1).toString().isEmpty());
+    }
+    QCOMPARE(upgrade(path, bearer(t)), status);
+}
+
+void tst_Security::wsActions_data()
+{
+    QTest::addColumn<QString>("role");
+    QTest::addColumn<QStringList>("channels");
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<QJsonObject>("frame");
+    QTest::addColumn<QString>("expect"); // a reply type, "error:<code>", or "ok" (no error)
+
+    const QString sub = u"subscriber"_s, pub = u"publisher"_s, admin = u"admin"_s;
+    const QStringList none, news{u"news"_s}, newsTeam{u"news"_s, u"team.*"_s};
+    const auto subscribe = [](const char *key, const char *value) {
+        return QJsonObject{{"action"_L1, "subscribe"_L1}, {QLatin1StringView(key), QLatin1StringView(value)}};
+    };
+    const auto publish = [](const char *key, const char *value) {
+        return QJsonObject{{"action"_L1, "publish"_L1},
+                           {QLatin1StringView(key), QLatin1StringView(value)},
+                           {"message"_L1, "m"_L1}};
+    };
+    const auto seed = [](const char *type) {
+        return QJsonObject{{"type"_L1, QLatin1StringView(type)}, {"message"_L1, "m"_L1}};
+    };
+    const QByteArray native("/ws"), client("/ws/client"), chat("/ws/tab-1");
+
+    QTest::newRow("subscribe, no allow-list")
+        << sub << none << native << subscribe("channel", "news") << u"subscribed"_s;
+    QTest::newRow("subscribe, wildcard")
+        << sub << newsTeam << native << subscribe("channel", "team.a") << u"subscribed"_s;
+    QTest::newRow("subscribe, outside")
+        << sub << newsTeam << native << subscribe("channel", "other") << u"error:forbidden"_s;
+    QTest::newRow("subscribe own queue")
+        << sub << news << native << subscribe("user_id", "alice") << u"subscribed"_s;
+    QTest::newRow("subscribe another's queue")
+        << sub << none << native << subscribe("user_id", "bob") << u"error:forbidden"_s;
+    QTest::newRow("subscribe another's queue by name")
+        << sub << none << native << subscribe("channel", "user:bob") << u"error:forbidden"_s;
+    QTest::newRow("admin subscribes another's queue")
+        << admin << none << native << subscribe("user_id", "bob") << u"subscribed"_s;
+    QTest::newRow("subscriber publishes")
+        << sub << none << native << publish("channel", "news") << u"error:forbidden"_s;
+    QTest::newRow("publisher, in its list")
+        << pub << news << native << publish("channel", "news") << u"published"_s;
+    QTest::newRow("publisher, outside its list")
+        << pub << news << native << publish("channel", "other") << u"error:forbidden"_s;
+    QTest::newRow("publisher, a user outside its list")
+        << pub << news << native << publish("user_id", "bob") << u"error:forbidden"_s;
+    QTest::newRow("publisher without list, a user")
+        << pub << none << native << publish("user_id", "bob") << u"published"_s;
+    QTest::newRow("subscriber broadcasts")
+        << sub << none << native << seed("broadcast") << u"error:forbidden"_s;
+    QTest::newRow("publisher broadcasts") << pub << none << native << seed("broadcast") << u"published"_s;
+    QTest::newRow("publisher with a list broadcasts")
+        << pub << news << native << seed("broadcast") << u"error:forbidden"_s;
+    QTest::newRow("subscriber notifies")
+        << sub << none << client << QJsonObject{{"action"_L1, "notify"_L1}, {"message"_L1, "m"_L1}}
+        << u"error:forbidden"_s;
+    QTest::newRow("publisher notifies")
+        << pub << none << client << QJsonObject{{"action"_L1, "notify"_L1}, {"message"_L1, "m"_L1}}
+        << u"ok"_s;
+    QTest::newRow("subscriber broadcast_notification")
+        << sub << none << chat << seed("broadcast_notification") << u"error:forbidden"_s;
+    QTest::newRow("publisher broadcast_notification")
+        << pub << none << chat << seed("broadcast_notification") << u"ok"_s;
+    QTest::newRow("personal notification") << sub << none << chat << seed("notification") << u"ok"_s;
+    QTest::newRow("chat in the chat room") << sub << none << chat << seed("chat") << u"chat"_s;
+    QTest::newRow("chat without the chat channel")
+        << sub << news << native << seed("chat") << u"error:forbidden"_s;
+    QTest::newRow("publisher disconnects a client")
+        << pub << none << native << QJsonObject{{"action"_L1, "disconnect"_L1}, {"client_id"_L1, "x"_L1}}
+        << u"error:forbidden"_s;
+    QTest::newRow("admin disconnects a client")
+        << admin << none << native << QJsonObject{{"action"_L1, "disconnect"_L1}, {"client_id"_L1, "x"_L1}}
+        << u"error:not_found"_s;
+    QTest::newRow("subscriber asks for stats")
+        << sub << none << native << QJsonObject{{"type"_L1, "get_stats"_L1}} << u"stats"_s;
+}
+
+void tst_Security::wsActions()
+{
+    QFETCH(QString, role);
+    QFETCH(QStringList, channels);
+    QFETCH(QByteArray, path);
+    QFETCH(QJsonObject, frame);
+    QFETCH(QString, expect);
+    QVERIFY(startServer());
+    auto c =
+        ws(withToken(path, mint(role == u"admin"_s ? u"root"_s : u"alice"_s, roleNamed(role), channels)));
+    QVERIFY(c);
+
+    frame.insert("ref"_L1, 1);
+    c->send(frame);
+    // Replies come in order: whatever the frame caused arrives before this pong.
+    c->send({{"type"_L1, "ping"_L1}, {"ref"_L1, 2}});
+    QVERIFY(c->waitFor(u"pong"_s));
+    const auto error = findFrame(c->frames(), u"type"_s, u"error"_s);
+    if (expect.startsWith(u"error:"_s)) {
+        QVERIFY2(error, qPrintable(c->raw().join(u'\n')));
+        QCOMPARE(error->value("code"_L1).toString(), expect.mid(6));
+        QCOMPARE(error->value("ref"_L1).toInt(), 1);
+        QVERIFY(!error->value("message"_L1).toString().isEmpty());
+        return;
+    }
+    QVERIFY2(!error, qPrintable(c->raw().join(u'\n')));
+    // Messages published through the hub (chat) are delivered asynchronously, possibly after the pong.
+    if (expect != u"ok"_s)
+        QVERIFY2(c->waitFor(expect), qPrintable(c->raw().join(u'\n')));
+    QVERIFY(c->isConnected());
+}
+
+void tst_Security::sseRoutes_data()
+{
+    QTest::addColumn<QString>("role");
+    QTest::addColumn<QStringList>("channels");
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<int>("status");
+    const QString sub = u"subscriber"_s;
+    const QStringList none, newsTeam{u"news"_s, u"team.*"_s};
+    QTest::newRow("own queue") << sub << none << QByteArray("/events?user_id=alice") << 200;
+    QTest::newRow("own queue, seed path") << sub << none << QByteArray("/events/alice") << 200;
+    QTest::newRow("another user's queue") << sub << none << QByteArray("/events?user_id=bob") << 403;
+    QTest::newRow("another user's queue, seed path") << sub << none << QByteArray("/events/bob") << 403;
+    QTest::newRow("another user's queue by name")
+        << sub << none << QByteArray("/events?channels=user:bob") << 403;
+    QTest::newRow("admin, another user's queue") << u"admin"_s << none << QByteArray("/events/bob") << 200;
+    QTest::newRow("allow-list, exact") << sub << newsTeam << QByteArray("/events?channels=news") << 200;
+    QTest::newRow("allow-list, wildcard") << sub << newsTeam << QByteArray("/events?channels=team.x") << 200;
+    QTest::newRow("outside the allow-list")
+        << sub << newsTeam << QByteArray("/events?channels=news,other") << 403;
+}
+
+void tst_Security::sseRoutes()
+{
+    QFETCH(QString, role);
+    QFETCH(QStringList, channels);
+    QFETCH(QByteArray, path);
+    QFETCH(int, status);
+    QVERIFY(startServer());
+    const QByteArray t = mint(role == u"admin"_s ? u"root"_s : u"alice"_s, roleNamed(role), channels);
+    const HttpReply byQuery = sse(withToken(path, t));
+    QCOMPARE(byQuery.status, status);
+    if (status == 403)
+        QCOMPARE(byQuery.json().value("error"_L1).toString(), u"forbidden"_s);
+    QCOMPARE(sse(path, bearer(t)).status, status);
+}
+
+void tst_Security::restRules_data()
+{
+    QTest::addColumn<QString>("role");
+    QTest::addColumn<QStringList>("channels");
+    QTest::addColumn<QByteArray>("method");
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("status");
+
+    const QString sub = u"subscriber"_s, pub = u"publisher"_s, admin = u"admin"_s;
+    const QStringList none, news{u"news"_s}, users{u"users"_s};
+    const QByteArray get("GET"), post("POST"), patch("PATCH"), del("DELETE");
+    const QByteArray toNews(R"({"channel":"news","message":"m"})");
+    const QByteArray toOther(R"({"channel":"other","message":"m"})");
+    const QByteArray toBob(R"({"channel":"user:bob","message":"m"})");
+    const QByteArray all(R"({"message":"m"})"), event(R"({"type":"deploy"})");
+    const QByteArray newUser(R"({"email":"new@example.com","name":"New"})"), renamed(R"({"name":"Renamed"})");
+
+    QTest::newRow("subscriber publishes")
+        << sub << none << post << QByteArray("/api/publish") << toNews << 403;
+    QTest::newRow("publisher, in its list")
+        << pub << news << post << QByteArray("/api/publish") << toNews << 202;
+    QTest::newRow("publisher, outside its list")
+        << pub << news << post << QByteArray("/api/publish") << toOther << 403;
+    QTest::newRow("publisher, a user outside its list")
+        << pub << news << post << QByteArray("/api/publish") << toBob << 403;
+    QTest::newRow("publisher without list, a user")
+        << pub << none << post << QByteArray("/api/publish") << toBob << 202;
+    QTest::newRow("subscriber broadcasts")
+        << sub << none << post << QByteArray("/api/broadcast") << all << 403;
+    QTest::newRow("publisher broadcasts")
+        << pub << none << post << QByteArray("/api/broadcast") << all << 202;
+    QTest::newRow("publisher with a list broadcasts")
+        << pub << news << post << QByteArray("/api/broadcast") << all << 403;
+    QTest::newRow("subscriber custom event")
+        << sub << none << post << QByteArray("/api/channels/news/events") << event << 403;
+    QTest::newRow("publisher custom event, in its list")
+        << pub << news << post << QByteArray("/api/channels/news/events") << event << 202;
+    QTest::newRow("publisher custom event, outside")
+        << pub << news << post << QByteArray("/api/channels/other/events") << event << 403;
+    QTest::newRow("history, in the list")
+        << sub << news << get << QByteArray("/api/channels/news/history") << QByteArray() << 200;
+    QTest::newRow("history, outside the list")
+        << sub << news << get << QByteArray("/api/channels/other/history") << QByteArray() << 403;
+    QTest::newRow("history of own queue")
+        << sub << news << get << QByteArray("/api/channels/user:alice/history") << QByteArray() << 200;
+    QTest::newRow("history of another's queue")
+        << sub << none << get << QByteArray("/api/channels/user:bob/history") << QByteArray() << 403;
+    QTest::newRow("own notifications")
+        << sub << news << get << QByteArray("/api/notifications?user_id=alice") << QByteArray() << 200;
+    QTest::newRow("another's notifications")
+        << sub << none << get << QByteArray("/api/notifications?user_id=bob") << QByteArray() << 403;
+    QTest::newRow("publisher reads another's notifications")
+        << pub << none << get << QByteArray("/api/notifications?user_id=bob") << QByteArray() << 403;
+    QTest::newRow("admin reads another's notifications")
+        << admin << none << get << QByteArray("/api/notifications?user_id=bob") << QByteArray() << 200;
+    QTest::newRow("read-all, own") << sub << none << post
+                                   << QByteArray("/api/notifications/read-all?user_id=alice") << QByteArray()
+                                   << 200;
+    QTest::newRow("read-all, another's")
+        << sub << none << post << QByteArray("/api/notifications/read-all?user_id=bob") << QByteArray()
+        << 403;
+    QTest::newRow("admin creates a user") << admin << none << post << QByteArray("/users/") << newUser << 201;
+    QTest::newRow("publisher creates a user")
+        << pub << none << post << QByteArray("/users/") << newUser << 403;
+    QTest::newRow("subscriber creates a user")
+        << sub << none << post << QByteArray("/users/") << newUser << 403;
+    QTest::newRow("subscriber lists users")
+        << sub << none << get << QByteArray("/users/") << QByteArray() << 200;
+    QTest::newRow("subscriber lists users, allowed")
+        << sub << users << get << QByteArray("/users/") << QByteArray() << 200;
+    QTest::newRow("subscriber lists users, outside")
+        << sub << news << get << QByteArray("/users/") << QByteArray() << 403;
+    QTest::newRow("subscriber reads a user, allowed")
+        << sub << users << get << QByteArray("/users/1") << QByteArray() << 200;
+    QTest::newRow("subscriber reads a user, outside")
+        << sub << news << get << QByteArray("/users/1") << QByteArray() << 403;
+    QTest::newRow("subscriber lists posts, outside")
+        << sub << users << get << QByteArray("/posts/") << QByteArray() << 403;
+    QTest::newRow("publisher updates a user")
+        << pub << none << patch << QByteArray("/users/1") << renamed << 403;
+    QTest::newRow("admin updates a user")
+        << admin << none << patch << QByteArray("/users/1") << renamed << 200;
+    QTest::newRow("publisher deletes a user")
+        << pub << none << del << QByteArray("/users/1") << QByteArray() << 403;
+    QTest::newRow("admin deletes a user")
+        << admin << none << del << QByteArray("/users/1") << QByteArray() << 200;
+}
+
+void tst_Security::restRules()
+{
+    QFETCH(QString, role);
+    QFETCH(QStringList, channels);
+    QFETCH(QByteArray, method);
+    QFETCH(QByteArray, path);
+    QFETCH(QByteArray, body);
+    QFETCH(int, status);
+    QVERIFY(startServer());
+    // Something on each channel and user 1, so that an allowed read is a 200.
+    for (const QString &ch : {u"news"_s, u"other"_s, u"user:alice"_s, u"user:bob"_s})
+        QVERIFY(publishAsAdmin(ch, u"seed"_s) > 0);
+    QCOMPARE(request("POST", "/users/", adminToken(), R"({"email":"seed@example.com","name":"Seed"})").status,
+             201);
+
+    const HttpReply r = request(
+        method, path, mint(role == u"admin"_s ? u"root"_s : u"alice"_s, roleNamed(role), channels), body);
+    QVERIFY2(r.status == status, dump(r).constData());
+    if (status == 403) {
+        QCOMPARE(r.json().value("error"_L1).toString(), u"forbidden"_s);
+        QVERIFY(!r.json().value("detail"_L1).toString().isEmpty());
+    }
+}
+
+void tst_Security::notificationsOfAnotherUser()
+{
+    QVERIFY(startServer());
+    const qint64 forBob = publishAsAdmin(u"user:bob"_s, u"bob's"_s);
+    const qint64 forAlice = publishAsAdmin(u"user:alice"_s, u"alice's"_s);
+    QVERIFY(forBob > 0 && forAlice > 0);
+    const QByteArray alice = mint(u"alice"_s, Role::Subscriber);
+    const QByteArray bob = mint(u"bob"_s, Role::Subscriber);
+
+    const HttpReply own = request("GET", "/api/notifications?user_id=alice", alice);
+    QCOMPARE(own.status, 200);
+    const QJsonArray list = own.json().value("notifications"_L1).toArray();
+    QCOMPARE(list.size(), 1);
+    QCOMPARE(list.at(0).toObject().value("id"_L1).toInteger(), forAlice);
+    QCOMPARE(request("GET", "/api/notifications?user_id=bob", alice).status, 403);
+
+    // Marking bob's: "not found", exactly like an id that does not exist, and bob's stays unread.
+    const HttpReply others =
+        request("POST", "/api/notifications/" + QByteArray::number(forBob) + "/read", alice);
+    QCOMPARE(others.status, 404);
+    const HttpReply missing = request("POST", "/api/notifications/999999/read", alice);
+    QCOMPARE(missing.status, 404);
+    QCOMPARE(others.json().value("error"_L1), missing.json().value("error"_L1));
+    QCOMPARE(request("GET", "/api/notifications?user_id=bob", bob).json().value("unread"_L1).toInt(), 1);
+
+    QCOMPARE(request("POST", "/api/notifications/" + QByteArray::number(forAlice) + "/read", alice).status,
+             200);
+    const HttpReply bobs = request("POST", "/api/notifications/" + QByteArray::number(forBob) + "/read", bob);
+    QCOMPARE(bobs.status, 200);
+    QCOMPARE(bobs.json().value("unread"_L1).toInt(), 0);
+}
+
+void tst_Security::channelListIsFiltered()
+{
+    QVERIFY(startServer());
+    for (const QString &ch : {u"news"_s, u"other"_s, u"team.a"_s, u"user:alice"_s, u"user:bob"_s})
+        QVERIFY(publishAsAdmin(ch, u"m"_s) > 0);
+    // A channel that is only live: subscribed, nothing stored.
+    auto ops = ws(withToken("/ws?channels=ops.live", adminToken()));
+    QVERIFY(ops && ops->waitFor(u"connected"_s));
+
+    const auto names = [this](const QByteArray &token) {
+        const HttpReply r = request("GET", "/api/channels", token);
+        return r.status == 200 ? channelNames(r.json()) : QStringList{u"status %1"_s.arg(r.status)};
+    };
+    QCOMPARE(names(adminToken()), QStringList({u"news"_s, u"ops.live"_s, u"other"_s, u"team.a"_s,
+                                               u"user:alice"_s, u"user:bob"_s}));
+    QCOMPARE(names(mint(u"alice"_s, Role::Subscriber)),
+             QStringList({u"news"_s, u"ops.live"_s, u"other"_s, u"team.a"_s, u"user:alice"_s}));
+    QCOMPARE(names(mint(u"alice"_s, Role::Subscriber, {u"news"_s, u"team.*"_s})),
+             QStringList({u"news"_s, u"team.a"_s, u"user:alice"_s}));
+    QCOMPARE(names(mint(u"bob"_s, Role::Publisher, {u"news"_s})), QStringList({u"news"_s, u"user:bob"_s}));
+}
+
+void tst_Security::statsDoNotRevealOtherUsersQueues()
+{
+    QVERIFY(startServer());
+    auto bob = ws(withToken("/ws?user_id=bob", mint(u"bob"_s, Role::Subscriber)));
+    QVERIFY(bob && bob->waitFor(u"connected"_s));
+    const auto listed = [this](const QByteArray &token) {
+        return request("GET", "/api/stats", token).json().value("channels"_L1).toObject().keys();
+    };
+    // The admin sees bob's queue: the check below can fail.
+    QVERIFY(listed(adminToken()).contains(u"user:bob"_s));
+
+    const QByteArray alice = mint(u"alice"_s, Role::Subscriber, {u"news"_s});
+    auto c = ws(withToken("/ws", alice));
+    QVERIFY(c && c->waitFor(u"connected"_s));
+    c->send({{"type"_L1, "get_stats"_L1}});
+    const auto stats = c->waitFor(u"stats"_s);
+    QVERIFY(stats);
+    QVERIFY(!listed(alice).contains(u"user:bob"_s));
+    QVERIFY(!stats->value("data"_L1).toObject().value("channels"_L1).toObject().contains(u"user:bob"_s));
+}
+
+// ---- 4. Refusals are counted ----
+
+void tst_Security::refusalsAreCounted()
+{
+    QVERIFY(startServer());
+    const QByteArray unauthorized = "herald_refusals_total{reason=\"unauthorized\"}";
+    const QByteArray forbidden = "herald_refusals_total{reason=\"forbidden\"}";
+    const qint64 u0 = metric(unauthorized);
+    const qint64 f0 = metric(forbidden);
+    QVERIFY(u0 >= 0 && f0 >= 0);
+    const QByteArray alice = mint(u"alice"_s, Role::Subscriber, {u"news"_s});
+
+    // Four times unauthorized: REST, SSE, an upgrade with a bad token, a first frame that is not auth.
+    QCOMPARE(request("GET", "/api/channels").status, 401);
+    QCOMPARE(sse("/events?user_id=alice").status, 401);
+    QCOMPARE(upgrade("/ws?token=bad"), 401);
+    auto anonymous = ws("/ws");
+    QVERIFY(anonymous);
+    anonymous->send({{"type"_L1, "ping"_L1}});
+    QVERIFY(anonymous->waitDisconnected());
+    QCOMPARE(metric(unauthorized), u0 + 4);
+    QCOMPARE(metric(forbidden), f0);
+
+    // Four times forbidden: REST, SSE, an upgrade, a frame.
+    QCOMPARE(request("POST", "/api/publish", alice, R"({"channel":"news","message":"m"})").status, 403);
+    QCOMPARE(sse(withToken("/events?user_id=bob", alice)).status, 403);
+    QCOMPARE(upgrade(withToken("/ws/server", alice)), 403);
+    auto c = ws(withToken("/ws", alice));
+    QVERIFY(c && c->waitFor(u"connected"_s));
+    c->send({{"action"_L1, "subscribe"_L1}, {"channel"_L1, "other"_L1}});
+    const auto error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"forbidden"_s);
+    QCOMPARE(metric(forbidden), f0 + 4);
+    QCOMPARE(metric(unauthorized), u0 + 4);
+}
+
+// ---- 5. Token expiry and refresh ----
+
+void tst_Security::tokenExpiryEndsConnections()
+{
+    QVERIFY(startServer());
+    // exp is in whole seconds: 2 s from now leaves at least one to set everything up.
+    const QByteArray shortLived = mint(u"alice"_s, Role::Subscriber, {}, 2s);
+    const QByteArray longLived = mint(u"alice"_s, Role::Subscriber);
+
+    auto byQuery = ws(withToken("/ws?channels=news", shortLived));
+    QVERIFY(byQuery && byQuery->waitFor(u"connected"_s));
+    auto byFrame = ws("/ws?channels=news");
+    QVERIFY(byFrame);
+    byFrame->send({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(shortLived)}});
+    const auto authenticated = byFrame->waitFor(u"authenticated"_s);
+    QVERIFY(authenticated);
+    QVERIFY(!authenticated->value("expires_at"_L1).toString().isEmpty());
+    auto refreshed = ws(withToken("/ws?channels=news", shortLived));
+    QVERIFY(refreshed && refreshed->waitFor(u"connected"_s));
+    refreshed->send({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(longLived)}});
+    QVERIFY(refreshed->waitFor(u"authenticated"_s));
+    RawClient stream;
+    QVERIFY(stream.connectTo(m_port));
+    stream.write(httpRequest("GET", withToken("/events?user_id=alice", shortLived)));
+    QCOMPARE(stream.readResponse().status, 200);
+
+    QVERIFY(byQuery->waitDisconnected(5000));
+    QCOMPARE(byQuery->closeCode(), 1008);
+    QCOMPARE(byQuery->closeReason(), u"token expired"_s);
+    QVERIFY(byFrame->waitDisconnected(2000));
+    QCOMPARE(byFrame->closeCode(), 1008);
+    QCOMPARE(byFrame->closeReason(), u"token expired"_s);
+
+    // The connection that presented a fresh token in time lives on, and is still delivered to.
+    QVERIFY(refreshed->isConnected());
+    const qint64 id = publishAsAdmin(u"news"_s, u"after expiry"_s);
+    QTRY_VERIFY(idsOn(refreshed->frames(), u"news"_s).contains(id));
+    // An expired token opens nothing new.
+    QCOMPARE(upgrade(withToken("/ws", shortLived)), 401);
+    QCOMPARE(sse(withToken("/events?user_id=alice", shortLived)).status, 401);
+
+    const bool streamEnded = spinUntil([&] { return !stream.isConnected(); }, 1000);
+    QVERIFY(streamEnded);
+}
+
+void tst_Security::tokenRefresh()
+{
+    QVERIFY(startServer());
+    auto c = ws(withToken("/ws", mint(u"alice"_s, Role::Subscriber, {u"news"_s, u"other"_s})));
+    QVERIFY(c && c->waitFor(u"connected"_s));
+    c->send({{"action"_L1, "subscribe"_L1}, {"channels"_L1, QJsonArray{u"news"_s, u"other"_s}}});
+    QVERIFY(c->waitFor(u"subscribed"_s));
+    QVERIFY(c->waitFor(u"subscribed"_s));
+
+    // A failed refresh is an error frame; the connection stays as it was.
+    c->send({{"type"_L1, "auth"_L1}, {"token"_L1, "garbage"_L1}});
+    auto error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"unauthorized"_s);
+    QVERIFY(c->isConnected());
+
+    // Another user's token cannot take over a connection with subscriptions.
+    c->send({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(mint(u"bob"_s, Role::Subscriber))}});
+    error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"forbidden"_s);
+    c->send({{"action"_L1, "subscribe"_L1}, {"user_id"_L1, "bob"_L1}});
+    error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"forbidden"_s);
+
+    // A narrower token for the same user: new subscriptions follow it at once...
+    c->send({{"type"_L1, "auth"_L1},
+             {"token"_L1, QString::fromLatin1(mint(u"alice"_s, Role::Subscriber, {u"other"_s}))}});
+    QVERIFY(c->waitFor(u"authenticated"_s));
+    c->send({{"action"_L1, "subscribe"_L1}, {"channel"_L1, "news"_L1}});
+    error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"forbidden"_s);
+    // ...and the subscription it no longer allows should end with it.
+    const qint64 onNews = publishAsAdmin(u"news"_s, u"no longer yours"_s);
+    const qint64 onOther = publishAsAdmin(u"other"_s, u"still yours"_s);
+    QTRY_VERIFY(idsOn(c->frames(), u"other"_s).contains(onOther));
+    QVERIFY(!idsOn(c->frames(), u"news"_s).contains(onNews));
+}
+
+// ---- 6. Origins ----
+
+void tst_Security::originAllowList_data()
+{
+    QTest::addColumn<QByteArray>("origin");
+    QTest::addColumn<bool>("allowed");
+    QTest::newRow("no Origin (a program)") << QByteArray() << true;
+    QTest::newRow("the allowed origin") << QByteArray("https://good.example") << true;
+    QTest::newRow("in capitals") << QByteArray("HTTPS://GOOD.EXAMPLE") << true;
+    QTest::newRow("evil") << QByteArray("https://evil.example") << false;
+    QTest::newRow("lookalike") << QByteArray("https://good.example.evil.example") << false;
+    QTest::newRow("other scheme") << QByteArray("http://good.example") << false;
+    QTest::newRow("other port") << QByteArray("https://good.example:8443") << false;
+    QTest::newRow("null") << QByteArray("null") << false;
+}
+
+void tst_Security::originAllowList()
+{
+    QFETCH(QByteArray, origin);
+    QFETCH(bool, allowed);
+    QVERIFY(startServer([](ServerConfig &c) { c.allowedOrigins = {u"https://good.example"_s}; }));
+    const QByteArray originHeader =
+        origin.isEmpty() ? QByteArray() : QByteArray("Origin: " + origin + "\r\n");
+    const QByteArray admin = adminToken();
+    const QByteArray refusedOrigins = "herald_refusals_total{reason=\"origin\"}";
+    const qint64 before = metric(refusedOrigins);
+
+    HttpReply wsReply;
+    QCOMPARE(upgrade(withToken("/ws", admin), originHeader, &wsReply), allowed ? 101 : 403);
+    const HttpReply sseReply = sse(withToken("/events?user_id=alice", admin), originHeader);
+    QCOMPARE(sseReply.status, allowed ? 200 : 403);
+    const HttpReply rest = request("GET", "/api/channels", admin, {}, originHeader);
+    QCOMPARE(rest.status, allowed ? 200 : 403);
+    if (allowed) {
+        QCOMPARE(rest.header("access-control-allow-origin"), origin);
+        if (!origin.isEmpty())
+            QCOMPARE(sseReply.header("access-control-allow-origin"), origin);
+    } else {
+        for (const HttpReply *r : std::initializer_list<const HttpReply *>{&wsReply, &sseReply, &rest})
+            QCOMPARE(r->json().value("error"_L1).toString(), u"forbidden"_s);
+        QVERIFY(rest.header("access-control-allow-origin").isEmpty());
+    }
+    QCOMPARE(metric(refusedOrigins), before + (allowed ? 0 : 3));
+    // The origin is checked whatever the token: none at all is still refused for the origin first.
+    if (!allowed)
+        QCOMPARE(request("GET", "/api/channels", {}, {}, originHeader).status, 403);
+}
+
+void tst_Security::corsWithoutAllowList()
+{
+    QVERIFY(startServer());
+    const QByteArray anyOrigin = "Origin: https://anywhere.example\r\n";
+    const HttpReply r = request("GET", "/api/channels", adminToken(), {}, anyOrigin);
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.header("access-control-allow-origin"), QByteArray("*"));
+    QCOMPARE(request("GET", "/healthz", {}, {}, anyOrigin).header("access-control-allow-origin"),
+             QByteArray("*"));
+    QCOMPARE(upgrade(withToken("/ws", adminToken()), anyOrigin), 101);
+}
+
+void tst_Security::corsPreflight()
+{
+    QVERIFY(startServer([](ServerConfig &c) { c.allowedOrigins = {u"https://good.example"_s}; }));
+    // A page's fetch() with an Authorization header is preflighted, without the token.
+    const auto preflight = [this](const QByteArray &path, const QByteArray &origin,
+                                  const QByteArray &method) {
+        return request("OPTIONS", path, {}, {},
+                       "Origin: " + origin + "\r\nAccess-Control-Request-Method: " + method +
+                           "\r\nAccess-Control-Request-Headers: authorization, content-type\r\n");
+    };
+    const HttpReply users = preflight("/users/1", "https://good.example", "PATCH");
+    QCOMPARE(users.status, 204);
+    QCOMPARE(users.header("access-control-allow-origin"), QByteArray("https://good.example"));
+    QVERIFY(users.header("access-control-allow-headers").contains("Authorization"));
+    const HttpReply evil = preflight("/users/1", "https://evil.example", "PATCH");
+    QVERIFY(evil.header("access-control-allow-origin").isEmpty());
+
+    const HttpReply publish = preflight("/api/publish", "https://good.example", "POST");
+    QCOMPARE(publish.status, 204);
+    QCOMPARE(publish.header("access-control-allow-origin"), QByteArray("https://good.example"));
+}
+
+// ---- 7. Limits ----
+
+void tst_Security::messageSizeLimits()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxMessageSize = 4096;
+    }));
+    // WebSocket: 4096 bytes is a message, 4097 closes 1009.
+    auto c = ws("/ws");
+    QVERIFY(c && c->waitFor(u"connected"_s));
+    const QByteArray fits = paddedJson({{"type"_L1, "ping"_L1}}, 4096);
+    QCOMPARE(fits.size(), 4096);
+    c->sendText(QString::fromLatin1(fits));
+    QVERIFY(c->waitFor(u"pong"_s));
+    c->sendText(QString::fromLatin1(paddedJson({{"type"_L1, "ping"_L1}}, 4097)));
+    QVERIFY(c->waitDisconnected());
+    QCOMPARE(c->closeCode(), 1009);
+
+    // REST: the same boundary.
+    const QJsonObject publish{{"channel"_L1, "news"_L1}};
+    QCOMPARE(request("POST", "/api/publish", {}, paddedJson(publish, 4096)).status, 202);
+    const HttpReply tooLarge = request("POST", "/api/publish", {}, paddedJson(publish, 4097));
+    QCOMPARE(tooLarge.status, 413);
+    QCOMPARE(tooLarge.json().value("error"_L1).toString(), u"too_large"_s);
+
+    // Refused on the announced length, without waiting for a byte of the body: QHttpServer never buffers it.
+    RawClient announced;
+    QVERIFY(announced.connectTo(m_port));
+    announced.write("POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                    "Content-Length: 100000000\r\n\r\n");
+    const HttpReply early = announced.readResponse();
+    QCOMPARE(early.status, 413);
+    QCOMPARE(early.json().value("error"_L1).toString(), u"too_large"_s);
+
+    // A body without a length is refused outright.
+    RawClient chunked;
+    QVERIFY(chunked.connectTo(m_port));
+    chunked.write("POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                  "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n");
+    QCOMPARE(chunked.readResponse().status, 411);
+}
+
+void tst_Security::bodyAnnouncedTwiceIsRefused()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxMessageSize = 4096;
+    }));
+    // A small Content-Length beside Transfer-Encoding: chunked (RFC 9112 6.3: chunked wins) must not let a
+    // large chunked body past the size check.
+    const QByteArray body = paddedJson({{"channel"_L1, "news"_L1}}, 20000);
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write("POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n" +
+            QByteArray::number(body.size(), 16) + "\r\n" + body + "\r\n0\r\n\r\n");
+    const HttpReply r = c.readResponse();
+    QVERIFY2(r.status == 400 || r.status == 411, dump(r).constData());
+}
+
+void tst_Security::perIpConnectionCap()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxConnectionsPerIp = 3;
+    }));
+    std::vector<std::unique_ptr<WsClient>> clients;
+    for (int i = 0; i < 3; ++i) {
+        clients.push_back(ws("/ws"));
+        QVERIFY(clients.back() && clients.back()->waitFor(u"connected"_s));
+    }
+    // The fourth is answered before it has sent a byte.
+    RawClient fourth;
+    QVERIFY(fourth.connectTo(m_port));
+    const HttpReply refused = fourth.readResponse();
+    QCOMPARE(refused.status, 429);
+    QCOMPARE(refused.json().value("error"_L1).toString(), u"rate_limited"_s);
+    QCOMPARE(Herald::Metrics::get(m_server->hub()->metrics().connectionsCapped), 1);
+    for (const auto &c : clients)
+        QVERIFY(c->isConnected());
+
+    // Closing one lets a new one in.
+    clients.front()->close();
+    QVERIFY(clients.front()->waitDisconnected());
+    QVERIFY(spinUntil([this] { return request("GET", "/healthz").status == 200; }, 5000));
+}
+
+void tst_Security::rateLimitBurst()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.rateLimit = 10; // burst 20
+    }));
+    auto c = ws("/ws");
+    QVERIFY(c && c->waitFor(u"connected"_s));
+    for (int i = 0; i < 30; ++i)
+        c->send({{"type"_L1, "ping"_L1}});
+    QTRY_VERIFY(findFrame(c->frames(), u"code"_s, u"rate_limited"_s));
+    // A marker once the bucket has a token again: every frame of the burst has been handled before its pong.
+    QVERIFY(spinUntil(
+        [&] {
+            c->send({{"type"_L1, "ping"_L1}, {"ref"_L1, "marker"_L1}});
+            QTest::qWait(150);
+            return findFrame(c->frames(), u"ref"_s, u"marker"_s).has_value();
+        },
+        5000));
+    const qsizetype pongs =
+        countFrames(c->frames(), u"type"_s, u"pong"_s) - countFrames(c->frames(), u"ref"_s, u"marker"_s);
+    QVERIFY2(pongs >= 20 && pongs < 30, qPrintable(QString::number(pongs)));
+    QCOMPARE(countFrames(c->frames(), u"code"_s, u"rate_limited"_s), 1); // once per burst
+    QVERIFY(Herald::Metrics::get(m_server->hub()->metrics().rateLimited) >= 30 - pongs);
+    QVERIFY(c->isConnected());
+}
+
+void tst_Security::rateLimitSteadyStream()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.rateLimit = 10;
+    }));
+    auto c = ws("/ws");
+    QVERIFY(c && c->waitFor(u"connected"_s));
+    // Empty the bucket (the whole burst passes), then half the rate: every frame then needs a refill.
+    for (int i = 0; i < 20; ++i)
+        c->send({{"type"_L1, "ping"_L1}});
+    QTRY_COMPARE(countFrames(c->frames(), u"type"_s, u"pong"_s), 20);
+    for (int i = 0; i < 10; ++i) {
+        QTest::qWait(200); // 5 per second
+        c->send({{"type"_L1, "ping"_L1}});
+    }
+    QTRY_COMPARE(countFrames(c->frames(), u"type"_s, u"pong"_s), 30);
+    QCOMPARE(countFrames(c->frames(), u"type"_s, u"error"_s), 0);
+    QCOMPARE(Herald::Metrics::get(m_server->hub()->metrics().rateLimited), 0);
+}
+
+void tst_Security::rateLimitFlood()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.rateLimit = 10;
+    }));
+    auto reader = ws("/ws?channels=news");
+    QVERIFY(reader && reader->waitFor(u"connected"_s));
+    auto flooder = ws("/ws");
+    QVERIFY(flooder && flooder->waitFor(u"connected"_s));
+
+    // Ten times the rate, for as long as the publishing below lasts.
+    int sent = 0;
+    QTimer flood;
+    connect(&flood, &QTimer::timeout, flooder.get(), [&] {
+        for (int i = 0; i < 5; ++i, ++sent)
+            flooder->send({{"type"_L1, "ping"_L1}});
+    });
+    flood.start(50);
+    QList<qint64> published;
+    for (int i = 0; i < 20; ++i) {
+        published.append(publishAsAdmin(u"news"_s, u"during the flood %1"_s.arg(i)));
+        QTest::qWait(50);
+    }
+    // The other client got every message, in order, while the flood went on.
+    QTRY_COMPARE(idsOn(reader->frames(), u"news"_s), published);
+    QVERIFY(findFrame(flooder->frames(), u"code"_s, u"rate_limited"_s));
+    QVERIFY(countFrames(flooder->frames(), u"type"_s, u"pong"_s) < sent);
+    QVERIFY(Herald::Metrics::get(m_server->hub()->metrics().rateLimited) > 0);
+
+    // A long flood ends the connection.
+    const bool closedBySustainedFlood = spinUntil([&] { return !flooder->isConnected(); }, 1500);
+    flood.stop();
+    QVERIFY(closedBySustainedFlood);
+
+    // A burst far over 2x the rate is closed at once, and the other client is still served.
+    if (flooder->isConnected()) {
+        for (int i = 0; i < 300; ++i)
+            flooder->send({{"type"_L1, "ping"_L1}});
+    }
+    published.append(publishAsAdmin(u"news"_s, u"after the flood"_s));
+    QVERIFY(flooder->waitDisconnected());
+    QCOMPARE(flooder->closeCode(), 1008);
+    QCOMPARE(flooder->closeReason(), u"rate limit exceeded"_s);
+    QTRY_COMPARE(idsOn(reader->frames(), u"news"_s), published);
+    QCOMPARE(countFrames(reader->frames(), u"type"_s, u"error"_s), 0);
+    QVERIFY(reader->isConnected());
+}
+
+void tst_Security::slowConsumerIsCutOff()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxSendBuffer = 64 * 1024;
+        c.rateLimit = 0;
+    }));
+    auto reader = ws("/ws?channels=bulk");
+    QVERIFY(reader && reader->waitFor(u"connected"_s));
+    auto publisher = ws("/ws");
+    QVERIFY(publisher && publisher->waitFor(u"connected"_s));
+    RawClient slow;
+    QVERIFY(slow.connectTo(m_port, 4096));
+    slow.write(upgradeRequest("/ws?channels=bulk&client_id=slow"));
+    QCOMPARE(slow.readResponse().status, 101);
+    slow.socket().setReadBufferSize(1024); // from here on it reads nothing
+    QTRY_COMPARE(m_server->hub()->channelCounts().value(u"bulk"_s), 2);
+
+    // Publish until the server gives up on the reader that does not read (the kernel buffers a few MB first).
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    const QString text(32000, u'x');
+    QList<qint64> sent, received;
+    for (int i = 0; i < 500 && Herald::Metrics::get(metrics.slowConsumers) == 0; ++i) {
+        publisher->send({{"action"_L1, "publish"_L1}, {"channel"_L1, "bulk"_L1}, {"message"_L1, text}});
+        const auto ack = publisher->waitFor(u"published"_s);
+        QVERIFY(ack);
+        sent.append(ack->value("id"_L1).toInteger());
+        // The reader that reads keeps up (its frames are dropped once counted: they are 32 KB each).
+        QVERIFY(spinUntil(
+            [&] {
+                received += idsOn(reader->frames(), u"bulk"_s);
+                reader->frames().clear();
+                return received.size() >= sent.size();
+            },
+            5000));
+    }
+    QVERIFY2(Herald::Metrics::get(metrics.slowConsumers) == 1,
+             qPrintable(u"not cut off after %1 messages"_s.arg(sent.size())));
+    qInfo() << "the reader that does not read was cut off after" << sent.size() << "messages of 32 KB";
+    QCOMPARE(metric("herald_slow_consumers_total"), 1);
+    // The reader that reads got every one, in order, and is still connected.
+    QCOMPARE(received, sent);
+    QVERIFY(reader->isConnected());
+
+    // The slow one reads again: what it finds ends with the close (4002), or the server reset the connection.
+    slow.socket().setReadBufferSize(0);
+    QVERIFY(slow.waitClosed(10000));
+    const QList<WsFrame> &frames = slow.frames();
+    const qsizetype texts =
+        std::count_if(frames.cbegin(), frames.cend(), [](const WsFrame &f) { return f.opcode == 0x1; });
+    QVERIFY(texts < sent.size() + 1); // its backlog was dropped
+    const auto close =
+        std::find_if(frames.cbegin(), frames.cend(), [](const WsFrame &f) { return f.opcode == 0x8; });
+    QVERIFY2(close != frames.cend(), qPrintable(u"%1 frames, no close"_s.arg(frames.size())));
+    QCOMPARE(close->closeCode(), 4002);
+}
+
+void tst_Security::idleTimeout()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.idleTimeout = 2s;
+    }));
+    QElapsedTimer since;
+    since.start();
+    RawClient silent; // reads everything, answers nothing, not even pings
+    QVERIFY(silent.connectTo(m_port));
+    silent.write(upgradeRequest("/ws?client_id=silent"));
+    QCOMPARE(silent.readResponse().status, 101);
+    auto live = ws("/ws?client_id=live"); // QWebSocket answers pings by itself
+    QVERIFY(live && live->waitFor(u"connected"_s));
+
+    QVERIFY(silent.waitClosed(8000));
+    const QList<WsFrame> &frames = silent.frames();
+    QVERIFY(std::any_of(frames.cbegin(), frames.cend(), [](const WsFrame &f) { return f.opcode == 0x9; }));
+    const auto close =
+        std::find_if(frames.cbegin(), frames.cend(), [](const WsFrame &f) { return f.opcode == 0x8; });
+    QVERIFY(close != frames.cend());
+    QCOMPARE(close->closeCode(), 4003);
+    QCOMPARE(close->closeReason(), u"idle timeout"_s);
+    QCOMPARE(Herald::Metrics::get(m_server->hub()->metrics().idleTimeouts), 1);
+
+    // The client that answers pings outlives the timeout by far.
+    const qint64 wait = 3500 - since.elapsed();
+    if (wait > 0)
+        QTest::qWait(int(wait));
+    QVERIFY(live->isConnected());
+    live->send({{"type"_L1, "ping"_L1}});
+    QVERIFY(live->waitFor(u"pong"_s));
+    QCOMPARE(Herald::Metrics::get(m_server->hub()->metrics().idleTimeouts), 1);
+}
+
+// ---- 8. Configuration ----
+
+void tst_Security::startRefusals_data()
+{
+    QTest::addColumn<int>("mode"); // ServerConfig::AuthMode
+    QTest::addColumn<QString>("secretFile");
+    QTest::addColumn<QByteArray>("secret"); // written to secretFile
+    QTest::addColumn<QString>("errorPart"); // empty: starts
+    const int automatic = int(ServerConfig::AuthMode::Auto), open = int(ServerConfig::AuthMode::Open),
+              token = int(ServerConfig::AuthMode::Token);
+    QTest::newRow("token without a secret file")
+        << token << QString() << QByteArray() << u"--jwt-secret-file"_s;
+    QTest::newRow("token, missing file") << token << u"missing"_s << QByteArray() << u"cannot read"_s;
+    QTest::newRow("token, empty secret") << token << u"secret"_s << QByteArray() << u"shorter than 32"_s;
+    QTest::newRow("token, 31 bytes") << token << u"secret"_s << Secret.left(31) << u"shorter than 32"_s;
+    QTest::newRow("token, 31 bytes and blanks")
+        << token << u"secret"_s << QByteArray(Secret.left(31) + " \n\n") << u"shorter than 32"_s;
+    QTest::newRow("token, 32 bytes") << token << u"secret"_s << Secret.left(32) << QString();
+    QTest::newRow("open without a secret") << open << QString() << QByteArray() << QString();
+    QTest::newRow("auto on loopback without a secret") << automatic << QString() << QByteArray() << QString();
+}
+
+void tst_Security::startRefusals()
+{
+    QFETCH(int, mode);
+    QFETCH(QString, secretFile);
+    QFETCH(QByteArray, secret);
+    QFETCH(QString, errorPart);
+    QString path;
+    if (!secretFile.isEmpty()) {
+        path = m_dir->filePath(secretFile);
+        if (secretFile != u"missing"_s) {
+            QFile f(path);
+            QVERIFY(f.open(QIODevice::WriteOnly));
+            f.write(secret);
+        }
+    }
+    ServerConfig config;
+    config.port = 0;
+    config.dataDir = m_dir->filePath(u"data"_s);
+    config.workerThreads = 1;
+    config.authMode = ServerConfig::AuthMode(mode);
+    config.jwtSecretFile = path;
+    m_server = std::make_unique<Herald::Server>(config);
+    const bool started = m_server->start();
+    if (!errorPart.isEmpty()) {
+        QVERIFY(!started);
+        QVERIFY2(m_server->errorString().contains(errorPart), qPrintable(m_server->errorString()));
+        QVERIFY(!m_server->errorString().contains(u'\n'));
+        QCOMPARE(m_server->port(), 0); // nothing listens
+        return;
+    }
+    QVERIFY2(started, qPrintable(m_server->errorString()));
+    m_port = m_server->port();
+    // The mode it started in shows: a token is needed exactly in token mode.
+    QCOMPARE(request("GET", "/api/channels").status, config.tokenAuth() ? 401 : 200);
+    if (config.tokenAuth())
+        QCOMPARE(
+            request("GET", "/api/channels", mint(u"a"_s, Role::Subscriber, {}, 1h, Secret.left(32))).status,
+            200);
+}
+
+void tst_Security::authModeResolution_data()
+{
+    QTest::addColumn<QString>("bind");
+    QTest::addColumn<int>("mode");
+    QTest::addColumn<int>("maxPerIp");
+    QTest::addColumn<bool>("tokenAuth");
+    QTest::addColumn<int>("cap");
+    const int automatic = int(ServerConfig::AuthMode::Auto), open = int(ServerConfig::AuthMode::Open),
+              token = int(ServerConfig::AuthMode::Token);
+    QTest::newRow("auto, 127.0.0.1") << u"127.0.0.1"_s << automatic << -1 << false << 0;
+    QTest::newRow("auto, ::1") << u"::1"_s << automatic << -1 << false << 0;
+    QTest::newRow("auto, 0.0.0.0") << u"0.0.0.0"_s << automatic << -1 << true << 1000;
+    QTest::newRow("auto, ::") << u"::"_s << automatic << -1 << true << 1000;
+    QTest::newRow("auto, a LAN address") << u"192.168.1.5"_s << automatic << -1 << true << 1000;
+    QTest::newRow("open, 0.0.0.0") << u"0.0.0.0"_s << open << -1 << false << 1000;
+    QTest::newRow("token, 127.0.0.1") << u"127.0.0.1"_s << token << -1 << true << 0;
+    QTest::newRow("explicit cap") << u"0.0.0.0"_s << automatic << 3 << true << 3;
+    QTest::newRow("cap switched off") << u"0.0.0.0"_s << automatic << 0 << true << 0;
+}
+
+void tst_Security::authModeResolution()
+{
+    QFETCH(QString, bind);
+    QFETCH(int, mode);
+    QFETCH(int, maxPerIp);
+    QFETCH(bool, tokenAuth);
+    QFETCH(int, cap);
+    // The configuration's logic only: nothing listens on a non-loopback address in a unit test.
+    ServerConfig config;
+    config.bind = QHostAddress(bind);
+    config.bindText = bind;
+    config.authMode = ServerConfig::AuthMode(mode);
+    config.maxConnectionsPerIp = maxPerIp;
+    QCOMPARE(config.tokenAuth(), tokenAuth);
+    QCOMPARE(config.connectionsPerIpCap(), cap);
+
+    // Through the command line too.
+    const auto parsed =
+        Herald::parseServerOptions({u"herald-server"_s, u"--bind"_s, bind, u"--auth"_s,
+                                    mode == int(ServerConfig::AuthMode::Token) ? u"token"_s : u"open"_s});
+    QVERIFY2(parsed, qPrintable(parsed ? QString() : parsed.error()));
+    QCOMPARE(parsed->config.tokenAuth(), mode == int(ServerConfig::AuthMode::Token));
+    const auto automaticParsed = Herald::parseServerOptions({u"herald-server"_s, u"--bind"_s, bind});
+    QVERIFY2(automaticParsed, qPrintable(automaticParsed ? QString() : automaticParsed.error()));
+    QCOMPARE(automaticParsed->config.tokenAuth(), !QHostAddress(bind).isLoopback());
+}
+
+void tst_Security::tokenSubcommand_data()
+{
+    QTest::addColumn<QStringList>("arguments"); // after "herald-server token"; SECRET: the secret file
+    QTest::addColumn<QString>("errorPart");     // empty: parses
+    QTest::addColumn<QString>("role");
+    QTest::addColumn<qint64>("ttl");
+    QTest::addColumn<QStringList>("channels");
+    const QString s = u"SECRET"_s;
+    QTest::newRow("publisher for an hour") << QStringList{u"--sub"_s,
+                                                          u"alice"_s,
+                                                          u"--role"_s,
+                                                          u"publisher"_s,
+                                                          u"--ttl"_s,
+                                                          u"1h"_s,
+                                                          u"--jwt-secret-file"_s,
+                                                          s}
+                                           << QString() << u"publisher"_s << qint64(3600) << QStringList();
+    QTest::newRow("with channels") << QStringList{u"--sub"_s,
+                                                  u"alice"_s,
+                                                  u"--role"_s,
+                                                  u"admin"_s,
+                                                  u"--ttl"_s,
+                                                  u"15m"_s,
+                                                  u"--channels"_s,
+                                                  u"news, team.*"_s,
+                                                  u"--jwt-secret-file"_s,
+                                                  s}
+                                   << QString() << u"admin"_s << qint64(900)
+                                   << QStringList{u"news"_s, u"team.*"_s};
+    QTest::newRow("defaults") << QStringList{u"--sub"_s, u"alice"_s, u"--jwt-secret-file"_s, s} << QString()
+                              << u"subscriber"_s << qint64(3600) << QStringList();
+    QTest::newRow("no expiry")
+        << QStringList{u"--sub"_s, u"alice"_s, u"--ttl"_s, u"0"_s, u"--jwt-secret-file"_s, s} << QString()
+        << u"subscriber"_s << qint64(0) << QStringList();
+    QTest::newRow("bad role")
+        << QStringList{u"--sub"_s, u"alice"_s, u"--role"_s, u"root"_s, u"--jwt-secret-file"_s, s}
+        << u"--role"_s << QString() << qint64(0) << QStringList();
+    QTest::newRow("no sub") << QStringList{u"--role"_s, u"admin"_s, u"--jwt-secret-file"_s, s} << u"--sub"_s
+                            << QString() << qint64(0) << QStringList();
+    QTest::newRow("bad sub") << QStringList{u"--sub"_s, u"al ice"_s, u"--jwt-secret-file"_s, s} << u"--sub"_s
+                             << QString() << qint64(0) << QStringList();
+    QTest::newRow("bad ttl")
+        << QStringList{u"--sub"_s, u"alice"_s, u"--ttl"_s, u"1x"_s, u"--jwt-secret-file"_s, s} << u"--ttl"_s
+        << QString() << qint64(0) << QStringList();
+    QTest::newRow("negative ttl")
+        << QStringList{u"--sub"_s, u"alice"_s, u"--ttl"_s, u"-5"_s, u"--jwt-secret-file"_s, s} << u"--ttl"_s
+        << QString() << qint64(0) << QStringList();
+    QTest::newRow("bad channel pattern")
+        << QStringList{u"--sub"_s, u"alice"_s, u"--channels"_s, u"a b"_s, u"--jwt-secret-file"_s, s}
+        << u"--channels"_s << QString() << qint64(0) << QStringList();
+    QTest::newRow("no secret file") << QStringList{u"--sub"_s, u"alice"_s} << u"--jwt-secret-file"_s
+                                    << QString() << qint64(0) << QStringList();
+}
+
+void tst_Security::tokenSubcommand()
+{
+    QFETCH(QStringList, arguments);
+    QFETCH(QString, errorPart);
+    QFETCH(QString, role);
+    QFETCH(qint64, ttl);
+    QFETCH(QStringList, channels);
+    arguments.replaceInStrings(u"SECRET"_s, m_secretFile);
+    const auto parsed = Herald::parseServerOptions(QStringList{u"herald-server"_s, u"token"_s} + arguments);
+    if (!errorPart.isEmpty()) {
+        QVERIFY(!parsed);
+        QVERIFY2(parsed.error().contains(errorPart), qPrintable(parsed ? QString() : parsed.error()));
+        QVERIFY(!parsed.error().contains(u'\n'));
+        return;
+    }
+    QVERIFY2(parsed, qPrintable(parsed ? QString() : parsed.error()));
+    QCOMPARE(parsed->action, Herald::ServerOptions::Action::Token);
+    QCOMPARE(parsed->token.subject, u"alice"_s);
+    QCOMPARE(Herald::roleName(parsed->token.role), role);
+    QCOMPARE(qint64(parsed->token.ttl.count()), ttl);
+    QCOMPARE(parsed->token.channels, channels);
+    QCOMPARE(parsed->config.jwtSecretFile, m_secretFile);
+
+    // What main() does with it: a token the server accepts, saying exactly that.
+    const auto secret = Herald::readSecretFile(parsed->config.jwtSecretFile);
+    QVERIFY(secret);
+    const auto &t = parsed->token;
+    const QByteArray token = Herald::TokenVerifier(*secret).mint(t.subject, t.role, t.ttl, t.channels);
+    const auto identity = Herald::TokenVerifier(Secret).verify(token);
+    QVERIFY2(identity, qPrintable(identity ? QString() : identity.error().message));
+    QCOMPARE(identity->subject, u"alice"_s);
+    QCOMPARE(Herald::roleName(identity->role), role);
+    QCOMPARE(identity->channels, channels);
+    QCOMPARE(identity->expiresAt.isValid(), ttl > 0);
+    if (ttl > 0)
+        QVERIFY(qAbs(QDateTime::currentDateTimeUtc().secsTo(identity->expiresAt) - ttl) <= 2);
+}
+
+QTEST_MAIN(tst_Security)
+#include "tst_security.moc"
