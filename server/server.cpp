@@ -129,7 +129,7 @@ bool Server::start()
     qCInfo(lcServer).noquote()
         << "herald-server" << HERALD_VERSION << "listening on"
         << u"%1://%2:%3/"_s.arg(m_config.tls() ? u"https"_s : u"http"_s, m_config.bindText).arg(port())
-        << "with" << count << "I/O threads";
+        << "with" << count << "I/O threads, auth" << (m_config.tokenAuth() ? "token" : "open");
     return true;
 }
 
