@@ -244,6 +244,18 @@ std::optional<QHttpServerResponse> HttpApi::readPaging(const QUrlQuery &query, P
     return std::nullopt;
 }
 
+QHttpServerResponse HttpApi::withRecovered(QJsonObject page, const QString &channel, qint64 since) const
+{
+    // With a resume point, whether the history after it is complete (SPEC section 2's "recovered").
+    if (since >= 0) {
+        auto covered = m_hub->store()->covers(channel, since);
+        if (!covered)
+            return storeErrorResponse(covered.error());
+        page.insert("recovered"_L1, *covered && since <= m_hub->lastId());
+    }
+    return jsonResponse(page);
+}
+
 QJsonArray HttpApi::messagesJson(const StoredPage &page, bool withRead)
 {
     QJsonArray list;
@@ -286,13 +298,7 @@ QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
                   {"unread"_L1, *unread},
                   {"has_more"_L1, page->hasMore},
                   {"last_id"_L1, m_hub->lastId()}};
-    if (paging.since >= 0) {
-        auto covered = store->covers(channel, paging.since);
-        if (!covered)
-            return storeErrorResponse(covered.error());
-        o.insert("recovered"_L1, *covered && paging.since <= m_hub->lastId());
-    }
-    return jsonResponse(o);
+    return withRecovered(std::move(o), channel, paging.since);
 }
 
 QHttpServerResponse HttpApi::markRead(const QString &idText, const QHttpServerRequest &request)
@@ -400,13 +406,7 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
                   {"messages"_L1, messagesJson(*page, false)},
                   {"has_more"_L1, page->hasMore},
                   {"last_id"_L1, m_hub->lastId()}};
-    if (paging.since >= 0) {
-        auto covered = store->covers(channel, paging.since);
-        if (!covered)
-            return storeErrorResponse(covered.error());
-        o.insert("recovered"_L1, *covered && paging.since <= m_hub->lastId());
-    }
-    return jsonResponse(o);
+    return withRecovered(std::move(o), channel, paging.since);
 }
 
 QHttpServerResponse HttpApi::publishChannelEvent(const QString &channel, const QHttpServerRequest &request)

@@ -39,6 +39,7 @@ private:
 
     static std::optional<QHttpServerResponse> readPaging(const QUrlQuery &query, Paging &paging);
     static QJsonArray messagesJson(const StoredPage &page, bool withRead);
+    QHttpServerResponse withRecovered(QJsonObject page, const QString &channel, qint64 since) const;
 
     void registerRoutes();
     QHttpServerResponse stats(const QHttpServerRequest &request) const;

@@ -29,46 +29,41 @@ std::optional<int> parseInt(const QString &text, int min, int max)
     return v;
 }
 
-// "90", "90s", "15m", "12h", "7d" → seconds; 0 means "no limit".
-std::optional<qint64> parseDuration(const QString &text)
+// A number with an optional one-letter unit suffix, as "90s", "7d" or "500M"; unknown units and values above
+// `max` (in base units) fail.
+std::optional<qint64> parseWithUnit(QString text, const QHash<QChar, qint64> &units, qint64 max)
 {
-    QString t = text.trimmed().toLower();
     qint64 unit = 1;
-    if (!t.isEmpty() && !t.back().isDigit()) {
-        static const QHash<QChar, qint64> units = {
-            {u's', 1}, {u'm', 60}, {u'h', 3600}, {u'd', 86400}, {u'w', 604800}};
-        if (!units.contains(t.back()))
+    if (!text.isEmpty() && !text.back().isDigit()) {
+        if (!units.contains(text.back()))
             return std::nullopt;
-        unit = units.value(t.back());
-        t.chop(1);
+        unit = units.value(text.back());
+        text.chop(1);
     }
     bool ok = false;
-    const qint64 v = t.toLongLong(&ok);
-    if (!ok || v < 0 || v > 100LL * 365 * 86400 / unit)
+    const qint64 v = text.toLongLong(&ok);
+    if (!ok || v < 0 || v > max / unit)
         return std::nullopt;
     return v * unit;
 }
 
-// "65536", "64k", "100M", "2G" → bytes.
+// "90", "90s", "15m", "12h", "7d", "2w" → seconds; 0 means "no limit".
+std::optional<qint64> parseDuration(const QString &text)
+{
+    static const QHash<QChar, qint64> units = {
+        {u's', 1}, {u'm', 60}, {u'h', 3600}, {u'd', 86400}, {u'w', 604800}};
+    return parseWithUnit(text.trimmed().toLower(), units, 100LL * 365 * 86400);
+}
+
+// "65536", "64k", "100M", "2G" (a trailing B is allowed) → bytes.
 std::optional<qint64> parseSize(const QString &text)
 {
+    static const QHash<QChar, qint64> units = {
+        {u'k', 1024}, {u'm', 1024 * 1024}, {u'g', 1024LL * 1024 * 1024}};
     QString t = text.trimmed().toLower();
     if (t.endsWith(u'b'))
         t.chop(1);
-    qint64 unit = 1;
-    if (!t.isEmpty() && !t.back().isDigit()) {
-        static const QHash<QChar, qint64> units = {
-            {u'k', 1024}, {u'm', 1024 * 1024}, {u'g', 1024LL * 1024 * 1024}};
-        if (!units.contains(t.back()))
-            return std::nullopt;
-        unit = units.value(t.back());
-        t.chop(1);
-    }
-    bool ok = false;
-    const qint64 v = t.toLongLong(&ok);
-    if (!ok || v < 0 || v > (1LL << 50) / unit)
-        return std::nullopt;
-    return v * unit;
+    return parseWithUnit(t, units, 1LL << 50);
 }
 
 QString channelPatternsError(const QStringList &patterns)

@@ -2,9 +2,13 @@
 
 #include "channelname.h"
 #include "envelope.h"
+#include "httprequesthead.h"
+#include "rawhttp.h"
 #include "worker.h"
 
 #include <QTcpSocket>
+
+using namespace Qt::StringLiterals;
 
 namespace Herald {
 
@@ -19,6 +23,30 @@ Session::Session(Worker *worker, QTcpSocket *socket, ClientInfo info)
 }
 
 Session::~Session() = default;
+
+std::optional<Identity> Session::identifyHandshake(Hub *hub, QTcpSocket *socket, const HttpRequestHead &head,
+                                                   bool anonymousOk)
+{
+    const AuthPolicy &auth = hub->auth();
+    if (!auth.originAllowed(head.header("origin"))) {
+        Metrics::add(hub->metrics().refusedOrigin);
+        writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, u"origin not allowed"_s);
+        return std::nullopt;
+    }
+    QByteArray token = head.queryValue(u"token"_s).toUtf8();
+    if (token.isEmpty())
+        token = bearerToken(head.header("authorization"));
+    auto identity = auth.identify(token);
+    if (identity && !anonymousOk && !identity->open && !identity->authenticated)
+        identity = Result<Identity, AuthError>::failure({u"authentication required: pass ?token="_s});
+    if (!identity) {
+        Metrics::add(hub->metrics().refusedUnauthorized);
+        writeHttpError(socket, 401, "Unauthorized", u"unauthorized"_s, identity.error().message,
+                       "WWW-Authenticate: Bearer\r\n");
+        return std::nullopt;
+    }
+    return *identity;
+}
 
 void Session::start(bool joinNow)
 {

@@ -6,12 +6,15 @@
 #include <QByteArray>
 #include <QObject>
 
+#include <optional>
+
 class QTcpSocket;
 
 namespace Herald {
 
 class Worker;
 struct Envelope;
+struct HttpRequestHead;
 
 // One live client connection on a worker thread: the transport-independent half (identity, subscriptions,
 // de-duplication by id, corked output). WsSession and SseSession add the wire format.
@@ -57,6 +60,13 @@ public:
     void abandon() { m_finished = true; }
 
     bool queuedForFlush = false; // owned by Worker
+
+    // SPEC section 7 before a WebSocket upgrade or an SSE stream: the origin and the token (?token= or
+    // Authorization: Bearer). Writes the 403/401 itself and returns nothing on refusal. Without a token in
+    // token mode: an anonymous identity if `anonymousOk` (a WebSocket may authenticate with its first frame),
+    // else 401.
+    static std::optional<Identity> identifyHandshake(Hub *hub, QTcpSocket *socket,
+                                                     const HttpRequestHead &head, bool anonymousOk);
 
 protected:
     // Registers with the hub and the worker; call once the handshake is written. joinNow false: the

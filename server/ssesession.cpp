@@ -85,24 +85,9 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     // SPEC section 7, before the stream starts: the origin, the token (?token=, as EventSource cannot set
     // headers, or Authorization: Bearer), and every channel asked for.
     Hub *hub = worker->hub();
-    const AuthPolicy &auth = hub->auth();
-    if (!auth.originAllowed(head.header("origin"))) {
-        Metrics::add(hub->metrics().refusedOrigin);
-        writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, u"origin not allowed"_s);
+    const auto identity = identifyHandshake(hub, socket, head, false);
+    if (!identity)
         return nullptr;
-    }
-    QByteArray token = head.queryValue(u"token"_s).toUtf8();
-    if (token.isEmpty())
-        token = bearerToken(head.header("authorization"));
-    auto identity = auth.identify(token);
-    if (identity && !identity->open && !identity->authenticated)
-        identity = Result<Identity, AuthError>::failure({u"authentication required: pass ?token="_s});
-    if (!identity) {
-        Metrics::add(hub->metrics().refusedUnauthorized);
-        writeHttpError(socket, 401, "Unauthorized", u"unauthorized"_s, identity.error().message,
-                       "WWW-Authenticate: Bearer\r\n");
-        return nullptr;
-    }
     for (const QString &ch : std::as_const(channels)) {
         if (!identity->canRead(ch)) {
             Metrics::add(hub->metrics().refusedForbidden);

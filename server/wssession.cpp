@@ -123,22 +123,9 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     // not allow this route. Without any token in token mode the upgrade goes ahead and the first frame must
     // authenticate.
     Hub *hub = worker->hub();
-    const AuthPolicy &auth = hub->auth();
-    if (!auth.originAllowed(head.header("origin"))) {
-        Metrics::add(hub->metrics().refusedOrigin);
-        writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, u"origin not allowed"_s);
+    const auto identity = identifyHandshake(hub, socket, head, true);
+    if (!identity)
         return nullptr;
-    }
-    QByteArray token = head.queryValue(u"token"_s).toUtf8();
-    if (token.isEmpty())
-        token = bearerToken(head.header("authorization"));
-    auto identity = auth.identify(token);
-    if (!identity) {
-        Metrics::add(hub->metrics().refusedUnauthorized);
-        writeHttpError(socket, 401, "Unauthorized", u"unauthorized"_s, identity.error().message,
-                       "WWW-Authenticate: Bearer\r\n");
-        return nullptr;
-    }
     if (const QString refusal = routeRefusal(*identity, info.route, setup); !refusal.isEmpty()) {
         Metrics::add(hub->metrics().refusedForbidden);
         writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, refusal);
