@@ -585,22 +585,17 @@ Result<std::optional<QString>, StoreError> Store::channelOf(qint64 id)
 Result<bool, StoreError> Store::markRead(qint64 id, QString *channel)
 {
     using R = Result<bool, StoreError>;
+    auto owner = channelOf(id);
+    if (!owner)
+        return R::failure(owner.error());
+    if (!owner->has_value() || !isUserChannel(**owner))
+        return false; // read state belongs to user queues only
+    if (channel)
+        *channel = **owner;
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())
         return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    QSqlQuery q(db);
-    q.prepare(u"SELECT channel FROM messages WHERE id = ?"_s);
-    q.addBindValue(id);
-    if (!q.exec())
-        return R::failure(errorFrom(q));
-    if (!q.next())
-        return false;
-    const QString ch = q.value(0).toString();
-    if (!isUserChannel(ch))
-        return false;
-    if (channel)
-        *channel = ch;
     QSqlQuery u(db);
     u.prepare(u"UPDATE messages SET read_ms = COALESCE(read_ms, ?) WHERE id = ?"_s);
     u.addBindValue(QDateTime::currentMSecsSinceEpoch());
