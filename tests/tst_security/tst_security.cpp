@@ -540,8 +540,9 @@ void tst_Security::publicRoutesNeedNoToken_data()
     QTest::addColumn<QByteArray>("path");
     QTest::addColumn<QByteArray>("contentType");
     QTest::newRow("client page") << QByteArray("/") << QByteArray("text/html");
-    QTest::newRow("stylesheet") << QByteArray("/static/css/app.css") << QByteArray("text/css");
-    QTest::newRow("icon") << QByteArray("/static/favicon.svg") << QByteArray("image/svg+xml");
+    QTest::newRow("stylesheet") << QByteArray("/static/bootstrap/css/bootstrap.min.css")
+                                << QByteArray("text/css");
+    QTest::newRow("sound") << QByteArray("/static/notification.wav") << QByteArray("audio/wav");
     QTest::newRow("health") << QByteArray("/healthz") << QByteArray("application/json");
 }
 
