@@ -16,12 +16,18 @@
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QHttpServer>
+#include <QSocketNotifier>
 #include <QSslSocket>
 #include <QTcpServer>
 #include <QTcpSocket>
 #include <QThread>
 
 #include <algorithm>
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 using namespace Qt::StringLiterals;
 
@@ -73,6 +79,9 @@ Worker::~Worker()
     for (Session *s : sessions)
         s->abandon();
     qDeleteAll(sessions);
+    const auto plain = m_plainPending;
+    for (PendingPlain *p : plain)
+        dropPlain(p);
     // Qt Sql connections belong to their thread: close this thread's before it ends.
     if (m_hub->store() && QThread::currentThread() == thread())
         m_hub->store()->releaseThreadConnection();
@@ -162,14 +171,13 @@ void Worker::flushDirty()
 void Worker::adoptDescriptor(qintptr descriptor)
 {
     QMetaObject::invokeMethod(this, [this, descriptor] {
-        QTcpSocket *socket = nullptr;
-        if (m_tls) {
-            auto *ssl = new QSslSocket(this);
-            ssl->setSslConfiguration(*m_tls);
-            socket = ssl;
-        } else {
-            socket = new QTcpSocket(this);
+        if (!m_tls) {
+            adoptPlain(descriptor);
+            return;
         }
+        auto *ssl = new QSslSocket(this);
+        ssl->setSslConfiguration(*m_tls);
+        QTcpSocket *socket = ssl;
         if (!socket->setSocketDescriptor(descriptor)) {
             qCWarning(lcServer) << "cannot adopt connection:" << socket->errorString();
             delete socket;
@@ -205,20 +213,152 @@ void Worker::adoptDescriptor(qintptr descriptor)
             if (m_pending.contains(socket))
                 rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
         });
-        if (auto *ssl = qobject_cast<QSslSocket *>(socket)) {
-            // The head is read once decrypted; a client speaking plain HTTP to the TLS port fails the
-            // handshake and is dropped.
-            connect(ssl, &QSslSocket::sslErrors, ssl, [ssl] { ssl->abort(); });
-            connect(ssl, &QAbstractSocket::errorOccurred, ssl, [ssl](QAbstractSocket::SocketError e) {
-                if (e == QAbstractSocket::SslHandshakeFailedError)
-                    ssl->abort();
-            });
-            ssl->startServerEncryption();
+        // The head is read once decrypted; a client speaking plain HTTP to the TLS port fails the handshake
+        // and is dropped.
+        connect(ssl, &QSslSocket::sslErrors, ssl, [ssl] { ssl->abort(); });
+        connect(ssl, &QAbstractSocket::errorOccurred, ssl, [ssl](QAbstractSocket::SocketError e) {
+            if (e == QAbstractSocket::SslHandshakeFailedError)
+                ssl->abort();
+        });
+        ssl->startServerEncryption();
+    });
+}
+
+// Plain TCP: the head is peeked in the kernel (MSG_PEEK) before any QTcpSocket exists, so a WebSocket or SSE
+// session gets an unbuffered socket whose head is already consumed, and an HTTP request reaches QHttpServer
+// with its bytes unread. An unbuffered QTcpSocket keeps no 16 KiB read chunk per idle connection, which is
+// most of what a buffered one costs (issue 8: under 10 KiB per idle connection).
+void Worker::adoptPlain(qintptr descriptor)
+{
+    const int fd = int(descriptor);
+    if (m_shuttingDown) {
+        ::close(fd);
+        return;
+    }
+    auto *pending = new PendingPlain(this);
+    pending->fd = fd;
+    sockaddr_storage address{};
+    socklen_t length = sizeof address;
+    if (::getpeername(fd, reinterpret_cast<sockaddr *>(&address), &length) == 0)
+        pending->peer = QHostAddress(reinterpret_cast<sockaddr *>(&address));
+    m_plainPending.insert(pending);
+    if (const int cap = m_config.connectionsPerIpCap(); cap > 0) {
+        if (!m_hub->acquireAddress(pending->peer, cap)) {
+            Metrics::add(m_hub->metrics().connectionsCapped);
+            QTcpSocket *socket = takePlain(pending, false);
+            writeHttpError(socket, 429, "Too Many Requests", u"rate_limited"_s,
+                           u"too many connections from this address (at most %1)"_s.arg(cap));
+            connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
             return;
         }
-        if (socket->bytesAvailable() > 0)
-            sniff(socket);
+        pending->counted = true;
+    }
+    pending->notifier = new QSocketNotifier(descriptor, QSocketNotifier::Read, pending);
+    connect(pending->notifier, &QSocketNotifier::activated, pending,
+            [this, pending] { sniffPlain(pending); });
+    // A connection that never completes its request head is dropped, so idle sockets cannot pile up.
+    QTimer::singleShot(m_config.handshakeTimeout, pending, [this, pending] {
+        QTcpSocket *socket = takePlain(pending, false);
+        rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
+        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
     });
+}
+
+void Worker::sniffPlain(PendingPlain *pending)
+{
+    QByteArray peeked(MaxHeadSize + 1, Qt::Uninitialized);
+    const ssize_t n = ::recv(pending->fd, peeked.data(), size_t(peeked.size()), MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
+        dropPlain(pending); // closed or failed before a request
+        return;
+    }
+    if (n < 0)
+        return;
+    peeked.truncate(n);
+    const HeadParseResult parsed = parseRequestHead(peeked, MaxHeadSize);
+    switch (parsed.status) {
+    case HeadStatus::Incomplete:
+        // The bytes stay in the kernel, so the notifier would fire again at once: look again a little later.
+        pending->notifier->setEnabled(false);
+        QTimer::singleShot(std::chrono::milliseconds(20), pending,
+                           [pending] { pending->notifier->setEnabled(true); });
+        return;
+    case HeadStatus::TooLarge: {
+        QTcpSocket *socket = takePlain(pending, false);
+        rejectHttp(socket, 431, "Request Header Fields Too Large",
+                   u"the request head is larger than 16 KiB"_s);
+        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        return;
+    }
+    case HeadStatus::Invalid: {
+        QTcpSocket *socket = takePlain(pending, false);
+        rejectHttp(socket, 400, "Bad Request", parsed.error);
+        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
+        return;
+    }
+    case HeadStatus::Complete:
+        break;
+    }
+    const HttpRequestHead &head = parsed.head;
+    if (isSessionRequest(head)) {
+        // Consume the head from the kernel; what follows (a pipelined first frame) is the session's.
+        qsizetype consumed = 0;
+        while (consumed < head.headSize) {
+            const ssize_t r =
+                ::recv(pending->fd, peeked.data(), size_t(head.headSize - consumed), MSG_DONTWAIT);
+            if (r <= 0 && !(r < 0 && errno == EINTR)) {
+                dropPlain(pending);
+                return;
+            }
+            if (r > 0)
+                consumed += r;
+        }
+        route(takePlain(pending, true), head, true);
+        return;
+    }
+    route(takePlain(pending, false), head, true);
+}
+
+QTcpSocket *Worker::takePlain(PendingPlain *pending, bool unbuffered)
+{
+    m_plainPending.remove(pending);
+    // The notifier goes first: two notifiers on one descriptor confuse the event dispatcher.
+    delete pending->notifier;
+    pending->notifier = nullptr;
+    auto *socket = new QTcpSocket(this);
+    const QIODevice::OpenMode mode =
+        unbuffered ? QIODevice::ReadWrite | QIODevice::Unbuffered : QIODevice::ReadWrite;
+    if (!socket->setSocketDescriptor(pending->fd, QAbstractSocket::ConnectedState, mode))
+        qCWarning(lcServer) << "cannot adopt connection:" << socket->errorString();
+    if (pending->counted) {
+        Hub *hub = m_hub;
+        const QHostAddress peer = pending->peer;
+        connect(socket, &QObject::destroyed, [hub, peer] { hub->releaseAddress(peer); });
+    }
+    pending->fd = -1;
+    pending->deleteLater();
+    return socket;
+}
+
+void Worker::dropPlain(PendingPlain *pending)
+{
+    m_plainPending.remove(pending);
+    if (pending->counted)
+        m_hub->releaseAddress(pending->peer);
+    delete pending->notifier;
+    pending->notifier = nullptr;
+    if (pending->fd >= 0)
+        ::close(pending->fd);
+    pending->fd = -1;
+    pending->deleteLater();
+}
+
+bool Worker::isSessionRequest(const HttpRequestHead &head)
+{
+    const QString &path = head.path;
+    const bool wsPath = path == u"/ws"_s || path.startsWith(u"/ws/"_s);
+    const bool ssePath = path == u"/events"_s || path.startsWith(u"/events/"_s);
+    return (wsPath && head.isWebSocketUpgrade()) || (ssePath && head.method == "GET");
 }
 
 void Worker::setTls(const QSslConfiguration &configuration)
@@ -248,16 +388,15 @@ void Worker::sniff(QTcpSocket *socket)
     }
     m_pending.remove(socket);
     disconnect(socket, nullptr, this, nullptr);
-    route(socket, parsed.head);
+    route(socket, parsed.head, false);
 }
 
-void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
+void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKernel)
 {
-    const QString &path = head.path;
-    const bool wsPath = path == u"/ws"_s || path.startsWith(u"/ws/"_s);
-    const bool ssePath = path == u"/events"_s || path.startsWith(u"/events/"_s);
-    if ((wsPath && head.isWebSocketUpgrade()) || (ssePath && head.method == "GET")) {
-        socket->read(head.headSize);
+    const bool wsPath = head.path == u"/ws"_s || head.path.startsWith(u"/ws/"_s);
+    if (isSessionRequest(head)) {
+        if (!inKernel)
+            socket->read(head.headSize); // peeked from the socket's buffer: consume it now
         socket->setParent(nullptr);
         Session *session = wsPath ? static_cast<Session *>(WsSession::create(this, socket, head))
                                   : static_cast<Session *>(SseSession::create(this, socket, head));
@@ -291,7 +430,10 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head)
     // more. It deletes a socket once it disconnects; the intake owns one still open when the worker goes.
     socket->setParent(m_httpIntake);
     m_httpIntake->take(socket);
-    Q_EMIT socket->readyRead();
+    // Bytes already in the socket's buffer (peeked there) would not announce themselves again; bytes still in
+    // the kernel do, through the socket's notifier.
+    if (!inKernel)
+        Q_EMIT socket->readyRead();
 }
 
 void Worker::rejectHttp(QTcpSocket *socket, int status, QByteArrayView reason, const QString &detail)
@@ -393,6 +535,9 @@ void Worker::shutdown()
         const auto pending = m_pending;
         for (QTcpSocket *socket : pending)
             socket->abort();
+        const auto plain = m_plainPending;
+        for (PendingPlain *p : plain)
+            dropPlain(p);
         const auto sessions = m_sessions;
         for (Session *s : sessions)
             s->close(1001, u"server shutting down"_s);

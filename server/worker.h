@@ -4,6 +4,7 @@
 #include "serverconfig.h"
 
 #include <QHash>
+#include <QHostAddress>
 #include <QList>
 #include <QMutex>
 #include <QObject>
@@ -18,6 +19,7 @@
 #include <vector>
 
 class QHttpServer;
+class QSocketNotifier;
 class QTcpSocket;
 class QThread;
 
@@ -72,8 +74,24 @@ private:
     void drainInbox();
     void deliver(const Envelope &envelope);
     void flushDirty();
+    // A plain TCP connection whose first request head has not arrived: only a descriptor and a notifier.
+    struct PendingPlain : QObject
+    {
+        using QObject::QObject;
+        int fd = -1;
+        QHostAddress peer;
+        bool counted = false; // holds a --max-connections-per-ip slot
+        QSocketNotifier *notifier = nullptr;
+    };
+    void adoptPlain(qintptr descriptor);
+    void sniffPlain(PendingPlain *pending);
+    // Wraps the descriptor in a QTcpSocket (unbuffered for sessions) and forgets the pending entry.
+    QTcpSocket *takePlain(PendingPlain *pending, bool unbuffered);
+    void dropPlain(PendingPlain *pending);
+    static bool isSessionRequest(const HttpRequestHead &head);
     void sniff(QTcpSocket *socket);
-    void route(QTcpSocket *socket, const HttpRequestHead &head);
+    // inKernel: the head was peeked in the kernel and, for a session, already consumed.
+    void route(QTcpSocket *socket, const HttpRequestHead &head, bool inKernel);
     void rejectHttp(QTcpSocket *socket, int status, QByteArrayView reason, const QString &detail);
     void heartbeat();
     void checkIdle();
@@ -95,7 +113,8 @@ private:
     QList<Session *> m_admins;
     QList<Session *> m_countsListeners;
     std::vector<Session *> m_dirty;
-    QSet<QTcpSocket *> m_pending; // connections whose first request head is not read yet
+    QSet<QTcpSocket *> m_pending; // TLS connections whose first request head is not read yet
+    QSet<PendingPlain *> m_plainPending;
     std::optional<QSslConfiguration> m_tls;
     QTimer m_heartbeat;
     QTimer m_idleCheck;
