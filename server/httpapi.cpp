@@ -106,6 +106,7 @@ void HttpApi::registerRoutes()
             r.setHeader("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
             r.setHeader("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Client-Id");
             r.setHeader("Access-Control-Max-Age", "600");
+            r.setHeader("Connection", "close");
             r.write(std::move(responder));
             return;
         }
@@ -118,7 +119,9 @@ void HttpApi::registerRoutes()
                 return;
             }
         }
-        errorResponse(404, u"not_found"_s, u"no route for %1"_s.arg(path)).write(std::move(responder));
+        QHttpServerResponse notFound = errorResponse(404, u"not_found"_s, u"no route for %1"_s.arg(path));
+        notFound.setHeader("Connection", "close");
+        notFound.write(std::move(responder));
     });
     m_server->afterRequest([this](QHttpServerResponse &&response, const QHttpServerRequest &request) {
         Metrics::add(m_hub->metrics().httpRequests);
@@ -131,6 +134,10 @@ void HttpApi::registerRoutes()
             response.setHeader("Access-Control-Allow-Origin", origin);
             response.setHeader("Vary", "Origin");
         }
+        // One request per connection: the worker reads every request head itself, so that a reused connection
+        // cannot carry an SSE stream (browsers reuse idle ones for EventSource) or a body past the size and
+        // smuggling checks to QHttpServer, which would buffer any of them. Fast publishers keep a WebSocket.
+        response.setHeader("Connection", "close");
         return std::move(response);
     });
 }
@@ -142,6 +149,7 @@ QHttpServerResponse HttpApi::staticFile(const QString &resourcePath) const
         return errorResponse(404, u"not_found"_s, u"no such file"_s);
     QHttpServerResponse response(mimeTypeFor(resourcePath), file.readAll());
     response.setHeader("Cache-Control", "no-cache");
+    response.setHeader("Connection", "close"); // written through the responder: afterRequest does not see it
     return response;
 }
 

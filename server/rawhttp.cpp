@@ -2,6 +2,7 @@
 
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QSslSocket>
 #include <QTcpSocket>
 #include <QTimer>
 
@@ -14,6 +15,23 @@ namespace Herald {
 namespace {
 constexpr auto DrainTime = std::chrono::seconds(2);
 } // namespace
+
+void writeToSocket(QTcpSocket *socket, QByteArrayView bytes)
+{
+    if (bytes.isEmpty())
+        return;
+    const qintptr fd = socket->socketDescriptor();
+    if (fd >= 0 && socket->bytesToWrite() == 0 && socket->state() == QAbstractSocket::ConnectedState &&
+        !qobject_cast<QSslSocket *>(socket)) {
+        const ssize_t n = ::send(int(fd), bytes.data(), size_t(bytes.size()), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == bytes.size())
+            return;
+        if (n > 0)
+            bytes = bytes.sliced(n);
+        // n < 0: EAGAIN (the kernel buffer is full) or an error Qt will see and report itself.
+    }
+    socket->write(bytes.data(), bytes.size());
+}
 
 QByteArray jsonErrorBody(const QString &code, const QString &detail)
 {

@@ -117,7 +117,7 @@ void Session::flush()
         cutOffSlowConsumer();
         return;
     }
-    m_socket->write(m_out);
+    writeToSocket(m_socket, m_out);
     m_out.clear();
 }
 

@@ -105,10 +105,11 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     info.connectedAt = QDateTime::currentDateTimeUtc();
 
     const QByteArray origin = head.header("origin");
-    socket->write("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
-                  "Cache-Control: no-cache\r\nConnection: keep-alive\r\nX-Accel-Buffering: no\r\n"
-                  "Access-Control-Allow-Origin: " +
-                  (origin.isEmpty() ? QByteArray("*") : origin) + "\r\n\r\n");
+    writeToSocket(socket,
+                  QByteArray("HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\n"
+                             "Cache-Control: no-cache\r\nConnection: keep-alive\r\nX-Accel-Buffering: no\r\n"
+                             "Access-Control-Allow-Origin: " +
+                             (origin.isEmpty() ? QByteArray("*") : origin) + "\r\n\r\n"));
 
     auto *session = new SseSession(worker, socket, info, named);
     session->start();

@@ -145,7 +145,7 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     QByteArray response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           "Sec-WebSocket-Accept: " +
                           Ws::acceptKey(key) + "\r\n\r\n";
-    socket->write(response);
+    writeToSocket(socket, response);
 
     auto *session = new WsSession(worker, socket, info, worker->config().maxMessageSize);
     session->m_identity = *identity;
@@ -341,7 +341,8 @@ void WsSession::cutOffSlowConsumer()
     m_closing = true;
     // Straight to the socket, behind what is queued: a client that catches up reads it and resumes by id; one
     // that does not is cut when the close times out.
-    m_socket->write(Ws::encodeClose(CloseSlowConsumer, u"slow consumer: reconnect with ?since=<last id>"_s));
+    writeToSocket(m_socket,
+                  Ws::encodeClose(CloseSlowConsumer, u"slow consumer: reconnect with ?since=<last id>"_s));
     m_socket->disconnectFromHost();
     QTimer::singleShot(CloseTimeout, this, [this] {
         if (!m_finished)

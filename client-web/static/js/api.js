@@ -1,0 +1,72 @@
+// Herald's REST API (docs/protocol.md, "HTTP"). Every call resolves to the parsed JSON or throws an
+// ApiError carrying Herald's {"error":code,"detail":…}.
+
+export class ApiError extends Error {
+  constructor(status, code, detail) {
+    super(detail || code || `HTTP ${status}`);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+// With --auth token the page is opened as /?user_id=…&token=<JWT>: the token goes on every request.
+let token = null;
+export function setToken(value) {
+  token = value || null;
+}
+export function getToken() {
+  return token;
+}
+
+async function request(method, path, body) {
+  const init = { method, headers: { Accept: 'application/json' } };
+  if (token) init.headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) {
+    init.headers['Content-Type'] = 'application/json';
+    init.body = JSON.stringify(body);
+  }
+  let response;
+  try {
+    response = await fetch(path, init);
+  } catch (err) {
+    throw new ApiError(0, 'unreachable', 'Herald is not reachable');
+  }
+  let json = null;
+  try {
+    json = await response.json();
+  } catch {
+    json = null;
+  }
+  if (!response.ok) throw new ApiError(response.status, json?.error, json?.detail);
+  return json;
+}
+
+const enc = encodeURIComponent;
+
+export const api = {
+  health: () => request('GET', '/healthz'),
+  stats: () => request('GET', '/api/stats'),
+  channels: () => request('GET', '/api/channels'),
+  notifications: (userId, { limit = 50, since, before } = {}) => {
+    const q = new URLSearchParams({ user_id: userId, limit: String(limit) });
+    if (since !== undefined) q.set('since', String(since));
+    if (before !== undefined) q.set('before', String(before));
+    return request('GET', `/api/notifications?${q}`);
+  },
+  /** One stored notification, in full: the oldest of the user's queue after id - 1 (seed 000's AJAX fetch). */
+  async notification(userId, id) {
+    const page = await api.notifications(userId, { since: id - 1, limit: 1 });
+    const found = (page.notifications || []).find((n) => n.id === id);
+    if (!found) throw new ApiError(404, 'not_found', `notification ${id} is no longer stored`);
+    return found;
+  },
+  markRead: (id) => request('POST', `/api/notifications/${enc(id)}/read`),
+  markAllRead: (userId) => request('POST', `/api/notifications/read-all?user_id=${enc(userId)}`),
+  history: (channel, { limit = 50, since } = {}) => {
+    const q = new URLSearchParams({ limit: String(limit) });
+    if (since !== undefined) q.set('since', String(since));
+    return request('GET', `/api/channels/${enc(channel)}/history?${q}`);
+  },
+  publish: (message) => request('POST', '/api/publish', message),
+  broadcast: (message) => request('POST', '/api/broadcast', message),
+};

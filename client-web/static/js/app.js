@@ -1,0 +1,415 @@
+// Herald's client page: one user's notifications, the chat room, subscriptions, notify/broadcast and live
+// counts over one live connection (WebSocket, or SSE with ?transport=sse).
+//
+// Start-up without gaps: read the hub's last id (/healthz) first, then load the lists over REST, then
+// connect with ?since=<that id>: whatever was published meanwhile is replayed, and every list drops an id
+// it already shows. Every reconnect resumes from the last id seen the same way.
+import { api, setToken } from './api.js';
+import { ActivityFeed } from './activity.js';
+import { ChatPanel, displayName } from './chat.js';
+import { Connection, CHANNEL_RE } from './connection.js';
+import { CountsFeed } from './counts.js';
+import { $, h, icon, setText, show, initials } from './dom.js';
+import { NotificationCenter, titleOf } from './notifications.js';
+import { Sound, DesktopAlerts } from './sound.js';
+
+const ID_RE = /^[A-Za-z0-9_.:-]{1,121}$/;
+const params = new URLSearchParams(location.search);
+const userId = params.get('user_id');
+const transport = params.get('transport') === 'sse' ? 'sse' : 'ws';
+// A token given once in the URL is kept for the tab, so links without it (switching transport) still work.
+const token = params.get('token') || sessionStorage.getItem('herald.token');
+if (params.get('token')) {
+  sessionStorage.setItem('herald.token', params.get('token'));
+  // Out of the address bar (and of screenshots and shared links).
+  const clean = new URLSearchParams(params);
+  clean.delete('token');
+  history.replaceState(null, '', `${location.pathname}?${clean}`);
+}
+setToken(token);
+
+function pageUrl(user, t) {
+  const q = new URLSearchParams();
+  q.set('user_id', user);
+  if (t === 'sse') q.set('transport', 'sse');
+  return `/?${q}`;
+}
+
+// --- toasts ------------------------------------------------------------------------------------------------
+
+function toast(title, body, { tone = 'primary', iconName = 'bell', delay = 4500 } = {}) {
+  const el = h('div', { class: 'toast app-toast', role: 'status', 'aria-live': 'polite', 'aria-atomic': 'true' },
+    h('div', { class: 'toast-header' },
+      h('span', { class: `toast-icon tone-${tone}` }, icon(iconName)),
+      h('strong', { class: 'me-auto text-truncate' }, title),
+      h('small', { class: 'text-muted' }, 'now'),
+      h('button', { type: 'button', class: 'btn-close', 'data-bs-dismiss': 'toast', 'aria-label': 'Close' })),
+    body ? h('div', { class: 'toast-body' }, body) : null);
+  const container = $('#toasts');
+  container.appendChild(el);
+  const max = window.matchMedia('(max-width: 575.98px)').matches ? 2 : 3;
+  while (container.children.length > max) container.firstElementChild.remove();
+  el.addEventListener('hidden.bs.toast', () => el.remove());
+  new window.bootstrap.Toast(el, { delay }).show();
+  return el;
+}
+
+// --- no user: the picker -----------------------------------------------------------------------------------
+
+function showPicker() {
+  show($('#picker'), true);
+  for (const el of document.querySelectorAll('.app-only, #conn-status')) el.classList.add('d-none');
+  const last = localStorage.getItem('herald.lastUser');
+  if (last && ID_RE.test(last)) $('#picker-input').value = last;
+  $('#picker-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const id = $('#picker-input').value.trim();
+    if (ID_RE.test(id)) location.href = pageUrl(id, transport);
+    else $('#picker-input').classList.add('is-invalid');
+  });
+}
+
+// --- the app -----------------------------------------------------------------------------------------------
+
+function clientIdFor(user) {
+  // One id per tab, kept across reloads of that tab: chat senders and the admin feed can tell tabs apart.
+  const key = `herald.clientId.${user}`;
+  let id = sessionStorage.getItem(key);
+  if (!id || !ID_RE.test(id)) {
+    const rand = Array.from(crypto.getRandomValues(new Uint8Array(4)), (b) => b.toString(16).padStart(2, '0')).join('');
+    id = `web-${user}-${rand}`.slice(0, 121);
+    sessionStorage.setItem(key, id);
+  }
+  return id;
+}
+
+function startApp() {
+  localStorage.setItem('herald.lastUser', userId);
+  show($('#app'), true);
+  const clientId = clientIdFor(userId);
+  const me = displayName(userId);
+  setText($('#user-name'), me);
+  setText($('#user-avatar'), initials(me));
+  $('#switch-user-input').value = userId;
+  $('#transport-ws').href = pageUrl(userId, 'ws');
+  $('#transport-sse').href = pageUrl(userId, 'sse');
+  $(transport === 'sse' ? '#transport-sse' : '#transport-ws').classList.add('active');
+  $('#switch-user-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const id = $('#switch-user-input').value.trim();
+    if (ID_RE.test(id)) location.href = pageUrl(id, transport);
+    else $('#switch-user-input').classList.add('is-invalid');
+  });
+
+  // Sound and desktop alerts.
+  const sound = new Sound('/static/notification.wav');
+  const desktop = new DesktopAlerts();
+  const soundButton = $('#sound-toggle');
+  const renderSound = () => {
+    soundButton.dataset.state = sound.state;
+    soundButton.setAttribute('aria-pressed', String(sound.muted));
+    const label = { muted: 'Sound off (click to unmute)', locked: 'Sound on after your first click', on: 'Sound on (click to mute)' }[sound.state];
+    soundButton.title = label;
+    soundButton.setAttribute('aria-label', label);
+  };
+  sound.addEventListener('change', renderSound);
+  renderSound();
+  soundButton.addEventListener('click', () => sound.toggleMuted());
+  const desktopButton = $('#desktop-toggle');
+  const renderDesktop = () => {
+    desktopButton.classList.toggle('active', desktop.enabled);
+    desktopButton.setAttribute('aria-pressed', String(desktop.enabled));
+  };
+  renderDesktop();
+  desktop.addEventListener('change', renderDesktop);
+  desktopButton.addEventListener('click', async () => {
+    const result = await desktop.toggle();
+    if (result === 'denied') toast('Desktop alerts blocked', 'The browser refused notifications for this site.', { tone: 'warning', iconName: 'alert' });
+    else if (result === 'unsupported') toast('Desktop alerts', 'This browser has no Notification API.', { tone: 'warning', iconName: 'alert' });
+  });
+
+  // Lists.
+  const modalEl = $('#detail-modal');
+  const modal = new window.bootstrap.Modal(modalEl);
+  const notifications = new NotificationCenter({
+    userId,
+    list: $('#notification-list'),
+    empty: $('#notifications-empty'),
+    badges: [$('#unread-count'), $('#bell-count')],
+    markAllButton: $('#mark-all'),
+    modal: { body: $('#detail-body'), title: $('#detail-title'), show: () => modal.show() },
+  });
+  notifications.addEventListener('failure', (e) => {
+    toast(`Could not ${e.detail.action}`, e.detail.error.message, { tone: 'danger', iconName: 'alert' });
+  });
+  $('#bell').addEventListener('click', () => {
+    $('#notifications-card').scrollIntoView({ behavior: 'smooth', block: 'start' });
+  });
+  const activity = new ActivityFeed({ list: $('#activity-list'), empty: $('#activity-empty') });
+
+  // Channels beyond user:<id>: chat always, plus the user's own picks (remembered per user).
+  const channelsKey = `herald.channels.${userId}`;
+  let extra = [];
+  try {
+    extra = JSON.parse(localStorage.getItem(channelsKey) || '[]').filter((c) => typeof c === 'string' && CHANNEL_RE.test(c));
+  } catch {
+    extra = [];
+  }
+  const conn = new Connection({ transport, userId, clientId, channels: ['chat', ...extra], token });
+
+  const chat = new ChatPanel({
+    userId,
+    clientId,
+    list: $('#chat-list'),
+    empty: $('#chat-empty'),
+    form: $('#chat-form'),
+    input: $('#chat-input'),
+    onSend: (text) => send({ kind: 'chat', message: text }),
+  });
+
+  // --- sending -------------------------------------------------------------------------------------------
+
+  async function send({ kind, message, title, target }) {
+    const data = { user_id: userId, client_id: clientId };
+    try {
+      if (kind === 'chat') {
+        const frame = { action: 'publish', channel: 'chat', type: 'chat', message, sender: me, data };
+        if (!conn.send(frame)) await api.publish({ channel: 'chat', type: 'chat', message, sender: me, data });
+      } else if (kind === 'notify') {
+        // Seed 003's notify: relayed to every dashboard and every client.
+        if (!conn.send({ action: 'notify', message })) {
+          await api.publish({ channel: 'broadcast', type: 'notify', message, sender: clientId, data });
+        }
+      } else if (kind === 'broadcast') {
+        const frame = { action: 'broadcast', type: 'broadcast', message, title, sender: me, data };
+        if (!conn.send(frame)) await api.broadcast({ type: 'broadcast', message, title, sender: me, data });
+      } else if (kind === 'user' || kind === 'channel') {
+        const channel = kind === 'user' ? `user:${target}` : target;
+        const payload = { channel, type: 'notification', message, title: title || `Message from ${me}`, sender: me, data };
+        if (!conn.send({ action: 'publish', ...payload })) await api.publish(payload);
+        toast('Sent', `To ${channel}`, { tone: 'success', iconName: 'check', delay: 2500 });
+      }
+      return true;
+    } catch (err) {
+      toast('Not sent', err.message, { tone: 'danger', iconName: 'alert' });
+      return false;
+    }
+  }
+
+  const kindSelect = $('#compose-kind');
+  const targetInput = $('#compose-target');
+  const titleInput = $('#compose-title');
+  const renderKind = () => {
+    const kind = kindSelect.value;
+    show(targetInput, kind === 'user' || kind === 'channel');
+    show(titleInput, kind !== 'notify');
+    targetInput.placeholder = kind === 'user' ? 'user id' : 'channel';
+    if (kind === 'user' && !targetInput.value) targetInput.value = userId === '1' ? '2' : '1';
+  };
+  kindSelect.addEventListener('change', renderKind);
+  renderKind();
+  $('#compose-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const kind = kindSelect.value;
+    const message = $('#compose-message').value.trim();
+    const target = targetInput.value.trim();
+    if (!message) return;
+    if ((kind === 'user' && !ID_RE.test(target)) || (kind === 'channel' && !CHANNEL_RE.test(target))) {
+      targetInput.classList.add('is-invalid');
+      return;
+    }
+    targetInput.classList.remove('is-invalid');
+    if (await send({ kind, message, target, title: titleInput.value.trim() || undefined })) {
+      $('#compose-message').value = '';
+    }
+  });
+
+  // --- subscriptions -------------------------------------------------------------------------------------
+
+  const renderChannels = () => {
+    const list = $('#channel-list');
+    list.replaceChildren(
+      h('span', { class: 'chip chip-fixed', title: 'Your notifications' }, icon('user'), `user:${userId}`),
+      h('span', { class: 'chip chip-fixed', title: 'Reaches every client' }, icon('radio'), 'broadcast'),
+      ...conn.channels.map((c) => h('span', { class: 'chip', dataset: { channel: c } }, icon('hash'), c,
+        c === 'chat' ? null : h('button', {
+          type: 'button', class: 'chip-x', title: `Unsubscribe from ${c}`, 'aria-label': `Unsubscribe from ${c}`,
+          onclick: () => {
+            conn.unsubscribe(c);
+            saveChannels();
+            renderChannels();
+          },
+        }, icon('x')))),
+    );
+  };
+  const saveChannels = () => {
+    localStorage.setItem(channelsKey, JSON.stringify(conn.channels.filter((c) => c !== 'chat')));
+  };
+  renderChannels();
+  $('#subscribe-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = $('#subscribe-input');
+    const c = input.value.trim();
+    const error = $('#subscribe-error');
+    if (!CHANNEL_RE.test(c)) {
+      setText(error, 'Use letters, digits and _ . : - (1 to 128)');
+      return;
+    }
+    if (c.startsWith('user:') || c.startsWith('client:')) {
+      setText(error, 'Personal channels cannot be subscribed to from here.');
+      return;
+    }
+    setText(error, '');
+    if (conn.subscribe(c)) {
+      saveChannels();
+      renderChannels();
+    }
+    input.value = '';
+  });
+
+  // --- connection status ---------------------------------------------------------------------------------
+
+  const statusEl = $('#conn-status');
+  const banner = $('#offline-banner');
+  let countdownTimer = null;
+  setText($('#conn-transport'), transport === 'sse' ? 'SSE' : 'WebSocket');
+  const renderStatus = ({ state, retryAt }) => {
+    statusEl.dataset.state = state;
+    clearInterval(countdownTimer);
+    const labels = { connecting: conn.everLive ? 'Reconnecting…' : 'Connecting…', live: 'Live', stopped: 'Offline' };
+    if (state === 'waiting') {
+      const tick = () => {
+        const s = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
+        setText($('#countdown'), s);
+        setText($('#conn-label'), `Offline · retry in ${s} s`);
+      };
+      tick();
+      countdownTimer = setInterval(tick, 250);
+    } else {
+      setText($('#conn-label'), labels[state] || state);
+    }
+    // The banner stays up through the reconnect attempt itself, so it does not flicker.
+    show(banner, state === 'waiting' || (state === 'connecting' && conn.backoff.attempt > 0));
+    show($('#offline-text'), state === 'waiting');
+    show($('#reconnecting-text'), state === 'connecting');
+    $('#retry-now').disabled = state !== 'waiting';
+    chat.setOnline(state === 'live' || transport === 'sse');
+  };
+  $('#retry-now').addEventListener('click', () => conn.retryNow());
+
+  // --- incoming ------------------------------------------------------------------------------------------
+
+  const userChannel = `user:${userId}`;
+  let replayedBatch = 0;
+
+  const onMessage = (message, { replayed }) => {
+    if (message.channel === userChannel) {
+      if (!notifications.add(message)) return;
+      if (!replayed) {
+        sound.play();
+        toast(titleOf(message), message.message ? String(message.message) : null, { tone: 'primary', iconName: 'bell' });
+        desktop.show(titleOf(message), message.message ? String(message.message) : '', `herald-${message.id}`);
+      } else {
+        replayedBatch += 1;
+      }
+    } else if (message.type === 'chat' || message.channel === 'chat') {
+      chat.add(message);
+    } else if (activity.add(message) && !replayed && message.channel === 'broadcast') {
+      sound.play();
+      toast(titleOf(message), message.message ? String(message.message) : null, { tone: 'info', iconName: message.type === 'notify' ? 'megaphone' : 'radio' });
+      desktop.show(titleOf(message), message.message ? String(message.message) : '', `herald-${message.id}`);
+    }
+  };
+
+  conn.addEventListener('message', (e) => onMessage(e.detail.message, e.detail));
+  conn.addEventListener('status', (e) => {
+    renderStatus(e.detail);
+    if (e.detail.state === 'live') {
+      counts.nudge();
+      if (!loaded) loadLists();
+    }
+  });
+  conn.addEventListener('replay', (e) => {
+    const r = e.detail;
+    app.lastReplay = r;
+    replayedBatch = 0;
+    if (r.recovered === false) {
+      toast('Some messages were lost', 'The server no longer had everything you missed; the lists were reloaded.', { tone: 'warning', iconName: 'alert', delay: 8000 });
+      loadLists();
+    } else if (r.count > 0) {
+      // Announce once the replayed messages are in.
+      setTimeout(() => {
+        if (replayedBatch > 0) {
+          sound.play();
+          toast('Back online', `${replayedBatch} missed notification${replayedBatch === 1 ? '' : 's'} caught up.`, { tone: 'success', iconName: 'check-circle' });
+        }
+      }, 300);
+    }
+  });
+  conn.addEventListener('reply', (e) => {
+    const f = e.detail.frame;
+    if (f.type === 'error') toast('Herald said no', String(f.message || f.code), { tone: 'danger', iconName: 'alert' });
+  });
+
+  // --- counts --------------------------------------------------------------------------------------------
+
+  const counts = new CountsFeed();
+  counts.addEventListener('change', (e) => {
+    const c = e.detail;
+    setText($('#count-clients'), c.clients ?? '–');
+    setText($('#count-subscribers'), c.subscribers ?? '–');
+    if (c.channels !== undefined) setText($('#count-channels'), c.channels ?? '–');
+    const tag = $('#counts-live');
+    tag.dataset.live = c.clients === null ? '0' : '1';
+    setText(tag, c.clients === null ? 'offline' : 'live');
+  });
+
+  // --- loading -------------------------------------------------------------------------------------------
+
+  let loaded = false;
+  async function loadLists() {
+    try {
+      const page = await api.notifications(userId, { limit: 50 });
+      notifications.load(page);
+      // Chat history only if the room was ever used (its history route is a 404 before that).
+      const { channels } = await api.channels();
+      if (channels.some((c) => c.name === 'chat' && c.stored > 0)) {
+        const history = await api.history('chat', { limit: 50 });
+        for (const m of history.messages || []) chat.add(m);
+      }
+      loaded = true;
+    } catch (err) {
+      loaded = false;
+    }
+  }
+
+  async function boot() {
+    try {
+      const health = await api.health();
+      if (Number.isInteger(health.last_id)) conn.lastId = health.last_id;
+    } catch {
+      /* no resume point: the connection starts live and the lists load once it is */
+    }
+    if (conn.lastId !== null) await loadLists();
+    conn.start();
+    counts.start();
+  }
+
+  // A handle for debugging (and the end-to-end tests): read-only views of the state.
+  const app = {
+    userId,
+    clientId,
+    transport,
+    lastReplay: null,
+    get lastId() { return conn.lastId; },
+    get state() { return conn.state; },
+    get unread() { return notifications.unread; },
+    get sound() { return { state: sound.state, ...sound.stats }; },
+    notificationIds: () => notifications.ids(),
+  };
+  window.herald = app;
+  boot();
+}
+
+if (userId && ID_RE.test(userId)) startApp();
+else showPicker();

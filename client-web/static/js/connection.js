@@ -1,0 +1,288 @@
+// One live feed from Herald over WebSocket (/ws) or Server-Sent Events (/events), with automatic reconnect
+// (exponential backoff with jitter, a countdown the page can show, retryNow()) and resume: every reconnect
+// hands back the last message id seen (?since=), so the hub replays what was missed, in order.
+//
+// Events (CustomEvent, detail in brackets):
+//   status   {state: 'connecting'|'live'|'waiting'|'stopped', retryAt, attempt, transport}
+//   message  {message, replayed}     every published message (chat, notifications, broadcasts…)
+//   replay   {since, count, recovered, last_id}   before the replayed messages (on SSE: only when not recovered)
+//   reply    {frame}                  other frames: connected, published, pong, stats, subscribed, error…
+
+export const CHANNEL_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+
+
+/** Exponential backoff with "equal jitter": half of each step is fixed, half random. */
+export class Backoff {
+  constructor({ base = 1000, cap = 30000, factor = 2, random = Math.random } = {}) {
+    Object.assign(this, { base, cap, factor, random });
+    this.attempt = 0;
+  }
+
+  next() {
+    const step = Math.min(this.cap, this.base * this.factor ** this.attempt);
+    this.attempt += 1;
+    return Math.round(step / 2 + (this.random() * step) / 2);
+  }
+
+  reset() {
+    this.attempt = 0;
+  }
+}
+
+export class Connection extends EventTarget {
+  /**
+   * @param {object} o
+   * @param {'ws'|'sse'} o.transport
+   * @param {string} o.userId     subscribes to user:<id>
+   * @param {string} o.clientId
+   * @param {string[]} o.channels extra channels (chat, …)
+   * @param {number|null} o.since resume point for the first connection
+   */
+  constructor({ transport = 'ws', userId, clientId, channels = [], since = null, token = null, backoff = new Backoff() }) {
+    super();
+    this.token = token;
+    this.transport = transport === 'sse' ? 'sse' : 'ws';
+    this.userId = userId;
+    this.clientId = clientId;
+    this.channels = [...new Set(channels)];
+    this.lastId = Number.isInteger(since) ? since : null;
+    this.backoff = backoff;
+    this.state = 'stopped';
+    this.retryAt = 0;
+    this.socket = null;
+    this.source = null;
+    this.timer = null;
+    this.watchdog = null;
+    this.replayLeft = 0;
+    this.lastFrameAt = 0;
+    this.everLive = false;
+  }
+
+  start() {
+    if (this.state !== 'stopped') return;
+    this.open();
+  }
+
+  stop() {
+    this.teardown();
+    this.setState('stopped');
+  }
+
+  /** Skip the countdown and try at once (the "retry now" button). */
+  retryNow() {
+    if (this.state === 'waiting' || this.state === 'stopped') {
+      clearTimeout(this.timer);
+      this.open();
+    }
+  }
+
+  /** Sends a frame on the WebSocket; false when it is not open (or on SSE, which is one-way). */
+  send(frame) {
+    if (this.transport !== 'ws' || !this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
+    this.socket.send(JSON.stringify(frame));
+    return true;
+  }
+
+  get isLive() {
+    return this.state === 'live';
+  }
+
+  subscribe(channel) {
+    if (!CHANNEL_RE.test(channel) || this.channels.includes(channel)) return false;
+    this.channels.push(channel);
+    this.channelsChanged({ action: 'subscribe', channel });
+    return true;
+  }
+
+  unsubscribe(channel) {
+    const i = this.channels.indexOf(channel);
+    if (i < 0) return false;
+    this.channels.splice(i, 1);
+    this.channelsChanged({ action: 'unsubscribe', channel });
+    return true;
+  }
+
+  // --- internals -------------------------------------------------------------------------------------------
+
+  channelsChanged(frame) {
+    if (this.transport === 'ws') {
+      this.send(frame); // also in the URL of every later reconnect
+    } else if (this.state === 'live' || this.state === 'connecting') {
+      // An EventSource cannot change its channels: reopen it from the last id, so nothing is lost.
+      this.teardown();
+      this.open();
+    }
+  }
+
+  url() {
+    const q = new URLSearchParams();
+    q.set('client_id', this.clientId);
+    if (this.userId) q.set('user_id', this.userId);
+    if (this.channels.length) q.set('channels', this.channels.join(','));
+    if (this.lastId !== null) q.set('since', String(this.lastId));
+    if (this.token) q.set('token', this.token);
+    if (this.transport === 'sse') {
+      // Unnamed events: EventSource hands a named event only to a listener for that very name, so a named
+      // stream would drop every message type the page did not list in advance. Each message carries its
+      // type in its JSON anyway. (The replay notice then comes only when something could not be recovered.)
+      q.set('named', '0');
+    }
+    if (this.transport === 'ws') {
+      const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+      return `${proto}//${location.host}/ws?${q}`;
+    }
+    return `/events?${q}`;
+  }
+
+  emit(type, detail) {
+    this.dispatchEvent(new CustomEvent(type, { detail }));
+  }
+
+  setState(state) {
+    this.state = state;
+    this.emit('status', { state, retryAt: this.retryAt, attempt: this.backoff.attempt, transport: this.transport });
+  }
+
+  open() {
+    this.teardown();
+    this.replayLeft = 0;
+    this.setState('connecting');
+    if (this.transport === 'ws') this.openWebSocket();
+    else this.openEventSource();
+  }
+
+  teardown() {
+    clearTimeout(this.timer);
+    clearInterval(this.watchdog);
+    this.timer = null;
+    this.watchdog = null;
+    if (this.socket) {
+      const s = this.socket;
+      this.socket = null;
+      s.onopen = s.onmessage = s.onclose = s.onerror = null;
+      if (s.readyState === WebSocket.OPEN || s.readyState === WebSocket.CONNECTING) s.close(1000, 'bye');
+    }
+    if (this.source) {
+      this.source.close();
+      this.source = null;
+    }
+  }
+
+  becameLive() {
+    this.backoff.reset();
+    this.everLive = true;
+    this.lastFrameAt = Date.now();
+    this.setState('live');
+  }
+
+  scheduleReconnect() {
+    this.teardown();
+    const delay = this.backoff.next();
+    this.retryAt = Date.now() + delay;
+    this.setState('waiting');
+    this.timer = setTimeout(() => this.open(), delay);
+  }
+
+  openWebSocket() {
+    let ws;
+    try {
+      ws = new WebSocket(this.url());
+    } catch (err) {
+      this.scheduleReconnect();
+      return;
+    }
+    this.socket = ws;
+    ws.onopen = () => {
+      this.becameLive();
+      // A silent network (no FIN, no RST) would leave the socket "open" forever: ping, and give up on a
+      // connection that has said nothing for a minute.
+      this.watchdog = setInterval(() => {
+        if (Date.now() - this.lastFrameAt > 60000) ws.close(4000, 'no traffic');
+        else this.send({ type: 'ping' });
+      }, 25000);
+    };
+    ws.onmessage = (e) => {
+      this.lastFrameAt = Date.now();
+      let frame;
+      try {
+        frame = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      this.handleFrame(frame);
+    };
+    ws.onclose = (e) => {
+      if (this.socket !== ws) return;
+      // 4001: an administrator disconnected this client; come back all the same, but not at once.
+      if (e.code === 4001) this.backoff.attempt = Math.max(this.backoff.attempt, 3);
+      this.scheduleReconnect();
+    };
+    ws.onerror = () => {
+      /* onclose follows and schedules the retry */
+    };
+  }
+
+  openEventSource() {
+    const es = new EventSource(this.url());
+    this.source = es;
+    es.onopen = () => this.becameLive();
+    const onEvent = (e) => {
+      if (this.source !== es) return;
+      let frame;
+      try {
+        frame = JSON.parse(e.data);
+      } catch {
+        return;
+      }
+      this.handleFrame(frame, e.lastEventId);
+    };
+    es.onmessage = onEvent;
+    es.addEventListener('replay', onEvent); // should a server name it all the same
+    es.onerror = () => {
+      if (this.source !== es) return;
+      // EventSource would retry on its own, but without our countdown and from its own Last-Event-ID; the
+      // page drives the retries itself (resuming with ?since=) so both transports behave alike.
+      this.scheduleReconnect();
+    };
+  }
+
+  handleFrame(frame, sseId) {
+    if (!frame || typeof frame !== 'object') return;
+    switch (frame.type) {
+      case 'connected':
+        // A fresh connection (no resume point) starts from the hub's current id.
+        if (this.lastId === null && Number.isInteger(frame.last_id)) this.lastId = frame.last_id;
+        this.emit('reply', { frame });
+        return;
+      case 'replay':
+        this.replayLeft = Number(frame.count) || 0;
+        // The history no longer covers the gap (or the server's data was reset): start from its present.
+        if (frame.recovered === false && Number.isInteger(frame.last_id)) this.lastId = frame.last_id;
+        this.emit('replay', frame);
+        return;
+      case 'pong':
+      case 'published':
+      case 'subscribed':
+      case 'unsubscribed':
+      case 'stats':
+      case 'error':
+      case 'disconnected':
+        if (!('channel' in frame && 'id' in frame && 'timestamp' in frame)) {
+          this.emit('reply', { frame });
+          return;
+        }
+        break;
+      default:
+        break;
+    }
+    if (!('channel' in frame) || frame.id === undefined) {
+      this.emit('reply', { frame });
+      return;
+    }
+    const id = Number.isInteger(frame.id) ? frame.id : Number.parseInt(sseId, 10);
+    if (Number.isInteger(id) && (this.lastId === null || id > this.lastId)) this.lastId = id;
+    const replayed = this.replayLeft > 0;
+    if (replayed) this.replayLeft -= 1;
+    this.emit('message', { message: frame, replayed });
+  }
+}
