@@ -21,6 +21,7 @@ private Q_SLOTS:
     void storeSettings_data();
     void storeSettings();
     void retentionSection();
+    void exampleConfigParses();
 };
 
 void tst_ServerOptions::defaults()
@@ -195,6 +196,18 @@ void tst_ServerOptions::configFileErrors()
     QVERIFY(!r.hasValue());
     QVERIFY2(r.error().contains(errorContains), qPrintable(r.error()));
     QVERIFY(r.error().contains(path));
+}
+
+// The installed example must stay a valid config: every key it sets is one herald-server knows.
+void tst_ServerOptions::exampleConfigParses()
+{
+    const auto r =
+        parseServerOptions({u"herald-server"_s, u"--config"_s, QStringLiteral(HERALD_EXAMPLE_CONFIG)});
+    QVERIFY2(r.hasValue(), r.hasValue() ? "" : qPrintable(r.error()));
+    QCOMPARE(r->config.port, 8000);
+    QCOMPARE(r->config.rateLimit, 100);
+    QCOMPARE(r->config.idleTimeout, std::chrono::seconds(60));
+    QCOMPARE(r->config.maxSendBuffer, qint64(4) * 1024 * 1024);
 }
 
 QTEST_GUILESS_MAIN(tst_ServerOptions)
