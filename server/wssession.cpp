@@ -117,6 +117,9 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     if (info.route == Route::Native) {
         setup.userId = head.queryValue(u"user_id"_s);
         setup.channels = splitChannels(head.queryValue(u"channels"_s));
+        // A page that shows the live counts needs no second socket (which would count itself twice).
+        const QString counts = head.queryValue(u"counts"_s);
+        setup.counts = counts == u"1"_s || counts == u"true"_s;
     }
 
     // Refused before the upgrade (SPEC section 7): a page from another origin, a bad token, a token that does
@@ -208,6 +211,10 @@ void WsSession::setUpRoute()
     switch (m_info.route) {
     case Route::Native:
         welcome(m_setup.channels, m_setup.userId);
+        if (m_setup.counts) {
+            worker->addCountsListener(this);
+            sendRaw(Ws::encodeFrame(Ws::Opcode::Text, worker->hub()->countsFrame()));
+        }
         break;
     case Route::SeedClient:
         worker->addCountsListener(this);

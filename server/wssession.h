@@ -33,6 +33,7 @@ private:
         QString userId;  // /ws?user_id=
         QStringList channels;
         std::optional<qint64> since;
+        bool counts = false; // /ws?counts=1: also the counts pushes /ws/client gets
     };
 
     WsSession(Worker *worker, QTcpSocket *socket, ClientInfo info, qint64 maxMessageSize);

@@ -5,6 +5,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <algorithm>
+
 using namespace Qt::StringLiterals;
 using namespace HeraldTest;
 
@@ -30,6 +32,7 @@ private Q_SLOTS:
     void pingPongOnEveryRoute();
     void nativeQuerySubscribes();
     void nativeSubscribeUnsubscribe();
+    void nativeCountsOption();
     void nativePublishAck();
     void badFramesGetErrors_data();
     void badFramesGetErrors();
@@ -665,6 +668,25 @@ void tst_Server::gracefulStopSends1001()
     QCOMPARE(b->closeCode(), 1001);
     QTRY_COMPARE_WITH_TIMEOUT(stopped.size(), 1, 5000);
     QVERIFY(t.elapsed() < 5000);
+}
+
+void tst_Server::nativeCountsOption()
+{
+    // /ws?counts=1 gets the counts at once and on every change; a plain /ws gets none.
+    auto watcher = client(u"/ws?counts=1&channels=news"_s);
+    auto plain = client(u"/ws"_s);
+    QVERIFY(watcher && plain);
+    QVERIFY(watcher->waitFor(u"connected"_s));
+    const auto first = watcher->waitFor(u"counts"_s);
+    QVERIFY(first);
+    QVERIFY(first->contains("clients"_L1) && first->contains("subscribers"_L1));
+    auto third = client(u"/ws?channels=other"_s);
+    QVERIFY(third);
+    QTRY_VERIFY(std::any_of(watcher->frames().cbegin(), watcher->frames().cend(), [](const QJsonObject &f) {
+        return f.value("type"_L1).toString() == u"counts"_s && f.value("clients"_L1).toInt() == 3 &&
+               f.value("subscribers"_L1).toInt() == 2;
+    }));
+    QVERIFY(plain->noFrame(u"counts"_s));
 }
 
 QTEST_MAIN(tst_Server)

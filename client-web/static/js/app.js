@@ -322,10 +322,13 @@ function startApp() {
   };
 
   conn.addEventListener('message', (e) => onMessage(e.detail.message, e.detail));
+  conn.addEventListener('counts', (e) => counts.update({ clients: e.detail.clients, subscribers: e.detail.subscribers }));
   conn.addEventListener('status', (e) => {
     renderStatus(e.detail);
+    if (transport !== 'sse' && e.detail.state !== 'live') counts.update({ clients: null, subscribers: null, channels: null });
     if (e.detail.state === 'live') {
-      counts.nudge();
+      if (transport === 'sse') counts.nudge();
+      else counts.refresh();
       if (!loaded) loadLists();
     }
   });
@@ -392,7 +395,9 @@ function startApp() {
     }
     if (conn.lastId !== null) await loadLists();
     conn.start();
-    counts.start();
+    // Over WebSocket the main connection carries the counts (?counts=1); SSE cannot, so a counts socket does.
+    if (transport === 'sse') counts.start();
+    else counts.refresh();
   }
 
   // A handle for debugging (and the end-to-end tests): read-only views of the state.

@@ -128,6 +128,7 @@ export class Connection extends EventTarget {
       q.set('named', '0');
     }
     if (this.transport === 'ws') {
+      q.set('counts', '1'); // the live counts on this socket too: no second one to count
       const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
       return `${proto}//${location.host}/ws?${q}`;
     }
@@ -253,6 +254,9 @@ export class Connection extends EventTarget {
         // A fresh connection (no resume point) starts from the hub's current id.
         if (this.lastId === null && Number.isInteger(frame.last_id)) this.lastId = frame.last_id;
         this.emit('reply', { frame });
+        return;
+      case 'counts':
+        this.emit('counts', frame);
         return;
       case 'replay':
         this.replayLeft = Number(frame.count) || 0;

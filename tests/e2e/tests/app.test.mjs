@@ -121,8 +121,8 @@ test('chat from page 1 reaches pages 1 and 2; notify and broadcast reach every p
     await two.page.locator('#notification-list li.notification', { hasText: 'A note for user 2' }).waitFor();
     assert.equal(await one.page.locator('#notification-list li.notification').count(), 0);
 
-    // Counts come live from /ws/client: two pages, each with its feed and its counts socket.
-    await one.page.waitForFunction(() => Number(document.querySelector('#count-clients').textContent) >= 4);
+    // Counts come live on each page's one socket (/ws?counts=1): two pages are two clients, not four.
+    await one.page.waitForFunction(() => document.querySelector('#count-clients').textContent === '2');
     assert.ok(Number(await one.page.textContent('#count-subscribers')) >= 2);
 
     // Subscribing to a channel: its messages arrive under Activity.
