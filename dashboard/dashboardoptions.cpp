@@ -1,6 +1,7 @@
 #include "dashboardoptions.h"
 
 #include "adminclient.h"
+#include "request.h"
 
 #include <QCommandLineParser>
 
@@ -11,14 +12,6 @@ namespace Herald {
 namespace {
 using R = Result<DashboardOptions, QString>;
 
-std::optional<int> parseInt(const QString &text, int min, int max)
-{
-    bool ok = false;
-    const int v = text.trimmed().toInt(&ok);
-    if (!ok || v < min || v > max)
-        return std::nullopt;
-    return v;
-}
 } // namespace
 
 Result<DashboardOptions, QString> parseDashboardOptions(const QStringList &arguments)
@@ -83,7 +76,7 @@ Result<DashboardOptions, QString> parseDashboardOptions(const QStringList &argum
         options.tokenGiven = true;
     }
     if (parser.isSet(port)) {
-        const auto v = parseInt(parser.value(port), 0, 65535);
+        const auto v = parseBoundedInt(parser.value(port), 0, 65535);
         if (!v)
             return R::failure(u"--port: '%1' is not a port number (0-65535)"_s.arg(parser.value(port)));
         options.port = quint16(*v);
@@ -94,7 +87,7 @@ Result<DashboardOptions, QString> parseDashboardOptions(const QStringList &argum
             return R::failure(u"--data-dir: empty path"_s);
     }
     if (parser.isSet(demo)) {
-        const auto v = parseInt(parser.value(demo), 0, 86400);
+        const auto v = parseBoundedInt(parser.value(demo), 0, 86400);
         if (!v)
             return R::failure(
                 u"--demo-interval: '%1' is not a number of seconds (0-86400)"_s.arg(parser.value(demo)));
@@ -103,7 +96,7 @@ Result<DashboardOptions, QString> parseDashboardOptions(const QStringList &argum
     if (parser.isSet(screenshot))
         options.screenshotFile = parser.value(screenshot);
     if (parser.isSet(screenshotDelay)) {
-        const auto v = parseInt(parser.value(screenshotDelay), 0, 3600 * 1000);
+        const auto v = parseBoundedInt(parser.value(screenshotDelay), 0, 3600 * 1000);
         if (!v)
             return R::failure(u"--screenshot-delay: '%1' is not a number of milliseconds"_s.arg(
                 parser.value(screenshotDelay)));

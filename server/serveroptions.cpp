@@ -3,6 +3,7 @@
 #include "auth.h"
 #include "channelname.h"
 #include "logging.h"
+#include "request.h"
 
 #include <QCommandLineParser>
 #include <QFileInfo>
@@ -17,17 +18,6 @@ namespace Herald {
 
 namespace {
 using R = Result<ServerOptions, QString>;
-
-// Keys the config file may hold, the same names as the long options.
-
-std::optional<int> parseInt(const QString &text, int min, int max)
-{
-    bool ok = false;
-    const int v = text.trimmed().toInt(&ok);
-    if (!ok || v < min || v > max)
-        return std::nullopt;
-    return v;
-}
 
 // A number with an optional one-letter unit suffix, as "90s", "7d" or "500M"; unknown units and values above
 // `max` (in base units) fail.
@@ -111,7 +101,7 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
         c.bind = address;
         c.bindText = v;
     } else if (key == u"port"_s) {
-        const auto v = parseInt(value, 0, 65535);
+        const auto v = parseBoundedInt(value, 0, 65535);
         if (!v)
             return u"--port: '%1' is not a port number (0-65535)"_s.arg(value);
         c.port = quint16(*v);
@@ -125,27 +115,27 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
             return u"--log-level: '%1' is not one of debug, info, warning, error"_s.arg(value);
         c.logLevel = v;
     } else if (key == u"demo-interval"_s) {
-        const auto v = parseInt(value, 0, 86400);
+        const auto v = parseBoundedInt(value, 0, 86400);
         if (!v)
             return u"--demo-interval: '%1' is not a number of seconds (0-86400)"_s.arg(value);
         c.demoIntervalSeconds = *v;
     } else if (key == u"workers"_s) {
-        const auto v = parseInt(value, 0, 256);
+        const auto v = parseBoundedInt(value, 0, 256);
         if (!v)
             return u"--workers: '%1' is not a thread count (0-256, 0 = one per core)"_s.arg(value);
         c.workerThreads = *v;
     } else if (key == u"max-message-size"_s) {
-        const auto v = parseInt(value, 128, 64 * 1024 * 1024);
+        const auto v = parseBoundedInt(value, 128, 64 * 1024 * 1024);
         if (!v)
             return u"--max-message-size: '%1' is not a size in bytes (128 to 64 MiB)"_s.arg(value);
         c.maxMessageSize = *v;
     } else if (key == u"backlog"_s) {
-        const auto v = parseInt(value, 1, 65535);
+        const auto v = parseBoundedInt(value, 1, 65535);
         if (!v)
             return u"--backlog: '%1' is not a queue length (1-65535)"_s.arg(value);
         c.listenBacklog = *v;
     } else if (key == u"history-size"_s) {
-        const auto v = parseInt(value, 0, 100000000);
+        const auto v = parseBoundedInt(value, 0, 100000000);
         if (!v)
             return u"--history-size: '%1' is not a message count (0 = no count limit)"_s.arg(value);
         c.defaultRetention.maxCount = *v;
@@ -156,7 +146,7 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
                 value);
         c.defaultRetention.maxAge = std::chrono::seconds(*v);
     } else if (key == u"replay-limit"_s) {
-        const auto v = parseInt(value, 1, 1000000);
+        const auto v = parseBoundedInt(value, 1, 1000000);
         if (!v)
             return u"--replay-limit: '%1' is not a message count (1-1000000)"_s.arg(value);
         c.replayLimit = *v;
@@ -190,12 +180,12 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
         }
         c.allowedOrigins = origins.contains(u"*"_s) ? QStringList() : origins;
     } else if (key == u"rate-limit"_s) {
-        const auto v = parseInt(value, 0, 1000000);
+        const auto v = parseBoundedInt(value, 0, 1000000);
         if (!v)
             return u"--rate-limit: '%1' is not a number of messages per second (0 = off)"_s.arg(value);
         c.rateLimit = *v;
     } else if (key == u"max-connections-per-ip"_s) {
-        const auto v = parseInt(value, 0, 10000000);
+        const auto v = parseBoundedInt(value, 0, 10000000);
         if (!v)
             return u"--max-connections-per-ip: '%1' is not a count (0 = no cap)"_s.arg(value);
         c.maxConnectionsPerIp = *v;

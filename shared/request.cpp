@@ -133,6 +133,15 @@ std::optional<qint64> parseSequence(QStringView text)
     return ok ? std::optional<qint64>(v) : std::nullopt;
 }
 
+std::optional<int> parseBoundedInt(QStringView text, int min, int max)
+{
+    bool ok = false;
+    const int v = text.trimmed().toInt(&ok);
+    if (!ok || v < min || v > max)
+        return std::nullopt;
+    return v;
+}
+
 Result<std::optional<qint64>, ProtocolError> optionalSequence(const QJsonObject &object,
                                                               QLatin1StringView key)
 {

@@ -55,5 +55,7 @@ Result<std::optional<QString>, ProtocolError> optionalId(const QJsonObject &obje
 Result<std::optional<qint64>, ProtocolError> optionalSequence(const QJsonObject &object,
                                                               QLatin1StringView key);
 std::optional<qint64> parseSequence(QStringView text);
+// An integer from min to max, surrounding spaces allowed (option values, config files).
+std::optional<int> parseBoundedInt(QStringView text, int min, int max);
 
 } // namespace Herald

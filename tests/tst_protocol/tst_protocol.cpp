@@ -14,6 +14,8 @@ class tst_Protocol : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void boundedInt_data();
+    void boundedInt();
     void parseRequest_data();
     void parseRequest();
     void channelNames_data();
@@ -235,6 +237,29 @@ void tst_Protocol::errorCodeNames()
     QCOMPARE(errorCodeName(ErrorCode::BadChannel), u"bad_channel"_s);
     QCOMPARE(errorCodeName(ErrorCode::RateLimited), u"rate_limited"_s);
     QCOMPARE(errorCodeName(ErrorCode::TooLarge), u"too_large"_s);
+}
+
+void tst_Protocol::boundedInt_data()
+{
+    QTest::addColumn<QString>("text");
+    QTest::addColumn<int>("expected"); // -1: refused
+    QTest::newRow("plain") << u"42"_s << 42;
+    QTest::newRow("spaces") << u" 42 "_s << 42;
+    QTest::newRow("min") << u"1"_s << 1;
+    QTest::newRow("max") << u"100"_s << 100;
+    QTest::newRow("below") << u"0"_s << -1;
+    QTest::newRow("above") << u"101"_s << -1;
+    QTest::newRow("text") << u"many"_s << -1;
+    QTest::newRow("empty") << QString() << -1;
+    QTest::newRow("fraction") << u"4.5"_s << -1;
+}
+
+void tst_Protocol::boundedInt()
+{
+    QFETCH(QString, text);
+    QFETCH(int, expected);
+    const auto v = Herald::parseBoundedInt(text, 1, 100);
+    QCOMPARE(v.value_or(-1), expected);
 }
 
 QTEST_GUILESS_MAIN(tst_Protocol)
