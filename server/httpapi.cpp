@@ -93,21 +93,20 @@ void HttpApi::registerRoutes()
     // match, so they are looked up here; everything else is a JSON 404.
     m_server->setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
         Metrics::add(m_hub->metrics().httpRequests);
+        // Written through the responder, these skip afterRequest: they get its Connection header here.
+        auto send = [&responder](QHttpServerResponse response) {
+            response.setHeader("Connection", "close");
+            response.write(std::move(responder));
+        };
         const QString path = request.url().path();
         if (request.method() == QHttpServerRequest::Method::Options) {
             // CORS preflight for the REST API: a page on an allowed origin may send JSON and a bearer token.
             QHttpServerResponse r(QHttpServerResponse::StatusCode::NoContent);
-            const AuthPolicy &auth = m_hub->auth();
-            const QByteArray origin = request.value("Origin");
-            if (!auth.restrictsOrigins())
-                r.setHeader("Access-Control-Allow-Origin", "*");
-            else if (!origin.isEmpty() && auth.originAllowed(origin))
-                r.setHeader("Access-Control-Allow-Origin", origin);
+            applyCors(r, request);
             r.setHeader("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
             r.setHeader("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Client-Id");
             r.setHeader("Access-Control-Max-Age", "600");
-            r.setHeader("Connection", "close");
-            r.write(std::move(responder));
+            send(std::move(r));
             return;
         }
         if (path.startsWith(u"/static/"_s) && !path.contains(u".."_s) &&
@@ -115,31 +114,34 @@ void HttpApi::registerRoutes()
              request.method() == QHttpServerRequest::Method::Head)) {
             const QString resource = u":/web"_s + path;
             if (QFileInfo(resource).isFile()) {
-                staticFile(resource).write(std::move(responder));
+                send(staticFile(resource));
                 return;
             }
         }
-        QHttpServerResponse notFound = errorResponse(404, u"not_found"_s, u"no route for %1"_s.arg(path));
-        notFound.setHeader("Connection", "close");
-        notFound.write(std::move(responder));
+        send(errorResponse(404, u"not_found"_s, u"no route for %1"_s.arg(path)));
     });
     m_server->afterRequest([this](QHttpServerResponse &&response, const QHttpServerRequest &request) {
         Metrics::add(m_hub->metrics().httpRequests);
-        // CORS for the REST API: any origin unless --allowed-origins names them; then only those, echoed.
-        const AuthPolicy &auth = m_hub->auth();
-        if (!auth.restrictsOrigins())
-            response.setHeader("Access-Control-Allow-Origin", "*");
-        else if (const QByteArray origin = request.value("Origin");
-                 !origin.isEmpty() && auth.originAllowed(origin)) {
-            response.setHeader("Access-Control-Allow-Origin", origin);
-            response.setHeader("Vary", "Origin");
-        }
+        applyCors(response, request);
         // One request per connection: the worker reads every request head itself, so that a reused connection
         // cannot carry an SSE stream (browsers reuse idle ones for EventSource) or a body past the size and
         // smuggling checks to QHttpServer, which would buffer any of them. Fast publishers keep a WebSocket.
         response.setHeader("Connection", "close");
         return std::move(response);
     });
+}
+
+void HttpApi::applyCors(QHttpServerResponse &response, const QHttpServerRequest &request) const
+{
+    // CORS for the REST API: any origin unless --allowed-origins names them; then only those, echoed.
+    const AuthPolicy &auth = m_hub->auth();
+    if (!auth.restrictsOrigins()) {
+        response.setHeader("Access-Control-Allow-Origin", "*");
+    } else if (const QByteArray origin = request.value("Origin");
+               !origin.isEmpty() && auth.originAllowed(origin)) {
+        response.setHeader("Access-Control-Allow-Origin", origin);
+        response.setHeader("Vary", "Origin");
+    }
 }
 
 QHttpServerResponse HttpApi::staticFile(const QString &resourcePath) const
@@ -149,7 +151,6 @@ QHttpServerResponse HttpApi::staticFile(const QString &resourcePath) const
         return errorResponse(404, u"not_found"_s, u"no such file"_s);
     QHttpServerResponse response(mimeTypeFor(resourcePath), file.readAll());
     response.setHeader("Cache-Control", "no-cache");
-    response.setHeader("Connection", "close"); // written through the responder: afterRequest does not see it
     return response;
 }
 

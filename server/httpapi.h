@@ -42,6 +42,7 @@ private:
     QHttpServerResponse withRecovered(QJsonObject page, const QString &channel, qint64 since) const;
 
     void registerRoutes();
+    void applyCors(QHttpServerResponse &response, const QHttpServerRequest &request) const;
     QHttpServerResponse stats(const QHttpServerRequest &request) const;
     QHttpServerResponse health() const;
     QHttpServerResponse metrics(const QHttpServerRequest &request) const;
