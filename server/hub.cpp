@@ -136,6 +136,7 @@ quint64 Hub::registerSession(ClientInfo info)
             // A new dashboard must see the current counts even if they did not change.
             m_lastPushedCounts = {-1, -1};
         }
+        noteClientUser(info.clientId, info.userId, +1);
         m_sessions.insert(id, std::move(info));
     }
     if (!event.isEmpty())
@@ -164,6 +165,7 @@ void Hub::unregisterSession(quint64 sessionId)
             }
             event = QJsonObject{{"type"_L1, "client_disconnected"_L1}, {"client_id"_L1, info.clientId}};
         }
+        noteClientUser(info.clientId, info.userId, -1);
         m_sessions.erase(it);
     }
     if (!event.isEmpty())
@@ -171,12 +173,42 @@ void Hub::unregisterSession(quint64 sessionId)
     countsMaybeChanged();
 }
 
-void Hub::setUserId(quint64 sessionId, const QString &userId)
+void Hub::noteClientUser(const QString &clientId, const QString &userId, int delta)
+{
+    QHash<QString, int> &users = m_clientUsers[clientId];
+    if ((users[userId] += delta) <= 0)
+        users.remove(userId);
+    if (users.isEmpty())
+        m_clientUsers.remove(clientId);
+}
+
+bool Hub::clientIdFreeForLocked(const QString &clientId, const QString &userId, int ownConnections) const
+{
+    const auto it = m_clientUsers.constFind(clientId);
+    if (it == m_clientUsers.cend())
+        return true;
+    // Free when every connection on it is this user's; `ownConnections` of another user (the asking
+    // connection itself, before it knows its user) do not count.
+    int others = 0;
+    for (auto u = it->cbegin(); u != it->cend(); ++u) {
+        if (u.key() != userId)
+            others += u.value();
+    }
+    return others <= ownConnections;
+}
+
+bool Hub::setUserId(quint64 sessionId, const QString &userId, bool exclusive)
 {
     QMutexLocker lock(&m_mutex);
     auto it = m_sessions.find(sessionId);
-    if (it != m_sessions.end())
-        it->userId = userId;
+    if (it == m_sessions.end())
+        return false;
+    if (exclusive && !clientIdFreeForLocked(it->clientId, userId, it->userId != userId ? 1 : 0))
+        return false;
+    noteClientUser(it->clientId, it->userId, -1);
+    it->userId = userId;
+    noteClientUser(it->clientId, it->userId, +1);
+    return true;
 }
 
 bool Hub::addSubscription(quint64 sessionId, const QString &channel)
@@ -371,11 +403,7 @@ QList<ClientInfo> Hub::clients() const
 bool Hub::clientIdFreeFor(const QString &clientId, const QString &userId) const
 {
     QMutexLocker lock(&m_mutex);
-    for (const ClientInfo &info : m_sessions) {
-        if (info.clientId == clientId && info.userId != userId)
-            return false;
-    }
-    return true;
+    return clientIdFreeForLocked(clientId, userId, 0);
 }
 
 QJsonObject Hub::stats(const Identity *who) const

@@ -99,8 +99,10 @@ public:
     // Registry. registerSession assigns ClientInfo::sessionId.
     quint64 registerSession(ClientInfo info);
     void unregisterSession(quint64 sessionId);
-    // The user a client acts for, once it names one (seed 003's subscribe with user_id).
-    void setUserId(quint64 sessionId, const QString &userId);
+    // The user a client acts for, once it names one (seed 003's subscribe with user_id, or a token). With
+    // `exclusive`, refused (false) while a connection of another user holds the same client id: its personal
+    // channel belongs to that user.
+    bool setUserId(quint64 sessionId, const QString &userId, bool exclusive = false);
     // Returns false if the session already had that subscription.
     bool addSubscription(quint64 sessionId, const QString &channel);
     bool removeSubscription(quint64 sessionId, const QString &channel);
@@ -128,6 +130,7 @@ public:
     QJsonObject stats(const Identity *who = nullptr) const;
     // False if a connection of another user already uses this client id (its personal channel is theirs).
     bool clientIdFreeFor(const QString &clientId, const QString &userId) const;
+
     QByteArray countsFrame() const;
     // The admin feed's first frame: counts, channels and clients.
     QByteArray snapshotFrame() const;
@@ -141,6 +144,9 @@ private:
     void adminEvent(const QJsonObject &event);
     void countsMaybeChanged();
     void pushCounts();
+    // With m_mutex held.
+    void noteClientUser(const QString &clientId, const QString &userId, int delta);
+    bool clientIdFreeForLocked(const QString &clientId, const QString &userId, int ownConnections) const;
     PublishResult publishLocked(Message message, Envelope::Target target, const QString &exclude,
                                 const RecordWrite *record = nullptr);
 
@@ -153,8 +159,10 @@ private:
     QSet<QString> m_modelChannels;
     QHash<quint64, ClientInfo> m_sessions;
     QHash<QString, int> m_channelCounts; // explicit subscriptions per channel
-    int m_clients = 0;                   // non-admin sessions
-    int m_subscribers = 0;               // non-admin sessions with at least one subscription
+    // client id -> user id -> connections: clientIdFreeFor() without a walk over every session
+    QHash<QString, QHash<QString, int>> m_clientUsers;
+    int m_clients = 0;     // non-admin sessions
+    int m_subscribers = 0; // non-admin sessions with at least one subscription
     quint64 m_nextSessionId = 1;
     std::atomic<qint64> m_lastId{0};
     std::atomic<bool> m_countsPending{false};

@@ -597,8 +597,16 @@ void WsSession::doAuth(const Request &r)
             sendError(ErrorCode::Forbidden, u"a connection cannot change user; reconnect instead"_s, &r);
             return;
         }
+        // As at the upgrade: a client id in use by another user's connection is theirs.
+        if (!identity->isAdmin() && !m_worker->hub()->setUserId(sessionId(), identity->subject, true)) {
+            Metrics::add(m_worker->hub()->metrics().refusedForbidden);
+            close(Ws::CloseCode::PolicyViolation,
+                  u"client id %1 is in use by another user"_s.arg(clientId()));
+            return;
+        }
+        if (identity->isAdmin())
+            m_worker->hub()->setUserId(sessionId(), identity->subject);
         m_info.userId = identity->subject;
-        m_worker->hub()->setUserId(sessionId(), m_info.userId);
     }
     m_identity = *identity;
     // A refreshed token may allow less: subscriptions it no longer covers end here.

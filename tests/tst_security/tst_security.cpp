@@ -373,6 +373,7 @@ private Q_SLOTS:
     void wsFirstFrameMustAuthenticate();
     void wsAuthenticationTimesOut();
     void unauthenticatedWsGetsNoBroadcasts();
+    void clientIdBelongsToItsUser();
 
     // 2. The tokens themselves and where they travel.
     void tokens_data();
@@ -753,6 +754,34 @@ void tst_Security::unauthenticatedWsGetsNoBroadcasts()
     // Delivery to both happens in the same pass of each worker; give the other worker a moment too.
     QTest::qWait(200);
     QVERIFY(!findFrame(stranger->frames(), u"message"_s, u"members only"_s));
+}
+
+void tst_Security::clientIdBelongsToItsUser()
+{
+    // A client id's personal channel (client:<id>) is its user's: another user cannot take the id while it is
+    // connected, neither at the upgrade nor by authenticating with the first frame.
+    QVERIFY(startServer());
+    auto alice = ws(withToken("/ws?client_id=shared", mint(u"alice"_s, Role::Subscriber)));
+    QVERIFY(alice);
+    QVERIFY(alice->waitFor(u"connected"_s));
+
+    QCOMPARE(upgrade(withToken("/ws?client_id=shared", mint(u"bob"_s, Role::Subscriber))), 403);
+
+    auto bob = ws("/ws?client_id=shared");
+    QVERIFY(bob);
+    bob->send({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(mint(u"bob"_s, Role::Subscriber))}});
+    QVERIFY(bob->waitDisconnected());
+    QCOMPARE(bob->closeCode(), 1008);
+    QVERIFY2(bob->closeReason().contains(u"in use by another user"_s), qPrintable(bob->closeReason()));
+
+    // The same user may open it twice (two tabs), and by the first frame too.
+    auto again = ws("/ws?client_id=shared");
+    QVERIFY(again);
+    again->send(
+        {{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(mint(u"alice"_s, Role::Subscriber))}});
+    QVERIFY(again->waitFor(u"authenticated"_s));
+    QVERIFY(again->waitFor(u"connected"_s));
+    QCOMPARE(upgrade(withToken("/ws?client_id=shared", mint(u"alice"_s, Role::Subscriber))), 101);
 }
 
 // ---- 2. Tokens ----
