@@ -3,6 +3,7 @@
 #include "serveroptions.h"
 #include "store.h"
 #include "testclient.h"
+#include "testserver.h"
 
 #include <QFile>
 #include <QRegularExpression>
@@ -733,19 +734,7 @@ tst_Docs::startServer(const QString &dataDir, const std::function<void(Herald::S
     const auto options = Herald::parseServerOptions({u"herald-server"_s});
     if (!options)
         return nullptr;
-    Herald::ServerConfig config = options->config;
-    config.port = 0;
-    config.dataDir = dataDir;
-    config.workerThreads = 2;
-    config.shutdownGrace = std::chrono::milliseconds(1500);
-    if (tweak)
-        tweak(config);
-    auto server = std::make_unique<Herald::Server>(config);
-    if (!server->start()) {
-        qWarning("%s", qPrintable(server->errorString()));
-        return nullptr;
-    }
-    return server;
+    return HeraldTest::startTestServer(dataDir, tweak, options->config);
 }
 
 void tst_Docs::initTestCase()

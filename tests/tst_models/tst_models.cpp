@@ -3,6 +3,7 @@
 #include "server.h"
 #include "store.h"
 #include "testclient.h"
+#include "testserver.h"
 
 #include <QDateTime>
 #include <QElapsedTimer>
@@ -438,7 +439,7 @@ private Q_SLOTS:
     void idsNeverReused();
 
 private:
-    void startServer(const std::function<void(Herald::ServerConfig &)> &adjust = {});
+    void startServer(const ConfigTweak &adjust = {});
     HttpResult send(const QByteArray &method, const QString &path, const QByteArray &body = {},
                     const Headers &headers = {})
     {
@@ -490,18 +491,11 @@ void tst_Models::cleanup()
     m_dir.reset();
 }
 
-void tst_Models::startServer(const std::function<void(Herald::ServerConfig &)> &adjust)
+void tst_Models::startServer(const ConfigTweak &adjust)
 {
     m_server.reset();
-    Herald::ServerConfig config;
-    config.port = 0;
-    config.dataDir = m_dir->path();
-    config.workerThreads = 2;
-    config.shutdownGrace = std::chrono::milliseconds(1000);
-    if (adjust)
-        adjust(config);
-    m_server = std::make_unique<Herald::Server>(config);
-    QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
+    m_server = startTestServer(m_dir->path(), adjust);
+    QVERIFY(m_server);
     m_port = m_server->port();
     QVERIFY(m_port != 0);
 }

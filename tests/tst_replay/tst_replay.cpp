@@ -2,6 +2,7 @@
 #include "server.h"
 #include "store.h"
 #include "testclient.h"
+#include "testserver.h"
 
 #include <QSqlDatabase>
 #include <QSqlQuery>
@@ -136,7 +137,7 @@ private Q_SLOTS:
     void demoPublishesToUsers1And2();
 
 private:
-    void startServer(const std::function<void(Herald::ServerConfig &)> &adjust = {});
+    void startServer(const ConfigTweak &adjust = {});
     qint64 publish(const QString &channel, const QString &text);
     std::unique_ptr<WsClient> client(const QString &path)
     {
@@ -164,18 +165,11 @@ void tst_Replay::cleanup()
     m_dir.reset();
 }
 
-void tst_Replay::startServer(const std::function<void(Herald::ServerConfig &)> &adjust)
+void tst_Replay::startServer(const ConfigTweak &adjust)
 {
     m_server.reset();
-    Herald::ServerConfig config;
-    config.port = 0;
-    config.dataDir = m_dir->path();
-    config.workerThreads = 2;
-    config.shutdownGrace = std::chrono::milliseconds(1000);
-    if (adjust)
-        adjust(config);
-    m_server = std::make_unique<Herald::Server>(config);
-    QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
+    m_server = startTestServer(m_dir->path(), adjust);
+    QVERIFY(m_server);
     m_port = m_server->port();
 }
 

@@ -3,6 +3,7 @@
 #include "server.h"
 #include "serveroptions.h"
 #include "testclient.h"
+#include "testserver.h"
 
 #include <QCryptographicHash>
 #include <QFile>
@@ -460,20 +461,14 @@ void tst_Security::cleanup()
 bool tst_Security::startServer(const std::function<void(ServerConfig &)> &adjust)
 {
     m_server.reset();
-    ServerConfig config;
-    config.port = 0;
-    config.dataDir = m_dir->filePath(u"data"_s);
-    config.workerThreads = 2;
-    config.shutdownGrace = 1000ms;
-    config.authMode = ServerConfig::AuthMode::Token;
-    config.jwtSecretFile = m_secretFile;
-    if (adjust)
-        adjust(config);
-    m_server = std::make_unique<Herald::Server>(config);
-    if (!m_server->start()) {
-        qWarning() << "server did not start:" << m_server->errorString();
+    m_server = startTestServer(m_dir->filePath(u"data"_s), [this, &adjust](ServerConfig &config) {
+        config.authMode = ServerConfig::AuthMode::Token;
+        config.jwtSecretFile = m_secretFile;
+        if (adjust)
+            adjust(config);
+    });
+    if (!m_server)
         return false;
-    }
     m_port = m_server->port();
     return true;
 }
