@@ -50,6 +50,8 @@ void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, const
     // (a refused body is still arriving). Discard what comes, let the client close first, and close anyway
     // after a moment.
     QObject::disconnect(socket, &QTcpSocket::readyRead, nullptr, nullptr);
+    // The connection ends here, so the socket goes with it, whoever created it.
+    QObject::connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
     socket->skip(socket->bytesAvailable());
     QObject::connect(socket, &QTcpSocket::readyRead, socket,
                      [socket] { socket->skip(socket->bytesAvailable()); });

@@ -17,7 +17,8 @@ void writeToSocket(QTcpSocket *socket, QByteArrayView bytes);
 QByteArray jsonErrorBody(const QString &code, const QString &detail);
 
 // Answers a connection the workers own (not QHttpServer's) with {"error":code,"detail":…} and closes it once
-// the response is written. Used before a WebSocket upgrade or an SSE stream is accepted.
+// the response is written; the socket deletes itself when the connection is gone. Used before a WebSocket
+// upgrade or an SSE stream is accepted.
 void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, const QString &code,
                     const QString &detail, QByteArrayView extraHeaders = {});
 

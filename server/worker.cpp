@@ -196,7 +196,6 @@ void Worker::adoptDescriptor(qintptr descriptor)
                 Metrics::add(m_hub->metrics().connectionsCapped);
                 writeHttpError(socket, 429, "Too Many Requests", u"rate_limited"_s,
                                u"too many connections from this address (at most %1)"_s.arg(cap));
-                connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
                 return;
             }
             Hub *hub = m_hub;
@@ -248,7 +247,6 @@ void Worker::adoptPlain(qintptr descriptor)
             QTcpSocket *socket = takePlain(pending, false);
             writeHttpError(socket, 429, "Too Many Requests", u"rate_limited"_s,
                            u"too many connections from this address (at most %1)"_s.arg(cap));
-            connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
             return;
         }
         pending->counted = true;
@@ -260,7 +258,6 @@ void Worker::adoptPlain(qintptr descriptor)
     QTimer::singleShot(m_config.handshakeTimeout, pending, [this, pending] {
         QTcpSocket *socket = takePlain(pending, false);
         rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
-        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
     });
 }
 
@@ -287,13 +284,11 @@ void Worker::sniffPlain(PendingPlain *pending)
         QTcpSocket *socket = takePlain(pending, false);
         rejectHttp(socket, 431, "Request Header Fields Too Large",
                    u"the request head is larger than 16 KiB"_s);
-        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
         return;
     }
     case HeadStatus::Invalid: {
         QTcpSocket *socket = takePlain(pending, false);
         rejectHttp(socket, 400, "Bad Request", parsed.error);
-        connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
         return;
     }
     case HeadStatus::Complete:
@@ -401,14 +396,13 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKerne
         Session *session = wsPath ? static_cast<Session *>(WsSession::create(this, socket, head))
                                   : static_cast<Session *>(SseSession::create(this, socket, head));
         if (!session) {
-            // The session wrote the HTTP error; the socket closes once it is sent.
+            // The session wrote the HTTP error; the socket closes once it is sent, then deletes itself.
             socket->setParent(this);
-            connect(socket, &QTcpSocket::disconnected, socket, &QObject::deleteLater);
         }
         return;
     }
-    // Everything else is the REST API and the pages: QHttpServer on the main thread takes it over, but only a
-    // body it may hold: QHttpServer would buffer any size (SPEC section 7: 413 over the limit).
+    // Everything else is the REST API and the pages: this worker's QHttpServer takes it over, but only a body
+    // it may hold: QHttpServer would buffer any size (SPEC section 7: 413 over the limit).
     if (head.hasInvalidContentLength()) {
         rejectHttp(socket, 400, "Bad Request", u"malformed or conflicting Content-Length"_s);
         return;
