@@ -257,7 +257,7 @@ QHttpServerResponse HttpApi::withRecovered(QJsonObject page, const QString &chan
 {
     // With a resume point, whether the history after it is complete (SPEC section 2's "recovered").
     if (since >= 0) {
-        auto covered = m_hub->store()->covers(channel, since);
+        auto covered = m_hub->history()->covers(channel, since);
         if (!covered)
             return storeErrorResponse(covered.error());
         page.insert("recovered"_L1, *covered && since <= m_hub->lastId());
@@ -291,7 +291,7 @@ QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
     Paging paging;
     if (auto error = readPaging(query, paging))
         return std::move(*error);
-    Store *store = m_hub->store();
+    History *store = m_hub->history();
     const QString channel = userChannel(userId);
     if (auto refused = m_guard.require(who.canRead(channel), who.refusal(channel, false)))
         return std::move(*refused);
@@ -318,19 +318,19 @@ QHttpServerResponse HttpApi::markRead(const QString &idText, const QHttpServerRe
     const auto id = parseSequence(idText);
     if (!id)
         return errorResponse(422, u"bad_request"_s, u"the notification id must be a non-negative integer"_s);
-    auto owner = m_hub->store()->channelOf(*id);
+    auto owner = m_hub->history()->channelOf(*id);
     if (!owner)
         return storeErrorResponse(owner.error());
     // Another user's notification is "not found", not "forbidden": ids are guessable, queues are private.
     if (owner->has_value() && !who.canRead(**owner))
         return errorResponse(404, u"not_found"_s, u"no stored notification %1"_s.arg(*id));
     QString channel;
-    auto marked = m_hub->store()->markRead(*id, &channel);
+    auto marked = m_hub->history()->markRead(*id, &channel);
     if (!marked)
         return storeErrorResponse(marked.error());
     if (!*marked)
         return errorResponse(404, u"not_found"_s, u"no stored notification %1"_s.arg(*id));
-    auto unread = m_hub->store()->unreadCount(channel);
+    auto unread = m_hub->history()->unreadCount(channel);
     if (!unread)
         return storeErrorResponse(unread.error());
     return jsonResponse(QJsonObject{{"id"_L1, *id},
@@ -350,7 +350,7 @@ QHttpServerResponse HttpApi::markAllRead(const QHttpServerRequest &request)
     if (auto refused =
             m_guard.require(who.canRead(userChannel(userId)), who.refusal(userChannel(userId), false)))
         return std::move(*refused);
-    auto marked = m_hub->store()->markAllRead(userChannel(userId));
+    auto marked = m_hub->history()->markAllRead(userChannel(userId));
     if (!marked)
         return storeErrorResponse(marked.error());
     return jsonResponse(QJsonObject{{"user_id"_L1, userId}, {"marked"_L1, *marked}, {"unread"_L1, 0}});
@@ -361,7 +361,7 @@ QHttpServerResponse HttpApi::channels(const QHttpServerRequest &request) const
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
-    auto stored = m_hub->store()->channels();
+    auto stored = m_hub->history()->channels();
     if (!stored)
         return storeErrorResponse(stored.error());
     const QHash<QString, int> live = m_hub->channelCounts();
@@ -374,14 +374,14 @@ QHttpServerResponse HttpApi::channels(const QHttpServerRequest &request) const
                                           {"stored"_L1, c.messages},
                                           {"last_id"_L1, c.lastId},
                                           {"last_message_at"_L1, formatTimestamp(c.lastMessageAt)},
-                                          {"persistent"_L1, m_hub->store()->isPersistent(c.name)}});
+                                          {"persistent"_L1, m_hub->history()->isPersistent(c.name)}});
     }
     for (auto it = live.cbegin(); it != live.cend(); ++it) {
         if (!byName.contains(it.key()) && who.canRead(it.key()))
             byName.insert(it.key(), QJsonObject{{"name"_L1, it.key()},
                                                 {"subscribers"_L1, it.value()},
                                                 {"stored"_L1, 0},
-                                                {"persistent"_L1, m_hub->store()->isPersistent(it.key())}});
+                                                {"persistent"_L1, m_hub->history()->isPersistent(it.key())}});
     }
     QJsonArray list;
     for (const QJsonObject &o : std::as_const(byName))
@@ -401,7 +401,7 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
     Paging paging;
     if (auto error = readPaging(QUrlQuery(request.url()), paging))
         return std::move(*error);
-    Store *store = m_hub->store();
+    History *store = m_hub->history();
     auto known = store->knows(channel);
     if (!known)
         return storeErrorResponse(known.error());

@@ -101,6 +101,7 @@ void Hub::setInitialSequence(qint64 lastId)
 void Hub::setStore(Store *store)
 {
     m_store = store;
+    m_history = store;
 }
 
 bool Hub::acquireAddress(const QHostAddress &address, int cap)

@@ -86,6 +86,8 @@ public:
     // Messages on persistent channels are committed here before they are delivered or acknowledged.
     void setStore(Store *store);
     Store *store() const { return m_store; }
+    // Where stored messages are read: the store, or Redis on a cluster node (--redis).
+    History *history() const { return m_history; }
 
     Metrics &metrics() { return m_metrics; }
     // Set up before any connection arrives; read-only afterwards.
@@ -154,6 +156,7 @@ private:
     QMutex m_workersMutex; // setWorkers() may run while other threads dispatch
     QList<Worker *> m_workers;
     Store *m_store = nullptr;
+    History *m_history = nullptr;
     QMutex m_publishMutex;
     qint64 m_reservedId = 0; // ids up to here are recorded in the store as possibly handed out
     QSet<QString> m_modelChannels;

@@ -124,7 +124,7 @@ void Session::flush()
 Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qint64 since)
 {
     Hub *hub = m_worker->hub();
-    Store *store = hub->store();
+    History *store = hub->history();
     // Read the hub's position first: anything published after it is either in the read or arrives live.
     const qint64 current = hub->lastId();
     if (!store) {

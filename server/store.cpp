@@ -273,20 +273,12 @@ StoreError Store::errorFrom(const QSqlQuery &query) const
 
 bool Store::isPersistent(const QString &channel) const
 {
-    for (const QString &pattern : m_config.ephemeralChannels) {
-        if (channelMatches(pattern, channel))
-            return false;
-    }
-    return true;
+    return isPersistentChannel(m_config, channel);
 }
 
 RetentionRule Store::retentionFor(const QString &channel) const
 {
-    for (const RetentionRule &rule : m_config.retentionRules) {
-        if (channelMatches(rule.pattern, channel))
-            return rule;
-    }
-    return m_config.defaultRetention;
+    return retentionRuleFor(m_config, channel);
 }
 
 Result<bool, StoreError> Store::reserveIds(qint64 upTo)

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "history.h"
 #include "message.h"
 #include "result.h"
 #include "serverconfig.h"
@@ -22,35 +23,6 @@ class QTimer;
 
 namespace Herald {
 
-// Why the store refused: the HTTP API answers 503 for both, a WebSocket publisher gets an "unavailable"
-// error.
-struct StoreError
-{
-    enum class Kind
-    {
-        Unavailable, // locked, I/O error, closed
-        Full,        // disk or --max-db-size
-    };
-    Kind kind = Kind::Unavailable;
-    QString message;
-};
-
-// A page of stored messages, oldest first.
-struct StoredPage
-{
-    QList<Message> messages;
-    QList<bool> read;     // per message, for user queues
-    bool hasMore = false; // more in the direction of the query (older without since, newer with it)
-};
-
-// What a resume can send: the stored messages after the client's id on its channels, and whether they are all
-// of them (false when retention deleted some, the replay limit cut it, or the id is from the future).
-struct Replay
-{
-    QList<Message> messages;
-    bool recovered = true;
-};
-
 // A change to a model record (seed 004's CRUD), committed in the same transaction as the event announcing it.
 struct RecordWrite
 {
@@ -65,19 +37,11 @@ struct RecordWrite
     QJsonObject data; // the whole record, id and timestamps included (Upsert)
 };
 
-struct StoredChannel
-{
-    QString name;
-    qint64 messages = 0;
-    qint64 lastId = 0;
-    QDateTime lastMessageAt;
-};
-
 // The message store: SQLite through Qt Sql in --data-dir/herald.db, WAL mode, schema versioned by
 // PRAGMA user_version and migrated at start-up. Thread-safe: each thread that calls in gets its own
 // connection (Qt Sql connections belong to the thread that opened them); writes are serialised by one mutex,
 // readers run beside the writer as WAL allows.
-class Store : public QObject
+class Store : public QObject, public History
 {
     Q_OBJECT
 
@@ -98,7 +62,7 @@ public:
     qint64 lastStoredId() const { return m_initialLastId; }
     Result<bool, StoreError> reserveIds(qint64 upTo);
 
-    bool isPersistent(const QString &channel) const;
+    bool isPersistent(const QString &channel) const override;
     RetentionRule retentionFor(const QString &channel) const;
 
     // Commits one message (its id already assigned), as `json` when given (the bytes already encoded for
@@ -121,25 +85,27 @@ public:
 
     // Stored messages on these channels with id > since, oldest first, at most limit (the newest limit of
     // them when there are more: recovered is then false).
-    Result<Replay, StoreError> replay(const QStringList &channels, qint64 since, qint64 currentLastId);
+    Result<Replay, StoreError> replay(const QStringList &channels, qint64 since,
+                                      qint64 currentLastId) override;
 
     // One channel's history: with since, the oldest limit after it; else the newest limit before `before`
     // (0 = no bound). Both oldest first.
-    Result<StoredPage, StoreError> history(const QString &channel, qint64 since, qint64 before, int limit);
+    Result<StoredPage, StoreError> history(const QString &channel, qint64 since, qint64 before,
+                                           int limit) override;
     // Whether history after `since` on the channel is complete (retention has not deleted any of it).
-    Result<bool, StoreError> covers(const QString &channel, qint64 since);
-    Result<qint64, StoreError> unreadCount(const QString &channel);
+    Result<bool, StoreError> covers(const QString &channel, qint64 since) override;
+    Result<qint64, StoreError> unreadCount(const QString &channel) override;
     // The channel a stored message is on, if it is stored.
-    Result<std::optional<QString>, StoreError> channelOf(qint64 id);
+    Result<std::optional<QString>, StoreError> channelOf(qint64 id) override;
     // Marks one message read; returns false if it is not stored on a user channel.
-    Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr);
-    Result<qint64, StoreError> markAllRead(const QString &channel);
-    Result<QList<StoredChannel>, StoreError> channels();
+    Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr) override;
+    Result<qint64, StoreError> markAllRead(const QString &channel) override;
+    Result<QList<StoredChannel>, StoreError> channels() override;
     // True if the channel has, or had, stored messages.
-    Result<bool, StoreError> knows(const QString &channel);
+    Result<bool, StoreError> knows(const QString &channel) override;
 
     // Applies retention now; returns how many messages were deleted. Also runs on a timer.
-    Result<qint64, StoreError> prune();
+    Result<qint64, StoreError> prune() override;
 
     // Drops the calling thread's connection (worker threads call this before they end).
     void releaseThreadConnection();

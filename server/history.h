@@ -1,0 +1,90 @@
+#pragma once
+
+#include "message.h"
+#include "result.h"
+#include "serverconfig.h"
+
+#include <QDateTime>
+#include <QList>
+#include <QString>
+#include <QStringList>
+
+#include <optional>
+
+namespace Herald {
+
+// Why the store refused: the HTTP API answers 503 for both, a WebSocket publisher gets an "unavailable"
+// error.
+struct StoreError
+{
+    enum class Kind
+    {
+        Unavailable, // locked, I/O error, closed, Redis unreachable
+        Full,        // disk or --max-db-size (SQLite), maxmemory (Redis)
+    };
+    Kind kind = Kind::Unavailable;
+    QString message;
+};
+
+// A page of stored messages, oldest first.
+struct StoredPage
+{
+    QList<Message> messages;
+    QList<bool> read;     // per message, for user queues
+    bool hasMore = false; // more in the direction of the query (older without since, newer with it)
+};
+
+// What a resume can send: the stored messages after the client's id on its channels, and whether they are all
+// of them (false when retention deleted some, the replay limit cut it, or the id is from the future).
+struct Replay
+{
+    QList<Message> messages;
+    bool recovered = true;
+};
+
+struct StoredChannel
+{
+    QString name;
+    qint64 messages = 0;
+    qint64 lastId = 0;
+    QDateTime lastMessageAt;
+};
+
+// Which channels are stored, and for how long: the same rules for SQLite and Redis.
+bool isPersistentChannel(const ServerConfig &config, const QString &channel);
+RetentionRule retentionRuleFor(const ServerConfig &config, const QString &channel);
+
+// The read side of message history, and the read marks of user queues. Store (SQLite, one node) and
+// RedisHistory (a cluster, --redis) implement it; the hub, the REST API and resuming sessions only see this.
+// Thread-safe: workers call in from their own threads.
+class History
+{
+public:
+    virtual ~History() = default;
+
+    virtual bool isPersistent(const QString &channel) const = 0;
+
+    // Stored messages on these channels with id > since, oldest first, at most the replay limit (the newest
+    // of them when there are more: recovered is then false).
+    virtual Result<Replay, StoreError> replay(const QStringList &channels, qint64 since,
+                                              qint64 currentLastId) = 0;
+    // One channel's history: with since, the oldest limit after it; else the newest limit before `before`
+    // (0 = no bound). Both oldest first.
+    virtual Result<StoredPage, StoreError> history(const QString &channel, qint64 since, qint64 before,
+                                                   int limit) = 0;
+    // Whether history after `since` on the channel is complete (retention has not deleted any of it).
+    virtual Result<bool, StoreError> covers(const QString &channel, qint64 since) = 0;
+    virtual Result<qint64, StoreError> unreadCount(const QString &channel) = 0;
+    // The channel a stored message is on, if it is stored.
+    virtual Result<std::optional<QString>, StoreError> channelOf(qint64 id) = 0;
+    // Marks one message read; returns false if it is not stored on a user channel.
+    virtual Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr) = 0;
+    virtual Result<qint64, StoreError> markAllRead(const QString &channel) = 0;
+    virtual Result<QList<StoredChannel>, StoreError> channels() = 0;
+    // True if the channel has, or had, stored messages.
+    virtual Result<bool, StoreError> knows(const QString &channel) = 0;
+    // Applies retention now; returns how many messages were deleted.
+    virtual Result<qint64, StoreError> prune() = 0;
+};
+
+} // namespace Herald
