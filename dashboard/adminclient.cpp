@@ -350,6 +350,8 @@ void AdminClient::handleControl(const QString &type, const QJsonObject &o)
     const QString ref = o.value("ref"_L1).toString();
     if (type == u"counts"_s) {
         Q_EMIT countsChanged(o.value("clients"_L1).toInt(), o.value("subscribers"_L1).toInt());
+        if (o.contains("nodes"_L1))
+            Q_EMIT nodeCountReceived(o.value("nodes"_L1).toInt());
     } else if (type == u"snapshot"_s) {
         AdminSnapshot s;
         s.clients = o.value("clients"_L1).toInt();

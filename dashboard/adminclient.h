@@ -106,6 +106,8 @@ Q_SIGNALS:
     void stateChanged(Herald::AdminClient::State state, const QString &text);
     void snapshotReceived(const Herald::AdminSnapshot &snapshot);
     void countsChanged(int clients, int subscribers);
+    // A cluster's counts frames also say how many nodes are live; a single server's never do.
+    void nodeCountReceived(int nodes);
     void statsReceived(int channels, const QJsonObject &stats);
     void messageReceived(const Herald::Message &message);
     void clientConnected(const Herald::ClientEntry &client);

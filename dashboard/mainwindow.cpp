@@ -5,6 +5,7 @@
 #include "clientmodel.h"
 #include "dashboardlogging.h"
 #include "messagemodel.h"
+#include "nodemodel.h"
 #include "settings.h"
 #include "settingsdialog.h"
 #include "soundplayer.h"
@@ -92,6 +93,7 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
     , m_messageFilter(new MessageFilterModel(this))
     , m_clients(new ClientModel(this))
     , m_clientSort(new QSortFilterProxyModel(this))
+    , m_nodes(new NodeModel(this))
     , m_sound(new SoundPlayer(SoundPlayer::defaultSource(), this))
     , m_tray(new TrayNotifier(appIcon(), this))
 {
@@ -115,6 +117,7 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
     m_tabs->setObjectName(u"tabs"_s);
     m_tabs->addTab(buildMessages(), tr("Messages"));
     m_tabs->addTab(buildClients(), tr("Clients"));
+    m_nodesTab = m_tabs->addTab(buildNodes(), tr("Nodes"));
 
     auto *split = new QSplitter(Qt::Vertical);
     split->addWidget(top);
@@ -125,6 +128,7 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
 
     auto *central = new QWidget;
     auto *layout = new QVBoxLayout(central);
+    layout->addWidget(buildClusterWarning());
     layout->addWidget(buildCounters());
     layout->addWidget(split, 1);
     setCentralWidget(central);
@@ -133,7 +137,10 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
     m_stateLabel->setObjectName(u"connectionState"_s);
     m_serverLabel = new QLabel;
     m_serverLabel->setObjectName(u"serverDescription"_s);
+    m_clusterLabel = new QLabel;
+    m_clusterLabel->setObjectName(u"clusterState"_s);
     statusBar()->addWidget(m_stateLabel, 1);
+    statusBar()->addPermanentWidget(m_clusterLabel);
     statusBar()->addPermanentWidget(m_serverLabel);
 
     // Feed → models and counters.
@@ -151,7 +158,10 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
         if (stats.contains("subscribers"_L1))
             m_subscriberCount = stats.value("subscribers"_L1).toInt();
         updateCounters();
+        m_nodes->updateFromStats(stats);
     });
+    connect(m_admin, &AdminClient::nodeCountReceived, this, &MainWindow::onNodeCount);
+    connect(m_nodes, &NodeModel::clusterChanged, this, &MainWindow::updateCluster);
     connect(m_admin, &AdminClient::messageReceived, this, &MainWindow::onMessage);
     connect(m_admin, &AdminClient::clientConnected, m_clients, &ClientModel::addClient);
     connect(m_admin, &AdminClient::clientDisconnected, m_clients, &ClientModel::removeClient);
@@ -194,6 +204,7 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
     if (!m_settings->windowGeometry().isEmpty())
         restoreGeometry(m_settings->windowGeometry());
     updateCounters();
+    updateCluster();
     updateComposeTarget();
     updateMessageCount();
     takeSample();
@@ -439,8 +450,58 @@ QWidget *MainWindow::buildClients()
     return page;
 }
 
+QWidget *MainWindow::buildNodes()
+{
+    auto *page = new QWidget;
+    m_nodesSummary = new QLabel(page);
+    m_nodesSummary->setObjectName(u"nodesSummary"_s);
+    m_nodeTable = new QTableView(page);
+    m_nodeTable->setObjectName(u"nodeTable"_s);
+    m_nodeTable->setModel(m_nodes);
+    m_nodeTable->setSelectionBehavior(QAbstractItemView::SelectRows);
+    m_nodeTable->setAlternatingRowColors(true);
+    m_nodeTable->verticalHeader()->hide();
+    m_nodeTable->horizontalHeader()->setStretchLastSection(true);
+    m_nodeTable->setColumnWidth(NodeModel::Node, 300);
+    m_nodeTable->setColumnWidth(NodeModel::Address, 200);
+    m_nodeTable->setColumnWidth(NodeModel::Clients, 100);
+    m_nodeTable->setColumnWidth(NodeModel::Subscribers, 100);
+    auto *layout = new QVBoxLayout(page);
+    layout->addWidget(m_nodesSummary);
+    layout->addWidget(m_nodeTable, 1);
+    return page;
+}
+
+QWidget *MainWindow::buildClusterWarning()
+{
+    // Above the counters rather than in the Nodes tab, so it is seen whatever tab is open.
+    auto *box = new QFrame;
+    box->setObjectName(u"clusterWarning"_s);
+    box->setStyleSheet(u"QFrame#clusterWarning { background: #fff8c5; border: 1px solid #d4a72c;"
+                       " border-radius: 4px; } QLabel { color: #7d4e00; }"_s);
+    auto *icon = new QLabel(box);
+    const int size = style()->pixelMetric(QStyle::PM_SmallIconSize);
+    icon->setPixmap(style()->standardIcon(QStyle::SP_MessageBoxWarning).pixmap(size, size));
+    m_clusterWarningText = new QLabel(box);
+    m_clusterWarningText->setObjectName(u"clusterWarningText"_s);
+    m_clusterWarningText->setWordWrap(true);
+    QFont f = m_clusterWarningText->font();
+    f.setBold(true);
+    m_clusterWarningText->setFont(f);
+    auto *row = new QHBoxLayout(box);
+    row->setContentsMargins(8, 4, 8, 4);
+    row->addWidget(icon);
+    row->addWidget(m_clusterWarningText, 1);
+    box->hide();
+    m_clusterWarning = box;
+    return box;
+}
+
 void MainWindow::watch(const QUrl &feedUrl, const QString &token)
 {
+    // Another server's nodes are not this one's; its first stats reply says what it is.
+    m_nodes->clear();
+    m_countedNodes = -1;
     m_admin->setServerUrl(feedUrl);
     m_admin->setToken(token);
     setWindowTitle(tr("Herald Dashboard — %1").arg(feedUrl.toDisplayString(QUrl::RemoveQuery)));
@@ -496,6 +557,12 @@ void MainWindow::onStateChanged(AdminClient::State state, const QString &text)
     m_stateLabel->setStyleSheet(color.isEmpty() ? QString() : u"color: %1;"_s.arg(color));
     // Stale numbers are greyed rather than zeroed: they were true a moment ago.
     m_countersBox->setEnabled(connected);
+    m_nodeTable->setEnabled(connected);
+    if (connected) {
+        // Ask at once rather than at the first periodic request, so a cluster's nodes show without delay.
+        m_countedNodes = -1;
+        m_admin->requestStats();
+    }
     m_composeSend->setEnabled(connected);
     m_disconnectButton->setEnabled(connected && m_clientTable->selectionModel()->hasSelection());
     m_tray->setToolTip(tr("Herald Dashboard: %1").arg(text));
@@ -567,6 +634,44 @@ void MainWindow::updateCounters()
     m_subscribersValue->setText(QString::number(m_subscriberCount));
     m_channelsValue->setText(QString::number(m_channelCount));
     m_lastIdValue->setText(QString::number(m_lastId));
+}
+
+void MainWindow::updateCluster()
+{
+    const bool cluster = m_nodes->isCluster();
+    const bool degraded = m_nodes->isDegraded();
+    const int n = m_nodes->rowCount();
+    const QString self = m_nodes->selfId();
+    // A single server looks exactly as it did before clusters existed.
+    m_tabs->setTabVisible(m_nodesTab, cluster);
+    m_tabs->setTabText(m_nodesTab, tr("Nodes (%1)").arg(n));
+    m_clusterLabel->setVisible(cluster);
+    QString size = n == 0 ? tr("cluster") : n == 1 ? tr("cluster: 1 node") : tr("cluster: %1 nodes").arg(n);
+    if (degraded)
+        size = tr("%1, degraded").arg(size);
+    m_clusterLabel->setStyleSheet(degraded ? u"color: #cf222e; font-weight: bold;"_s : QString());
+    m_clusterLabel->setText(size);
+    m_clusterWarning->setVisible(degraded);
+    m_clusterWarningText->setText(
+        self.isEmpty() ? tr("This node lost Redis: serving its own clients only.")
+                       : tr("This node (%1) lost Redis: serving its own clients only.").arg(self));
+    // A node without Redis knows only its own share, so the counters are not called totals then.
+    QString summary = degraded ? tr("This node cannot reach the other nodes.")
+                               : tr("The counters above are the cluster's totals.");
+    if (!self.isEmpty())
+        summary = tr("%1 This dashboard is connected to %2.").arg(summary, self);
+    m_nodesSummary->setText(summary);
+}
+
+void MainWindow::onNodeCount(int nodes)
+{
+    // A node joined or left: refresh the table now rather than at the next periodic stats. Only on a change,
+    // so a count the stats never agree with cannot turn every counts frame into a request.
+    if (nodes == m_countedNodes)
+        return;
+    m_countedNodes = nodes;
+    if (nodes != m_nodes->rowCount())
+        m_admin->requestStats();
 }
 
 void MainWindow::updateMessageCount()

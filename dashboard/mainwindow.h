@@ -26,12 +26,13 @@ namespace Herald {
 class ClientModel;
 class MessageFilterModel;
 class MessageModel;
+class NodeModel;
 class Settings;
 class SoundPlayer;
 class TrayNotifier;
 
 // The operator console: live counters and their chart, the message table, the client list, the compose
-// panel and the connection state, all fed by one AdminClient.
+// panel, the connection state and, on a cluster, its nodes, all fed by one AdminClient.
 class MainWindow : public QMainWindow
 {
     Q_OBJECT
@@ -52,6 +53,7 @@ public:
     MessageModel *messageModel() const { return m_messages; }
     MessageFilterModel *messageFilter() const { return m_messageFilter; }
     ClientModel *clientModel() const { return m_clients; }
+    NodeModel *nodeModel() const { return m_nodes; }
     const StatsHistory &history() const { return m_history; }
     SoundPlayer *soundPlayer() const { return m_sound; }
     TrayNotifier *trayNotifier() const { return m_tray; }
@@ -71,6 +73,8 @@ private:
     QWidget *buildCompose();
     QWidget *buildMessages();
     QWidget *buildClients();
+    QWidget *buildNodes();
+    QWidget *buildClusterWarning();
     void buildActions();
 
     void onStateChanged(AdminClient::State state, const QString &text);
@@ -81,6 +85,8 @@ private:
     void flushMessages();
     void takeSample();
     void updateCounters();
+    void updateCluster();
+    void onNodeCount(int nodes);
     void updateComposeTarget();
     void sendCompose();
     void disconnectSelected();
@@ -96,6 +102,7 @@ private:
     MessageFilterModel *m_messageFilter;
     ClientModel *m_clients;
     QSortFilterProxyModel *m_clientSort;
+    NodeModel *m_nodes;
     SoundPlayer *m_sound;
     TrayNotifier *m_tray;
     StatsHistory m_history;
@@ -104,6 +111,7 @@ private:
     int m_subscriberCount = 0;
     int m_channelCount = 0;
     qint64 m_lastId = 0;
+    int m_countedNodes = -1; // the last counts frame's "nodes"
     QList<Message> m_pendingMessages;
     QTimer m_flushTimer;
     QTimer m_sampleTimer;
@@ -134,6 +142,12 @@ private:
     QTableView *m_messageTable = nullptr;
     QTableView *m_clientTable = nullptr;
     QPushButton *m_disconnectButton = nullptr;
+    int m_nodesTab = -1;
+    QLabel *m_nodesSummary = nullptr;
+    QTableView *m_nodeTable = nullptr;
+    QWidget *m_clusterWarning = nullptr;
+    QLabel *m_clusterWarningText = nullptr;
+    QLabel *m_clusterLabel = nullptr;
     QLabel *m_stateLabel = nullptr;
     QLabel *m_serverLabel = nullptr;
     QAction *m_muteAction = nullptr;

@@ -3,6 +3,7 @@
 #include "hub.h"
 #include "mainwindow.h"
 #include "messagemodel.h"
+#include "nodemodel.h"
 #include "server.h"
 #include "settings.h"
 #include "settingsdialog.h"
@@ -23,16 +24,102 @@
 #include <QLineEdit>
 #include <QLineSeries>
 #include <QMediaDevices>
+#include <QPointer>
 #include <QPushButton>
+#include <QTabWidget>
 #include <QTableView>
 #include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QWebSocketServer>
 
 using namespace Qt::StringLiterals;
 using namespace HeraldTest;
 using State = Herald::AdminClient::State;
 using ms = std::chrono::milliseconds;
+
+namespace {
+// Stands in for a cluster node's admin feed, which the in-process server cannot be: a snapshot on connect,
+// then `stats` as the reply to every get_stats.
+class FakeClusterFeed : public QObject
+{
+public:
+    QJsonObject stats;
+    int statsRequests = 0;
+
+    bool listen()
+    {
+        QObject::connect(&m_server, &QWebSocketServer::newConnection, this, [this] {
+            QWebSocket *s = m_server.nextPendingConnection();
+            QObject::connect(s, &QWebSocket::disconnected, s, &QObject::deleteLater);
+            QObject::connect(s, &QWebSocket::textMessageReceived, this, [this, s](const QString &text) {
+                const QJsonObject request = parseObject(text.toUtf8());
+                if (request.value("type"_L1).toString() != u"get_stats"_s)
+                    return;
+                ++statsRequests;
+                send(s, {{"type"_L1, "stats"_L1}, {"ref"_L1, request.value("ref"_L1)}, {"data"_L1, stats}});
+            });
+            m_sockets.append(s);
+            send(s, {{"type"_L1, "snapshot"_L1},
+                     {"clients"_L1, stats.value("clients"_L1)},
+                     {"subscribers"_L1, stats.value("subscribers"_L1)},
+                     {"last_id"_L1, 1234},
+                     {"stats"_L1, QJsonObject{{"total_channels"_L1, stats.value("total_channels"_L1)}}},
+                     {"connections"_L1, QJsonArray()}});
+        });
+        return m_server.listen(QHostAddress::LocalHost, 0);
+    }
+    QUrl url() const { return QUrl(u"ws://127.0.0.1:%1/ws/server"_s.arg(m_server.serverPort())); }
+    void sendToAll(const QJsonObject &frame)
+    {
+        for (const QPointer<QWebSocket> &s : std::as_const(m_sockets)) {
+            if (s)
+                send(s, frame);
+        }
+    }
+
+private:
+    static void send(QWebSocket *s, const QJsonObject &frame)
+    {
+        s->sendTextMessage(QString::fromUtf8(QJsonDocument(frame).toJson(QJsonDocument::Compact)));
+    }
+
+    QWebSocketServer m_server{u"fake-cluster"_s, QWebSocketServer::NonSecureMode};
+    QList<QPointer<QWebSocket>> m_sockets;
+};
+
+QJsonObject clusterStats(const QString &state, const QJsonArray &nodes)
+{
+    int clients = 0, subscribers = 0;
+    for (const QJsonValue &n : nodes) {
+        clients += n[u"clients"_s].toInt();
+        subscribers += n[u"subscribers"_s].toInt();
+    }
+    return {{"total_channels"_L1, 3},
+            {"channels"_L1, QJsonObject{{"news"_L1, 12}, {"sports"_L1, 9}, {"alerts"_L1, 4}}},
+            {"clients"_L1, clients},
+            {"subscribers"_L1, subscribers},
+            {"total_connections"_L1, clients},
+            {"node"_L1, "host-8001-1a2b"_L1},
+            {"cluster"_L1, state},
+            {"nodes"_L1, nodes}};
+}
+
+const QJsonObject selfNode{
+    {"id"_L1, "host-8001-1a2b"_L1}, {"clients"_L1, 10}, {"subscribers"_L1, 9}, {"self"_L1, true}};
+const QJsonObject secondNode{{"id"_L1, "host-8002-77aa"_L1},
+                             {"address"_L1, "127.0.0.1:8002"_L1},
+                             {"started_at"_L1, "2026-11-22T10:00:00.000Z"_L1},
+                             {"clients"_L1, 30},
+                             {"subscribers"_L1, 26},
+                             {"last_id"_L1, 1234}};
+const QJsonObject thirdNode{{"id"_L1, "host-8003-c0de"_L1},
+                            {"address"_L1, "127.0.0.1:8003"_L1},
+                            {"started_at"_L1, "2026-11-22T10:05:12.000Z"_L1},
+                            {"clients"_L1, 7},
+                            {"subscribers"_L1, 5},
+                            {"last_id"_L1, 1230}};
+} // namespace
 
 // The dashboard window, driven through its widgets (offscreen), against a real in-process Herald server and
 // real WebSocket clients.
@@ -54,6 +141,8 @@ private Q_SLOTS:
     void notifyPlaysSoundAndTrayWhenHidden();
     void tokenRefusedInStatusBar();
     void settingsDialogSwitchesServer();
+    void singleServerShowsNoNodes();
+    void clusterNodesView();
     void screenshot();
 
 private:
@@ -482,6 +571,103 @@ void tst_Dashboard::settingsDialogSwitchesServer()
     QVERIFY(!dialog.findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok)->isEnabled());
     dialog.setServerUrl(u"wss://example.org"_s);
     QVERIFY(dialog.findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok)->isEnabled());
+}
+
+void tst_Dashboard::singleServerShowsNoNodes()
+{
+    auto *tabs = widget<QTabWidget>("tabs");
+    const int nodesTab = tabs->indexOf(widget<QTableView>("nodeTable")->parentWidget());
+    QVERIFY(nodesTab >= 0);
+    Herald::AdminClient *admin = m_window->adminClient();
+    QSignalSpy counts(admin, &Herald::AdminClient::countsChanged);
+    QSignalSpy nodeCounts(admin, &Herald::AdminClient::nodeCountReceived);
+    QSignalSpy stats(admin, &Herald::AdminClient::statsReceived);
+    auto c = client(u"/ws?client_id=one&channels=news"_s);
+    QVERIFY(c);
+    QTRY_VERIFY(!counts.isEmpty());
+    QVERIFY(!admin->requestStats().isEmpty());
+    QTRY_VERIFY(!stats.isEmpty());
+    QCOMPARE(nodeCounts.count(), 0); // a single server's counts frames name no nodes
+    QVERIFY(!m_window->nodeModel()->isCluster());
+    QCOMPARE(m_window->nodeModel()->rowCount(), 0);
+    QVERIFY(!tabs->isTabVisible(nodesTab));
+    QVERIFY(widget<QLabel>("clusterState")->isHidden());
+    QVERIFY(widget<QWidget>("clusterWarning")->isHidden());
+    QCOMPARE(tabs->count(), 3); // Messages, Clients and the hidden Nodes
+}
+
+void tst_Dashboard::clusterNodesView()
+{
+    FakeClusterFeed feed;
+    feed.stats = clusterStats(u"ok"_s, {selfNode, secondNode, thirdNode});
+    QVERIFY(feed.listen());
+    // Only the dashboard's own requests reach the fake, not the periodic one.
+    m_window->adminClient()->setStatsInterval(std::chrono::minutes(10));
+    m_window->watch(feed.url(), QString());
+    QTRY_COMPARE(m_window->adminClient()->state(), State::Connected);
+
+    // Connecting asks for stats at once: the nodes show without waiting for the periodic request.
+    auto *tabs = widget<QTabWidget>("tabs");
+    auto *table = widget<QTableView>("nodeTable");
+    const int nodesTab = tabs->indexOf(table->parentWidget());
+    Herald::NodeModel *nodes = m_window->nodeModel();
+    QTRY_COMPARE(nodes->rowCount(), 3);
+    QCOMPARE(feed.statsRequests, 1);
+    QVERIFY(tabs->isTabVisible(nodesTab));
+    QCOMPARE(tabs->tabText(nodesTab), u"Nodes (3)"_s);
+    QCOMPARE(table->model()->rowCount(), 3);
+    QCOMPARE(table->model()->index(0, Herald::NodeModel::Node).data().toString(),
+             u"host-8001-1a2b (this node)"_s);
+    QCOMPARE(table->model()->index(2, Herald::NodeModel::Address).data().toString(), u"127.0.0.1:8003"_s);
+    QCOMPARE(text("clusterState"), u"cluster: 3 nodes"_s);
+    QVERIFY(!widget<QLabel>("clusterState")->isHidden());
+    QVERIFY(widget<QWidget>("clusterWarning")->isHidden());
+    QVERIFY(text("nodesSummary").contains(u"host-8001-1a2b"_s));
+    // The counters are the cluster's totals.
+    QCOMPARE(text("clientsValue"), u"47"_s);
+    QCOMPARE(text("subscribersValue"), u"40"_s);
+    QCOMPARE(text("channelsValue"), u"3"_s);
+
+    // HERALD_CLUSTER_SCREENSHOT=<png> keeps a picture of this view; docs/dashboard-cluster.png is made with
+    // HERALD_CLUSTER_SCREENSHOT=$PWD/docs/dashboard-cluster.png QT_QPA_PLATFORM=xcb xvfb-run -a
+    // -s "-screen 0 1400x900x24" build/tests/tst_dashboard clusterNodesView
+    const QString shot = qEnvironmentVariable("HERALD_CLUSTER_SCREENSHOT");
+    if (!shot.isEmpty()) {
+        tabs->setCurrentIndex(nodesTab);
+        // The program's sampling and a few seconds of it, for a chart like the real one's.
+        m_window->setSampleInterval(ms(1000));
+        QTest::qWait(10000);
+        QVERIFY(m_window->saveScreenshot(shot));
+    }
+
+    // A node leaves: the counts frame says so, the dashboard asks for stats and the row goes.
+    feed.stats = clusterStats(u"ok"_s, {selfNode, thirdNode});
+    feed.sendToAll({{"type"_L1, "counts"_L1}, {"clients"_L1, 17}, {"subscribers"_L1, 14}, {"nodes"_L1, 2}});
+    QTRY_COMPARE(nodes->rowCount(), 2);
+    QCOMPARE(feed.statsRequests, 2);
+    QCOMPARE(nodes->rowOf(u"host-8002-77aa"_s), -1);
+    QCOMPARE(text("clusterState"), u"cluster: 2 nodes"_s);
+    QCOMPARE(tabs->tabText(nodesTab), u"Nodes (2)"_s);
+    QCOMPARE(text("clientsValue"), u"17"_s);
+
+    // This node loses Redis: a warning whatever tab is open.
+    feed.stats = clusterStats(u"degraded"_s, {selfNode});
+    QVERIFY(!m_window->adminClient()->requestStats().isEmpty());
+    QTRY_VERIFY(nodes->isDegraded());
+    QVERIFY(!widget<QWidget>("clusterWarning")->isHidden());
+    QCOMPARE(text("clusterWarningText"),
+             u"This node (host-8001-1a2b) lost Redis: serving its own clients only."_s);
+    QCOMPARE(text("clusterState"), u"cluster: 1 node, degraded"_s);
+    QVERIFY(!text("nodesSummary").contains(u"totals"_s));
+
+    // The same feed now answers as a single server: everything cluster-only goes away.
+    feed.stats = QJsonObject{{"total_channels"_L1, 1}, {"clients"_L1, 2}, {"subscribers"_L1, 1}};
+    QVERIFY(!m_window->adminClient()->requestStats().isEmpty());
+    QTRY_VERIFY(!nodes->isCluster());
+    QCOMPARE(nodes->rowCount(), 0);
+    QVERIFY(!tabs->isTabVisible(nodesTab));
+    QVERIFY(widget<QLabel>("clusterState")->isHidden());
+    QVERIFY(widget<QWidget>("clusterWarning")->isHidden());
 }
 
 void tst_Dashboard::screenshot()

@@ -3,11 +3,16 @@
 #include "clientmodel.h"
 #include "dashboardoptions.h"
 #include "messagemodel.h"
+#include "nodemodel.h"
 #include "settings.h"
 #include "soundplayer.h"
 #include "statshistory.h"
 
+#include <QAbstractItemModelTester>
 #include <QAudioDevice>
+#include <QFont>
+#include <QJsonArray>
+#include <QJsonDocument>
 #include <QMediaDevices>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -36,6 +41,10 @@ private Q_SLOTS:
     void messageRowText();
     void messageFilter();
     void clientModelFollowsEvents();
+    void nodeModelFromStats_data();
+    void nodeModelFromStats();
+    void nodeModelRowText();
+    void nodeModelUpdatesInPlace();
     void statsHistoryRateAndWindow();
     void dashboardOptions_data();
     void dashboardOptions();
@@ -56,6 +65,28 @@ Message makeMessage(qint64 id, const QString &channel, const QString &text,
     m.timestamp = QDateTime::currentDateTimeUtc();
     return m;
 }
+
+QJsonObject json(const char *text)
+{
+    QJsonParseError error;
+    const QJsonDocument doc = QJsonDocument::fromJson(QByteArray(text), &error);
+    if (!doc.isObject())
+        qWarning("bad fixture: %s", qPrintable(error.errorString()));
+    return doc.object();
+}
+
+// Stats replies as a single server and a cluster send them (docs/protocol.md, get_stats).
+const char singleStats[] =
+    R"({"total_channels":3,"channels":{"news":2},"clients":4,"subscribers":3,"total_connections":4})";
+const char threeNodes[] = R"({"total_channels":3,"channels":{"news":12},"clients":40,"subscribers":35,
+    "total_connections":40,"node":"host-8001-1a2b","cluster":"ok","nodes":[
+    {"id":"host-8001-1a2b","clients":10,"subscribers":9,"self":true},
+    {"id":"host-8002-77aa","address":"127.0.0.1:8002","started_at":"2026-11-22T10:00:00.000Z","clients":30,
+     "subscribers":26,"last_id":1234},
+    {"id":"host-8003-c0de","address":"127.0.0.1:8003","clients":0,"subscribers":0}]})";
+const char twoNodes[] = R"({"clients":10,"node":"host-8001-1a2b","cluster":"ok","nodes":[
+    {"id":"host-8001-1a2b","clients":10,"subscribers":9,"self":true},
+    {"id":"host-8003-c0de","address":"127.0.0.1:8003","clients":0,"subscribers":0}]})";
 
 ClientEntry makeClient(const QString &id, const QStringList &subs = {})
 {
@@ -285,6 +316,186 @@ void tst_DashboardModels::clientModelFollowsEvents()
     QCOMPARE(model.rowCount(), 2);
     QCOMPARE(model.rowOf(u"a"_s), -1);
     QCOMPARE(model.channelCount(), 2); // news (c) and sports (b)
+}
+
+void tst_DashboardModels::nodeModelFromStats_data()
+{
+    QTest::addColumn<QByteArray>("before"); // stats applied first, if any
+    QTest::addColumn<QByteArray>("stats");
+    QTest::addColumn<QStringList>("ids");
+    QTest::addColumn<QString>("self");
+    QTest::addColumn<NodeModel::ClusterState>("state");
+    using S = NodeModel::ClusterState;
+    const QString n1 = u"host-8001-1a2b"_s, n2 = u"host-8002-77aa"_s, n3 = u"host-8003-c0de"_s;
+
+    QTest::newRow("single server") << QByteArray() << QByteArray(singleStats) << QStringList() << QString()
+                                   << S::Single;
+    QTest::newRow("empty stats") << QByteArray() << QByteArray("{}") << QStringList() << QString()
+                                 << S::Single;
+    QTest::newRow("three nodes in order")
+        << QByteArray() << QByteArray(threeNodes) << QStringList{n1, n2, n3} << n1 << S::Ok;
+    QTest::newRow("a node gone") << QByteArray(threeNodes) << QByteArray(twoNodes) << QStringList{n1, n3}
+                                 << n1 << S::Ok;
+    QTest::newRow("a node joins in the middle")
+        << QByteArray(twoNodes) << QByteArray(threeNodes) << QStringList{n1, n2, n3} << n1 << S::Ok;
+    QTest::newRow("reordered") << QByteArray(threeNodes)
+                               << QByteArray(R"({"node":"b","nodes":[{"id":"c"},{"id":"a"},{"id":"b"}]})")
+                               << QStringList{u"c"_s, u"a"_s, u"b"_s} << u"b"_s << S::Ok;
+    QTest::newRow("back to a single server")
+        << QByteArray(threeNodes) << QByteArray(singleStats) << QStringList() << QString() << S::Single;
+    QTest::newRow("degraded") << QByteArray(threeNodes)
+                              << QByteArray(R"({"node":"host-8001-1a2b","cluster":"degraded","nodes":[
+                                     {"id":"host-8001-1a2b","clients":10,"subscribers":9,"self":true}]})")
+                              << QStringList{n1} << n1 << S::Degraded;
+    QTest::newRow("degraded without nodes")
+        << QByteArray(threeNodes) << QByteArray(R"({"node":"n1","cluster":"degraded"})") << QStringList()
+        << u"n1"_s << S::Degraded;
+    QTest::newRow("recovered") << QByteArray(R"({"node":"n1","cluster":"degraded"})")
+                               << QByteArray(threeNodes) << QStringList{n1, n2, n3} << n1 << S::Ok;
+    QTest::newRow("unknown cluster value is not degraded")
+        << QByteArray() << QByteArray(R"({"cluster":"starting","nodes":[{"id":"a"}]})") << QStringList{u"a"_s}
+        << QString() << S::Ok;
+    QTest::newRow("self from the node field")
+        << QByteArray() << QByteArray(R"({"node":"b","nodes":[{"id":"a"},{"id":"b"}]})")
+        << QStringList{u"a"_s, u"b"_s} << u"b"_s << S::Ok;
+    QTest::newRow("self from the flag")
+        << QByteArray() << QByteArray(R"({"nodes":[{"id":"a"},{"id":"b","self":true}]})")
+        << QStringList{u"a"_s, u"b"_s} << u"b"_s << S::Ok;
+    QTest::newRow("node field wins over a stray flag")
+        << QByteArray() << QByteArray(R"({"node":"a","nodes":[{"id":"a"},{"id":"b","self":true}]})")
+        << QStringList{u"a"_s, u"b"_s} << u"a"_s << S::Ok;
+    QTest::newRow("malformed entries skipped")
+        << QByteArray()
+        << QByteArray(R"({"nodes":[1,"x",null,[],{},{"id":""},{"id":7},{"id":"a"},{"id":"a","clients":5},
+                       {"id":"b","clients":"many","subscribers":-3,"started_at":"yesterday","last_id":"x"}]})")
+        << QStringList{u"a"_s, u"b"_s} << QString() << S::Ok;
+    QTest::newRow("nodes not an array") << QByteArray() << QByteArray(R"({"nodes":{"id":"a"},"node":5})")
+                                        << QStringList() << QString() << S::Ok;
+}
+
+void tst_DashboardModels::nodeModelFromStats()
+{
+    QFETCH(QByteArray, before);
+    QFETCH(QByteArray, stats);
+    QFETCH(QStringList, ids);
+    QFETCH(QString, self);
+    QFETCH(NodeModel::ClusterState, state);
+
+    NodeModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    if (!before.isEmpty())
+        model.updateFromStats(json(before.constData()));
+    model.updateFromStats(json(stats.constData()));
+
+    QStringList rows;
+    QStringList marked;
+    for (int row = 0; row < model.rowCount(); ++row) {
+        const QModelIndex index = model.index(row, NodeModel::Node);
+        rows.append(index.data(NodeModel::NodeIdRole).toString());
+        if (index.data(NodeModel::SelfRole).toBool())
+            marked.append(rows.last());
+    }
+    QCOMPARE(rows, ids);
+    QCOMPARE(model.selfId(), self);
+    QCOMPARE(marked, ids.contains(self) ? QStringList{self} : QStringList());
+    QCOMPARE(model.clusterState(), state);
+    QCOMPARE(model.isCluster(), state != NodeModel::ClusterState::Single);
+    QCOMPARE(model.isDegraded(), state == NodeModel::ClusterState::Degraded);
+}
+
+void tst_DashboardModels::nodeModelRowText()
+{
+    NodeModel model;
+    model.updateFromStats(json(threeNodes));
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(model.columnCount(), int(NodeModel::ColumnCount));
+    const auto cell = [&](int row, int column, int role = Qt::DisplayRole) {
+        return model.index(row, column).data(role);
+    };
+    // The connected node: marked in words and in bold; it announced no address or start time.
+    QCOMPARE(cell(0, NodeModel::Node).toString(), u"host-8001-1a2b (this node)"_s);
+    QVERIFY(cell(0, NodeModel::Node, Qt::FontRole).value<QFont>().bold());
+    QVERIFY(cell(0, NodeModel::Clients, Qt::FontRole).value<QFont>().bold());
+    QCOMPARE(cell(0, NodeModel::Address).toString(), QString());
+    QCOMPARE(cell(0, NodeModel::Clients).toInt(), 10);
+    QCOMPARE(cell(0, NodeModel::Subscribers).toInt(), 9);
+    QCOMPARE(cell(0, NodeModel::Started).toString(), QString());
+
+    QCOMPARE(cell(1, NodeModel::Node).toString(), u"host-8002-77aa"_s);
+    QVERIFY(!cell(1, NodeModel::Node, Qt::FontRole).isValid());
+    QCOMPARE(cell(1, NodeModel::Address).toString(), u"127.0.0.1:8002"_s);
+    QCOMPARE(cell(1, NodeModel::Clients).toInt(), 30);
+    QCOMPARE(cell(1, NodeModel::Subscribers).toInt(), 26);
+    const QDateTime started(QDate(2026, 11, 22), QTime(10, 0), Qt::UTC);
+    QCOMPARE(cell(1, NodeModel::Started).toString(),
+             started.toLocalTime().toString(u"yyyy-MM-dd HH:mm:ss"_s));
+    QCOMPARE(model.nodeAt(1).startedAt, started);
+    QCOMPARE(model.nodeAt(1).lastId, qint64(1234));
+    QVERIFY(cell(1, NodeModel::Node, Qt::ToolTipRole).toString().contains(u"1234"_s));
+    QCOMPARE(cell(1, NodeModel::Clients, Qt::TextAlignmentRole).value<Qt::Alignment>(),
+             Qt::AlignRight | Qt::AlignVCenter);
+    QCOMPARE(model.rowOf(u"host-8003-c0de"_s), 2);
+    QCOMPARE(model.rowOf(u"nobody"_s), -1);
+    QVERIFY(!model.index(3, 0).data().isValid());
+
+    const QStringList headers = {u"Node"_s, u"Address"_s, u"Clients"_s, u"Subscribers"_s, u"Started"_s};
+    for (int c = 0; c < headers.size(); ++c)
+        QCOMPARE(model.headerData(c, Qt::Horizontal).toString(), headers.at(c));
+}
+
+void tst_DashboardModels::nodeModelUpdatesInPlace()
+{
+    NodeModel model;
+    QAbstractItemModelTester tester(&model, QAbstractItemModelTester::FailureReportingMode::QtTest);
+    QSignalSpy cluster(&model, &NodeModel::clusterChanged);
+    QSignalSpy resets(&model, &QAbstractItemModel::modelReset);
+    QSignalSpy removed(&model, &QAbstractItemModel::rowsRemoved);
+    QSignalSpy inserted(&model, &QAbstractItemModel::rowsInserted);
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+
+    model.updateFromStats(json(singleStats));
+    QCOMPARE(cluster.count(), 0); // was and stays a single server
+    model.updateFromStats(json(threeNodes));
+    QCOMPARE(cluster.count(), 1);
+    QCOMPARE(inserted.count(), 3);
+
+    // The same stats again, as every few seconds: nothing moves.
+    model.updateFromStats(json(threeNodes));
+    QCOMPARE(cluster.count(), 1);
+    QCOMPARE(changed.count(), 0);
+
+    // New numbers for one node: that row changes, the table is not rebuilt.
+    QJsonObject stats = json(threeNodes);
+    QJsonArray nodes = stats.value("nodes"_L1).toArray();
+    QJsonObject second = nodes.at(1).toObject();
+    second.insert("clients"_L1, 31);
+    nodes.replace(1, second);
+    stats.insert("nodes"_L1, nodes);
+    model.updateFromStats(stats);
+    QCOMPARE(changed.count(), 1);
+    QCOMPARE(changed.first().at(0).toModelIndex().row(), 1);
+    QCOMPARE(model.index(1, NodeModel::Clients).data().toInt(), 31);
+    QCOMPARE(cluster.count(), 1);
+
+    // A node leaves: one row removed.
+    model.updateFromStats(json(twoNodes));
+    QCOMPARE(removed.count(), 1);
+    QCOMPARE(cluster.count(), 2);
+    QCOMPARE(resets.count(), 0);
+
+    // Degraded is a change of state even with the same nodes.
+    QJsonObject degraded = json(twoNodes);
+    degraded.insert("cluster"_L1, u"degraded"_s);
+    model.updateFromStats(degraded);
+    QCOMPARE(cluster.count(), 3);
+    QVERIFY(model.isDegraded());
+
+    model.clear();
+    QCOMPARE(model.rowCount(), 0);
+    QVERIFY(!model.isCluster());
+    QCOMPARE(model.selfId(), QString());
+    QCOMPARE(cluster.count(), 4);
+    QCOMPARE(resets.count(), 0);
 }
 
 void tst_DashboardModels::statsHistoryRateAndWindow()
