@@ -8,6 +8,7 @@ Q_DECLARE_LOGGING_CATEGORY(lcWs)
 Q_DECLARE_LOGGING_CATEGORY(lcSse)
 Q_DECLARE_LOGGING_CATEGORY(lcHttp)
 Q_DECLARE_LOGGING_CATEGORY(lcStore)
+Q_DECLARE_LOGGING_CATEGORY(lcRedis)
 
 namespace Herald {
 // Applies --log-level (error, warning, info, debug) to the herald.* categories.

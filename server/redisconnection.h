@@ -1,0 +1,99 @@
+#pragma once
+
+#include "history.h"
+#include "redisaddress.h"
+#include "result.h"
+
+#include <QByteArray>
+#include <QByteArrayList>
+#include <QHash>
+#include <QMutex>
+
+#include <chrono>
+#include <memory>
+
+struct redisReply;
+
+namespace Herald {
+
+struct RedisReplyDeleter
+{
+    void operator()(redisReply *reply) const;
+};
+// A hiredis reply, freed (with everything nested in it) when it goes.
+using RedisReply = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+// A Lua script run by EVALSHA; its SHA-1 is known up front, so a script cache emptied by a Redis restart is
+// noticed (NOSCRIPT) and refilled without asking anyone.
+class RedisScript
+{
+public:
+    explicit RedisScript(QByteArray source);
+    const QByteArray &source() const { return m_source; }
+    const QByteArray &sha1() const { return m_sha1; } // lower-case hex, as SCRIPT LOAD answers
+
+private:
+    QByteArray m_source;
+    QByteArray m_sha1;
+};
+
+struct RedisTimeouts
+{
+    std::chrono::milliseconds connect{2000};
+    std::chrono::milliseconds command{2000};
+};
+
+// Blocking access to one Redis, for worker threads: each calling thread gets its own hiredis context (a
+// context is not thread-safe), opened on first use, like Store's per-thread SQLite connections. Every call
+// is bounded by the command timeout. A connection the server closed (Redis restarted) is noticed before it is
+// used and replaced; one that fails mid-call (an I/O error, a timeout) fails that call and is dropped, and
+// the thread's next call connects again. So Redis coming back heals Herald without a restart. Errors are
+// StoreErrors: Full when Redis is at maxmemory (an OOM error), Unavailable for everything else.
+class RedisConnection
+{
+public:
+    using Timeouts = RedisTimeouts;
+
+    explicit RedisConnection(RedisAddress address, Timeouts timeouts = {});
+    ~RedisConnection();
+    RedisConnection(const RedisConnection &) = delete;
+    RedisConnection &operator=(const RedisConnection &) = delete;
+
+    const RedisAddress &address() const { return m_address; }
+    // Before open(): later connections use the new values.
+    void setTimeouts(Timeouts timeouts);
+    Timeouts timeouts() const;
+
+    // Allows connections and checks that this thread can connect and that Redis answers PING.
+    Result<bool, StoreError> open();
+    // Closes every thread's connection; later calls fail with Unavailable until open() again. A call in
+    // progress on another thread finishes on its own connection, which is freed after it.
+    void close();
+    // Drops the calling thread's connection (worker threads call this before they end).
+    void releaseThreadConnection();
+    int threadConnectionCount() const;
+
+    // One command with binary-safe arguments. An error reply is a failure too.
+    Result<RedisReply, StoreError> command(const QByteArrayList &args);
+    Result<bool, StoreError> load(const RedisScript &script);
+    // EVALSHA; on NOSCRIPT (a restarted Redis forgot its scripts) loads the script and runs it once more.
+    Result<RedisReply, StoreError> eval(const RedisScript &script, const QByteArrayList &keys,
+                                        const QByteArrayList &args);
+
+private:
+    struct Link;
+    std::shared_ptr<Link> link(StoreError *error);
+    std::shared_ptr<Link> connect(StoreError *error) const;
+    void drop(const std::shared_ptr<Link> &link);
+    // The reply, error replies included; a failure only when the connection broke.
+    Result<RedisReply, StoreError> exchange(const QByteArrayList &args);
+    StoreError replyError(const redisReply *reply) const;
+
+    const RedisAddress m_address;
+    Timeouts m_timeouts;
+    mutable QMutex m_mutex;
+    QHash<Qt::HANDLE, std::shared_ptr<Link>> m_links;
+    bool m_closed = true;
+};
+
+} // namespace Herald

@@ -1,0 +1,624 @@
+#include "redishistory.h"
+
+#include "channelname.h"
+#include "logging.h"
+
+#include <QDateTime>
+#include <QJsonDocument>
+#include <QTimer>
+
+#include <hiredis/hiredis.h>
+
+#include <algorithm>
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+namespace {
+using Error = StoreError;
+
+// Shared by the scripts that delete: retention as Store applies it, over every key a message has.
+constexpr const char *RetentionLua = R"lua(
+-- Deletes a channel's messages with id <= upTo (a decimal string) from every key that holds them, and keeps
+-- the highest such point: covers() and replay() must know that history before it is gone.
+local function removeUpTo(msgs, times, unread, meta, ids, upTo)
+  local gone = redis.call('ZRANGEBYSCORE', msgs, '-inf', upTo)
+  local list = {}
+  for i = 1, #gone do
+    list[i] = string.match(gone[i], '^%d+')
+  end
+  -- In slices: unpack() of a long list would overflow Lua's stack.
+  for first = 1, #list, 500 do
+    local last = math.min(first + 499, #list)
+    redis.call('ZREM', times, unpack(list, first, last))
+    redis.call('HDEL', ids, unpack(list, first, last))
+  end
+  redis.call('ZREMRANGEBYSCORE', msgs, '-inf', upTo)
+  redis.call('ZREMRANGEBYSCORE', unread, '-inf', upTo)
+  local before = redis.call('HGET', meta, 'pruned_up_to')
+  if not before or tonumber(before) < tonumber(upTo) then
+    redis.call('HSET', meta, 'pruned_up_to', upTo)
+  end
+  return #gone
+end
+
+-- The newest maxCount messages stay (0: no limit); every message up to the newest one timed before the
+-- cutoff (ms, '' for no age limit) goes.
+local function prune(msgs, times, unread, meta, ids, maxCount, cutoff)
+  local upTo = nil
+  if maxCount > 0 then
+    local next = redis.call('ZREVRANGE', msgs, maxCount, maxCount)
+    if next[1] then
+      upTo = string.match(next[1], '^%d+')
+    end
+  end
+  if cutoff ~= '' then
+    local old = redis.call('ZRANGEBYSCORE', times, '-inf', '(' .. cutoff)
+    for i = 1, #old do
+      if not upTo or tonumber(old[i]) > tonumber(upTo) then
+        upTo = old[i]
+      end
+    end
+  end
+  if not upTo then
+    return 0
+  end
+  return removeUpTo(msgs, times, unread, meta, ids, upTo)
+end
+)lua";
+
+// KEYS: seq, msgs, times, unread, meta, ids, channels.
+// ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount.
+constexpr const char *AppendLua = R"lua(
+-- INCR, store and PUBLISH in one script: Redis runs one script at a time, so every node receives the bus
+-- messages in id order, and a client that resumes on another node from the last id it saw misses nothing.
+local n = redis.call('INCR', KEYS[1])
+local id = string.format('%d', n)
+if ARGV[3] == '1' then
+  redis.call('ZADD', KEYS[2], id, id .. ' ' .. ARGV[5])
+  redis.call('ZADD', KEYS[3], ARGV[6], id)
+  redis.call('HSET', KEYS[6], id, ARGV[4])
+  redis.call('SADD', KEYS[7], ARGV[4])
+  if ARGV[7] == '1' then
+    redis.call('ZADD', KEYS[4], id, id)
+  end
+  prune(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[8]), '')
+end
+redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
+return n
+)lua";
+
+// KEYS: seq, then msgs and meta of each channel. ARGV: since, limit.
+// Returns the sequence, the highest pruned point of the channels, then at most limit + 1 messages, newest
+// first: all read in one go, so "from the future" and "recovered" are judged on the same state.
+constexpr const char *ReplayLua = R"lua(
+local since, limit = ARGV[1], tonumber(ARGV[2])
+local n = (#KEYS - 1) / 2
+local lists, pos = {}, {}
+local pruned = '0'
+for i = 1, n do
+  lists[i] = redis.call('ZREVRANGEBYSCORE', KEYS[2 * i], '+inf', '(' .. since, 'WITHSCORES', 'LIMIT', 0, limit + 1)
+  pos[i] = 1
+  local p = redis.call('HGET', KEYS[2 * i + 1], 'pruned_up_to')
+  if p and tonumber(p) > tonumber(pruned) then
+    pruned = p
+  end
+end
+local out = {redis.call('GET', KEYS[1]) or '0', pruned}
+while #out - 2 <= limit do
+  local best, bestId = nil, nil
+  for i = 1, n do
+    local score = lists[i][pos[i] + 1]
+    if score and (not best or tonumber(score) > bestId) then
+      best, bestId = i, tonumber(score)
+    end
+  end
+  if not best then
+    break
+  end
+  out[#out + 1] = lists[best][pos[best]]
+  pos[best] = pos[best] + 2
+end
+return out
+)lua";
+
+// KEYS: msgs, unread. ARGV: 'f' (oldest after the bound) or 'b' (newest before it), bound, count, user queue.
+// Returns message, read flag, message, read flag, … in the order of the query.
+constexpr const char *HistoryLua = R"lua(
+local list
+if ARGV[1] == 'f' then
+  list = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf', 'LIMIT', 0, ARGV[3])
+else
+  list = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[2], '-inf', 'LIMIT', 0, ARGV[3])
+end
+local out = {}
+for i = 1, #list do
+  out[#out + 1] = list[i]
+  local read = '0'
+  if ARGV[4] == '1' and not redis.call('ZSCORE', KEYS[2], string.match(list[i], '^%d+')) then
+    read = '1'
+  end
+  out[#out + 1] = read
+end
+return out
+)lua";
+
+// KEYS: channels. ARGV: prefix. Returns name, count, last id, last timestamp ms of each channel with
+// messages.
+constexpr const char *ChannelsLua = R"lua(
+local out = {}
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local msgs = ARGV[1] .. 'msgs:' .. name
+  local count = redis.call('ZCARD', msgs)
+  if count > 0 then
+    local last = redis.call('ZREVRANGE', msgs, 0, 0)
+    local time = redis.call('ZREVRANGE', ARGV[1] .. 'times:' .. name, 0, 0, 'WITHSCORES')
+    out[#out + 1] = name
+    out[#out + 1] = count
+    out[#out + 1] = string.match(last[1], '^%d+')
+    out[#out + 1] = time[2] or '0'
+  end
+end
+return out
+)lua";
+
+// KEYS: ids, then msgs, times, unread, meta of each channel. ARGV: maxCount and cutoff of each channel.
+constexpr const char *PruneLua = R"lua(
+local deleted = 0
+for i = 0, (#KEYS - 1) / 4 - 1 do
+  local k = 2 + 4 * i
+  deleted = deleted + prune(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[1],
+                            tonumber(ARGV[2 * i + 1]), ARGV[2 * i + 2])
+end
+return deleted
+)lua";
+
+// KEYS: seq. ARGV: at least.
+constexpr const char *RaiseLua = R"lua(
+local current = redis.call('GET', KEYS[1])
+if not current or tonumber(current) < tonumber(ARGV[1]) then
+  redis.call('SET', KEYS[1], ARGV[1])
+  return 1
+end
+return 0
+)lua";
+
+const RedisScript &appendScript()
+{
+    static const RedisScript script(QByteArray(RetentionLua) + AppendLua);
+    return script;
+}
+const RedisScript &replayScript()
+{
+    static const RedisScript script{QByteArray(ReplayLua)};
+    return script;
+}
+const RedisScript &historyScript()
+{
+    static const RedisScript script{QByteArray(HistoryLua)};
+    return script;
+}
+const RedisScript &channelsScript()
+{
+    static const RedisScript script{QByteArray(ChannelsLua)};
+    return script;
+}
+const RedisScript &pruneScript()
+{
+    static const RedisScript script(QByteArray(RetentionLua) + PruneLua);
+    return script;
+}
+const RedisScript &raiseScript()
+{
+    static const RedisScript script{QByteArray(RaiseLua)};
+    return script;
+}
+
+// Channels per prune script: each run blocks Redis, so many short ones rather than one long one.
+constexpr qsizetype PruneBatch = 100;
+
+bool isUserChannel(const QString &channel)
+{
+    return channel.startsWith(Channels::UserPrefix);
+}
+
+QByteArray bytesOf(const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
+        return QByteArray(r->str, qsizetype(r->len));
+    if (r->type == REDIS_REPLY_INTEGER)
+        return QByteArray::number(r->integer);
+    return {};
+}
+
+// Integers come as integers or as decimal strings (Lua, GET); a missing value (nil) is 0.
+std::optional<qint64> integerOf(const redisReply *r)
+{
+    if (r->type == REDIS_REPLY_INTEGER)
+        return qint64(r->integer);
+    if (r->type == REDIS_REPLY_NIL)
+        return qint64(0);
+    if (r->type == REDIS_REPLY_STRING) {
+        bool ok = false;
+        const qint64 v = bytesOf(r).toLongLong(&ok);
+        if (ok)
+            return v;
+        // A score (times) may be written as a double.
+        const double d = bytesOf(r).toDouble(&ok);
+        if (ok)
+            return qint64(d);
+    }
+    return std::nullopt;
+}
+
+StoreError unexpected(const char *what)
+{
+    const StoreError e{Error::Kind::Unavailable,
+                       u"unexpected reply from Redis to %1"_s.arg(QLatin1StringView(what))};
+    qCWarning(lcRedis).noquote() << e.message;
+    return e;
+}
+
+// A stored member, "<id> <JSON without the id>", back to a message.
+std::optional<Message> decodeStored(const QByteArray &member)
+{
+    const qsizetype space = member.indexOf(' ');
+    bool ok = false;
+    const qint64 id = space > 0 ? member.left(space).toLongLong(&ok) : 0;
+    if (ok) {
+        const QJsonDocument doc = QJsonDocument::fromJson(member.mid(space + 1));
+        if (doc.isObject()) {
+            if (auto m = Message::fromJson(doc.object())) {
+                Message message = std::move(m).value();
+                message.id = id;
+                return message;
+            }
+        }
+    }
+    qCWarning(lcRedis) << "skipping an unreadable stored message"
+                       << member.left(std::max<qsizetype>(space, 20));
+    return std::nullopt;
+}
+} // namespace
+
+RedisHistory::RedisHistory(const ServerConfig &config, RedisAddress address, QString keyPrefix,
+                           QObject *parent)
+    : QObject(parent)
+    , m_config(config)
+    , m_prefix(keyPrefix.toUtf8())
+    , m_redis(std::move(address))
+{}
+
+RedisHistory::~RedisHistory()
+{
+    close();
+}
+
+void RedisHistory::setTimeouts(RedisTimeouts timeouts)
+{
+    m_redis.setTimeouts(timeouts);
+}
+
+QByteArray RedisHistory::key(const char *kind, const QString &channel) const
+{
+    return m_prefix + kind + channel.toUtf8();
+}
+
+bool RedisHistory::open()
+{
+    m_error.clear();
+    auto fail = [this](const StoreError &e) {
+        m_error = e.message;
+        m_redis.close();
+        return false;
+    };
+    if (auto ok = m_redis.open(); !ok)
+        return fail(ok.error());
+    for (const RedisScript *script : {&appendScript(), &replayScript(), &historyScript(), &channelsScript(),
+                                      &pruneScript(), &raiseScript()}) {
+        if (auto loaded = m_redis.load(*script); !loaded)
+            return fail(loaded.error());
+    }
+    auto last = lastId();
+    if (!last)
+        return fail(last.error());
+
+    if (!m_pruneTimer) {
+        m_pruneTimer = new QTimer(this);
+        connect(m_pruneTimer, &QTimer::timeout, this, [this] { prune(); });
+    }
+    m_pruneTimer->setInterval(m_config.pruneInterval);
+    m_pruneTimer->start();
+    prune();
+    qCInfo(lcRedis).noquote() << "history in Redis at" << m_redis.address().toString() << "prefix"
+                              << keyPrefix() << "last id" << *last;
+    return true;
+}
+
+void RedisHistory::close()
+{
+    if (m_pruneTimer)
+        m_pruneTimer->stop();
+    m_redis.close();
+}
+
+void RedisHistory::releaseThreadConnection()
+{
+    m_redis.releaseThreadConnection();
+}
+
+bool RedisHistory::isPersistent(const QString &channel) const
+{
+    return isPersistentChannel(m_config, channel);
+}
+
+RetentionRule RedisHistory::retentionFor(const QString &channel) const
+{
+    return retentionRuleFor(m_config, channel);
+}
+
+Result<qint64, StoreError> RedisHistory::append(const Message &message, bool persist,
+                                                const QByteArray &busPayload)
+{
+    using R = Result<qint64, StoreError>;
+    const QString &channel = message.channel;
+    QByteArray json;
+    if (persist) {
+        Message stored = message;
+        stored.id = 0; // the script's id goes in front of the JSON, not in it
+        json = stored.toJsonBytes();
+    }
+    const qint64 createdMs = message.timestamp.isValid() ? message.timestamp.toMSecsSinceEpoch()
+                                                         : QDateTime::currentMSecsSinceEpoch();
+    const RetentionRule rule = retentionFor(channel);
+    auto reply = m_redis.eval(appendScript(),
+                              {key("seq"), key("msgs:", channel), key("times:", channel),
+                               key("unread:", channel), key("chan:", channel), key("ids"), key("channels")},
+                              {busChannel(), busPayload, persist ? "1" : "0", channel.toUtf8(), json,
+                               QByteArray::number(createdMs), isUserChannel(channel) ? "1" : "0",
+                               QByteArray::number(std::max(0, rule.maxCount))});
+    if (!reply)
+        return R::failure(reply.error());
+    const auto id = integerOf(reply->get());
+    if (!id || *id <= 0)
+        return R::failure(unexpected("append"));
+    return *id;
+}
+
+Result<qint64, StoreError> RedisHistory::lastId()
+{
+    using R = Result<qint64, StoreError>;
+    auto reply = m_redis.command({"GET", key("seq")});
+    if (!reply)
+        return R::failure(reply.error());
+    const auto id = integerOf(reply->get());
+    if (!id)
+        return R::failure(unexpected("GET seq"));
+    return *id;
+}
+
+Result<bool, StoreError> RedisHistory::raiseSequence(qint64 atLeast)
+{
+    using R = Result<bool, StoreError>;
+    auto reply = m_redis.eval(raiseScript(), {key("seq")}, {QByteArray::number(atLeast)});
+    if (!reply)
+        return R::failure(reply.error());
+    return integerOf(reply->get()).value_or(0) == 1;
+}
+
+Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qint64 since,
+                                                qint64 currentLastId)
+{
+    using R = Result<Replay, StoreError>;
+    Q_UNUSED(currentLastId); // see the header: the cluster's sequence decides
+    QStringList names = channels;
+    names.removeDuplicates();
+    const int limit = std::max(1, m_config.replayLimit);
+    QByteArrayList keys{key("seq")};
+    for (const QString &c : std::as_const(names))
+        keys << key("msgs:", c) << key("chan:", c);
+    auto reply = m_redis.eval(replayScript(), keys, {QByteArray::number(since), QByteArray::number(limit)});
+    if (!reply)
+        return R::failure(reply.error());
+    const redisReply *r = reply->get();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
+        return R::failure(unexpected("replay"));
+    const auto sequence = integerOf(r->element[0]);
+    const auto pruned = integerOf(r->element[1]);
+    if (!sequence || !pruned)
+        return R::failure(unexpected("replay"));
+    Replay out;
+    // An id the cluster never handed out: its history was reset, so nothing can be promised.
+    if (since > *sequence || *pruned > since)
+        out.recovered = false;
+    for (size_t i = 2; i < r->elements; ++i) {
+        // One past the limit came back: the oldest are not sent.
+        if (out.messages.size() == limit) {
+            out.recovered = false;
+            break;
+        }
+        if (auto m = decodeStored(bytesOf(r->element[i])))
+            out.messages.append(std::move(*m));
+    }
+    std::reverse(out.messages.begin(), out.messages.end());
+    return out;
+}
+
+Result<StoredPage, StoreError> RedisHistory::history(const QString &channel, qint64 since, qint64 before,
+                                                     int limit)
+{
+    using R = Result<StoredPage, StoreError>;
+    limit = std::max(0, limit);
+    const bool forward = since >= 0;
+    // Exclusive bounds: "(" before the id.
+    QByteArray bound = "+inf";
+    if (forward)
+        bound = QByteArray("(") + QByteArray::number(since);
+    else if (before > 0)
+        bound = QByteArray("(") + QByteArray::number(before);
+    auto reply = m_redis.eval(historyScript(), {key("msgs:", channel), key("unread:", channel)},
+                              {forward ? "f" : "b", bound, QByteArray::number(qint64(limit) + 1),
+                               isUserChannel(channel) ? "1" : "0"});
+    if (!reply)
+        return R::failure(reply.error());
+    const redisReply *r = reply->get();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
+        return R::failure(unexpected("history"));
+    StoredPage page;
+    for (size_t i = 0; i + 1 < r->elements; i += 2) {
+        if (page.messages.size() == limit) {
+            page.hasMore = true;
+            break;
+        }
+        if (auto m = decodeStored(bytesOf(r->element[i]))) {
+            page.messages.append(std::move(*m));
+            page.read.append(bytesOf(r->element[i + 1]) == "1");
+        }
+    }
+    if (!forward) {
+        std::reverse(page.messages.begin(), page.messages.end());
+        std::reverse(page.read.begin(), page.read.end());
+    }
+    return page;
+}
+
+Result<bool, StoreError> RedisHistory::covers(const QString &channel, qint64 since)
+{
+    using R = Result<bool, StoreError>;
+    auto reply = m_redis.command({"HGET", key("chan:", channel), "pruned_up_to"});
+    if (!reply)
+        return R::failure(reply.error());
+    const auto pruned = integerOf(reply->get());
+    if (!pruned)
+        return R::failure(unexpected("HGET pruned_up_to"));
+    return *pruned <= since;
+}
+
+Result<qint64, StoreError> RedisHistory::unreadCount(const QString &channel)
+{
+    using R = Result<qint64, StoreError>;
+    // As Store counts: a user queue's unread messages; any other channel's messages are never marked read.
+    auto reply =
+        m_redis.command({"ZCARD", isUserChannel(channel) ? key("unread:", channel) : key("msgs:", channel)});
+    if (!reply)
+        return R::failure(reply.error());
+    const auto n = integerOf(reply->get());
+    if (!n)
+        return R::failure(unexpected("ZCARD"));
+    return *n;
+}
+
+Result<std::optional<QString>, StoreError> RedisHistory::channelOf(qint64 id)
+{
+    using R = Result<std::optional<QString>, StoreError>;
+    auto reply = m_redis.command({"HGET", key("ids"), QByteArray::number(id)});
+    if (!reply)
+        return R::failure(reply.error());
+    const redisReply *r = reply->get();
+    if (r->type == REDIS_REPLY_NIL)
+        return std::optional<QString>();
+    if (r->type != REDIS_REPLY_STRING)
+        return R::failure(unexpected("HGET ids"));
+    return std::optional<QString>(QString::fromUtf8(bytesOf(r)));
+}
+
+Result<bool, StoreError> RedisHistory::markRead(qint64 id, QString *channel)
+{
+    using R = Result<bool, StoreError>;
+    auto owner = channelOf(id);
+    if (!owner)
+        return R::failure(owner.error());
+    if (!owner->has_value() || !isUserChannel(**owner))
+        return false; // read state belongs to user queues only
+    if (channel)
+        *channel = **owner;
+    auto reply = m_redis.command({"ZREM", key("unread:", **owner), QByteArray::number(id)});
+    if (!reply)
+        return R::failure(reply.error());
+    return true;
+}
+
+Result<qint64, StoreError> RedisHistory::markAllRead(const QString &channel)
+{
+    using R = Result<qint64, StoreError>;
+    if (!isUserChannel(channel))
+        return qint64(0); // read state belongs to user queues only
+    // Removes and counts in one command.
+    auto reply = m_redis.command({"ZREMRANGEBYRANK", key("unread:", channel), "0", "-1"});
+    if (!reply)
+        return R::failure(reply.error());
+    const auto n = integerOf(reply->get());
+    if (!n)
+        return R::failure(unexpected("ZREMRANGEBYRANK"));
+    return *n;
+}
+
+Result<QList<StoredChannel>, StoreError> RedisHistory::channels()
+{
+    using R = Result<QList<StoredChannel>, StoreError>;
+    auto reply = m_redis.eval(channelsScript(), {key("channels")}, {m_prefix});
+    if (!reply)
+        return R::failure(reply.error());
+    const redisReply *r = reply->get();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements % 4 != 0)
+        return R::failure(unexpected("channels"));
+    QList<StoredChannel> list;
+    for (size_t i = 0; i + 3 < r->elements; i += 4) {
+        StoredChannel c;
+        c.name = QString::fromUtf8(bytesOf(r->element[i]));
+        c.messages = integerOf(r->element[i + 1]).value_or(0);
+        c.lastId = integerOf(r->element[i + 2]).value_or(0);
+        c.lastMessageAt = QDateTime::fromMSecsSinceEpoch(integerOf(r->element[i + 3]).value_or(0), Qt::UTC);
+        list.append(c);
+    }
+    return list;
+}
+
+Result<bool, StoreError> RedisHistory::knows(const QString &channel)
+{
+    using R = Result<bool, StoreError>;
+    auto reply = m_redis.command({"SISMEMBER", key("channels"), channel.toUtf8()});
+    if (!reply)
+        return R::failure(reply.error());
+    return integerOf(reply->get()).value_or(0) == 1;
+}
+
+Result<qint64, StoreError> RedisHistory::prune()
+{
+    using R = Result<qint64, StoreError>;
+    auto members = m_redis.command({"SMEMBERS", key("channels")});
+    if (!members)
+        return R::failure(members.error());
+    const redisReply *r = members->get();
+    if (r->type != REDIS_REPLY_ARRAY)
+        return R::failure(unexpected("SMEMBERS"));
+    QStringList names;
+    for (size_t i = 0; i < r->elements; ++i)
+        names.append(QString::fromUtf8(bytesOf(r->element[i])));
+
+    const qint64 now = QDateTime::currentMSecsSinceEpoch();
+    qint64 deleted = 0;
+    for (qsizetype first = 0; first < names.size(); first += PruneBatch) {
+        QByteArrayList keys{key("ids")};
+        QByteArrayList args;
+        for (const QString &c : names.mid(first, PruneBatch)) {
+            const RetentionRule rule = retentionFor(c);
+            keys << key("msgs:", c) << key("times:", c) << key("unread:", c) << key("chan:", c);
+            args << QByteArray::number(std::max(0, rule.maxCount))
+                 << (rule.maxAge.count() > 0 ? QByteArray::number(now - qint64(rule.maxAge.count()) * 1000)
+                                             : QByteArray());
+        }
+        auto reply = m_redis.eval(pruneScript(), keys, args);
+        if (!reply)
+            return R::failure(reply.error());
+        deleted += integerOf(reply->get()).value_or(0);
+    }
+    if (deleted > 0) {
+        qCDebug(lcRedis) << "retention deleted" << deleted << "messages";
+        Q_EMIT pruned(deleted);
+    }
+    return deleted;
+}
+
+} // namespace Herald

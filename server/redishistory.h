@@ -1,0 +1,104 @@
+#pragma once
+
+#include "history.h"
+#include "message.h"
+#include "redisaddress.h"
+#include "redisconnection.h"
+#include "result.h"
+#include "serverconfig.h"
+
+#include <QByteArray>
+#include <QObject>
+#include <QString>
+#include <QStringList>
+
+class QTimer;
+
+namespace Herald {
+
+// Message history, id sequence and read marks in Redis (--redis), shared by every node of a cluster so that a
+// client resumes on any node without loss. Same semantics as Store; blocking and thread-safe (each calling
+// thread has its own connection, see RedisConnection). Every key starts with the prefix, so several clusters
+// (or test runs) can share one Redis. Keys, for a prefix P and a channel C:
+//   P seq          string  the last id handed out (INCR)
+//   P channels     set     every channel that has, or had, stored messages ("knows")
+//   P ids          hash    id -> channel of every stored message (markRead, channelOf)
+//   P msgs:C       zset    score id, member "<id> <message JSON without the id>"
+//   P times:C      zset    score the message's timestamp (ms), member id (age retention)
+//   P unread:C     zset    score id, member id: the unread messages of a user:<id> queue
+//   P chan:C       hash    pruned_up_to: the highest id retention deleted (covers, recovered)
+// and the pub/sub channel P bus, where append() publishes "<id> <caller's bytes>". Retention deletes a
+// message's entries from all of these together, so memory stays bounded by the retention rules. Scripts
+// derive some keys from the prefix: a single Redis (or a primary with replicas), not Redis Cluster.
+class RedisHistory : public QObject, public History
+{
+    Q_OBJECT
+
+public:
+    RedisHistory(const ServerConfig &config, RedisAddress address,
+                 QString keyPrefix = QStringLiteral("herald:"), QObject *parent = nullptr);
+    ~RedisHistory() override;
+
+    // Before open(). The defaults: 2 s to connect, 2 s for any one command.
+    void setTimeouts(RedisTimeouts timeouts);
+
+    // Connects, checks that Redis answers and loads the scripts. On failure returns false with a one-line
+    // errorString(), e.g. "cannot reach Redis at redis://127.0.0.1:6390: Connection refused".
+    bool open();
+    QString errorString() const { return m_error; }
+    // Closes every connection; later calls fail with Unavailable.
+    void close();
+    // Drops the calling thread's connection (worker threads call this before they end).
+    void releaseThreadConnection();
+    int threadConnectionCount() const { return m_redis.threadConnectionCount(); }
+
+    const RedisAddress &address() const { return m_redis.address(); }
+    QString keyPrefix() const { return QString::fromUtf8(m_prefix); }
+    // The pub/sub channel append() publishes on.
+    QByteArray busChannel() const { return m_prefix + "bus"; }
+
+    // Takes the next id of the cluster's sequence, stores the message under it when `persist` (applying the
+    // channel's count retention at once) and publishes "<id> <busPayload>" on busChannel(), all in one
+    // atomic script. Returns the id. `message.id` is ignored; its timestamp is kept as given. After a timeout
+    // (Unavailable) the outcome is unknown: Redis may still run the script once it catches up.
+    Result<qint64, StoreError> append(const Message &message, bool persist, const QByteArray &busPayload);
+    // The last id handed out (0 before the first).
+    Result<qint64, StoreError> lastId();
+    // Makes the sequence at least `atLeast` (a node that handed out ids of its own while Redis was away);
+    // true if it was lower.
+    Result<bool, StoreError> raiseSequence(qint64 atLeast);
+
+    bool isPersistent(const QString &channel) const override;
+    RetentionRule retentionFor(const QString &channel) const;
+
+    // "From the future" is judged against the Redis sequence, read with the messages: a node's own last id
+    // (currentLastId, unused) may lag behind the cluster's.
+    Result<Replay, StoreError> replay(const QStringList &channels, qint64 since,
+                                      qint64 currentLastId) override;
+    Result<StoredPage, StoreError> history(const QString &channel, qint64 since, qint64 before,
+                                           int limit) override;
+    Result<bool, StoreError> covers(const QString &channel, qint64 since) override;
+    Result<qint64, StoreError> unreadCount(const QString &channel) override;
+    Result<std::optional<QString>, StoreError> channelOf(qint64 id) override;
+    Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr) override;
+    Result<qint64, StoreError> markAllRead(const QString &channel) override;
+    Result<QList<StoredChannel>, StoreError> channels() override;
+    Result<bool, StoreError> knows(const QString &channel) override;
+    // Applies age and count retention to every known channel; also runs on a timer (pruneInterval).
+    Result<qint64, StoreError> prune() override;
+
+Q_SIGNALS:
+    void pruned(qint64 deleted);
+
+private:
+    QByteArray key(const char *kind, const QString &channel) const;
+    QByteArray key(const char *kind) const { return m_prefix + kind; }
+
+    const ServerConfig m_config;
+    const QByteArray m_prefix;
+    RedisConnection m_redis;
+    QString m_error;
+    QTimer *m_pruneTimer = nullptr;
+};
+
+} // namespace Herald

@@ -1,0 +1,1287 @@
+#include "channelname.h"
+#include "message.h"
+#include "redisaddress.h"
+#include "redishistory.h"
+#include "redisserver.h"
+
+#include <QJsonArray>
+#include <QJsonDocument>
+#include <QMutex>
+#include <QRegularExpression>
+#include <QSignalSpy>
+#include <QTcpServer>
+#include <QTest>
+#include <QThread>
+
+#include <algorithm>
+#include <atomic>
+#include <memory>
+#include <optional>
+#include <tuple>
+#include <vector>
+
+using namespace Qt::StringLiterals;
+using namespace Herald;
+using HeraldTest::RedisServer;
+
+namespace {
+
+using namespace std::chrono_literals;
+
+// The error text of a failed result, for QVERIFY2 (which evaluates its message even on success).
+template<class T>
+QByteArray why(const Result<T, StoreError> &r)
+{
+    return r ? QByteArray("ok") : r.error().message.toUtf8();
+}
+
+Message makeMessage(const QString &channel, const QDateTime &timestamp = QDateTime::currentDateTimeUtc())
+{
+    Message m;
+    m.channel = channel;
+    m.type = u"notification"_s;
+    m.timestamp = timestamp;
+    m.message = u"message on %1"_s.arg(channel);
+    return m;
+}
+
+QList<qint64> idsOf(const QList<Message> &messages)
+{
+    QList<qint64> ids;
+    for (const Message &m : messages)
+        ids.append(m.id);
+    return ids;
+}
+
+QList<qint64> range(qint64 first, qint64 last)
+{
+    QList<qint64> ids;
+    for (qint64 id = first; id <= last; ++id)
+        ids.append(id);
+    return ids;
+}
+
+// A test's own subscription to a bus channel, on a blocking hiredis connection.
+class BusReader
+{
+public:
+    BusReader(const RedisServer &redis, const QByteArray &channel)
+        : m_context(redis.connect(10000))
+    {
+        if (!m_context)
+            return;
+        const auto reply = RedisServer::commandOn(m_context.get(), {"SUBSCRIBE", channel});
+        m_subscribed = reply.has_value(); // SUBSCRIBE's confirmation: from here on, nothing is missed
+    }
+    bool isSubscribed() const { return m_subscribed; }
+    // The next message's payload; nullopt when none comes within the connection's timeout (10 s).
+    std::optional<QByteArray> next()
+    {
+        void *raw = nullptr;
+        if (!m_context || redisGetReply(m_context.get(), &raw) != REDIS_OK || !raw)
+            return std::nullopt;
+        std::unique_ptr<redisReply, RedisReplyDeleter> reply(static_cast<redisReply *>(raw));
+        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
+            return std::nullopt;
+        const redisReply *payload = reply->element[2];
+        return QByteArray(payload->str, qsizetype(payload->len));
+    }
+
+private:
+    HeraldTest::RedisContext m_context;
+    bool m_subscribed = false;
+};
+
+qint64 busId(const QByteArray &message)
+{
+    return message.left(message.indexOf(' ')).toLongLong();
+}
+
+qint64 nextBusId(BusReader &bus)
+{
+    const auto message = bus.next();
+    return message ? busId(*message) : 0;
+}
+
+} // namespace
+
+class tst_RedisHistory : public QObject
+{
+    Q_OBJECT
+
+private Q_SLOTS:
+    void initTestCase();
+    void init();
+    void cleanupTestCase();
+
+    void parseAddress_data();
+    void parseAddress();
+
+    void openFailsWhenNothingListens();
+    void openWithPasswordAndDb();
+    void openWithAclUser();
+    void wrongPasswordFails();
+
+    void messageFieldsRoundTrip();
+    void sequence();
+    void ephemeralNotStored();
+    void busPayloadIsBinarySafe();
+    void historyPaging_data();
+    void historyPaging();
+
+    void replayMergesChannelsInIdOrder();
+    void replayFromTheFutureNotRecovered();
+    void replayLimitKeepsNewest();
+    void replayNoChannels();
+
+    void countRetentionOnAppend();
+    void pruneByAge();
+    void pruneRulesFirstMatchWins();
+    void pruneEverythingStillKnown();
+    void pruneRunsOnTimer();
+
+    void readFlags();
+    void channelsSummary();
+
+    void concurrentAppendsGapFreeAndInOrder();
+    void threadEndingWithoutRelease();
+    void twoNodesShareHistory();
+    void prefixesAreIsolated();
+
+    void restartedRedisHeals();
+    void stoppedRedisUnavailable();
+    void hungRedisTimesOut();
+    void maxmemoryGivesFull();
+    void closeRefuses();
+
+private:
+    ServerConfig config() const
+    {
+        ServerConfig c;
+        // Retention runs when a test calls prune(), not on its own halfway through.
+        c.pruneInterval = std::chrono::hours(1);
+        return c;
+    }
+    // A history on the shared Redis under this test's own prefix (or `prefix`), opened.
+    std::unique_ptr<RedisHistory> openHistory(const ServerConfig &c, const QString &prefix = {},
+                                              const RedisServer *redis = nullptr)
+    {
+        const auto address = RedisAddress::parse((redis ? redis : m_redis.get())->url());
+        if (!address)
+            return nullptr;
+        auto h = std::make_unique<RedisHistory>(c, *address, prefix.isEmpty() ? m_prefix : prefix);
+        if (!h->open()) {
+            qWarning().noquote() << "RedisHistory did not open:" << h->errorString();
+            return nullptr;
+        }
+        return h;
+    }
+    static qint64 append(RedisHistory &h, const Message &m, const QByteArray &bus = "{}")
+    {
+        auto r = h.append(m, h.isPersistent(m.channel), bus);
+        if (!r)
+            qWarning().noquote() << "append failed:" << r.error().message;
+        return r ? *r : -1;
+    }
+    // The size of one of this test's keys, straight from Redis (ZCARD, HLEN, …).
+    qint64 count(const char *command, const QString &key) const
+    {
+        return m_redis->command({command, (m_prefix + key).toUtf8()}).value_or("-1").toLongLong();
+    }
+
+    std::unique_ptr<RedisServer> m_redis;
+    QString m_prefix;
+    int m_serial = 0;
+};
+
+void tst_RedisHistory::initTestCase()
+{
+    m_redis = std::make_unique<RedisServer>();
+    QVERIFY2(m_redis->start(), qPrintable(m_redis->errorString()));
+}
+
+void tst_RedisHistory::init()
+{
+    // Every test on the shared Redis has keys of its own.
+    m_prefix = u"tst:%1:"_s.arg(++m_serial);
+}
+
+void tst_RedisHistory::cleanupTestCase()
+{
+    m_redis.reset();
+}
+
+void tst_RedisHistory::parseAddress_data()
+{
+    QTest::addColumn<QString>("url");
+    QTest::addColumn<bool>("valid");
+    QTest::addColumn<QString>("host");
+    QTest::addColumn<int>("port");
+    QTest::addColumn<int>("db");
+    QTest::addColumn<QString>("user");
+    QTest::addColumn<QString>("password");
+    QTest::addColumn<QString>("text");
+
+    QTest::newRow("host and port") << u"redis://127.0.0.1:6390"_s << true << u"127.0.0.1"_s << 6390 << 0
+                                   << QString() << QString() << u"redis://127.0.0.1:6390"_s;
+    QTest::newRow("default port") << u"redis://redis.internal"_s << true << u"redis.internal"_s << 6379 << 0
+                                  << QString() << QString() << u"redis://redis.internal:6379"_s;
+    QTest::newRow("trailing slash") << u"redis://host:7000/"_s << true << u"host"_s << 7000 << 0 << QString()
+                                    << QString() << u"redis://host:7000"_s;
+    QTest::newRow("password and db") << u"redis://:s3cret@host:6380/2"_s << true << u"host"_s << 6380 << 2
+                                     << QString() << u"s3cret"_s << u"redis://host:6380/2"_s;
+    QTest::newRow("acl user") << u"redis://alice:pw@host:6381"_s << true << u"host"_s << 6381 << 0
+                              << u"alice"_s << u"pw"_s << u"redis://alice@host:6381"_s;
+    QTest::newRow("encoded password") << u"redis://:p%40ss%3Aword@host"_s << true << u"host"_s << 6379 << 0
+                                      << QString() << u"p@ss:word"_s << u"redis://host:6379"_s;
+    QTest::newRow("ipv6") << u"redis://[::1]:6379/1"_s << true << u"::1"_s << 6379 << 1 << QString()
+                          << QString() << u"redis://[::1]:6379/1"_s;
+    QTest::newRow("surrounding spaces") << u"  redis://host:1  "_s << true << u"host"_s << 1 << 0 << QString()
+                                        << QString() << u"redis://host:1"_s;
+
+    const auto invalid = [](const char *name, const QString &url) {
+        QTest::newRow(name) << url << false << QString() << 0 << 0 << QString() << QString() << QString();
+    };
+    invalid("empty", QString());
+    invalid("wrong scheme", u"http://host:6379"_s);
+    invalid("tls scheme", u"rediss://host:6379"_s);
+    invalid("no scheme", u"host:6379"_s);
+    invalid("empty host", u"redis://:6379"_s);
+    invalid("empty host with db", u"redis:///0"_s);
+    invalid("port zero", u"redis://host:0"_s);
+    invalid("port too big", u"redis://host:65536"_s);
+    invalid("port not a number", u"redis://host:abc"_s);
+    invalid("db not a number", u"redis://host:6379/zero"_s);
+    invalid("db negative", u"redis://host:6379/-1"_s);
+    invalid("db with sign", u"redis://host:6379/+1"_s);
+    invalid("db too big", u"redis://host:6379/99999999999"_s);
+    invalid("two path segments", u"redis://host:6379/1/2"_s);
+    invalid("user without password", u"redis://alice@host:6379"_s);
+    invalid("query", u"redis://host:6379?db=1"_s);
+    invalid("fragment", u"redis://host:6379#x"_s);
+}
+
+void tst_RedisHistory::parseAddress()
+{
+    QFETCH(QString, url);
+    QFETCH(bool, valid);
+    const auto a = RedisAddress::parse(url);
+    QCOMPARE(a.has_value(), valid);
+    if (!valid)
+        return;
+    QTEST(a->host, "host");
+    QTEST(int(a->port), "port");
+    QTEST(a->db, "db");
+    QTEST(a->user, "user");
+    QTEST(a->password, "password");
+    QTEST(a->toString(), "text");
+    if (!a->password.isEmpty())
+        QVERIFY(!a->toString().contains(a->password));
+}
+
+void tst_RedisHistory::openFailsWhenNothingListens()
+{
+    quint16 port = 0;
+    {
+        QTcpServer probe;
+        QVERIFY(probe.listen(QHostAddress::LocalHost, 0));
+        port = probe.serverPort();
+    }
+    const auto address = RedisAddress::parse(u"redis://127.0.0.1:%1"_s.arg(port));
+    QVERIFY(address);
+    RedisHistory h(config(), *address, m_prefix);
+    QVERIFY(!h.open());
+    const QString expected = u"cannot reach Redis at redis://127.0.0.1:%1: "_s.arg(port);
+    QVERIFY2(h.errorString().startsWith(expected), qPrintable(h.errorString()));
+    QVERIFY2(h.errorString().contains(u"refused"_s), qPrintable(h.errorString()));
+    QVERIFY(!h.errorString().contains(u'\n'));
+    auto r = h.lastId();
+    QVERIFY(!r);
+    QCOMPARE(r.error().kind, StoreError::Kind::Unavailable);
+}
+
+void tst_RedisHistory::openWithPasswordAndDb()
+{
+    RedisServer redis({u"--requirepass"_s, u"s3cret"_s});
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    const auto address = RedisAddress::parse(u"redis://:s3cret@127.0.0.1:%1/3"_s.arg(redis.port()));
+    QVERIFY(address);
+    RedisHistory h(config(), *address, m_prefix);
+    QVERIFY2(h.open(), qPrintable(h.errorString()));
+    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+
+    // The keys are in database 3, not 0.
+    HeraldTest::RedisContext raw = redis.connect();
+    QVERIFY(raw);
+    QCOMPARE(RedisServer::commandOn(raw.get(), {"AUTH", "s3cret"}).value_or(""), "OK");
+    const QByteArray seq = (m_prefix + u"seq"_s).toUtf8();
+    QCOMPARE(RedisServer::commandOn(raw.get(), {"EXISTS", seq}).value_or(""), "0");
+    QCOMPARE(RedisServer::commandOn(raw.get(), {"SELECT", "3"}).value_or(""), "OK");
+    QCOMPARE(RedisServer::commandOn(raw.get(), {"GET", seq}).value_or(""), "1");
+}
+
+void tst_RedisHistory::openWithAclUser()
+{
+    RedisServer redis({u"--user"_s, u"herald"_s, u"on"_s, u">pw"_s, u"~*"_s, u"&*"_s, u"+@all"_s});
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    const auto address = RedisAddress::parse(u"redis://herald:pw@127.0.0.1:%1"_s.arg(redis.port()));
+    QVERIFY(address);
+    RedisHistory h(config(), *address, m_prefix);
+    QVERIFY2(h.open(), qPrintable(h.errorString()));
+    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+
+    const auto wrong = RedisAddress::parse(u"redis://herald:nope@127.0.0.1:%1"_s.arg(redis.port()));
+    QVERIFY(wrong);
+    RedisHistory refused(config(), *wrong, m_prefix);
+    QVERIFY(!refused.open());
+    QVERIFY2(refused.errorString().contains(u"refused the credentials"_s), qPrintable(refused.errorString()));
+}
+
+void tst_RedisHistory::wrongPasswordFails()
+{
+    RedisServer redis({u"--requirepass"_s, u"s3cret"_s});
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    for (const QString &url : {u"redis://:hunter2@127.0.0.1:%1"_s, u"redis://127.0.0.1:%1"_s}) {
+        const auto address = RedisAddress::parse(url.arg(redis.port()));
+        QVERIFY(address);
+        RedisHistory h(config(), *address, m_prefix);
+        QVERIFY(!h.open());
+        // One line, naming the server and never the password.
+        QVERIFY2(h.errorString().contains(u"redis://127.0.0.1:%1"_s.arg(redis.port())),
+                 qPrintable(h.errorString()));
+        QVERIFY(!h.errorString().contains(u"hunter2"_s));
+        QVERIFY(!h.errorString().contains(u'\n'));
+    }
+}
+
+void tst_RedisHistory::messageFieldsRoundTrip()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+
+    Message full = makeMessage(u"posts"_s);
+    full.id = 999; // ignored: the id comes from the sequence
+    full.type = u"model.created"_s;
+    full.title = u"A title \u00e9\u4e2d"_s;
+    full.message = u"line one\nline \"two\""_s;
+    full.sender = u"alice"_s;
+    full.data = QJsonObject{{u"n"_s, 42},
+                            {u"f"_s, 1.5},
+                            {u"list"_s, QJsonArray{1, u"two"_s, true, QJsonValue()}},
+                            {u"nested"_s, QJsonObject{{u"k"_s, u"v"_s}}}};
+    full.extra = QJsonObject{{u"model"_s, u"posts"_s}, {u"scope"_s, u"all"_s}};
+
+    // Absent optional fields stay absent (null), not empty strings.
+    Message bare = makeMessage(u"posts"_s);
+    bare.message = QString();
+    // Timestamps are the caller's, to the millisecond.
+    bare.timestamp = QDateTime::currentDateTimeUtc().addDays(-3);
+
+    QCOMPARE(append(*h, full), 1);
+    QCOMPARE(append(*h, bare), 2);
+
+    auto page = h->history(u"posts"_s, 0, 0, 10);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(page->messages.size(), 2);
+
+    const Message &got = page->messages.at(0);
+    full.id = 1;
+    QCOMPARE(got.id, 1);
+    QCOMPARE(got.channel, full.channel);
+    QCOMPARE(got.type, full.type);
+    QCOMPARE(got.timestamp, full.timestamp);
+    QCOMPARE(got.title, full.title);
+    QCOMPARE(got.message, full.message);
+    QCOMPARE(got.sender, full.sender);
+    QCOMPARE(got.data, full.data);
+    QCOMPARE(got.extra, full.extra);
+    QCOMPARE(got.toJson(), full.toJson());
+
+    const Message &gotBare = page->messages.at(1);
+    bare.id = 2;
+    QVERIFY(gotBare.title.isNull());
+    QVERIFY(gotBare.message.isNull());
+    QVERIFY(gotBare.sender.isNull());
+    QVERIFY(gotBare.data.isUndefined());
+    QVERIFY(gotBare.extra.isEmpty());
+    QCOMPARE(gotBare.timestamp, bare.timestamp);
+    QCOMPARE(gotBare.toJson(), bare.toJson());
+
+    auto channel = h->channelOf(1);
+    QVERIFY2(channel, why(channel).constData());
+    QCOMPARE(channel->value_or(QString()), u"posts"_s);
+    auto none = h->channelOf(3);
+    QVERIFY2(none, why(none).constData());
+    QVERIFY(!none->has_value());
+}
+
+void tst_RedisHistory::sequence()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    auto last = h->lastId();
+    QVERIFY2(last, why(last).constData());
+    QCOMPARE(*last, 0);
+    QCOMPARE(append(*h, makeMessage(u"a"_s)), 1);
+
+    // A node handed out ids up to 100 on its own while Redis was away.
+    auto raised = h->raiseSequence(100);
+    QVERIFY2(raised, why(raised).constData());
+    QVERIFY(*raised);
+    last = h->lastId();
+    QVERIFY2(last, why(last).constData());
+    QCOMPARE(*last, 100);
+    QCOMPARE(append(*h, makeMessage(u"a"_s)), 101);
+
+    // Never lowered.
+    raised = h->raiseSequence(50);
+    QVERIFY2(raised, why(raised).constData());
+    QVERIFY(!*raised);
+    raised = h->raiseSequence(101);
+    QVERIFY2(raised, why(raised).constData());
+    QVERIFY(!*raised);
+    last = h->lastId();
+    QVERIFY2(last, why(last).constData());
+    QCOMPARE(*last, 101);
+}
+
+void tst_RedisHistory::ephemeralNotStored()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    BusReader bus(*m_redis, h->busChannel());
+    QVERIFY(bus.isSubscribed());
+
+    const QString channel = clientChannel(u"c1");
+    QVERIFY(!h->isPersistent(channel));
+    auto id = h->append(makeMessage(channel), false, "live only");
+    QVERIFY2(id, why(id).constData());
+    QCOMPARE(*id, 1);
+    // Delivered live, with an id of the one sequence…
+    QCOMPARE(bus.next().value_or("none"), "1 live only");
+    // …but stored nowhere.
+    auto page = h->history(channel, 0, 0, 10);
+    QVERIFY2(page, why(page).constData());
+    QVERIFY(page->messages.isEmpty());
+    auto known = h->knows(channel);
+    QVERIFY2(known, why(known).constData());
+    QVERIFY(!*known);
+    auto owner = h->channelOf(1);
+    QVERIFY2(owner, why(owner).constData());
+    QVERIFY(!owner->has_value());
+    auto list = h->channels();
+    QVERIFY2(list, why(list).constData());
+    QVERIFY(list->isEmpty());
+    QCOMPARE(count("EXISTS", u"msgs:"_s + channel), 0);
+    QCOMPARE(count("EXISTS", u"times:"_s + channel), 0);
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 2);
+    QCOMPARE(nextBusId(bus), 2);
+}
+
+void tst_RedisHistory::busPayloadIsBinarySafe()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    QCOMPARE(h->busChannel(), (m_prefix + u"bus"_s).toUtf8());
+    BusReader bus(*m_redis, h->busChannel());
+    QVERIFY(bus.isSubscribed());
+    const QByteArray payload("\x00\xff{\"x\": 1}\r\n \x01", 14);
+    for (bool persist : {true, false}) {
+        auto id = h->append(makeMessage(u"chat"_s), persist, payload);
+        QVERIFY2(id, why(id).constData());
+        QCOMPARE(bus.next().value_or("none"), QByteArray::number(*id) + ' ' + payload);
+    }
+    // An empty payload still has the id and the space.
+    auto id = h->append(makeMessage(u"chat"_s), true, QByteArray());
+    QVERIFY2(id, why(id).constData());
+    QCOMPARE(bus.next().value_or("none"), QByteArray::number(*id) + ' ');
+}
+
+void tst_RedisHistory::historyPaging_data()
+{
+    QTest::addColumn<qint64>("since");
+    QTest::addColumn<qint64>("before");
+    QTest::addColumn<int>("limit");
+    QTest::addColumn<QList<qint64>>("expected");
+    QTest::addColumn<bool>("hasMore");
+
+    // "chat" holds the odd ids 1..19, "other" the even ones.
+    QTest::newRow("since 0") << qint64(0) << qint64(0) << 4 << QList<qint64>{1, 3, 5, 7} << true;
+    QTest::newRow("since 7") << qint64(7) << qint64(0) << 4 << QList<qint64>{9, 11, 13, 15} << true;
+    QTest::newRow("since 8 (other's id)")
+        << qint64(8) << qint64(0) << 4 << QList<qint64>{9, 11, 13, 15} << true;
+    QTest::newRow("since, exactly limit left")
+        << qint64(11) << qint64(0) << 4 << QList<qint64>{13, 15, 17, 19} << false;
+    QTest::newRow("since, fewer left") << qint64(15) << qint64(0) << 4 << QList<qint64>{17, 19} << false;
+    QTest::newRow("since the last") << qint64(19) << qint64(0) << 4 << QList<qint64>{} << false;
+    QTest::newRow("since beats before") << qint64(3) << qint64(9) << 2 << QList<qint64>{5, 7} << true;
+    QTest::newRow("newest") << qint64(-1) << qint64(0) << 4 << QList<qint64>{13, 15, 17, 19} << true;
+    QTest::newRow("before 13") << qint64(-1) << qint64(13) << 4 << QList<qint64>{5, 7, 9, 11} << true;
+    QTest::newRow("before 12 (other's id)")
+        << qint64(-1) << qint64(12) << 4 << QList<qint64>{5, 7, 9, 11} << true;
+    QTest::newRow("before, exactly limit left")
+        << qint64(-1) << qint64(9) << 4 << QList<qint64>{1, 3, 5, 7} << false;
+    QTest::newRow("before, fewer left") << qint64(-1) << qint64(5) << 4 << QList<qint64>{1, 3} << false;
+    QTest::newRow("before the first") << qint64(-1) << qint64(1) << 4 << QList<qint64>{} << false;
+    QTest::newRow("all") << qint64(-1) << qint64(0) << 100 << QList<qint64>{1, 3, 5, 7, 9, 11, 13, 15, 17, 19}
+                         << false;
+}
+
+void tst_RedisHistory::historyPaging()
+{
+    QFETCH(qint64, since);
+    QFETCH(qint64, before);
+    QFETCH(int, limit);
+    QFETCH(QList<qint64>, expected);
+    QFETCH(bool, hasMore);
+
+    auto h = openHistory(config());
+    QVERIFY(h);
+    for (qint64 id = 1; id <= 20; ++id)
+        QCOMPARE(append(*h, makeMessage(id % 2 ? u"chat"_s : u"other"_s)), id);
+    auto page = h->history(u"chat"_s, since, before, limit);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(idsOf(page->messages), expected);
+    QCOMPARE(page->read.size(), page->messages.size());
+    QCOMPARE(page->hasMore, hasMore);
+    for (const Message &m : page->messages)
+        QCOMPARE(m.channel, u"chat"_s);
+}
+
+void tst_RedisHistory::replayMergesChannelsInIdOrder()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    const QStringList names = {u"a"_s, u"b"_s, u"c"_s};
+    for (qint64 id = 1; id <= 9; ++id)
+        QCOMPARE(append(*h, makeMessage(names.at((id - 1) % 3))), id);
+
+    auto all = h->replay({u"c"_s, u"a"_s}, 0, 9);
+    QVERIFY2(all, why(all).constData());
+    QCOMPARE(idsOf(all->messages), (QList<qint64>{1, 3, 4, 6, 7, 9}));
+    QVERIFY(all->recovered);
+
+    auto after = h->replay({u"a"_s, u"c"_s, u"a"_s}, 4, 9);
+    QVERIFY2(after, why(after).constData());
+    QCOMPARE(idsOf(after->messages), (QList<qint64>{6, 7, 9}));
+    QVERIFY(after->recovered);
+
+    auto upToDate = h->replay({u"a"_s, u"b"_s, u"c"_s}, 9, 9);
+    QVERIFY2(upToDate, why(upToDate).constData());
+    QVERIFY(upToDate->messages.isEmpty());
+    QVERIFY(upToDate->recovered);
+
+    auto unknown = h->replay({u"nobody"_s}, 0, 9);
+    QVERIFY2(unknown, why(unknown).constData());
+    QVERIFY(unknown->messages.isEmpty());
+    QVERIFY(unknown->recovered);
+}
+
+void tst_RedisHistory::replayFromTheFutureNotRecovered()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    for (qint64 id = 1; id <= 3; ++id)
+        QCOMPARE(append(*h, makeMessage(u"a"_s)), id);
+
+    // The client saw id 10 but the cluster has only handed out 3: its history was reset. The node's own
+    // idea of the last id (here a generous 100) does not matter.
+    auto r = h->replay({u"a"_s}, 10, 100);
+    QVERIFY2(r, why(r).constData());
+    QVERIFY(r->messages.isEmpty());
+    QVERIFY(!r->recovered);
+
+    // A node that lags behind the cluster (it has seen only id 1) still resumes a client at 3.
+    auto atCurrent = h->replay({u"a"_s}, 3, 1);
+    QVERIFY2(atCurrent, why(atCurrent).constData());
+    QVERIFY(atCurrent->recovered);
+    auto behind = h->replay({u"a"_s}, 2, 1);
+    QVERIFY2(behind, why(behind).constData());
+    QCOMPARE(idsOf(behind->messages), (QList<qint64>{3}));
+    QVERIFY(behind->recovered);
+    // With no channels at all, the future is still the future.
+    auto none = h->replay({}, 4, 100);
+    QVERIFY2(none, why(none).constData());
+    QVERIFY(!none->recovered);
+}
+
+void tst_RedisHistory::replayLimitKeepsNewest()
+{
+    ServerConfig c = config();
+    c.replayLimit = 3;
+    auto h = openHistory(c);
+    QVERIFY(h);
+    for (qint64 id = 1; id <= 8; ++id)
+        QCOMPARE(append(*h, makeMessage(id % 2 ? u"a"_s : u"b"_s)), id);
+
+    auto cut = h->replay({u"a"_s, u"b"_s}, 0, 8);
+    QVERIFY2(cut, why(cut).constData());
+    QCOMPARE(idsOf(cut->messages), (QList<qint64>{6, 7, 8}));
+    QVERIFY(!cut->recovered);
+
+    auto exact = h->replay({u"a"_s, u"b"_s}, 5, 8);
+    QVERIFY2(exact, why(exact).constData());
+    QCOMPARE(idsOf(exact->messages), (QList<qint64>{6, 7, 8}));
+    QVERIFY(exact->recovered);
+
+    auto oneChannel = h->replay({u"a"_s}, 0, 8);
+    QVERIFY2(oneChannel, why(oneChannel).constData());
+    QCOMPARE(idsOf(oneChannel->messages), (QList<qint64>{3, 5, 7}));
+    QVERIFY(!oneChannel->recovered);
+}
+
+void tst_RedisHistory::replayNoChannels()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    QCOMPARE(append(*h, makeMessage(u"a"_s)), 1);
+    auto replay = h->replay({}, 0, 1);
+    QVERIFY2(replay, why(replay).constData());
+    QVERIFY(replay->messages.isEmpty());
+    QVERIFY(replay->recovered);
+}
+
+void tst_RedisHistory::countRetentionOnAppend()
+{
+    ServerConfig c = config();
+    c.defaultRetention.maxCount = 3;
+    c.defaultRetention.maxAge = 0s;
+    auto h = openHistory(c);
+    QVERIFY(h);
+    QSignalSpy spy(h.get(), &RedisHistory::pruned);
+    const QString alice = userChannel(u"alice");
+    for (qint64 id = 1; id <= 12; ++id)
+        QCOMPARE(append(*h, makeMessage(id <= 10 ? alice : u"b"_s)), id);
+
+    // Applied as each message is stored, not later.
+    auto a = h->history(alice, 0, 0, 100);
+    QVERIFY2(a, why(a).constData());
+    QCOMPARE(idsOf(a->messages), (QList<qint64>{8, 9, 10}));
+    auto b = h->history(u"b"_s, 0, 0, 100);
+    QVERIFY2(b, why(b).constData());
+    QCOMPARE(idsOf(b->messages), (QList<qint64>{11, 12}));
+    auto deleted = h->prune();
+    QVERIFY2(deleted, why(deleted).constData());
+    QCOMPARE(*deleted, 0);
+    QCOMPARE(spy.count(), 0);
+
+    // History after 7 is whole (8, 9, 10); after anything below it, 1..7 are gone.
+    for (const auto &[since, covered] :
+         {std::pair{qint64(0), false}, std::pair{qint64(6), false}, std::pair{qint64(7), true},
+          std::pair{qint64(9), true}, std::pair{qint64(12), true}}) {
+        auto r = h->covers(alice, since);
+        QVERIFY2(r, why(r).constData());
+        QVERIFY2(*r == covered, qPrintable(u"covers(alice, %1)"_s.arg(since)));
+    }
+    auto bCovered = h->covers(u"b"_s, 0);
+    QVERIFY2(bCovered, why(bCovered).constData());
+    QVERIFY(*bCovered);
+
+    auto below = h->replay({alice}, 5, 12);
+    QVERIFY2(below, why(below).constData());
+    QCOMPARE(idsOf(below->messages), (QList<qint64>{8, 9, 10}));
+    QVERIFY(!below->recovered);
+    auto mixed = h->replay({u"b"_s, alice}, 0, 12);
+    QVERIFY2(mixed, why(mixed).constData());
+    QCOMPARE(idsOf(mixed->messages), (QList<qint64>{8, 9, 10, 11, 12}));
+    QVERIFY(!mixed->recovered);
+    auto above = h->replay({alice, u"b"_s}, 7, 12);
+    QVERIFY2(above, why(above).constData());
+    QCOMPARE(idsOf(above->messages), (QList<qint64>{8, 9, 10, 11, 12}));
+    QVERIFY(above->recovered);
+
+    // Memory stays bounded: every entry of a deleted message went with it.
+    QCOMPARE(count("ZCARD", u"msgs:"_s + alice), 3);
+    QCOMPARE(count("ZCARD", u"times:"_s + alice), 3);
+    QCOMPARE(count("ZCARD", u"unread:"_s + alice), 3);
+    QCOMPARE(count("HLEN", u"ids"_s), 5);
+    auto gone = h->channelOf(7);
+    QVERIFY2(gone, why(gone).constData());
+    QVERIFY(!gone->has_value());
+    auto unread = h->unreadCount(alice);
+    QVERIFY2(unread, why(unread).constData());
+    QCOMPARE(*unread, 3);
+
+    // Another node (a restart) sees the same pruned point.
+    h.reset();
+    auto again = openHistory(c);
+    QVERIFY(again);
+    auto stillPruned = again->covers(alice, 6);
+    QVERIFY2(stillPruned, why(stillPruned).constData());
+    QVERIFY(!*stillPruned);
+}
+
+void tst_RedisHistory::pruneByAge()
+{
+    ServerConfig c = config();
+    c.defaultRetention.maxAge = std::chrono::hours(24 * 7);
+    auto h = openHistory(c);
+    QVERIFY(h);
+    QSignalSpy spy(h.get(), &RedisHistory::pruned);
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    const QList<QDateTime> times = {now.addDays(-30), now.addDays(-10), now.addDays(-8), now.addDays(-6),
+                                    now.addSecs(-60)};
+    for (qsizetype i = 0; i < times.size(); ++i)
+        QCOMPARE(append(*h, makeMessage(u"a"_s, times.at(i))), i + 1);
+
+    auto deleted = h->prune();
+    QVERIFY2(deleted, why(deleted).constData());
+    QCOMPARE(*deleted, 3);
+    QCOMPARE(spy.count(), 1);
+    QCOMPARE(spy.at(0).at(0).toLongLong(), 3);
+
+    auto page = h->history(u"a"_s, 0, 0, 100);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(idsOf(page->messages), (QList<qint64>{4, 5}));
+    QCOMPARE(page->messages.at(0).timestamp, times.at(3));
+
+    auto old = h->covers(u"a"_s, 1);
+    QVERIFY2(old, why(old).constData());
+    QVERIFY(!*old);
+    auto recent = h->covers(u"a"_s, 3);
+    QVERIFY2(recent, why(recent).constData());
+    QVERIFY(*recent);
+    auto replay = h->replay({u"a"_s}, 0, 5);
+    QVERIFY2(replay, why(replay).constData());
+    QCOMPARE(idsOf(replay->messages), (QList<qint64>{4, 5}));
+    QVERIFY(!replay->recovered);
+    QCOMPARE(count("ZCARD", u"times:a"_s), 2);
+    QCOMPARE(count("HLEN", u"ids"_s), 2);
+
+    // A message timed before an older one's (clocks of two nodes): everything up to it goes, as in Store.
+    QCOMPARE(append(*h, makeMessage(u"a"_s, now.addDays(-9))), 6);
+    deleted = h->prune();
+    QVERIFY2(deleted, why(deleted).constData());
+    QCOMPARE(*deleted, 3);
+    page = h->history(u"a"_s, 0, 0, 100);
+    QVERIFY2(page, why(page).constData());
+    QVERIFY(page->messages.isEmpty());
+}
+
+void tst_RedisHistory::pruneRulesFirstMatchWins()
+{
+    ServerConfig c = config();
+    c.defaultRetention.maxCount = 2;
+    c.defaultRetention.maxAge = 0s;
+    c.retentionRules = {
+        RetentionRule{u"logs:keep"_s, 5, 0s},
+        RetentionRule{u"logs:*"_s, 1, 0s},
+        RetentionRule{u"logs:keep"_s, 3, 0s}, // shadowed by the first
+        RetentionRule{u"fast:*"_s, 1000, 60s},
+    };
+    auto h = openHistory(c);
+    QVERIFY(h);
+
+    qint64 id = 0;
+    for (const QString &channel : {u"logs:keep"_s, u"logs:x"_s, u"chat"_s}) {
+        for (int i = 0; i < 6; ++i)
+            QCOMPARE(append(*h, makeMessage(channel)), ++id);
+    }
+    // Five minutes old: past fast:*'s minute, well within the default (no age limit here).
+    const QDateTime fiveMinutesAgo = QDateTime::currentDateTimeUtc().addSecs(-300);
+    for (const QString &channel : {u"fast:1"_s, u"other"_s})
+        QCOMPARE(append(*h, makeMessage(channel, fiveMinutesAgo)), ++id);
+    QCOMPARE(append(*h, makeMessage(u"fast:1"_s)), ++id);
+
+    // The counts were applied on append; only fast:1's old message is left for prune().
+    auto deleted = h->prune();
+    QVERIFY2(deleted, why(deleted).constData());
+    QCOMPARE(*deleted, 1);
+
+    const QList<std::pair<QString, QList<qint64>>> expected = {
+        {u"logs:keep"_s, {2, 3, 4, 5, 6}},
+        {u"logs:x"_s, {12}},
+        {u"chat"_s, {17, 18}},
+        {u"fast:1"_s, {21}},
+        {u"other"_s, {20}},
+    };
+    for (const auto &[channel, ids] : expected) {
+        auto page = h->history(channel, 0, 0, 100);
+        QVERIFY2(page, why(page).constData());
+        QVERIFY2(idsOf(page->messages) == ids, qPrintable(channel));
+    }
+}
+
+void tst_RedisHistory::pruneEverythingStillKnown()
+{
+    ServerConfig c = config();
+    c.defaultRetention.maxAge = std::chrono::hours(1);
+    auto h = openHistory(c);
+    QVERIFY(h);
+    const QDateTime old = QDateTime::currentDateTimeUtc().addDays(-2);
+    for (qint64 id = 1; id <= 3; ++id)
+        QCOMPARE(append(*h, makeMessage(u"gone"_s, old)), id);
+    auto before = h->knows(u"gone"_s);
+    QVERIFY2(before, why(before).constData());
+    QVERIFY(*before);
+
+    auto deleted = h->prune();
+    QVERIFY2(deleted, why(deleted).constData());
+    QCOMPARE(*deleted, 3);
+
+    auto page = h->history(u"gone"_s, 0, 0, 100);
+    QVERIFY2(page, why(page).constData());
+    QVERIFY(page->messages.isEmpty());
+    auto known = h->knows(u"gone"_s);
+    QVERIFY2(known, why(known).constData());
+    QVERIFY(*known);
+    auto never = h->knows(u"never"_s);
+    QVERIFY2(never, why(never).constData());
+    QVERIFY(!*never);
+    auto covered = h->covers(u"gone"_s, 0);
+    QVERIFY2(covered, why(covered).constData());
+    QVERIFY(!*covered);
+    auto list = h->channels();
+    QVERIFY2(list, why(list).constData());
+    QVERIFY(list->isEmpty());
+    QCOMPARE(count("HLEN", u"ids"_s), 0);
+}
+
+void tst_RedisHistory::pruneRunsOnTimer()
+{
+    ServerConfig c = config();
+    c.defaultRetention.maxAge = std::chrono::hours(1);
+    c.pruneInterval = 50ms;
+    auto h = openHistory(c);
+    QVERIFY(h);
+    QSignalSpy spy(h.get(), &RedisHistory::pruned);
+    for (qint64 id = 1; id <= 3; ++id)
+        QCOMPARE(
+            append(*h, makeMessage(u"a"_s, QDateTime::currentDateTimeUtc().addSecs(id == 3 ? 0 : -7200))),
+            id);
+    QTRY_COMPARE(spy.count(), 1);
+    QCOMPARE(spy.at(0).at(0).toLongLong(), 2);
+    auto page = h->history(u"a"_s, 0, 0, 100);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(idsOf(page->messages), (QList<qint64>{3}));
+}
+
+void tst_RedisHistory::readFlags()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    const QString alice = userChannel(u"alice");
+    for (qint64 id = 1; id <= 3; ++id)
+        QCOMPARE(append(*h, makeMessage(alice)), id);
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 4);
+    QCOMPARE(append(*h, makeMessage(userChannel(u"bob"))), 5);
+
+    auto unread = h->unreadCount(alice);
+    QVERIFY2(unread, why(unread).constData());
+    QCOMPARE(*unread, 3);
+
+    QString channel;
+    auto marked = h->markRead(2, &channel);
+    QVERIFY2(marked, why(marked).constData());
+    QVERIFY(*marked);
+    QCOMPARE(channel, alice);
+    unread = h->unreadCount(alice);
+    QVERIFY2(unread, why(unread).constData());
+    QCOMPARE(*unread, 2);
+    auto page = h->history(alice, 0, 0, 100);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(page->read, (QList<bool>{false, true, false}));
+    auto backward = h->history(alice, -1, 0, 2);
+    QVERIFY2(backward, why(backward).constData());
+    QCOMPARE(idsOf(backward->messages), (QList<qint64>{2, 3}));
+    QCOMPARE(backward->read, (QList<bool>{true, false}));
+
+    // Again: still read, still true.
+    marked = h->markRead(2);
+    QVERIFY2(marked, why(marked).constData());
+    QVERIFY(*marked);
+
+    // Not a user channel's message, or no message at all.
+    channel.clear();
+    marked = h->markRead(4, &channel);
+    QVERIFY2(marked, why(marked).constData());
+    QVERIFY(!*marked);
+    QVERIFY(channel.isEmpty());
+    auto chatPage = h->history(u"chat"_s, 0, 0, 100);
+    QVERIFY2(chatPage, why(chatPage).constData());
+    QCOMPARE(chatPage->read, (QList<bool>{false}));
+    marked = h->markRead(999, &channel);
+    QVERIFY2(marked, why(marked).constData());
+    QVERIFY(!*marked);
+    QVERIFY(channel.isEmpty());
+    auto chatAll = h->markAllRead(u"chat"_s);
+    QVERIFY2(chatAll, why(chatAll).constData());
+    QCOMPARE(*chatAll, 0);
+
+    auto all = h->markAllRead(alice);
+    QVERIFY2(all, why(all).constData());
+    QCOMPARE(*all, 2);
+    unread = h->unreadCount(alice);
+    QVERIFY2(unread, why(unread).constData());
+    QCOMPARE(*unread, 0);
+    page = h->history(alice, 0, 0, 100);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(page->read, (QList<bool>{true, true, true}));
+    all = h->markAllRead(alice);
+    QVERIFY2(all, why(all).constData());
+    QCOMPARE(*all, 0);
+
+    // A new message is unread again.
+    QCOMPARE(append(*h, makeMessage(alice)), 6);
+    unread = h->unreadCount(alice);
+    QVERIFY2(unread, why(unread).constData());
+    QCOMPARE(*unread, 1);
+
+    // Another user's queue is untouched.
+    auto bobUnread = h->unreadCount(userChannel(u"bob"));
+    QVERIFY2(bobUnread, why(bobUnread).constData());
+    QCOMPARE(*bobUnread, 1);
+    auto nobody = h->unreadCount(userChannel(u"nobody"));
+    QVERIFY2(nobody, why(nobody).constData());
+    QCOMPARE(*nobody, 0);
+}
+
+void tst_RedisHistory::channelsSummary()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    const QDateTime base = QDateTime::currentDateTimeUtc().addSecs(-3600);
+    const QList<std::pair<qint64, QString>> rows = {{1, u"a"_s}, {2, u"b"_s}, {3, u"a"_s}, {4, u"b"_s},
+                                                    {5, u"b"_s}, {6, u"c"_s}, {7, u"a"_s}};
+    for (const auto &[id, channel] : rows)
+        QCOMPARE(append(*h, makeMessage(channel, base.addSecs(id * 10))), id);
+    auto ephemeral = h->append(makeMessage(clientChannel(u"x")), false, "{}");
+    QVERIFY2(ephemeral, why(ephemeral).constData());
+
+    auto list = h->channels();
+    QVERIFY2(list, why(list).constData());
+    QCOMPARE(list->size(), 3);
+    QHash<QString, StoredChannel> byName;
+    for (const StoredChannel &c : *list)
+        byName.insert(c.name, c);
+    const QList<std::tuple<QString, qint64, qint64>> expected = {
+        {u"a"_s, 3, 7}, {u"b"_s, 3, 5}, {u"c"_s, 1, 6}};
+    for (const auto &[name, count, lastId] : expected) {
+        QVERIFY2(byName.contains(name), qPrintable(name));
+        const StoredChannel c = byName.value(name);
+        QCOMPARE(c.messages, count);
+        QCOMPARE(c.lastId, lastId);
+        QCOMPARE(c.lastMessageAt, base.addSecs(lastId * 10));
+    }
+}
+
+void tst_RedisHistory::concurrentAppendsGapFreeAndInOrder()
+{
+    constexpr int Writers = 4;
+    constexpr int PerWriter = 200;
+    constexpr qint64 Total = Writers * PerWriter;
+    const QStringList channels = {u"load.0"_s, u"load.1"_s};
+
+    auto h = openHistory(config());
+    QVERIFY(h);
+    BusReader bus(*m_redis, h->busChannel());
+    QVERIFY(bus.isSubscribed());
+    QCOMPARE(h->threadConnectionCount(), 1);
+
+    // What each writer was told, by id: its channel and payload.
+    QMutex mutex;
+    QHash<qint64, QByteArray> sent;
+    std::atomic<int> failures{0};
+    std::vector<std::unique_ptr<QThread>> writers;
+    for (int t = 0; t < Writers; ++t) {
+        writers.emplace_back(QThread::create([&, t] {
+            for (int i = 0; i < PerWriter; ++i) {
+                const QByteArray payload = "writer " + QByteArray::number(t) + " #" + QByteArray::number(i);
+                auto id = h->append(makeMessage(channels.at(t % 2)), true, payload);
+                if (!id) {
+                    ++failures;
+                    continue;
+                }
+                QMutexLocker lock(&mutex);
+                if (sent.contains(*id))
+                    ++failures;
+                sent.insert(*id, payload);
+            }
+            h->releaseThreadConnection();
+        }));
+    }
+    for (auto &w : writers)
+        w->start();
+    for (auto &w : writers)
+        w->wait();
+    QCOMPARE(failures.load(), 0);
+    // Each thread had a connection of its own and gave it back.
+    QCOMPARE(h->threadConnectionCount(), 1);
+
+    // Unique and gap-free: exactly 1..Total.
+    QList<qint64> ids = sent.keys();
+    std::sort(ids.begin(), ids.end());
+    QCOMPARE(ids, range(1, Total));
+
+    // The bus delivered them all in id order, each with its writer's bytes.
+    for (qint64 expected = 1; expected <= Total; ++expected) {
+        const auto message = bus.next();
+        QVERIFY2(message, "a bus message is missing");
+        QCOMPARE(busId(*message), expected);
+        QCOMPARE(message->mid(message->indexOf(' ') + 1), sent.value(expected));
+    }
+
+    auto all = h->replay(channels, 0, Total);
+    QVERIFY2(all, why(all).constData());
+    QVERIFY(all->recovered);
+    QCOMPARE(idsOf(all->messages), range(1, Total));
+    auto list = h->channels();
+    QVERIFY2(list, why(list).constData());
+    QCOMPARE(list->size(), 2);
+    qint64 stored = 0;
+    for (const StoredChannel &c : *list)
+        stored += c.messages;
+    QCOMPARE(stored, Total);
+}
+
+void tst_RedisHistory::threadEndingWithoutRelease()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    // Threads that end without releaseThreadConnection(); a later one may get the same thread id. Each must
+    // still work, and close() must clean up after all.
+    QList<QByteArray> results;
+    for (int i = 0; i < 5; ++i) {
+        QByteArray result = "not run";
+        std::unique_ptr<QThread> t(
+            QThread::create([&h, &result] { result = why(h->append(makeMessage(u"a"_s), true, "{}")); }));
+        t->start();
+        t->wait();
+        results.append(result);
+    }
+    QCOMPARE(results, QList<QByteArray>(5, "ok"));
+    QVERIFY(h->threadConnectionCount() >= 2);
+    auto page = h->history(u"a"_s, 0, 0, 10);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(idsOf(page->messages), range(1, 5));
+    h->close();
+    QCOMPARE(h->threadConnectionCount(), 0);
+}
+
+void tst_RedisHistory::twoNodesShareHistory()
+{
+    auto one = openHistory(config());
+    QVERIFY(one);
+    auto two = openHistory(config());
+    QVERIFY(two);
+    BusReader bus(*m_redis, one->busChannel());
+    QVERIFY(bus.isSubscribed());
+    QCOMPARE(one->busChannel(), two->busChannel());
+
+    const QString alice = userChannel(u"alice");
+    for (qint64 id = 1; id <= 6; ++id) {
+        RedisHistory &node = id % 2 ? *one : *two;
+        QCOMPARE(append(node, makeMessage(id <= 3 ? u"chat"_s : alice)), id);
+    }
+    for (qint64 id = 1; id <= 6; ++id)
+        QCOMPARE(nextBusId(bus), id);
+
+    // A client that saw id 2 on node one resumes on node two.
+    auto resumed = two->replay({u"chat"_s, alice}, 2, 0);
+    QVERIFY2(resumed, why(resumed).constData());
+    QCOMPARE(idsOf(resumed->messages), range(3, 6));
+    QVERIFY(resumed->recovered);
+    auto fromOne = one->history(u"chat"_s, 0, 0, 10);
+    auto fromTwo = two->history(u"chat"_s, 0, 0, 10);
+    QVERIFY2(fromOne, why(fromOne).constData());
+    QVERIFY2(fromTwo, why(fromTwo).constData());
+    QCOMPARE(idsOf(fromOne->messages), range(1, 3));
+    QCOMPARE(idsOf(fromTwo->messages), idsOf(fromOne->messages));
+
+    // Read marks too.
+    auto marked = one->markRead(5);
+    QVERIFY2(marked, why(marked).constData());
+    QVERIFY(*marked);
+    auto unread = two->unreadCount(alice);
+    QVERIFY2(unread, why(unread).constData());
+    QCOMPARE(*unread, 2);
+    auto last = two->lastId();
+    QVERIFY2(last, why(last).constData());
+    QCOMPARE(*last, 6);
+}
+
+void tst_RedisHistory::prefixesAreIsolated()
+{
+    auto mine = openHistory(config());
+    QVERIFY(mine);
+    auto theirs = openHistory(config(), m_prefix.chopped(1) + u"-other:"_s);
+    QVERIFY(theirs);
+    QCOMPARE(append(*mine, makeMessage(u"chat"_s)), 1);
+    QCOMPARE(append(*mine, makeMessage(userChannel(u"alice"))), 2);
+
+    // Another cluster on the same Redis: its own sequence, its own history.
+    auto last = theirs->lastId();
+    QVERIFY2(last, why(last).constData());
+    QCOMPARE(*last, 0);
+    QCOMPARE(append(*theirs, makeMessage(u"chat"_s)), 1);
+    auto page = theirs->history(u"chat"_s, 0, 0, 10);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(page->messages.size(), 1);
+    auto known = theirs->knows(userChannel(u"alice"));
+    QVERIFY2(known, why(known).constData());
+    QVERIFY(!*known);
+    auto owner = theirs->channelOf(2);
+    QVERIFY2(owner, why(owner).constData());
+    QVERIFY(!owner->has_value());
+    QVERIFY(theirs->busChannel() != mine->busChannel());
+
+    // Every key either wrote starts with its prefix.
+    const auto keys = m_redis->command({"EVAL", "return #redis.call('KEYS', '*')", "0"});
+    const auto prefixed = m_redis->command({"EVAL", "return #redis.call('KEYS', ARGV[1])", "0", "tst:*"});
+    QVERIFY(keys && prefixed);
+    QCOMPARE(*keys, *prefixed);
+}
+
+void tst_RedisHistory::restartedRedisHeals()
+{
+    // With an append-only file, so the data outlives the restart (as a production Redis would).
+    RedisServer redis({u"--appendonly"_s, u"yes"_s, u"--appendfsync"_s, u"always"_s});
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    auto h = openHistory(config(), {}, &redis);
+    QVERIFY(h);
+    for (qint64 id = 1; id <= 3; ++id)
+        QCOMPARE(append(*h, makeMessage(u"chat"_s)), id);
+    QString worker = u"not run"_s;
+    std::unique_ptr<QThread> before(
+        QThread::create([&] { worker = QString::fromUtf8(why(h->history(u"chat"_s, 0, 0, 10))); }));
+    before->start();
+    before->wait();
+    QCOMPARE(worker, u"ok"_s);
+
+    QVERIFY2(redis.restart(), qPrintable(redis.errorString()));
+
+    // The very next call works: the dead connection is noticed before use, and the scripts Redis forgot are
+    // loaded again.
+    QTest::ignoreMessage(QtInfoMsg, QRegularExpression(u"closed the connection; reconnecting"_s));
+    QTest::ignoreMessage(QtInfoMsg, QRegularExpression(u"lost its scripts"_s));
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 4);
+    auto page = h->history(u"chat"_s, 0, 0, 10);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(idsOf(page->messages), range(1, 4));
+
+    // So does another thread's.
+    std::unique_ptr<QThread> after(QThread::create([&] {
+        worker = QString::fromUtf8(why(h->replay({u"chat"_s}, 2, 0)));
+        h->releaseThreadConnection();
+    }));
+    after->start();
+    after->wait();
+    QCOMPARE(worker, u"ok"_s);
+}
+
+void tst_RedisHistory::stoppedRedisUnavailable()
+{
+    RedisServer redis;
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    auto h = openHistory(config(), {}, &redis);
+    QVERIFY(h);
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 1);
+
+    redis.stop();
+    auto appended = h->append(makeMessage(u"chat"_s), true, "{}");
+    QVERIFY(!appended);
+    QCOMPARE(appended.error().kind, StoreError::Kind::Unavailable);
+    QVERIFY2(appended.error().message.contains(redis.url()), qPrintable(appended.error().message));
+    auto page = h->history(u"chat"_s, 0, 0, 10);
+    QVERIFY(!page);
+    QCOMPARE(page.error().kind, StoreError::Kind::Unavailable);
+    auto replay = h->replay({u"chat"_s}, 0, 1);
+    QVERIFY(!replay);
+    QCOMPARE(replay.error().kind, StoreError::Kind::Unavailable);
+    auto pruned = h->prune();
+    QVERIFY(!pruned);
+    QCOMPARE(pruned.error().kind, StoreError::Kind::Unavailable);
+    QCOMPARE(h->threadConnectionCount(), 0);
+
+    // Back (empty: no persistence here): Herald carries on without being restarted.
+    QVERIFY2(redis.restart(), qPrintable(redis.errorString()));
+    auto raised = h->raiseSequence(1);
+    QVERIFY2(raised, why(raised).constData());
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 2);
+}
+
+void tst_RedisHistory::hungRedisTimesOut()
+{
+    RedisServer redis;
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    const auto address = RedisAddress::parse(redis.url());
+    QVERIFY(address);
+    RedisHistory h(config(), *address, m_prefix);
+    h.setTimeouts({500ms, 300ms});
+    QVERIFY2(h.open(), qPrintable(h.errorString()));
+    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+
+    // Redis still holds its socket but answers nothing: calls give up after the command timeout.
+    QVERIFY(redis.pause());
+    auto last = h.lastId();
+    QVERIFY(!last);
+    QCOMPARE(last.error().kind, StoreError::Kind::Unavailable);
+    QVERIFY2(last.error().message.contains(u"did not answer within 300 ms"_s),
+             qPrintable(last.error().message));
+    // A new connection too (connecting succeeds: the kernel accepts for it).
+    auto page = h.history(u"chat"_s, 0, 0, 10);
+    QVERIFY(!page);
+    QCOMPARE(page.error().kind, StoreError::Kind::Unavailable);
+
+    redis.resume();
+    last = h.lastId();
+    QVERIFY2(last, why(last).constData());
+    QCOMPARE(*last, 1);
+}
+
+void tst_RedisHistory::maxmemoryGivesFull()
+{
+    RedisServer redis;
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    auto h = openHistory(config(), {}, &redis);
+    QVERIFY(h);
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 1);
+
+    QCOMPARE(redis.command({"CONFIG", "SET", "maxmemory", "1"}).value_or(""), "OK");
+    for (bool persist : {true, false}) {
+        auto r = h->append(makeMessage(u"chat"_s), persist, "{}");
+        QVERIFY(!r);
+        QCOMPARE(r.error().kind, StoreError::Kind::Full);
+    }
+    // Refused whole: no id was used up, and reads still work.
+    auto last = h->lastId();
+    QVERIFY2(last, why(last).constData());
+    QCOMPARE(*last, 1);
+    auto page = h->history(u"chat"_s, 0, 0, 10);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(idsOf(page->messages), (QList<qint64>{1}));
+
+    QCOMPARE(redis.command({"CONFIG", "SET", "maxmemory", "0"}).value_or(""), "OK");
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 2);
+}
+
+void tst_RedisHistory::closeRefuses()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    QCOMPARE(append(*h, makeMessage(u"a"_s)), 1);
+    h->close();
+    QCOMPARE(h->threadConnectionCount(), 0);
+    auto r = h->append(makeMessage(u"a"_s), true, "{}");
+    QVERIFY(!r);
+    QCOMPARE(r.error().kind, StoreError::Kind::Unavailable);
+    auto page = h->history(u"a"_s, 0, 0, 100);
+    QVERIFY(!page);
+    QCOMPARE(page.error().kind, StoreError::Kind::Unavailable);
+    auto replay = h->replay({u"a"_s}, 0, 1);
+    QVERIFY(!replay);
+    QCOMPARE(replay.error().kind, StoreError::Kind::Unavailable);
+    QVERIFY(!h->prune());
+    QVERIFY(!h->lastId());
+    h->close(); // twice is harmless
+    QCOMPARE(h->threadConnectionCount(), 0);
+
+    // Open again: the data is where it was.
+    QVERIFY2(h->open(), qPrintable(h->errorString()));
+    auto again = h->history(u"a"_s, 0, 0, 100);
+    QVERIFY2(again, why(again).constData());
+    QCOMPARE(idsOf(again->messages), (QList<qint64>{1}));
+}
+
+QTEST_GUILESS_MAIN(tst_RedisHistory)
+#include "tst_redishistory.moc"
