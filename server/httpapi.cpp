@@ -1,6 +1,7 @@
 #include "httpapi.h"
 
 #include "channelname.h"
+#include "cluster.h"
 #include "httpguard.h"
 #include "httpjson.h"
 #include "hub.h"
@@ -165,12 +166,21 @@ QHttpServerResponse HttpApi::stats(const QHttpServerRequest &request) const
 QHttpServerResponse HttpApi::health() const
 {
     const HubCounts c = m_hub->counts();
-    return jsonResponse(QJsonObject{{"status"_L1, "ok"_L1},
-                                    {"version"_L1, QStringLiteral(HERALD_VERSION)},
-                                    {"uptime_seconds"_L1, m_started.secsTo(QDateTime::currentDateTimeUtc())},
-                                    {"clients"_L1, c.clients},
-                                    {"subscribers"_L1, c.subscribers},
-                                    {"last_id"_L1, m_hub->lastId()}});
+    const Cluster *cluster = m_hub->cluster();
+    // A node off the cluster bus still serves its own connections: 200, and "degraded" for monitoring.
+    const bool degraded = cluster && !cluster->isBusUp();
+    QJsonObject o{{"status"_L1, degraded ? "degraded"_L1 : "ok"_L1},
+                  {"version"_L1, QStringLiteral(HERALD_VERSION)},
+                  {"uptime_seconds"_L1, m_started.secsTo(QDateTime::currentDateTimeUtc())},
+                  {"clients"_L1, c.clients},
+                  {"subscribers"_L1, c.subscribers},
+                  {"last_id"_L1, m_hub->lastId()}};
+    if (cluster) {
+        o.insert("node"_L1, cluster->nodeId());
+        o.insert("redis"_L1, degraded ? "down"_L1 : "up"_L1);
+        o.insert("nodes"_L1, int(cluster->peers().size()) + 1);
+    }
+    return jsonResponse(o);
 }
 
 QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const

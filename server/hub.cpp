@@ -1,6 +1,7 @@
 #include "hub.h"
 
 #include "channelname.h"
+#include "cluster.h"
 #include "logging.h"
 #include "worker.h"
 
@@ -102,6 +103,22 @@ void Hub::setStore(Store *store)
 {
     m_store = store;
     m_history = store;
+}
+
+void Hub::releaseThreadConnections()
+{
+    if (m_store)
+        m_store->releaseThreadConnection();
+    if (m_cluster)
+        m_cluster->releaseThreadConnection();
+}
+
+void Hub::setCluster(Cluster *cluster, History *history)
+{
+    m_cluster = cluster;
+    m_history = history;
+    // Other nodes' figures change the totals that counts frames and stats show.
+    connect(cluster, &Cluster::peersChanged, this, &Hub::countsMaybeChanged);
 }
 
 bool Hub::acquireAddress(const QHostAddress &address, int cap)
@@ -259,6 +276,8 @@ bool Hub::removeSubscription(quint64 sessionId, const QString &channel)
 PublishResult Hub::publishLocked(Message message, Envelope::Target target, const QString &exclude,
                                  const RecordWrite *record)
 {
+    if (m_cluster)
+        return publishClustered(std::move(message), target, exclude, record);
     // One lock around "take the next id", "commit" and "hand to the workers" keeps commit order, id order
     // and every worker's queue order the same, which is what makes a resume gap-free (see Session::replay).
     QMutexLocker lock(&m_publishMutex);
@@ -295,6 +314,46 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
     return id;
 }
 
+PublishResult Hub::publishClustered(Message message, Envelope::Target target, const QString &exclude,
+                                    const RecordWrite *record)
+{
+    // Redis orders publishes (one script takes the id, stores and puts the message on the bus), so no lock
+    // here: the delivery, on every node and this one, comes back from the bus in id order.
+    if (!message.timestamp.isValid())
+        message.timestamp = QDateTime::currentDateTimeUtc();
+    const bool stored = m_history->isPersistent(message.channel);
+    if (record) {
+        // Model records stay in this node's SQLite (see docs/protocol.md, "Cluster").
+        auto written = m_store->writeRecord(*record);
+        if (!written) {
+            Metrics::add(m_metrics.storeErrors);
+            return PublishResult::failure(written.error());
+        }
+    }
+    auto id = m_cluster->publish(message, target, exclude, stored);
+    if (!id) {
+        Metrics::add(m_metrics.storeErrors);
+        return PublishResult::failure(id.error());
+    }
+    qint64 seen = m_lastId.load(std::memory_order_acquire);
+    while (seen < *id && !m_lastId.compare_exchange_weak(seen, *id, std::memory_order_acq_rel))
+        ;
+    Metrics::add(m_metrics.messagesPublished);
+    return *id;
+}
+
+void Hub::deliverFromCluster(Message message, Envelope::Target target, const QString &excludeClientId,
+                             bool stored)
+{
+    const qint64 id = message.id;
+    EnvelopePtr envelope = makeEnvelope(std::move(message), target, excludeClientId, stored);
+    qint64 seen = m_lastId.load(std::memory_order_acquire);
+    while (seen < id && !m_lastId.compare_exchange_weak(seen, id, std::memory_order_acq_rel))
+        ;
+    dispatch(envelope);
+    Q_EMIT messagePublished(envelope->message);
+}
+
 PublishResult Hub::publish(Message message, const QString &excludeClientId, const RecordWrite *record)
 {
     const Envelope::Target target =
@@ -323,6 +382,13 @@ PublishResult Hub::sendToClient(const QString &clientId, Message message)
 }
 
 int Hub::disconnectClient(const QString &clientId, quint16 closeCode, const QString &reason)
+{
+    if (m_cluster)
+        m_cluster->kickElsewhere(clientId, closeCode, reason);
+    return disconnectLocal(clientId, closeCode, reason);
+}
+
+int Hub::disconnectLocal(const QString &clientId, quint16 closeCode, const QString &reason)
 {
     QList<quint64> ids;
     {
@@ -365,10 +431,9 @@ void Hub::countsMaybeChanged()
 void Hub::pushCounts()
 {
     m_countsPending.store(false);
-    HubCounts now;
+    const HubCounts now = totalCounts();
     {
         QMutexLocker lock(&m_mutex);
-        now = {m_clients, m_subscribers};
         if (now.clients == m_lastPushedCounts.clients && now.subscribers == m_lastPushedCounts.subscribers)
             return;
         m_lastPushedCounts = now;
@@ -409,29 +474,73 @@ bool Hub::clientIdFreeFor(const QString &clientId, const QString &userId) const
 
 QJsonObject Hub::stats(const Identity *who) const
 {
-    QMutexLocker lock(&m_mutex);
+    const QList<NodeInfo> peers = m_cluster ? m_cluster->peers() : QList<NodeInfo>();
+    QHash<QString, int> counts;
+    HubCounts own;
+    {
+        QMutexLocker lock(&m_mutex);
+        counts = m_channelCounts;
+        own = {m_clients, m_subscribers};
+    }
+    HubCounts total = own;
+    for (const NodeInfo &n : peers) {
+        total.clients += n.clients;
+        total.subscribers += n.subscribers;
+        for (auto it = n.channels.cbegin(); it != n.channels.cend(); ++it)
+            counts[it.key()] += it.value();
+    }
     QJsonObject channels;
-    for (auto it = m_channelCounts.cbegin(); it != m_channelCounts.cend(); ++it) {
+    for (auto it = counts.cbegin(); it != counts.cend(); ++it) {
         if (!who || who->canRead(it.key()))
             channels.insert(it.key(), it.value());
     }
-    return QJsonObject{{"total_channels"_L1, int(channels.size())},
-                       {"channels"_L1, channels},
-                       {"total_connections"_L1, m_clients},
-                       {"clients"_L1, m_clients},
-                       {"subscribers"_L1, m_subscribers}};
+    QJsonObject o{{"total_channels"_L1, int(channels.size())},
+                  {"channels"_L1, channels},
+                  {"total_connections"_L1, total.clients},
+                  {"clients"_L1, total.clients},
+                  {"subscribers"_L1, total.subscribers}};
+    if (m_cluster) {
+        // Per node: counts only (channel names could leak what a restricted token may not read).
+        NodeInfo me = m_cluster->selfInfo();
+        me.clients = own.clients;
+        me.subscribers = own.subscribers;
+        me.lastId = lastId();
+        QJsonObject self = me.toJson(false);
+        self.insert("self"_L1, true);
+        QJsonArray nodes{self};
+        for (const NodeInfo &n : peers)
+            nodes.append(n.toJson(false));
+        o.insert("node"_L1, m_cluster->nodeId());
+        o.insert("nodes"_L1, nodes);
+        o.insert("cluster"_L1, m_cluster->isBusUp() ? "ok"_L1 : "degraded"_L1);
+    }
+    return o;
+}
+
+HubCounts Hub::totalCounts() const
+{
+    HubCounts total = counts();
+    if (m_cluster) {
+        for (const NodeInfo &n : m_cluster->peers()) {
+            total.clients += n.clients;
+            total.subscribers += n.subscribers;
+        }
+    }
+    return total;
 }
 
 QByteArray Hub::countsFrame() const
 {
-    const HubCounts c = counts();
-    return compact(
-        QJsonObject{{"type"_L1, "counts"_L1}, {"subscribers"_L1, c.subscribers}, {"clients"_L1, c.clients}});
+    const HubCounts c = totalCounts();
+    QJsonObject o{{"type"_L1, "counts"_L1}, {"subscribers"_L1, c.subscribers}, {"clients"_L1, c.clients}};
+    if (m_cluster)
+        o.insert("nodes"_L1, int(m_cluster->peers().size()) + 1);
+    return compact(o);
 }
 
 QByteArray Hub::snapshotFrame() const
 {
-    const HubCounts c = counts();
+    const HubCounts c = totalCounts();
     QJsonArray list;
     for (const ClientInfo &info : clients())
         list.append(info.toJson());

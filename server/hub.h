@@ -21,6 +21,7 @@
 
 namespace Herald {
 
+class Cluster;
 class Worker;
 
 // A publish either has its id (and, on a persistent channel, is committed) or was refused by the store.
@@ -88,6 +89,12 @@ public:
     Store *store() const { return m_store; }
     // Where stored messages are read: the store, or Redis on a cluster node (--redis).
     History *history() const { return m_history; }
+    // A cluster node (--redis): history is read from Redis, publishes go through the cluster and every
+    // delivery comes back from it (deliverFromCluster). Set up before any connection arrives.
+    void setCluster(Cluster *cluster, History *history);
+    Cluster *cluster() const { return m_cluster; }
+    // The calling thread's store and Redis connections (a worker thread that ends).
+    void releaseThreadConnections();
 
     Metrics &metrics() { return m_metrics; }
     // Set up before any connection arrives; read-only afterwards.
@@ -121,11 +128,20 @@ public:
     PublishResult broadcastToAll(Message message);
     // Personal delivery to every connection of a client id (never stored).
     PublishResult sendToClient(const QString &clientId, Message message);
-    // Asks the owning workers to close every connection of this client id. Returns how many there were.
+    // Asks the owning workers to close every connection of this client id, on every node of a cluster.
+    // Returns how many there were on this node.
     int disconnectClient(const QString &clientId, quint16 closeCode, const QString &reason);
+    // The same on this node only (a kick from another node).
+    int disconnectLocal(const QString &clientId, quint16 closeCode, const QString &reason);
+    // A message the cluster bus brought (its id assigned by Redis): delivered to this node's subscribers.
+    void deliverFromCluster(Message message, Envelope::Target target, const QString &excludeClientId,
+                            bool stored);
 
     qint64 lastId() const { return m_lastId.load(std::memory_order_acquire); }
+    // This node's connections.
     HubCounts counts() const;
+    // The whole cluster's (this node's on a single server).
+    HubCounts totalCounts() const;
     QHash<QString, int> channelCounts() const;
     QList<ClientInfo> clients() const;
     // Seed 004's stats object plus clients and subscribers; with an identity, only the channels it may read.
@@ -149,6 +165,8 @@ private:
     // With m_mutex held.
     void noteClientUser(const QString &clientId, const QString &userId, int delta);
     bool clientIdFreeForLocked(const QString &clientId, const QString &userId, int ownConnections) const;
+    PublishResult publishClustered(Message message, Envelope::Target target, const QString &exclude,
+                                   const RecordWrite *record);
     PublishResult publishLocked(Message message, Envelope::Target target, const QString &exclude,
                                 const RecordWrite *record = nullptr);
 
@@ -157,6 +175,7 @@ private:
     QList<Worker *> m_workers;
     Store *m_store = nullptr;
     History *m_history = nullptr;
+    Cluster *m_cluster = nullptr;
     QMutex m_publishMutex;
     qint64 m_reservedId = 0; // ids up to here are recorded in the store as possibly handed out
     QSet<QString> m_modelChannels;

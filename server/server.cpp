@@ -1,15 +1,19 @@
 #include "server.h"
 
 #include "channelname.h"
+#include "cluster.h"
 #include "hub.h"
 #include "listener.h"
 #include "logging.h"
+#include "redishistory.h"
 #include "store.h"
 #include "worker.h"
 
 #include <QDir>
 #include <QFile>
+#include <QHostInfo>
 #include <QJsonObject>
+#include <QRandomGenerator>
 #include <QSslCertificate>
 #include <QSslConfiguration>
 #include <QSslKey>
@@ -100,6 +104,12 @@ bool Server::start()
     }
     m_hub->setStore(m_store);
     m_hub->setInitialSequence(m_store->lastStoredId());
+    if (m_config.clustered() && !joinCluster()) {
+        closeStore();
+        delete m_listener;
+        m_listener = nullptr;
+        return false;
+    }
 
     const int count =
         m_config.workerThreads > 0 ? m_config.workerThreads : qMax(1, QThread::idealThreadCount());
@@ -124,12 +134,51 @@ bool Server::start()
     m_hub->setWorkers(m_workers);
     m_listener->setWorkers(m_workers);
 
+    if (m_cluster)
+        m_cluster->start(m_hub->lastId());
     if (m_config.demoIntervalSeconds > 0)
         startDemo();
     qCInfo(lcServer).noquote()
         << "herald-server" << HERALD_VERSION << "listening on"
         << u"%1://%2:%3/"_s.arg(m_config.tls() ? u"https"_s : u"http"_s, m_config.bindText).arg(port())
-        << "with" << count << "I/O threads, auth" << (m_config.tokenAuth() ? "token" : "open");
+        << "with" << count << "I/O threads, auth" << (m_config.tokenAuth() ? "token" : "open")
+        << (m_cluster ? u", cluster node %1 on %2"_s.arg(m_cluster->nodeId(), m_redisAddress) : QString());
+    return true;
+}
+
+bool Server::joinCluster()
+{
+    const auto address = RedisAddress::parse(m_config.redisUrl);
+    if (!address) {
+        m_error = u"--redis: '%1' is not a redis:// URL"_s.arg(m_config.redisUrl);
+        return false;
+    }
+    m_redisAddress = address->toString();
+    m_redis = new RedisHistory(m_config, *address, m_config.redisPrefix, this);
+    if (!m_redis->open()) {
+        m_error = m_redis->errorString();
+        delete m_redis;
+        m_redis = nullptr;
+        return false;
+    }
+    auto last = m_redis->lastId();
+    if (!last) {
+        m_error = u"cannot read the cluster's sequence from Redis at %1: %2"_s.arg(m_redisAddress,
+                                                                                   last.error().message);
+        delete m_redis;
+        m_redis = nullptr;
+        return false;
+    }
+    // Unique without configuration: two nodes on one host differ by port, a restarted node by the suffix.
+    const QString nodeId =
+        !m_config.nodeId.isEmpty()
+            ? m_config.nodeId
+            : u"%1-%2-%3"_s.arg(QHostInfo::localHostName().section(u'.', 0, 0), QString::number(port()),
+                                QString::number(QRandomGenerator::global()->bounded(0x10000), 16));
+    m_cluster = new Cluster(m_hub, m_redis, m_config, nodeId, this);
+    m_cluster->setAddress(u"%1:%2"_s.arg(m_config.bindText).arg(port()));
+    m_hub->setCluster(m_cluster, m_redis);
+    m_hub->setInitialSequence(*last);
     return true;
 }
 
@@ -165,6 +214,8 @@ void Server::stop()
     qCInfo(lcServer) << "shutting down";
     if (m_demo)
         m_demo->stop();
+    if (m_cluster)
+        m_cluster->stop();
     if (m_listener)
         m_listener->close();
     if (m_workers.isEmpty()) {
@@ -219,6 +270,8 @@ std::optional<QSslConfiguration> Server::loadTls()
 
 void Server::closeStore()
 {
+    if (m_redis)
+        m_redis->close();
     if (!m_store)
         return;
     // Record the exact last id, so a clean restart continues from it instead of the reserved block's end.

@@ -15,8 +15,10 @@ class QTimer;
 
 namespace Herald {
 
+class Cluster;
 class Hub;
 class Listener;
+class RedisHistory;
 class Store;
 class Worker;
 
@@ -36,6 +38,7 @@ public:
     quint16 port() const;
     Hub *hub() const { return m_hub; }
     Store *store() const { return m_store; }
+    Cluster *cluster() const { return m_cluster; }
     const ServerConfig &config() const { return m_config; }
 
     // Graceful stop (SPEC section 1): stop accepting, close 1001 to every WebSocket, end SSE streams; emits
@@ -46,6 +49,8 @@ Q_SIGNALS:
     void stopped();
 
 private:
+    // --redis: opens the cluster's history in Redis (refusing to start without it) and joins the cluster.
+    bool joinCluster();
     void startDemo();
     void stopThreads();
     void closeStore();
@@ -55,6 +60,9 @@ private:
     QString m_error;
     Hub *m_hub = nullptr;
     Store *m_store = nullptr;
+    RedisHistory *m_redis = nullptr;
+    Cluster *m_cluster = nullptr;
+    QString m_redisAddress; // for messages: the URL without its password
     Listener *m_listener = nullptr;
     QMutex m_modelChanges; // shared by the workers' ModelApi
     QTimer *m_demo = nullptr;

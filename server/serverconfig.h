@@ -79,6 +79,14 @@ struct ServerConfig
     QString tlsKey;
     bool tls() const { return !tlsCert.isEmpty(); }
 
+    // Scale-out (SPEC section 8): with a Redis URL this server is one node of a cluster.
+    QString redisUrl; // empty: a single server, SQLite only
+    QString redisPrefix =
+        QStringLiteral("herald:");   // every key and bus channel; clusters can share one Redis
+    QString nodeId;                  // empty: <hostname>-<port>-<random>, chosen at start
+    std::chrono::seconds nodeTtl{6}; // a silent node's figures leave the totals after this
+    bool clustered() const { return !redisUrl.isEmpty(); }
+
     bool isLoopbackBind() const { return bind.isLoopback(); }
     bool tokenAuth() const
     {

@@ -3,6 +3,7 @@
 #include "auth.h"
 #include "channelname.h"
 #include "logging.h"
+#include "redisaddress.h"
 #include "request.h"
 
 #include <QCommandLineParser>
@@ -203,6 +204,28 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
         if (value.trimmed().isEmpty())
             return u"--%1: empty path"_s.arg(key);
         (key == u"tls-cert"_s ? c.tlsCert : c.tlsKey) = value.trimmed();
+    } else if (key == u"redis"_s) {
+        const QString v = value.trimmed();
+        if (!v.isEmpty() && !RedisAddress::parse(v))
+            return u"--redis: '%1' is not a URL like redis://127.0.0.1:6379 (or redis://:password@host:port/db)"_s
+                .arg(value);
+        c.redisUrl = v;
+    } else if (key == u"redis-prefix"_s) {
+        const QString v = value.trimmed();
+        if (v.isEmpty() || v.size() > 64 || v.contains(u' '))
+            return u"--redis-prefix: '%1' is not a key prefix of 1 to 64 characters without spaces"_s.arg(
+                value);
+        c.redisPrefix = v;
+    } else if (key == u"node-id"_s) {
+        const QString v = value.trimmed();
+        if (!isValidIdentifier(v))
+            return u"--node-id: '%1' is not a name of [A-Za-z0-9_.:-]"_s.arg(value);
+        c.nodeId = v;
+    } else if (key == u"node-ttl"_s) {
+        const auto v = parseDuration(value);
+        if (!v || *v < 1 || *v > 3600)
+            return u"--node-ttl: '%1' is not a duration from 1s to 1h"_s.arg(value);
+        c.nodeTtl = std::chrono::seconds(*v);
     } else if (key == u"ephemeral-channels"_s) {
         QStringList patterns;
         for (const QString &p : value.split(u',', Qt::SkipEmptyParts))
@@ -308,6 +331,11 @@ constexpr OptionSpec optionSpecs[] = {
      u"size"},
     {u"tls-cert", u"PEM certificate (chain) for https:// and wss:// on the same port.", u"file"},
     {u"tls-key", u"PEM private key for --tls-cert.", u"file"},
+    {u"redis", u"Run as one node of a cluster on this Redis, e.g. redis://127.0.0.1:6379.", u"url"},
+    {u"redis-prefix", u"Prefix of the cluster's Redis keys and channels (default herald:).", u"prefix"},
+    {u"node-id", u"This node's name in the cluster (default: host-port-random).", u"name"},
+    {u"node-ttl", u"A node that stops reporting leaves the cluster totals after this (default 6s).",
+     u"duration"},
     {u"sync", nullptr, nullptr},
     {u"ephemeral-channels", nullptr, nullptr},
 };

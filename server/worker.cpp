@@ -82,9 +82,9 @@ Worker::~Worker()
     const auto plain = m_plainPending;
     for (PendingPlain *p : plain)
         dropPlain(p);
-    // Qt Sql connections belong to their thread: close this thread's before it ends.
-    if (m_hub->store() && QThread::currentThread() == thread())
-        m_hub->store()->releaseThreadConnection();
+    // Qt Sql and hiredis connections belong to their thread: close this thread's before it ends.
+    if (QThread::currentThread() == thread())
+        m_hub->releaseThreadConnections();
 }
 
 void Worker::post(EnvelopePtr envelope)

@@ -847,7 +847,8 @@ void WsSession::doDisconnect(const Request &r)
     }
     const int count =
         m_worker->hub()->disconnectClient(*target, CloseKicked, u"disconnected by an administrator"_s);
-    if (count == 0) {
+    // On a cluster the client may be on another node: the kick went there too, so no "not found".
+    if (count == 0 && !m_worker->hub()->cluster()) {
         sendError(ErrorCode::NotFound, u"no client '%1' is connected"_s.arg(*target), &r);
         return;
     }

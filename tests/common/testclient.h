@@ -13,6 +13,7 @@
 #include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QSignalSpy>
+#include <QTcpServer>
 #include <QTcpSocket>
 #include <QTest>
 #include <QTimer>
@@ -127,6 +128,14 @@ struct HttpResult
     QList<QNetworkReply::RawHeaderPair> headers;
     QJsonObject json() const { return parseObject(body); }
 };
+
+// A loopback port free a moment ago, for a server started as a separate process (in-process ones use port 0).
+inline quint16 freePort()
+{
+    QTcpServer s;
+    s.listen(QHostAddress::LocalHost, 0);
+    return s.serverPort();
+}
 
 inline HttpResult http(const QByteArray &method, quint16 port, const QString &path,
                        const QByteArray &body = {}, const QList<QPair<QByteArray, QByteArray>> &headers = {})

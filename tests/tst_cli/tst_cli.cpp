@@ -27,12 +27,6 @@ private Q_SLOTS:
     void badStoreOptions();
 
 private:
-    static quint16 freePort()
-    {
-        QTcpServer s;
-        s.listen(QHostAddress::LocalHost, 0);
-        return s.serverPort();
-    }
     struct Run
     {
         int exitCode = -1;

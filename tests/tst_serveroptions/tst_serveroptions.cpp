@@ -59,6 +59,20 @@ void tst_ServerOptions::options_data()
     QTest::newRow("positional") << QStringList{u"extra"_s} << false << u"extra"_s;
     QTest::newRow("missing config") << QStringList{u"--config"_s, u"/nonexistent/herald.conf"_s} << false
                                     << u"cannot read"_s;
+    QTest::newRow("redis") << QStringList{u"--redis"_s,        u"redis://127.0.0.1:6379"_s,
+                                          u"--redis-prefix"_s, u"prod:"_s,
+                                          u"--node-id"_s,      u"n1"_s,
+                                          u"--node-ttl"_s,     u"3s"_s}
+                           << true << QString();
+    QTest::newRow("redis password db")
+        << QStringList{u"--redis=redis://:secret@10.0.0.5:6380/2"_s} << true << QString();
+    QTest::newRow("redis scheme") << QStringList{u"--redis"_s, u"http://127.0.0.1:6379"_s} << false
+                                  << u"--redis"_s;
+    QTest::newRow("redis port") << QStringList{u"--redis"_s, u"redis://127.0.0.1:99999"_s} << false
+                                << u"--redis"_s;
+    QTest::newRow("empty prefix") << QStringList{u"--redis-prefix="_s} << false << u"--redis-prefix"_s;
+    QTest::newRow("node id") << QStringList{u"--node-id"_s, u"a b"_s} << false << u"--node-id"_s;
+    QTest::newRow("node ttl") << QStringList{u"--node-ttl"_s, u"0"_s} << false << u"--node-ttl"_s;
 }
 
 void tst_ServerOptions::options()
