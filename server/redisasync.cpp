@@ -180,10 +180,10 @@ void RedisAsync::lost(const QString &reason)
     m_backoffMs = m_backoffMs == 0 ? FirstRetryMs : qMin(m_backoffMs * 2, MaxRetryMs);
     if (wasConnected)
         qCWarning(lcCluster).noquote()
-            << m_name << "lost Redis at" << m_address.toString() << "(" << reason << "); reconnecting";
+            << u"%1 lost Redis at %2 (%3); reconnecting"_s.arg(m_name, m_address.toString(), reason);
     else
-        qCDebug(lcCluster).noquote() << m_name << "cannot reach Redis at" << m_address.toString() << ":"
-                                     << reason << "; retry in" << m_backoffMs << "ms";
+        qCDebug(lcCluster).noquote() << u"%1 cannot reach Redis at %2: %3; retry in %4 ms"_s.arg(
+            m_name, m_address.toString(), reason, QString::number(m_backoffMs));
     m_retry.start(m_backoffMs);
     if (wasConnected)
         Q_EMIT disconnected(reason);

@@ -141,8 +141,10 @@ bool Server::start()
     qCInfo(lcServer).noquote()
         << "herald-server" << HERALD_VERSION << "listening on"
         << u"%1://%2:%3/"_s.arg(m_config.tls() ? u"https"_s : u"http"_s, m_config.bindText).arg(port())
-        << "with" << count << "I/O threads, auth" << (m_config.tokenAuth() ? "token" : "open")
-        << (m_cluster ? u", cluster node %1 on %2"_s.arg(m_cluster->nodeId(), m_redisAddress) : QString());
+        << "with" << count << "I/O threads, auth"
+        << (m_config.tokenAuth() ? u"token"_s : u"open"_s) +
+               (m_cluster ? u", cluster node %1 on %2"_s.arg(m_cluster->nodeId(), m_redisAddress)
+                          : QString());
     return true;
 }
 

@@ -327,7 +327,11 @@ void tst_Cluster::redisLostThenBack()
     WsClient onA, onB;
     QVERIFY(onA.open(a->port(), u"/ws?channels=r"_s));
     QVERIFY(onB.open(b->port(), u"/ws?channels=r"_s));
+    const qint64 before = publishOn(a->port(), u"r"_s, u"before"_s).value("id"_L1).toInteger();
+    for (WsClient *ws : {&onA, &onB})
+        QVERIFY(ws->waitFor(u"note"_s));
 
+    // This Redis keeps nothing across a restart (no RDB, no AOF): the sequence comes back at 0.
     m_redis.stop();
     QTRY_COMPARE_WITH_TIMEOUT(http("GET", a->port(), u"/healthz"_s).json().value("status"_L1).toString(),
                               u"degraded"_s, 5000);
@@ -344,12 +348,15 @@ void tst_Cluster::redisLostThenBack()
     for (Node *n : {a, b})
         QTRY_COMPARE_WITH_TIMEOUT(http("GET", n->port(), u"/healthz"_s).json().value("status"_L1).toString(),
                                   u"ok"_s, 10000);
-    publishOn(a->port(), u"r"_s, u"back"_s, &status);
+    const qint64 after = publishOn(a->port(), u"r"_s, u"back"_s, &status).value("id"_L1).toInteger();
     QCOMPARE(status, 202);
+    // Ids never go back: a client resuming from `before` must get what came after it.
+    QVERIFY2(after > before, qPrintable(u"%1 after %2"_s.arg(after).arg(before)));
     for (WsClient *ws : {&onA, &onB}) {
         const auto m = ws->waitFor(u"note"_s);
         QVERIFY(m);
         QCOMPARE(m->value("message"_L1).toString(), u"back"_s);
+        QCOMPARE(m->value("id"_L1).toInteger(), after);
     }
 }
 
