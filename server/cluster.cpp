@@ -238,10 +238,11 @@ void Cluster::onSubscribed()
 {
     // A Redis that restarted without persistence starts its sequence again at 0: ids must never go back, or
     // a client resuming from one it saw would skip the new ones. Every node lifts it past what it has seen.
-    if (auto raised = m_history->raiseSequence(std::max(m_lastBusId, m_hub->lastId())); raised && *raised)
+    const qint64 seen = std::max(m_lastBusId, m_hub->lastId());
+    if (auto raised = m_history->raiseSequence(seen); seen > 0 && raised && *raised)
         qCWarning(lcCluster)
             << "Redis had lost the id sequence (restarted without persistence?); it continues"
-            << "after" << std::max(m_lastBusId, m_hub->lastId());
+            << "after" << seen;
     catchUp();
     const bool wasUp = m_busUp.exchange(true, std::memory_order_acq_rel);
     if (!wasUp) {
