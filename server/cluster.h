@@ -2,6 +2,7 @@
 
 #include "envelope.h"
 #include "history.h"
+#include "recordstore.h"
 #include "serverconfig.h"
 
 #include <QByteArray>
@@ -66,9 +67,11 @@ public:
     // Leaves the cluster: the presence key goes at once rather than after the TTL.
     void stop();
 
-    // Thread-safe. Commits (persistent channels) and publishes through Redis; delivery comes back on the bus.
+    // Thread-safe. Commits (persistent channels, and the record change the message announces, if any) and
+    // publishes through Redis, in one script; delivery comes back on the bus.
     Result<qint64, StoreError> publish(const Message &message, Envelope::Target target,
-                                       const QString &exclude, bool stored);
+                                       const QString &exclude, bool stored,
+                                       const RecordWrite *record = nullptr);
     // The calling thread's blocking Redis connection.
     void releaseThreadConnection();
     // Thread-safe: the other nodes close this client id's connections too.

@@ -3,6 +3,7 @@
 #include "channelname.h"
 #include "cluster.h"
 #include "logging.h"
+#include "redishistory.h"
 #include "worker.h"
 
 #include <QJsonArray>
@@ -103,6 +104,7 @@ void Hub::setStore(Store *store)
 {
     m_store = store;
     m_history = store;
+    m_records = store;
 }
 
 void Hub::releaseThreadConnections()
@@ -113,10 +115,12 @@ void Hub::releaseThreadConnections()
         m_cluster->releaseThreadConnection();
 }
 
-void Hub::setCluster(Cluster *cluster, History *history)
+void Hub::setCluster(Cluster *cluster, RedisHistory *history)
 {
     m_cluster = cluster;
     m_history = history;
+    m_clusterRecords = history->records();
+    m_records = m_clusterRecords;
     // Other nodes' figures change the totals that counts frames and stats show.
     connect(cluster, &Cluster::peersChanged, this, &Hub::countsMaybeChanged);
 }
@@ -322,15 +326,9 @@ PublishResult Hub::publishClustered(Message message, Envelope::Target target, co
     if (!message.timestamp.isValid())
         message.timestamp = QDateTime::currentDateTimeUtc();
     const bool stored = m_history->isPersistent(message.channel);
-    if (record) {
-        // Model records stay in this node's SQLite (see docs/protocol.md, "Cluster").
-        auto written = m_store->writeRecord(*record);
-        if (!written) {
-            Metrics::add(m_metrics.storeErrors);
-            return PublishResult::failure(written.error());
-        }
-    }
-    auto id = m_cluster->publish(message, target, exclude, stored);
+    // The record change goes into Redis in the same script as its event: both or neither, as in one SQLite
+    // transaction on a single server.
+    auto id = m_cluster->publish(message, target, exclude, stored, record);
     if (!id) {
         Metrics::add(m_metrics.storeErrors);
         return PublishResult::failure(id.error());
@@ -366,6 +364,27 @@ qint64 Hub::readConsistent(const std::function<void()> &read)
     QMutexLocker lock(&m_publishMutex);
     read();
     return m_lastId.load(std::memory_order_acquire);
+}
+
+Result<QList<QJsonObject>, StoreError> Hub::listRecords(const QString &model, int limit, int offset,
+                                                        const QString &filterField,
+                                                        const QJsonValue &filterValue, qint64 *lastId)
+{
+    if (m_cluster) {
+        // Every change is committed by the script that gives its event an id (RedisHistory::append), and one
+        // script reads the records with the cluster's sequence: the list is exactly the state after that id,
+        // whichever node made which change. This node's lastId() would not do: the bus may not have brought
+        // it a change the list already shows (?since= would repeat it), or may bring one between the read and
+        // lastId() (?since= would skip it).
+        return m_clusterRecords->recordsAt(lastId, model, limit, offset, filterField, filterValue);
+    }
+    if (!m_store)
+        return Result<QList<QJsonObject>, StoreError>::failure(
+            {StoreError::Kind::Unavailable, u"the hub has no store"_s});
+    Result<QList<QJsonObject>, StoreError> records = QList<QJsonObject>();
+    *lastId =
+        readConsistent([&] { records = m_store->records(model, limit, offset, filterField, filterValue); });
+    return records;
 }
 
 PublishResult Hub::broadcastToAll(Message message)

@@ -22,6 +22,8 @@
 namespace Herald {
 
 class Cluster;
+class RedisHistory;
+class RedisRecords;
 class Worker;
 
 // A publish either has its id (and, on a persistent channel, is committed) or was refused by the store.
@@ -89,9 +91,11 @@ public:
     Store *store() const { return m_store; }
     // Where stored messages are read: the store, or Redis on a cluster node (--redis).
     History *history() const { return m_history; }
-    // A cluster node (--redis): history is read from Redis, publishes go through the cluster and every
-    // delivery comes back from it (deliverFromCluster). Set up before any connection arrives.
-    void setCluster(Cluster *cluster, History *history);
+    // Where model records are kept: the store, or Redis on a cluster node, shared by every node.
+    RecordStore *records() const { return m_records; }
+    // A cluster node (--redis): history and model records are in Redis, publishes go through the cluster and
+    // every delivery comes back from it (deliverFromCluster). Set up before any connection arrives.
+    void setCluster(Cluster *cluster, RedisHistory *history);
     Cluster *cluster() const { return m_cluster; }
     // The calling thread's store and Redis connections (a worker thread that ends).
     void releaseThreadConnections();
@@ -122,8 +126,15 @@ public:
     PublishResult publish(Message message, const QString &excludeClientId = {},
                           const RecordWrite *record = nullptr);
     // Runs `read` while no message is being published and returns the last id: what `read` saw is exactly
-    // the state after that id (a late joiner's list, then ?since= that id, has no race).
+    // the state after that id (a late joiner's list, then ?since= that id, has no race). One server only: on
+    // a cluster other nodes publish without this node's lock.
     qint64 readConsistent(const std::function<void()> &read);
+    // A page of a model's records (RecordStore::records) and, in `lastId`, the id whose state it shows: a
+    // late joiner lists, then subscribes with ?since= that id, and neither misses nor repeats a change. On
+    // one server and on a cluster.
+    Result<QList<QJsonObject>, StoreError> listRecords(const QString &model, int limit, int offset,
+                                                       const QString &filterField,
+                                                       const QJsonValue &filterValue, qint64 *lastId);
     // Seed 004's broadcast_to_all_channels: one message to every connected client.
     PublishResult broadcastToAll(Message message);
     // Personal delivery to every connection of a client id (never stored).
@@ -175,6 +186,8 @@ private:
     QList<Worker *> m_workers;
     Store *m_store = nullptr;
     History *m_history = nullptr;
+    RecordStore *m_records = nullptr;
+    RedisRecords *m_clusterRecords = nullptr; // the same object as m_records on a cluster
     Cluster *m_cluster = nullptr;
     QMutex m_publishMutex;
     qint64 m_reservedId = 0; // ids up to here are recorded in the store as possibly handed out

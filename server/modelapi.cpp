@@ -2,8 +2,8 @@
 
 #include "httpjson.h"
 #include "hub.h"
+#include "recordstore.h"
 #include "request.h"
-#include "store.h"
 
 #include <QHttpServer>
 #include <QHttpServerRequest>
@@ -112,10 +112,8 @@ void ModelApi::registerModel(const ModelSpec &model)
         case Method::Get:
         case Method::Head:
             return list(model, request);
-        case Method::Post: {
-            QMutexLocker lock(m_changes);
-            return create(model, request);
-        }
+        case Method::Post:
+            return serialised([&](const QByteArray &fence) { return create(model, request, fence); });
         case Method::Options:
             return preflight(u"GET, POST, OPTIONS"_s);
         default:
@@ -132,14 +130,10 @@ void ModelApi::registerModel(const ModelSpec &model)
         case Method::Head:
             return get(model, id);
         case Method::Patch:
-        case Method::Put: { // a full PUT body validates as a patch that sets every field it names
-            QMutexLocker lock(m_changes);
-            return update(model, id, request);
-        }
-        case Method::Delete: {
-            QMutexLocker lock(m_changes);
-            return remove(model, id, request);
-        }
+        case Method::Put: // a full PUT body validates as a patch that sets every field it names
+            return serialised([&](const QByteArray &fence) { return update(model, id, request, fence); });
+        case Method::Delete:
+            return serialised([&](const QByteArray &fence) { return remove(model, id, request, fence); });
         case Method::Options:
             return preflight(u"GET, PATCH, PUT, DELETE, OPTIONS"_s);
         default:
@@ -194,11 +188,10 @@ QHttpServerResponse ModelApi::list(const ModelSpec &model, const QHttpServerRequ
         filterField = f.name;
         filterValue = *id;
     }
-    Result<QList<QJsonObject>, StoreError> records = QList<QJsonObject>();
     // The list and the channel position are read together: a late joiner applies the channel's events after
     // that id (/ws/users?since=…) and neither misses nor repeats a change.
-    const qint64 lastId = m_hub->readConsistent(
-        [&] { records = m_hub->store()->records(model.name, limit, offset, filterField, filterValue); });
+    qint64 lastId = 0;
+    const auto records = m_hub->listRecords(model.name, limit, offset, filterField, filterValue, &lastId);
     if (!records)
         return storeErrorResponse(records.error());
     QJsonArray array;
@@ -217,7 +210,7 @@ QHttpServerResponse ModelApi::get(const ModelSpec &model, const QString &idText)
     const auto id = parseId(idText);
     if (!id)
         return badId(model, idText);
-    auto record = m_hub->store()->record(model.name, *id);
+    auto record = m_hub->records()->record(model.name, *id);
     if (!record)
         return storeErrorResponse(record.error());
     if (!record->has_value())
@@ -228,7 +221,7 @@ QHttpServerResponse ModelApi::get(const ModelSpec &model, const QString &idText)
 std::optional<QHttpServerResponse> ModelApi::checkConstraints(const ModelSpec &model,
                                                               const QJsonObject &record, qint64 id)
 {
-    Store *store = m_hub->store();
+    RecordStore *store = m_hub->records();
     QList<FieldError> missing;
     for (const FieldSpec &f : model.fields) {
         const QJsonValue v = record.value(f.name);
@@ -265,7 +258,7 @@ std::optional<QHttpServerResponse> ModelApi::commit(const ModelSpec &model, cons
                                                     const QHttpServerRequest &request)
 {
     if (!broadcastWanted(request)) {
-        auto written = m_hub->store()->writeRecord(write);
+        auto written = m_hub->records()->writeRecord(write);
         if (!written)
             return storeErrorResponse(written.error());
         return std::nullopt;
@@ -283,7 +276,25 @@ std::optional<QHttpServerResponse> ModelApi::commit(const ModelSpec &model, cons
     return std::nullopt;
 }
 
-QHttpServerResponse ModelApi::create(const ModelSpec &model, const QHttpServerRequest &request)
+QHttpServerResponse
+ModelApi::serialised(const std::function<QHttpServerResponse(const QByteArray &fence)> &change)
+{
+    // Why a lock rather than checks inside the write: the checks (checkConstraints, remove()'s references)
+    // stay in this one C++ implementation, reading through RecordStore, for one server and a cluster alike;
+    // doing them in the Redis write script instead would mean a second implementation of every constraint,
+    // in Lua, and carrying 409 and 422 back through Hub::publish. The cluster only adds its lock around them,
+    // and the write script refuses a change whose lock expired meanwhile (RecordWrite::fence), so a slow
+    // node cannot write what it checked against a state that is gone.
+    QMutexLocker local(m_changes);               // this node's threads, without a trip to Redis
+    auto held = m_hub->records()->lockChanges(); // every node's; nothing to take on one server
+    if (!held)
+        return storeErrorResponse(held.error());
+    const RecordLock lock = std::move(held).value();
+    return change(lock.token());
+}
+
+QHttpServerResponse ModelApi::create(const ModelSpec &model, const QHttpServerRequest &request,
+                                     const QByteArray &fence)
 {
     QJsonObject input;
     if (auto error = readJsonObject(request, m_config.maxMessageSize, input))
@@ -293,14 +304,14 @@ QHttpServerResponse ModelApi::create(const ModelSpec &model, const QHttpServerRe
     QJsonObject record = normalizeRecord(model, input, false);
     if (auto error = checkConstraints(model, record, 0))
         return std::move(*error);
-    auto id = m_hub->store()->allocateRecordId(model.name);
+    auto id = m_hub->records()->allocateRecordId(model.name);
     if (!id)
         return storeErrorResponse(id.error());
     const QString now = nowTimestamp();
     record.insert("id"_L1, *id);
     record.insert("created_at"_L1, now);
     record.insert("updated_at"_L1, now);
-    const RecordWrite write{RecordWrite::Op::Upsert, model.name, *id, record};
+    const RecordWrite write{RecordWrite::Op::Upsert, model.name, *id, record, fence};
     if (auto error = commit(model, u"created"_s, write, record, request))
         return std::move(*error);
     QHttpServerResponse r = jsonResponse(record, 201);
@@ -309,7 +320,7 @@ QHttpServerResponse ModelApi::create(const ModelSpec &model, const QHttpServerRe
 }
 
 QHttpServerResponse ModelApi::update(const ModelSpec &model, const QString &idText,
-                                     const QHttpServerRequest &request)
+                                     const QHttpServerRequest &request, const QByteArray &fence)
 {
     const auto id = parseId(idText);
     if (!id)
@@ -317,7 +328,7 @@ QHttpServerResponse ModelApi::update(const ModelSpec &model, const QString &idTe
     QJsonObject input;
     if (auto error = readJsonObject(request, m_config.maxMessageSize, input))
         return std::move(*error);
-    auto existing = m_hub->store()->record(model.name, *id);
+    auto existing = m_hub->records()->record(model.name, *id);
     if (!existing)
         return storeErrorResponse(existing.error());
     if (!existing->has_value())
@@ -335,19 +346,19 @@ QHttpServerResponse ModelApi::update(const ModelSpec &model, const QString &idTe
     if (auto error = checkConstraints(model, changes, *id))
         return std::move(*error);
     record.insert("updated_at"_L1, nowTimestamp());
-    const RecordWrite write{RecordWrite::Op::Upsert, model.name, *id, record};
+    const RecordWrite write{RecordWrite::Op::Upsert, model.name, *id, record, fence};
     if (auto error = commit(model, u"updated"_s, write, record, request))
         return std::move(*error);
     return jsonResponse(record);
 }
 
 QHttpServerResponse ModelApi::remove(const ModelSpec &model, const QString &idText,
-                                     const QHttpServerRequest &request)
+                                     const QHttpServerRequest &request, const QByteArray &fence)
 {
     const auto id = parseId(idText);
     if (!id)
         return badId(model, idText);
-    auto existing = m_hub->store()->record(model.name, *id);
+    auto existing = m_hub->records()->record(model.name, *id);
     if (!existing)
         return storeErrorResponse(existing.error());
     if (!existing->has_value())
@@ -358,7 +369,7 @@ QHttpServerResponse ModelApi::remove(const ModelSpec &model, const QString &idTe
         for (const FieldSpec &f : other.fields) {
             if (f.type != FieldSpec::Type::Reference || f.references != model.name)
                 continue;
-            auto count = m_hub->store()->countRecords(other.name, f.name, QJsonValue(*id));
+            auto count = m_hub->records()->countRecords(other.name, f.name, QJsonValue(*id));
             if (!count)
                 return storeErrorResponse(count.error());
             if (*count > 0)
@@ -370,7 +381,7 @@ QHttpServerResponse ModelApi::remove(const ModelSpec &model, const QString &idTe
                         .arg(other.name));
         }
     }
-    const RecordWrite write{RecordWrite::Op::Delete, model.name, *id, {}};
+    const RecordWrite write{RecordWrite::Op::Delete, model.name, *id, {}, fence};
     if (auto error = commit(model, u"deleted"_s, write, QJsonObject{{"id"_L1, *id}}, request))
         return std::move(*error);
     return jsonResponse(QJsonObject{{"message"_L1, u"%1 deleted"_s.arg(model.display)}, {"id"_L1, *id}});

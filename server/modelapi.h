@@ -7,6 +7,7 @@
 #include <QMutex>
 #include <QObject>
 
+#include <functional>
 #include <optional>
 
 class QHttpServer;
@@ -21,17 +22,18 @@ struct RecordWrite;
 // Seed 004's model CRUD as REST routes, generated from each ModelSpec:
 //   GET|POST /users/    GET|PATCH|DELETE /users/{id}
 // Every committed change is announced on the model's channel as {"type":"created|updated|deleted","model":…,
-// "channel":…,"timestamp":…,"data":…}, committed in the same transaction as the change and delivered after
-// it. ?broadcast=false suppresses the event; X-Client-Id keeps it from the client that made the change. Runs
-// on the main thread, as QHttpServer does, so a check (unique email, existing author) and the write that
-// follows it are not interleaved with another request's.
+// "channel":…,"timestamp":…,"data":…}, committed together with the change (one SQLite transaction, or one
+// Redis script on a cluster) and delivered after it. ?broadcast=false suppresses the event; X-Client-Id keeps
+// it from the client that made the change. Records are read and written through Hub::records(): the store on
+// one server, Redis on a cluster, with the same code here for both.
 class ModelApi : public QObject
 {
     Q_OBJECT
 
 public:
-    // `changes` serialises model changes across the workers' threads: each one's check (unique email,
-    // existing author) and its write are not interleaved with another's.
+    // `changes` serialises model changes across the workers' threads, and RecordStore::lockChanges() across
+    // the nodes of a cluster: each change's check (unique email, existing author) and its write are not
+    // interleaved with another's.
     ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QMutex *changes,
              QObject *parent = nullptr);
 
@@ -40,12 +42,16 @@ public:
 private:
     void registerModel(const ModelSpec &model);
     QHttpServerResponse list(const ModelSpec &model, const QHttpServerRequest &request);
-    QHttpServerResponse create(const ModelSpec &model, const QHttpServerRequest &request);
     QHttpServerResponse get(const ModelSpec &model, const QString &idText);
+    // Runs one change (create, update, remove) as the only one in progress, handing it the fence for its
+    // RecordWrite; 503 if the cluster's lock cannot be had.
+    QHttpServerResponse serialised(const std::function<QHttpServerResponse(const QByteArray &fence)> &change);
+    QHttpServerResponse create(const ModelSpec &model, const QHttpServerRequest &request,
+                               const QByteArray &fence);
     QHttpServerResponse update(const ModelSpec &model, const QString &idText,
-                               const QHttpServerRequest &request);
+                               const QHttpServerRequest &request, const QByteArray &fence);
     QHttpServerResponse remove(const ModelSpec &model, const QString &idText,
-                               const QHttpServerRequest &request);
+                               const QHttpServerRequest &request, const QByteArray &fence);
 
     // 422 for field errors, 409 for a taken unique value or a record still referenced, 503 for the store.
     std::optional<QHttpServerResponse> checkConstraints(const ModelSpec &model, const QJsonObject &record,

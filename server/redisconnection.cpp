@@ -70,6 +70,42 @@ void RedisReplyDeleter::operator()(redisReply *reply) const
         freeReplyObject(reply);
 }
 
+QByteArray redisBytes(const redisReply *reply)
+{
+    if (reply->type == REDIS_REPLY_STRING || reply->type == REDIS_REPLY_STATUS)
+        return QByteArray(reply->str, qsizetype(reply->len));
+    if (reply->type == REDIS_REPLY_INTEGER)
+        return QByteArray::number(reply->integer);
+    return {};
+}
+
+std::optional<qint64> redisInteger(const redisReply *reply)
+{
+    if (reply->type == REDIS_REPLY_INTEGER)
+        return qint64(reply->integer);
+    if (reply->type == REDIS_REPLY_NIL)
+        return qint64(0);
+    if (reply->type == REDIS_REPLY_STRING) {
+        bool ok = false;
+        const qint64 v = redisBytes(reply).toLongLong(&ok);
+        if (ok)
+            return v;
+        // A score (times) may be written as a double.
+        const double d = redisBytes(reply).toDouble(&ok);
+        if (ok)
+            return qint64(d);
+    }
+    return std::nullopt;
+}
+
+StoreError unexpectedRedisReply(const char *what)
+{
+    const StoreError e{Error::Kind::Unavailable,
+                       u"unexpected reply from Redis to %1"_s.arg(QLatin1StringView(what))};
+    qCWarning(lcRedis).noquote() << e.message;
+    return e;
+}
+
 RedisScript::RedisScript(QByteArray source)
     : m_source(std::move(source))
     , m_sha1(QCryptographicHash::hash(m_source, QCryptographicHash::Sha1).toHex())

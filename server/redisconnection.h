@@ -11,6 +11,7 @@
 
 #include <chrono>
 #include <memory>
+#include <optional>
 
 struct redisReply;
 
@@ -22,6 +23,13 @@ struct RedisReplyDeleter
 };
 // A hiredis reply, freed (with everything nested in it) when it goes.
 using RedisReply = std::unique_ptr<redisReply, RedisReplyDeleter>;
+
+// A reply's bytes: a string or status, an integer in decimal; empty for anything else.
+QByteArray redisBytes(const redisReply *reply);
+// Integers come as integers or as decimal strings (Lua, GET); a missing value (nil) is 0.
+std::optional<qint64> redisInteger(const redisReply *reply);
+// The error for a reply of the wrong shape (logged): Unavailable, naming the request.
+StoreError unexpectedRedisReply(const char *what);
 
 // A Lua script run by EVALSHA; its SHA-1 is known up front, so a script cache emptied by a Redis restart is
 // noticed (NOSCRIPT) and refilled without asking anyone.

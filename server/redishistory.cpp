@@ -69,10 +69,21 @@ end
 )lua";
 
 // KEYS: seq, msgs, times, unread, meta, ids, channels.
-// ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount.
+// ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, then a record
+// write (RedisRecords::writeArgs) or ''.
 constexpr const char *AppendLua = R"lua(
 -- INCR, store and PUBLISH in one script: Redis runs one script at a time, so every node receives the bus
 -- messages in id order, and a client that resumes on another node from the last id it saw misses nothing.
+-- A model record changes in the same script as its event takes its id: a list read with the sequence
+-- (RedisRecords::recordsAt) holds exactly the changes up to that id.
+local plan = nil
+if ARGV[9] ~= '' then
+  local why
+  plan, why = planRecord(ARGV, 9)
+  if not plan then
+    return redis.error_reply(why)
+  end
+end
 local n = redis.call('INCR', KEYS[1])
 local id = string.format('%d', n)
 if ARGV[3] == '1' then
@@ -84,6 +95,9 @@ if ARGV[3] == '1' then
     redis.call('ZADD', KEYS[4], id, id)
   end
   prune(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[8]), '')
+end
+if plan then
+  applyRecord(plan)
 end
 redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
 return n
@@ -186,7 +200,7 @@ return 0
 
 const RedisScript &appendScript()
 {
-    static const RedisScript script(QByteArray(RetentionLua) + AppendLua);
+    static const RedisScript script(QByteArray(RetentionLua) + RedisRecords::lua() + AppendLua);
     return script;
 }
 const RedisScript &replayScript()
@@ -223,43 +237,6 @@ bool isUserChannel(const QString &channel)
     return channel.startsWith(Channels::UserPrefix);
 }
 
-QByteArray bytesOf(const redisReply *r)
-{
-    if (r->type == REDIS_REPLY_STRING || r->type == REDIS_REPLY_STATUS)
-        return QByteArray(r->str, qsizetype(r->len));
-    if (r->type == REDIS_REPLY_INTEGER)
-        return QByteArray::number(r->integer);
-    return {};
-}
-
-// Integers come as integers or as decimal strings (Lua, GET); a missing value (nil) is 0.
-std::optional<qint64> integerOf(const redisReply *r)
-{
-    if (r->type == REDIS_REPLY_INTEGER)
-        return qint64(r->integer);
-    if (r->type == REDIS_REPLY_NIL)
-        return qint64(0);
-    if (r->type == REDIS_REPLY_STRING) {
-        bool ok = false;
-        const qint64 v = bytesOf(r).toLongLong(&ok);
-        if (ok)
-            return v;
-        // A score (times) may be written as a double.
-        const double d = bytesOf(r).toDouble(&ok);
-        if (ok)
-            return qint64(d);
-    }
-    return std::nullopt;
-}
-
-StoreError unexpected(const char *what)
-{
-    const StoreError e{Error::Kind::Unavailable,
-                       u"unexpected reply from Redis to %1"_s.arg(QLatin1StringView(what))};
-    qCWarning(lcRedis).noquote() << e.message;
-    return e;
-}
-
 // A stored member, "<id> <JSON without the id>", back to a message.
 std::optional<Message> decodeStored(const QByteArray &member)
 {
@@ -288,6 +265,7 @@ RedisHistory::RedisHistory(const ServerConfig &config, RedisAddress address, QSt
     , m_config(config)
     , m_prefix(keyPrefix.toUtf8())
     , m_redis(std::move(address))
+    , m_records(m_redis, m_prefix, config.models)
 {}
 
 RedisHistory::~RedisHistory()
@@ -315,8 +293,10 @@ bool RedisHistory::open()
     };
     if (auto ok = m_redis.open(); !ok)
         return fail(ok.error());
-    for (const RedisScript *script : {&appendScript(), &replayScript(), &historyScript(), &channelsScript(),
-                                      &pruneScript(), &raiseScript()}) {
+    QList<const RedisScript *> scripts{&appendScript(),   &replayScript(), &historyScript(),
+                                       &channelsScript(), &pruneScript(),  &raiseScript()};
+    scripts += RedisRecords::scripts();
+    for (const RedisScript *script : std::as_const(scripts)) {
         if (auto loaded = m_redis.load(*script); !loaded)
             return fail(loaded.error());
     }
@@ -359,7 +339,7 @@ RetentionRule RedisHistory::retentionFor(const QString &channel) const
 }
 
 Result<qint64, StoreError> RedisHistory::append(const Message &message, bool persist,
-                                                const QByteArray &busPayload)
+                                                const QByteArray &busPayload, const RecordWrite *record)
 {
     using R = Result<qint64, StoreError>;
     const QString &channel = message.channel;
@@ -372,17 +352,27 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
     const qint64 createdMs = message.timestamp.isValid() ? message.timestamp.toMSecsSinceEpoch()
                                                          : QDateTime::currentMSecsSinceEpoch();
     const RetentionRule rule = retentionFor(channel);
+    QByteArrayList args{busChannel(),
+                        busPayload,
+                        persist ? "1" : "0",
+                        channel.toUtf8(),
+                        json,
+                        QByteArray::number(createdMs),
+                        isUserChannel(channel) ? "1" : "0",
+                        QByteArray::number(std::max(0, rule.maxCount))};
+    if (record)
+        args += m_records.writeArgs(*record);
+    else
+        args.append(QByteArray());
     auto reply = m_redis.eval(appendScript(),
                               {key("seq"), key("msgs:", channel), key("times:", channel),
                                key("unread:", channel), key("chan:", channel), key("ids"), key("channels")},
-                              {busChannel(), busPayload, persist ? "1" : "0", channel.toUtf8(), json,
-                               QByteArray::number(createdMs), isUserChannel(channel) ? "1" : "0",
-                               QByteArray::number(std::max(0, rule.maxCount))});
+                              args);
     if (!reply)
         return R::failure(reply.error());
-    const auto id = integerOf(reply->get());
+    const auto id = redisInteger(reply->get());
     if (!id || *id <= 0)
-        return R::failure(unexpected("append"));
+        return R::failure(unexpectedRedisReply("append"));
     return *id;
 }
 
@@ -392,9 +382,9 @@ Result<qint64, StoreError> RedisHistory::lastId()
     auto reply = m_redis.command({"GET", key("seq")});
     if (!reply)
         return R::failure(reply.error());
-    const auto id = integerOf(reply->get());
+    const auto id = redisInteger(reply->get());
     if (!id)
-        return R::failure(unexpected("GET seq"));
+        return R::failure(unexpectedRedisReply("GET seq"));
     return *id;
 }
 
@@ -404,7 +394,7 @@ Result<bool, StoreError> RedisHistory::raiseSequence(qint64 atLeast)
     auto reply = m_redis.eval(raiseScript(), {key("seq")}, {QByteArray::number(atLeast)});
     if (!reply)
         return R::failure(reply.error());
-    return integerOf(reply->get()).value_or(0) == 1;
+    return redisInteger(reply->get()).value_or(0) == 1;
 }
 
 Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qint64 since,
@@ -423,11 +413,11 @@ Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qin
         return R::failure(reply.error());
     const redisReply *r = reply->get();
     if (r->type != REDIS_REPLY_ARRAY || r->elements < 2)
-        return R::failure(unexpected("replay"));
-    const auto sequence = integerOf(r->element[0]);
-    const auto pruned = integerOf(r->element[1]);
+        return R::failure(unexpectedRedisReply("replay"));
+    const auto sequence = redisInteger(r->element[0]);
+    const auto pruned = redisInteger(r->element[1]);
     if (!sequence || !pruned)
-        return R::failure(unexpected("replay"));
+        return R::failure(unexpectedRedisReply("replay"));
     Replay out;
     // An id the cluster never handed out: its history was reset, so nothing can be promised.
     if (since > *sequence || *pruned > since)
@@ -438,7 +428,7 @@ Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qin
             out.recovered = false;
             break;
         }
-        if (auto m = decodeStored(bytesOf(r->element[i])))
+        if (auto m = decodeStored(redisBytes(r->element[i])))
             out.messages.append(std::move(*m));
     }
     std::reverse(out.messages.begin(), out.messages.end());
@@ -464,16 +454,16 @@ Result<StoredPage, StoreError> RedisHistory::history(const QString &channel, qin
         return R::failure(reply.error());
     const redisReply *r = reply->get();
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
-        return R::failure(unexpected("history"));
+        return R::failure(unexpectedRedisReply("history"));
     StoredPage page;
     for (size_t i = 0; i + 1 < r->elements; i += 2) {
         if (page.messages.size() == limit) {
             page.hasMore = true;
             break;
         }
-        if (auto m = decodeStored(bytesOf(r->element[i]))) {
+        if (auto m = decodeStored(redisBytes(r->element[i]))) {
             page.messages.append(std::move(*m));
-            page.read.append(bytesOf(r->element[i + 1]) == "1");
+            page.read.append(redisBytes(r->element[i + 1]) == "1");
         }
     }
     if (!forward) {
@@ -489,9 +479,9 @@ Result<bool, StoreError> RedisHistory::covers(const QString &channel, qint64 sin
     auto reply = m_redis.command({"HGET", key("chan:", channel), "pruned_up_to"});
     if (!reply)
         return R::failure(reply.error());
-    const auto pruned = integerOf(reply->get());
+    const auto pruned = redisInteger(reply->get());
     if (!pruned)
-        return R::failure(unexpected("HGET pruned_up_to"));
+        return R::failure(unexpectedRedisReply("HGET pruned_up_to"));
     return *pruned <= since;
 }
 
@@ -503,9 +493,9 @@ Result<qint64, StoreError> RedisHistory::unreadCount(const QString &channel)
         m_redis.command({"ZCARD", isUserChannel(channel) ? key("unread:", channel) : key("msgs:", channel)});
     if (!reply)
         return R::failure(reply.error());
-    const auto n = integerOf(reply->get());
+    const auto n = redisInteger(reply->get());
     if (!n)
-        return R::failure(unexpected("ZCARD"));
+        return R::failure(unexpectedRedisReply("ZCARD"));
     return *n;
 }
 
@@ -519,8 +509,8 @@ Result<std::optional<QString>, StoreError> RedisHistory::channelOf(qint64 id)
     if (r->type == REDIS_REPLY_NIL)
         return std::optional<QString>();
     if (r->type != REDIS_REPLY_STRING)
-        return R::failure(unexpected("HGET ids"));
-    return std::optional<QString>(QString::fromUtf8(bytesOf(r)));
+        return R::failure(unexpectedRedisReply("HGET ids"));
+    return std::optional<QString>(QString::fromUtf8(redisBytes(r)));
 }
 
 Result<bool, StoreError> RedisHistory::markRead(qint64 id, QString *channel)
@@ -548,9 +538,9 @@ Result<qint64, StoreError> RedisHistory::markAllRead(const QString &channel)
     auto reply = m_redis.command({"ZREMRANGEBYRANK", key("unread:", channel), "0", "-1"});
     if (!reply)
         return R::failure(reply.error());
-    const auto n = integerOf(reply->get());
+    const auto n = redisInteger(reply->get());
     if (!n)
-        return R::failure(unexpected("ZREMRANGEBYRANK"));
+        return R::failure(unexpectedRedisReply("ZREMRANGEBYRANK"));
     return *n;
 }
 
@@ -562,14 +552,15 @@ Result<QList<StoredChannel>, StoreError> RedisHistory::channels()
         return R::failure(reply.error());
     const redisReply *r = reply->get();
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 4 != 0)
-        return R::failure(unexpected("channels"));
+        return R::failure(unexpectedRedisReply("channels"));
     QList<StoredChannel> list;
     for (size_t i = 0; i + 3 < r->elements; i += 4) {
         StoredChannel c;
-        c.name = QString::fromUtf8(bytesOf(r->element[i]));
-        c.messages = integerOf(r->element[i + 1]).value_or(0);
-        c.lastId = integerOf(r->element[i + 2]).value_or(0);
-        c.lastMessageAt = QDateTime::fromMSecsSinceEpoch(integerOf(r->element[i + 3]).value_or(0), Qt::UTC);
+        c.name = QString::fromUtf8(redisBytes(r->element[i]));
+        c.messages = redisInteger(r->element[i + 1]).value_or(0);
+        c.lastId = redisInteger(r->element[i + 2]).value_or(0);
+        c.lastMessageAt =
+            QDateTime::fromMSecsSinceEpoch(redisInteger(r->element[i + 3]).value_or(0), Qt::UTC);
         list.append(c);
     }
     return list;
@@ -581,7 +572,7 @@ Result<bool, StoreError> RedisHistory::knows(const QString &channel)
     auto reply = m_redis.command({"SISMEMBER", key("channels"), channel.toUtf8()});
     if (!reply)
         return R::failure(reply.error());
-    return integerOf(reply->get()).value_or(0) == 1;
+    return redisInteger(reply->get()).value_or(0) == 1;
 }
 
 Result<qint64, StoreError> RedisHistory::prune()
@@ -592,10 +583,10 @@ Result<qint64, StoreError> RedisHistory::prune()
         return R::failure(members.error());
     const redisReply *r = members->get();
     if (r->type != REDIS_REPLY_ARRAY)
-        return R::failure(unexpected("SMEMBERS"));
+        return R::failure(unexpectedRedisReply("SMEMBERS"));
     QStringList names;
     for (size_t i = 0; i < r->elements; ++i)
-        names.append(QString::fromUtf8(bytesOf(r->element[i])));
+        names.append(QString::fromUtf8(redisBytes(r->element[i])));
 
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     qint64 deleted = 0;
@@ -612,7 +603,7 @@ Result<qint64, StoreError> RedisHistory::prune()
         auto reply = m_redis.eval(pruneScript(), keys, args);
         if (!reply)
             return R::failure(reply.error());
-        deleted += integerOf(reply->get()).value_or(0);
+        deleted += redisInteger(reply->get()).value_or(0);
     }
     if (deleted > 0) {
         qCDebug(lcRedis) << "retention deleted" << deleted << "messages";

@@ -4,6 +4,7 @@
 #include "message.h"
 #include "redisaddress.h"
 #include "redisconnection.h"
+#include "redisrecords.h"
 #include "result.h"
 #include "serverconfig.h"
 
@@ -29,7 +30,8 @@ namespace Herald {
 //   P chan:C       hash    pruned_up_to: the highest id retention deleted (covers, recovered)
 // and the pub/sub channel P bus, where append() publishes "<id> <caller's bytes>". Retention deletes a
 // message's entries from all of these together, so memory stays bounded by the retention rules. Scripts
-// derive some keys from the prefix: a single Redis (or a primary with replicas), not Redis Cluster.
+// derive some keys from the prefix: a single Redis (or a primary with replicas), not Redis Cluster. Model
+// records live beside the history, under the same prefix (records(), see RedisRecords for their keys).
 class RedisHistory : public QObject, public History
 {
     Q_OBJECT
@@ -52,16 +54,22 @@ public:
     void releaseThreadConnection();
     int threadConnectionCount() const { return m_redis.threadConnectionCount(); }
 
+    // The cluster's model records, on the same connections. Lives as long as this object.
+    RedisRecords *records() { return &m_records; }
+
     const RedisAddress &address() const { return m_redis.address(); }
     QString keyPrefix() const { return QString::fromUtf8(m_prefix); }
     // The pub/sub channel append() publishes on.
     QByteArray busChannel() const { return m_prefix + "bus"; }
 
     // Takes the next id of the cluster's sequence, stores the message under it when `persist` (applying the
-    // channel's count retention at once) and publishes "<id> <busPayload>" on busChannel(), all in one
-    // atomic script. Returns the id. `message.id` is ignored; its timestamp is kept as given. After a timeout
-    // (Unavailable) the outcome is unknown: Redis may still run the script once it catches up.
-    Result<qint64, StoreError> append(const Message &message, bool persist, const QByteArray &busPayload);
+    // channel's count retention at once), writes `record` if given (the change the message announces) and
+    // publishes "<id> <busPayload>" on busChannel(), all in one atomic script. Returns the id. `message.id`
+    // is ignored; its timestamp is kept as given. A record whose fence no longer holds the lock is refused
+    // (Unavailable) with nothing done. After a timeout (Unavailable) the outcome is unknown: Redis may still
+    // run the script once it catches up.
+    Result<qint64, StoreError> append(const Message &message, bool persist, const QByteArray &busPayload,
+                                      const RecordWrite *record = nullptr);
     // The last id handed out (0 before the first).
     Result<qint64, StoreError> lastId();
     // Makes the sequence at least `atLeast` (a node that handed out ids of its own while Redis was away);
@@ -97,6 +105,7 @@ private:
     const ServerConfig m_config;
     const QByteArray m_prefix;
     RedisConnection m_redis;
+    RedisRecords m_records;
     QString m_error;
     QTimer *m_pruneTimer = nullptr;
 };

@@ -375,6 +375,11 @@ Result<qint64, StoreError> Store::allocateRecordId(const QString &model)
     return q.value(0).toLongLong();
 }
 
+Result<RecordLock, StoreError> Store::lockChanges()
+{
+    return RecordLock();
+}
+
 Result<std::optional<QJsonObject>, StoreError> Store::record(const QString &model, qint64 id)
 {
     using R = Result<std::optional<QJsonObject>, StoreError>;

@@ -2,6 +2,7 @@
 
 #include "history.h"
 #include "message.h"
+#include "recordstore.h"
 #include "result.h"
 #include "serverconfig.h"
 
@@ -23,25 +24,11 @@ class QTimer;
 
 namespace Herald {
 
-// A change to a model record (seed 004's CRUD), committed in the same transaction as the event announcing it.
-struct RecordWrite
-{
-    enum class Op
-    {
-        Upsert,
-        Delete,
-    };
-    Op op = Op::Upsert;
-    QString model;
-    qint64 id = 0;
-    QJsonObject data; // the whole record, id and timestamps included (Upsert)
-};
-
 // The message store: SQLite through Qt Sql in --data-dir/herald.db, WAL mode, schema versioned by
 // PRAGMA user_version and migrated at start-up. Thread-safe: each thread that calls in gets its own
 // connection (Qt Sql connections belong to the thread that opened them); writes are serialised by one mutex,
 // readers run beside the writer as WAL allows.
-class Store : public QObject, public History
+class Store : public QObject, public History, public RecordStore
 {
     Q_OBJECT
 
@@ -70,18 +57,18 @@ public:
     Result<bool, StoreError> insert(const Message &message, const QByteArray &json = {},
                                     const RecordWrite *record = nullptr);
 
-    // Model records (seed 004). Values of unique fields are compared case-insensitively for emails.
-    Result<qint64, StoreError> allocateRecordId(const QString &model);
-    Result<bool, StoreError> writeRecord(const RecordWrite &record);
-    Result<std::optional<QJsonObject>, StoreError> record(const QString &model, qint64 id);
-    // Oldest first; with a filter field, only records whose field equals the value.
+    // Model records (seed 004), as RecordStore describes them: a table in this database.
+    Result<qint64, StoreError> allocateRecordId(const QString &model) override;
+    Result<bool, StoreError> writeRecord(const RecordWrite &record) override;
+    Result<std::optional<QJsonObject>, StoreError> record(const QString &model, qint64 id) override;
     Result<QList<QJsonObject>, StoreError> records(const QString &model, int limit, int offset,
                                                    const QString &filterField = {},
-                                                   const QJsonValue &filterValue = {});
-    // How many records of the model have this value in the field, other than exceptId.
+                                                   const QJsonValue &filterValue = {}) override;
     Result<qint64, StoreError> countRecords(const QString &model, const QString &field,
                                             const QJsonValue &value, bool ignoreCase = false,
-                                            qint64 exceptId = 0);
+                                            qint64 exceptId = 0) override;
+    // Nothing to hold: only this process writes the database, and ModelApi's mutex serialises its threads.
+    Result<RecordLock, StoreError> lockChanges() override;
 
     // Stored messages on these channels with id > since, oldest first, at most limit (the newest limit of
     // them when there are more: recovered is then false).
