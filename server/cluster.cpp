@@ -145,7 +145,7 @@ Result<qint64, StoreError> Cluster::publish(const Message &message, Envelope::Ta
         {"target"_L1, targetName(target)}, {"stored"_L1, stored}, {"message"_L1, message.toJson()}};
     if (!exclude.isEmpty())
         body.insert("exclude"_L1, exclude);
-    return m_history->append(message, stored, compact(body), record);
+    return m_history->append(message, stored, compact(body), record, m_hub->lastId());
 }
 
 void Cluster::releaseThreadConnection()

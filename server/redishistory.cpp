@@ -69,20 +69,26 @@ end
 )lua";
 
 // KEYS: seq, msgs, times, unread, meta, ids, channels.
-// ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, then a record
-// write (RedisRecords::writeArgs) or ''.
+// ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, floor, then a
+// record write (RedisRecords::writeArgs) or ''.
 constexpr const char *AppendLua = R"lua(
 -- INCR, store and PUBLISH in one script: Redis runs one script at a time, so every node receives the bus
 -- messages in id order, and a client that resumes on another node from the last id it saw misses nothing.
 -- A model record changes in the same script as its event takes its id: a list read with the sequence
 -- (RedisRecords::recordsAt) holds exactly the changes up to that id.
 local plan = nil
-if ARGV[9] ~= '' then
+if ARGV[10] ~= '' then
   local why
-  plan, why = planRecord(ARGV, 9)
+  plan, why = planRecord(ARGV, 10)
   if not plan then
     return redis.error_reply(why)
   end
+end
+-- The floor: an id the caller has already seen. A Redis that lost its data (restarted without persistence)
+-- must not hand out that id again.
+local floor = tonumber(ARGV[9])
+if floor > 0 and tonumber(redis.call('GET', KEYS[1]) or '0') < floor then
+  redis.call('SET', KEYS[1], ARGV[9])
 end
 local n = redis.call('INCR', KEYS[1])
 local id = string.format('%d', n)
@@ -339,7 +345,8 @@ RetentionRule RedisHistory::retentionFor(const QString &channel) const
 }
 
 Result<qint64, StoreError> RedisHistory::append(const Message &message, bool persist,
-                                                const QByteArray &busPayload, const RecordWrite *record)
+                                                const QByteArray &busPayload, const RecordWrite *record,
+                                                qint64 floor)
 {
     using R = Result<qint64, StoreError>;
     const QString &channel = message.channel;
@@ -359,7 +366,8 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
                         json,
                         QByteArray::number(createdMs),
                         isUserChannel(channel) ? "1" : "0",
-                        QByteArray::number(std::max(0, rule.maxCount))};
+                        QByteArray::number(std::max(0, rule.maxCount)),
+                        QByteArray::number(std::max<qint64>(0, floor))};
     if (record)
         args += m_records.writeArgs(*record);
     else

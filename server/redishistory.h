@@ -67,9 +67,10 @@ public:
     // publishes "<id> <busPayload>" on busChannel(), all in one atomic script. Returns the id. `message.id`
     // is ignored; its timestamp is kept as given. A record whose fence no longer holds the lock is refused
     // (Unavailable) with nothing done. After a timeout (Unavailable) the outcome is unknown: Redis may still
-    // run the script once it catches up.
+    // run the script once it catches up. The id is above `floor` (the last id the caller has seen), even if
+    // Redis lost the sequence.
     Result<qint64, StoreError> append(const Message &message, bool persist, const QByteArray &busPayload,
-                                      const RecordWrite *record = nullptr);
+                                      const RecordWrite *record = nullptr, qint64 floor = 0);
     // The last id handed out (0 before the first).
     Result<qint64, StoreError> lastId();
     // Makes the sequence at least `atLeast` (a node that handed out ids of its own while Redis was away);

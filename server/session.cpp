@@ -138,8 +138,17 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
             persistent.append(c);
     }
     auto r = store->replay(persistent, since, current);
-    if (r)
+    if (r) {
         Metrics::add(hub->metrics().messagesReplayed, r->messages.size());
+        // The client has everything up to `since`: a live copy of one of those is a repeat. On a cluster this
+        // happens when the node's bus is behind the history the client came from (another node).
+        for (const QString &c : std::as_const(persistent)) {
+            qint64 &seen = m_replayed[c];
+            seen = std::max(seen, since);
+        }
+        if (!persistent.isEmpty())
+            m_replayMax = std::max(m_replayMax, since);
+    }
     return r;
 }
 

@@ -443,6 +443,15 @@ void tst_RedisHistory::sequence()
     last = h->lastId();
     QVERIFY2(last, why(last).constData());
     QCOMPARE(*last, 101);
+
+    // A publisher's floor (the last id its node saw) lifts the sequence in the same script; a lower one
+    // does nothing.
+    auto id = h->append(makeMessage(u"a"_s), true, "{}", nullptr, 500);
+    QVERIFY2(id, why(id).constData());
+    QCOMPARE(*id, 501);
+    id = h->append(makeMessage(u"a"_s), true, "{}", nullptr, 10);
+    QVERIFY2(id, why(id).constData());
+    QCOMPARE(*id, 502);
 }
 
 void tst_RedisHistory::ephemeralNotStored()
