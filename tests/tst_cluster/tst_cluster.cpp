@@ -451,7 +451,8 @@ void tst_Cluster::deadNodeLeavesTotalsWithinTtl()
             {u"--port"_s, QString::number(port), u"--data-dir"_s, dir.path(), u"--redis"_s, m_redis.url(),
              u"--redis-prefix"_s, m_prefix, u"--node-id"_s, u"c"_s, u"--node-ttl"_s, u"1s"_s});
     QVERIFY(c.waitForStarted());
-    QTRY_VERIFY_WITH_TIMEOUT(http("GET", port, u"/healthz"_s).json().value("status"_L1) == u"ok"_s, 5000);
+    QTRY_VERIFY2_WITH_TIMEOUT(http("GET", port, u"/healthz"_s).json().value("status"_L1) == u"ok"_s,
+                              c.readAllStandardError().constData(), 20000);
     std::vector<std::unique_ptr<WsClient>> onC;
     for (int i = 0; i < 4; ++i) {
         onC.push_back(std::make_unique<WsClient>());
