@@ -1,6 +1,7 @@
 #include "redisasync.h"
 
 #include "logging.h"
+#include "redisconnection.h"
 
 #include <hiredis/async.h>
 #include <hiredis/hiredis.h>
@@ -194,16 +195,9 @@ bool RedisAsync::send(const QList<QByteArray> &args, void (*fn)(redisAsyncContex
 {
     if (!m_context || !m_connected)
         return false;
-    std::vector<const char *> argv;
-    std::vector<size_t> lengths;
-    argv.reserve(size_t(args.size()));
-    lengths.reserve(size_t(args.size()));
-    for (const QByteArray &a : args) {
-        argv.push_back(a.constData());
-        lengths.push_back(size_t(a.size()));
-    }
-    return redisAsyncCommandArgv(m_context, fn, privdata, int(argv.size()), argv.data(), lengths.data()) ==
-           REDIS_OK;
+    RedisArgv command(args);
+    return redisAsyncCommandArgv(m_context, fn, privdata, command.count(), command.argv.data(),
+                                 command.lengths.data()) == REDIS_OK;
 }
 
 bool RedisAsync::command(const QList<QByteArray> &args, Callback callback)

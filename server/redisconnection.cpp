@@ -28,16 +28,9 @@ timeval toTimeval(std::chrono::milliseconds ms)
 
 redisReply *run(redisContext *context, const QByteArrayList &args)
 {
-    std::vector<const char *> argv;
-    std::vector<size_t> lengths;
-    argv.reserve(size_t(args.size()));
-    lengths.reserve(size_t(args.size()));
-    for (const QByteArray &a : args) {
-        argv.push_back(a.constData());
-        lengths.push_back(size_t(a.size()));
-    }
+    RedisArgv command(args);
     return static_cast<redisReply *>(
-        redisCommandArgv(context, int(argv.size()), argv.data(), lengths.data()));
+        redisCommandArgv(context, command.count(), command.argv.data(), command.lengths.data()));
 }
 
 QString replyText(const redisReply *reply)

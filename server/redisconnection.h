@@ -12,10 +12,28 @@
 #include <chrono>
 #include <memory>
 #include <optional>
+#include <vector>
 
 struct redisReply;
 
 namespace Herald {
+
+// A command in hiredis's argv form (binary-safe): pointers into `args`, which must outlive it.
+struct RedisArgv
+{
+    explicit RedisArgv(const QByteArrayList &args)
+    {
+        argv.reserve(size_t(args.size()));
+        lengths.reserve(size_t(args.size()));
+        for (const QByteArray &a : args) {
+            argv.push_back(a.constData());
+            lengths.push_back(size_t(a.size()));
+        }
+    }
+    int count() const { return int(argv.size()); }
+    std::vector<const char *> argv;
+    std::vector<size_t> lengths;
+};
 
 struct RedisReplyDeleter
 {
