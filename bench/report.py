@@ -115,6 +115,15 @@ def main(path):
         print(f"| REST publish req/s (wrk -c{meta.get('wrk_conns', '?')}, {meta.get('wrk_duration', '?')} s) "
               f"| http | — | {num(rh)} | {num(rc)} | **{ratio(rh, rc)}** | {wl('herald')} | {wl('nchan')} "
               f"| | | | | {bad('herald')} · {bad('nchan')} |")
+    # Herald only: the same on a channel it never stores (client:wrk), against the same nchan run.
+    e = (by.get(("wrk_ephemeral", "", 0, "herald")) or [None])[0]
+    if e:
+        rc = w["nchan"]["rps"] if w["nchan"] else None
+        bad_e = f"{e['non2xx']} non-2xx, {e.get('timeouts', 0)} timeouts"
+        print(f"| REST publish req/s, channel not stored (wrk -c{meta.get('wrk_conns', '?')}) | http | — "
+              f"| {num(e['rps'])} | {num(rc)} | **{ratio(e['rps'], rc)}** | {e['p50']} / {e['p99']} "
+              f"| {w['nchan']['p50'] + ' / ' + w['nchan']['p99'] if w['nchan'] else '—'} | | | | "
+              f"| {bad_e} · — |")
     print()
 
 

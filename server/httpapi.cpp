@@ -4,6 +4,7 @@
 #include "cluster.h"
 #include "httpguard.h"
 #include "httpjson.h"
+#include "httprequesthead.h"
 #include "hub.h"
 #include "logging.h"
 #include "message.h"
@@ -67,10 +68,12 @@ void HttpApi::registerRoutes()
     m_server->route(u"/"_s, Method::Get | Method::Head, [this] { return staticFile(u":/web/index.html"_s); });
     m_server->route(u"/ws/stats"_s, Method::Get, [this](const QHttpServerRequest &r) { return stats(r); });
     m_server->route(u"/api/stats"_s, Method::Get, [this](const QHttpServerRequest &r) { return stats(r); });
-    m_server->route(u"/healthz"_s, Method::Get | Method::Head, [this] { return health(); });
+    m_server->route(u"/healthz"_s, Method::Get | Method::Head,
+                    [this] { return toHttpServerResponse(health()); });
     m_server->route(u"/metrics"_s, Method::Get, [this](const QHttpServerRequest &r) { return metrics(r); });
-    m_server->route(u"/api/publish"_s, Method::Post,
-                    [this](const QHttpServerRequest &request) { return publish(request); });
+    m_server->route(u"/api/publish"_s, Method::Post, [this](const QHttpServerRequest &request) {
+        return toHttpServerResponse(publish(restRequest(request)));
+    });
     m_server->route(u"/api/notifications"_s, Method::Get,
                     [this](const QHttpServerRequest &request) { return notifications(request); });
     m_server->route(u"/api/notifications/read-all"_s, Method::Post,
@@ -81,7 +84,7 @@ void HttpApi::registerRoutes()
                     [this](const QHttpServerRequest &r) { return channels(r); });
     m_server->route(u"/api/channels/<arg>/events"_s, Method::Post,
                     [this](const QString &channel, const QHttpServerRequest &request) {
-                        return publishChannelEvent(channel, request);
+                        return toHttpServerResponse(publishChannelEvent(channel, restRequest(request)));
                     });
     m_server->route(u"/api/broadcast"_s, Method::Post,
                     [this](const QHttpServerRequest &request) { return broadcast(request); });
@@ -124,25 +127,91 @@ void HttpApi::registerRoutes()
     m_server->afterRequest([this](QHttpServerResponse &&response, const QHttpServerRequest &request) {
         Metrics::add(m_hub->metrics().httpRequests);
         applyCors(response, request);
-        // One request per connection: the worker reads every request head itself, so that a reused connection
-        // cannot carry an SSE stream (browsers reuse idle ones for EventSource) or a body past the size and
-        // smuggling checks to QHttpServer, which would buffer any of them. Fast publishers keep a WebSocket.
+        // One request per connection here: the worker reads every request head itself, so that a reused
+        // connection cannot carry an SSE stream (browsers reuse idle ones for EventSource) or a body past the
+        // size and smuggling checks to QHttpServer, which would buffer any of them. The hot routes keep their
+        // connections alive: the worker serves those itself (serveHot), and sees the next head first.
         response.setHeader("Connection", "close");
         return std::move(response);
     });
 }
 
-void HttpApi::applyCors(QHttpServerResponse &response, const QHttpServerRequest &request) const
+HttpApi::HotRoute HttpApi::hotRoute(const HttpRequestHead &head)
+{
+    using Kind = HotRoute::Kind;
+    for (const QByteArrayView name : {"origin", "authorization", "x-client-id"}) {
+        if (head.headerValues(name).size() > 1)
+            return {};
+    }
+    const qsizetype questionMark = head.target.indexOf('?');
+    const QByteArrayView path =
+        QByteArrayView(head.target).first(questionMark < 0 ? head.target.size() : questionMark);
+    if (head.method == "POST") {
+        if (path == "/api/publish")
+            return {Kind::Publish, {}};
+        // /api/channels/{channel}/events, the channel in the characters a channel name may have.
+        constexpr QByteArrayView Prefix("/api/channels/");
+        constexpr QByteArrayView Suffix("/events");
+        if (path.startsWith(Prefix) && path.endsWith(Suffix) && path.size() > Prefix.size() + Suffix.size()) {
+            const QByteArrayView channel =
+                path.sliced(Prefix.size(), path.size() - Prefix.size() - Suffix.size());
+            for (const char ch : channel) {
+                const bool plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                                   (ch >= '0' && ch <= '9') || ch == '_' || ch == '.' || ch == ':' ||
+                                   ch == '-';
+                if (!plain)
+                    return {};
+            }
+            // Only dots: a router that normalises the path would read "/api/channels/../events" otherwise.
+            if (channel.count('.') == channel.size())
+                return {};
+            return {Kind::ChannelEvent, QString::fromLatin1(channel)};
+        }
+    } else if (head.method == "GET" && path == "/healthz") {
+        return {Kind::Health, {}};
+    }
+    return {};
+}
+
+RestResponse HttpApi::serveHot(const HotRoute &route, const RestRequest &request)
+{
+    RestResponse response;
+    switch (route.kind) {
+    case HotRoute::Kind::Publish:
+        response = publish(request);
+        break;
+    case HotRoute::Kind::ChannelEvent:
+        response = publishChannelEvent(route.channel, request);
+        break;
+    case HotRoute::Kind::Health:
+        response = health();
+        break;
+    case HotRoute::Kind::None:
+        response = restError(404, u"not_found"_s, u"no route for %1"_s.arg(request.path));
+        break;
+    }
+    // What afterRequest does for QHttpServer's routes.
+    Metrics::add(m_hub->metrics().httpRequests);
+    for (const auto &[name, value] : corsHeaders(request.header("origin")))
+        response.setHeader(name, value);
+    return response;
+}
+
+HeaderList HttpApi::corsHeaders(QByteArrayView origin) const
 {
     // CORS for the REST API: any origin unless --allowed-origins names them; then only those, echoed.
     const AuthPolicy &auth = m_hub->auth();
-    if (!auth.restrictsOrigins()) {
-        response.setHeader("Access-Control-Allow-Origin", "*");
-    } else if (const QByteArray origin = request.value("Origin");
-               !origin.isEmpty() && auth.originAllowed(origin)) {
-        response.setHeader("Access-Control-Allow-Origin", origin);
-        response.setHeader("Vary", "Origin");
-    }
+    if (!auth.restrictsOrigins())
+        return {{"Access-Control-Allow-Origin", "*"}};
+    if (!origin.isEmpty() && auth.originAllowed(origin))
+        return {{"Access-Control-Allow-Origin", origin.toByteArray()}, {"Vary", "Origin"}};
+    return {};
+}
+
+void HttpApi::applyCors(QHttpServerResponse &response, const QHttpServerRequest &request) const
+{
+    for (const auto &[name, value] : corsHeaders(request.value("Origin")))
+        response.setHeader(name, value);
 }
 
 QHttpServerResponse HttpApi::staticFile(const QString &resourcePath) const
@@ -163,7 +232,7 @@ QHttpServerResponse HttpApi::stats(const QHttpServerRequest &request) const
     return jsonResponse(m_hub->stats(&who));
 }
 
-QHttpServerResponse HttpApi::health() const
+RestResponse HttpApi::health() const
 {
     const HubCounts c = m_hub->counts();
     const Cluster *cluster = m_hub->cluster();
@@ -180,7 +249,7 @@ QHttpServerResponse HttpApi::health() const
         o.insert("redis"_L1, degraded ? "down"_L1 : "up"_L1);
         o.insert("nodes"_L1, int(cluster->peers().size()) + 1);
     }
-    return jsonResponse(o);
+    return restJson(o);
 }
 
 QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
@@ -428,7 +497,7 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
     return withRecovered(std::move(o), channel, paging.since);
 }
 
-QHttpServerResponse HttpApi::publishChannelEvent(const QString &channel, const QHttpServerRequest &request)
+RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequest &request)
 {
     // Seed 004's broadcast_custom("user_login", {...}): {"type":"user_login","channel":…,"data":…}, with
     // "model" on a model channel like its created/updated/deleted events.
@@ -436,29 +505,29 @@ QHttpServerResponse HttpApi::publishChannelEvent(const QString &channel, const Q
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
     if (!isValidChannelName(channel))
-        return errorResponse(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
-    if (auto refused = m_guard.require(who.canWrite(channel), who.refusal(channel, true)))
+        return restError(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+    if (auto refused = m_guard.check(who.canWrite(channel), who.refusal(channel, true)))
         return std::move(*refused);
     QJsonObject o;
-    if (auto error = readJsonObject(request, m_config.maxMessageSize, o))
+    if (auto error = readJsonBody(request.body, m_config.maxMessageSize, o))
         return std::move(*error);
     // The event name may come as "type" (a message's field) or "event" (what the seed calls it).
     if (!o.contains("type"_L1) && o.value("event"_L1).isString())
         o.insert("type"_L1, o.take("event"_L1));
     if (!o.value("type"_L1).isString())
-        return errorResponse(422, u"bad_request"_s, u"field 'type' (the event name) is required"_s);
+        return restError(422, u"bad_request"_s, u"field 'type' (the event name) is required"_s);
     o.remove("event"_L1);
     auto message = messageFromPayload(o, QString());
     if (!message)
-        return errorResponse(422, errorCodeName(message.error().code), message.error().message);
+        return restError(422, errorCodeName(message.error().code), message.error().message);
     Message m = std::move(message).value();
     m.channel = channel;
     if (m_hub->isModelChannel(channel))
         m.extra.insert("model"_L1, channel);
-    const PublishResult id = m_hub->publish(std::move(m), QString::fromUtf8(request.value("X-Client-Id")));
+    const PublishResult id = m_hub->publish(std::move(m), QString::fromUtf8(request.header("x-client-id")));
     if (!id)
-        return storeErrorResponse(id.error());
-    return jsonResponse(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel}}, 202);
+        return restStoreError(id.error());
+    return restJson(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel}}, 202);
 }
 
 QHttpServerResponse HttpApi::broadcast(const QHttpServerRequest &request)
@@ -482,32 +551,31 @@ QHttpServerResponse HttpApi::broadcast(const QHttpServerRequest &request)
     return jsonResponse(QJsonObject{{"id"_L1, *id}, {"channel"_L1, Channels::Broadcast.toString()}}, 202);
 }
 
-QHttpServerResponse HttpApi::publish(const QHttpServerRequest &request)
+RestResponse HttpApi::publish(const RestRequest &request)
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
     QJsonObject o;
-    if (auto error = readJsonObject(request, m_config.maxMessageSize, o))
+    if (auto error = readJsonBody(request.body, m_config.maxMessageSize, o))
         return std::move(*error);
     const QJsonValue channel = o.value("channel"_L1);
     if (!channel.isString())
-        return errorResponse(422, u"bad_request"_s, u"field 'channel' is required and must be a string"_s);
+        return restError(422, u"bad_request"_s, u"field 'channel' is required and must be a string"_s);
     if (!isValidChannelName(channel.toString()))
-        return errorResponse(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
-    if (auto refused =
-            m_guard.require(who.canWrite(channel.toString()), who.refusal(channel.toString(), true)))
+        return restError(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+    if (auto refused = m_guard.check(who.canWrite(channel.toString()), who.refusal(channel.toString(), true)))
         return std::move(*refused);
     auto message = messageFromPayload(o, u"message"_s);
     if (!message)
-        return errorResponse(422, errorCodeName(message.error().code), message.error().message);
+        return restError(422, errorCodeName(message.error().code), message.error().message);
     Message m = std::move(message).value();
     m.channel = channel.toString();
-    const QString exclude = QString::fromUtf8(request.value("X-Client-Id"));
+    const QString exclude = QString::fromUtf8(request.header("x-client-id"));
     const PublishResult id = m_hub->publish(std::move(m), exclude);
     if (!id)
-        return storeErrorResponse(id.error());
-    return jsonResponse(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel.toString()}}, 202);
+        return restStoreError(id.error());
+    return restJson(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel.toString()}}, 202);
 }
 
 } // namespace Herald

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "httpguard.h"
+#include "restrequest.h"
 #include "serverconfig.h"
 
 #include <QDateTime>
@@ -17,16 +18,39 @@ class QUrlQuery;
 namespace Herald {
 
 class Hub;
+struct HttpRequestHead;
 struct StoreError;
 struct StoredPage;
 
 // The REST API and the pages (SPEC section 5), as routes of a worker's QHttpServer (one per I/O thread).
+// The hot routes are also served by the worker itself on keep-alive connections (Worker::servePlain), through
+// serveHot(): the same handlers, so both ways answer alike.
 class HttpApi : public QObject
 {
     Q_OBJECT
 
 public:
     HttpApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObject *parent = nullptr);
+
+    // The hot routes: POST /api/publish, POST /api/channels/{channel}/events and GET /healthz.
+    struct HotRoute
+    {
+        enum class Kind
+        {
+            None,
+            Publish,
+            ChannelEvent,
+            Health,
+        };
+        Kind kind = Kind::None;
+        QString channel; // ChannelEvent
+    };
+    // Only plain spellings match (no percent-encoding, no header the handlers read sent twice): whatever
+    // QHttpServer might read differently stays with it, and the answer cannot depend on which way a request
+    // went.
+    static HotRoute hotRoute(const HttpRequestHead &head);
+    // The route's handler, then what QHttpServer's afterRequest adds (CORS), counted in /metrics.
+    RestResponse serveHot(const HotRoute &route, const RestRequest &request);
 
 private:
     static constexpr int MaxLimit = 1000;
@@ -42,17 +66,18 @@ private:
     QHttpServerResponse withRecovered(QJsonObject page, const QString &channel, qint64 since) const;
 
     void registerRoutes();
+    HeaderList corsHeaders(QByteArrayView origin) const;
     void applyCors(QHttpServerResponse &response, const QHttpServerRequest &request) const;
     QHttpServerResponse stats(const QHttpServerRequest &request) const;
-    QHttpServerResponse health() const;
+    RestResponse health() const;
     QHttpServerResponse metrics(const QHttpServerRequest &request) const;
-    QHttpServerResponse publish(const QHttpServerRequest &request);
+    RestResponse publish(const RestRequest &request);
     QHttpServerResponse notifications(const QHttpServerRequest &request);
     QHttpServerResponse markRead(const QString &idText, const QHttpServerRequest &request);
     QHttpServerResponse markAllRead(const QHttpServerRequest &request);
     QHttpServerResponse channels(const QHttpServerRequest &request) const;
     QHttpServerResponse history(const QString &channel, const QHttpServerRequest &request);
-    QHttpServerResponse publishChannelEvent(const QString &channel, const QHttpServerRequest &request);
+    RestResponse publishChannelEvent(const QString &channel, const RestRequest &request);
     QHttpServerResponse broadcast(const QHttpServerRequest &request);
     QHttpServerResponse staticFile(const QString &resourcePath) const;
 

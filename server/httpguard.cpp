@@ -14,22 +14,22 @@ HttpGuard::HttpGuard(Hub *hub)
     : m_hub(hub)
 {}
 
-std::optional<QHttpServerResponse> HttpGuard::identify(const QHttpServerRequest &request, Identity &who) const
+std::optional<RestResponse> HttpGuard::identify(const RestRequest &request, Identity &who) const
 {
     const AuthPolicy &auth = m_hub->auth();
-    if (!auth.originAllowed(request.value("Origin"))) {
+    if (!auth.originAllowed(request.header("origin"))) {
         Metrics::add(m_hub->metrics().refusedOrigin);
-        return errorResponse(403, u"forbidden"_s, u"origin not allowed"_s);
+        return restError(403, u"forbidden"_s, u"origin not allowed"_s);
     }
-    QByteArray token = bearerToken(request.value("Authorization"));
+    QByteArray token = bearerToken(request.header("authorization"));
     if (token.isEmpty())
-        token = QUrlQuery(request.url()).queryItemValue(u"token"_s, QUrl::FullyDecoded).toUtf8();
+        token = request.query.queryItemValue(u"token"_s, QUrl::FullyDecoded).toUtf8();
     auto identity = auth.identify(token);
     if (identity && !identity->open && !identity->authenticated)
         identity = Result<Identity, AuthError>::failure({u"authentication required: send a token"_s});
     if (!identity) {
         Metrics::add(m_hub->metrics().refusedUnauthorized);
-        QHttpServerResponse r = errorResponse(401, u"unauthorized"_s, identity.error().message);
+        RestResponse r = restError(401, u"unauthorized"_s, identity.error().message);
         r.setHeader("WWW-Authenticate", "Bearer");
         return r;
     }
@@ -37,12 +37,26 @@ std::optional<QHttpServerResponse> HttpGuard::identify(const QHttpServerRequest 
     return std::nullopt;
 }
 
-std::optional<QHttpServerResponse> HttpGuard::require(bool allowed, const QString &reason) const
+std::optional<QHttpServerResponse> HttpGuard::identify(const QHttpServerRequest &request, Identity &who) const
+{
+    if (auto refused = identify(restRequest(request), who))
+        return toHttpServerResponse(*refused);
+    return std::nullopt;
+}
+
+std::optional<RestResponse> HttpGuard::check(bool allowed, const QString &reason) const
 {
     if (allowed)
         return std::nullopt;
     Metrics::add(m_hub->metrics().refusedForbidden);
-    return errorResponse(403, u"forbidden"_s, reason);
+    return restError(403, u"forbidden"_s, reason);
+}
+
+std::optional<QHttpServerResponse> HttpGuard::require(bool allowed, const QString &reason) const
+{
+    if (auto refused = check(allowed, reason))
+        return toHttpServerResponse(*refused);
+    return std::nullopt;
 }
 
 } // namespace Herald

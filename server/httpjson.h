@@ -1,5 +1,7 @@
 #pragma once
 
+#include "restrequest.h"
+
 #include <QHttpServerResponse>
 #include <QJsonArray>
 #include <QJsonObject>
@@ -13,15 +15,20 @@ namespace Herald {
 struct StoreError;
 
 // JSON answers of the REST API (SPEC section 5): a body and an explicit status; errors are
-// {"error":code,"detail":…}.
+// {"error":code,"detail":…}. The rest* forms are what the handlers shared with the keep-alive path return;
+// the others are the same answers as QHttpServer responses.
+RestResponse restJson(const QJsonObject &body, int status = 200);
+RestResponse restError(int status, const QString &code, const QString &detail);
+// 503 "unavailable": the store could not read or commit; nothing was changed.
+RestResponse restStoreError(const StoreError &error);
+// A request body that must be one JSON object of at most maxSize bytes. On failure returns the answer to
+// send (413 too_large, 400 invalid_json).
+std::optional<RestResponse> readJsonBody(const QByteArray &body, qint64 maxSize, QJsonObject &out);
+
 QHttpServerResponse jsonResponse(const QJsonObject &body, int status = 200);
 QHttpServerResponse jsonResponse(const QJsonArray &body, int status = 200);
 QHttpServerResponse errorResponse(int status, const QString &code, const QString &detail);
-// 503 "unavailable": the store could not read or commit; nothing was changed.
 QHttpServerResponse storeErrorResponse(const StoreError &error);
-
-// Reads a request body that must be one JSON object of at most maxSize bytes. On failure returns the answer
-// to send (413 too_large, 400 invalid_json).
 std::optional<QHttpServerResponse> readJsonObject(const QHttpServerRequest &request, qint64 maxSize,
                                                   QJsonObject &out);
 

@@ -315,6 +315,13 @@ bool HttpRequestHead::isWebSocketUpgrade() const
     return method == "GET"_ba && hasToken("upgrade", "websocket") && hasToken("connection", "upgrade");
 }
 
+bool HttpRequestHead::keepAlive() const
+{
+    if (hasToken("connection", "close"))
+        return false;
+    return versionMinor >= 1 || hasToken("connection", "keep-alive");
+}
+
 qint64 HttpRequestHead::contentLength() const
 {
     const ContentLengthInfo info = evaluateContentLength(*this);

@@ -12,8 +12,8 @@
 // parser (QHttpServer's is private API), so this one is hand-written and deliberately strict:
 //  - Lines must end in CRLF. A bare LF (or CR) is rejected rather than accepted leniently (RFC 9112 allows
 //    either choice); this keeps the "end of head" rule a single "\r\n\r\n" search.
-//  - Empty lines before the request line are rejected (we only ever look at the first request on a fresh
-//    connection, so there is no previous body whose stray CRLF we would need to tolerate).
+//  - Empty lines before the request line are rejected. Keep-alive connections are only kept for requests
+//    whose body has an exact Content-Length, so a stray CRLF after a body is the client's error.
 //  - Only origin-form targets ("/path?query") and "OPTIONS *" are accepted; absolute-form and
 //    authority-form are rejected, as we are not a proxy.
 //  - obs-fold, whitespace before the colon, control characters in values and more than MaxHeaderCount
@@ -41,6 +41,9 @@ struct HttpRequestHead
     bool hasToken(QByteArrayView lowerName, QByteArrayView token) const;
     QString queryValue(const QString &key) const; // fully decoded; null if absent, empty if "key=" or "key"
     bool isWebSocketUpgrade() const; // GET + Upgrade: websocket token + Connection: upgrade token
+    // Whether the client lets the connection carry another request (RFC 9112 9.3): HTTP/1.1 unless
+    // "Connection: close", HTTP/1.0 only with "Connection: keep-alive".
+    bool keepAlive() const;
     // -1 if absent or invalid. Several Content-Length values (separate lines or "5, 5") are accepted if they
     // are all the same number; differing values make it invalid (see hasConflictingContentLength()).
     qint64 contentLength() const;

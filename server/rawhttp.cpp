@@ -1,5 +1,7 @@
 #include "rawhttp.h"
 
+#include "httprequesthead.h"
+
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QSslSocket>
@@ -43,9 +45,20 @@ void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, const
                     const QString &detail, QByteArrayView extraHeaders)
 {
     const QByteArray body = jsonErrorBody(code, detail);
-    socket->write("HTTP/1.1 " + QByteArray::number(status) + ' ' + reason.toByteArray() +
-                  "\r\nContent-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
-                  "\r\nConnection: close\r\n" + extraHeaders.toByteArray() + "\r\n" + body);
+    writeAndClose(socket, "HTTP/1.1 " + QByteArray::number(status) + ' ' + reason.toByteArray() +
+                              "\r\nContent-Type: application/json\r\nContent-Length: " +
+                              QByteArray::number(body.size()) + "\r\nConnection: close\r\n" +
+                              extraHeaders.toByteArray() + "\r\n" + body);
+}
+
+void writeAndClose(QTcpSocket *socket, const QByteArray &response)
+{
+    socket->write(response);
+    closeAfterAnswer(socket);
+}
+
+void closeAfterAnswer(QTcpSocket *socket)
+{
     // Closing with unread input makes the kernel reset the connection, and the client may lose the answer
     // (a refused body is still arriving). Discard what comes, let the client close first, and close anyway
     // after a moment.
@@ -56,11 +69,31 @@ void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, const
     QObject::connect(socket, &QTcpSocket::readyRead, socket,
                      [socket] { socket->skip(socket->bytesAvailable()); });
     QTimer::singleShot(DrainTime, socket, [socket] { socket->disconnectFromHost(); });
-    QObject::connect(socket, &QTcpSocket::bytesWritten, socket, [socket] {
-        // Everything sent: half-close our side so the client sees the end of the answer at once.
+    // Everything sent: half-close our side so the client sees the end of the answer at once.
+    auto halfClose = [socket] {
         if (socket->bytesToWrite() == 0 && socket->state() == QAbstractSocket::ConnectedState)
             ::shutdown(int(socket->socketDescriptor()), SHUT_WR);
-    });
+    };
+    QObject::connect(socket, &QTcpSocket::bytesWritten, socket, halfClose);
+    halfClose();
+}
+
+std::optional<HeadRefusal> refuseRequestHead(const HttpRequestHead &head, qint64 maxBody)
+{
+    if (head.hasInvalidContentLength())
+        return HeadRefusal{400, "Bad Request", u"bad_request"_s,
+                           u"malformed or conflicting Content-Length"_s};
+    if (head.contentLength() > maxBody) {
+        return HeadRefusal{413, "Content Too Large", u"too_large"_s,
+                           u"the body is larger than %1 bytes"_s.arg(maxBody)};
+    }
+    // Any Transfer-Encoding: its body would be read whatever its size, and with a Content-Length beside it
+    // the two disagree about where the request ends (request smuggling).
+    if (!head.header("transfer-encoding").isEmpty()) {
+        return HeadRefusal{411, "Length Required", u"bad_request"_s,
+                           u"send the body with a Content-Length (chunked bodies are not accepted)"_s};
+    }
+    return std::nullopt;
 }
 
 } // namespace Herald

@@ -3,9 +3,13 @@
 #include <QByteArrayView>
 #include <QString>
 
+#include <optional>
+
 class QTcpSocket;
 
 namespace Herald {
+
+struct HttpRequestHead;
 
 // Writes to a connection, straight to the kernel when nothing is queued ahead (the common case), and through
 // the socket's own buffer only for what the kernel does not take at once. QAbstractSocket keeps a 16 KiB
@@ -21,5 +25,22 @@ QByteArray jsonErrorBody(const QString &code, const QString &detail);
 // upgrade or an SSE stream is accepted.
 void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, const QString &code,
                     const QString &detail, QByteArrayView extraHeaders = {});
+// Writes a whole response that says "Connection: close", then closes the connection as writeHttpError does.
+void writeAndClose(QTcpSocket *socket, const QByteArray &response);
+// Ends a connection whose last answer is written or queued: once it is sent, our side is half-closed; what
+// the client still sends is discarded, and the socket closes when the client does (2 s at most), then
+// deletes itself.
+void closeAfterAnswer(QTcpSocket *socket);
+
+// Why a request other than a WebSocket or SSE one may not go on (SPEC section 7), before a byte of its body
+// is read: a malformed Content-Length (400), a body over maxBody (413), any Transfer-Encoding (411).
+struct HeadRefusal
+{
+    int status = 0;
+    QByteArrayView reason;
+    QString code;
+    QString detail;
+};
+std::optional<HeadRefusal> refuseRequestHead(const HttpRequestHead &head, qint64 maxBody);
 
 } // namespace Herald

@@ -34,6 +34,8 @@ struct ServerConfig
 
     qint64 maxMessageSize = 64 * 1024; // WebSocket message and HTTP body (SPEC section 7)
     std::chrono::milliseconds handshakeTimeout{10000};
+    // A keep-alive connection (the hot REST routes) is closed after this long without a request.
+    std::chrono::milliseconds keepAliveTimeout{30000};
     std::chrono::milliseconds sseHeartbeat{15000};
     std::chrono::milliseconds sseRetry{3000};
     std::chrono::milliseconds shutdownGrace{3000};

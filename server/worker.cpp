@@ -8,6 +8,7 @@
 #include "logging.h"
 #include "modelapi.h"
 #include "rawhttp.h"
+#include "restrequest.h"
 #include "session.h"
 #include "ssesession.h"
 #include "store.h"
@@ -23,6 +24,7 @@
 #include <QThread>
 
 #include <algorithm>
+#include <chrono>
 
 #include <sys/socket.h>
 #include <unistd.h>
@@ -35,6 +37,22 @@ namespace Herald {
 
 namespace {
 constexpr qsizetype MaxHeadSize = 16 * 1024;
+// Requests answered in a row on one connection, pipelined or arriving as fast as their answers leave, so
+// that it cannot hold the thread. Publishes served in a row are delivered as one batch (see bench/README.md:
+// yielding after each one cost rate and latency).
+constexpr int MaxRequestsPerWake = 32;
+
+qint64 steadyMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+
+bool wouldBlock()
+{
+    return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
+}
 
 void removeOne(QList<Session *> &list, Session *s)
 {
@@ -51,17 +69,24 @@ Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int ind
     : m_hub(hub)
     , m_config(config)
     , m_index(index)
+    , m_plainSweep(this)
     , m_heartbeat(this)
     , m_idleCheck(this)
 {
     // Children: they move to the worker's thread with it.
     m_http = new QHttpServer(this);
     m_httpIntake = new HttpIntake(this);
-    new HttpApi(m_hub, m_config, m_http, this);
+    m_api = new HttpApi(m_hub, m_config, m_http, this);
     new ModelApi(m_hub, m_config, m_http, modelMutex, this);
     m_httpIntake->bindTo(m_http);
     m_heartbeat.setInterval(m_config.sseHeartbeat);
     connect(&m_heartbeat, &QTimer::timeout, this, &Worker::heartbeat);
+    // One timer for every plain connection's deadline, rather than one each: a burst of thousands of connects
+    // would otherwise fill the thread's timer list.
+    m_plainSweep.setInterval(std::clamp<std::chrono::milliseconds>(
+        std::min(m_config.handshakeTimeout, m_config.keepAliveTimeout) / 4, std::chrono::milliseconds(20),
+        std::chrono::milliseconds(1000)));
+    connect(&m_plainSweep, &QTimer::timeout, this, &Worker::sweepPlain);
     // Silent WebSockets are pinged at half the idle timeout and closed at the full one.
     if (m_config.idleTimeout.count() > 0) {
         m_idleCheck.setInterval(
@@ -201,17 +226,7 @@ void Worker::adoptDescriptor(qintptr descriptor)
             Hub *hub = m_hub;
             connect(socket, &QObject::destroyed, [hub, peer] { hub->releaseAddress(peer); });
         }
-        m_pending.insert(socket);
-        connect(socket, &QTcpSocket::readyRead, this, [this, socket] { sniff(socket); });
-        connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
-            m_pending.remove(socket);
-            socket->deleteLater();
-        });
-        // A connection that never completes its request head is dropped, so idle sockets cannot pile up.
-        QTimer::singleShot(m_config.handshakeTimeout, socket, [this, socket] {
-            if (m_pending.contains(socket))
-                rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
-        });
+        watchHead(socket);
         // The head is read once decrypted; a client speaking plain HTTP to the TLS port fails the handshake
         // and is dropped.
         connect(ssl, &QSslSocket::sslErrors, ssl, [ssl] { ssl->abort(); });
@@ -223,10 +238,44 @@ void Worker::adoptDescriptor(qintptr descriptor)
     });
 }
 
+void Worker::watchHead(QTcpSocket *socket)
+{
+    m_pending.insert(socket);
+    connect(socket, &QTcpSocket::readyRead, this, [this, socket] { sniff(socket); });
+    connect(socket, &QTcpSocket::disconnected, this, [this, socket] {
+        m_pending.remove(socket);
+        socket->deleteLater();
+    });
+    // A connection that never completes its request head is dropped, so idle sockets cannot pile up.
+    QTimer::singleShot(m_config.handshakeTimeout, socket, [this, socket] {
+        if (m_pending.contains(socket))
+            rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
+    });
+}
+
 // Plain TCP: the head is peeked in the kernel (MSG_PEEK) before any QTcpSocket exists, so a WebSocket or SSE
 // session gets an unbuffered socket whose head is already consumed, and an HTTP request reaches QHttpServer
 // with its bytes unread. An unbuffered QTcpSocket keeps no 16 KiB read chunk per idle connection, which is
 // most of what a buffered one costs (issue 8: under 10 KiB per idle connection).
+//
+// The hot REST routes (HttpApi::hotRoute) are served here instead, with keep-alive: the worker reads exactly
+// that request's head and body, answers through the same HttpApi handler as QHttpServer's route, and peeks
+// the next head on the same descriptor. So every head on a reused connection still passes the checks below
+// (size, framing, sessions), and an idle keep-alive connection costs no more than a fresh one.
+struct Worker::HotRequest
+{
+    HttpRequestHead head;
+    HttpApi::HotRoute route;
+    QByteArray body;
+    qint64 length = 0; // the announced body size
+};
+
+Worker::PendingPlain::PendingPlain(QObject *parent)
+    : QObject(parent)
+{}
+
+Worker::PendingPlain::~PendingPlain() = default;
+
 void Worker::adoptPlain(qintptr descriptor)
 {
     const int fd = int(descriptor);
@@ -255,71 +304,238 @@ void Worker::adoptPlain(qintptr descriptor)
     connect(pending->notifier, &QSocketNotifier::activated, pending,
             [this, pending] { sniffPlain(pending); });
     // A connection that never completes its request head is dropped, so idle sockets cannot pile up.
-    QTimer::singleShot(m_config.handshakeTimeout, pending, [this, pending] {
-        QTcpSocket *socket = takePlain(pending, false);
-        rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
-    });
+    pending->deadline = steadyMs() + m_config.handshakeTimeout.count();
+    if (!m_plainSweep.isActive())
+        m_plainSweep.start();
 }
 
 void Worker::sniffPlain(PendingPlain *pending)
 {
-    QByteArray peeked(MaxHeadSize + 1, Qt::Uninitialized);
-    const ssize_t n = ::recv(pending->fd, peeked.data(), size_t(peeked.size()), MSG_PEEK | MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)) {
-        dropPlain(pending); // closed or failed before a request
-        return;
+    for (int i = 0; i < MaxRequestsPerWake && stepPlain(pending); ++i) {
+    }
+}
+
+bool Worker::stepPlain(PendingPlain *pending)
+{
+    if (pending->fd < 0 || !pending->unsent.isEmpty())
+        return false; // gone, or an answer is still being written: the next request waits
+    if (pending->partial)
+        return readHotBody(pending);
+    if (m_peekBuffer.size() != MaxHeadSize + 1)
+        m_peekBuffer.resize(MaxHeadSize + 1);
+    const ssize_t n =
+        ::recv(pending->fd, m_peekBuffer.data(), size_t(m_peekBuffer.size()), MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0 || (n < 0 && !wouldBlock())) {
+        dropPlain(pending); // closed or failed between requests
+        return false;
     }
     if (n < 0)
-        return;
-    peeked.truncate(n);
-    const HeadParseResult parsed = parseRequestHead(peeked, MaxHeadSize);
+        return false;
+    const QByteArrayView peeked(m_peekBuffer.constData(), n);
+    HeadParseResult parsed = parseRequestHead(peeked, MaxHeadSize);
     switch (parsed.status) {
     case HeadStatus::Incomplete:
+        if (pending->served > 0) {
+            // A reused connection: the head must not wait in the kernel. After a run of pipelined requests
+            // its first bytes can sit in a large buffer the kernel charges in full, so it announces no
+            // window for the rest: peeking would wait forever. All the bytes waiting are this head's, so a
+            // socket may read them; the request then goes the way of every head a socket reads (sniff).
+            QTcpSocket *socket = takePlain(pending, false);
+            watchHead(socket);
+            return false;
+        }
         // The bytes stay in the kernel, so the notifier would fire again at once: look again a little later.
         pending->notifier->setEnabled(false);
-        QTimer::singleShot(std::chrono::milliseconds(20), pending,
-                           [pending] { pending->notifier->setEnabled(true); });
-        return;
+        QTimer::singleShot(std::chrono::milliseconds(20), pending, [pending] {
+            if (pending->notifier)
+                pending->notifier->setEnabled(true);
+        });
+        return false;
     case HeadStatus::TooLarge: {
         QTcpSocket *socket = takePlain(pending, false);
         rejectHttp(socket, 431, "Request Header Fields Too Large",
                    u"the request head is larger than 16 KiB"_s);
-        return;
+        return false;
     }
     case HeadStatus::Invalid: {
         QTcpSocket *socket = takePlain(pending, false);
         rejectHttp(socket, 400, "Bad Request", parsed.error);
-        return;
+        return false;
     }
     case HeadStatus::Complete:
         break;
     }
-    const HttpRequestHead &head = parsed.head;
-    if (isSessionRequest(head)) {
-        // Consume the head from the kernel; what follows (a pipelined first frame) is the session's.
-        qsizetype consumed = 0;
-        while (consumed < head.headSize) {
-            const ssize_t r =
-                ::recv(pending->fd, peeked.data(), size_t(head.headSize - consumed), MSG_DONTWAIT);
-            if (r <= 0 && !(r < 0 && errno == EINTR)) {
-                dropPlain(pending);
-                return;
-            }
-            if (r > 0)
-                consumed += r;
+    HttpRequestHead &head = parsed.head;
+    const bool session = isSessionRequest(head);
+    const HttpApi::HotRoute hot = session ? HttpApi::HotRoute{} : HttpApi::hotRoute(head);
+    if (!session && hot.kind == HttpApi::HotRoute::Kind::None) {
+        // The rest of the REST API and the pages: QHttpServer, one request, then the connection closes.
+        route(takePlain(pending, false), head, true);
+        return false;
+    }
+    if (!session) {
+        if (const auto refusal = refuseRequestHead(head, m_config.maxMessageSize)) {
+            writeHttpError(takePlain(pending, false), refusal->status, refusal->reason, refusal->code,
+                           refusal->detail);
+            return false;
         }
+    }
+    // Consume the head from the kernel, and of a hot request the part of its body already peeked; what
+    // follows (a session's pipelined first frame, the next request) stays there.
+    auto request = session ? nullptr : std::make_unique<HotRequest>();
+    qsizetype take = head.headSize;
+    if (request) {
+        request->length = std::max<qint64>(0, head.contentLength());
+        request->body = peeked.sliced(head.headSize)
+                            .first(std::min<qsizetype>(request->length, n - head.headSize))
+                            .toByteArray();
+        take += request->body.size();
+    }
+    qsizetype consumed = 0;
+    while (consumed < take) {
+        const ssize_t r = ::recv(pending->fd, m_peekBuffer.data(), size_t(take - consumed), MSG_DONTWAIT);
+        if (r <= 0 && !(r < 0 && errno == EINTR)) {
+            dropPlain(pending);
+            return false;
+        }
+        if (r > 0)
+            consumed += r;
+    }
+    if (session) {
         route(takePlain(pending, true), head, true);
+        return false;
+    }
+    request->head = std::move(head);
+    request->route = hot;
+    if (request->body.size() < request->length) {
+        // The rest of the body is on its way: read it as it comes, within the head's time limit.
+        const bool expects =
+            request->head.versionMinor >= 1 && request->head.hasToken("expect", "100-continue");
+        pending->partial = std::move(request);
+        if (expects)
+            sendPlain(pending, "HTTP/1.1 100 Continue\r\n\r\n");
+        pending->deadline = steadyMs() + m_config.handshakeTimeout.count();
+        return false;
+    }
+    return serveHot(pending, *request);
+}
+
+bool Worker::readHotBody(PendingPlain *pending)
+{
+    HotRequest &request = *pending->partial;
+    const qsizetype have = request.body.size();
+    request.body.resize(request.length);
+    const ssize_t r =
+        ::recv(pending->fd, request.body.data() + have, size_t(request.length - have), MSG_DONTWAIT);
+    request.body.resize(have + std::max<ssize_t>(r, 0));
+    if (r == 0 || (r < 0 && !wouldBlock())) {
+        dropPlain(pending); // the client went away mid-body: nobody to answer
+        return false;
+    }
+    if (request.body.size() < request.length)
+        return false;
+    const std::unique_ptr<HotRequest> complete = std::move(pending->partial);
+    return serveHot(pending, *complete);
+}
+
+bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
+{
+    const HttpRequestHead &head = request.head;
+    RestRequest rest;
+    rest.method = head.method;
+    rest.path = head.path;
+    // As QHttpServer reads the query for its routes: QUrlQuery(QUrl), '+' kept.
+    rest.query = QUrlQuery(QUrl::fromEncoded(head.target));
+    rest.headers = head.headers;
+    rest.body = std::move(request.body);
+    rest.peer = pending->peer;
+    const RestResponse response = m_api->serveHot(request.route, rest);
+    ++pending->served;
+    const bool keepAlive = head.keepAlive() && !m_shuttingDown;
+    const auto idleSeconds = int(std::chrono::ceil<std::chrono::seconds>(m_config.keepAliveTimeout).count());
+    const QByteArray bytes = serializeResponse(response, keepAlive, idleSeconds);
+    if (!keepAlive) {
+        writeAndClose(takePlain(pending, false), bytes);
+        return false;
+    }
+    pending->deadline = steadyMs() + m_config.keepAliveTimeout.count();
+    return sendPlain(pending, bytes);
+}
+
+bool Worker::sendPlain(PendingPlain *pending, QByteArrayView bytes)
+{
+    if (pending->unsent.isEmpty()) {
+        const ssize_t n =
+            ::send(pending->fd, bytes.data(), size_t(bytes.size()), MSG_DONTWAIT | MSG_NOSIGNAL);
+        if (n == bytes.size())
+            return true;
+        if (n < 0 && !wouldBlock()) {
+            dropPlain(pending); // reset by the client
+            return false;
+        }
+        bytes = bytes.sliced(std::max<ssize_t>(n, 0));
+    }
+    pending->unsent += bytes;
+    // Nothing more is read until the answer is out: a client that pipelines without reading gets no further.
+    pending->notifier->setEnabled(false);
+    if (!pending->writeNotifier) {
+        pending->writeNotifier = new QSocketNotifier(pending->fd, QSocketNotifier::Write, pending);
+        connect(pending->writeNotifier, &QSocketNotifier::activated, pending,
+                [this, pending] { flushPlain(pending); });
+    }
+    pending->deadline = steadyMs() + m_config.keepAliveTimeout.count();
+    return false;
+}
+
+void Worker::flushPlain(PendingPlain *pending)
+{
+    const ssize_t n = ::send(pending->fd, pending->unsent.constData(), size_t(pending->unsent.size()),
+                             MSG_DONTWAIT | MSG_NOSIGNAL);
+    if (n < 0 && !wouldBlock()) {
+        dropPlain(pending);
         return;
     }
-    route(takePlain(pending, false), head, true);
+    pending->unsent.remove(0, std::max<ssize_t>(n, 0));
+    if (!pending->unsent.isEmpty())
+        return;
+    pending->unsent = QByteArray(); // no buffer kept while idle
+    // Deleted from inside its own signal: QSocketNotifier checks that it is still alive after emitting.
+    delete pending->writeNotifier;
+    pending->writeNotifier = nullptr;
+    pending->notifier->setEnabled(true);
+    sniffPlain(pending); // requests that arrived meanwhile are already in the kernel
+}
+
+void Worker::sweepPlain()
+{
+    const qint64 now = steadyMs();
+    const auto plain = m_plainPending; // expiring removes from it
+    for (PendingPlain *pending : plain) {
+        if (pending->deadline > now)
+            continue;
+        char byte = 0;
+        const bool idle = pending->served > 0 && !pending->partial && pending->unsent.isEmpty() &&
+                          ::recv(pending->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && wouldBlock();
+        if (idle || !pending->unsent.isEmpty()) {
+            // An idle keep-alive connection closes quietly; one whose client does not read its answers, too.
+            dropPlain(pending);
+            continue;
+        }
+        QTcpSocket *socket = takePlain(pending, false);
+        rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
+    }
+    if (m_plainPending.isEmpty())
+        m_plainSweep.stop();
 }
 
 QTcpSocket *Worker::takePlain(PendingPlain *pending, bool unbuffered)
 {
     m_plainPending.remove(pending);
-    // The notifier goes first: two notifiers on one descriptor confuse the event dispatcher.
+    // The notifiers go first: two notifiers on one descriptor confuse the event dispatcher.
     delete pending->notifier;
     pending->notifier = nullptr;
+    delete pending->writeNotifier;
+    pending->writeNotifier = nullptr;
     auto *socket = new QTcpSocket(this);
     const QIODevice::OpenMode mode =
         unbuffered ? QIODevice::ReadWrite | QIODevice::Unbuffered : QIODevice::ReadWrite;
@@ -340,8 +556,11 @@ void Worker::dropPlain(PendingPlain *pending)
     m_plainPending.remove(pending);
     if (pending->counted)
         m_hub->releaseAddress(pending->peer);
+    pending->counted = false;
     delete pending->notifier;
     pending->notifier = nullptr;
+    delete pending->writeNotifier;
+    pending->writeNotifier = nullptr;
     if (pending->fd >= 0)
         ::close(pending->fd);
     pending->fd = -1;
@@ -403,25 +622,26 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKerne
     }
     // Everything else is the REST API and the pages: this worker's QHttpServer takes it over, but only a body
     // it may hold: QHttpServer would buffer any size (SPEC section 7: 413 over the limit).
-    if (head.hasInvalidContentLength()) {
-        rejectHttp(socket, 400, "Bad Request", u"malformed or conflicting Content-Length"_s);
-        return;
-    }
-    if (head.contentLength() > m_config.maxMessageSize) {
-        writeHttpError(socket, 413, "Content Too Large", u"too_large"_s,
-                       u"the body is larger than %1 bytes"_s.arg(m_config.maxMessageSize));
-        return;
-    }
-    // Any Transfer-Encoding: its body would be read whatever its size, and with a Content-Length beside it
-    // the two disagree about where the request ends (request smuggling).
-    if (!head.header("transfer-encoding").isEmpty()) {
-        writeHttpError(socket, 411, "Length Required", u"bad_request"_s,
-                       u"send the body with a Content-Length (chunked bodies are not accepted)"_s);
+    if (const auto refusal = refuseRequestHead(head, m_config.maxMessageSize)) {
+        m_pending.remove(socket);
+        writeHttpError(socket, refusal->status, refusal->reason, refusal->code, refusal->detail);
         return;
     }
     // QHttpServer (6.4) picks sockets up on pendingConnectionAvailable, which addPendingConnection emits,
     // then waits for readyRead; the request is already buffered (it was only peeked), so announce it once
     // more. It deletes a socket once it disconnects; the intake owns one still open when the worker goes.
+    // One request, however the client sees it: once the answer is out, nothing more is read. A client that
+    // ignores "Connection: close" cannot get a second request past the checks above.
+    auto answered = std::make_shared<QMetaObject::Connection>();
+    *answered = connect(socket, &QTcpSocket::bytesWritten, socket, [socket, answered] {
+        if (socket->bytesToWrite() > 0)
+            return;
+        disconnect(*answered);
+        if (qobject_cast<QSslSocket *>(socket))
+            socket->disconnectFromHost(); // TLS ends with its own close_notify, after the flush
+        else
+            closeAfterAnswer(socket);
+    });
     socket->setParent(m_httpIntake);
     m_httpIntake->take(socket);
     // Bytes already in the socket's buffer (peeked there) would not announce themselves again; bytes still in

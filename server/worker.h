@@ -13,9 +13,9 @@
 #include <QSslConfiguration>
 #include <QTimer>
 
-#include <optional>
-
 #include <functional>
+#include <memory>
+#include <optional>
 #include <vector>
 
 class QHttpServer;
@@ -26,15 +26,17 @@ class QThread;
 namespace Herald {
 
 class Hub;
+class HttpApi;
 class HttpIntake;
 class Session;
 struct HttpRequestHead;
 
-// Owns a share of the connections, on its own thread. Connections arrive as descriptors; the worker reads the
-// first request head and keeps WebSocket and SSE connections as sessions; plain HTTP goes to this worker's
-// own QHttpServer (the REST API and the pages), so no socket ever changes thread and REST scales with the
-// workers. Published envelopes arrive through post() and are written to the local subscribers, corked: every
-// session gets one socket write per batch, whatever the number of messages.
+// Owns a share of the connections, on its own thread. Connections arrive as descriptors; the worker reads
+// every request head and keeps WebSocket and SSE connections as sessions. It serves the hot REST routes
+// (publish, /healthz) itself on keep-alive connections, and hands the rest of plain HTTP to its own
+// QHttpServer (the REST API and the pages, one request per connection), so no socket ever changes thread and
+// REST scales with the workers. Published envelopes arrive through post() and are written to the local
+// subscribers, corked: every session gets one socket write per batch, whatever the number of messages.
 class Worker : public QObject
 {
     Q_OBJECT
@@ -74,21 +76,43 @@ private:
     void drainInbox();
     void deliver(const Envelope &envelope);
     void flushDirty();
-    // A plain TCP connection whose first request head has not arrived: only a descriptor and a notifier.
+    struct HotRequest;
+    // A plain TCP connection waiting for its next request head: before the first one, and between the
+    // keep-alive requests the worker serves itself. While idle only a descriptor and a read notifier, no
+    // QTcpSocket; heads are peeked in the kernel (MSG_PEEK), so a request that goes elsewhere keeps its
+    // bytes.
     struct PendingPlain : QObject
     {
-        using QObject::QObject;
+        explicit PendingPlain(QObject *parent);
+        ~PendingPlain() override;
         int fd = -1;
         QHostAddress peer;
         bool counted = false; // holds a --max-connections-per-ip slot
-        QSocketNotifier *notifier = nullptr;
+        int served = 0;       // requests answered on this connection
+        qint64 deadline = 0;  // steady ms: 408 before a complete request, a quiet close when idle after one
+        QSocketNotifier *notifier = nullptr;      // readable
+        QSocketNotifier *writeNotifier = nullptr; // only while an answer waits for room in the kernel
+        QByteArray unsent;                        // that answer's rest; no request is read until it is sent
+        std::unique_ptr<HotRequest> partial;      // a hot request whose body is still arriving
     };
     void adoptPlain(qintptr descriptor);
     void sniffPlain(PendingPlain *pending);
+    // One request head or body read; true if a request was answered and the next may already be waiting.
+    bool stepPlain(PendingPlain *pending);
+    bool readHotBody(PendingPlain *pending);
+    bool serveHot(PendingPlain *pending, HotRequest &request);
+    // Sends now what the kernel takes and waits for writability with the rest; false if not all was sent
+    // (or the connection failed and was dropped).
+    bool sendPlain(PendingPlain *pending, QByteArrayView bytes);
+    void flushPlain(PendingPlain *pending);
+    void sweepPlain();
     // Wraps the descriptor in a QTcpSocket (unbuffered for sessions) and forgets the pending entry.
     QTcpSocket *takePlain(PendingPlain *pending, bool unbuffered);
     void dropPlain(PendingPlain *pending);
     static bool isSessionRequest(const HttpRequestHead &head);
+    // A socket whose head is read into its own buffer (TLS, or a plain one whose head arrives in pieces
+    // after a keep-alive request): sniff() peeks there until the head is complete, within the time limit.
+    void watchHead(QTcpSocket *socket);
     void sniff(QTcpSocket *socket);
     // inKernel: the head was peeked in the kernel and, for a session, already consumed.
     void route(QTcpSocket *socket, const HttpRequestHead &head, bool inKernel);
@@ -101,6 +125,7 @@ private:
     Hub *m_hub;
     const ServerConfig m_config;
     QHttpServer *m_http = nullptr;      // this thread's REST API and pages
+    HttpApi *m_api = nullptr;           // its handlers, for the hot routes served on keep-alive connections
     HttpIntake *m_httpIntake = nullptr; // never listens: plain HTTP connections are added to it
     int m_index;
 
@@ -115,6 +140,8 @@ private:
     std::vector<Session *> m_dirty;
     QSet<QTcpSocket *> m_pending; // TLS connections whose first request head is not read yet
     QSet<PendingPlain *> m_plainPending;
+    QTimer m_plainSweep;     // head, body and keep-alive deadlines of m_plainPending
+    QByteArray m_peekBuffer; // for every head peeked on this thread
     std::optional<QSslConfiguration> m_tls;
     QTimer m_heartbeat;
     QTimer m_idleCheck;

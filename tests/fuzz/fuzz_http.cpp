@@ -1,15 +1,22 @@
 // libFuzzer target for what the HTTP handlers are given: the request head parser the workers run on every
-// connection, then the body and query handling of the REST routes (JSON bodies, paging parameters, model
-// validation). Nothing may crash, hang or read out of bounds (ASan+UBSan).
+// request head, the choices made from it (hot route, keep-alive, the 400/411/413 refusals), the request the
+// keep-alive path builds, then the body and query handling of the REST routes (JSON bodies, paging
+// parameters, model validation). Nothing may crash, hang or read out of bounds (ASan+UBSan).
 
+#include "auth.h"
+#include "httpapi.h"
+#include "httpjson.h"
 #include "httprequesthead.h"
 #include "message.h"
 #include "modelspec.h"
+#include "rawhttp.h"
 #include "request.h"
+#include "restrequest.h"
 
 #include <QByteArray>
 #include <QJsonDocument>
 #include <QJsonObject>
+#include <QUrl>
 #include <QUrlQuery>
 
 #include <cstddef>
@@ -35,8 +42,30 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)Herald::parseSequence(v);
     }
 
+    // What the worker decides from a head, and the request its keep-alive path builds (Worker::serveHot).
+    (void)head.keepAlive();
+    (void)head.hasToken("expect", "100-continue");
+    (void)Herald::refuseRequestHead(head, 4096);
+    const Herald::HttpApi::HotRoute hot = Herald::HttpApi::hotRoute(head);
+    Herald::RestRequest rest;
+    rest.method = head.method;
+    rest.path = head.path;
+    rest.query = QUrlQuery(QUrl::fromEncoded(head.target));
+    rest.headers = head.headers;
+    (void)Herald::bearerToken(rest.header("authorization"));
+    (void)rest.query.queryItemValue(u"token"_s, QUrl::FullyDecoded);
+    (void)rest.header("origin");
+    (void)QString::fromUtf8(rest.header("x-client-id"));
+
     // The body, as the REST handlers read it.
     const QByteArray body = input.mid(head.headSize);
+    QJsonObject parsedBody;
+    const auto refused = Herald::readJsonBody(body, 4096, parsedBody);
+    Herald::RestResponse response = refused ? *refused : Herald::restJson(parsedBody, 202);
+    response.setHeader("Access-Control-Allow-Origin", rest.header("origin"));
+    if (hot.kind == Herald::HttpApi::HotRoute::Kind::ChannelEvent)
+        response.setHeader("X-Channel", hot.channel.toUtf8());
+    (void)Herald::serializeResponse(response, head.keepAlive(), 30);
     const QJsonObject object = QJsonDocument::fromJson(body).object();
     (void)Herald::messageFromPayload(object, u"message"_s);
     static const QList<Herald::ModelSpec> models = Herald::builtinModels();

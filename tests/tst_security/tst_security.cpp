@@ -167,6 +167,20 @@ QByteArray httpRequest(const QByteArray &method, const QByteArray &target, const
     return r + "\r\n" + body;
 }
 
+// The same without "Connection: close": HTTP/1.1 keeps the connection unless told otherwise.
+QByteArray keptRequest(const QByteArray &method, const QByteArray &target, const QByteArray &headers = {},
+                       const QByteArray &body = {})
+{
+    return method + ' ' + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n" + headers +
+           (method == "GET" ? QByteArray() : "Content-Length: " + QByteArray::number(body.size()) + "\r\n") +
+           "\r\n" + body;
+}
+
+QByteArray publishBody(const QString &channel, const QString &text)
+{
+    return compact({{"channel"_L1, channel}, {"message"_L1, text}});
+}
+
 QByteArray upgradeRequest(const QByteArray &target, const QByteArray &headers = {})
 {
     return "GET " + target +
@@ -273,6 +287,38 @@ public:
             m_buffer.clear();
         }
         return r;
+    }
+
+    // Waits until the bytes received after the last response contain `needle` (an event stream's text).
+    bool waitForText(QByteArrayView needle, int timeoutMs = 5000)
+    {
+        return spinUntil(
+                   [&] {
+                       pull();
+                       return m_buffer.contains(needle) || !isConnected();
+                   },
+                   timeoutMs) &&
+               m_buffer.contains(needle);
+    }
+    // Takes exactly these bytes from the front of what arrives (an interim "100 Continue").
+    bool takeExactly(QByteArrayView bytes, int timeoutMs = 5000)
+    {
+        spinUntil(
+            [&] {
+                pull();
+                return m_buffer.size() >= bytes.size() || !isConnected();
+            },
+            timeoutMs);
+        if (!m_buffer.startsWith(bytes))
+            return false;
+        m_buffer.remove(0, bytes.size());
+        return true;
+    }
+    // Everything received and not yet taken by readResponse().
+    QByteArray unread()
+    {
+        pull();
+        return m_buffer;
     }
 
     // The WebSocket frames received so far (after readResponse() took the 101).
@@ -415,6 +461,23 @@ private Q_SLOTS:
     void rateLimitFlood();
     void slowConsumerIsCutOff();
     void idleTimeout();
+
+    // 10. Keep-alive: the hot REST routes keep their connection, and every head on it is still checked.
+    void keepAlivePublishesOnOneConnection();
+    void keepAlivePipelined();
+    void keepAliveSecondHeadIsChecked_data();
+    void keepAliveSecondHeadIsChecked();
+    void keepAliveThenSession_data();
+    void keepAliveThenSession();
+    void hotRoutesAnswerAsQHttpServer_data();
+    void hotRoutesAnswerAsQHttpServer();
+    void keepAliveEnds_data();
+    void keepAliveEnds();
+    void keepAliveOtherRoutesClose();
+    void keepAliveIdleTimeout();
+    void keepAliveBodyInPieces();
+    void keepAliveClientLeavesMidBody();
+    void keepAliveWaitsForASlowReader();
 
     // 8. and 9. Configuration.
     void startRefusals_data();
@@ -1802,6 +1865,422 @@ void tst_Security::idleTimeout()
     live->send({{"type"_L1, "ping"_L1}});
     QVERIFY(live->waitFor(u"pong"_s));
     QCOMPARE(Herald::Metrics::get(m_server->hub()->metrics().idleTimeouts), 1);
+}
+
+// ---- 10. Keep-alive ----
+
+void tst_Security::keepAlivePublishesOnOneConnection()
+{
+    QVERIFY(startServer(openMode));
+    auto subscriber = ws("/ws?channels=kept");
+    QVERIFY(subscriber && subscriber->waitFor(u"connected"_s));
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    QList<qint64> acked;
+    for (int i = 0; i < 200; ++i) {
+        c.write(keptRequest("POST", "/api/publish", "Content-Type: application/json\r\n",
+                            publishBody(u"kept"_s, u"message %1"_s.arg(i))));
+        // A closed connection would answer nothing here: all 200 go over the one socket.
+        const HttpReply r = c.readResponse();
+        QVERIFY2(r.status == 202, qPrintable(u"request %1: "_s.arg(i) + QString::fromLatin1(dump(r))));
+        QCOMPARE(r.header("connection"), QByteArray("keep-alive"));
+        acked.append(r.json().value("id"_L1).toInteger());
+    }
+    QVERIFY(c.isConnected());
+    QList<qint64> received;
+    QVERIFY(spinUntil(
+        [&] {
+            received = idsOn(subscriber->frames(), u"kept"_s);
+            return received.size() >= acked.size();
+        },
+        10000));
+    QCOMPARE(received, acked);
+}
+
+void tst_Security::keepAlivePipelined()
+{
+    QVERIFY(startServer(openMode));
+    auto subscriber = ws("/ws?channels=piped");
+    QVERIFY(subscriber && subscriber->waitFor(u"connected"_s));
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    // One write: the server finds many requests in one read, and answers them in order.
+    QByteArray burst;
+    for (int i = 0; i < 50; ++i)
+        burst += keptRequest("POST", "/api/publish", {}, publishBody(u"piped"_s, u"message %1"_s.arg(i)));
+    burst += keptRequest("GET", "/healthz");
+    c.write(burst);
+    QList<qint64> acked;
+    for (int i = 0; i < 50; ++i) {
+        const HttpReply r = c.readResponse();
+        QVERIFY2(r.status == 202, qPrintable(u"request %1: "_s.arg(i) + QString::fromLatin1(dump(r))));
+        acked.append(r.json().value("id"_L1).toInteger());
+    }
+    const HttpReply health = c.readResponse();
+    QCOMPARE(health.status, 200);
+    QCOMPARE(health.json().value("last_id"_L1).toInteger(), acked.last());
+    QVERIFY(std::is_sorted(acked.cbegin(), acked.cend()));
+    QCOMPARE(std::adjacent_find(acked.cbegin(), acked.cend()), acked.cend());
+    QList<qint64> received;
+    QVERIFY(spinUntil(
+        [&] {
+            received = idsOn(subscriber->frames(), u"piped"_s);
+            return received.size() >= acked.size();
+        },
+        10000));
+    QCOMPARE(received, acked);
+    QVERIFY(c.isConnected());
+}
+
+void tst_Security::keepAliveSecondHeadIsChecked_data()
+{
+    QTest::addColumn<QByteArray>("second");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("error");
+    const QByteArray post =
+        "POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n";
+    // No body follows: the answer must not wait for one.
+    QTest::newRow("body too large") << QByteArray(post + "Content-Length: 100000000\r\n\r\n") << 413
+                                    << u"too_large"_s;
+    QTest::newRow("body too large, other route")
+        << QByteArray("POST /users/ HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 100000000\r\n\r\n") << 413
+        << u"too_large"_s;
+    QTest::newRow("chunked") << QByteArray(post +
+                                           "Transfer-Encoding: chunked\r\n\r\n5\r\n{\"a\":\r\n0\r\n\r\n")
+                             << 411 << u"bad_request"_s;
+    QTest::newRow("length and chunked")
+        << QByteArray(post + "Content-Length: 10\r\nTransfer-Encoding: chunked\r\n\r\n") << 411
+        << u"bad_request"_s;
+    QTest::newRow("conflicting lengths")
+        << QByteArray(post + "Content-Length: 5\r\nContent-Length: 6\r\n\r\n") << 400 << u"bad_request"_s;
+    QTest::newRow("head too large") << QByteArray(post + "X-Pad: " + QByteArray(17000, 'a') + "\r\n\r\n")
+                                    << 431 << u"bad_request"_s;
+    QTest::newRow("not http") << QByteArray("\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n") << 400
+                              << u"bad_request"_s;
+}
+
+void tst_Security::keepAliveSecondHeadIsChecked()
+{
+    QFETCH(QByteArray, second);
+    QFETCH(int, status);
+    QFETCH(QString, error);
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxMessageSize = 4096;
+    }));
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"news"_s, u"first"_s)));
+    const HttpReply first = c.readResponse();
+    QCOMPARE(first.status, 202);
+    QCOMPARE(first.header("connection"), QByteArray("keep-alive"));
+    const qint64 lastId = m_server->hub()->lastId();
+    c.write(second);
+    const HttpReply r = c.readResponse();
+    QVERIFY2(r.status == status, dump(r).constData());
+    QCOMPARE(r.json().value("error"_L1).toString(), error);
+    QCOMPARE(r.header("connection"), QByteArray("close"));
+    QVERIFY(c.waitClosed(5000));
+    QCOMPARE(m_server->hub()->lastId(), lastId);
+}
+
+void tst_Security::keepAliveThenSession_data()
+{
+    QTest::addColumn<bool>("webSocket");
+    QTest::newRow("websocket") << true;
+    QTest::newRow("sse") << false;
+}
+
+void tst_Security::keepAliveThenSession()
+{
+    QFETCH(bool, webSocket);
+    QVERIFY(startServer(openMode));
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"later"_s, u"before"_s)));
+    QCOMPARE(c.readResponse().status, 202);
+    // The next request on the reused connection is a subscription (browsers reuse idle connections for an
+    // EventSource): it must reach the session code, not a 404.
+    if (webSocket) {
+        c.write(upgradeRequest("/ws?channels=later"));
+        const HttpReply r = c.readResponse();
+        QVERIFY2(r.status == 101, dump(r).constData());
+        QVERIFY(spinUntil(
+            [&] {
+                const QList<WsFrame> &frames = c.frames();
+                return std::any_of(frames.cbegin(), frames.cend(), [](const WsFrame &f) {
+                    return f.opcode == 0x1 && parseObject(f.payload).value("type"_L1) == "connected"_L1;
+                });
+            },
+            5000));
+    } else {
+        c.write(keptRequest("GET", "/events?channels=later", "Accept: text/event-stream\r\n"));
+        const HttpReply r = c.readResponse();
+        QVERIFY2(r.status == 200, dump(r).constData());
+        QVERIFY(r.header("content-type").startsWith("text/event-stream"));
+    }
+    QTRY_COMPARE(m_server->hub()->channelCounts().value(u"later"_s), 1);
+    QCOMPARE(request("POST", "/api/publish", {}, publishBody(u"later"_s, u"after the switch"_s)).status, 202);
+    if (webSocket) {
+        QVERIFY(spinUntil(
+            [&] {
+                const QList<WsFrame> &frames = c.frames();
+                return std::any_of(frames.cbegin(), frames.cend(), [](const WsFrame &f) {
+                    return f.opcode == 0x1 && f.payload.contains("after the switch");
+                });
+            },
+            5000));
+    } else {
+        QVERIFY(c.waitForText("after the switch"));
+    }
+}
+
+void tst_Security::hotRoutesAnswerAsQHttpServer_data()
+{
+    QTest::addColumn<QByteArray>("path");
+    QTest::addColumn<QByteArray>("headers");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("status");
+    const QByteArray publish = R"({"channel":"news","message":"m"})";
+    const QByteArray publisher = bearer(mint(u"pub"_s, Role::Publisher));
+    const QByteArray subscriber = bearer(mint(u"alice"_s, Role::Subscriber, {u"news"_s}));
+    const QByteArray good = "Origin: https://good.example\r\n";
+    QTest::newRow("no token") << QByteArray("/api/publish") << QByteArray() << publish << 401;
+    QTest::newRow("bad token") << QByteArray("/api/publish") << bearer("x.y.z") << publish << 401;
+    QTest::newRow("token in the query") << QByteArray("/api/publish?token=" + mint(u"pub"_s, Role::Publisher))
+                                        << QByteArray() << publish << 202;
+    QTest::newRow("subscriber") << QByteArray("/api/publish") << subscriber << publish << 403;
+    QTest::newRow("publisher") << QByteArray("/api/publish") << publisher << publish << 202;
+    QTest::newRow("allowed origin") << QByteArray("/api/publish") << QByteArray(publisher + good) << publish
+                                    << 202;
+    QTest::newRow("other origin") << QByteArray("/api/publish")
+                                  << QByteArray(publisher + "Origin: https://evil.example\r\n") << publish
+                                  << 403;
+    QTest::newRow("not json") << QByteArray("/api/publish") << publisher << QByteArray("{") << 400;
+    QTest::newRow("no channel") << QByteArray("/api/publish") << publisher << QByteArray(R"({"message":"m"})")
+                                << 422;
+    QTest::newRow("bad channel") << QByteArray("/api/publish") << publisher
+                                 << QByteArray(R"({"channel":"a b","message":"m"})") << 422;
+    QTest::newRow("over the size") << QByteArray("/api/publish") << publisher
+                                   << paddedJson({{"channel"_L1, "news"_L1}}, 4097) << 413;
+    QTest::newRow("event") << QByteArray("/api/channels/news/events") << publisher
+                           << QByteArray(R"({"type":"user_login","data":{"user_id":1}})") << 202;
+    QTest::newRow("event without type")
+        << QByteArray("/api/channels/news/events") << publisher << QByteArray(R"({"data":1})") << 422;
+    QTest::newRow("event, no token") << QByteArray("/api/channels/news/events") << QByteArray()
+                                     << QByteArray(R"({"type":"t"})") << 401;
+}
+
+void tst_Security::hotRoutesAnswerAsQHttpServer()
+{
+    QFETCH(QByteArray, path);
+    QFETCH(QByteArray, headers);
+    QFETCH(QByteArray, body);
+    QFETCH(int, status);
+    QVERIFY(startServer([](ServerConfig &c) {
+        c.allowedOrigins = {u"https://good.example"_s};
+        c.maxMessageSize = 4096;
+    }));
+    // The same request twice on one kept connection (served by the worker), and once with the path
+    // percent-encoded, which only QHttpServer's router reads: the answers must match.
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write(keptRequest("POST", path, headers, body));
+    const HttpReply kept = c.readResponse();
+    QVERIFY2(kept.status == status, dump(kept).constData());
+    if (status == 413) {
+        // Refused from the head, before the body: the rest of the connection cannot be trusted.
+        QCOMPARE(kept.header("connection"), QByteArray("close"));
+    } else {
+        QCOMPARE(kept.header("connection"), QByteArray("keep-alive"));
+        c.write(keptRequest("POST", path, headers, body));
+        QCOMPARE(c.readResponse().status, status);
+    }
+    QByteArray encoded = path;
+    encoded.replace("/api/", "/%61pi/");
+    RawClient other;
+    QVERIFY(other.connectTo(m_port));
+    other.write(keptRequest("POST", encoded, headers, body));
+    const HttpReply routed = other.readResponse();
+    QCOMPARE(routed.header("connection"), QByteArray("close"));
+    QVERIFY2(routed.status == status, dump(routed).constData());
+    QJsonObject keptJson = kept.json();
+    QJsonObject routedJson = routed.json();
+    QVERIFY(!keptJson.isEmpty());
+    if (status == 202) {
+        QVERIFY(keptJson.value("id"_L1).toInteger() > 0);
+        keptJson.remove("id"_L1);
+        routedJson.remove("id"_L1);
+    }
+    QCOMPARE(keptJson, routedJson);
+    for (const QByteArrayView name :
+         {"content-type", "www-authenticate", "access-control-allow-origin", "vary"})
+        QCOMPARE(kept.header(name), routed.header(name));
+}
+
+void tst_Security::keepAliveEnds_data()
+{
+    QTest::addColumn<QByteArray>("request");
+    QTest::addColumn<bool>("kept");
+    const QByteArray body = publishBody(u"news"_s, u"m"_s);
+    const QByteArray length = "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
+    QTest::newRow("HTTP/1.1") << QByteArray("POST /api/publish HTTP/1.1\r\nHost: x\r\n" + length + "\r\n" +
+                                            body)
+                              << true;
+    QTest::newRow("HTTP/1.1, close") << QByteArray(
+                                            "POST /api/publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
+                                            length + "\r\n" + body)
+                                     << false;
+    QTest::newRow("HTTP/1.1, close among tokens")
+        << QByteArray("POST /api/publish HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n" + length +
+                      "\r\n" + body)
+        << false;
+    QTest::newRow("HTTP/1.0") << QByteArray("POST /api/publish HTTP/1.0\r\nHost: x\r\n" + length + "\r\n" +
+                                            body)
+                              << false;
+    QTest::newRow("HTTP/1.0, keep-alive")
+        << QByteArray("POST /api/publish HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n" + length +
+                      "\r\n" + body)
+        << true;
+    QTest::newRow("health, close") << QByteArray(
+                                          "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+                                   << false;
+}
+
+void tst_Security::keepAliveEnds()
+{
+    QFETCH(QByteArray, request);
+    QFETCH(bool, kept);
+    QVERIFY(startServer(openMode));
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write(request);
+    const HttpReply r = c.readResponse();
+    QVERIFY2(r.status == 202 || r.status == 200, dump(r).constData());
+    QCOMPARE(r.header("connection"), kept ? QByteArray("keep-alive") : QByteArray("close"));
+    if (kept) {
+        // Still open: a second request is answered on it.
+        c.write(request);
+        QCOMPARE(c.readResponse().status, r.status);
+        QVERIFY(c.isConnected());
+    } else {
+        QVERIFY(c.waitClosed(5000));
+        QVERIFY(c.unread().isEmpty());
+    }
+}
+
+void tst_Security::keepAliveOtherRoutesClose()
+{
+    QVERIFY(startServer(openMode));
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"news"_s, u"m"_s)));
+    QCOMPARE(c.readResponse().status, 202);
+    // Any other route goes to QHttpServer for one request, and the connection ends after its answer, even
+    // for a client that ignores "Connection: close".
+    c.write(keptRequest("GET", "/api/channels"));
+    const HttpReply r = c.readResponse();
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.header("connection"), QByteArray("close"));
+    QVERIFY(c.waitClosed(5000));
+    const qint64 lastId = m_server->hub()->lastId();
+    c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"news"_s, u"ignored"_s)));
+    QTest::qWait(100);
+    QCOMPARE(m_server->hub()->lastId(), lastId);
+}
+
+void tst_Security::keepAliveIdleTimeout()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.keepAliveTimeout = 300ms;
+    }));
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write(keptRequest("GET", "/healthz"));
+    const HttpReply r = c.readResponse();
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.header("keep-alive"), QByteArray("timeout=1"));
+    // Closed quietly once idle: no 408, nothing at all.
+    QVERIFY(c.waitClosed(5000));
+    QVERIFY(c.unread().isEmpty());
+}
+
+void tst_Security::keepAliveBodyInPieces()
+{
+    QVERIFY(startServer(openMode));
+    const QByteArray body = publishBody(u"news"_s, QString(3000, u'x'));
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    // The head first, the body in three pieces.
+    const QByteArray length = "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
+    c.write("POST /api/publish HTTP/1.1\r\nHost: x\r\n" + length + "\r\n");
+    for (int i = 0; i < 3; ++i) {
+        QTest::qWait(30);
+        c.write(body.mid(i * 1000, i == 2 ? -1 : 1000));
+    }
+    HttpReply r = c.readResponse();
+    QVERIFY2(r.status == 202, dump(r).constData());
+    // A client that asks first gets "100 Continue", then the answer.
+    c.write("POST /api/publish HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n" + length + "\r\n");
+    QVERIFY(c.takeExactly("HTTP/1.1 100 Continue\r\n\r\n"));
+    c.write(body);
+    r = c.readResponse();
+    QVERIFY2(r.status == 202, dump(r).constData());
+    QCOMPARE(r.header("connection"), QByteArray("keep-alive"));
+}
+
+void tst_Security::keepAliveClientLeavesMidBody()
+{
+    QVERIFY(startServer(openMode));
+    const qint64 lastId = m_server->hub()->lastId();
+    {
+        RawClient c;
+        QVERIFY(c.connectTo(m_port));
+        c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"news"_s, u"m"_s)));
+        QCOMPARE(c.readResponse().status, 202);
+        c.write("POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"channel\":");
+        QTest::qWait(100); // the server holds half a body
+    }                      // and the client goes
+    RawClient next;
+    QVERIFY(next.connectTo(m_port));
+    next.write(keptRequest("POST", "/api/publish", {}, publishBody(u"news"_s, u"m"_s)));
+    const HttpReply r = next.readResponse();
+    QCOMPARE(r.status, 202);
+    QCOMPARE(r.json().value("id"_L1).toInteger(), lastId + 2); // nothing was made of the half body
+}
+
+void tst_Security::keepAliveWaitsForASlowReader()
+{
+    QVERIFY(startServer(openMode));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    RawClient c;
+    QVERIFY(c.connectTo(m_port, 4096));
+    c.socket().setReadBufferSize(1024); // from here on it reads nothing
+    // Batches of requests, each written once the server answered the last: it answers until the kernel
+    // takes no more of its answers (a few MB), then must stop reading requests until they are sent.
+    const QByteArray one = keptRequest("GET", "/healthz");
+    constexpr int Batch = 1000;
+    qint64 written = 0;
+    bool stalled = false;
+    for (int i = 0; i < 200 && !stalled; ++i) {
+        c.write(one.repeated(Batch));
+        written += Batch;
+        const qint64 target = written;
+        stalled = !spinUntil([&] { return Herald::Metrics::get(metrics.httpRequests) >= target; }, 2000);
+    }
+    QVERIFY2(stalled, "the server answered everything although the client read nothing");
+    const qint64 answeredWhileStalled = Herald::Metrics::get(metrics.httpRequests);
+    QVERIFY(answeredWhileStalled < written);
+    // The client reads again: every answer arrives, whole and in order, on the same connection.
+    c.socket().setReadBufferSize(0);
+    for (qint64 i = 0; i < written; ++i) {
+        const HttpReply r = c.readResponse(10000);
+        QVERIFY2(r.status == 200 && r.json().value("status"_L1) == "ok"_L1,
+                 qPrintable(u"answer %1 of %2: "_s.arg(i).arg(written) + QString::fromLatin1(dump(r))));
+    }
+    QCOMPARE(Herald::Metrics::get(metrics.httpRequests), written);
+    QVERIFY(c.isConnected());
 }
 
 // ---- 8. Configuration ----
