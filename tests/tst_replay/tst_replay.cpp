@@ -636,7 +636,7 @@ void tst_Replay::fullDatabaseGives503()
     QVERIFY2(accepted > 3 && accepted < 100, qPrintable(QString::number(accepted)));
     QCOMPARE(r.status, 503);
     QCOMPARE(r.json().value("error"_L1).toString(), u"unavailable"_s);
-    QVERIFY(r.json().value("detail"_L1).toString().contains(u"full"_s));
+    QVERIFY2(r.json().value("detail"_L1).toString().contains(u"full"_s), r.body.constData());
     // Still serving; what was accepted is still there.
     QCOMPARE(http("GET", m_port, u"/healthz"_s).status, 200);
     const HttpResult h = http("GET", m_port, u"/api/channels/bulk0/history?limit=1000"_s);
