@@ -20,7 +20,9 @@
 #include <QUrl>
 #include <QWebSocket>
 
+#include <algorithm>
 #include <memory>
+#include <vector>
 
 namespace HeraldTest {
 
@@ -158,6 +160,53 @@ inline HttpResult http(const QByteArray &method, quint16 port, const QString &pa
     r.headers = reply->rawHeaderPairs();
     delete reply;
     return r;
+}
+
+// One request of a batch sent at once (sendConcurrently); port 0 takes the batch's default port.
+struct Flight
+{
+    QByteArray method;
+    QString path;
+    QByteArray body;
+    quint16 port = 0;
+};
+
+// Sends every request at once over several connections (so the servers' threads take them concurrently)
+// and returns the answers in request order; status 0 for one that got no answer in time.
+inline QList<HttpResult> sendConcurrently(const QList<Flight> &flights, quint16 defaultPort = 0,
+                                          int timeoutMs = 20000)
+{
+    std::vector<std::unique_ptr<QNetworkAccessManager>> nams;
+    for (int i = 0; i < 3; ++i)
+        nams.push_back(std::make_unique<QNetworkAccessManager>());
+    QList<QNetworkReply *> replies;
+    for (qsizetype i = 0; i < flights.size(); ++i) {
+        const Flight &f = flights.at(i);
+        const quint16 port = f.port ? f.port : defaultPort;
+        QNetworkRequest request(QUrl(u"http://127.0.0.1:%1%2"_s.arg(port).arg(f.path)));
+        if (!f.body.isEmpty())
+            request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
+        replies.append(nams.at(size_t(i) % nams.size())->sendCustomRequest(request, f.method, f.body));
+    }
+    QElapsedTimer t;
+    t.start();
+    auto allFinished = [&replies] {
+        return std::all_of(replies.cbegin(), replies.cend(),
+                           [](QNetworkReply *r) { return r->isFinished(); });
+    };
+    while (!allFinished() && t.elapsed() < timeoutMs)
+        QTest::qWait(5);
+    QList<HttpResult> results;
+    for (QNetworkReply *reply : std::as_const(replies)) {
+        HttpResult r;
+        if (reply->isFinished()) {
+            r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
+            r.body = reply->readAll();
+            r.headers = reply->rawHeaderPairs();
+        }
+        results.append(r);
+    }
+    return results; // the replies go with their managers
 }
 
 // Sends raw bytes and returns everything the server wrote until it closed or the timeout passed. Spins the

@@ -38,6 +38,12 @@ QJsonObject publishOn(quint16 port, const QString &channel, const QString &text,
     return r.json();
 }
 
+// A request of a concurrent batch, to one node.
+Flight at(quint16 port, const QByteArray &method, const QString &path, const QByteArray &body)
+{
+    return Flight{method, path, body, port};
+}
+
 bool isConnectedTo(const Node *node, const QString &clientId)
 {
     const QList<Herald::ClientInfo> clients = node->server->hub()->clients();
@@ -152,46 +158,6 @@ private:
     QTcpSocket m_socket;
     QByteArray m_buffer;
 };
-
-// Requests in flight at once, each to its own node; the answers in the order given.
-struct Flight
-{
-    quint16 port = 0;
-    QByteArray method;
-    QString path;
-    QByteArray body;
-};
-
-QList<HttpResult> sendConcurrently(const QList<Flight> &flights)
-{
-    QNetworkAccessManager nam;
-    QList<QNetworkReply *> replies;
-    for (const Flight &f : flights) {
-        QNetworkRequest request(QUrl(u"http://127.0.0.1:%1%2"_s.arg(f.port).arg(f.path)));
-        if (!f.body.isEmpty())
-            request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
-        replies.append(nam.sendCustomRequest(request, f.method, f.body));
-    }
-    QElapsedTimer t;
-    t.start();
-    auto allFinished = [&replies] {
-        return std::all_of(replies.cbegin(), replies.cend(),
-                           [](QNetworkReply *r) { return r->isFinished(); });
-    };
-    while (!allFinished() && t.elapsed() < 20000)
-        QTest::qWait(5);
-    QList<HttpResult> results;
-    for (QNetworkReply *reply : std::as_const(replies)) {
-        HttpResult r;
-        if (reply->isFinished()) {
-            r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-            r.body = reply->readAll();
-            r.headers = reply->rawHeaderPairs();
-        }
-        results.append(r);
-    }
-    return results; // the replies go with their manager
-}
 
 } // namespace
 
@@ -631,9 +597,9 @@ void tst_Cluster::sameEmailOnTwoNodes()
     for (int round = 0; round < Rounds; ++round) {
         const QString email = u"claim%1@example.com"_s.arg(round);
         const QList<HttpResult> results = sendConcurrently({
-            {a->port(), "POST", u"/users/"_s, compact({{"email"_L1, email}, {"name"_L1, "On A"_L1}})},
-            {b->port(), "POST", u"/users/"_s,
-             compact({{"email"_L1, email.toUpper()}, {"name"_L1, "On B"_L1}})},
+            at(a->port(), "POST", u"/users/"_s, compact({{"email"_L1, email}, {"name"_L1, "On A"_L1}})),
+            at(b->port(), "POST", u"/users/"_s,
+               compact({{"email"_L1, email.toUpper()}, {"name"_L1, "On B"_L1}})),
         });
         QList<int> statuses{results.at(0).status, results.at(1).status};
         std::sort(statuses.begin(), statuses.end());
@@ -707,15 +673,15 @@ void tst_Cluster::lateJoinerOnAnotherNode()
     QList<Flight> flights;
     for (int i = 0; i < 4; ++i) {
         Node *via = i % 2 ? c : a;
-        flights.append(
-            {via->port(), "POST", u"/users/"_s,
-             compact({{"email"_L1, u"flight%1@example.com"_s.arg(i)}, {"name"_L1, u"Flight %1"_s.arg(i)}})});
-        flights.append({via->port(), "PATCH", u"/users/%1"_s.arg(1 + i),
-                        compact({{"name"_L1, u"Setup %1, in flight"_s.arg(1 + i)}})});
+        flights.append(at(
+            via->port(), "POST", u"/users/"_s,
+            compact({{"email"_L1, u"flight%1@example.com"_s.arg(i)}, {"name"_L1, u"Flight %1"_s.arg(i)}})));
+        flights.append(at(via->port(), "PATCH", u"/users/%1"_s.arg(1 + i),
+                          compact({{"name"_L1, u"Setup %1, in flight"_s.arg(1 + i)}})));
         if (i == 1)
-            flights.append({b->port(), "GET", u"/users/"_s, {}});
+            flights.append(at(b->port(), "GET", u"/users/"_s, {}));
         if (i < 2)
-            flights.append({via->port(), "DELETE", u"/users/%1"_s.arg(5 + i), {}});
+            flights.append(at(via->port(), "DELETE", u"/users/%1"_s.arg(5 + i), {}));
     }
     const QList<HttpResult> results = sendConcurrently(flights);
     HttpResult list;

@@ -285,49 +285,6 @@ private:
     int m_appliedAfterLoad = 0;
 };
 
-struct Flight
-{
-    QByteArray method;
-    QString path;
-    QByteArray body;
-};
-
-// Sends every request at once over several connections (so the server's threads take them concurrently)
-// and returns the answers in request order; status 0 for one that got no answer in time.
-QList<HttpResult> sendConcurrently(quint16 port, const QList<Flight> &flights)
-{
-    std::vector<std::unique_ptr<QNetworkAccessManager>> nams;
-    for (int i = 0; i < 3; ++i)
-        nams.push_back(std::make_unique<QNetworkAccessManager>());
-    QList<QNetworkReply *> replies;
-    for (qsizetype i = 0; i < flights.size(); ++i) {
-        const Flight &f = flights.at(i);
-        QNetworkRequest request(QUrl(u"http://127.0.0.1:%1%2"_s.arg(port).arg(f.path)));
-        if (!f.body.isEmpty())
-            request.setHeader(QNetworkRequest::ContentTypeHeader, QByteArray("application/json"));
-        replies.append(nams.at(size_t(i) % nams.size())->sendCustomRequest(request, f.method, f.body));
-    }
-    QElapsedTimer t;
-    t.start();
-    auto allFinished = [&replies] {
-        return std::all_of(replies.cbegin(), replies.cend(),
-                           [](QNetworkReply *r) { return r->isFinished(); });
-    };
-    while (!allFinished() && t.elapsed() < 10000)
-        QTest::qWait(5);
-    QList<HttpResult> results;
-    for (QNetworkReply *reply : std::as_const(replies)) {
-        HttpResult r;
-        if (reply->isFinished()) {
-            r.status = reply->attribute(QNetworkRequest::HttpStatusCodeAttribute).toInt();
-            r.body = reply->readAll();
-            r.headers = reply->rawHeaderPairs();
-        }
-        results.append(r);
-    }
-    return results; // the replies go with their managers
-}
-
 // A third model, declared the way builtinModels() declares users and posts.
 Herald::ModelSpec tagsModel()
 {
@@ -1131,7 +1088,7 @@ void tst_Models::concurrentClaimsOfOneEmail()
         flights.append(method == "POST" ? Flight{method, u"/users/"_s, body}
                                         : Flight{method, u"/users/%1"_s.arg(i), body});
     }
-    const QList<HttpResult> results = sendConcurrently(m_port, flights);
+    const QList<HttpResult> results = sendConcurrently(flights, m_port, 10000);
     int won = 0;
     for (const HttpResult &r : results) {
         QVERIFY2(r.status == 409 || r.status == (method == "POST" ? 201 : 200), r.body.constData());
@@ -1164,7 +1121,7 @@ void tst_Models::concurrentDeleteAndNewPost()
         // Alternate which is sent first.
         flights << (i % 2 ? remove : post) << (i % 2 ? post : remove);
     }
-    const QList<HttpResult> results = sendConcurrently(m_port, flights);
+    const QList<HttpResult> results = sendConcurrently(flights, m_port, 10000);
     int deletes = 0;
     int posts = 0;
     for (int i = 1; i <= Pairs; ++i) {
