@@ -391,7 +391,7 @@ QString AdminClient::send(QJsonObject object)
         return {};
     const QString ref = u"dash-%1"_s.arg(m_nextRef++);
     object.insert("ref"_L1, ref);
-    m_socket->sendTextMessage(QString::fromUtf8(QJsonDocument(object).toJson(QJsonDocument::Compact)));
+    m_socket->sendTextMessage(QString::fromUtf8(compactJson(object)));
     return ref;
 }
 

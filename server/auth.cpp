@@ -83,7 +83,7 @@ bool Identity::canRead(const QString &channel) const
         return false;
     if (role == Role::Admin)
         return true;
-    if (channel.startsWith(Channels::UserPrefix))
+    if (isUserChannel(channel))
         return channel.mid(Channels::UserPrefix.size()) == subject;
     if (!restricted)
         return true;
@@ -116,7 +116,7 @@ QString Identity::refusal(const QString &channel, bool write) const
         return u"authentication required: present a token"_s;
     if (write && role == Role::Subscriber)
         return u"a subscriber token cannot publish"_s;
-    if (!write && channel.startsWith(Channels::UserPrefix))
+    if (!write && isUserChannel(channel))
         return u"%1 belongs to another user"_s.arg(channel);
     return u"the token does not allow channel %1"_s.arg(channel);
 }

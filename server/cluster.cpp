@@ -4,6 +4,7 @@
 #include "hub.h"
 #include "logging.h"
 #include "redisasync.h"
+#include "redisconnection.h"
 #include "redishistory.h"
 
 #include <hiredis/hiredis.h>
@@ -15,11 +16,6 @@ using namespace Qt::StringLiterals;
 namespace Herald {
 
 namespace {
-QByteArray compact(const QJsonObject &o)
-{
-    return QJsonDocument(o).toJson(QJsonDocument::Compact);
-}
-
 // Bus wire names of Envelope::Target. Append only: nodes of two versions may share a bus.
 QString targetName(Envelope::Target target)
 {
@@ -44,11 +40,6 @@ std::optional<Envelope::Target> targetFromName(const QString &name)
             return t;
     }
     return std::nullopt;
-}
-
-QByteArray replyString(const redisReply *r)
-{
-    return r && r->type == REDIS_REPLY_STRING ? QByteArray(r->str, qsizetype(r->len)) : QByteArray();
 }
 } // namespace
 
@@ -145,7 +136,7 @@ Result<qint64, StoreError> Cluster::publish(const Message &message, Envelope::Ta
         {"target"_L1, targetName(target)}, {"stored"_L1, stored}, {"message"_L1, message.toJson()}};
     if (!exclude.isEmpty())
         body.insert("exclude"_L1, exclude);
-    return m_history->append(message, stored, compact(body), record, m_hub->lastId());
+    return m_history->append(message, stored, compactJson(body), record, m_hub->lastId());
 }
 
 void Cluster::releaseThreadConnection()
@@ -155,11 +146,11 @@ void Cluster::releaseThreadConnection()
 
 void Cluster::kickElsewhere(const QString &clientId, quint16 closeCode, const QString &reason)
 {
-    const QByteArray payload = compact(QJsonObject{{"op"_L1, "kick"_L1},
-                                                   {"from"_L1, m_nodeId},
-                                                   {"client_id"_L1, clientId},
-                                                   {"code"_L1, int(closeCode)},
-                                                   {"reason"_L1, reason}});
+    const QByteArray payload = compactJson(QJsonObject{{"op"_L1, "kick"_L1},
+                                                       {"from"_L1, m_nodeId},
+                                                       {"client_id"_L1, clientId},
+                                                       {"code"_L1, int(closeCode)},
+                                                       {"reason"_L1, reason}});
     QMetaObject::invokeMethod(
         this,
         [this, payload] {
@@ -333,7 +324,7 @@ void Cluster::heartbeat()
     }
     const QByteArray ttlMs = QByteArray::number(qint64(m_config.nodeTtl.count()) * 1000);
     const QByteArray self = m_nodeId.toUtf8();
-    m_presence->command({"SET", m_nodeKeyPrefix + self, compact(ownInfo().toJson()), "PX", ttlMs});
+    m_presence->command({"SET", m_nodeKeyPrefix + self, compactJson(ownInfo().toJson()), "PX", ttlMs});
     m_presence->command({"ZADD", m_nodesKey, QByteArray::number(QDateTime::currentMSecsSinceEpoch()), self});
     m_heartbeatPending = true;
     if (!m_sinceHeartbeatReply.isValid())
@@ -345,7 +336,7 @@ void Cluster::heartbeat()
             return;
         QList<QByteArray> ids;
         for (size_t i = 0; i < r->elements; ++i) {
-            const QByteArray id = replyString(r->element[i]);
+            const QByteArray id = redisBytes(r->element[i]);
             if (!id.isEmpty() && id != m_nodeId.toUtf8())
                 ids.append(id);
         }
@@ -387,7 +378,7 @@ void Cluster::readPeers(const QList<QByteArray> &ids)
         QList<NodeInfo> peers;
         QList<QByteArray> gone{"ZREM", m_nodesKey};
         for (size_t i = 0; i < r->elements; ++i) {
-            const auto node = NodeInfo::fromJson(replyString(r->element[i]));
+            const auto node = NodeInfo::fromJson(redisBytes(r->element[i]));
             if (node)
                 peers.append(*node);
             else

@@ -22,4 +22,17 @@ RetentionRule retentionRuleFor(const ServerConfig &config, const QString &channe
     return config.defaultRetention;
 }
 
+Result<bool, StoreError> History::markRead(qint64 id, QString *channel)
+{
+    using R = Result<bool, StoreError>;
+    auto owner = channelOf(id);
+    if (!owner)
+        return R::failure(owner.error());
+    if (!owner->has_value() || !isUserChannel(**owner))
+        return false; // read state belongs to user queues only
+    if (channel)
+        *channel = **owner;
+    return markStoredRead(id, **owner);
+}
+
 } // namespace Herald

@@ -78,13 +78,17 @@ public:
     // The channel a stored message is on, if it is stored.
     virtual Result<std::optional<QString>, StoreError> channelOf(qint64 id) = 0;
     // Marks one message read; returns false if it is not stored on a user channel.
-    virtual Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr) = 0;
+    Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr);
     virtual Result<qint64, StoreError> markAllRead(const QString &channel) = 0;
     virtual Result<QList<StoredChannel>, StoreError> channels() = 0;
     // True if the channel has, or had, stored messages.
     virtual Result<bool, StoreError> knows(const QString &channel) = 0;
     // Applies retention now; returns how many messages were deleted.
     virtual Result<qint64, StoreError> prune() = 0;
+
+protected:
+    // markRead() once it found the message stored on `channel`, a user queue.
+    virtual Result<bool, StoreError> markStoredRead(qint64 id, const QString &channel) = 0;
 };
 
 } // namespace Herald

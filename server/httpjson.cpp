@@ -15,7 +15,7 @@ RestResponse restJson(const QJsonObject &body, int status)
 {
     RestResponse r;
     r.status = status;
-    r.body = QJsonDocument(body).toJson(QJsonDocument::Compact);
+    r.body = compactJson(body);
     return r;
 }
 
@@ -49,7 +49,7 @@ std::optional<RestResponse> readJsonBody(const QByteArray &body, qint64 maxSize,
 
 QHttpServerResponse jsonResponse(const QJsonObject &body, int status)
 {
-    return QHttpServerResponse("application/json", QJsonDocument(body).toJson(QJsonDocument::Compact),
+    return QHttpServerResponse("application/json", compactJson(body),
                                QHttpServerResponse::StatusCode(status));
 }
 

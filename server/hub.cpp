@@ -19,9 +19,14 @@ namespace {
 // thousands of frames to thousands of peers each.
 constexpr auto CountsCoalesce = std::chrono::milliseconds(20);
 
-QByteArray compact(const QJsonObject &o)
+// This node's counts plus the other nodes' (a cluster; none on a single server).
+HubCounts withPeers(HubCounts own, const QList<NodeInfo> &peers)
 {
-    return QJsonDocument(o).toJson(QJsonDocument::Compact);
+    for (const NodeInfo &n : peers) {
+        own.clients += n.clients;
+        own.subscribers += n.subscribers;
+    }
+    return own;
 }
 } // namespace
 
@@ -333,11 +338,17 @@ PublishResult Hub::publishClustered(Message message, Envelope::Target target, co
         Metrics::add(m_metrics.storeErrors);
         return PublishResult::failure(id.error());
     }
-    qint64 seen = m_lastId.load(std::memory_order_acquire);
-    while (seen < *id && !m_lastId.compare_exchange_weak(seen, *id, std::memory_order_acq_rel))
-        ;
+    raiseLastId(*id);
     Metrics::add(m_metrics.messagesPublished);
     return *id;
+}
+
+void Hub::raiseLastId(qint64 id)
+{
+    // Publishing threads and the bus both move it, in any order: only ever up.
+    qint64 seen = m_lastId.load(std::memory_order_acquire);
+    while (seen < id && !m_lastId.compare_exchange_weak(seen, id, std::memory_order_acq_rel))
+        ;
 }
 
 void Hub::deliverFromCluster(Message message, Envelope::Target target, const QString &excludeClientId,
@@ -345,9 +356,7 @@ void Hub::deliverFromCluster(Message message, Envelope::Target target, const QSt
 {
     const qint64 id = message.id;
     EnvelopePtr envelope = makeEnvelope(std::move(message), target, excludeClientId, stored);
-    qint64 seen = m_lastId.load(std::memory_order_acquire);
-    while (seen < id && !m_lastId.compare_exchange_weak(seen, id, std::memory_order_acq_rel))
-        ;
+    raiseLastId(id);
     dispatch(envelope);
     Q_EMIT messagePublished(envelope->message);
 }
@@ -436,7 +445,7 @@ void Hub::adminEvent(const QJsonObject &event)
 {
     QJsonObject e = event;
     e.insert("timestamp"_L1, nowTimestamp());
-    dispatch(makeControlEnvelope(compact(e), Envelope::Target::Admin));
+    dispatch(makeControlEnvelope(compactJson(e), Envelope::Target::Admin));
 }
 
 void Hub::countsMaybeChanged()
@@ -501,10 +510,8 @@ QJsonObject Hub::stats(const Identity *who) const
         counts = m_channelCounts;
         own = {m_clients, m_subscribers};
     }
-    HubCounts total = own;
+    const HubCounts total = withPeers(own, peers);
     for (const NodeInfo &n : peers) {
-        total.clients += n.clients;
-        total.subscribers += n.subscribers;
         for (auto it = n.channels.cbegin(); it != n.channels.cend(); ++it)
             counts[it.key()] += it.value();
     }
@@ -538,23 +545,17 @@ QJsonObject Hub::stats(const Identity *who) const
 
 HubCounts Hub::totalCounts() const
 {
-    HubCounts total = counts();
-    if (m_cluster) {
-        for (const NodeInfo &n : m_cluster->peers()) {
-            total.clients += n.clients;
-            total.subscribers += n.subscribers;
-        }
-    }
-    return total;
+    return withPeers(counts(), m_cluster ? m_cluster->peers() : QList<NodeInfo>());
 }
 
 QByteArray Hub::countsFrame() const
 {
-    const HubCounts c = totalCounts();
+    const QList<NodeInfo> peers = m_cluster ? m_cluster->peers() : QList<NodeInfo>();
+    const HubCounts c = withPeers(counts(), peers);
     QJsonObject o{{"type"_L1, "counts"_L1}, {"subscribers"_L1, c.subscribers}, {"clients"_L1, c.clients}};
     if (m_cluster)
-        o.insert("nodes"_L1, int(m_cluster->peers().size()) + 1);
-    return compact(o);
+        o.insert("nodes"_L1, int(peers.size()) + 1);
+    return compactJson(o);
 }
 
 QByteArray Hub::snapshotFrame() const
@@ -563,13 +564,13 @@ QByteArray Hub::snapshotFrame() const
     QJsonArray list;
     for (const ClientInfo &info : clients())
         list.append(info.toJson());
-    return compact(QJsonObject{{"type"_L1, "snapshot"_L1},
-                               {"subscribers"_L1, c.subscribers},
-                               {"clients"_L1, c.clients},
-                               {"stats"_L1, stats()},
-                               {"last_id"_L1, lastId()},
-                               {"connections"_L1, list},
-                               {"timestamp"_L1, nowTimestamp()}});
+    return compactJson(QJsonObject{{"type"_L1, "snapshot"_L1},
+                                   {"subscribers"_L1, c.subscribers},
+                                   {"clients"_L1, c.clients},
+                                   {"stats"_L1, stats()},
+                                   {"last_id"_L1, lastId()},
+                                   {"connections"_L1, list},
+                                   {"timestamp"_L1, nowTimestamp()}});
 }
 
 } // namespace Herald

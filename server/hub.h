@@ -176,6 +176,7 @@ private:
     // With m_mutex held.
     void noteClientUser(const QString &clientId, const QString &userId, int delta);
     bool clientIdFreeForLocked(const QString &clientId, const QString &userId, int ownConnections) const;
+    void raiseLastId(qint64 id);
     PublishResult publishClustered(Message message, Envelope::Target target, const QString &exclude,
                                    const RecordWrite *record);
     PublishResult publishLocked(Message message, Envelope::Target target, const QString &exclude,

@@ -1,6 +1,7 @@
 #include "rawhttp.h"
 
 #include "httprequesthead.h"
+#include "message.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -37,8 +38,7 @@ void writeToSocket(QTcpSocket *socket, QByteArrayView bytes)
 
 QByteArray jsonErrorBody(const QString &code, const QString &detail)
 {
-    return QJsonDocument(QJsonObject{{"error"_L1, code}, {"detail"_L1, detail}})
-        .toJson(QJsonDocument::Compact);
+    return compactJson(QJsonObject{{"error"_L1, code}, {"detail"_L1, detail}});
 }
 
 void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, const QString &code,

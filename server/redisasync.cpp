@@ -59,17 +59,27 @@ void RedisAsync::close()
     m_open = false;
     m_retry.stop();
     m_connectTimeout.stop();
+    dropContext();
+    m_connected = false;
+}
+
+void RedisAsync::detach(redisAsyncContext *context)
+{
+    m_context = nullptr;
+    releaseAdapter(context);
+    context->data = nullptr; // callbacks hiredis still runs for it no longer reach us
+}
+
+void RedisAsync::dropContext()
+{
     if (!m_context)
         return;
     redisAsyncContext *context = m_context;
-    m_context = nullptr;
-    releaseAdapter(context);
-    context->data = nullptr;
+    detach(context);
     // hiredis answers every pending command with a null reply while it frees: nobody is waiting any more.
     m_discarding = true;
     redisAsyncFree(context);
     m_discarding = false;
-    m_connected = false;
 }
 
 void RedisAsync::connectNow()
@@ -121,9 +131,7 @@ void RedisAsync::onConnect(const redisAsyncContext *context, int status)
     if (status != REDIS_OK) {
         // hiredis frees the context after this returns.
         const QString why = QString::fromUtf8(context->errstr);
-        self->releaseAdapter(const_cast<redisAsyncContext *>(context));
-        const_cast<redisAsyncContext *>(context)->data = nullptr;
-        self->m_context = nullptr;
+        self->detach(const_cast<redisAsyncContext *>(context));
         self->lost(why);
         return;
     }
@@ -156,23 +164,15 @@ void RedisAsync::onDisconnect(const redisAsyncContext *context, int status)
         return;
     // hiredis frees the context after this returns.
     const QString why = context->err ? QString::fromUtf8(context->errstr) : u"connection closed"_s;
-    self->releaseAdapter(const_cast<redisAsyncContext *>(context));
-    const_cast<redisAsyncContext *>(context)->data = nullptr;
-    self->m_context = nullptr;
+    self->detach(const_cast<redisAsyncContext *>(context));
     self->lost(why);
 }
 
 void RedisAsync::lost(const QString &reason)
 {
     m_connectTimeout.stop();
-    if (m_context) {
-        // A connect that timed out: drop it ourselves.
-        redisAsyncContext *context = m_context;
-        m_context = nullptr;
-        releaseAdapter(context);
-        context->data = nullptr;
-        redisAsyncFree(context);
-    }
+    dropContext(); // a connect that timed out: hiredis did not free it (a callback that lost it did detach
+                   // it)
     const bool wasConnected = m_connected;
     m_connected = false;
     m_confirmed = false;
@@ -253,8 +253,7 @@ void RedisAsync::onSubscribeReply(redisAsyncContext *context, void *reply, void 
         const redisReply *channel = r->element[1];
         const redisReply *payload = r->element[2];
         if (self->m_onMessage && channel->type == REDIS_REPLY_STRING && payload->type == REDIS_REPLY_STRING)
-            self->m_onMessage(QByteArray(channel->str, qsizetype(channel->len)),
-                              QByteArray(payload->str, qsizetype(payload->len)));
+            self->m_onMessage(redisBytes(channel), redisBytes(payload));
     } else if (k == "subscribe" && !self->m_confirmed) {
         self->m_confirmed = true;
         if (self->m_subscribed)

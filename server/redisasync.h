@@ -59,6 +59,10 @@ private:
     static void onSubscribeReply(redisAsyncContext *context, void *reply, void *privdata);
     void connectNow();
     void lost(const QString &reason);
+    // Forgets a context that is about to be freed (by hiredis, or by dropContext()).
+    void detach(redisAsyncContext *context);
+    // Frees our context now, if there is one.
+    void dropContext();
     void releaseAdapter(redisAsyncContext *context);
     void sendSubscribe();
     bool send(const QList<QByteArray> &args, void (*fn)(redisAsyncContext *, void *, void *), void *privdata);

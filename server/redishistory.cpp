@@ -238,11 +238,6 @@ const RedisScript &raiseScript()
 // Channels per prune script: each run blocks Redis, so many short ones rather than one long one.
 constexpr qsizetype PruneBatch = 100;
 
-bool isUserChannel(const QString &channel)
-{
-    return channel.startsWith(Channels::UserPrefix);
-}
-
 // A stored member, "<id> <JSON without the id>", back to a message.
 std::optional<Message> decodeStored(const QByteArray &member)
 {
@@ -521,17 +516,10 @@ Result<std::optional<QString>, StoreError> RedisHistory::channelOf(qint64 id)
     return std::optional<QString>(QString::fromUtf8(redisBytes(r)));
 }
 
-Result<bool, StoreError> RedisHistory::markRead(qint64 id, QString *channel)
+Result<bool, StoreError> RedisHistory::markStoredRead(qint64 id, const QString &channel)
 {
     using R = Result<bool, StoreError>;
-    auto owner = channelOf(id);
-    if (!owner)
-        return R::failure(owner.error());
-    if (!owner->has_value() || !isUserChannel(**owner))
-        return false; // read state belongs to user queues only
-    if (channel)
-        *channel = **owner;
-    auto reply = m_redis.command({"ZREM", key("unread:", **owner), QByteArray::number(id)});
+    auto reply = m_redis.command({"ZREM", key("unread:", channel), QByteArray::number(id)});
     if (!reply)
         return R::failure(reply.error());
     return true;

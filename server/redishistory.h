@@ -89,7 +89,6 @@ public:
     Result<bool, StoreError> covers(const QString &channel, qint64 since) override;
     Result<qint64, StoreError> unreadCount(const QString &channel) override;
     Result<std::optional<QString>, StoreError> channelOf(qint64 id) override;
-    Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr) override;
     Result<qint64, StoreError> markAllRead(const QString &channel) override;
     Result<QList<StoredChannel>, StoreError> channels() override;
     Result<bool, StoreError> knows(const QString &channel) override;
@@ -98,6 +97,9 @@ public:
 
 Q_SIGNALS:
     void pruned(qint64 deleted);
+
+protected:
+    Result<bool, StoreError> markStoredRead(qint64 id, const QString &channel) override;
 
 private:
     QByteArray key(const char *kind, const QString &channel) const;

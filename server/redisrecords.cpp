@@ -296,7 +296,7 @@ QByteArrayList RedisRecords::writeArgs(const RecordWrite &record) const
                         m_prefix,
                         record.model.toUtf8(),
                         QByteArray::number(record.id),
-                        upsert ? QJsonDocument(record.data).toJson(QJsonDocument::Compact) : QByteArray(),
+                        upsert ? compactJson(record.data) : QByteArray(),
                         record.fence,
                         QByteArray::number(indexes.size())};
     for (const Index &i : indexes)

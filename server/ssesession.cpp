@@ -170,14 +170,14 @@ void SseSession::resume(const QStringList &channels, qint64 since)
                        {"last_id"_L1, m_worker->hub()->lastId()}};
     if (!error.isEmpty())
         notice.insert("error"_L1, error);
-    const QByteArray json = QJsonDocument(notice).toJson(QJsonDocument::Compact);
+    const QByteArray json = compactJson(notice);
     if (m_namedEvents) {
         enqueue(QByteArray("event: replay\ndata: " + json + "\n\n"));
     } else if (!r.recovered) {
         // Unnamed streams are read by pages that show every event (seed 002): only a gap is worth one, and
         // it says so in words.
         notice.insert("message"_L1, u"Some earlier notifications could not be recovered."_s);
-        enqueue(QByteArray("data: " + QJsonDocument(notice).toJson(QJsonDocument::Compact) + "\n\n"));
+        enqueue(QByteArray("data: " + compactJson(notice) + "\n\n"));
     }
     sendReplayed(r.messages);
 }

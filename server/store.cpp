@@ -61,10 +61,6 @@ std::optional<Message> messageFromRow(const QSqlQuery &q, int payloadColumn)
     return std::move(m).value();
 }
 
-bool isUserChannel(const QString &channel)
-{
-    return channel.startsWith(Channels::UserPrefix);
-}
 } // namespace
 
 Store::Store(const ServerConfig &config, QObject *parent)
@@ -340,7 +336,7 @@ Result<bool, StoreError> Store::applyRecord(QSqlDatabase &db, const RecordWrite 
                   "ON CONFLICT (model, id) DO UPDATE SET data = excluded.data"_s);
         q.addBindValue(record.model);
         q.addBindValue(record.id);
-        q.addBindValue(QString::fromUtf8(QJsonDocument(record.data).toJson(QJsonDocument::Compact)));
+        q.addBindValue(QString::fromUtf8(compactJson(record.data)));
     }
     if (!q.exec())
         return Result<bool, StoreError>::failure(errorFrom(q));
@@ -579,16 +575,10 @@ Result<std::optional<QString>, StoreError> Store::channelOf(qint64 id)
     return std::optional<QString>(q.value(0).toString());
 }
 
-Result<bool, StoreError> Store::markRead(qint64 id, QString *channel)
+Result<bool, StoreError> Store::markStoredRead(qint64 id, const QString &channel)
 {
+    Q_UNUSED(channel); // the row is found by its id
     using R = Result<bool, StoreError>;
-    auto owner = channelOf(id);
-    if (!owner)
-        return R::failure(owner.error());
-    if (!owner->has_value() || !isUserChannel(**owner))
-        return false; // read state belongs to user queues only
-    if (channel)
-        *channel = **owner;
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())

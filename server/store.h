@@ -84,8 +84,6 @@ public:
     Result<qint64, StoreError> unreadCount(const QString &channel) override;
     // The channel a stored message is on, if it is stored.
     Result<std::optional<QString>, StoreError> channelOf(qint64 id) override;
-    // Marks one message read; returns false if it is not stored on a user channel.
-    Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr) override;
     Result<qint64, StoreError> markAllRead(const QString &channel) override;
     Result<QList<StoredChannel>, StoreError> channels() override;
     // True if the channel has, or had, stored messages.
@@ -99,6 +97,9 @@ public:
 
 Q_SIGNALS:
     void pruned(qint64 deleted);
+
+protected:
+    Result<bool, StoreError> markStoredRead(qint64 id, const QString &channel) override;
 
 private:
     // The calling thread's connection, opened on first use; invalid (and not kept) if it cannot be opened.

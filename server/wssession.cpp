@@ -463,7 +463,7 @@ void WsSession::sendJson(const QJsonObject &object, const Request *replyTo)
         if (!ref.isUndefined())
             o.insert("ref"_L1, ref);
     }
-    sendRaw(Ws::encodeFrame(Ws::Opcode::Text, QJsonDocument(o).toJson(QJsonDocument::Compact)));
+    sendRaw(Ws::encodeFrame(Ws::Opcode::Text, compactJson(o)));
 }
 
 void WsSession::sendError(ErrorCode code, const QString &message, const Request *replyTo)

@@ -53,6 +53,11 @@ bool channelMatches(QStringView pattern, QStringView channel)
     return p == pattern.size();
 }
 
+bool isUserChannel(QStringView channel)
+{
+    return channel.startsWith(Channels::UserPrefix);
+}
+
 QString userChannel(QStringView userId)
 {
     return Channels::UserPrefix.toString() + userId;

@@ -17,6 +17,8 @@ inline constexpr QStringView ClientPrefix = u"client:";
 } // namespace Channels
 
 QString userChannel(QStringView userId);
+// A user's queue (user:<id>): the channels with read marks.
+bool isUserChannel(QStringView channel);
 QString clientChannel(QStringView clientId);
 
 // Channel patterns (retention rules, ephemeral channels, token allow-lists): '*' matches any run of

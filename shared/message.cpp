@@ -55,9 +55,14 @@ QJsonObject Message::toJson() const
     return o;
 }
 
+QByteArray compactJson(const QJsonObject &object)
+{
+    return QJsonDocument(object).toJson(QJsonDocument::Compact);
+}
+
 QByteArray Message::toJsonBytes() const
 {
-    return QJsonDocument(toJson()).toJson(QJsonDocument::Compact);
+    return compactJson(toJson());
 }
 
 Result<Message, ProtocolError> Message::fromJson(const QJsonObject &object)

@@ -32,6 +32,9 @@ struct Message
     static Result<Message, ProtocolError> fromJson(const QJsonObject &object);
 };
 
+// A JSON object as compact UTF-8, the form every frame and body goes out in.
+QByteArray compactJson(const QJsonObject &object);
+
 // ISO-8601 UTC with milliseconds, e.g. 2026-11-22T10:00:00.000Z.
 QString formatTimestamp(const QDateTime &time);
 QString nowTimestamp();
