@@ -56,11 +56,6 @@ int statsField(quint16 port, const char *field)
     return http("GET", port, u"/api/stats"_s).json().value(QLatin1StringView(field)).toInt(-1);
 }
 
-QByteArray compact(const QJsonObject &o)
-{
-    return QJsonDocument(o).toJson(QJsonDocument::Compact);
-}
-
 QJsonArray parseArray(const QByteArray &bytes)
 {
     return QJsonDocument::fromJson(bytes).array();
@@ -68,7 +63,7 @@ QJsonArray parseArray(const QByteArray &bytes)
 
 HttpResult sendJson(const QByteArray &method, quint16 port, const QString &path, const QJsonObject &body)
 {
-    return http(method, port, path, compact(body));
+    return http(method, port, path, Herald::compactJson(body));
 }
 
 QList<QJsonObject> modelEvents(const QList<QJsonObject> &frames)
@@ -597,9 +592,10 @@ void tst_Cluster::sameEmailOnTwoNodes()
     for (int round = 0; round < Rounds; ++round) {
         const QString email = u"claim%1@example.com"_s.arg(round);
         const QList<HttpResult> results = sendConcurrently({
-            at(a->port(), "POST", u"/users/"_s, compact({{"email"_L1, email}, {"name"_L1, "On A"_L1}})),
+            at(a->port(), "POST", u"/users/"_s,
+               Herald::compactJson({{"email"_L1, email}, {"name"_L1, "On A"_L1}})),
             at(b->port(), "POST", u"/users/"_s,
-               compact({{"email"_L1, email.toUpper()}, {"name"_L1, "On B"_L1}})),
+               Herald::compactJson({{"email"_L1, email.toUpper()}, {"name"_L1, "On B"_L1}})),
         });
         QList<int> statuses{results.at(0).status, results.at(1).status};
         std::sort(statuses.begin(), statuses.end());
@@ -673,11 +669,11 @@ void tst_Cluster::lateJoinerOnAnotherNode()
     QList<Flight> flights;
     for (int i = 0; i < 4; ++i) {
         Node *via = i % 2 ? c : a;
-        flights.append(at(
-            via->port(), "POST", u"/users/"_s,
-            compact({{"email"_L1, u"flight%1@example.com"_s.arg(i)}, {"name"_L1, u"Flight %1"_s.arg(i)}})));
+        flights.append(at(via->port(), "POST", u"/users/"_s,
+                          Herald::compactJson({{"email"_L1, u"flight%1@example.com"_s.arg(i)},
+                                               {"name"_L1, u"Flight %1"_s.arg(i)}})));
         flights.append(at(via->port(), "PATCH", u"/users/%1"_s.arg(1 + i),
-                          compact({{"name"_L1, u"Setup %1, in flight"_s.arg(1 + i)}})));
+                          Herald::compactJson({{"name"_L1, u"Setup %1, in flight"_s.arg(1 + i)}})));
         if (i == 1)
             flights.append(at(b->port(), "GET", u"/users/"_s, {}));
         if (i < 2)
@@ -763,7 +759,7 @@ void tst_Cluster::listPositionIsTheClusters()
     created.data = ann;
     created.timestamp = QDateTime::currentDateTimeUtc();
     created.extra.insert("model"_L1, u"users"_s);
-    const QByteArray body = compact(
+    const QByteArray body = Herald::compactJson(
         QJsonObject{{"target"_L1, "channel"_L1}, {"stored"_L1, true}, {"message"_L1, created.toJson()}});
     KeptConnection connection;
     QVERIFY(connection.open(b->port()));

@@ -327,11 +327,6 @@ QJsonValue stripOpen(const QJsonValue &v)
     return v;
 }
 
-QByteArray compact(const QJsonObject &o)
-{
-    return QJsonDocument(o).toJson(QJsonDocument::Compact);
-}
-
 QString typeName(const QJsonValue &v)
 {
     switch (v.type()) {
@@ -464,8 +459,8 @@ QString describe(const QStringList &problems, const QJsonObject &example, const 
 {
     if (problems.isEmpty())
         return {};
-    return problems.join(u"; "_s) + u"\n  document: "_s + QString::fromUtf8(compact(example)) +
-           u"\n  server:   "_s + QString::fromUtf8(compact(live));
+    return problems.join(u"; "_s) + u"\n  document: "_s + QString::fromUtf8(Herald::compactJson(example)) +
+           u"\n  server:   "_s + QString::fromUtf8(Herald::compactJson(live));
 }
 
 // Empty if the live frame has the example's shape; else one line per difference, with both texts.
@@ -546,7 +541,7 @@ QString messageKeysProblem(const QJsonObject &frame)
     if (unknown.isEmpty())
         return {};
     return u"message frame has fields the Messages section does not document (%1): %2"_s.arg(
-        unknown.join(u", "_s), QString::fromUtf8(compact(frame)));
+        unknown.join(u", "_s), QString::fromUtf8(Herald::compactJson(frame)));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -783,8 +778,8 @@ QList<WsClient *> tst_Docs::everyClient(const QString &prefix)
 
 bool tst_Docs::noneGot(const QList<WsClient *> &clients, const QString &type, const QString &markerChannel)
 {
-    const QByteArray marker =
-        compact({{"channel"_L1, markerChannel}, {"type"_L1, "docs-marker"_L1}, {"message"_L1, "marker"_L1}});
+    const QByteArray marker = Herald::compactJson(
+        {{"channel"_L1, markerChannel}, {"type"_L1, "docs-marker"_L1}, {"message"_L1, "marker"_L1}});
     if (http("POST", m_port, u"/api/publish"_s, marker).status != 202)
         return false;
     for (WsClient *c : clients) {
@@ -1055,7 +1050,7 @@ void tst_Docs::serverFrames()
         body.remove("timestamp"_L1);
         WsClient *sub = keep(openWs(u"/ws?channels="_s + body.value("channel"_L1).toString()));
         QVERIFY(sub && ready(sub));
-        const HttpResult r = http("POST", m_port, u"/api/publish"_s, compact(body));
+        const HttpResult r = http("POST", m_port, u"/api/publish"_s, Herald::compactJson(body));
         QCOMPARE(r.status, 202);
         const auto live = sub->waitFor(type);
         QVERIFY(live);
@@ -1141,7 +1136,7 @@ void tst_Docs::serverFrames()
         QJsonObject body = stripOpen(expected.value("data"_L1)).toObject();
         for (const QString &key : {u"id"_s, u"created_at"_s, u"updated_at"_s, u"is_active"_s})
             body.remove(key);
-        const HttpResult r = http("POST", m_port, u"/%1/"_s.arg(model), compact(body));
+        const HttpResult r = http("POST", m_port, u"/%1/"_s.arg(model), Herald::compactJson(body));
         QCOMPARE(r.status, 201);
         const auto live = c->waitFor(type);
         QVERIFY(live);
@@ -1259,7 +1254,7 @@ void tst_Docs::seedExtraFields()
         QFAIL(qPrintable(u"tst_docs cannot produce `%1` %2; teach it"_s.arg(field, where)));
     }
     QVERIFY(frame);
-    QVERIFY2(frame->contains(field), qPrintable(QString::fromUtf8(compact(*frame))));
+    QVERIFY2(frame->contains(field), qPrintable(QString::fromUtf8(Herald::compactJson(*frame))));
 }
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1351,7 +1346,7 @@ void tst_Docs::httpTable()
                 // The body is the span after the route.
                 const auto parsed = parseExample(bodyExample, &error);
                 QVERIFY2(parsed, qPrintable(error));
-                body = compact(stripOpen(*parsed).toObject());
+                body = Herald::compactJson(stripOpen(*parsed).toObject());
             }
             // Routes about stored messages need one to exist: a notification to mark, a channel with history.
             QString target = path;
@@ -1364,7 +1359,7 @@ void tst_Docs::httpTable()
                 target = u"/api/notifications/%1/read"_s.arg(p.json().value("id"_L1).toInteger());
             } else if (const auto h = historyRoute.match(path); h.hasMatch()) {
                 const QJsonObject m{{"channel"_L1, h.captured(1)}, {"message"_L1, "for the document"_L1}};
-                QCOMPARE(http("POST", m_port, u"/api/publish"_s, compact(m)).status, 202);
+                QCOMPARE(http("POST", m_port, u"/api/publish"_s, Herald::compactJson(m)).status, 202);
             }
             prepareModelRoute(path);
             QStringList counted;
@@ -1754,7 +1749,7 @@ void tst_Docs::sseStream()
     QVERIFY2(messageIndex > 0 && !data.isEmpty(), "the SSE example shows no message event");
     QJsonObject publish = stripOpen(data).toObject();
     publish.remove("id"_L1);
-    const HttpResult r = http("POST", m_port, u"/api/publish"_s, compact(publish));
+    const HttpResult r = http("POST", m_port, u"/api/publish"_s, Herald::compactJson(publish));
     QCOMPARE(r.status, 202);
     QTRY_VERIFY(events().size() >= 2);
     const QStringList live = events().at(1);

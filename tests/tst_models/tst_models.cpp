@@ -31,11 +31,6 @@ namespace {
 
 using Headers = QList<QPair<QByteArray, QByteArray>>;
 
-QByteArray compact(const QJsonObject &o)
-{
-    return QJsonDocument(o).toJson(QJsonDocument::Compact);
-}
-
 QJsonArray parseArray(const QByteArray &bytes)
 {
     return QJsonDocument::fromJson(bytes).array();
@@ -405,7 +400,7 @@ private:
     HttpResult sendJson(const QByteArray &method, const QString &path, const QJsonObject &body,
                         const Headers &headers = {})
     {
-        return http(method, m_port, path, compact(body), headers);
+        return http(method, m_port, path, Herald::compactJson(body), headers);
     }
     // The new record's id, or -1.
     qint64 createUser(const QString &email, const QString &name)
@@ -1083,8 +1078,8 @@ void tst_Models::concurrentClaimsOfOneEmail()
     const QStringList spellings = {u"same@example.com"_s, u"SAME@example.com"_s, u" same@Example.com"_s};
     QList<Flight> flights;
     for (int i = 1; i <= Claims; ++i) {
-        const QByteArray body =
-            compact({{"email"_L1, spellings.at(i % spellings.size())}, {"name"_L1, u"Claim %1"_s.arg(i)}});
+        const QByteArray body = Herald::compactJson(
+            {{"email"_L1, spellings.at(i % spellings.size())}, {"name"_L1, u"Claim %1"_s.arg(i)}});
         flights.append(method == "POST" ? Flight{method, u"/users/"_s, body}
                                         : Flight{method, u"/users/%1"_s.arg(i), body});
     }
@@ -1117,7 +1112,7 @@ void tst_Models::concurrentDeleteAndNewPost()
     for (int i = 1; i <= Pairs; ++i) {
         const Flight remove{"DELETE", u"/users/%1"_s.arg(i), {}};
         const Flight post{"POST", u"/posts/"_s,
-                          compact({{"user_id"_L1, i}, {"title"_L1, u"By %1"_s.arg(i)}})};
+                          Herald::compactJson({{"user_id"_L1, i}, {"title"_L1, u"By %1"_s.arg(i)}})};
         // Alternate which is sent first.
         flights << (i % 2 ? remove : post) << (i % 2 ? post : remove);
     }
@@ -1659,10 +1654,12 @@ void tst_Models::lateJoinerWhileRequestsInFlight()
     };
     QNetworkReply *list = nullptr;
     for (int i = 0; i < 4; ++i) {
-        burst.append(nam.post(request(u"/users/"_s), compact({{"email"_L1, u"flight%1@example.com"_s.arg(i)},
-                                                              {"name"_L1, u"Flight %1"_s.arg(i)}})));
-        burst.append(nam.sendCustomRequest(request(u"/users/%1"_s.arg(2 + i)), "PATCH",
-                                           compact({{"name"_L1, u"Setup %1, in flight"_s.arg(2 + i)}})));
+        burst.append(nam.post(request(u"/users/"_s),
+                              Herald::compactJson({{"email"_L1, u"flight%1@example.com"_s.arg(i)},
+                                                   {"name"_L1, u"Flight %1"_s.arg(i)}})));
+        burst.append(
+            nam.sendCustomRequest(request(u"/users/%1"_s.arg(2 + i)), "PATCH",
+                                  Herald::compactJson({{"name"_L1, u"Setup %1, in flight"_s.arg(2 + i)}})));
         if (i == 2)
             list = nam.get(request(u"/users/"_s));
         if (i < 2)
@@ -1746,16 +1743,19 @@ void tst_Models::customEvent_data()
     QTest::addColumn<bool>("modelChannel");
 
     const QJsonObject login{{"user_id"_L1, 123}, {"timestamp"_L1, "2025-12-04T10:00:00"_L1}};
-    QTest::newRow("\"type\"") << u"users"_s << compact({{"type"_L1, "user_login"_L1}, {"data"_L1, login}})
+    QTest::newRow("\"type\"") << u"users"_s
+                              << Herald::compactJson({{"type"_L1, "user_login"_L1}, {"data"_L1, login}})
                               << u"/ws/users"_s << u"connection"_s << u"/ws/posts"_s << true;
-    QTest::newRow("\"event\"") << u"users"_s << compact({{"event"_L1, "user_login"_L1}, {"data"_L1, login}})
+    QTest::newRow("\"event\"") << u"users"_s
+                               << Herald::compactJson({{"event"_L1, "user_login"_L1}, {"data"_L1, login}})
                                << u"/ws/users"_s << u"connection"_s << u"/ws/posts"_s << true;
     QTest::newRow("posts") << u"posts"_s
-                           << compact({{"type"_L1, "post_viewed"_L1},
-                                       {"data"_L1, QJsonObject{{"post_id"_L1, 7}}}})
+                           << Herald::compactJson({{"type"_L1, "post_viewed"_L1},
+                                                   {"data"_L1, QJsonObject{{"post_id"_L1, 7}}}})
                            << u"/ws/posts"_s << u"connection"_s << u"/ws/users"_s << true;
     QTest::newRow("not a model channel")
-        << u"news"_s << compact({{"type"_L1, "headline"_L1}, {"data"_L1, QJsonObject{{"text"_L1, "hi"_L1}}}})
+        << u"news"_s
+        << Herald::compactJson({{"type"_L1, "headline"_L1}, {"data"_L1, QJsonObject{{"text"_L1, "hi"_L1}}}})
         << u"/ws?channels=news"_s << u"connected"_s << u"/ws/users"_s << false;
 }
 

@@ -31,11 +31,6 @@ namespace {
 const QByteArray Secret = "tst_security: a test key for HS256, 0123456789abcdef";
 const QByteArray OtherSecret = "tst_security: not the server's key, fedcba9876543210";
 
-QByteArray compact(const QJsonObject &o)
-{
-    return QJsonDocument(o).toJson(QJsonDocument::Compact);
-}
-
 QByteArray b64url(const QByteArray &bytes)
 {
     return bytes.toBase64(QByteArray::Base64UrlEncoding | QByteArray::OmitTrailingEquals);
@@ -61,7 +56,7 @@ Role roleNamed(const QString &name)
 QByteArray craft(const QJsonObject &header, const QJsonObject &claims, const QByteArray &key = Secret,
                  QCryptographicHash::Algorithm hash = QCryptographicHash::Sha256)
 {
-    const QByteArray input = b64url(compact(header)) + '.' + b64url(compact(claims));
+    const QByteArray input = b64url(Herald::compactJson(header)) + '.' + b64url(Herald::compactJson(claims));
     return input + '.' + b64url(QMessageAuthenticationCode::hash(input, key, hash));
 }
 
@@ -178,7 +173,7 @@ QByteArray keptRequest(const QByteArray &method, const QByteArray &target, const
 
 QByteArray publishBody(const QString &channel, const QString &text)
 {
-    return compact({{"channel"_L1, channel}, {"message"_L1, text}});
+    return Herald::compactJson({{"channel"_L1, channel}, {"message"_L1, text}});
 }
 
 QByteArray upgradeRequest(const QByteArray &target, const QByteArray &headers = {})
@@ -383,9 +378,9 @@ QList<qint64> idsOn(const QList<QJsonObject> &frames, const QString &channel)
 QByteArray paddedJson(QJsonObject o, qsizetype size)
 {
     o.insert("message"_L1, QString());
-    const qsizetype base = compact(o).size();
+    const qsizetype base = Herald::compactJson(o).size();
     o.insert("message"_L1, QString(qMax<qsizetype>(0, size - base), u'x'));
-    return compact(o);
+    return Herald::compactJson(o);
 }
 
 QStringList channelNames(const QJsonObject &channelsReply)
@@ -578,7 +573,7 @@ std::unique_ptr<WsClient> tst_Security::ws(const QByteArray &target)
 qint64 tst_Security::publishAsAdmin(const QString &channel, const QString &text)
 {
     const HttpReply r = request("POST", "/api/publish", adminToken(),
-                                compact({{"channel"_L1, channel}, {"message"_L1, text}}));
+                                Herald::compactJson({{"channel"_L1, channel}, {"message"_L1, text}}));
     return r.status == 202 ? r.json().value("id"_L1).toInteger() : -1;
 }
 
@@ -707,7 +702,8 @@ void tst_Security::wsFirstFrameMustAuthenticate_data()
     QTest::addColumn<QString>("reasonPart"); // part of the close reason when refused
 
     const auto auth = [](const QByteArray &token) {
-        return QString::fromUtf8(compact({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(token)}}));
+        return QString::fromUtf8(
+            Herald::compactJson({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(token)}}));
     };
     QTest::newRow("ping") << QByteArray("/ws") << u"{\"type\":\"ping\"}"_s << QString()
                           << u"authentication required"_s;
@@ -862,7 +858,7 @@ void tst_Security::tokens_data()
         // alice's signature on a payload that says admin
         const QByteArray good = craft(jwtHeader("HS256"), alice);
         const QList<QByteArray> parts = good.split('.');
-        const QByteArray forged = b64url(compact(with(alice, u"role"_s, u"admin"_s)));
+        const QByteArray forged = b64url(Herald::compactJson(with(alice, u"role"_s, u"admin"_s)));
         QTest::newRow("tampered claims")
             << QByteArray(parts.at(0) + '.' + forged + '.' + parts.at(2)) << false;
         QTest::newRow("signature cut off") << QByteArray(parts.at(0) + '.' + parts.at(1) + '.') << false;
@@ -872,7 +868,8 @@ void tst_Security::tokens_data()
             << false;
     }
     {
-        const QByteArray input = b64url(compact(jwtHeader("none"))) + '.' + b64url(compact(alice));
+        const QByteArray input =
+            b64url(Herald::compactJson(jwtHeader("none"))) + '.' + b64url(Herald::compactJson(alice));
         QTest::newRow("alg none, unsigned") << QByteArray(input + '.') << false;
         QTest::newRow("alg none, signed")
             << QByteArray(input + '.' +
