@@ -5,6 +5,8 @@
 #include <QByteArray>
 #include <QString>
 
+#include <atomic>
+#include <functional>
 #include <memory>
 
 namespace Herald {
@@ -32,6 +34,25 @@ struct Envelope
 };
 
 using EnvelopePtr = std::shared_ptr<const Envelope>;
+
+// A publisher waiting until every worker has written its message to the local subscribers' sockets: the REST
+// publish route answers then, as nchan does, so a publisher cannot run ahead of the fan-out and queue
+// messages (and latency) without bound. See Hub::WatchScope.
+struct FanoutWatch
+{
+    // Workers that have yet to write it, plus one the waiter holds until it is ready to be told.
+    std::atomic<int> pending{1};
+    bool used = false; // something was dispatched under it (set on the publishing thread only)
+    // Called once, on the thread that brings `pending` to 0. Set before the waiter's release().
+    std::function<void()> written;
+
+    void release()
+    {
+        if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1 && written)
+            written();
+    }
+};
+using FanoutWatchPtr = std::shared_ptr<FanoutWatch>;
 
 // Encodes a message for every transport. Control frames (no id) get no SSE id line.
 EnvelopePtr makeEnvelope(Message message, Envelope::Target target, const QString &excludeClientId = {},

@@ -6,6 +6,8 @@
 #include "redishistory.h"
 #include "worker.h"
 
+#include <algorithm>
+
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QTimer>
@@ -60,10 +62,32 @@ QString routeName(Route r)
     return u"ws"_s;
 }
 
+bool ChannelSet::contains(const QString &channel) const
+{
+    return std::binary_search(m_sorted.cbegin(), m_sorted.cend(), channel);
+}
+
+bool ChannelSet::insert(const QString &channel)
+{
+    const auto at = std::lower_bound(m_sorted.cbegin(), m_sorted.cend(), channel);
+    if (at != m_sorted.cend() && *at == channel)
+        return false;
+    m_sorted.insert(at - m_sorted.cbegin(), channel);
+    return true;
+}
+
+bool ChannelSet::remove(const QString &channel)
+{
+    const auto at = std::lower_bound(m_sorted.cbegin(), m_sorted.cend(), channel);
+    if (at == m_sorted.cend() || *at != channel)
+        return false;
+    m_sorted.removeAt(at - m_sorted.cbegin());
+    return true;
+}
+
 QJsonObject ClientInfo::toJson() const
 {
-    QStringList subs(channels.begin(), channels.end());
-    subs.sort();
+    const QStringList &subs = channels.toList();
     QJsonObject o{{"client_id"_L1, clientId},
                   {"transport"_L1, transportName(transport)},
                   {"route"_L1, routeName(route)},
@@ -158,8 +182,10 @@ quint64 Hub::registerSession(ClientInfo info)
         info.sessionId = id;
         if (!info.isAdmin()) {
             ++m_clients;
-            event = QJsonObject{{"type"_L1, "client_connected"_L1}, {"client"_L1, info.toJson()}};
+            if (m_adminSessions > 0)
+                event = QJsonObject{{"type"_L1, "client_connected"_L1}, {"client"_L1, info.toJson()}};
         } else {
+            ++m_adminSessions;
             // A new dashboard must see the current counts even if they did not change.
             m_lastPushedCounts = {-1, -1};
         }
@@ -190,7 +216,10 @@ void Hub::unregisterSession(quint64 sessionId)
                 if (c != m_channelCounts.end() && --c.value() <= 0)
                     m_channelCounts.erase(c);
             }
-            event = QJsonObject{{"type"_L1, "client_disconnected"_L1}, {"client_id"_L1, info.clientId}};
+            if (m_adminSessions > 0)
+                event = QJsonObject{{"type"_L1, "client_disconnected"_L1}, {"client_id"_L1, info.clientId}};
+        } else {
+            --m_adminSessions;
         }
         noteClientUser(info.clientId, info.userId, -1);
         m_sessions.erase(it);
@@ -202,9 +231,13 @@ void Hub::unregisterSession(quint64 sessionId)
 
 void Hub::noteClientUser(const QString &clientId, const QString &userId, int delta)
 {
-    QHash<QString, int> &users = m_clientUsers[clientId];
-    if ((users[userId] += delta) <= 0)
-        users.remove(userId);
+    QList<UserConnections> &users = m_clientUsers[clientId];
+    auto u = std::find_if(users.begin(), users.end(),
+                          [&](const UserConnections &c) { return c.userId == userId; });
+    if (u == users.end())
+        u = users.insert(users.end(), UserConnections{userId, 0});
+    if ((u->connections += delta) <= 0)
+        users.erase(u);
     if (users.isEmpty())
         m_clientUsers.remove(clientId);
 }
@@ -217,9 +250,9 @@ bool Hub::clientIdFreeForLocked(const QString &clientId, const QString &userId, 
     // Free when every connection on it is this user's; `ownConnections` of another user (the asking
     // connection itself, before it knows its user) do not count.
     int others = 0;
-    for (auto u = it->cbegin(); u != it->cend(); ++u) {
-        if (u.key() != userId)
-            others += u.value();
+    for (const UserConnections &u : *it) {
+        if (u.userId != userId)
+            others += u.connections;
     }
     return others <= ownConnections;
 }
@@ -251,10 +284,12 @@ bool Hub::addSubscription(quint64 sessionId, const QString &channel)
         it->channels.insert(channel);
         if (!it->isAdmin())
             ++m_channelCounts[channel];
-        event = QJsonObject{
-            {"type"_L1, "client_subscribed"_L1}, {"client_id"_L1, it->clientId}, {"channel"_L1, channel}};
+        if (m_adminSessions > 0)
+            event = QJsonObject{
+                {"type"_L1, "client_subscribed"_L1}, {"client_id"_L1, it->clientId}, {"channel"_L1, channel}};
     }
-    adminEvent(event);
+    if (!event.isEmpty())
+        adminEvent(event);
     countsMaybeChanged();
     return true;
 }
@@ -274,10 +309,13 @@ bool Hub::removeSubscription(quint64 sessionId, const QString &channel)
             if (c != m_channelCounts.end() && --c.value() <= 0)
                 m_channelCounts.erase(c);
         }
-        event = QJsonObject{
-            {"type"_L1, "client_unsubscribed"_L1}, {"client_id"_L1, it->clientId}, {"channel"_L1, channel}};
+        if (m_adminSessions > 0)
+            event = QJsonObject{{"type"_L1, "client_unsubscribed"_L1},
+                                {"client_id"_L1, it->clientId},
+                                {"channel"_L1, channel}};
     }
-    adminEvent(event);
+    if (!event.isEmpty())
+        adminEvent(event);
     countsMaybeChanged();
     return true;
 }
@@ -434,11 +472,39 @@ int Hub::disconnectLocal(const QString &clientId, quint16 closeCode, const QStri
     return int(ids.size());
 }
 
+namespace {
+thread_local FanoutWatchPtr t_fanoutWatch;
+}
+
+Hub::WatchScope::WatchScope(FanoutWatchPtr watch)
+{
+    t_fanoutWatch = std::move(watch);
+}
+
+Hub::WatchScope::~WatchScope()
+{
+    t_fanoutWatch.reset();
+}
+
+bool Hub::mayHaveRecipients(const Envelope &envelope) const
+{
+    if (envelope.target != Envelope::Target::Channel ||
+        envelope.message.channel.startsWith(Channels::ClientPrefix))
+        return true;
+    QMutexLocker lock(&m_mutex);
+    return m_channelCounts.contains(envelope.message.channel);
+}
+
 void Hub::dispatch(const EnvelopePtr &envelope)
 {
+    FanoutWatchPtr watch = t_fanoutWatch && mayHaveRecipients(*envelope) ? t_fanoutWatch : nullptr;
     QMutexLocker lock(&m_workersMutex);
+    if (watch) {
+        watch->used = true;
+        watch->pending.fetch_add(int(m_workers.size()), std::memory_order_relaxed);
+    }
     for (Worker *w : std::as_const(m_workers))
-        w->post(envelope);
+        w->post(envelope, watch);
 }
 
 void Hub::adminEvent(const QJsonObject &event)

@@ -2,6 +2,7 @@
 
 #include "channelname.h"
 #include "cluster.h"
+#include "epolldispatcher.h"
 #include "hub.h"
 #include "listener.h"
 #include "logging.h"
@@ -116,6 +117,10 @@ bool Server::start()
     for (int i = 0; i < count; ++i) {
         auto *thread = new QThread(this);
         thread->setObjectName(u"herald-io-%1"_s.arg(i));
+        // Each worker owns thousands of sockets: epoll, not Qt's ppoll over all of them on every pass
+        // (HERALD_QT_DISPATCHER=1 keeps Qt's, to compare; see bench/README.md).
+        if (!qEnvironmentVariableIsSet("HERALD_QT_DISPATCHER"))
+            thread->setEventDispatcher(new EpollDispatcher);
         auto *worker = new Worker(m_hub, m_config, &m_modelChanges, i);
         if (tls)
             worker->setTls(*tls);

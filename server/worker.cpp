@@ -17,6 +17,7 @@
 #include <QCoreApplication>
 #include <QDateTime>
 #include <QHttpServer>
+#include <QPointer>
 #include <QSocketNotifier>
 #include <QSslSocket>
 #include <QTcpServer>
@@ -26,6 +27,8 @@
 #include <algorithm>
 #include <chrono>
 
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -73,6 +76,10 @@ Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int ind
     , m_heartbeat(this)
     , m_idleCheck(this)
 {
+    m_doorbell = std::make_shared<Doorbell>();
+    m_doorbell->worker = this;
+    if (const int depth = qEnvironmentVariableIntValue("HERALD_PUBLISH_DEPTH"); depth > 0)
+        m_publishDepth = depth;
     // Children: they move to the worker's thread with it.
     m_http = new QHttpServer(this);
     m_httpIntake = new HttpIntake(this);
@@ -97,6 +104,10 @@ Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int ind
 
 Worker::~Worker()
 {
+    {
+        QMutexLocker lock(&m_doorbell->mutex);
+        m_doorbell->worker = nullptr;
+    }
     // Delete the sessions while the indexes they would unregister from still exist.
     m_shuttingDown = true;
     const auto sessions = m_sessions;
@@ -112,13 +123,13 @@ Worker::~Worker()
         m_hub->releaseThreadConnections();
 }
 
-void Worker::post(EnvelopePtr envelope)
+void Worker::post(EnvelopePtr envelope, FanoutWatchPtr watch)
 {
     bool wake = false;
     {
         QMutexLocker lock(&m_inboxMutex);
         wake = m_inbox.empty();
-        m_inbox.push_back(std::move(envelope));
+        m_inbox.push_back(Posted{std::move(envelope), std::move(watch)});
     }
     // One wake-up per batch, not per message: a burst of publishes is drained in one pass.
     if (wake)
@@ -127,14 +138,18 @@ void Worker::post(EnvelopePtr envelope)
 
 void Worker::drainInbox()
 {
-    std::vector<EnvelopePtr> batch;
+    std::vector<Posted> batch;
     {
         QMutexLocker lock(&m_inboxMutex);
         batch.swap(m_inbox);
     }
-    for (const EnvelopePtr &e : batch)
-        deliver(*e);
+    for (const Posted &p : batch)
+        deliver(*p.envelope);
     flushDirty();
+    for (const Posted &p : batch) {
+        if (p.watch)
+            p.watch->release();
+    }
     if (m_deliveredUnreported) {
         Metrics::add(m_hub->metrics().messagesDelivered, m_deliveredUnreported);
         m_deliveredUnreported = 0;
@@ -195,6 +210,10 @@ void Worker::flushDirty()
 
 void Worker::adoptDescriptor(qintptr descriptor)
 {
+    // No Nagle: a message or an answer is written once, whole, and must leave at once. With Nagle, a small
+    // write behind one not yet acknowledged waits for the peer's delayed ACK, up to 40 ms.
+    const int one = 1;
+    ::setsockopt(int(descriptor), IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     QMetaObject::invokeMethod(this, [this, descriptor] {
         if (!m_tls) {
             adoptPlain(descriptor);
@@ -317,8 +336,8 @@ void Worker::sniffPlain(PendingPlain *pending)
 
 bool Worker::stepPlain(PendingPlain *pending)
 {
-    if (pending->fd < 0 || !pending->unsent.isEmpty())
-        return false; // gone, or an answer is still being written: the next request waits
+    if (pending->fd < 0 || !pending->unsent.isEmpty() || !pending->held.isEmpty())
+        return false; // gone, or an answer is still being written or held: the next request waits
     if (pending->partial)
         return readHotBody(pending);
     if (m_peekBuffer.size() != MaxHeadSize + 1)
@@ -449,17 +468,62 @@ bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
     rest.headers = head.headers;
     rest.body = std::move(request.body);
     rest.peer = pending->peer;
-    const RestResponse response = m_api->serveHot(request.route, rest);
+    auto watch = std::make_shared<FanoutWatch>();
+    RestResponse response;
+    {
+        const Hub::WatchScope scope(watch);
+        response = m_api->serveHot(request.route, rest);
+    }
     ++pending->served;
     const bool keepAlive = head.keepAlive() && !m_shuttingDown;
     const auto idleSeconds = int(std::chrono::ceil<std::chrono::seconds>(m_config.keepAliveTimeout).count());
     const QByteArray bytes = serializeResponse(response, keepAlive, idleSeconds);
     if (!keepAlive) {
+        watch->release();
         writeAndClose(takePlain(pending, false), bytes);
         return false;
     }
     pending->deadline = steadyMs() + m_config.keepAliveTimeout.count();
+    if (watch->used) {
+        // Back-pressure: with m_publishDepth publishes of this connection still being written, this answer
+        // waits for the oldest. A publisher that waits for its answers then never has more than that many
+        // messages queued ahead of the subscribers, so a burst is delivered at the rate of the fan-out
+        // instead of piling up in the workers' inboxes (each message's latency would be the whole queue's).
+        // Publishers on other connections are not held by this one.
+        ++pending->fanningOut;
+        watch->written = [bell = m_doorbell, guard = QPointer<PendingPlain>(pending)] {
+            QMutexLocker lock(&bell->mutex);
+            if (Worker *w = bell->worker) {
+                QMetaObject::invokeMethod(
+                    w,
+                    [w, guard] {
+                        if (guard)
+                            w->fannedOut(guard.data());
+                    },
+                    Qt::QueuedConnection);
+            }
+        };
+        watch->release();
+        if (pending->fanningOut >= m_publishDepth) {
+            pending->held = bytes;
+            pending->notifier->setEnabled(false);
+            return false;
+        }
+        return sendPlain(pending, bytes);
+    }
+    watch->release();
     return sendPlain(pending, bytes);
+}
+
+void Worker::fannedOut(PendingPlain *pending)
+{
+    --pending->fanningOut;
+    if (pending->fd < 0 || pending->held.isEmpty() || pending->fanningOut >= m_publishDepth)
+        return;
+    const QByteArray bytes = std::exchange(pending->held, QByteArray());
+    pending->notifier->setEnabled(true);
+    if (sendPlain(pending, bytes))
+        sniffPlain(pending); // the next request may be waiting already
 }
 
 bool Worker::sendPlain(PendingPlain *pending, QByteArrayView bytes)
@@ -513,6 +577,11 @@ void Worker::sweepPlain()
     for (PendingPlain *pending : plain) {
         if (pending->deadline > now)
             continue;
+        if (!pending->held.isEmpty()) {
+            // Its answer waits for a fan-out, which always ends: not the client's delay.
+            pending->deadline = now + m_config.keepAliveTimeout.count();
+            continue;
+        }
         char byte = 0;
         const bool idle = pending->served > 0 && !pending->partial && pending->unsent.isEmpty() &&
                           ::recv(pending->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && wouldBlock();

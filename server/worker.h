@@ -53,7 +53,8 @@ public:
     const ServerConfig &config() const { return m_config; }
 
     // Thread-safe entry points.
-    void post(EnvelopePtr envelope);
+    // watch: released once this worker has written the envelope to its subscribers' sockets.
+    void post(EnvelopePtr envelope, FanoutWatchPtr watch = {});
     void adoptDescriptor(qintptr descriptor);
     void closeSession(quint64 sessionId, quint16 closeCode, const QString &reason);
     // Sends close 1001 to every WebSocket and ends every SSE stream, then emits drained().
@@ -93,7 +94,9 @@ private:
         QSocketNotifier *notifier = nullptr;      // readable
         QSocketNotifier *writeNotifier = nullptr; // only while an answer waits for room in the kernel
         QByteArray unsent;                        // that answer's rest; no request is read until it is sent
-        std::unique_ptr<HotRequest> partial;      // a hot request whose body is still arriving
+        QByteArray held;    // a publish answer waiting for the fan-out of earlier publishes (serveHot)
+        int fanningOut = 0; // this connection's publishes not yet written by every worker
+        std::unique_ptr<HotRequest> partial; // a hot request whose body is still arriving
     };
     void adoptPlain(qintptr descriptor);
     void sniffPlain(PendingPlain *pending);
@@ -101,6 +104,8 @@ private:
     bool stepPlain(PendingPlain *pending);
     bool readHotBody(PendingPlain *pending);
     bool serveHot(PendingPlain *pending, HotRequest &request);
+    // A publish made on this connection has been written by every worker.
+    void fannedOut(PendingPlain *pending);
     // Sends now what the kernel takes and waits for writability with the rest; false if not all was sent
     // (or the connection failed and was dropped).
     bool sendPlain(PendingPlain *pending, QByteArrayView bytes);
@@ -129,8 +134,22 @@ private:
     HttpIntake *m_httpIntake = nullptr; // never listens: plain HTTP connections are added to it
     int m_index;
 
+    struct Posted
+    {
+        EnvelopePtr envelope;
+        FanoutWatchPtr watch;
+    };
     QMutex m_inboxMutex;
-    std::vector<EnvelopePtr> m_inbox;
+    std::vector<Posted> m_inbox;
+    // How other threads reach this worker from a FanoutWatch: the worker may be gone by the time the last
+    // worker writes the message, so they go through this, which the destructor empties under its lock.
+    struct Doorbell
+    {
+        QMutex mutex;
+        Worker *worker = nullptr;
+    };
+    std::shared_ptr<Doorbell> m_doorbell;
+    int m_publishDepth = 1 << 20; // publishes in flight per connection before its answers wait (serveHot)
 
     QHash<quint64, Session *> m_sessions;
     QHash<QString, QList<Session *>> m_channelIndex;

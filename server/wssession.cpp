@@ -239,8 +239,7 @@ void WsSession::setUpRoute()
         break;
     }
     if (m_setup.since && m_info.route != Route::Admin && m_info.route != Route::SeedClient) {
-        QStringList channels(m_info.channels.cbegin(), m_info.channels.cend());
-        channels.sort();
+        QStringList channels = m_info.channels.toList();
         // Broadcasts reach every client, so a resuming client has missed those too.
         channels.append(Channels::Broadcast.toString());
         resume(channels, *m_setup.since, nullptr);
@@ -610,7 +609,7 @@ void WsSession::doAuth(const Request &r)
     }
     m_identity = *identity;
     // A refreshed token may allow less: subscriptions it no longer covers end here.
-    const QSet<QString> current = m_info.channels;
+    const ChannelSet current = m_info.channels;
     for (const QString &ch : current) {
         if (!m_identity.canRead(ch) && unsubscribe(ch)) {
             Metrics::add(m_worker->hub()->metrics().refusedForbidden);
