@@ -31,6 +31,10 @@ struct ServerConfig
     int demoIntervalSeconds = 0;
     int workerThreads = 0; // 0: one per core
     int listenBacklog = 4096;
+    // REST publishes one keep-alive connection may have in flight before its answers wait for their fan-out
+    // (0: answer at once, and a burst is delivered coalesced; 1: answer once every subscriber's socket has
+    // the message, as nchan does, so one message at a time is queued per publisher).
+    int publishWindow = 0;
 
     qint64 maxMessageSize = 64 * 1024; // WebSocket message and HTTP body (SPEC section 7)
     std::chrono::milliseconds handshakeTimeout{10000};

@@ -125,6 +125,12 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
         if (!v)
             return u"--workers: '%1' is not a thread count (0-256, 0 = one per core)"_s.arg(value);
         c.workerThreads = *v;
+    } else if (key == u"publish-window"_s) {
+        const auto v = parseBoundedInt(value, 0, 1024);
+        if (!v)
+            return u"--publish-window: '%1' is not a count of publishes (0-1024, 0 = answer at once)"_s.arg(
+                value);
+        c.publishWindow = *v;
     } else if (key == u"max-message-size"_s) {
         const auto v = parseBoundedInt(value, 128, 64 * 1024 * 1024);
         if (!v)
@@ -308,6 +314,11 @@ constexpr OptionSpec optionSpecs[] = {
     {u"demo-interval", u"Publish a demo notification to users 1 and 2 every N seconds (0 = off).",
      u"seconds"},
     {u"workers", u"I/O threads (default: one per core).", u"count"},
+    {u"publish-window",
+     u"REST publishes a connection may have in flight before answers wait for the fan-out (default 0 = "
+     u"answer "
+     u"at once; 1 = after the fan-out, as nchan).",
+     u"count"},
     {u"max-message-size", u"Largest WebSocket message or HTTP body in bytes (default 65536).", u"bytes"},
     {u"backlog", u"Listen queue length (default 4096).", u"length"},
     {u"history-size", u"Messages kept per channel for history and replay (default 1000; 0 = no limit).",

@@ -78,8 +78,6 @@ Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int ind
 {
     m_doorbell = std::make_shared<Doorbell>();
     m_doorbell->worker = this;
-    if (const int depth = qEnvironmentVariableIntValue("HERALD_PUBLISH_DEPTH"); depth > 0)
-        m_publishDepth = depth;
     // Children: they move to the worker's thread with it.
     m_http = new QHttpServer(this);
     m_httpIntake = new HttpIntake(this);
@@ -468,7 +466,8 @@ bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
     rest.headers = head.headers;
     rest.body = std::move(request.body);
     rest.peer = pending->peer;
-    auto watch = std::make_shared<FanoutWatch>();
+    // With a publish window, what this request publishes is watched (see below).
+    auto watch = m_config.publishWindow > 0 ? std::make_shared<FanoutWatch>() : FanoutWatchPtr();
     RestResponse response;
     {
         const Hub::WatchScope scope(watch);
@@ -479,17 +478,17 @@ bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
     const auto idleSeconds = int(std::chrono::ceil<std::chrono::seconds>(m_config.keepAliveTimeout).count());
     const QByteArray bytes = serializeResponse(response, keepAlive, idleSeconds);
     if (!keepAlive) {
-        watch->release();
+        if (watch)
+            watch->release();
         writeAndClose(takePlain(pending, false), bytes);
         return false;
     }
     pending->deadline = steadyMs() + m_config.keepAliveTimeout.count();
-    if (watch->used) {
-        // Back-pressure: with m_publishDepth publishes of this connection still being written, this answer
-        // waits for the oldest. A publisher that waits for its answers then never has more than that many
-        // messages queued ahead of the subscribers, so a burst is delivered at the rate of the fan-out
-        // instead of piling up in the workers' inboxes (each message's latency would be the whole queue's).
-        // Publishers on other connections are not held by this one.
+    if (watch && watch->used) {
+        // --publish-window: with that many publishes of this connection not yet written by every worker,
+        // this answer waits for the oldest. A publisher that waits for its answers then never has more than
+        // that many messages queued ahead of the subscribers: each message's latency is its own fan-out,
+        // not the queue's, and a publish flood cannot outgrow the workers. Other connections are not held.
         ++pending->fanningOut;
         watch->written = [bell = m_doorbell, guard = QPointer<PendingPlain>(pending)] {
             QMutexLocker lock(&bell->mutex);
@@ -504,21 +503,22 @@ bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
             }
         };
         watch->release();
-        if (pending->fanningOut >= m_publishDepth) {
+        if (pending->fanningOut >= m_config.publishWindow) {
             pending->held = bytes;
             pending->notifier->setEnabled(false);
             return false;
         }
         return sendPlain(pending, bytes);
     }
-    watch->release();
+    if (watch)
+        watch->release();
     return sendPlain(pending, bytes);
 }
 
 void Worker::fannedOut(PendingPlain *pending)
 {
     --pending->fanningOut;
-    if (pending->fd < 0 || pending->held.isEmpty() || pending->fanningOut >= m_publishDepth)
+    if (pending->fd < 0 || pending->held.isEmpty() || pending->fanningOut >= m_config.publishWindow)
         return;
     const QByteArray bytes = std::exchange(pending->held, QByteArray());
     pending->notifier->setEnabled(true);

@@ -149,7 +149,6 @@ private:
         Worker *worker = nullptr;
     };
     std::shared_ptr<Doorbell> m_doorbell;
-    int m_publishDepth = 1 << 20; // publishes in flight per connection before its answers wait (serveHot)
 
     QHash<quint64, Session *> m_sessions;
     QHash<QString, QList<Session *>> m_channelIndex;

@@ -1,11 +1,17 @@
 #include "hub.h"
 #include "server.h"
 #include "testclient.h"
+#include "testserver.h"
 
 #include <QTemporaryDir>
 #include <QTest>
 
 #include <algorithm>
+
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 using namespace Qt::StringLiterals;
 using namespace HeraldTest;
@@ -43,6 +49,7 @@ private Q_SLOTS:
     void restPublish_data();
     void restPublish();
     void restPublishExcludesClient();
+    void publishWindowAnswersAfterFanout();
     void healthMetricsAndPages();
     void adminFeed();
     void adminDisconnectsClient();
@@ -523,6 +530,125 @@ void tst_Server::restPublishExcludesClient()
     QCOMPARE(r.status, 202);
     QVERIFY(other->waitFor(u"created"_s));
     QVERIFY(me->noFrame(u"created"_s));
+}
+
+namespace {
+// A non-blocking loopback connection, for looking at what the kernel holds for a client at one moment.
+int rawConnect(quint16 port)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_port = htons(port);
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    ::connect(fd, reinterpret_cast<sockaddr *>(&a), sizeof a); // EINPROGRESS; loopback completes at once
+    return fd;
+}
+
+// Sends all of it once the connection is up (QTRY_* evaluates its expression twice: no sends in there).
+bool sendAll(int fd, const QByteArray &bytes)
+{
+    QDeadlineTimer deadline(5000);
+    while (!deadline.hasExpired()) {
+        if (::send(fd, bytes.constData(), size_t(bytes.size()), MSG_NOSIGNAL) == bytes.size())
+            return true;
+        QTest::qWait(5);
+    }
+    return false;
+}
+
+// Everything the kernel holds for this connection now, without waiting.
+QByteArray readAvailable(int fd)
+{
+    QByteArray out;
+    char buffer[65536];
+    for (;;) {
+        const ssize_t n = ::recv(fd, buffer, sizeof buffer, MSG_DONTWAIT);
+        if (n <= 0)
+            return out;
+        out.append(buffer, n);
+    }
+}
+} // namespace
+
+// --publish-window 1: a REST publish is answered once every subscriber's socket has the message (as nchan
+// does), so a client that has the answer finds the message already waiting at every subscriber.
+void tst_Server::publishWindowAnswersAfterFanout()
+{
+    m_server.reset();
+    m_server = startTestServer(m_dir->path(), [](Herald::ServerConfig &c) { c.publishWindow = 1; });
+    QVERIFY(m_server);
+    const quint16 port = m_server->port();
+
+    constexpr int Subscribers = 200; // over both workers
+    std::vector<int> subscribers;
+    const auto closeAll = qScopeGuard([&] {
+        for (int fd : subscribers)
+            ::close(fd);
+    });
+    const QByteArray upgrade = "GET /ws?channels=window HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\n"
+                               "Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+                               "Sec-WebSocket-Version: 13\r\n\r\n";
+    for (int i = 0; i < Subscribers; ++i) {
+        const int fd = rawConnect(port);
+        QVERIFY(fd >= 0);
+        subscribers.push_back(fd);
+        QVERIFY(sendAll(fd, upgrade));
+    }
+    QTRY_COMPARE(m_server->hub()->channelCounts().value(u"window"_s), Subscribers);
+    // Their welcome frames, whenever they come, are not what is looked for below.
+    std::vector<QByteArray> received(Subscribers);
+
+    const int publisher = rawConnect(port);
+    const auto closePublisher = qScopeGuard([&] { ::close(publisher); });
+    // A first request while the event loop runs, so that the listener (on this thread) hands the connection
+    // to a worker; the rounds below then wait in poll() alone.
+    const QByteArray health = "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n";
+    QVERIFY(sendAll(publisher, health));
+    QByteArray first;
+    QTRY_VERIFY((first += readAvailable(publisher)).endsWith("}"));
+    QVERIFY2(first.startsWith("HTTP/1.1 200") && first.contains("keep-alive"), first.constData());
+    for (int round = 0; round < 10; ++round) {
+        const QByteArray marker = "marker-" + QByteArray::number(round);
+        const QByteArray body = R"({"channel":"window","message":")" + marker + R"("})";
+        QByteArray request =
+            "POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+            "Content-Length: " +
+            QByteArray::number(body.size()) + "\r\n\r\n" + body;
+        QVERIFY(sendAll(publisher, request));
+        // Waits in poll(), not in the event loop: the subscribers are looked at the moment the answer is in.
+        QByteArray answer;
+        for (QDeadlineTimer deadline(5000); !answer.endsWith("}") && !deadline.hasExpired();) {
+            pollfd p{publisher, POLLIN, 0};
+            ::poll(&p, 1, int(deadline.remainingTime()));
+            answer += readAvailable(publisher);
+        }
+        QVERIFY2(answer.startsWith("HTTP/1.1 202"), answer.constData());
+        QVERIFY(answer.contains("keep-alive"));
+        // No waiting here: the message must be in every subscriber's socket already.
+        for (int i = 0; i < Subscribers; ++i) {
+            received[size_t(i)] += readAvailable(subscribers[size_t(i)]);
+            QVERIFY2(received[size_t(i)].contains(marker),
+                     qPrintable(u"subscriber %1 has no %2 yet"_s.arg(i).arg(QString::fromLatin1(marker))));
+        }
+    }
+
+    // Two publishes pipelined in one write: the second answer waits for its own fan-out, in order.
+    QByteArray twice;
+    for (const char *m : {"first", "second"}) {
+        const QByteArray body = R"({"channel":"window","message":")" + QByteArray(m) + R"("})";
+        twice += "POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\n"
+                 "Content-Length: " +
+                 QByteArray::number(body.size()) + "\r\n\r\n" + body;
+    }
+    QVERIFY(sendAll(publisher, twice));
+    QByteArray answers;
+    QTRY_COMPARE((answers += readAvailable(publisher)).count("HTTP/1.1 202"), 2);
+    for (int i = 0; i < Subscribers; ++i) {
+        received[size_t(i)] += readAvailable(subscribers[size_t(i)]);
+        QVERIFY(received[size_t(i)].contains("second"));
+        QVERIFY(received[size_t(i)].indexOf("first") < received[size_t(i)].indexOf("second"));
+    }
 }
 
 void tst_Server::healthMetricsAndPages()

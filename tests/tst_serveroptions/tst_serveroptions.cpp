@@ -48,6 +48,9 @@ void tst_ServerOptions::options_data()
     QTest::newRow("all") << QStringList{u"--data-dir"_s,      u"/tmp/x"_s, u"--log-level"_s, u"debug"_s,
                                         u"--demo-interval"_s, u"10"_s,     u"--workers"_s,   u"3"_s}
                          << true << QString();
+    QTest::newRow("publish window") << QStringList{u"--publish-window"_s, u"1"_s} << true << QString();
+    QTest::newRow("publish window range")
+        << QStringList{u"--publish-window"_s, u"5000"_s} << false << u"--publish-window"_s;
     QTest::newRow("port text") << QStringList{u"--port"_s, u"http"_s} << false << u"--port"_s;
     QTest::newRow("port range") << QStringList{u"--port"_s, u"70000"_s} << false << u"--port"_s;
     QTest::newRow("bad bind") << QStringList{u"--bind"_s, u"example.com"_s} << false << u"--bind"_s;
