@@ -59,7 +59,8 @@ def main(path):
     print()
     print(f"Herald vs nginx+nchan ({meta.get('date', '?')}, {meta.get('cores', '?')} cores, "
           f"kernel {meta.get('kernel', '?')}, nginx {meta.get('nginx', '?')}, nchan {meta.get('nchan', '?')}, "
-          f"herald workers: {meta.get('herald_workers') or 'default'}, {meta.get('msgs', '?')} msgs of "
+          f"herald workers: {meta.get('herald_workers') or 'default'}, "
+          f"publish window: {meta.get('herald_window') or 'default'}, {meta.get('msgs', '?')} msgs of "
           f"{meta.get('payload', '?')} B, rounds: {meta.get('rounds', '?')})")
     print()
     print("| test | transport | subs | herald | nchan | herald/nchan | herald p50 / p99 ms | nchan p50 / p99 ms "

@@ -14,6 +14,7 @@
 #   CONNECT_N=15000         simultaneous connections for the connect rows ("" = skip)
 #   WRK_DURATION=10 WRK_CONNS=32 WRK_THREADS=1   REST publish rows (WRK_DURATION=0 = skip)
 #   HERALD_WORKERS=         herald-server --workers (empty: its default, one per core)
+#   HERALD_WINDOW=          herald-server --publish-window (empty: its default, 0 = answer at once)
 #   BUILD_DIR=<repo>/build/release   SKIP_BUILD=1 to use what is there   SKIP_INSTALL=1
 #   KEEP_WORK=1             keep the temporary directory (logs, JSON) after the run
 set -euo pipefail
@@ -36,6 +37,7 @@ WRK_DURATION=${WRK_DURATION:-10}
 WRK_CONNS=${WRK_CONNS:-32}
 WRK_THREADS=${WRK_THREADS:-1}
 HERALD_WORKERS=${HERALD_WORKERS:-}
+HERALD_WINDOW=${HERALD_WINDOW:-}
 
 log() { printf '[bench %(%H:%M:%S)T] %s\n' -1 "$*" >&2; }
 
@@ -94,11 +96,11 @@ need=$((max_subs > ${CONNECT_N:-0} ? max_subs : ${CONNECT_N:-0}))
 
 WORK=$(mktemp -d /tmp/herald-bench.XXXXXX)
 RESULTS=$WORK/results.jsonl
-meta='{"test":"meta","date":"%s","cores":%s,"kernel":"%s","nginx":"%s","nchan":"%s","herald_workers":"%s",'
+meta='{"test":"meta","date":"%s","cores":%s,"kernel":"%s","nginx":"%s","nchan":"%s","herald_workers":"%s","herald_window":"%s",'
 meta+='"msgs":%s,"payload":%s,"rounds":%s,"paced_interval_ms":%s,"wrk_conns":%s,"wrk_duration":%s}\n'
 # shellcheck disable=SC2059 # the format is ours
 printf "$meta" "$(date -u +%Y-%m-%d)" "$(nproc)" "$(uname -r)" "$NGINX_VERSION" "$NCHAN_VERSION" \
-    "$HERALD_WORKERS" "$MSGS" "$PAYLOAD" "$ROUNDS" "$PACED_INTERVAL_MS" "$WRK_CONNS" "$WRK_DURATION" > "$RESULTS"
+    "$HERALD_WORKERS" "$HERALD_WINDOW" "$MSGS" "$PAYLOAD" "$ROUNDS" "$PACED_INTERVAL_MS" "$WRK_CONNS" "$WRK_DURATION" > "$RESULTS"
 
 # --- process control: every pid started here is stopped on exit ---------------------------------------------
 HERALD_PID=
@@ -170,6 +172,7 @@ start_herald() {
     rm -rf "$WORK/herald-data"
     local args=(--port "$HERALD_PORT" --bind 127.0.0.1 --data-dir "$WORK/herald-data" --log-level warning)
     [[ -n $HERALD_WORKERS ]] && args+=(--workers "$HERALD_WORKERS")
+    [[ -n $HERALD_WINDOW ]] && args+=(--publish-window "$HERALD_WINDOW")
     "$SERVER" "${args[@]}" >> "$WORK/herald.log" 2>&1 &
     HERALD_PID=$!
     wait_port "$HERALD_PORT" || { log "herald-server did not start; see $WORK/herald.log"; exit 1; }

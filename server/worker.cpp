@@ -491,16 +491,25 @@ bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
         // not the queue's, and a publish flood cannot outgrow the workers. Other connections are not held.
         ++pending->fanningOut;
         watch->written = [bell = m_doorbell, guard = QPointer<PendingPlain>(pending)] {
-            QMutexLocker lock(&bell->mutex);
-            if (Worker *w = bell->worker) {
-                QMetaObject::invokeMethod(
-                    w,
-                    [w, guard] {
-                        if (guard)
-                            w->fannedOut(guard.data());
-                    },
-                    Qt::QueuedConnection);
+            Worker *w = nullptr;
+            {
+                QMutexLocker lock(&bell->mutex);
+                w = bell->worker;
+                if (w && QThread::currentThread() != w->thread()) {
+                    QMetaObject::invokeMethod(
+                        w,
+                        [w, guard] {
+                            if (guard)
+                                w->fannedOut(guard.data());
+                        },
+                        Qt::QueuedConnection);
+                    return;
+                }
             }
+            // The last worker to write it is this connection's own (always so with one worker): no need to
+            // go round the event loop.
+            if (w && guard)
+                w->fannedOut(guard.data());
         };
         watch->release();
         if (pending->fanningOut >= m_config.publishWindow) {
