@@ -124,6 +124,8 @@ bool EpollDispatcher::processEvents(QEventLoop::ProcessEventsFlags flags)
         return false;
 
     const bool includeTimers = !(flags & QEventLoop::X11ExcludeTimers);
+    // Unlike Qt's dispatcher, excluded notifiers still wake the wait (epoll keeps reporting them): a loop run
+    // with ExcludeSocketNotifiers and unread data would spin. Nothing in Herald runs one.
     const bool includeNotifiers = !(flags & QEventLoop::ExcludeSocketNotifiers);
     int timeout = 0;
     if (flags & QEventLoop::WaitForMoreEvents)
@@ -256,17 +258,19 @@ int EpollDispatcher::activateTimers()
 {
     const qint64 now = nowMs();
     // The due ones as of now, each fired once in this pass (a zero interval timer is due again at once).
-    std::vector<int> due;
-    for (const auto &[when, id] : m_timerQueue) {
-        if (when > now)
+    std::vector<std::pair<qint64, int>> due;
+    for (const auto &entry : m_timerQueue) {
+        if (entry.first > now)
             break;
-        due.push_back(id);
+        due.push_back(entry);
     }
     int fired = 0;
-    for (const int id : due) {
+    for (const auto &[when, id] : due) {
         auto it = m_timers.find(id);
-        if (it == m_timers.end() || it->firing)
-            continue; // unregistered by an earlier handler in this pass, or in its own handler
+        // Unregistered by an earlier handler in this pass, or in its own handler. A different due time means
+        // it was restarted meanwhile (QTimer::start() again, or a new timer given the freed id): not due.
+        if (it == m_timers.end() || it->firing || it->dueMs != when)
+            continue;
         // Next due time first: the handler may restart or kill it. A timer that fell behind does not fire
         // for every interval it missed (as in QTimerInfoList).
         qint64 next = it->dueMs + it->intervalMs;
