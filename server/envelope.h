@@ -1,5 +1,6 @@
 #pragma once
 
+#include "history.h"
 #include "message.h"
 
 #include <QByteArray>
@@ -35,21 +36,24 @@ struct Envelope
 
 using EnvelopePtr = std::shared_ptr<const Envelope>;
 
-// A publisher waiting until every worker has written its message to the local subscribers' sockets: the REST
-// publish route answers then, as nchan does, so a publisher cannot run ahead of the fan-out and queue
-// messages (and latency) without bound. See Hub::WatchScope.
+// A REST publisher waiting for what its answer depends on (Worker::serveHot, Hub::PublishScope): the group
+// commit that stores its message, and with --publish-window, every worker having written the message to its
+// subscribers' sockets (then, as nchan does, a publisher cannot run ahead of the fan-out).
 struct FanoutWatch
 {
-    // Workers that have yet to write it, plus one the waiter holds until it is ready to be told.
+    // What is still to come (a group commit, each worker's write), plus one the waiter holds until it is
+    // ready to be told.
     std::atomic<int> pending{1};
-    bool used = false; // something was dispatched under it (set on the publishing thread only)
+    bool used = false;     // a fan-out is watched (set on the publishing thread only)
+    bool deferred = false; // the message waits for a group commit (set on the publishing thread only)
+    std::optional<StoreError> failure; // the group commit failed: set before that release
     // Called once, on the thread that brings `pending` to 0. Set before the waiter's release().
-    std::function<void()> written;
+    std::function<void(const FanoutWatch &)> written;
 
     void release()
     {
         if (pending.fetch_sub(1, std::memory_order_acq_rel) == 1 && written)
-            written();
+            written(*this);
     }
 };
 using FanoutWatchPtr = std::shared_ptr<FanoutWatch>;

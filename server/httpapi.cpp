@@ -305,6 +305,10 @@ QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
            {{"", Metrics::get(m.slowConsumers)}});
     metric("herald_idle_timeouts_total", "counter", "WebSockets closed after the idle timeout.",
            {{"", Metrics::get(m.idleTimeouts)}});
+    metric("herald_group_commits_total", "counter",
+           "Transactions that stored several REST publishes at once.", {{"", Metrics::get(m.groupCommits)}});
+    metric("herald_group_committed_total", "counter", "REST publishes stored by those transactions.",
+           {{"", Metrics::get(m.groupCommitted)}});
     return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8", out);
 }
 

@@ -126,6 +126,7 @@ bool Hub::isModelChannel(const QString &channel) const
 void Hub::setInitialSequence(qint64 lastId)
 {
     m_lastId.store(lastId, std::memory_order_release);
+    m_nextId = lastId + 1;
     m_reservedId = lastId;
 }
 
@@ -320,19 +321,30 @@ bool Hub::removeSubscription(quint64 sessionId, const QString &channel)
     return true;
 }
 
-PublishResult Hub::publishLocked(Message message, Envelope::Target target, const QString &exclude,
-                                 const RecordWrite *record)
+namespace {
+// What a Hub::PublishScope says about this thread's publishes.
+struct PublishContext
 {
-    if (m_cluster)
-        return publishClustered(std::move(message), target, exclude, record);
-    // One lock around "take the next id", "commit" and "hand to the workers" keeps commit order, id order
-    // and every worker's queue order the same, which is what makes a resume gap-free (see Session::replay).
-    QMutexLocker lock(&m_publishMutex);
-    const qint64 id = m_lastId.load(std::memory_order_relaxed) + 1;
-    message.id = id;
-    if (!message.timestamp.isValid())
-        message.timestamp = QDateTime::currentDateTimeUtc();
-    const bool stored = m_store && m_store->isPersistent(message.channel);
+    FanoutWatchPtr watch;
+    bool fanout = false;
+    bool deferCommit = false;
+};
+thread_local PublishContext t_publish;
+} // namespace
+
+Hub::PublishScope::PublishScope(FanoutWatchPtr watch, bool fanout, bool deferCommit)
+{
+    t_publish = PublishContext{std::move(watch), fanout, deferCommit};
+}
+
+Hub::PublishScope::~PublishScope()
+{
+    t_publish = PublishContext();
+}
+
+Result<qint64, StoreError> Hub::takeIdLocked()
+{
+    const qint64 id = m_nextId;
     if (m_store && id > m_reservedId) {
         // Ids of unstored messages must not be handed out again after a crash either: a client may resume
         // from one. Record a block ahead, once per block.
@@ -340,10 +352,59 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
         auto reserved = m_store->reserveIds(id + Block - 1);
         if (!reserved) {
             Metrics::add(m_metrics.storeErrors);
-            return PublishResult::failure(reserved.error());
+            return Result<qint64, StoreError>::failure(reserved.error());
         }
         m_reservedId = id + Block - 1;
     }
+    ++m_nextId;
+    return id;
+}
+
+PublishResult Hub::publishLocked(Message message, Envelope::Target target, const QString &exclude,
+                                 const RecordWrite *record)
+{
+    if (m_cluster)
+        return publishClustered(std::move(message), target, exclude, record);
+    if (!message.timestamp.isValid())
+        message.timestamp = QDateTime::currentDateTimeUtc();
+    const bool stored = m_store && m_store->isPersistent(message.channel);
+    const PublishContext &context = t_publish;
+
+    if (stored && !record && context.deferCommit && context.watch && m_committer) {
+        // Group commit: take the id now and join the batch; the committer commits it with whatever else
+        // arrived meanwhile, in one transaction, and the answer waits for that (Worker::serveHot).
+        QMutexLocker lock(&m_publishMutex);
+        auto id = takeIdLocked();
+        if (!id)
+            return PublishResult::failure(id.error());
+        message.id = *id;
+        EnvelopePtr envelope = makeEnvelope(std::move(message), target, exclude, stored);
+        const bool fanout = context.fanout && mayHaveRecipients(*envelope);
+        context.watch->deferred = true;
+        context.watch->pending.fetch_add(1, std::memory_order_relaxed); // released by the group commit
+        m_pipeline.push_back(PendingPublish{std::move(envelope), context.watch, fanout});
+        if (!m_flushScheduled) {
+            m_flushScheduled = true;
+            QMetaObject::invokeMethod(
+                m_committer, [this] { flushPipeline(); }, Qt::QueuedConnection);
+        }
+        return *id;
+    }
+
+    // Commit now. One lock around "take the next id", "commit" and "hand to the workers" keeps commit order,
+    // id order and every worker's queue order the same, which is what makes a resume gap-free (see
+    // Session::replay). Publishes waiting for a group commit have lower ids: they go first.
+    QMutexLocker commitLock(&m_commitMutex);
+    QMutexLocker lock(&m_publishMutex);
+    if (!m_pipeline.empty()) {
+        std::vector<PendingPublish> batch;
+        batch.swap(m_pipeline);
+        commitAndDispatch(batch);
+    }
+    auto id = takeIdLocked();
+    if (!id)
+        return PublishResult::failure(id.error());
+    message.id = *id;
     EnvelopePtr envelope = makeEnvelope(std::move(message), target, exclude, stored);
     if (stored || record) {
         auto committed = stored ? m_store->insert(envelope->message, envelope->json, record)
@@ -353,12 +414,62 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
             return PublishResult::failure(committed.error());
         }
     }
-    m_lastId.store(id, std::memory_order_release);
-    dispatch(envelope);
+    m_lastId.store(*id, std::memory_order_release);
+    dispatch(envelope,
+             context.fanout && context.watch && mayHaveRecipients(*envelope) ? context.watch : nullptr);
     lock.unlock();
+    commitLock.unlock();
     Metrics::add(m_metrics.messagesPublished);
     Q_EMIT messagePublished(envelope->message);
-    return id;
+    return *id;
+}
+
+void Hub::flushPipeline()
+{
+    QMutexLocker commitLock(&m_commitMutex);
+    std::vector<PendingPublish> batch;
+    {
+        // Publishers keep joining the next batch while this one is committed.
+        QMutexLocker lock(&m_publishMutex);
+        batch.swap(m_pipeline);
+        m_flushScheduled = false;
+    }
+    commitAndDispatch(batch);
+}
+
+void Hub::commitAndDispatch(std::vector<PendingPublish> &batch)
+{
+    if (batch.empty())
+        return;
+    QList<Store::Insert> inserts;
+    inserts.reserve(qsizetype(batch.size()));
+    for (const PendingPublish &p : batch)
+        inserts.append(Store::Insert{&p.envelope->message, &p.envelope->json});
+    std::optional<StoreError> failure;
+    if (auto committed = m_store->insertBatch(inserts); !committed) {
+        failure = committed.error();
+        Metrics::add(m_metrics.storeErrors, qint64(batch.size()));
+    } else {
+        Metrics::add(m_metrics.groupCommits);
+        Metrics::add(m_metrics.groupCommitted, qint64(batch.size()));
+    }
+    if (!failure) {
+        for (const PendingPublish &p : batch) {
+            m_lastId.store(p.envelope->message.id, std::memory_order_release);
+            dispatch(p.envelope, p.fanout ? p.watch : nullptr);
+        }
+        Metrics::add(m_metrics.messagesPublished, qint64(batch.size()));
+    }
+    // Answers go after the dispatch: a client that has its answer and then resumes finds the message.
+    for (PendingPublish &p : batch) {
+        if (failure)
+            p.watch->failure = failure;
+        p.watch->release();
+    }
+    if (!failure) {
+        for (const PendingPublish &p : batch)
+            Q_EMIT messagePublished(p.envelope->message);
+    }
 }
 
 PublishResult Hub::publishClustered(Message message, Envelope::Target target, const QString &exclude,
@@ -408,6 +519,7 @@ PublishResult Hub::publish(Message message, const QString &excludeClientId, cons
 
 qint64 Hub::readConsistent(const std::function<void()> &read)
 {
+    QMutexLocker commitLock(&m_commitMutex); // no batch half dispatched
     QMutexLocker lock(&m_publishMutex);
     read();
     return m_lastId.load(std::memory_order_acquire);
@@ -472,20 +584,6 @@ int Hub::disconnectLocal(const QString &clientId, quint16 closeCode, const QStri
     return int(ids.size());
 }
 
-namespace {
-thread_local FanoutWatchPtr t_fanoutWatch;
-}
-
-Hub::WatchScope::WatchScope(FanoutWatchPtr watch)
-{
-    t_fanoutWatch = std::move(watch);
-}
-
-Hub::WatchScope::~WatchScope()
-{
-    t_fanoutWatch.reset();
-}
-
 bool Hub::mayHaveRecipients(const Envelope &envelope) const
 {
     if (envelope.target != Envelope::Target::Channel ||
@@ -495,9 +593,8 @@ bool Hub::mayHaveRecipients(const Envelope &envelope) const
     return m_channelCounts.contains(envelope.message.channel);
 }
 
-void Hub::dispatch(const EnvelopePtr &envelope)
+void Hub::dispatch(const EnvelopePtr &envelope, const FanoutWatchPtr &watch)
 {
-    FanoutWatchPtr watch = t_fanoutWatch && mayHaveRecipients(*envelope) ? t_fanoutWatch : nullptr;
     QMutexLocker lock(&m_workersMutex);
     if (watch) {
         watch->used = true;

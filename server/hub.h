@@ -188,21 +188,42 @@ public:
 
     // While a scope lives, what its thread publishes is watched: every worker releases the watch once it has
     // written the message to its subscribers. Messages on a channel nobody subscribes to are not watched.
-    class WatchScope
+    // While a scope lives, its thread's publishes report to `watch` (Worker::serveHot holds the answer until
+    // it is released): with `fanout`, every worker releases it once it has written the message to its
+    // subscribers (messages on a channel nobody subscribes to are not watched); with `deferCommit`, a message
+    // on a stored channel joins a group commit instead of being committed at once (see flushPipeline): it
+    // gets its id now, and the watch is released once its batch is committed, with `failure` set if that
+    // failed.
+    class PublishScope
     {
     public:
-        explicit WatchScope(FanoutWatchPtr watch);
-        ~WatchScope();
-        WatchScope(const WatchScope &) = delete;
-        WatchScope &operator=(const WatchScope &) = delete;
+        PublishScope(FanoutWatchPtr watch, bool fanout, bool deferCommit);
+        ~PublishScope();
+        PublishScope(const PublishScope &) = delete;
+        PublishScope &operator=(const PublishScope &) = delete;
     };
+    // Where group commits run (an object on a thread of their own); without one, every commit is immediate.
+    void setCommitter(QObject *committer) { m_committer = committer; }
+    // Commits the publishes waiting for a group commit in one transaction and hands them to the workers in id
+    // order. Runs on the committer's thread, and at shutdown.
+    void flushPipeline();
 
 Q_SIGNALS:
     void countsChanged(int clients, int subscribers);
     void messagePublished(const Herald::Message &message);
 
 private:
-    void dispatch(const EnvelopePtr &envelope);
+    void dispatch(const EnvelopePtr &envelope, const FanoutWatchPtr &watch = {});
+    // The next id, with a block of ids reserved in the store when needed. m_publishMutex held.
+    Result<qint64, StoreError> takeIdLocked();
+    struct PendingPublish
+    {
+        EnvelopePtr envelope;
+        FanoutWatchPtr watch; // released once committed (and, with fanout, written by every worker)
+        bool fanout = false;
+    };
+    // m_commitMutex held: commits the batch in one transaction, then hands it to the workers in id order.
+    void commitAndDispatch(std::vector<PendingPublish> &batch);
     bool mayHaveRecipients(const Envelope &envelope) const;
     void adminEvent(const QJsonObject &event);
     void countsMaybeChanged();
@@ -224,8 +245,17 @@ private:
     RecordStore *m_records = nullptr;
     RedisRecords *m_clusterRecords = nullptr; // the same object as m_records on a cluster
     Cluster *m_cluster = nullptr;
+    // Lock order: m_commitMutex, then m_publishMutex. The first is held while a batch is committed and
+    // dispatched, so batches and immediate publishes reach the workers in id order; the second while an id is
+    // taken (and, for an immediate publish, while it is committed and dispatched).
+    QMutex m_commitMutex;
     QMutex m_publishMutex;
+    qint64 m_nextId = 1;     // the next id to hand out (m_publishMutex); m_lastId is the last dispatched
     qint64 m_reservedId = 0; // ids up to here are recorded in the store as possibly handed out
+    std::vector<PendingPublish>
+        m_pipeline;                // publishes waiting for a group commit, in id order (m_publishMutex)
+    bool m_flushScheduled = false; // m_publishMutex
+    QObject *m_committer = nullptr;
     QSet<QString> m_modelChannels;
     QHash<quint64, ClientInfo> m_sessions;
     QHash<QString, int> m_channelCounts; // explicit subscriptions per channel

@@ -27,6 +27,8 @@ struct Metrics
     std::atomic<qint64> connectionsCapped{0}; // connections refused by --max-connections-per-ip
     std::atomic<qint64> slowConsumers{0};     // clients cut off because their send buffer was full
     std::atomic<qint64> idleTimeouts{0};      // WebSockets closed after --idle-timeout of silence
+    std::atomic<qint64> groupCommits{0};      // transactions of the group commit (Hub::flushPipeline)
+    std::atomic<qint64> groupCommitted{0};    // messages they stored
 
     static void add(std::atomic<qint64> &c, qint64 n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
     static qint64 get(const std::atomic<qint64> &c) { return c.load(std::memory_order_relaxed); }

@@ -324,6 +324,39 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
     return true;
 }
 
+Result<bool, StoreError> Store::insertBatch(const QList<Insert> &batch)
+{
+    QMutexLocker lock(&m_writeMutex);
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    if (!db.transaction())
+        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, db.lastError().text()});
+    QSqlQuery q(db);
+    q.prepare(u"INSERT INTO messages (id, channel, type, created_ms, payload) VALUES (?, ?, ?, ?, ?)"_s);
+    for (const Insert &i : batch) {
+        q.bindValue(0, i.message->id);
+        q.bindValue(1, i.message->channel);
+        q.bindValue(2, i.message->type);
+        q.bindValue(3, i.message->timestamp.toMSecsSinceEpoch());
+        q.bindValue(4, QString::fromUtf8(i.json->isEmpty() ? i.message->toJsonBytes() : *i.json));
+        if (!q.exec()) {
+            const StoreError e = errorFrom(q);
+            db.rollback();
+            return Result<bool, StoreError>::failure(e);
+        }
+    }
+    if (!db.commit()) {
+        const QSqlError sqlError = db.lastError();
+        const StoreError e{sqlError.nativeErrorCode() == u"13"_s ? Error::Kind::Full
+                                                                 : Error::Kind::Unavailable,
+                           sqlError.text()};
+        db.rollback();
+        return Result<bool, StoreError>::failure(e);
+    }
+    return true;
+}
+
 Result<bool, StoreError> Store::applyRecord(QSqlDatabase &db, const RecordWrite &record)
 {
     QSqlQuery q(db);

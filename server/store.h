@@ -56,6 +56,13 @@ public:
     // delivery), and the record change it announces, if any, in the same transaction. Thread-safe.
     Result<bool, StoreError> insert(const Message &message, const QByteArray &json = {},
                                     const RecordWrite *record = nullptr);
+    // Commits several messages in one transaction (a group commit, Hub::flushPipeline): all or none.
+    struct Insert
+    {
+        const Message *message;
+        const QByteArray *json;
+    };
+    Result<bool, StoreError> insertBatch(const QList<Insert> &batch);
 
     // Model records (seed 004), as RecordStore describes them: a table in this database.
     Result<qint64, StoreError> allocateRecordId(const QString &model) override;

@@ -2,6 +2,7 @@
 
 #include "channelname.h"
 #include "httpapi.h"
+#include "httpjson.h"
 #include "httprequesthead.h"
 #include "hub.h"
 #include "listener.h"
@@ -466,68 +467,81 @@ bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
     rest.headers = head.headers;
     rest.body = std::move(request.body);
     rest.peer = pending->peer;
-    // With a publish window, what this request publishes is watched (see below).
-    auto watch = m_config.publishWindow > 0 ? std::make_shared<FanoutWatch>() : FanoutWatchPtr();
+    const bool keepAlive = head.keepAlive() && !m_shuttingDown;
+    // The answer may wait: for the group commit that stores a publish (keep-alive only: the answer is held
+    // on this connection while it serves nothing else) and, with --publish-window, for its fan-out.
+    auto watch = std::make_shared<FanoutWatch>();
     RestResponse response;
     {
-        const Hub::WatchScope scope(watch);
+        const Hub::PublishScope scope(watch, m_config.publishWindow > 0, keepAlive);
         response = m_api->serveHot(request.route, rest);
     }
     ++pending->served;
-    const bool keepAlive = head.keepAlive() && !m_shuttingDown;
-    const auto idleSeconds = int(std::chrono::ceil<std::chrono::seconds>(m_config.keepAliveTimeout).count());
-    const QByteArray bytes = serializeResponse(response, keepAlive, idleSeconds);
+    const QByteArray bytes = serializeResponse(response, keepAlive, keepAliveSeconds());
     if (!keepAlive) {
-        if (watch)
-            watch->release();
+        watch->release();
         writeAndClose(takePlain(pending, false), bytes);
         return false;
     }
     pending->deadline = steadyMs() + m_config.keepAliveTimeout.count();
-    if (watch && watch->used) {
-        // --publish-window: with that many publishes of this connection not yet written by every worker,
-        // this answer waits for the oldest. A publisher that waits for its answers then never has more than
-        // that many messages queued ahead of the subscribers: each message's latency is its own fan-out,
-        // not the queue's, and a publish flood cannot outgrow the workers. Other connections are not held.
-        ++pending->fanningOut;
-        watch->written = [bell = m_doorbell, guard = QPointer<PendingPlain>(pending)] {
-            Worker *w = nullptr;
-            {
-                QMutexLocker lock(&bell->mutex);
-                w = bell->worker;
-                if (w && QThread::currentThread() != w->thread()) {
-                    QMetaObject::invokeMethod(
-                        w,
-                        [w, guard] {
-                            if (guard)
-                                w->fannedOut(guard.data());
-                        },
-                        Qt::QueuedConnection);
-                    return;
-                }
-            }
-            // The last worker to write it is this connection's own (always so with one worker): no need to
-            // go round the event loop.
-            if (w && guard)
-                w->fannedOut(guard.data());
-        };
+    if (!watch->used && !watch->deferred) {
         watch->release();
-        if (pending->fanningOut >= m_config.publishWindow) {
-            pending->held = bytes;
-            pending->notifier->setEnabled(false);
-            return false;
-        }
         return sendPlain(pending, bytes);
     }
-    if (watch)
+    // --publish-window: with that many publishes of this connection not yet written by every worker, this
+    // answer waits for the oldest. A publisher that waits for its answers then never has more than that many
+    // messages queued ahead of the subscribers: each message's latency is its own fan-out, not the queue's,
+    // and a publish flood cannot outgrow the workers. Other connections are not held. A publish in a group
+    // commit is answered once committed (202, or 503 if the commit failed), and no earlier.
+    ++pending->fanningOut;
+    const bool deferred = watch->deferred;
+    watch->written = [bell = m_doorbell, guard = QPointer<PendingPlain>(pending)](const FanoutWatch &done) {
+        const std::optional<StoreError> failure = done.failure;
+        Worker *w = nullptr;
+        {
+            QMutexLocker lock(&bell->mutex);
+            w = bell->worker;
+            if (w && QThread::currentThread() != w->thread()) {
+                QMetaObject::invokeMethod(
+                    w,
+                    [w, guard, failure] {
+                        if (guard)
+                            w->fannedOut(guard.data(), failure);
+                    },
+                    Qt::QueuedConnection);
+                return;
+            }
+        }
+        // The last worker to write it is this connection's own (always so with one worker): no need to go
+        // round the event loop.
+        if (w && guard)
+            w->fannedOut(guard.data(), failure);
+    };
+    if (deferred || pending->fanningOut >= m_config.publishWindow) {
+        // Held before the release: what it waits for may be done already, and then the release answers.
+        pending->held = bytes;
+        pending->notifier->setEnabled(false);
         watch->release();
+        return false;
+    }
+    watch->release();
     return sendPlain(pending, bytes);
 }
 
-void Worker::fannedOut(PendingPlain *pending)
+int Worker::keepAliveSeconds() const
+{
+    return int(std::chrono::ceil<std::chrono::seconds>(m_config.keepAliveTimeout).count());
+}
+
+void Worker::fannedOut(PendingPlain *pending, const std::optional<StoreError> &failure)
 {
     --pending->fanningOut;
-    if (pending->fd < 0 || pending->held.isEmpty() || pending->fanningOut >= m_config.publishWindow)
+    if (pending->fd < 0 || pending->held.isEmpty())
+        return;
+    // Only a group commit fails, and its answer is the one held: nothing after it was read meanwhile.
+    if (failure)
+        pending->held = serializeResponse(restStoreError(*failure), true, keepAliveSeconds());
+    if (pending->fanningOut >= std::max(m_config.publishWindow, 1))
         return;
     const QByteArray bytes = std::exchange(pending->held, QByteArray());
     pending->notifier->setEnabled(true);

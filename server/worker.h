@@ -104,8 +104,10 @@ private:
     bool stepPlain(PendingPlain *pending);
     bool readHotBody(PendingPlain *pending);
     bool serveHot(PendingPlain *pending, HotRequest &request);
-    // A publish made on this connection has been written by every worker.
-    void fannedOut(PendingPlain *pending);
+    // What a publish made on this connection waited for is done: its group commit (failure: it failed) and,
+    // with --publish-window, every worker's write.
+    void fannedOut(PendingPlain *pending, const std::optional<StoreError> &failure);
+    int keepAliveSeconds() const;
     // Sends now what the kernel takes and waits for writability with the rest; false if not all was sent
     // (or the connection failed and was dropped).
     bool sendPlain(PendingPlain *pending, QByteArrayView bytes);

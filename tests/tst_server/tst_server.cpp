@@ -3,6 +3,7 @@
 #include "testclient.h"
 #include "testserver.h"
 
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -50,6 +51,8 @@ private Q_SLOTS:
     void restPublish();
     void restPublishExcludesClient();
     void publishWindowAnswersAfterFanout();
+    void groupCommitStoresBeforeAnswering();
+    void groupCommitKeepsIdOrder();
     void healthMetricsAndPages();
     void adminFeed();
     void adminDisconnectsClient();
@@ -649,6 +652,108 @@ void tst_Server::publishWindowAnswersAfterFanout()
         QVERIFY(received[size_t(i)].contains("second"));
         QVERIFY(received[size_t(i)].indexOf("first") < received[size_t(i)].indexOf("second"));
     }
+}
+
+namespace {
+QByteArray publishRequest(const QString &channel, const QString &text)
+{
+    const QByteArray body = QJsonDocument(QJsonObject{{"channel"_L1, channel}, {"message"_L1, text}})
+                                .toJson(QJsonDocument::Compact);
+    return "POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: "
+           "application/json\r\nContent-Length: " +
+           QByteArray::number(body.size()) + "\r\n\r\n" + body;
+}
+
+// The ids of the 202 answers in a stream of keep-alive answers, in order; -1 for any other answer.
+QList<qint64> answeredIds(const QByteArray &answers)
+{
+    QList<qint64> ids;
+    static const QRegularExpression answer(uR"(HTTP/1\.1 (\d+)[^{]*\{[^}]*?"id":(\d+))"_s);
+    for (auto it = answer.globalMatch(QString::fromLatin1(answers)); it.hasNext();) {
+        const auto m = it.next();
+        ids.append(m.captured(1) == u"202"_s ? m.captured(2).toLongLong() : -1);
+    }
+    return ids;
+}
+} // namespace
+
+// A publish on a stored channel over keep-alive joins a group commit; its 202 still means "stored" (SPEC).
+void tst_Server::groupCommitStoresBeforeAnswering()
+{
+    const int publisher = rawConnect(m_port);
+    const auto closePublisher = qScopeGuard([&] { ::close(publisher); });
+    const QString channel = u"grouped"_s;
+    QVERIFY(m_server->hub()->history()->isPersistent(channel));
+    for (int i = 0; i < 20; ++i) {
+        QVERIFY(sendAll(publisher, publishRequest(channel, u"m%1"_s.arg(i))));
+        QByteArray answer;
+        QTRY_VERIFY((answer += readAvailable(publisher)).endsWith("}"));
+        const QList<qint64> ids = answeredIds(answer);
+        QCOMPARE(ids.size(), 1);
+        QVERIFY2(ids.first() > 0, answer.constData());
+        // At once, no waiting: the answer came, so the message is in the store.
+        const auto stored = m_server->hub()->history()->history(channel, ids.first() - 1, 0, 10);
+        QVERIFY(stored);
+        QCOMPARE(stored->messages.size(), 1);
+        QCOMPARE(stored->messages.first().id, ids.first());
+    }
+}
+
+// Many publishers at once on keep-alive connections: every publish is answered, in order per connection, with
+// an id of its own; subscribers get them all in id order; the store has them all.
+void tst_Server::groupCommitKeepsIdOrder()
+{
+    auto subscriber = client(u"/ws?channels=ordered"_s);
+    QVERIFY(subscriber);
+    QVERIFY(subscriber->waitFor(u"connected"_s));
+
+    constexpr int Connections = 8;
+    constexpr int PerConnection = 40;
+    std::vector<int> publishers;
+    const auto closeAll = qScopeGuard([&] {
+        for (int fd : publishers)
+            ::close(fd);
+    });
+    for (int c = 0; c < Connections; ++c) {
+        publishers.push_back(rawConnect(m_port));
+        QByteArray pipelined; // answered one by one, each after its commit
+        for (int i = 0; i < PerConnection; ++i)
+            pipelined += publishRequest(u"ordered"_s, u"c%1-%2"_s.arg(c).arg(i));
+        QVERIFY(sendAll(publishers.back(), pipelined));
+    }
+    std::vector<QByteArray> answers(Connections);
+    QSet<qint64> all;
+    for (int c = 0; c < Connections; ++c) {
+        QTRY_COMPARE_WITH_TIMEOUT(
+            answeredIds(answers[size_t(c)] += readAvailable(publishers[size_t(c)])).size(), PerConnection,
+            20000);
+        const QList<qint64> ids = answeredIds(answers[size_t(c)]);
+        QVERIFY2(!ids.contains(-1), answers[size_t(c)].constData());
+        QVERIFY(std::is_sorted(ids.cbegin(), ids.cend()));
+        for (qint64 id : ids)
+            all.insert(id);
+    }
+    QCOMPARE(all.size(), Connections * PerConnection);
+
+    QList<qint64> delivered;
+    QTRY_VERIFY_WITH_TIMEOUT(
+        [&] {
+            delivered.clear();
+            for (const QJsonObject &f : subscriber->frames()) {
+                if (f.value("type"_L1).toString() == u"message"_s)
+                    delivered.append(f.value("id"_L1).toInteger());
+            }
+            return delivered.size() >= Connections * PerConnection;
+        }(),
+        20000);
+    QCOMPARE(delivered.size(), Connections * PerConnection);
+    QVERIFY(std::adjacent_find(delivered.cbegin(), delivered.cend(), std::greater_equal<>()) ==
+            delivered.cend());
+    QCOMPARE(QSet<qint64>(delivered.cbegin(), delivered.cend()), all);
+
+    const auto stored = m_server->hub()->history()->history(u"ordered"_s, 0, 0, 1000);
+    QVERIFY(stored);
+    QCOMPARE(stored->messages.size(), Connections * PerConnection);
 }
 
 void tst_Server::healthMetricsAndPages()
