@@ -7,9 +7,11 @@
 #include "worker.h"
 
 #include <algorithm>
+#include <mutex>
 
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QScopeGuard>
 #include <QTimer>
 
 using namespace Qt::StringLiterals;
@@ -327,14 +329,14 @@ struct PublishContext
 {
     FanoutWatchPtr watch;
     bool fanout = false;
-    bool deferCommit = false;
+    QObject *flushOn = nullptr;
 };
 thread_local PublishContext t_publish;
 } // namespace
 
-Hub::PublishScope::PublishScope(FanoutWatchPtr watch, bool fanout, bool deferCommit)
+Hub::PublishScope::PublishScope(FanoutWatchPtr watch, bool fanout, QObject *flushOn)
 {
-    t_publish = PublishContext{std::move(watch), fanout, deferCommit};
+    t_publish = PublishContext{std::move(watch), fanout, flushOn};
 }
 
 Hub::PublishScope::~PublishScope()
@@ -370,9 +372,15 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
     const bool stored = m_store && m_store->isPersistent(message.channel);
     const PublishContext &context = t_publish;
 
-    if (stored && !record && context.deferCommit && context.watch && m_committer) {
-        // Group commit: take the id now and join the batch; the committer commits it with whatever else
-        // arrived meanwhile, in one transaction, and the answer waits for that (Worker::serveHot).
+    // Group commit, when it pays: a publish that can wait for its answer commits at once if no commit is
+    // under way, so a lone publisher is answered without delay (and its worker serves its next request at
+    // once). Otherwise it joins the pipeline instead of waiting for the lock.
+    std::unique_lock<QMutex> commitLock(m_commitMutex, std::defer_lock);
+    const bool deferrable = stored && !record && context.watch && context.flushOn;
+    if (deferrable && !commitLock.try_lock()) {
+        // Take the id now and join the pipeline. The first of a group posts the flush to its own thread,
+        // which runs it after serving what else is ready: a group is what the I/O threads took in meanwhile.
+        // The answer waits for the commit (Worker::serveHot).
         QMutexLocker lock(&m_publishMutex);
         auto id = takeIdLocked();
         if (!id)
@@ -386,22 +394,30 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
         if (!m_flushScheduled) {
             m_flushScheduled = true;
             QMetaObject::invokeMethod(
-                m_committer, [this] { flushPipeline(); }, Qt::QueuedConnection);
+                context.flushOn, [this] { flushPipeline(); }, Qt::QueuedConnection);
         }
         return *id;
     }
 
-    // Commit now. One lock around "take the next id", "commit" and "hand to the workers" keeps commit order,
-    // id order and every worker's queue order the same, which is what makes a resume gap-free (see
-    // Session::replay). Publishes waiting for a group commit have lower ids: they go first.
-    QMutexLocker commitLock(&m_commitMutex);
+    // Commit now. The id is taken under the publish lock; commit and dispatch happen under the commit lock,
+    // which keeps commit order, id order and every worker's queue order the same: that is what makes a resume
+    // gap-free (see Session::replay). Publishes already in the pipeline have lower ids and go first; those
+    // that join it meanwhile have higher ones and wait for the next flush, which needs the commit lock.
+    std::vector<PendingPublish> before;
+    std::optional<StoreError> beforeFailure;
+    // Runs after the unlock (the lock is given up below, or by its destructor first).
+    const auto releaseBefore = qScopeGuard([&] {
+        if (commitLock.owns_lock())
+            commitLock.unlock();
+        releaseCommitted(before, beforeFailure);
+    });
+    if (!commitLock.owns_lock())
+        commitLock.lock();
     QMutexLocker lock(&m_publishMutex);
-    if (!m_pipeline.empty()) {
-        std::vector<PendingPublish> batch;
-        batch.swap(m_pipeline);
-        commitAndDispatch(batch);
-    }
+    before.swap(m_pipeline);
     auto id = takeIdLocked();
+    lock.unlock();
+    beforeFailure = commitAndDispatch(before);
     if (!id)
         return PublishResult::failure(id.error());
     message.id = *id;
@@ -417,7 +433,6 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
     m_lastId.store(*id, std::memory_order_release);
     dispatch(envelope,
              context.fanout && context.watch && mayHaveRecipients(*envelope) ? context.watch : nullptr);
-    lock.unlock();
     commitLock.unlock();
     Metrics::add(m_metrics.messagesPublished);
     Q_EMIT messagePublished(envelope->message);
@@ -426,49 +441,52 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
 
 void Hub::flushPipeline()
 {
-    QMutexLocker commitLock(&m_commitMutex);
     std::vector<PendingPublish> batch;
+    std::optional<StoreError> failure;
     {
-        // Publishers keep joining the next batch while this one is committed.
-        QMutexLocker lock(&m_publishMutex);
-        batch.swap(m_pipeline);
-        m_flushScheduled = false;
+        QMutexLocker commitLock(&m_commitMutex);
+        {
+            // Publishers keep joining the next group while this one is committed.
+            QMutexLocker lock(&m_publishMutex);
+            batch.swap(m_pipeline);
+            m_flushScheduled = false;
+        }
+        failure = commitAndDispatch(batch);
     }
-    commitAndDispatch(batch);
+    releaseCommitted(batch, failure);
 }
 
-void Hub::commitAndDispatch(std::vector<PendingPublish> &batch)
+std::optional<StoreError> Hub::commitAndDispatch(const std::vector<PendingPublish> &batch)
 {
     if (batch.empty())
-        return;
+        return std::nullopt;
     QList<Store::Insert> inserts;
     inserts.reserve(qsizetype(batch.size()));
     for (const PendingPublish &p : batch)
         inserts.append(Store::Insert{&p.envelope->message, &p.envelope->json});
-    std::optional<StoreError> failure;
     if (auto committed = m_store->insertBatch(inserts); !committed) {
-        failure = committed.error();
         Metrics::add(m_metrics.storeErrors, qint64(batch.size()));
-    } else {
-        Metrics::add(m_metrics.groupCommits);
-        Metrics::add(m_metrics.groupCommitted, qint64(batch.size()));
+        return committed.error();
     }
-    if (!failure) {
-        for (const PendingPublish &p : batch) {
-            m_lastId.store(p.envelope->message.id, std::memory_order_release);
-            dispatch(p.envelope, p.fanout ? p.watch : nullptr);
-        }
-        Metrics::add(m_metrics.messagesPublished, qint64(batch.size()));
+    Metrics::add(m_metrics.groupCommits);
+    Metrics::add(m_metrics.groupCommitted, qint64(batch.size()));
+    for (const PendingPublish &p : batch) {
+        m_lastId.store(p.envelope->message.id, std::memory_order_release);
+        dispatch(p.envelope, p.fanout ? p.watch : nullptr);
     }
-    // Answers go after the dispatch: a client that has its answer and then resumes finds the message.
-    for (PendingPublish &p : batch) {
+    Metrics::add(m_metrics.messagesPublished, qint64(batch.size()));
+    for (const PendingPublish &p : batch)
+        Q_EMIT messagePublished(p.envelope->message);
+    return std::nullopt;
+}
+
+void Hub::releaseCommitted(const std::vector<PendingPublish> &batch, const std::optional<StoreError> &failure)
+{
+    // After the dispatch: a client that has its answer and then resumes finds the message.
+    for (const PendingPublish &p : batch) {
         if (failure)
             p.watch->failure = failure;
         p.watch->release();
-    }
-    if (!failure) {
-        for (const PendingPublish &p : batch)
-            Q_EMIT messagePublished(p.envelope->message);
     }
 }
 

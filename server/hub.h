@@ -186,26 +186,23 @@ public:
     // The admin feed's first frame: counts, channels and clients.
     QByteArray snapshotFrame() const;
 
-    // While a scope lives, what its thread publishes is watched: every worker releases the watch once it has
-    // written the message to its subscribers. Messages on a channel nobody subscribes to are not watched.
     // While a scope lives, its thread's publishes report to `watch` (Worker::serveHot holds the answer until
     // it is released): with `fanout`, every worker releases it once it has written the message to its
-    // subscribers (messages on a channel nobody subscribes to are not watched); with `deferCommit`, a message
-    // on a stored channel joins a group commit instead of being committed at once (see flushPipeline): it
-    // gets its id now, and the watch is released once its batch is committed, with `failure` set if that
-    // failed.
+    // subscribers (messages on a channel nobody subscribes to are not watched). With `flushOn` (an object of
+    // this thread), a message on a stored channel joins a group commit instead of being committed at once: it
+    // gets its id now, a flushPipeline() is posted to `flushOn`, and the watch is released once the batch is
+    // committed, with `failure` set if that failed.
     class PublishScope
     {
     public:
-        PublishScope(FanoutWatchPtr watch, bool fanout, bool deferCommit);
+        PublishScope(FanoutWatchPtr watch, bool fanout, QObject *flushOn);
         ~PublishScope();
         PublishScope(const PublishScope &) = delete;
         PublishScope &operator=(const PublishScope &) = delete;
     };
-    // Where group commits run (an object on a thread of their own); without one, every commit is immediate.
-    void setCommitter(QObject *committer) { m_committer = committer; }
-    // Commits the publishes waiting for a group commit in one transaction and hands them to the workers in id
-    // order. Runs on the committer's thread, and at shutdown.
+    // Commits the publishes waiting for a group commit in one transaction, hands them to the workers in id
+    // order, then releases their watches. Runs on an I/O thread, posted by the first publish of a group (so a
+    // group is what the I/O threads took in while that one finished its pass), and at shutdown.
     void flushPipeline();
 
 Q_SIGNALS:
@@ -223,7 +220,10 @@ private:
         bool fanout = false;
     };
     // m_commitMutex held: commits the batch in one transaction, then hands it to the workers in id order.
-    void commitAndDispatch(std::vector<PendingPublish> &batch);
+    std::optional<StoreError> commitAndDispatch(const std::vector<PendingPublish> &batch);
+    // With no lock held: a released watch may answer at once, and the next request may publish again.
+    static void releaseCommitted(const std::vector<PendingPublish> &batch,
+                                 const std::optional<StoreError> &failure);
     bool mayHaveRecipients(const Envelope &envelope) const;
     void adminEvent(const QJsonObject &event);
     void countsMaybeChanged();
@@ -255,7 +255,6 @@ private:
     std::vector<PendingPublish>
         m_pipeline;                // publishes waiting for a group commit, in id order (m_publishMutex)
     bool m_flushScheduled = false; // m_publishMutex
-    QObject *m_committer = nullptr;
     QSet<QString> m_modelChannels;
     QHash<quint64, ClientInfo> m_sessions;
     QHash<QString, int> m_channelCounts; // explicit subscriptions per channel

@@ -112,22 +112,6 @@ bool Server::start()
         return false;
     }
 
-    if (!m_config.clustered()) {
-        // Publishes on stored channels that come over keep-alive REST are committed in groups, on a thread of
-        // their own: the I/O threads go on serving while a batch is written (Hub::PublishScope).
-        m_commitThread = new QThread(this);
-        m_commitThread->setObjectName(u"herald-commit"_s);
-        m_committer = new QObject;
-        m_committer->moveToThread(m_commitThread);
-        Hub *hub = m_hub;
-        // Emitted on the ending thread itself: its SQLite connection is closed there.
-        connect(
-            m_commitThread, &QThread::finished, m_committer, [hub] { hub->releaseThreadConnections(); },
-            Qt::DirectConnection);
-        m_commitThread->start();
-        m_hub->setCommitter(m_committer);
-    }
-
     const int count =
         m_config.workerThreads > 0 ? m_config.workerThreads : qMax(1, QThread::idealThreadCount());
     for (int i = 0; i < count; ++i) {
@@ -323,18 +307,9 @@ void Server::stopThreads()
     m_workers.clear();
     qDeleteAll(m_threads);
     m_threads.clear();
-    if (m_commitThread) {
-        // What still waits for a group commit is committed (nobody is left to answer, but it was accepted).
-        m_hub->setCommitter(nullptr);
-        QMetaObject::invokeMethod(
-            m_committer, [hub = m_hub] { hub->flushPipeline(); }, Qt::BlockingQueuedConnection);
-        m_commitThread->quit();
-        m_commitThread->wait();
-        delete m_committer;
-        m_committer = nullptr;
-        delete m_commitThread;
-        m_commitThread = nullptr;
-    }
+    // Publishes still waiting for a group commit are committed (nobody is left to answer, but they were
+    // accepted).
+    m_hub->flushPipeline();
 }
 
 } // namespace Herald

@@ -67,8 +67,6 @@ private:
     QMutex m_modelChanges; // shared by the workers' ModelApi
     QTimer *m_demo = nullptr;
     QList<QThread *> m_threads;
-    QThread *m_commitThread = nullptr; // group commits of REST publishes (Hub::flushPipeline)
-    QObject *m_committer = nullptr;    // lives there
     QList<Worker *> m_workers;
     int m_drained = 0;
     bool m_stopping = false;

@@ -473,7 +473,7 @@ bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
     auto watch = std::make_shared<FanoutWatch>();
     RestResponse response;
     {
-        const Hub::PublishScope scope(watch, m_config.publishWindow > 0, keepAlive);
+        const Hub::PublishScope scope(watch, m_config.publishWindow > 0, keepAlive ? this : nullptr);
         response = m_api->serveHot(request.route, rest);
     }
     ++pending->served;
