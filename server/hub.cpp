@@ -614,6 +614,7 @@ bool Hub::mayHaveRecipients(const Envelope &envelope) const
 void Hub::dispatch(const EnvelopePtr &envelope, const FanoutWatchPtr &watch)
 {
     QMutexLocker lock(&m_workersMutex);
+    m_queued.fetch_add(m_workers.size(), std::memory_order_relaxed);
     if (watch) {
         watch->used = true;
         watch->pending.fetch_add(int(m_workers.size()), std::memory_order_relaxed);

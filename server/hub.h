@@ -171,6 +171,11 @@ public:
                             bool stored);
 
     qint64 lastId() const { return m_lastId.load(std::memory_order_acquire); }
+    // Messages handed to the workers and not yet written, one per worker queue
+    // (ServerConfig::maxQueuedMessages).
+    qint64 queuedMessages() const { return m_queued.load(std::memory_order_relaxed); }
+    // A worker wrote this many of its queued messages.
+    void noteDrained(qint64 count) { m_queued.fetch_sub(count, std::memory_order_relaxed); }
     // This node's connections.
     HubCounts counts() const;
     // The whole cluster's (this node's on a single server).
@@ -271,6 +276,7 @@ private:
     int m_subscribers = 0;   // non-admin sessions with at least one subscription
     quint64 m_nextSessionId = 1;
     std::atomic<qint64> m_lastId{0};
+    std::atomic<qint64> m_queued{0};
     std::atomic<bool> m_countsPending{false};
     HubCounts m_lastPushedCounts{-1, -1};
     Metrics m_metrics;

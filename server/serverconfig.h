@@ -35,6 +35,11 @@ struct ServerConfig
     // (0: answer at once, and a burst is delivered coalesced; 1: answer once every subscriber's socket has
     // the message, as nchan does, so one message at a time is queued per publisher).
     int publishWindow = 0;
+    // A safety valve for publish floods: while more messages than this wait in the I/O threads' queues
+    // (summed over threads), REST publish answers wait for their fan-out as with a window of 1, so publishers
+    // slow to the rate of delivery instead of queueing without bound (and cutting every subscriber off as a
+    // slow consumer when the queue finally lands in their send buffers). Not an option; tests lower it.
+    qint64 maxQueuedMessages = 16384;
 
     qint64 maxMessageSize = 64 * 1024; // WebSocket message and HTTP body (SPEC section 7)
     std::chrono::milliseconds handshakeTimeout{10000};

@@ -145,6 +145,7 @@ void Worker::drainInbox()
     for (const Posted &p : batch)
         deliver(*p.envelope);
     flushDirty();
+    m_hub->noteDrained(qint64(batch.size()));
     for (const Posted &p : batch) {
         if (p.watch)
             p.watch->release();
@@ -471,9 +472,13 @@ bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
     // The answer may wait: for the group commit that stores a publish (keep-alive only: the answer is held
     // on this connection while it serves nothing else) and, with --publish-window, for its fan-out.
     auto watch = std::make_shared<FanoutWatch>();
+    // Under a publish flood the answer waits for the fan-out whatever the window (maxQueuedMessages).
+    const int window = m_config.publishWindow > 0                             ? m_config.publishWindow
+                       : m_hub->queuedMessages() > m_config.maxQueuedMessages ? 1
+                                                                              : 0;
     RestResponse response;
     {
-        const Hub::PublishScope scope(watch, m_config.publishWindow > 0, keepAlive ? this : nullptr);
+        const Hub::PublishScope scope(watch, window > 0, keepAlive ? this : nullptr);
         response = m_api->serveHot(request.route, rest);
     }
     ++pending->served;
@@ -517,7 +522,7 @@ bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
         if (w && guard)
             w->fannedOut(guard.data(), failure);
     };
-    if (deferred || pending->fanningOut >= m_config.publishWindow) {
+    if (deferred || (watch->used && pending->fanningOut >= window)) {
         // Held before the release: what it waits for may be done already, and then the release answers.
         pending->held = bytes;
         pending->notifier->setEnabled(false);

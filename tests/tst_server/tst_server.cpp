@@ -50,6 +50,7 @@ private Q_SLOTS:
     void restPublish_data();
     void restPublish();
     void restPublishExcludesClient();
+    void publishWindowAnswersAfterFanout_data();
     void publishWindowAnswersAfterFanout();
     void groupCommitStoresBeforeAnswering();
     void groupCommitKeepsIdOrder();
@@ -574,12 +575,26 @@ QByteArray readAvailable(int fd)
 }
 } // namespace
 
+void tst_Server::publishWindowAnswersAfterFanout_data()
+{
+    QTest::addColumn<int>("window");
+    QTest::addColumn<qint64>("maxQueued");
+    QTest::newRow("--publish-window 1") << 1 << qint64(16384);
+    // The flood valve: over maxQueuedMessages queued, answers wait as with a window of 1 (-1: always over).
+    QTest::newRow("queue over its limit") << 0 << qint64(-1);
+}
+
 // --publish-window 1: a REST publish is answered once every subscriber's socket has the message (as nchan
 // does), so a client that has the answer finds the message already waiting at every subscriber.
 void tst_Server::publishWindowAnswersAfterFanout()
 {
+    QFETCH(int, window);
+    QFETCH(qint64, maxQueued);
     m_server.reset();
-    m_server = startTestServer(m_dir->path(), [](Herald::ServerConfig &c) { c.publishWindow = 1; });
+    m_server = startTestServer(m_dir->path(), [&](Herald::ServerConfig &c) {
+        c.publishWindow = window;
+        c.maxQueuedMessages = maxQueued;
+    });
     QVERIFY(m_server);
     const quint16 port = m_server->port();
 
@@ -652,6 +667,8 @@ void tst_Server::publishWindowAnswersAfterFanout()
         QVERIFY(received[size_t(i)].contains("second"));
         QVERIFY(received[size_t(i)].indexOf("first") < received[size_t(i)].indexOf("second"));
     }
+    // Every queued message was counted out again: a leak would hold every answer for good.
+    QTRY_COMPARE(m_server->hub()->queuedMessages(), 0);
 }
 
 namespace {
