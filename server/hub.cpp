@@ -371,6 +371,11 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
         message.timestamp = QDateTime::currentDateTimeUtc();
     const bool stored = m_store && m_store->isPersistent(message.channel);
     const PublishContext &context = t_publish;
+    // The watch the scope wants released by each worker's write of this envelope, if any.
+    const auto fanoutWatch = [&](const Envelope &envelope) {
+        return context.fanout && context.watch && mayHaveRecipients(envelope) ? context.watch
+                                                                              : FanoutWatchPtr();
+    };
 
     // Group commit, when it pays: a publish that can wait for its answer commits at once if no commit is
     // under way, so a lone publisher is answered without delay (and its worker serves its next request at
@@ -387,7 +392,7 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
             return PublishResult::failure(id.error());
         message.id = *id;
         EnvelopePtr envelope = makeEnvelope(std::move(message), target, exclude, stored);
-        const bool fanout = context.fanout && mayHaveRecipients(*envelope);
+        const bool fanout = fanoutWatch(*envelope) != nullptr;
         context.watch->deferred = true;
         context.watch->pending.fetch_add(1, std::memory_order_relaxed); // released by the group commit
         m_pipeline.push_back(PendingPublish{std::move(envelope), context.watch, fanout});
@@ -431,8 +436,7 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
         }
     }
     m_lastId.store(*id, std::memory_order_release);
-    dispatch(envelope,
-             context.fanout && context.watch && mayHaveRecipients(*envelope) ? context.watch : nullptr);
+    dispatch(envelope, fanoutWatch(*envelope));
     commitLock.unlock();
     Metrics::add(m_metrics.messagesPublished);
     Q_EMIT messagePublished(envelope->message);

@@ -22,6 +22,10 @@ namespace Herald {
 namespace {
 using Error = StoreError;
 
+// One message row: Store::insert and Store::insertBatch bind it with Store::execInsert().
+constexpr QStringView InsertMessageSql =
+    u"INSERT INTO messages (id, channel, type, created_ms, payload) VALUES (?, ?, ?, ?, ?)";
+
 // Schema migrations, one list of statements per version, applied in order at start-up. Append only: a
 // released version's statements never change.
 const QList<QStringList> &migrations()
@@ -258,7 +262,11 @@ bool Store::migrate(QSqlDatabase &db)
 
 StoreError Store::errorFrom(const QSqlQuery &query) const
 {
-    const QSqlError e = query.lastError();
+    return errorFrom(query.lastError());
+}
+
+StoreError Store::errorFrom(const QSqlError &e) const
+{
     StoreError error;
     // SQLITE_FULL (13): the disk or max_page_count. Everything else (busy, locked, I/O) is "unavailable".
     error.kind = e.nativeErrorCode() == u"13"_s ? Error::Kind::Full : Error::Kind::Unavailable;
@@ -311,13 +319,8 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
             return fail(r.error());
     }
     QSqlQuery q(db);
-    q.prepare(u"INSERT INTO messages (id, channel, type, created_ms, payload) VALUES (?, ?, ?, ?, ?)"_s);
-    q.addBindValue(message.id);
-    q.addBindValue(message.channel);
-    q.addBindValue(message.type);
-    q.addBindValue(message.timestamp.toMSecsSinceEpoch());
-    q.addBindValue(QString::fromUtf8(json.isEmpty() ? message.toJsonBytes() : json));
-    if (!q.exec())
+    q.prepare(InsertMessageSql.toString());
+    if (!execInsert(q, message, json))
         return fail(errorFrom(q));
     if (record && !db.commit())
         return fail({Error::Kind::Unavailable, db.lastError().text()});
@@ -333,28 +336,30 @@ Result<bool, StoreError> Store::insertBatch(const QList<Insert> &batch)
     if (!db.transaction())
         return Result<bool, StoreError>::failure({Error::Kind::Unavailable, db.lastError().text()});
     QSqlQuery q(db);
-    q.prepare(u"INSERT INTO messages (id, channel, type, created_ms, payload) VALUES (?, ?, ?, ?, ?)"_s);
+    q.prepare(InsertMessageSql.toString()); // once for the whole group
     for (const Insert &i : batch) {
-        q.bindValue(0, i.message->id);
-        q.bindValue(1, i.message->channel);
-        q.bindValue(2, i.message->type);
-        q.bindValue(3, i.message->timestamp.toMSecsSinceEpoch());
-        q.bindValue(4, QString::fromUtf8(i.json->isEmpty() ? i.message->toJsonBytes() : *i.json));
-        if (!q.exec()) {
+        if (!execInsert(q, *i.message, *i.json)) {
             const StoreError e = errorFrom(q);
             db.rollback();
             return Result<bool, StoreError>::failure(e);
         }
     }
     if (!db.commit()) {
-        const QSqlError sqlError = db.lastError();
-        const StoreError e{sqlError.nativeErrorCode() == u"13"_s ? Error::Kind::Full
-                                                                 : Error::Kind::Unavailable,
-                           sqlError.text()};
+        const StoreError e = errorFrom(db.lastError());
         db.rollback();
         return Result<bool, StoreError>::failure(e);
     }
     return true;
+}
+
+bool Store::execInsert(QSqlQuery &query, const Message &message, const QByteArray &json)
+{
+    query.bindValue(0, message.id);
+    query.bindValue(1, message.channel);
+    query.bindValue(2, message.type);
+    query.bindValue(3, message.timestamp.toMSecsSinceEpoch());
+    query.bindValue(4, QString::fromUtf8(json.isEmpty() ? message.toJsonBytes() : json));
+    return query.exec();
 }
 
 Result<bool, StoreError> Store::applyRecord(QSqlDatabase &db, const RecordWrite &record)

@@ -19,6 +19,7 @@
 #include <optional>
 
 class QSqlDatabase;
+class QSqlError;
 class QSqlQuery;
 class QTimer;
 
@@ -114,6 +115,9 @@ private:
     bool openConnection(QSqlDatabase &db, QString *error);
     bool migrate(QSqlDatabase &db);
     StoreError errorFrom(const QSqlQuery &query) const;
+    StoreError errorFrom(const QSqlError &error) const;
+    // Binds one message to a prepared InsertMessageSql and runs it.
+    static bool execInsert(QSqlQuery &query, const Message &message, const QByteArray &json);
     Result<bool, StoreError> applyRecord(QSqlDatabase &db, const RecordWrite &record);
     Result<qint64, StoreError> pruneChannel(QSqlDatabase &db, const QString &channel,
                                             const RetentionRule &rule, qint64 nowMs);

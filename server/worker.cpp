@@ -517,8 +517,8 @@ bool Worker::serveHot(PendingPlain *pending, HotRequest &request)
                 return;
             }
         }
-        // The last worker to write it is this connection's own (always so with one worker): no need to go
-        // round the event loop.
+        // The last release came on this connection's own thread (its worker's write, or a group commit it
+        // flushed): no need to go round the event loop.
         if (w && guard)
             w->fannedOut(guard.data(), failure);
     };
