@@ -1,5 +1,5 @@
 # Installs the build into a scratch prefix and checks the dashboard's desktop integration landed there.
-# cmake -DBUILD_DIR=<build> -DPREFIX=<scratch> -P installcheck.cmake
+# cmake -DBUILD_DIR=<build> -DPREFIX=<scratch> -P dashboardcheck.cmake
 file(REMOVE_RECURSE "${PREFIX}")
 execute_process(COMMAND "${CMAKE_COMMAND}" --install "${BUILD_DIR}" --prefix "${PREFIX}"
     RESULT_VARIABLE rc OUTPUT_QUIET)
