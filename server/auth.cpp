@@ -9,6 +9,8 @@
 
 #include <jwt.h>
 
+#include <algorithm>
+#include <cmath>
 #include <memory>
 
 using namespace Qt::StringLiterals;
@@ -34,6 +36,38 @@ QByteArray takeString(char *s)
     ::free(s); // NOLINT: allocated by libjwt with malloc
     return out;
 }
+
+// A NumericDate claim (RFC 7519 section 2): seconds since 1970, an integer or a fraction, however large.
+// Taken to the second (rounded down) and held within 1970 to 9999, the years QDateTime and our ISO 8601
+// timestamps show: an exp past that is as good as never.
+constexpr qint64 LastNumericDate = 253402300799; // 9999-12-31T23:59:59Z
+
+struct NumericDate
+{
+    bool present = false;
+    bool valid = true; // present but not a number
+    qint64 secs = 0;
+};
+
+NumericDate numericDate(jwt_t *jwt, const char *claim)
+{
+    // The claim's JSON text: libjwt's jwt_get_grant_int() refuses a fraction.
+    const QByteArray json = takeString(jwt_get_grants_json(jwt, claim));
+    if (json.isEmpty())
+        return {};
+    bool ok = false;
+    qint64 secs = json.toLongLong(&ok);
+    if (!ok) {
+        const double d = json.toDouble(&ok); // a string would be quoted: refused
+        if (!ok || !std::isfinite(d))
+            return {true, false, 0};
+        secs = qint64(std::floor(std::clamp(d, 0.0, double(LastNumericDate))));
+    }
+    return {true, true, std::clamp<qint64>(secs, 0, LastNumericDate)};
+}
+
+// How far ahead of this server's clock a token's nbf may be: the issuer's clock may run a little ahead.
+constexpr qint64 NotBeforeLeewaySecs = 30;
 } // namespace
 
 QString roleName(Role role)
@@ -160,15 +194,20 @@ Result<Identity, AuthError> TokenVerifier::verify(QByteArrayView token) const
         return R::failure({u"invalid token: role must be subscriber, publisher or admin"_s});
     id.role = *parsedRole;
 
-    errno = 0;
-    const long exp = jwt_get_grant_int(jwt.get(), "exp");
-    if (errno == 0) {
-        id.expiresAt = QDateTime::fromSecsSinceEpoch(exp, Qt::UTC);
+    const NumericDate exp = numericDate(jwt.get(), "exp");
+    if (!exp.valid)
+        return R::failure({u"invalid token: exp must be a number"_s});
+    if (exp.present) {
+        id.expiresAt = QDateTime::fromSecsSinceEpoch(exp.secs, Qt::UTC);
         if (QDateTime::currentDateTimeUtc() >= id.expiresAt)
             return R::failure({u"token expired"_s});
-    } else if (errno != ENOENT) {
-        return R::failure({u"invalid token: exp must be a number"_s});
     }
+    // RFC 7519 section 4.1.5: not to be accepted before nbf.
+    const NumericDate nbf = numericDate(jwt.get(), "nbf");
+    if (!nbf.valid)
+        return R::failure({u"invalid token: nbf must be a number"_s});
+    if (nbf.present && nbf.secs > QDateTime::currentSecsSinceEpoch() + NotBeforeLeewaySecs)
+        return R::failure({u"token not valid yet"_s});
 
     const QByteArray channels = takeString(jwt_get_grants_json(jwt.get(), "channels"));
     if (!channels.isEmpty()) {

@@ -598,6 +598,8 @@ int Hub::disconnectLocal(const QString &clientId, quint16 closeCode, const QStri
                 ids.append(it.key());
         }
     }
+    // The lock keeps the workers alive while they are asked (Server::stopThreads); closeSession() only posts,
+    // so no session finishes under it: its admin event would take the lock again (Hub::dispatch).
     QMutexLocker lock(&m_workersMutex);
     for (Worker *w : std::as_const(m_workers)) {
         for (quint64 id : std::as_const(ids))

@@ -212,6 +212,8 @@ public:
 
 Q_SIGNALS:
     void countsChanged(int clients, int subscribers);
+    // On the publishing thread, with the commit lock held after a group commit: a receiver that publishes
+    // must connect queued.
     void messagePublished(const Herald::Message &message);
 
 private:
@@ -243,7 +245,9 @@ private:
                                 const RecordWrite *record = nullptr);
 
     mutable QMutex m_mutex;
-    QMutex m_workersMutex; // setWorkers() may run while other threads dispatch
+    // setWorkers() may run while other threads dispatch. Held only while posting to workers: nothing under it
+    // may run a worker's or a session's code, which could come back to dispatch() on the same thread.
+    QMutex m_workersMutex;
     QList<Worker *> m_workers;
     Store *m_store = nullptr;
     History *m_history = nullptr;

@@ -1,6 +1,7 @@
 #include "ssesession.h"
 
 #include "channelname.h"
+#include "expirytimer.h"
 #include "httprequesthead.h"
 #include "rawhttp.h"
 #include "request.h"
@@ -10,7 +11,6 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTcpSocket>
-#include <QTimer>
 #include <QUuid>
 
 using namespace Qt::StringLiterals;
@@ -126,12 +126,12 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     }
     // The stream ends with its token; EventSource reconnects and must present a fresh one.
     if (identity->authenticated && identity->expiresAt.isValid()) {
-        const qint64 ms = QDateTime::currentDateTimeUtc().msecsTo(identity->expiresAt);
-        if (ms < std::numeric_limits<int>::max())
-            QTimer::singleShot(std::chrono::milliseconds(std::max<qint64>(0, ms)), session, [session] {
-                Metrics::add(session->m_worker->hub()->metrics().refusedUnauthorized);
-                session->close(Ws::CloseCode::PolicyViolation, u"token expired"_s);
-            });
+        auto *expiry = new ExpiryTimer(session);
+        connect(expiry, &ExpiryTimer::expired, session, [session] {
+            Metrics::add(session->m_worker->hub()->metrics().refusedUnauthorized);
+            session->close(Ws::CloseCode::PolicyViolation, u"token expired"_s);
+        });
+        expiry->start(identity->expiresAt);
     }
     session->flush();
     return session;

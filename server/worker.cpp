@@ -755,10 +755,15 @@ void Worker::rejectHttp(QTcpSocket *socket, int status, QByteArrayView reason, c
 
 void Worker::closeSession(quint64 sessionId, quint16 closeCode, const QString &reason)
 {
-    QMetaObject::invokeMethod(this, [=, this] {
-        if (Session *s = m_sessions.value(sessionId))
-            s->close(closeCode, reason);
-    });
+    // Queued even from this worker's own thread: the caller holds the hub's workers lock, and a close that
+    // ran here could finish the session at once, whose admin event (Hub::dispatch) takes that lock again.
+    QMetaObject::invokeMethod(
+        this,
+        [=, this] {
+            if (Session *s = m_sessions.value(sessionId))
+                s->close(closeCode, reason);
+        },
+        Qt::QueuedConnection);
 }
 
 void Worker::sessionStarted(Session *session)

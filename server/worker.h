@@ -56,6 +56,7 @@ public:
     // watch: released once this worker has written the envelope to its subscribers' sockets.
     void post(EnvelopePtr envelope, FanoutWatchPtr watch = {});
     void adoptDescriptor(qintptr descriptor);
+    // Always posted, never run in the caller's stack (see Hub::disconnectLocal).
     void closeSession(quint64 sessionId, quint16 closeCode, const QString &reason);
     // Sends close 1001 to every WebSocket and ends every SSE stream, then emits drained().
     void shutdown();

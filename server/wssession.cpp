@@ -245,10 +245,8 @@ void WsSession::setUpRoute()
         resume(channels, *m_setup.since, nullptr);
     }
     // A token's life ends the connection's: a subscription must not outlive the right to it.
-    if (m_identity.authenticated && m_identity.expiresAt.isValid()) {
-        const qint64 ms = QDateTime::currentDateTimeUtc().msecsTo(m_identity.expiresAt);
-        m_expiry.start(std::chrono::milliseconds(std::max<qint64>(0, ms)));
-    }
+    if (m_identity.authenticated)
+        m_expiry.start(m_identity.expiresAt);
 }
 
 WsSession::WsSession(Worker *worker, QTcpSocket *socket, ClientInfo info, qint64 maxMessageSize)
@@ -256,8 +254,7 @@ WsSession::WsSession(Worker *worker, QTcpSocket *socket, ClientInfo info, qint64
     , m_parser(maxMessageSize)
     , m_expiry(this)
 {
-    m_expiry.setSingleShot(true);
-    connect(&m_expiry, &QTimer::timeout, this, [this] {
+    connect(&m_expiry, &ExpiryTimer::expired, this, [this] {
         Metrics::add(m_worker->hub()->metrics().refusedUnauthorized);
         close(Ws::CloseCode::PolicyViolation, u"token expired"_s);
     });
@@ -629,11 +626,8 @@ void WsSession::doAuth(const Request &r)
         m_awaitingAuth = false;
         join();
         setUpRoute();
-    } else if (m_identity.expiresAt.isValid()) {
-        m_expiry.start(std::chrono::milliseconds(
-            std::max<qint64>(0, QDateTime::currentDateTimeUtc().msecsTo(m_identity.expiresAt))));
     } else {
-        m_expiry.stop();
+        m_expiry.start(m_identity.expiresAt); // none: stopped
     }
 }
 

@@ -1,10 +1,9 @@
 #pragma once
 
+#include "expirytimer.h"
 #include "request.h"
 #include "session.h"
 #include "wsframe.h"
-
-#include <QTimer>
 
 #include <optional>
 
@@ -72,7 +71,7 @@ private:
     Identity m_identity;
     RouteSetup m_setup;
     bool m_awaitingAuth = false;
-    QTimer m_expiry;
+    ExpiryTimer m_expiry;
     qint64 m_lastReceivedMs = 0;
     bool m_pingSent = false;
     double m_tokens = 0;

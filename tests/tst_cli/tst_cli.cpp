@@ -22,6 +22,7 @@ private Q_SLOTS:
     void unwritableDataDir();
     void sigtermClosesClients_data();
     void sigtermClosesClients();
+    void sigtermAfterAdminKick();
     void killNineLosesNothingAcknowledged();
     void badStoreOptions_data();
     void badStoreOptions();
@@ -120,6 +121,44 @@ void tst_Cli::sigtermClosesClients()
     QVERIFY(t.elapsed() < 5000);
     QCOMPARE(server.exitStatus(), QProcess::NormalExit);
     QCOMPARE(server.exitCode(), 0);
+}
+
+// With one I/O thread, an admin's kick of a client on its own thread used to freeze that thread for good, and
+// SIGTERM, which waits for every thread to drain, no longer stopped the process.
+void tst_Cli::sigtermAfterAdminKick()
+{
+    QTemporaryDir dir;
+    const quint16 port = freePort();
+    QProcess server;
+    server.start(QStringLiteral(HERALD_SERVER_BINARY),
+                 {u"--port"_s, QString::number(port), u"--data-dir"_s, dir.path(), u"--log-level"_s,
+                  u"warning"_s, u"--workers"_s, u"1"_s});
+    QVERIFY(server.waitForStarted());
+    WsClient admin, target, bystander;
+    QElapsedTimer t;
+    t.start();
+    while (!admin.open(port, u"/ws/server"_s, 200) && t.elapsed() < 20000)
+        QTest::qWait(50);
+    QVERIFY2(admin.isConnected(), server.readAllStandardError().constData());
+    QVERIFY(admin.waitFor(u"snapshot"_s));
+    QVERIFY(target.open(port, u"/ws/target"_s));
+    QVERIFY(bystander.open(port, u"/ws?client_id=bystander"_s));
+    QVERIFY(admin.waitFor(u"client_connected"_s));
+    QVERIFY(admin.waitFor(u"client_connected"_s));
+
+    admin.send({{"action"_L1, "disconnect"_L1}, {"client_id"_L1, "target"_L1}});
+    QVERIFY(target.waitDisconnected());
+    QCOMPARE(target.closeCode(), 4001);
+
+    t.restart();
+    ::kill(pid_t(server.processId()), SIGTERM);
+    QTRY_VERIFY_WITH_TIMEOUT(server.state() == QProcess::NotRunning, 5000);
+    QVERIFY(t.elapsed() < 5000);
+    QCOMPARE(server.exitStatus(), QProcess::NormalExit);
+    QCOMPARE(server.exitCode(), 0);
+    QVERIFY(bystander.waitDisconnected());
+    QCOMPARE(bystander.closeCode(), 1001);
+    QVERIFY(admin.waitFor(u"disconnected"_s, 0));
 }
 
 // SPEC section 2's promise, against the real binary: a message acknowledged with 202 is committed, so a crash

@@ -1,4 +1,5 @@
 #include "auth.h"
+#include "expirytimer.h"
 #include "hub.h"
 #include "server.h"
 #include "serveroptions.h"
@@ -8,6 +9,7 @@
 #include <QCryptographicHash>
 #include <QFile>
 #include <QMessageAuthenticationCode>
+#include <QMutex>
 #include <QTemporaryDir>
 #include <QTest>
 #include <QtEndian>
@@ -343,6 +345,38 @@ private:
     QList<WsFrame> m_frames;
 };
 
+// Collects the warnings logged while it lives, from any thread (the server's I/O threads log here too).
+class WarningWatch
+{
+public:
+    WarningWatch()
+    {
+        QMutexLocker lock(&s_mutex);
+        s_warnings.clear();
+        s_previous = qInstallMessageHandler(handler);
+    }
+    ~WarningWatch() { qInstallMessageHandler(s_previous); }
+    QStringList warnings() const
+    {
+        QMutexLocker lock(&s_mutex);
+        return s_warnings;
+    }
+
+private:
+    static void handler(QtMsgType type, const QMessageLogContext &context, const QString &message)
+    {
+        if (type == QtWarningMsg) {
+            QMutexLocker lock(&s_mutex);
+            s_warnings.append(message);
+        }
+        if (s_previous)
+            s_previous(type, context, message);
+    }
+    static inline QMutex s_mutex;
+    static inline QStringList s_warnings;
+    static inline QtMessageHandler s_previous = nullptr;
+};
+
 QByteArray dump(const HttpReply &r)
 {
     return r.head + "\n" + r.body;
@@ -439,6 +473,10 @@ private Q_SLOTS:
     // 4. and 5.
     void refusalsAreCounted();
     void tokenExpiryEndsConnections();
+    void tokenLifetimes_data();
+    void tokenLifetimes();
+    void expiryTimer_data();
+    void expiryTimer();
     void tokenRefresh();
 
     // 6. Origins and CORS.
@@ -852,6 +890,16 @@ void tst_Security::tokens_data()
     QTest::newRow("no role: a subscriber")
         << craft(jwtHeader("HS256"), with(alice, u"role"_s, Remove)) << true;
     QTest::newRow("no exp: no expiry") << craft(jwtHeader("HS256"), with(alice, u"exp"_s, Remove)) << true;
+    QTest::newRow("fractional exp") << craft(jwtHeader("HS256"),
+                                             with(alice, u"exp"_s, double(now + 60) + 0.5))
+                                    << true;
+    QTest::newRow("exp past year 9999")
+        << craft(jwtHeader("HS256"), with(alice, u"exp"_s, qint64(1) << 40)) << true;
+    QTest::newRow("exp past 2^63 ms")
+        << craft(jwtHeader("HS256"), with(alice, u"exp"_s, qint64(1) << 60)) << true;
+    QTest::newRow("nbf in the past") << craft(jwtHeader("HS256"), with(alice, u"nbf"_s, now - 60)) << true;
+    QTest::newRow("nbf within the leeway")
+        << craft(jwtHeader("HS256"), with(alice, u"nbf"_s, now + 10)) << true;
 
     QTest::newRow("other key") << mint(u"alice"_s, Role::Subscriber, {}, 1h, OtherSecret) << false;
     {
@@ -886,6 +934,9 @@ void tst_Security::tokens_data()
         << craft(jwtHeader("HS256"), with(alice, u"exp"_s, u"1000"_s)) << false;
     QTest::newRow("expired, fractional exp")
         << craft(jwtHeader("HS256"), with(alice, u"exp"_s, double(now - 60) + 0.5)) << false;
+    QTest::newRow("nbf in the future")
+        << craft(jwtHeader("HS256"), with(alice, u"nbf"_s, now + 600)) << false;
+    QTest::newRow("nbf as a string") << craft(jwtHeader("HS256"), with(alice, u"nbf"_s, u"0"_s)) << false;
     QTest::newRow("no sub") << craft(jwtHeader("HS256"), with(alice, u"sub"_s, Remove)) << false;
     QTest::newRow("empty sub") << craft(jwtHeader("HS256"), with(alice, u"sub"_s, u""_s)) << false;
     QTest::newRow("sub with a space")
@@ -1462,6 +1513,167 @@ void tst_Security::tokenExpiryEndsConnections()
 
     const bool streamEnded = spinUntil([&] { return !stream.isConnected(); }, 1000);
     QVERIFY(streamEnded);
+}
+
+void tst_Security::tokenLifetimes_data()
+{
+    QTest::addColumn<qint64>("expIn");   // seconds from now
+    QTest::addColumn<QVariant>("nbfIn"); // seconds from now; null: no nbf
+    QTest::addColumn<QString>("expect"); // "closes" at exp, "stays", or "refused"
+    const QVariant none;
+    QTest::newRow("exp in 3 s: closed on time") << qint64(3) << none << u"closes"_s;
+    QTest::newRow("exp in 30 days") << qint64(30 * 86400) << none << u"stays"_s;
+    // 2^32 ms and 3 s: an int of milliseconds wraps to 1 to 3 s.
+    QTest::newRow("exp in 49.7 days") << qint64(4294970) << none << u"stays"_s;
+    QTest::newRow("nbf in the future") << qint64(3600) << QVariant(qint64(600)) << u"refused"_s;
+    QTest::newRow("nbf in the past") << qint64(3600) << QVariant(qint64(-600)) << u"stays"_s;
+    QTest::newRow("nbf within the leeway") << qint64(3600) << QVariant(qint64(10)) << u"stays"_s;
+}
+
+// A token's lifetime on every transport: a connection ends when its token expires (SPEC section 7: 1008
+// "token expired"), not before, however far off that is; a token is not accepted before its nbf.
+void tst_Security::tokenLifetimes()
+{
+    QFETCH(qint64, expIn);
+    QFETCH(QVariant, nbfIn);
+    QFETCH(QString, expect);
+    QVERIFY(startServer());
+    // A timer that QTimer refuses (an interval past an int of ms) only says so in a warning.
+    const WarningWatch watch;
+    const qint64 exp = nowSecs() + expIn;
+    QJsonObject claims = with(aliceClaims(), u"exp"_s, exp);
+    if (!nbfIn.isNull())
+        claims.insert("nbf"_L1, nowSecs() + nbfIn.toLongLong());
+    const QByteArray token = craft(jwtHeader("HS256"), claims);
+    const QString text = QString::fromLatin1(token);
+    const bool refused = expect == u"refused"_s;
+
+    QCOMPARE(request("GET", "/api/channels", token).status, refused ? 401 : 200);
+    // When each connection ended (wall clock, ms).
+    QHash<QString, qint64> endedAt;
+    const auto noteEnd = [&endedAt](const QString &name) {
+        return [&endedAt, name] {
+            endedAt.insert(name, QDateTime::currentMSecsSinceEpoch());
+        };
+    };
+    std::vector<std::pair<QString, std::unique_ptr<WsClient>>> sockets;
+    if (refused) {
+        QCOMPARE(upgrade(withToken("/ws", token)), 401);
+    } else {
+        auto byQuery = ws(withToken("/ws?channels=news", token));
+        QVERIFY(byQuery && byQuery->waitFor(u"connected"_s));
+        sockets.emplace_back(u"ws query"_s, std::move(byQuery));
+    }
+    auto byFrame = ws("/ws?channels=news");
+    QVERIFY(byFrame);
+    byFrame->send({{"type"_L1, "auth"_L1}, {"token"_L1, text}});
+    if (refused) {
+        QVERIFY(byFrame->waitDisconnected());
+        QCOMPARE(byFrame->closeCode(), 1008);
+    } else {
+        QVERIFY(byFrame->waitFor(u"authenticated"_s));
+        sockets.emplace_back(u"ws first frame"_s, std::move(byFrame));
+    }
+    // A refresh replaces the expiry of the token it came with.
+    auto refreshed = ws(withToken("/ws?channels=news", mint(u"alice"_s, Role::Subscriber)));
+    QVERIFY(refreshed && refreshed->waitFor(u"connected"_s));
+    refreshed->send({{"type"_L1, "auth"_L1}, {"token"_L1, text}});
+    if (refused) {
+        const auto error = refreshed->waitFor(u"error"_s);
+        QVERIFY(error);
+        QCOMPARE(error->value("code"_L1).toString(), u"unauthorized"_s);
+        QVERIFY(refreshed->isConnected());
+    } else {
+        QVERIFY(refreshed->waitFor(u"authenticated"_s));
+        sockets.emplace_back(u"ws refresh"_s, std::move(refreshed));
+    }
+    for (const auto &[name, c] : sockets)
+        QObject::connect(&c->socket(), &QWebSocket::disconnected, c.get(), noteEnd(name));
+    RawClient stream;
+    QVERIFY(stream.connectTo(m_port));
+    stream.write(httpRequest("GET", withToken("/events?user_id=alice", token)));
+    QCOMPARE(stream.readResponse().status, refused ? 401 : 200);
+    if (refused)
+        return;
+    QObject::connect(&stream.socket(), &QTcpSocket::disconnected, &stream.socket(), noteEnd(u"sse"_s));
+
+    const auto timerRefused = [&watch] {
+        return watch.warnings().filter(u"startTimer"_s).join(u'\n');
+    };
+    if (expect == u"stays"_s) {
+        // Past where a wrapped timer would have fired.
+        QTest::qWait(4000);
+        QVERIFY2(timerRefused().isEmpty(), qPrintable(timerRefused()));
+        QVERIFY2(endedAt.isEmpty(), qPrintable(endedAt.keys().join(u", "_s)));
+        for (const auto &[name, c] : sockets)
+            QVERIFY2(c->isConnected(), qPrintable(name));
+        QVERIFY(stream.isConnected());
+        return;
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(endedAt.size(), qsizetype(sockets.size() + 1), 8000);
+    for (const auto &[name, c] : sockets) {
+        QCOMPARE(c->closeCode(), 1008);
+        QCOMPARE(c->closeReason(), u"token expired"_s);
+    }
+    // On time: not before exp (a few ms for reading the clock), and soon after.
+    for (auto it = endedAt.cbegin(); it != endedAt.cend(); ++it) {
+        const qint64 late = it.value() - exp * 1000;
+        QVERIFY2(late >= -20 && late < 2000, qPrintable(u"%1: %2 ms after exp"_s.arg(it.key()).arg(late)));
+    }
+    QVERIFY2(timerRefused().isEmpty(), qPrintable(timerRefused()));
+}
+
+void tst_Security::expiryTimer_data()
+{
+    QTest::addColumn<QVariant>("inMs");  // the deadline, from now; null: none
+    QTest::addColumn<int>("stepMs");     // 0: the default, a day
+    QTest::addColumn<qint64>("armedMs"); // what the first arm waits for
+    QTest::addColumn<bool>("fires");     // within this test
+
+    const qint64 day = 86400 * 1000;
+    QTest::newRow("past") << QVariant(qint64(-1000)) << 0 << qint64(0) << true;
+    QTest::newRow("300 ms") << QVariant(qint64(300)) << 0 << qint64(300) << true;
+    QTest::newRow("350 ms in steps of 100") << QVariant(qint64(350)) << 100 << qint64(100) << true;
+    QTest::newRow("30 days") << QVariant(30 * day) << 0 << day << false;
+    QTest::newRow("49.7 days") << QVariant(qint64(1) << 32) << 0 << day << false;
+    QTest::newRow("year 9999") << QVariant(qint64(253402300799000) - QDateTime::currentMSecsSinceEpoch()) << 0
+                               << day << false;
+    QTest::newRow("no deadline") << QVariant() << 0 << qint64(0) << false;
+}
+
+// The timer behind token expiry: any deadline, armed a day at most at a time, fired once and not early.
+void tst_Security::expiryTimer()
+{
+    QFETCH(QVariant, inMs);
+    QFETCH(int, stepMs);
+    QFETCH(qint64, armedMs);
+    QFETCH(bool, fires);
+    Herald::ExpiryTimer timer(nullptr,
+                              stepMs > 0 ? std::chrono::milliseconds(stepMs) : Herald::ExpiryTimer::MaxStep);
+    QList<qint64> firedAt;
+    connect(&timer, &Herald::ExpiryTimer::expired, this,
+            [&firedAt] { firedAt.append(QDateTime::currentMSecsSinceEpoch()); });
+    const QDateTime deadline =
+        inMs.isNull() ? QDateTime() : QDateTime::currentDateTimeUtc().addMSecs(inMs.toLongLong());
+    timer.start(deadline);
+
+    QCOMPARE(timer.isActive(), !inMs.isNull());
+    QCOMPARE(timer.deadline(), deadline);
+    const qint64 armed = timer.armedFor().count();
+    // Set from the time left, which is a few ms less than inMs by now.
+    QVERIFY2(armed <= armedMs && armed >= armedMs - 50, qPrintable(QString::number(armed)));
+    if (!fires) {
+        QTest::qWait(50);
+        QVERIFY(firedAt.isEmpty());
+        return;
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(firedAt.size(), 1, 3000);
+    QVERIFY2(firedAt.first() >= deadline.toMSecsSinceEpoch(),
+             qPrintable(u"%1 ms early"_s.arg(deadline.toMSecsSinceEpoch() - firedAt.first())));
+    QVERIFY(!timer.isActive());
+    QVERIFY(!timer.deadline().isValid());
+    QTest::qWait(150);
+    QCOMPARE(firedAt.size(), 1);
 }
 
 void tst_Security::tokenRefresh()

@@ -4,6 +4,7 @@
 #include "testserver.h"
 
 #include <QRegularExpression>
+#include <QScopeGuard>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -57,6 +58,8 @@ private Q_SLOTS:
     void healthMetricsAndPages();
     void adminFeed();
     void adminDisconnectsClient();
+    void adminDisconnectsClientOnItsThread_data();
+    void adminDisconnectsClientOnItsThread();
     void sseNamedAndSeedStreams();
     void gracefulStopSends1001();
 
@@ -866,6 +869,94 @@ void tst_Server::adminDisconnectsClient()
     QVERIFY(victim->waitDisconnected());
     QCOMPARE(victim->closeCode(), 4001);
     QTRY_COMPARE(m_server->hub()->counts().clients, 0);
+}
+
+void tst_Server::adminDisconnectsClientOnItsThread_data()
+{
+    QTest::addColumn<QStringList>("targets"); // the connections of client "target"
+    QTest::newRow("native") << QStringList{u"/ws?client_id=target"_s};
+    QTest::newRow("seed chat") << QStringList{u"/ws/target"_s};
+    QTest::newRow("two connections") << QStringList{u"/ws?client_id=target"_s, u"/ws/target"_s};
+    QTest::newRow("sse") << QStringList{u"/events?client_id=target"_s};
+}
+
+// A kick of a client on the admin feed's own I/O thread used to close it there and then, under the hub's
+// workers lock, and the admin event of that close took the lock again: the thread froze for good. One I/O
+// thread puts every connection on the admin's.
+void tst_Server::adminDisconnectsClientOnItsThread()
+{
+    QFETCH(QStringList, targets);
+    m_server.reset();
+    m_server = startTestServer(m_dir->path(), [](Herald::ServerConfig &c) { c.workerThreads = 1; });
+    QVERIFY(m_server);
+    m_port = m_server->port();
+    // A frozen I/O thread cannot be joined: leave that server behind, so the failure is reported instead of
+    // cleanup() hanging.
+    const auto abandonIfFailed = qScopeGuard([this] {
+        if (QTest::currentTestFailed())
+            (void)m_server.release();
+    });
+
+    auto admin = client(u"/ws/server"_s);
+    QVERIFY(admin);
+    QVERIFY(admin->waitFor(u"snapshot"_s));
+    auto bystander = client(u"/ws?client_id=bystander&channels=news"_s);
+    QVERIFY(bystander);
+    std::vector<std::unique_ptr<WsClient>> wsTargets;
+    std::vector<std::unique_ptr<QTcpSocket>> sseTargets;
+    for (const QString &path : std::as_const(targets)) {
+        if (!path.startsWith(u"/events"_s)) {
+            wsTargets.push_back(client(path));
+            QVERIFY(wsTargets.back());
+            continue;
+        }
+        auto stream = std::make_unique<QTcpSocket>();
+        stream->connectToHost(u"127.0.0.1"_s, m_port);
+        QTRY_VERIFY(stream->state() == QAbstractSocket::ConnectedState);
+        stream->write("GET " + path.toLatin1() + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+        QByteArray head;
+        QTRY_VERIFY((head += stream->readAll()).contains("retry: "));
+        sseTargets.push_back(std::move(stream));
+    }
+    // Every connect announced and counted first, so the kick is all that is in flight.
+    const int clients = 1 + int(targets.size());
+    for (int i = 0; i < clients; ++i)
+        QVERIFY(admin->waitFor(u"client_connected"_s));
+    bool counted = false;
+    while (!counted) {
+        const auto counts = admin->waitFor(u"counts"_s);
+        QVERIFY(counts);
+        counted = counts->value("clients"_L1).toInt() == clients;
+    }
+
+    admin->send({{"action"_L1, "disconnect"_L1}, {"client_id"_L1, "target"_L1}});
+    for (const auto &c : wsTargets) {
+        QVERIFY(c->waitDisconnected());
+        QCOMPARE(c->closeCode(), 4001);
+    }
+    for (const auto &stream : sseTargets)
+        QTRY_VERIFY_WITH_TIMEOUT(stream->state() == QAbstractSocket::UnconnectedState, 5000);
+    const auto ack = admin->waitFor(u"disconnected"_s);
+    QVERIFY2(ack, "no answer to the kick: the admin's I/O thread is stuck");
+    QCOMPARE(ack->value("client_id"_L1).toString(), u"target"_s);
+    QCOMPARE(ack->value("connections"_L1).toInt(), int(targets.size()));
+    for (qsizetype i = 0; i < targets.size(); ++i) {
+        const auto gone = admin->waitFor(u"client_disconnected"_s);
+        QVERIFY(gone);
+        QCOMPARE(gone->value("client_id"_L1).toString(), u"target"_s);
+    }
+    QTRY_COMPARE(m_server->hub()->counts().clients, 1);
+
+    // The thread still serves everyone else, and the server still stops.
+    QCOMPARE(http("GET", m_port, u"/healthz"_s).status, 200);
+    QCOMPARE(http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","message":"still here"})").status,
+             202);
+    QVERIFY(bystander->waitFor(u"message"_s));
+    QSignalSpy stopped(m_server.get(), &Herald::Server::stopped);
+    m_server->stop();
+    QTRY_COMPARE_WITH_TIMEOUT(stopped.size(), 1, 5000);
+    QVERIFY(admin->waitDisconnected());
+    QCOMPARE(admin->closeCode(), 1001);
 }
 
 void tst_Server::sseNamedAndSeedStreams()
