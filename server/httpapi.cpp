@@ -236,17 +236,25 @@ RestResponse HttpApi::health() const
 {
     const HubCounts c = m_hub->counts();
     const Cluster *cluster = m_hub->cluster();
-    // A node off the cluster bus still serves its own connections: 200, and "degraded" for monitoring.
-    const bool degraded = cluster && !cluster->isBusUp();
+    // A node off the cluster bus, or whose store refuses writes (full, locked, failing), still serves its own
+    // connections: 200, and "degraded" with the reason for monitoring.
+    const bool busDown = cluster && !cluster->isBusUp();
+    const Store *store = m_hub->store();
+    const std::optional<StoreError> storeFailure = store ? store->writeFailure() : std::nullopt;
+    const bool degraded = busDown || storeFailure;
     QJsonObject o{{"status"_L1, degraded ? "degraded"_L1 : "ok"_L1},
                   {"version"_L1, QStringLiteral(HERALD_VERSION)},
                   {"uptime_seconds"_L1, m_started.secsTo(QDateTime::currentDateTimeUtc())},
                   {"clients"_L1, c.clients},
                   {"subscribers"_L1, c.subscribers},
                   {"last_id"_L1, m_hub->lastId()}};
+    if (storeFailure) {
+        o.insert("store"_L1, storeFailure->kind == StoreError::Kind::Full ? "full"_L1 : "failing"_L1);
+        o.insert("reason"_L1, storeFailure->message);
+    }
     if (cluster) {
         o.insert("node"_L1, cluster->nodeId());
-        o.insert("redis"_L1, degraded ? "down"_L1 : "up"_L1);
+        o.insert("redis"_L1, busDown ? "down"_L1 : "up"_L1);
         o.insert("nodes"_L1, int(cluster->peers().size()) + 1);
     }
     return restJson(o);

@@ -4,6 +4,7 @@
 #include "logging.h"
 
 #include <QDir>
+#include <QFileInfo>
 #include <QJsonDocument>
 #include <QSqlDatabase>
 #include <QSqlDriver>
@@ -218,8 +219,23 @@ bool Store::openConnection(QSqlDatabase &db, QString *error)
         return false;
     }
     if (m_config.maxDatabaseSize > 0 && q.exec(u"PRAGMA page_size"_s) && q.next()) {
+        // The cap bounds herald.db and herald.db-wal together: an eighth of it (4 MiB at most) is the WAL's,
+        // checkpointed at half that and truncated back to it after each reset; ensureRoom() checks the sum.
         const qint64 pageSize = std::max<qint64>(512, q.value(0).toLongLong());
-        q.exec(u"PRAGMA max_page_count = %1"_s.arg(std::max<qint64>(1, m_config.maxDatabaseSize / pageSize)));
+        const qint64 budget = std::clamp<qint64>(m_config.maxDatabaseSize / 8, 8 * pageSize, 4 << 20);
+        m_walBudget = budget;
+        const qint64 pages = std::max<qint64>(1, (m_config.maxDatabaseSize - budget) / pageSize);
+        const QStringList limits = {
+            u"PRAGMA max_page_count = %1"_s.arg(pages),
+            u"PRAGMA wal_autocheckpoint = %1"_s.arg(std::max<qint64>(1, budget / pageSize / 2)),
+            u"PRAGMA journal_size_limit = %1"_s.arg(budget),
+        };
+        for (const QString &p : limits) {
+            if (!q.exec(p)) {
+                *error = u"cannot configure database %1: %2"_s.arg(m_path, q.lastError().text());
+                return false;
+            }
+        }
     }
     return true;
 }
@@ -306,13 +322,16 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())
-        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+        return noteWrite(
+            Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s}));
+    if (auto room = ensureRoom(db); !room)
+        return noteWrite(room);
     if (record)
         db.transaction();
     auto fail = [&](const StoreError &e) {
         if (record)
             db.rollback();
-        return Result<bool, StoreError>::failure(e);
+        return noteWrite(Result<bool, StoreError>::failure(e));
     };
     if (record) {
         if (auto r = applyRecord(db, *record); !r)
@@ -323,8 +342,8 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
     if (!execInsert(q, message, json))
         return fail(errorFrom(q));
     if (record && !db.commit())
-        return fail({Error::Kind::Unavailable, db.lastError().text()});
-    return true;
+        return fail(errorFrom(db.lastError()));
+    return noteWrite(true);
 }
 
 Result<bool, StoreError> Store::insertBatch(const QList<Insert> &batch)
@@ -332,24 +351,67 @@ Result<bool, StoreError> Store::insertBatch(const QList<Insert> &batch)
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())
-        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+        return noteWrite(
+            Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s}));
+    if (auto room = ensureRoom(db); !room)
+        return noteWrite(room);
     if (!db.transaction())
-        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, db.lastError().text()});
+        return noteWrite(Result<bool, StoreError>::failure(errorFrom(db.lastError())));
     QSqlQuery q(db);
     q.prepare(InsertMessageSql.toString()); // once for the whole group
     for (const Insert &i : batch) {
         if (!execInsert(q, *i.message, *i.json)) {
             const StoreError e = errorFrom(q);
             db.rollback();
-            return Result<bool, StoreError>::failure(e);
+            return noteWrite(Result<bool, StoreError>::failure(e));
         }
     }
     if (!db.commit()) {
         const StoreError e = errorFrom(db.lastError());
         db.rollback();
-        return Result<bool, StoreError>::failure(e);
+        return noteWrite(Result<bool, StoreError>::failure(e));
     }
-    return true;
+    return noteWrite(true);
+}
+
+Result<bool, StoreError> Store::ensureRoom(QSqlDatabase &db)
+{
+    if (m_config.maxDatabaseSize <= 0)
+        return true;
+    // Room for this write's WAL frames too: half the WAL's budget, the size it is checkpointed at.
+    const qint64 limit = m_config.maxDatabaseSize - m_walBudget / 2;
+    const QString wal = m_path + u"-wal"_s;
+    auto used = [&] {
+        return QFileInfo(m_path).size() + QFileInfo(wal).size();
+    };
+    qint64 bytes = used();
+    if (bytes > limit || QFileInfo(wal).size() > m_walBudget) {
+        // Readers held the WAL past its checkpoints: fold it back now (waits out the busy timeout at most).
+        QSqlQuery(db).exec(u"PRAGMA wal_checkpoint(TRUNCATE)"_s);
+        bytes = used();
+    }
+    if (bytes <= limit)
+        return true;
+    StoreError error{Error::Kind::Full, u"the store is full: %1 of %2 bytes (--max-db-size)"_s.arg(bytes).arg(
+                                            m_config.maxDatabaseSize)};
+    qCWarning(lcStore).noquote() << "store error:" << error.message;
+    return Result<bool, StoreError>::failure(error);
+}
+
+Result<bool, StoreError> Store::noteWrite(Result<bool, StoreError> outcome)
+{
+    QMutexLocker lock(&m_failureMutex);
+    if (outcome)
+        m_writeFailure.reset();
+    else
+        m_writeFailure = outcome.error();
+    return outcome;
+}
+
+std::optional<StoreError> Store::writeFailure() const
+{
+    QMutexLocker lock(&m_failureMutex);
+    return m_writeFailure;
 }
 
 bool Store::execInsert(QSqlQuery &query, const Message &message, const QByteArray &json)
@@ -386,8 +448,11 @@ Result<bool, StoreError> Store::writeRecord(const RecordWrite &record)
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())
-        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    return applyRecord(db, record);
+        return noteWrite(
+            Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s}));
+    if (auto room = ensureRoom(db); !room)
+        return noteWrite(room);
+    return noteWrite(applyRecord(db, record));
 }
 
 Result<qint64, StoreError> Store::allocateRecordId(const QString &model)

@@ -42,6 +42,8 @@ public:
     // Opens (creating or migrating) the database. On failure returns false with a one-line errorString().
     bool open();
     QString errorString() const { return m_error; }
+    // Why the latest write failed (full, locked, I/O), for /healthz; empty once a write succeeds again.
+    std::optional<StoreError> writeFailure() const;
     QString databasePath() const { return m_path; }
     // Checkpoints the WAL and closes every connection; later calls fail with Unavailable.
     void close();
@@ -118,6 +120,9 @@ private:
     StoreError errorFrom(const QSqlError &error) const;
     // Binds one message to a prepared InsertMessageSql and runs it.
     static bool execInsert(QSqlQuery &query, const Message &message, const QByteArray &json);
+    // Under m_writeMutex, before a write: with --max-db-size, herald.db and its WAL together stay within it.
+    Result<bool, StoreError> ensureRoom(QSqlDatabase &db);
+    Result<bool, StoreError> noteWrite(Result<bool, StoreError> outcome);
     Result<bool, StoreError> applyRecord(QSqlDatabase &db, const RecordWrite &record);
     Result<qint64, StoreError> pruneChannel(QSqlDatabase &db, const QString &channel,
                                             const RetentionRule &rule, qint64 nowMs);
@@ -132,6 +137,9 @@ private:
     QSet<QString> m_connections;
     bool m_closed = true;
     QTimer *m_pruneTimer = nullptr;
+    qint64 m_walBudget = 0; // bytes of --max-db-size kept for the WAL
+    mutable QMutex m_failureMutex;
+    std::optional<StoreError> m_writeFailure;
 };
 
 } // namespace Herald

@@ -4,6 +4,7 @@
 #include "testclient.h"
 #include "testserver.h"
 
+#include <QFileInfo>
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -132,6 +133,7 @@ private Q_SLOTS:
     void badQueries_data();
     void badQueries();
     void lockedDatabaseGives503();
+    void fullDatabaseGives503_data();
     void fullDatabaseGives503();
     void restartKeepsMessagesAndSequence();
     void demoPublishesToUsers1And2();
@@ -620,25 +622,47 @@ void tst_Replay::lockedDatabaseGives503()
     QTRY_COMPARE(idsOf(ws->frames(), u"news"_s), QList<qint64>({before, after}));
 }
 
+void tst_Replay::fullDatabaseGives503_data()
+{
+    QTest::addColumn<qint64>("cap");
+    QTest::addColumn<int>("size");
+    QTest::newRow("256 KiB, 20 KB messages") << qint64(256 * 1024) << 20000;
+    // The case: a 1 MiB cap once stopped at a 4 KiB herald.db beside a 3.7 MB WAL.
+    QTest::newRow("1 MiB, 10 KB messages") << qint64(1024 * 1024) << 10000;
+}
+
 void tst_Replay::fullDatabaseGives503()
 {
-    startServer([](Herald::ServerConfig &c) { c.maxDatabaseSize = 256 * 1024; });
-    const QString big(20000, u'x');
+    QFETCH(qint64, cap);
+    QFETCH(int, size);
+    startServer([cap](Herald::ServerConfig &c) { c.maxDatabaseSize = cap; });
+    QCOMPARE(http("GET", m_port, u"/healthz"_s).json().value("status"_L1).toString(), u"ok"_s);
+    const QString big(size, u'x');
     int accepted = 0;
     HttpResult r;
-    for (int i = 0; i < 100; ++i) {
+    const int tries = int(4 * cap / size);
+    for (int i = 0; i < tries; ++i) {
         const QJsonObject body{{"channel"_L1, u"bulk%1"_s.arg(i % 3)}, {"message"_L1, big}};
         r = http("POST", m_port, u"/api/publish"_s, QJsonDocument(body).toJson());
         if (r.status != 202)
             break;
         ++accepted;
     }
-    QVERIFY2(accepted > 3 && accepted < 100, qPrintable(QString::number(accepted)));
+    QVERIFY2(accepted > 3 && accepted < tries, qPrintable(QString::number(accepted)));
     QCOMPARE(r.status, 503);
     QCOMPARE(r.json().value("error"_L1).toString(), u"unavailable"_s);
     QVERIFY2(r.json().value("detail"_L1).toString().contains(u"full"_s), r.body.constData());
-    // Still serving; what was accepted is still there.
-    QCOMPARE(http("GET", m_port, u"/healthz"_s).status, 200);
+    // The cap bounds the database and its WAL together, and most of it holds messages.
+    const QString db = m_dir->filePath(u"herald.db"_s);
+    const qint64 onDisk = QFileInfo(db).size() + QFileInfo(db + u"-wal"_s).size();
+    QVERIFY2(onDisk <= cap, qPrintable(u"%1 bytes on disk for a cap of %2"_s.arg(onDisk).arg(cap)));
+    QVERIFY2(qint64(accepted) * size > cap / 2, qPrintable(u"only %1 messages stored"_s.arg(accepted)));
+    // Still serving, and saying why publishes fail; what was accepted is still there.
+    const HttpResult health = http("GET", m_port, u"/healthz"_s);
+    QCOMPARE(health.status, 200);
+    QCOMPARE(health.json().value("status"_L1).toString(), u"degraded"_s);
+    QCOMPARE(health.json().value("store"_L1).toString(), u"full"_s);
+    QVERIFY2(!health.json().value("reason"_L1).toString().isEmpty(), health.body.constData());
     const HttpResult h = http("GET", m_port, u"/api/channels/bulk0/history?limit=1000"_s);
     QCOMPARE(h.status, 200);
     QCOMPARE(h.json().value("messages"_L1).toArray().size(), (accepted + 2) / 3);
