@@ -325,6 +325,8 @@ void tst_Replay::sseResumeWithLastEventId()
 {
     SseClient first;
     QVERIFY(first.open(m_port, "/events?user_id=5"));
+    // open() only connects: published before the stream is set up, the message would not reach it.
+    QTRY_COMPARE(m_server->hub()->counts().subscribers, 1);
     const qint64 seen = publish(u"user:5"_s, u"seen"_s);
     QVERIFY(first.waitForEvents(1));
     QCOMPARE(first.events().constFirst().id, seen);
