@@ -234,6 +234,10 @@ void Cluster::onSubscribed()
         qCWarning(lcCluster)
             << "Redis had lost the id sequence (restarted without persistence?); it continues"
             << "after" << seen;
+    // Such a Redis lost the history too: a new epoch tells clients that what they hold is not in it.
+    if (auto changed = m_history->ensureEpoch(); changed && *changed)
+        qCWarning(lcCluster).noquote()
+            << "the cluster's history has a new epoch" << m_history->epoch() << "(Redis lost its data?)";
     catchUp();
     const bool wasUp = m_busUp.exchange(true, std::memory_order_acq_rel);
     if (!wasUp) {

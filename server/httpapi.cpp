@@ -243,7 +243,8 @@ RestResponse HttpApi::health() const
                   {"uptime_seconds"_L1, m_started.secsTo(QDateTime::currentDateTimeUtc())},
                   {"clients"_L1, c.clients},
                   {"subscribers"_L1, c.subscribers},
-                  {"last_id"_L1, m_hub->lastId()}};
+                  {"last_id"_L1, m_hub->lastId()},
+                  {"epoch"_L1, m_hub->epoch()}};
     if (cluster) {
         o.insert("node"_L1, cluster->nodeId());
         o.insert("redis"_L1, degraded ? "down"_L1 : "up"_L1);
@@ -343,7 +344,13 @@ QHttpServerResponse HttpApi::withRecovered(QJsonObject page, const QString &chan
         auto covered = m_hub->history()->covers(channel, since);
         if (!covered)
             return storeErrorResponse(covered.error());
-        page.insert("recovered"_L1, *covered && since <= m_hub->lastId());
+        const bool reset = since > m_hub->lastId();
+        page.insert("recovered"_L1, *covered && !reset);
+        // Why not, as in the replay frame (append only).
+        if (reset)
+            page.insert("reason"_L1, replayGapName(ReplayGap::Reset));
+        else if (!*covered)
+            page.insert("reason"_L1, replayGapName(ReplayGap::Expired));
     }
     return jsonResponse(page);
 }
