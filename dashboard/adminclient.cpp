@@ -358,6 +358,7 @@ void AdminClient::handleControl(const QString &type, const QJsonObject &o)
         s.subscribers = o.value("subscribers"_L1).toInt();
         s.channels = o.value("stats"_L1).toObject().value("total_channels"_L1).toInt();
         s.lastId = o.value("last_id"_L1).toInteger();
+        s.epoch = o.value("epoch"_L1).toString();
         const QJsonArray list = o.value("connections"_L1).toArray();
         for (const QJsonValue &v : list)
             s.connections.append(ClientEntry::fromJson(v.toObject()));

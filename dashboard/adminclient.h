@@ -38,6 +38,7 @@ struct AdminSnapshot
     int subscribers = 0;
     int channels = 0;
     qint64 lastId = 0;
+    QString epoch; // the epoch of the server's history that lastId belongs to (empty from older servers)
     QList<ClientEntry> connections;
 };
 

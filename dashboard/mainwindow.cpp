@@ -574,7 +574,13 @@ void MainWindow::onSnapshot(const AdminSnapshot &snapshot)
 {
     m_clientCount = snapshot.clients;
     m_subscriberCount = snapshot.subscribers;
+    // Taken as it is, never max()ed with the one held: after a reset of the server's data (another epoch) the
+    // old figure belongs to another history and would hide the new one until its ids caught up.
+    if (!m_epoch.isEmpty() && snapshot.epoch != m_epoch)
+        qCInfo(lcDashboard).noquote() << "the server's history was reset: epoch" << snapshot.epoch;
+    m_epoch = snapshot.epoch;
     m_lastId = snapshot.lastId;
+    m_lastIdValue->setToolTip(m_epoch.isEmpty() ? QString() : tr("History epoch %1").arg(m_epoch));
     m_clients->reset(snapshot.connections);
     m_channelCount = snapshot.channels;
     updateCounters();

@@ -111,6 +111,7 @@ private:
     int m_subscriberCount = 0;
     int m_channelCount = 0;
     qint64 m_lastId = 0;
+    QString m_epoch;         // the snapshot's: which history m_lastId counts in
     int m_countedNodes = -1; // the last counts frame's "nodes"
     QList<Message> m_pendingMessages;
     QTimer m_flushTimer;

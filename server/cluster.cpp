@@ -183,8 +183,8 @@ void Cluster::onBusMessage(const QByteArray &channel, const QByteArray &payload)
         return;
     }
     if (m_caughtUpMax > 0) {
-        if (m_caughtUp.contains(id))
-            return; // the catch-up read delivered it
+        if (id <= m_caughtUpFloor || m_caughtUp.contains(id))
+            return; // delivered before the gap, or by the catch-up read
         if (id > m_caughtUpMax) {
             m_caughtUp.clear();
             m_caughtUpMax = 0;
@@ -234,6 +234,10 @@ void Cluster::onSubscribed()
         qCWarning(lcCluster)
             << "Redis had lost the id sequence (restarted without persistence?); it continues"
             << "after" << seen;
+    // Such a Redis lost the history too: a new epoch tells clients that what they hold is not in it.
+    if (auto changed = m_history->ensureEpoch(); changed && *changed)
+        qCWarning(lcCluster).noquote()
+            << "the cluster's history has a new epoch" << m_history->epoch() << "(Redis lost its data?)";
     catchUp();
     const bool wasUp = m_busUp.exchange(true, std::memory_order_acq_rel);
     if (!wasUp) {
@@ -270,8 +274,11 @@ void Cluster::catchUp()
     }
     if (!replay->recovered)
         qCWarning(lcCluster) << "this node missed more than --replay-limit messages while off the bus";
+    // A window still open from an earlier catch-up (the bus went again before anything newer came): its ids
+    // are at or below m_lastBusId, which this read starts after, so none of them comes twice.
     m_caughtUp.clear();
     m_caughtUpMax = 0;
+    m_caughtUpFloor = m_lastBusId;
     for (const Message &m : replay->messages) {
         if (m.id <= m_lastBusId)
             continue;
@@ -281,6 +288,8 @@ void Cluster::catchUp()
             m.channel == Channels::Broadcast ? Envelope::Target::Everyone : Envelope::Target::Channel;
         m_hub->deliverFromCluster(m, target, {}, true);
     }
+    // Delivered: the next catch-up starts after them, even if the bus is lost before a newer id comes.
+    m_lastBusId = std::max(m_lastBusId, m_caughtUpMax);
     if (m_caughtUpMax > 0)
         qCInfo(lcCluster) << "delivered" << m_caughtUp.size() << "messages published while off the bus";
 }

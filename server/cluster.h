@@ -115,9 +115,12 @@ private:
 
     // Bus order is id order (one script per publish). After a gap (start, lost bus) the node reads what it
     // missed from the history; live copies of what that read delivered are dropped.
-    qint64 m_lastBusId = 0;
+    qint64 m_lastBusId = 0; // the highest id delivered, from the bus or a catch-up: the next catch-up's start
     QSet<qint64> m_caughtUp;
     qint64 m_caughtUpMax = 0;
+    // While a catch-up's window is open (m_caughtUpMax > 0): ids up to here were delivered before the gap.
+    // Ids between it and m_caughtUpMax that the read did not deliver (unstored channels) may still come live.
+    qint64 m_caughtUpFloor = 0;
 
     mutable QMutex m_peersMutex;
     QList<NodeInfo> m_peers;

@@ -4,6 +4,23 @@
 
 namespace Herald {
 
+QString replayGapName(ReplayGap gap)
+{
+    switch (gap) {
+    case ReplayGap::None:
+        break;
+    case ReplayGap::Reset:
+        return QStringLiteral("reset");
+    case ReplayGap::Expired:
+        return QStringLiteral("expired");
+    case ReplayGap::Limit:
+        return QStringLiteral("limit");
+    case ReplayGap::Unavailable:
+        return QStringLiteral("unavailable");
+    }
+    return {};
+}
+
 bool isPersistentChannel(const ServerConfig &config, const QString &channel)
 {
     for (const QString &pattern : config.ephemeralChannels) {

@@ -34,12 +34,35 @@ struct StoredPage
     bool hasMore = false; // more in the direction of the query (older without since, newer with it)
 };
 
+// Why a resume could not send everything after the client's id. Wire names (replayGapName) are append only.
+enum class ReplayGap
+{
+    None,        // recovered
+    Reset,       // the id is from another history (ahead of this one, or another epoch): nothing is replayed
+    Expired,     // retention deleted messages after it (or, without a store, they were never kept)
+    Limit,       // more than --replay-limit: only the newest are sent
+    Unavailable, // the store could not be read (SSE; a WebSocket gets an error frame instead)
+};
+// "reset", "expired", "limit", "unavailable"; empty for None.
+QString replayGapName(ReplayGap gap);
+
 // What a resume can send: the stored messages after the client's id on its channels, and whether they are all
-// of them (false when retention deleted some, the replay limit cut it, or the id is from the future).
+// of them (false when retention deleted some, the replay limit cut it, or the id is from the future: `gap`
+// says which).
 struct Replay
 {
     QList<Message> messages;
     bool recovered = true;
+    ReplayGap gap = ReplayGap::None;
+
+    // Not recovered, for this reason. With several, the one listed first in ReplayGap is reported: a reset
+    // explains everything, and a gap left by retention is older than one left by the limit.
+    void lose(ReplayGap why)
+    {
+        recovered = false;
+        if (gap == ReplayGap::None || int(why) < int(gap))
+            gap = why;
+    }
 };
 
 struct StoredChannel
@@ -63,9 +86,14 @@ public:
     virtual ~History() = default;
 
     virtual bool isPersistent(const QString &channel) const = 0;
+    // The history's epoch: a random id made once when the history was created (a new data dir, a new Redis
+    // key space) and kept with it. Ids are only comparable within one epoch: a client that holds ids of
+    // another epoch must start over (Replay's Reset). Thread-safe.
+    virtual QString epoch() const = 0;
 
     // Stored messages on these channels with id > since, oldest first, at most the replay limit (the newest
-    // of them when there are more: recovered is then false).
+    // of them when there are more: recovered is then false). A since beyond the history's last id is a Reset:
+    // nothing is read, as those ids are from another history.
     virtual Result<Replay, StoreError> replay(const QStringList &channels, qint64 since,
                                               qint64 currentLastId) = 0;
     // One channel's history: with since, the oldest limit after it; else the newest limit before `before`

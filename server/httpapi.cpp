@@ -247,7 +247,8 @@ RestResponse HttpApi::health() const
                   {"uptime_seconds"_L1, m_started.secsTo(QDateTime::currentDateTimeUtc())},
                   {"clients"_L1, c.clients},
                   {"subscribers"_L1, c.subscribers},
-                  {"last_id"_L1, m_hub->lastId()}};
+                  {"last_id"_L1, m_hub->lastId()},
+                  {"epoch"_L1, m_hub->epoch()}};
     if (storeFailure) {
         o.insert("store"_L1, storeFailure->kind == StoreError::Kind::Full ? "full"_L1 : "failing"_L1);
         o.insert("reason"_L1, storeFailure->message);
@@ -351,7 +352,13 @@ QHttpServerResponse HttpApi::withRecovered(QJsonObject page, const QString &chan
         auto covered = m_hub->history()->covers(channel, since);
         if (!covered)
             return storeErrorResponse(covered.error());
-        page.insert("recovered"_L1, *covered && since <= m_hub->lastId());
+        const bool reset = since > m_hub->lastId();
+        page.insert("recovered"_L1, *covered && !reset);
+        // Why not, as in the replay frame (append only).
+        if (reset)
+            page.insert("reason"_L1, replayGapName(ReplayGap::Reset));
+        else if (!*covered)
+            page.insert("reason"_L1, replayGapName(ReplayGap::Expired));
     }
     return jsonResponse(page);
 }

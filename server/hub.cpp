@@ -757,6 +757,7 @@ QByteArray Hub::snapshotFrame() const
                                    {"clients"_L1, c.clients},
                                    {"stats"_L1, stats()},
                                    {"last_id"_L1, lastId()},
+                                   {"epoch"_L1, epoch()},
                                    {"connections"_L1, list},
                                    {"timestamp"_L1, nowTimestamp()}});
 }

@@ -171,6 +171,8 @@ public:
                             bool stored);
 
     qint64 lastId() const { return m_lastId.load(std::memory_order_acquire); }
+    // The history's epoch (History::epoch): ids are comparable only within one. Empty without a history.
+    QString epoch() const { return m_history ? m_history->epoch() : QString(); }
     // Messages handed to the workers and not yet written, one per worker queue
     // (ServerConfig::maxQueuedMessages).
     qint64 queuedMessages() const { return m_queued.load(std::memory_order_relaxed); }

@@ -5,6 +5,7 @@
 
 #include <QDateTime>
 #include <QJsonDocument>
+#include <QRandomGenerator>
 #include <QTimer>
 
 #include <hiredis/hiredis.h>
@@ -111,9 +112,14 @@ return n
 
 // KEYS: seq, then msgs and meta of each channel. ARGV: since, limit.
 // Returns the sequence, the highest pruned point of the channels, then at most limit + 1 messages, newest
-// first: all read in one go, so "from the future" and "recovered" are judged on the same state.
+// first: all read in one go, so "from the future" and "recovered" are judged on the same state. From the
+// future (since beyond the sequence) the ids are another history's: no messages, they could not be matched.
 constexpr const char *ReplayLua = R"lua(
 local since, limit = ARGV[1], tonumber(ARGV[2])
+local seq = redis.call('GET', KEYS[1]) or '0'
+if tonumber(since) > tonumber(seq) then
+  return {seq, '0'}
+end
 local n = (#KEYS - 1) / 2
 local lists, pos = {}, {}
 local pruned = '0'
@@ -125,7 +131,7 @@ for i = 1, n do
     pruned = p
   end
 end
-local out = {redis.call('GET', KEYS[1]) or '0', pruned}
+local out = {seq, pruned}
 while #out - 2 <= limit do
   local best, bestId = nil, nil
   for i = 1, n do
@@ -304,6 +310,8 @@ bool RedisHistory::open()
     auto last = lastId();
     if (!last)
         return fail(last.error());
+    if (auto epoch = ensureEpoch(); !epoch)
+        return fail(epoch.error());
 
     if (!m_pruneTimer) {
         m_pruneTimer = new QTimer(this);
@@ -313,7 +321,7 @@ bool RedisHistory::open()
     m_pruneTimer->start();
     prune();
     qCInfo(lcRedis).noquote() << "history in Redis at" << m_redis.address().toString() << "prefix"
-                              << keyPrefix() << "last id" << *last;
+                              << keyPrefix() << "epoch" << epoch() << "last id" << *last;
     return true;
 }
 
@@ -332,6 +340,32 @@ void RedisHistory::releaseThreadConnection()
 bool RedisHistory::isPersistent(const QString &channel) const
 {
     return isPersistentChannel(m_config, channel);
+}
+
+QString RedisHistory::epoch() const
+{
+    QMutexLocker lock(&m_epochMutex);
+    return m_epoch;
+}
+
+Result<bool, StoreError> RedisHistory::ensureEpoch()
+{
+    using R = Result<bool, StoreError>;
+    // The same form as Store's: 8 random bytes in hex.
+    const QByteArray fresh =
+        QByteArray::number(QRandomGenerator::system()->generate64(), 16).rightJustified(16, '0');
+    if (auto set = m_redis.command({"SET", key("epoch"), fresh, "NX"}); !set)
+        return R::failure(set.error());
+    auto reply = m_redis.command({"GET", key("epoch")});
+    if (!reply)
+        return R::failure(reply.error());
+    const QString current = QString::fromUtf8(redisBytes(reply->get()));
+    if (current.isEmpty())
+        return R::failure(unexpectedRedisReply("GET epoch"));
+    QMutexLocker lock(&m_epochMutex);
+    const bool changed = !m_epoch.isEmpty() && m_epoch != current;
+    m_epoch = current;
+    return changed;
 }
 
 RetentionRule RedisHistory::retentionFor(const QString &channel) const
@@ -422,13 +456,15 @@ Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qin
     if (!sequence || !pruned)
         return R::failure(unexpectedRedisReply("replay"));
     Replay out;
-    // An id the cluster never handed out: its history was reset, so nothing can be promised.
-    if (since > *sequence || *pruned > since)
-        out.recovered = false;
+    // An id the cluster never handed out: its history was reset (the script read nothing).
+    if (since > *sequence)
+        out.lose(ReplayGap::Reset);
+    else if (*pruned > since)
+        out.lose(ReplayGap::Expired);
     for (size_t i = 2; i < r->elements; ++i) {
         // One past the limit came back: the oldest are not sent.
         if (out.messages.size() == limit) {
-            out.recovered = false;
+            out.lose(ReplayGap::Limit);
             break;
         }
         if (auto m = decodeStored(redisBytes(r->element[i])))

@@ -9,6 +9,7 @@
 #include "serverconfig.h"
 
 #include <QByteArray>
+#include <QMutex>
 #include <QObject>
 #include <QString>
 #include <QStringList>
@@ -28,6 +29,7 @@ namespace Herald {
 //   P times:C      zset    score the message's timestamp (ms), member id (age retention)
 //   P unread:C     zset    score id, member id: the unread messages of a user:<id> queue
 //   P chan:C       hash    pruned_up_to: the highest id retention deleted (covers, recovered)
+//   P epoch        string  the history's epoch (History::epoch), set once by whichever node comes first
 // and the pub/sub channel P bus, where append() publishes "<id> <caller's bytes>". Retention deletes a
 // message's entries from all of these together, so memory stays bounded by the retention rules. Scripts
 // derive some keys from the prefix: a single Redis (or a primary with replicas), not Redis Cluster. Model
@@ -78,6 +80,12 @@ public:
     Result<bool, StoreError> raiseSequence(qint64 atLeast);
 
     bool isPersistent(const QString &channel) const override;
+    // The cluster's epoch as last read from Redis (open(), ensureEpoch()).
+    QString epoch() const override;
+    // Reads the epoch, first creating one if Redis has none (SET NX: every node ends up with the first one
+    // made). None means a new key space, or a Redis that lost its data and with it the history: clients must
+    // not take what they hold for part of this one. Returns whether the epoch changed from the one known.
+    Result<bool, StoreError> ensureEpoch();
     RetentionRule retentionFor(const QString &channel) const;
 
     // "From the future" is judged against the Redis sequence, read with the messages: a node's own last id
@@ -111,6 +119,8 @@ private:
     RedisRecords m_records;
     QString m_error;
     QTimer *m_pruneTimer = nullptr;
+    mutable QMutex m_epochMutex;
+    QString m_epoch;
 };
 
 } // namespace Herald

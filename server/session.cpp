@@ -121,7 +121,8 @@ void Session::flush()
     m_out.clear();
 }
 
-Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qint64 since)
+Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qint64 since,
+                                                const QString &epoch)
 {
     Hub *hub = m_worker->hub();
     History *store = hub->history();
@@ -129,8 +130,16 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
     const qint64 current = hub->lastId();
     if (!store) {
         Replay none;
-        none.recovered = since >= current;
+        if (since > current)
+            none.lose(ReplayGap::Reset);
+        else if (since < current)
+            none.lose(ReplayGap::Expired); // nothing is kept without a store
         return none;
+    }
+    if (!epoch.isEmpty() && epoch != store->epoch()) {
+        Replay reset;
+        reset.lose(ReplayGap::Reset);
+        return reset;
     }
     QStringList persistent;
     for (const QString &c : channels) {
@@ -138,7 +147,8 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
             persistent.append(c);
     }
     auto r = store->replay(persistent, since, current);
-    if (r) {
+    // After a reset, `since` names nothing here: the ids this history hands out next may well be below it.
+    if (r && r->gap != ReplayGap::Reset) {
         Metrics::add(hub->metrics().messagesReplayed, r->messages.size());
         // The client has everything up to `since`: a live copy of one of those is a repeat. On a cluster this
         // happens when the node's bus is behind the history the client came from (another node).

@@ -51,7 +51,11 @@ public:
 
     // Resume (SPEC section 2): the stored messages after `since` on these channels (only the persistent ones
     // count), oldest first. Call after subscribing to them, on this session's thread; then sendReplayed().
-    Result<Replay, StoreError> fetchReplay(const QStringList &channels, qint64 since);
+    // `epoch`, if the client sent one, is the epoch its ids come from: another than the history's is a Reset,
+    // as is a since beyond the history's last id. After a Reset nothing is replayed and every later message
+    // is delivered, whatever the stale since.
+    Result<Replay, StoreError> fetchReplay(const QStringList &channels, qint64 since,
+                                           const QString &epoch = {});
     // Queues replayed messages and remembers them, so the same messages arriving live are not sent twice.
     // Returns how many were queued.
     int sendReplayed(const QList<Message> &messages);

@@ -75,11 +75,17 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
             return nullptr;
         }
     }
+    // ?epoch= vouches for ?since= only. A reconnecting EventSource repeats its URL unchanged but sends the
+    // last id it got on the stream, from whatever epoch the server had then: held against the old epoch it
+    // would be a reset on every reconnect. A since ahead of the history is still caught as a reset.
+    QString epoch = head.queryValue(u"epoch"_s);
     const QByteArray lastEventId = head.header("last-event-id").trimmed();
     if (!lastEventId.isEmpty()) {
         // Lenient: an EventSource that cannot reconnect stays dead, so a strange id is a fresh start instead.
-        if (auto id = parseSequence(QString::fromLatin1(lastEventId)))
+        if (auto id = parseSequence(QString::fromLatin1(lastEventId))) {
             since = id;
+            epoch.clear();
+        }
     }
 
     // SPEC section 7, before the stream starts: the origin, the token (?token=, as EventSource cannot set
@@ -122,7 +128,7 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
         session->subscribe(ch);
     if (since) {
         channels.append(Channels::Broadcast.toString());
-        session->resume(channels, *since);
+        session->resume(channels, *since, epoch);
     }
     // The stream ends with its token; EventSource reconnects and must present a fresh one.
     if (identity->authenticated && identity->expiresAt.isValid()) {
@@ -152,22 +158,26 @@ const QByteArray &SseSession::encoded(const Envelope &envelope) const
     return m_namedEvents ? envelope.sseEvent : envelope.sseEventUnnamed;
 }
 
-void SseSession::resume(const QStringList &channels, qint64 since)
+void SseSession::resume(const QStringList &channels, qint64 since, const QString &epoch)
 {
-    auto replay = fetchReplay(channels, since);
+    auto replay = fetchReplay(channels, since, epoch);
     Replay r;
     QString error;
     if (replay)
         r = std::move(replay).value();
     else {
-        r.recovered = false;
+        r.lose(ReplayGap::Unavailable);
         error = replay.error().message;
     }
+    // The WebSocket replay frame's fields (append only).
     QJsonObject notice{{"type"_L1, "replay"_L1},
                        {"since"_L1, since},
                        {"count"_L1, r.messages.size()},
                        {"recovered"_L1, r.recovered},
-                       {"last_id"_L1, m_worker->hub()->lastId()}};
+                       {"last_id"_L1, m_worker->hub()->lastId()},
+                       {"epoch"_L1, m_worker->hub()->epoch()}};
+    if (!r.recovered)
+        notice.insert("reason"_L1, replayGapName(r.gap));
     if (!error.isEmpty())
         notice.insert("error"_L1, error);
     const QByteArray json = compactJson(notice);

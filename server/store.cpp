@@ -27,6 +27,10 @@ using Error = StoreError;
 constexpr QStringView InsertMessageSql =
     u"INSERT INTO messages (id, channel, type, created_ms, payload) VALUES (?, ?, ?, ?, ?)";
 
+// The epoch: 8 random bytes in hex, written only if there is none (a copy of herald.db keeps its epoch).
+constexpr QStringView EnsureEpochSql =
+    u"INSERT OR IGNORE INTO meta (key, value) VALUES ('epoch', lower(hex(randomblob(8))))";
+
 // Schema migrations, one list of statements per version, applied in order at start-up. Append only: a
 // released version's statements never change.
 const QList<QStringList> &migrations()
@@ -42,6 +46,9 @@ const QList<QStringList> &migrations()
         // migration. data is the record's JSON; unique fields are checked against json_extract().
         {u"CREATE TABLE records (model TEXT NOT NULL, id INTEGER NOT NULL, data TEXT NOT NULL, "
          "PRIMARY KEY (model, id))"_s},
+        // 3: the history's epoch (History::epoch), made once with the database. An older database gets one
+        // now: its clients cannot have seen another, so nothing they hold is invalidated.
+        {EnsureEpochSql.toString()},
     };
     return list;
 }
@@ -105,6 +112,20 @@ bool Store::open()
         close();
         return false;
     }
+    {
+        // Migration 3 made it; made again if the row was deleted by hand (that is a new history).
+        QSqlQuery e(db);
+        if (e.exec(EnsureEpochSql.toString()) && e.exec(u"SELECT value FROM meta WHERE key = 'epoch'"_s) &&
+            e.next())
+            m_epoch = e.value(0).toString();
+        else
+            m_error = u"cannot read the epoch of database %1: %2"_s.arg(m_path, e.lastError().text());
+    }
+    if (m_epoch.isEmpty()) {
+        db = QSqlDatabase();
+        close();
+        return false;
+    }
     QSqlQuery q(db);
     qint64 last = 0;
     if (q.exec(u"SELECT MAX(id) FROM messages"_s) && q.next())
@@ -118,7 +139,8 @@ bool Store::open()
     connect(m_pruneTimer, &QTimer::timeout, this, [this] { prune(); });
     m_pruneTimer->start();
     prune();
-    qCInfo(lcStore).noquote() << "database" << m_path << "schema" << SchemaVersion << "last id" << last;
+    qCInfo(lcStore).noquote() << "database" << m_path << "schema" << SchemaVersion << "epoch" << m_epoch
+                              << "last id" << last;
     return true;
 }
 
@@ -552,9 +574,12 @@ Result<Replay, StoreError> Store::replay(const QStringList &channels, qint64 sin
 {
     using R = Result<Replay, StoreError>;
     Replay out;
-    // An id the hub never handed out: the history was reset (a new data dir), so nothing can be promised.
-    if (since > currentLastId)
-        out.recovered = false;
+    // An id the hub never handed out: the history was reset (a new data dir, a restored backup). The client's
+    // ids name messages of another history, so none of this one's can be matched to them.
+    if (since > currentLastId) {
+        out.lose(ReplayGap::Reset);
+        return out;
+    }
     if (channels.isEmpty())
         return out;
     QSqlDatabase db = connection();
@@ -575,7 +600,7 @@ Result<Replay, StoreError> Store::replay(const QStringList &channels, qint64 sin
         return R::failure(errorFrom(q));
     while (q.next()) {
         if (out.messages.size() == limit) {
-            out.recovered = false;
+            out.lose(ReplayGap::Limit);
             break;
         }
         if (auto m = messageFromRow(q, 1))
@@ -591,7 +616,7 @@ Result<Replay, StoreError> Store::replay(const QStringList &channels, qint64 sin
     if (!p.exec())
         return R::failure(errorFrom(p));
     if (p.next() && p.value(0).toLongLong() > since)
-        out.recovered = false;
+        out.lose(ReplayGap::Expired);
     return out;
 }
 

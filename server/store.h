@@ -34,7 +34,7 @@ class Store : public QObject, public History, public RecordStore
     Q_OBJECT
 
 public:
-    static constexpr int SchemaVersion = 2;
+    static constexpr int SchemaVersion = 3;
 
     explicit Store(const ServerConfig &config, QObject *parent = nullptr);
     ~Store() override;
@@ -53,6 +53,8 @@ public:
     Result<bool, StoreError> reserveIds(qint64 upTo);
 
     bool isPersistent(const QString &channel) const override;
+    // Kept in the database (meta 'epoch'): the same across restarts, new with a new data dir.
+    QString epoch() const override { return m_epoch; }
     RetentionRule retentionFor(const QString &channel) const;
 
     // Commits one message (its id already assigned), as `json` when given (the bytes already encoded for
@@ -132,6 +134,7 @@ private:
     QString m_error;
     QString m_prefix; // unique per Store: tests run many servers in one process
     qint64 m_initialLastId = 0;
+    QString m_epoch; // set by open(), then only read
     QMutex m_writeMutex;
     mutable QMutex m_connectionsMutex;
     QSet<QString> m_connections;

@@ -114,6 +114,7 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
             return nullptr;
         }
     }
+    setup.epoch = head.queryValue(u"epoch"_s);
     if (info.route == Route::Native) {
         setup.userId = head.queryValue(u"user_id"_s);
         setup.channels = splitChannels(head.queryValue(u"channels"_s));
@@ -242,7 +243,7 @@ void WsSession::setUpRoute()
         QStringList channels = m_info.channels.toList();
         // Broadcasts reach every client, so a resuming client has missed those too.
         channels.append(Channels::Broadcast.toString());
-        resume(channels, *m_setup.since, nullptr);
+        resume(channels, *m_setup.since, m_setup.epoch, nullptr);
     }
     // A token's life ends the connection's: a subscription must not outlive the right to it.
     if (m_identity.authenticated)
@@ -286,26 +287,32 @@ void WsSession::welcome(const QStringList &channels, const QString &userId)
         if (subscribeChecked(ch, nullptr))
             subscribed.append(ch);
     }
+    // Fields are append only, as in every frame.
     sendJson(QJsonObject{{"type"_L1, "connected"_L1},
                          {"client_id"_L1, clientId()},
                          {"channels"_L1, subscribed},
                          {"last_id"_L1, m_worker->hub()->lastId()},
+                         {"epoch"_L1, m_worker->hub()->epoch()},
                          {"timestamp"_L1, nowTimestamp()}});
 }
 
-void WsSession::resume(const QStringList &channels, qint64 since, const Request *replyTo)
+void WsSession::resume(const QStringList &channels, qint64 since, const QString &epoch,
+                       const Request *replyTo)
 {
-    auto replay = fetchReplay(channels, since);
+    auto replay = fetchReplay(channels, since, epoch);
     if (!replay) {
         sendError(ErrorCode::Unavailable, u"cannot replay: %1"_s.arg(replay.error().message), replyTo);
         return;
     }
-    // Announced first, so a client knows before the messages whether they close the gap.
+    // Announced first, so a client knows before the messages whether they close the gap. Append only.
     QJsonObject notice{{"type"_L1, "replay"_L1},
                        {"since"_L1, since},
                        {"count"_L1, replay->messages.size()},
                        {"recovered"_L1, replay->recovered},
-                       {"last_id"_L1, m_worker->hub()->lastId()}};
+                       {"last_id"_L1, m_worker->hub()->lastId()},
+                       {"epoch"_L1, m_worker->hub()->epoch()}};
+    if (!replay->recovered)
+        notice.insert("reason"_L1, replayGapName(replay->gap));
     sendJson(notice, replyTo);
     sendReplayed(replay->messages);
 }
@@ -681,6 +688,11 @@ void WsSession::doSubscribe(const Request &r, bool sub)
         sendError(since.error().code, since.error().message, &r);
         return;
     }
+    const auto epoch = optionalString(r.body, "epoch"_L1);
+    if (!epoch) {
+        sendError(epoch.error().code, epoch.error().message, &r);
+        return;
+    }
     QStringList resumed;
     for (const QString &ch : std::as_const(channels)) {
         if (sub) {
@@ -702,7 +714,7 @@ void WsSession::doSubscribe(const Request &r, bool sub)
         }
     }
     if (sub && since->has_value() && !resumed.isEmpty())
-        resume(resumed, **since, &r);
+        resume(resumed, **since, epoch->value_or(QString()), &r);
 }
 
 void WsSession::doPublish(const Request &r)

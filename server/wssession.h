@@ -32,6 +32,7 @@ private:
         QString userId;  // /ws?user_id=
         QStringList channels;
         std::optional<qint64> since;
+        QString epoch;       // /ws?epoch=: the epoch `since` comes from (History::epoch)
         bool counts = false; // /ws?counts=1: also the counts pushes /ws/client gets
     };
 
@@ -57,7 +58,7 @@ private:
     bool subscribeChecked(const QString &channel, const Request *replyTo);
     void welcome(const QStringList &channels, const QString &userId);
     // Replays what was missed on these channels since `since`, announced by a "replay" frame.
-    void resume(const QStringList &channels, qint64 since, const Request *replyTo);
+    void resume(const QStringList &channels, qint64 since, const QString &epoch, const Request *replyTo);
     void sendPublishError(const StoreError &error, const Request *replyTo);
 
     void doSubscribe(const Request &r, bool subscribe);

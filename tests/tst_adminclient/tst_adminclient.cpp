@@ -119,6 +119,8 @@ void tst_AdminClient::snapshotCountsAndClientEvents()
     QCOMPARE(snapshot.clients, 1);
     QCOMPARE(snapshot.subscribers, 1);
     QCOMPARE(snapshot.channels, 1);
+    QCOMPARE(snapshot.epoch, m_server->hub()->epoch());
+    QVERIFY(!snapshot.epoch.isEmpty());
     QCOMPARE(snapshot.connections.size(), 1);
     QCOMPARE(snapshot.connections.first().clientId, u"early"_s);
     QCOMPARE(snapshot.connections.first().subscriptions, QStringList{u"news"_s});

@@ -9,6 +9,7 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QProcess>
+#include <QSignalSpy>
 #include <QTcpSocket>
 #include <QTemporaryDir>
 #include <QTest>
@@ -137,9 +138,15 @@ public:
         }
         return false;
     }
-    HttpResult blockingGet(const QString &path)
+    HttpResult blockingGet(const QString &path) { return blockingRequest("GET", path); }
+    HttpResult blockingRequest(const QByteArray &method, const QString &path, const QByteArray &body = {})
     {
-        m_socket.write("GET " + path.toUtf8() + " HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n");
+        QByteArray request = method + ' ' + path.toUtf8() + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+        if (!body.isEmpty())
+            request +=
+                "Content-Type: application/json\r\nContent-Length: " + QByteArray::number(body.size()) +
+                "\r\n";
+        m_socket.write(request + "\r\n" + body);
         m_socket.waitForBytesWritten(5000);
         while (m_socket.waitForReadyRead(5000)) {
             m_buffer += m_socket.readAll();
@@ -181,6 +188,9 @@ private Q_SLOTS:
     void referencesHoldAcrossNodes();
     void lateJoinerOnAnotherNode();
     void listPositionIsTheClusters();
+    void epochSharedAcrossNodes();
+    void resetOnTheClusterGoesLive();
+    void busLostTwiceDeliversOnce();
 
 private:
     Node *startNode(const QString &name = {});
@@ -444,6 +454,8 @@ void tst_Cluster::redisLostThenBack()
     const qint64 before = publishOn(a->port(), u"r"_s, u"before"_s).value("id"_L1).toInteger();
     for (WsClient *ws : {&onA, &onB})
         QVERIFY(ws->waitFor(u"note"_s));
+    const QString epoch = a->server->hub()->epoch();
+    QCOMPARE(b->server->hub()->epoch(), epoch);
 
     // This Redis keeps nothing across a restart (no RDB, no AOF): the sequence comes back at 0.
     m_redis.stop();
@@ -472,6 +484,9 @@ void tst_Cluster::redisLostThenBack()
     QCOMPARE(status, 202);
     // Ids never go back: a client resuming from `before` must get what came after it.
     QVERIFY2(after > before, qPrintable(u"%1 after %2"_s.arg(after).arg(before)));
+    // But the history went with Redis's data: a new epoch, the same on both nodes.
+    QVERIFY(a->server->hub()->epoch() != epoch);
+    QCOMPARE(b->server->hub()->epoch(), a->server->hub()->epoch());
     QCOMPARE(
         sendJson("POST", a->port(), u"/users/"_s, {{"email"_L1, "back@example.com"_L1}, {"name"_L1, "B"_L1}})
             .status,
@@ -780,6 +795,113 @@ void tst_Cluster::listPositionIsTheClusters()
     QVERIFY(joiner.waitFor(u"marker"_s));
     QVERIFY2(modelEvents(joiner.frames()).isEmpty(), "the joiner got a change its list already showed");
     other.close();
+}
+
+void tst_Cluster::epochSharedAcrossNodes()
+{
+    Node *a = startNode(u"a"_s);
+    Node *b = startNode(u"b"_s);
+    QVERIFY(a && b);
+    const QString epoch = http("GET", a->port(), u"/healthz"_s).json().value("epoch"_L1).toString();
+    QCOMPARE(epoch.size(), 16);
+    QCOMPARE(http("GET", b->port(), u"/healthz"_s).json().value("epoch"_L1).toString(), epoch);
+    WsClient onB;
+    QVERIFY(onB.open(b->port(), u"/ws"_s));
+    const auto hello = onB.waitFor(u"connected"_s);
+    QVERIFY(hello);
+    QCOMPARE(hello->value("epoch"_L1).toString(), epoch);
+
+    // A node that restarts (its own new data dir) joins the same history.
+    m_nodes.erase(m_nodes.begin());
+    Node *again = startNode(u"a2"_s);
+    QVERIFY(again);
+    QCOMPARE(http("GET", again->port(), u"/healthz"_s).json().value("epoch"_L1).toString(), epoch);
+
+    // Another cluster (prefix) on the same Redis is another history.
+    m_prefix += u"other:"_s;
+    Node *elsewhere = startNode(u"x"_s);
+    QVERIFY(elsewhere);
+    const QString other = http("GET", elsewhere->port(), u"/healthz"_s).json().value("epoch"_L1).toString();
+    QCOMPARE(other.size(), 16);
+    QVERIFY(other != epoch);
+}
+
+void tst_Cluster::resetOnTheClusterGoesLive()
+{
+    Node *a = startNode(u"a"_s);
+    Node *b = startNode(u"b"_s);
+    QVERIFY(a && b);
+    const qint64 first = publishOn(a->port(), u"news"_s, u"first"_s).value("id"_L1).toInteger();
+    QVERIFY(first > 0);
+    // Ids from another history, far ahead of the cluster's sequence: a reset, judged by Redis's sequence.
+    WsClient onB;
+    QVERIFY(onB.open(b->port(), u"/ws?channels=news&since=100000"_s));
+    const auto notice = onB.waitFor(u"replay"_s);
+    QVERIFY(notice);
+    QCOMPARE(notice->value("recovered"_L1).toBool(), false);
+    QCOMPARE(notice->value("reason"_L1).toString(), u"reset"_s);
+    QCOMPARE(notice->value("count"_L1).toInt(), 0);
+    QCOMPARE(notice->value("epoch"_L1).toString(), b->server->hub()->epoch());
+    // Then live, from either node, though below the stale since.
+    QList<qint64> live;
+    live.append(publishOn(a->port(), u"news"_s, u"1"_s).value("id"_L1).toInteger());
+    live.append(publishOn(b->port(), u"news"_s, u"2"_s).value("id"_L1).toInteger());
+    for (qint64 id : std::as_const(live)) {
+        const auto m = onB.waitFor(u"note"_s);
+        QVERIFY(m);
+        QCOMPARE(m->value("id"_L1).toInteger(), id);
+    }
+    QVERIFY(onB.noFrame(u"note"_s, 200));
+}
+
+void tst_Cluster::busLostTwiceDeliversOnce()
+{
+    Node *a = startNode(u"a"_s);
+    Node *b = startNode(u"b"_s);
+    QVERIFY(a && b);
+    WsClient onA;
+    QVERIFY(onA.open(a->port(), u"/ws?channels=dup"_s));
+    QVERIFY(onA.waitFor(u"connected"_s));
+    QTRY_VERIFY(a->server->hub()->channelCounts().value(u"dup"_s) == 1);
+    KeptConnection toB;
+    QVERIFY(toB.open(b->port()));
+
+    // Every node's bus connection dropped, then three publishes on B before either node's main thread (this
+    // one) gets to run again: A can only have them from its catch-up read.
+    QSignalSpy bus(a->server->cluster(), &Herald::Cluster::busChanged);
+    QVERIFY(m_redis.command({"CLIENT", "KILL", "TYPE", "pubsub"}));
+    QList<qint64> missed;
+    for (int i = 0; i < 3; ++i) {
+        const HttpResult r = toB.blockingRequest(
+            "POST", u"/api/publish"_s,
+            Herald::compactJson(
+                {{"channel"_L1, "dup"_L1}, {"type"_L1, "note"_L1}, {"message"_L1, QString::number(i)}}));
+        QCOMPARE(r.status, 202);
+        missed.append(r.json().value("id"_L1).toInteger());
+    }
+    auto notes = [&onA] {
+        QList<qint64> ids;
+        for (const QJsonObject &f : std::as_const(onA.frames())) {
+            if (f.value("type"_L1).toString() == u"note"_s)
+                ids.append(f.value("id"_L1).toInteger());
+        }
+        return ids;
+    };
+    QTRY_COMPARE_WITH_TIMEOUT(notes(), missed, 10000);
+    QTRY_VERIFY(!bus.isEmpty() && bus.constLast().at(0).toBool());
+
+    // Lost again before anything newer came: the next catch-up starts after what the last one delivered.
+    bus.clear();
+    QVERIFY(m_redis.command({"CLIENT", "KILL", "TYPE", "pubsub"}));
+    QTRY_VERIFY_WITH_TIMEOUT(bus.size() >= 2 && bus.constLast().at(0).toBool(), 10000);
+    QTest::qWait(300);
+    QCOMPARE(notes(), missed);
+
+    // And live as ever, once.
+    const qint64 live = publishOn(b->port(), u"dup"_s, u"live"_s).value("id"_L1).toInteger();
+    QTRY_COMPARE(notes(), missed + QList<qint64>{live});
+    QTest::qWait(200);
+    QCOMPARE(notes(), missed + QList<qint64>{live});
 }
 
 QTEST_MAIN(tst_Cluster)

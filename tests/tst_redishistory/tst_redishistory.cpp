@@ -146,6 +146,7 @@ private Q_SLOTS:
     void concurrentAppendsGapFreeAndInOrder();
     void threadEndingWithoutRelease();
     void twoNodesShareHistory();
+    void epochSharedPerPrefix();
     void prefixesAreIsolated();
 
     void restartedRedisHeals();
@@ -599,6 +600,7 @@ void tst_RedisHistory::replayFromTheFutureNotRecovered()
     QVERIFY2(r, why(r).constData());
     QVERIFY(r->messages.isEmpty());
     QVERIFY(!r->recovered);
+    QCOMPARE(r->gap, ReplayGap::Reset);
 
     // A node that lags behind the cluster (it has seen only id 1) still resumes a client at 3.
     auto atCurrent = h->replay({u"a"_s}, 3, 1);
@@ -608,6 +610,7 @@ void tst_RedisHistory::replayFromTheFutureNotRecovered()
     QVERIFY2(behind, why(behind).constData());
     QCOMPARE(idsOf(behind->messages), (QList<qint64>{3}));
     QVERIFY(behind->recovered);
+    QCOMPARE(behind->gap, ReplayGap::None);
     // With no channels at all, the future is still the future.
     auto none = h->replay({}, 4, 100);
     QVERIFY2(none, why(none).constData());
@@ -627,6 +630,7 @@ void tst_RedisHistory::replayLimitKeepsNewest()
     QVERIFY2(cut, why(cut).constData());
     QCOMPARE(idsOf(cut->messages), (QList<qint64>{6, 7, 8}));
     QVERIFY(!cut->recovered);
+    QCOMPARE(cut->gap, ReplayGap::Limit);
 
     auto exact = h->replay({u"a"_s, u"b"_s}, 5, 8);
     QVERIFY2(exact, why(exact).constData());
@@ -690,6 +694,7 @@ void tst_RedisHistory::countRetentionOnAppend()
     QVERIFY2(below, why(below).constData());
     QCOMPARE(idsOf(below->messages), (QList<qint64>{8, 9, 10}));
     QVERIFY(!below->recovered);
+    QCOMPARE(below->gap, ReplayGap::Expired);
     auto mixed = h->replay({u"b"_s, alice}, 0, 12);
     QVERIFY2(mixed, why(mixed).constData());
     QCOMPARE(idsOf(mixed->messages), (QList<qint64>{8, 9, 10, 11, 12}));
@@ -1107,6 +1112,33 @@ void tst_RedisHistory::twoNodesShareHistory()
     auto last = two->lastId();
     QVERIFY2(last, why(last).constData());
     QCOMPARE(*last, 6);
+}
+
+void tst_RedisHistory::epochSharedPerPrefix()
+{
+    auto one = openHistory(config());
+    auto two = openHistory(config());
+    QVERIFY(one && two);
+    QCOMPARE(one->epoch().size(), 16);
+    QCOMPARE(two->epoch(), one->epoch());
+    auto other = openHistory(config(), m_prefix + u"other:"_s);
+    QVERIFY(other);
+    QVERIFY(other->epoch() != one->epoch());
+
+    // Redis without the key (it lost its data): the first to look makes a new one, the other adopts it.
+    QVERIFY(m_redis->command({"DEL", (m_prefix + u"epoch"_s).toUtf8()}));
+    const QString before = one->epoch();
+    auto changed = two->ensureEpoch();
+    QVERIFY2(changed, why(changed).constData());
+    QVERIFY(*changed);
+    QVERIFY(two->epoch() != before);
+    auto adopted = one->ensureEpoch();
+    QVERIFY2(adopted, why(adopted).constData());
+    QVERIFY(*adopted);
+    QCOMPARE(one->epoch(), two->epoch());
+    auto unchanged = one->ensureEpoch();
+    QVERIFY2(unchanged, why(unchanged).constData());
+    QVERIFY(!*unchanged);
 }
 
 void tst_RedisHistory::prefixesAreIsolated()

@@ -5,6 +5,7 @@
 #include "testserver.h"
 
 #include <QFileInfo>
+#include <QRegularExpression>
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -96,6 +97,84 @@ private:
     QList<Event> m_events;
 };
 
+// A client that resumes on channel "news" over one of the ways a resume point reaches the server, the `kind`:
+//   ws          /ws?since=&epoch=
+//   ws-frame    /ws, then a subscribe frame with since and epoch
+//   sse         /events?since=&epoch= (named events)
+//   sse-unnamed the same with named=0: the notice comes only when something could not be recovered
+//   sse-header  /events?epoch= with the Last-Event-ID header
+class ResumingClient
+{
+public:
+    bool open(quint16 port, const QString &kind, qint64 since, const QString &epoch)
+    {
+        m_kind = kind;
+        const QString epochQuery = epoch.isEmpty() ? QString() : u"&epoch="_s + epoch;
+        if (kind == u"ws"_s)
+            return m_ws.open(port, u"/ws?channels=news&since=%1%2"_s.arg(since).arg(epochQuery));
+        if (kind == u"ws-frame"_s) {
+            if (!m_ws.open(port, u"/ws"_s) || !m_ws.waitFor(u"connected"_s))
+                return false;
+            QJsonObject frame{{"action"_L1, "subscribe"_L1}, {"channel"_L1, "news"_L1}, {"since"_L1, since}};
+            if (!epoch.isEmpty())
+                frame.insert("epoch"_L1, epoch);
+            m_ws.send(frame);
+            return bool(m_ws.waitFor(u"subscribed"_s));
+        }
+        const QByteArray base = "/events?channels=news" + epochQuery.toUtf8();
+        if (kind == u"sse"_s)
+            return m_sse.open(port, base + "&since=" + QByteArray::number(since));
+        if (kind == u"sse-unnamed"_s)
+            return m_sse.open(port, base + "&named=0&since=" + QByteArray::number(since));
+        if (kind == u"sse-header"_s)
+            return m_sse.open(port, base, "Last-Event-ID: " + QByteArray::number(since) + "\r\n");
+        qWarning() << "no such kind of resume" << kind;
+        return false;
+    }
+    bool isSse() const { return m_kind.startsWith(u"sse"_s); }
+
+    // The replay notice, if one comes within the time.
+    std::optional<QJsonObject> notice(int timeoutMs = 5000)
+    {
+        if (!isSse())
+            return m_ws.waitFor(u"replay"_s, timeoutMs);
+        QElapsedTimer t;
+        t.start();
+        do {
+            m_sse.poll();
+            for (const SseClient::Event &e : std::as_const(m_sse.events())) {
+                if (e.data.value("type"_L1).toString() == u"replay"_s)
+                    return e.data;
+            }
+            QTest::qWait(5);
+        } while (t.elapsed() < timeoutMs);
+        return std::nullopt;
+    }
+    // The ids of the messages received so far on "news", in order.
+    QList<qint64> ids()
+    {
+        QList<qint64> out;
+        if (!isSse()) {
+            for (const QJsonObject &f : std::as_const(m_ws.frames())) {
+                if (f.value("channel"_L1).toString() == u"news"_s && f.value("id"_L1).toInteger() > 0)
+                    out.append(f.value("id"_L1).toInteger());
+            }
+            return out;
+        }
+        m_sse.poll();
+        for (const SseClient::Event &e : std::as_const(m_sse.events())) {
+            if (e.id > 0 && e.data.value("channel"_L1).toString() == u"news"_s)
+                out.append(e.id);
+        }
+        return out;
+    }
+
+private:
+    QString m_kind;
+    WsClient m_ws;
+    SseClient m_sse;
+};
+
 QList<qint64> idsOf(const QList<QJsonObject> &frames, const QString &channel = {})
 {
     QList<qint64> ids;
@@ -127,6 +206,11 @@ private Q_SLOTS:
     void sseSinceQueryAndSeedPath();
     void notRecoveredAfterRetention();
     void notRecoveredFromTheFuture();
+    void resetSinceAheadGoesLive_data();
+    void resetSinceAheadGoesLive();
+    void otherEpochIsReset_data();
+    void otherEpochIsReset();
+    void epochKeptAcrossRestart();
     void badSinceRejected();
     void notificationsQueue();
     void channelsAndHistory();
@@ -327,6 +411,8 @@ void tst_Replay::sseResumeWithLastEventId()
 {
     SseClient first;
     QVERIFY(first.open(m_port, "/events?user_id=5"));
+    // open() only connects: published before the stream is set up, the message would not reach it.
+    QTRY_COMPARE(m_server->hub()->counts().subscribers, 1);
     const qint64 seen = publish(u"user:5"_s, u"seen"_s);
     QVERIFY(first.waitForEvents(1));
     QCOMPARE(first.events().constFirst().id, seen);
@@ -397,6 +483,7 @@ void tst_Replay::notRecoveredAfterRetention()
     const auto notice = c->waitFor(u"replay"_s);
     QVERIFY(notice);
     QCOMPARE(notice->value("recovered"_L1).toBool(), false);
+    QCOMPARE(notice->value("reason"_L1).toString(), u"expired"_s);
     QCOMPARE(notice->value("count"_L1).toInt(), 10);
     QTRY_COMPARE(idsOf(c->frames()).size(), 10);
 
@@ -407,16 +494,19 @@ void tst_Replay::notRecoveredAfterRetention()
     const auto gap = seed.events().constFirst();
     QCOMPARE(gap.data.value("type"_L1).toString(), u"replay"_s);
     QCOMPARE(gap.data.value("recovered"_L1).toBool(), false);
+    QCOMPARE(gap.data.value("reason"_L1).toString(), u"expired"_s);
     QVERIFY(!gap.data.value("message"_L1).toString().isEmpty());
 
     // History says the same.
     const HttpResult h = http("GET", m_port, u"/api/channels/user:3/history?since=%1"_s.arg(start));
     QCOMPARE(h.status, 200);
     QCOMPARE(h.json().value("recovered"_L1).toBool(), false);
+    QCOMPARE(h.json().value("reason"_L1).toString(), u"expired"_s);
     // From a point retention has not reached, it is complete.
     const qint64 recent = idsOf(c->frames()).at(2);
     const HttpResult ok = http("GET", m_port, u"/api/channels/user:3/history?since=%1"_s.arg(recent));
     QCOMPARE(ok.json().value("recovered"_L1).toBool(), true);
+    QVERIFY(!ok.json().contains("reason"_L1));
     QCOMPARE(ok.json().value("messages"_L1).toArray().size(), 7);
 }
 
@@ -428,7 +518,139 @@ void tst_Replay::notRecoveredFromTheFuture()
     const auto notice = c->waitFor(u"replay"_s);
     QVERIFY(notice);
     QCOMPARE(notice->value("recovered"_L1).toBool(), false);
+    QCOMPARE(notice->value("reason"_L1).toString(), u"reset"_s);
     QCOMPARE(notice->value("count"_L1).toInt(), 0);
+    // The REST history says the same.
+    const HttpResult h = http("GET", m_port, u"/api/channels/news/history?since=999999"_s);
+    QCOMPARE(h.json().value("recovered"_L1).toBool(), false);
+    QCOMPARE(h.json().value("reason"_L1).toString(), u"reset"_s);
+}
+
+void tst_Replay::resetSinceAheadGoesLive_data()
+{
+    QTest::addColumn<QString>("kind");
+    for (const char *kind : {"ws", "ws-frame", "sse", "sse-unnamed", "sse-header"})
+        QTest::newRow(kind) << QString::fromLatin1(kind);
+}
+
+void tst_Replay::resetSinceAheadGoesLive()
+{
+    // A client still holding an id of an earlier history (a reset data dir, a restored backup, a page open
+    // across both) that this fresh server's ids are far below.
+    QFETCH(QString, kind);
+    const qint64 stored = publish(u"news"_s, u"of this history"_s);
+    QVERIFY(stored > 0);
+    ResumingClient c;
+    QVERIFY(c.open(m_port, kind, 100000, {}));
+    const auto notice = c.notice();
+    QVERIFY(notice);
+    QCOMPARE(notice->value("recovered"_L1).toBool(), false);
+    QCOMPARE(notice->value("reason"_L1).toString(), u"reset"_s);
+    QCOMPARE(notice->value("count"_L1).toInt(), 0); // its ids match nothing here: none are replayed
+    QCOMPARE(notice->value("since"_L1).toInteger(), 100000);
+    QCOMPARE(notice->value("last_id"_L1).toInteger(), stored);
+    QCOMPARE(notice->value("epoch"_L1).toString(), m_server->hub()->epoch());
+
+    // Then every new message, live, though each id is below the stale since.
+    QList<qint64> live;
+    for (int i = 0; i < 3; ++i)
+        live.append(publish(u"news"_s, u"live %1"_s.arg(i)));
+    QVERIFY(live.last() < 100000);
+    QTRY_COMPARE(c.ids(), live);
+    QTest::qWait(100);
+    QCOMPARE(c.ids(), live);
+}
+
+void tst_Replay::otherEpochIsReset_data()
+{
+    QTest::addColumn<QString>("kind");
+    QTest::addColumn<QString>("epoch"); // "server", "other" or "" (none sent)
+    QTest::addColumn<bool>("reset");
+    for (const char *kind : {"ws", "ws-frame", "sse"}) {
+        QTest::addRow("%s, another epoch", kind) << QString::fromLatin1(kind) << u"other"_s << true;
+        QTest::addRow("%s, the server's", kind) << QString::fromLatin1(kind) << u"server"_s << false;
+        QTest::addRow("%s, none", kind) << QString::fromLatin1(kind) << QString() << false;
+    }
+    // EventSource repeats its URL's epoch with a Last-Event-ID it may have got from a later epoch: ignored.
+    QTest::newRow("sse-header, another epoch") << u"sse-header"_s << u"other"_s << false;
+}
+
+void tst_Replay::otherEpochIsReset()
+{
+    QFETCH(QString, kind);
+    QFETCH(QString, epoch);
+    QFETCH(bool, reset);
+    QList<qint64> stored;
+    for (int i = 0; i < 5; ++i)
+        stored.append(publish(u"news"_s, u"n%1"_s.arg(i)));
+    const QString serverEpoch = m_server->hub()->epoch();
+    // A since this history has, but from another one: the ids name other messages.
+    const QString sent = epoch == u"server"_s  ? serverEpoch
+                         : epoch == u"other"_s ? u"0123456789abcdef"_s
+                                               : epoch;
+    QVERIFY(sent != serverEpoch || epoch == u"server"_s);
+    ResumingClient c;
+    QVERIFY(c.open(m_port, kind, stored.at(1), sent));
+    const auto notice = c.notice();
+    QVERIFY(notice);
+    QCOMPARE(notice->value("epoch"_L1).toString(), serverEpoch);
+    QCOMPARE(notice->value("recovered"_L1).toBool(), !reset);
+    QCOMPARE(notice->value("count"_L1).toInt(), reset ? 0 : 3);
+    if (reset)
+        QCOMPARE(notice->value("reason"_L1).toString(), u"reset"_s);
+    else
+        QVERIFY(!notice->contains("reason"_L1));
+    const qint64 live = publish(u"news"_s, u"live"_s);
+    const QList<qint64> expected = reset ? QList<qint64>{live} : stored.mid(2) + QList<qint64>{live};
+    QTRY_COMPARE(c.ids(), expected);
+}
+
+void tst_Replay::epochKeptAcrossRestart()
+{
+    static const QRegularExpression hex16(u"^[0-9a-f]{16}$"_s);
+    const QString epoch = http("GET", m_port, u"/healthz"_s).json().value("epoch"_L1).toString();
+    QVERIFY2(hex16.match(epoch).hasMatch(), qPrintable(epoch));
+    QCOMPARE(epoch, m_server->hub()->epoch());
+    auto hello = client(u"/ws"_s);
+    QVERIFY(hello);
+    const auto connected = hello->waitFor(u"connected"_s);
+    QVERIFY(connected);
+    QCOMPARE(connected->value("epoch"_L1).toString(), epoch);
+    hello.reset();
+    QList<qint64> ids;
+    for (int i = 0; i < 3; ++i)
+        ids.append(publish(u"news"_s, u"n%1"_s.arg(i)));
+
+    // The same data dir: the same history, so a client resuming with its epoch recovers.
+    startServer();
+    QCOMPARE(http("GET", m_port, u"/healthz"_s).json().value("epoch"_L1).toString(), epoch);
+    auto same = client(u"/ws?channels=news&since=%1&epoch=%2"_s.arg(ids.at(0)).arg(epoch));
+    QVERIFY(same);
+    const auto recovered = same->waitFor(u"replay"_s);
+    QVERIFY(recovered);
+    QCOMPARE(recovered->value("recovered"_L1).toBool(), true);
+    QCOMPARE(recovered->value("epoch"_L1).toString(), epoch);
+    QTRY_COMPARE(idsOf(same->frames(), u"news"_s), ids.mid(1));
+    same.reset();
+
+    // A fresh data dir: another history, whose ids soon overlap the old ones. Only the epoch tells them
+    // apart.
+    m_server.reset();
+    m_dir = std::make_unique<QTemporaryDir>();
+    startServer();
+    const QString fresh = http("GET", m_port, u"/healthz"_s).json().value("epoch"_L1).toString();
+    QVERIFY2(hex16.match(fresh).hasMatch(), qPrintable(fresh));
+    QVERIFY(fresh != epoch);
+    for (int i = 0; i < 3; ++i)
+        publish(u"news"_s, u"new history %1"_s.arg(i));
+    auto stale = client(u"/ws?channels=news&since=%1&epoch=%2"_s.arg(ids.at(0)).arg(epoch));
+    QVERIFY(stale);
+    const auto reset = stale->waitFor(u"replay"_s);
+    QVERIFY(reset);
+    QCOMPARE(reset->value("recovered"_L1).toBool(), false);
+    QCOMPARE(reset->value("reason"_L1).toString(), u"reset"_s);
+    QCOMPARE(reset->value("epoch"_L1).toString(), fresh);
+    QCOMPARE(reset->value("count"_L1).toInt(), 0);
 }
 
 void tst_Replay::badSinceRejected()

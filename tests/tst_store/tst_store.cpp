@@ -7,6 +7,7 @@
 #include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QRegularExpression>
 #include <QSemaphore>
 #include <QSignalSpy>
 #include <QSqlDatabase>
@@ -128,6 +129,8 @@ private Q_SLOTS:
 
     void openCreatesWalDatabase();
     void reopenKeepsMessages();
+    void epochKeptNewPerDatabase();
+    void epochAddedToOlderSchema();
     void newerSchemaRefused();
     void unusablePathFails_data();
     void unusablePathFails();
@@ -264,6 +267,57 @@ void tst_Store::reopenKeepsMessages()
     QVERIFY2(page, why(page).constData());
     QCOMPARE(idsOf(page->messages), (QList<qint64>{1, 2, 3}));
     QCOMPARE(page->messages.at(1).message, u"message 2"_s);
+}
+
+void tst_Store::epochKeptNewPerDatabase()
+{
+    QString first;
+    {
+        Store store(config());
+        QVERIFY2(store.open(), qPrintable(store.errorString()));
+        first = store.epoch();
+        QVERIFY2(QRegularExpression(u"^[0-9a-f]{16}$"_s).match(first).hasMatch(), qPrintable(first));
+    }
+    {
+        Store again(config());
+        QVERIFY2(again.open(), qPrintable(again.errorString()));
+        QCOMPARE(again.epoch(), first);
+    }
+    // Another data dir is another history.
+    QTemporaryDir other;
+    ServerConfig c = config();
+    c.dataDir = other.path();
+    Store fresh(c);
+    QVERIFY2(fresh.open(), qPrintable(fresh.errorString()));
+    QVERIFY(!fresh.epoch().isEmpty());
+    QVERIFY(fresh.epoch() != first);
+}
+
+void tst_Store::epochAddedToOlderSchema()
+{
+    // A database of schema 2 (before epochs), with a message in it: migrated, it keeps the message and gets
+    // an epoch, which it then keeps.
+    {
+        Store store(config());
+        QVERIFY2(store.open(), qPrintable(store.errorString()));
+        QVERIFY(store.insert(makeMessage(1, u"chat"_s)));
+    }
+    {
+        RawDb raw(dbPath());
+        QVERIFY(raw.exec(u"DELETE FROM meta WHERE key = 'epoch'"_s));
+        QVERIFY(raw.exec(u"PRAGMA user_version = 2"_s));
+    }
+    QString epoch;
+    {
+        Store store(config());
+        QVERIFY2(store.open(), qPrintable(store.errorString()));
+        epoch = store.epoch();
+        QCOMPARE(epoch.size(), 16);
+        QCOMPARE(store.lastStoredId(), 1);
+    }
+    RawDb raw(dbPath());
+    QCOMPARE(raw.scalar(u"PRAGMA user_version"_s).toInt(), Store::SchemaVersion);
+    QCOMPARE(raw.scalar(u"SELECT value FROM meta WHERE key = 'epoch'"_s).toString(), epoch);
 }
 
 void tst_Store::newerSchemaRefused()
@@ -513,10 +567,13 @@ void tst_Store::replayFromTheFutureNotRecovered()
     QVERIFY2(r, why(r).constData());
     QVERIFY(r->messages.isEmpty());
     QVERIFY(!r->recovered);
+    QCOMPARE(r->gap, ReplayGap::Reset);
+    QCOMPARE(replayGapName(r->gap), u"reset"_s);
 
     auto atCurrent = store.replay({u"a"_s}, 3, 3);
     QVERIFY2(atCurrent, why(atCurrent).constData());
     QVERIFY(atCurrent->recovered);
+    QCOMPARE(atCurrent->gap, ReplayGap::None);
 }
 
 void tst_Store::replayLimitKeepsNewest()
@@ -534,6 +591,7 @@ void tst_Store::replayLimitKeepsNewest()
     QVERIFY2(cut, why(cut).constData());
     QCOMPARE(idsOf(cut->messages), (QList<qint64>{6, 7, 8}));
     QVERIFY(!cut->recovered);
+    QCOMPARE(cut->gap, ReplayGap::Limit);
 
     auto exact = store.replay({u"a"_s, u"b"_s}, 5, 8);
     QVERIFY2(exact, why(exact).constData());

@@ -18,6 +18,13 @@ export class ActivityFeed {
     this.ids = new Set();
   }
 
+  /** Empties the feed (the server's history was reset: these ids now name other messages). */
+  clear() {
+    this.ids.clear();
+    this.list.replaceChildren();
+    this.empty.classList.remove('d-none');
+  }
+
   add(message) {
     const key = message.id ?? `${message.timestamp}|${message.message}`;
     if (this.ids.has(key)) return false;

@@ -336,7 +336,14 @@ function startApp() {
     const r = e.detail;
     app.lastReplay = r;
     replayedBatch = 0;
-    if (r.recovered === false) {
+    if (r.reason === 'reset') {
+      // What the page shows came from another history of the server (its data was reset): ids mean other
+      // messages now, so everything is dropped and loaded again.
+      chat.clear();
+      activity.clear();
+      toast('The server was reset', 'Its history started over; the lists were reloaded.', { tone: 'warning', iconName: 'alert', delay: 8000 });
+      loadLists();
+    } else if (r.recovered === false) {
       toast('Some messages were lost', 'The server no longer had everything you missed; the lists were reloaded.', { tone: 'warning', iconName: 'alert', delay: 8000 });
       loadLists();
     } else if (r.count > 0) {
@@ -390,6 +397,7 @@ function startApp() {
     try {
       const health = await api.health();
       if (Number.isInteger(health.last_id)) conn.lastId = health.last_id;
+      if (typeof health.epoch === 'string' && health.epoch) conn.epoch = health.epoch;
     } catch {
       /* no resume point: the connection starts live and the lists load once it is */
     }
@@ -407,6 +415,7 @@ function startApp() {
     transport,
     lastReplay: null,
     get lastId() { return conn.lastId; },
+    get epoch() { return conn.epoch; },
     get state() { return conn.state; },
     get unread() { return notifications.unread; },
     get sound() { return { state: sound.state, ...sound.stats }; },

@@ -64,6 +64,13 @@ export class ChatPanel {
     return true;
   }
 
+  /** Empties the room (the server's history was reset: these ids now name other messages). */
+  clear() {
+    this.ids.clear();
+    this.list.replaceChildren();
+    this.empty.classList.remove('d-none');
+  }
+
   setOnline(online) {
     setText(this.list.closest('.card')?.querySelector('.chat-state'), online ? '' : 'offline');
   }

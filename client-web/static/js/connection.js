@@ -5,7 +5,12 @@
 // Events (CustomEvent, detail in brackets):
 //   status   {state: 'connecting'|'live'|'waiting'|'stopped', retryAt, attempt, transport}
 //   message  {message, replayed}     every published message (chat, notifications, broadcasts…)
-//   replay   {since, count, recovered, last_id}   before the replayed messages (on SSE: only when not recovered)
+//   replay   {since, count, recovered, last_id, epoch, reason}   before the replayed messages (on SSE: only when
+//            not recovered); reason 'reset': the server's history is another than the one the ids came from
+//
+// Ids are comparable only within one epoch of the server's history (a new data dir is a new epoch): the last
+// id goes with the epoch it came from (?epoch=), and a frame showing another epoch makes the held id worthless,
+// so it is replaced by the server's own position rather than sent again.
 //   reply    {frame}                  other frames: connected, published, pong, stats, subscribed, error…
 
 export const CHANNEL_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
@@ -37,8 +42,9 @@ export class Connection extends EventTarget {
    * @param {string} o.clientId
    * @param {string[]} o.channels extra channels (chat, …)
    * @param {number|null} o.since resume point for the first connection
+   * @param {string|null} o.epoch the epoch of the server's history that `since` comes from
    */
-  constructor({ transport = 'ws', userId, clientId, channels = [], since = null, token = null, backoff = new Backoff() }) {
+  constructor({ transport = 'ws', userId, clientId, channels = [], since = null, epoch = null, token = null, backoff = new Backoff() }) {
     super();
     this.token = token;
     this.transport = transport === 'sse' ? 'sse' : 'ws';
@@ -46,6 +52,7 @@ export class Connection extends EventTarget {
     this.clientId = clientId;
     this.channels = [...new Set(channels)];
     this.lastId = Number.isInteger(since) ? since : null;
+    this.epoch = typeof epoch === 'string' && epoch ? epoch : null;
     this.backoff = backoff;
     this.state = 'stopped';
     this.retryAt = 0;
@@ -119,7 +126,10 @@ export class Connection extends EventTarget {
     q.set('client_id', this.clientId);
     if (this.userId) q.set('user_id', this.userId);
     if (this.channels.length) q.set('channels', this.channels.join(','));
-    if (this.lastId !== null) q.set('since', String(this.lastId));
+    if (this.lastId !== null) {
+      q.set('since', String(this.lastId));
+      if (this.epoch) q.set('epoch', this.epoch);
+    }
     if (this.token) q.set('token', this.token);
     if (this.transport === 'sse') {
       // Unnamed events: EventSource hands a named event only to a listener for that very name, so a named
@@ -247,10 +257,21 @@ export class Connection extends EventTarget {
     };
   }
 
+  /** Takes the epoch a frame shows; another than the one held voids the last id (see the top of the file). */
+  adoptEpoch(frame) {
+    if (typeof frame.epoch !== 'string' || !frame.epoch || frame.epoch === this.epoch) return;
+    const previous = this.epoch;
+    this.epoch = frame.epoch;
+    if (previous === null) return;
+    this.lastId = Number.isInteger(frame.last_id) ? frame.last_id : null;
+    this.emit('reset', { epoch: frame.epoch, previous });
+  }
+
   handleFrame(frame, sseId) {
     if (!frame || typeof frame !== 'object') return;
     switch (frame.type) {
       case 'connected':
+        this.adoptEpoch(frame);
         // A fresh connection (no resume point) starts from the hub's current id.
         if (this.lastId === null && Number.isInteger(frame.last_id)) this.lastId = frame.last_id;
         this.emit('reply', { frame });
@@ -260,6 +281,7 @@ export class Connection extends EventTarget {
         return;
       case 'replay':
         this.replayLeft = Number(frame.count) || 0;
+        this.adoptEpoch(frame);
         // The history no longer covers the gap (or the server's data was reset): start from its present.
         if (frame.recovered === false && Number.isInteger(frame.last_id)) this.lastId = frame.last_id;
         this.emit('replay', frame);
