@@ -244,7 +244,7 @@ bool Store::openConnection(QSqlDatabase &db, QString *error)
         // The cap bounds herald.db and herald.db-wal together: an eighth of it (4 MiB at most) is the WAL's,
         // checkpointed at half that and truncated back to it after each reset; ensureRoom() checks the sum.
         const qint64 pageSize = std::max<qint64>(512, q.value(0).toLongLong());
-        const qint64 budget = std::clamp<qint64>(m_config.maxDatabaseSize / 8, 8 * pageSize, 4 << 20);
+        const qint64 budget = std::clamp<qint64>(m_config.maxDatabaseSize / 8, 2 * pageSize, 4 << 20);
         m_walBudget = budget;
         const qint64 pages = std::max<qint64>(1, (m_config.maxDatabaseSize - budget) / pageSize);
         const QStringList limits = {

@@ -793,13 +793,13 @@ void tst_EpollDispatcher::readNotifierIsLevelTriggered()
 
     QVERIFY(pair.send(1, "hello"_ba)); // wakes the blocked worker
     QTRY_COMPARE(fired.load(), 5);
-    QCOMPARE(bytesRead.load(), 5);
+    QTRY_COMPARE(bytesRead.load(), 5); // the 5th activation counts before it reads
     worker.settle();
     QCOMPARE(fired.load(), 5); // read: quiet
 
     QVERIFY(pair.send(1, "again"_ba));
     QTRY_COMPARE(fired.load(), 10);
-    QCOMPARE(bytesRead.load(), 10);
+    QTRY_COMPARE(bytesRead.load(), 10);
     worker.settle();
     QCOMPARE(fired.load(), 10);
 }
