@@ -11,6 +11,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
 #include <memory>
 
 using namespace Qt::StringLiterals;
@@ -155,6 +156,13 @@ QString Identity::refusal(const QString &channel, bool write) const
     return u"the token does not allow channel %1"_s.arg(channel);
 }
 
+QString Identity::senderFor(const QString &clientId, const QString &declared) const
+{
+    if (!open)
+        return authenticated ? subject : QString();
+    return clientId.isEmpty() ? declared : clientId;
+}
+
 TokenVerifier::TokenVerifier(QByteArray secret)
     : m_secret(std::move(secret))
 {}
@@ -189,6 +197,15 @@ Result<Identity, AuthError> TokenVerifier::verify(QByteArrayView token) const
     if (!isValidIdentifier(id.subject))
         return R::failure({u"invalid token: sub must match [A-Za-z0-9_.:-]{1,121}"_s});
     const char *role = jwt_get_grant(jwt.get(), "role");
+    if (!role) {
+        // Absent means subscriber; present in another form (["admin"], 1, null) is a malformed token, not a
+        // quiet downgrade.
+        char *json = jwt_get_grants_json(jwt.get(), "role");
+        const bool present = json != nullptr;
+        std::free(json); // malloc()ed by libjwt 1.x, which has no free function of its own for it
+        if (present)
+            return R::failure({u"invalid token: role must be a string: subscriber, publisher or admin"_s});
+    }
     const auto parsedRole = roleFromName(QString::fromUtf8(role ? role : "subscriber"));
     if (!parsedRole)
         return R::failure({u"invalid token: role must be subscriber, publisher or admin"_s});

@@ -44,6 +44,10 @@ struct Identity
     bool canWrite(const QString &channel) const;
     // Why canRead/canWrite said no, for the refusal's reason.
     QString refusal(const QString &channel, bool write) const;
+    // Who a message from this identity says it is from: the token's sub, never a field the client fills in.
+    // Open mode has no identities: the connection's client id (for REST, X-Client-Id), else what the
+    // request named, as trusted as the client id it could have picked.
+    QString senderFor(const QString &clientId, const QString &declared = {}) const;
 };
 
 struct AuthError

@@ -541,9 +541,11 @@ RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequ
         return restError(422, errorCodeName(message.error().code), message.error().message);
     Message m = std::move(message).value();
     m.channel = channel;
+    const QString clientId = QString::fromUtf8(request.header("x-client-id"));
+    m.sender = who.senderFor(clientId, m.sender);
     if (m_hub->isModelChannel(channel))
         m.extra.insert("model"_L1, channel);
-    const PublishResult id = m_hub->publish(std::move(m), QString::fromUtf8(request.header("x-client-id")));
+    const PublishResult id = m_hub->publish(std::move(m), clientId);
     if (!id)
         return restStoreError(id.error());
     return restJson(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel}}, 202);
@@ -564,7 +566,9 @@ QHttpServerResponse HttpApi::broadcast(const QHttpServerRequest &request)
     auto message = messageFromPayload(o, u"broadcast"_s);
     if (!message)
         return errorResponse(422, errorCodeName(message.error().code), message.error().message);
-    const PublishResult id = m_hub->broadcastToAll(std::move(message).value());
+    Message m = std::move(message).value();
+    m.sender = who.senderFor(QString::fromUtf8(request.value("X-Client-Id")), m.sender);
+    const PublishResult id = m_hub->broadcastToAll(std::move(m));
     if (!id)
         return storeErrorResponse(id.error());
     return jsonResponse(QJsonObject{{"id"_L1, *id}, {"channel"_L1, Channels::Broadcast.toString()}}, 202);
@@ -591,6 +595,7 @@ RestResponse HttpApi::publish(const RestRequest &request)
     Message m = std::move(message).value();
     m.channel = channel.toString();
     const QString exclude = QString::fromUtf8(request.header("x-client-id"));
+    m.sender = who.senderFor(exclude, m.sender);
     const PublishResult id = m_hub->publish(std::move(m), exclude);
     if (!id)
         return restStoreError(id.error());

@@ -33,9 +33,11 @@ std::optional<Identity> Session::identifyHandshake(Hub *hub, QTcpSocket *socket,
         writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, u"origin not allowed"_s);
         return std::nullopt;
     }
-    QByteArray token = head.queryValue(u"token"_s).toUtf8();
+    // The same order as REST (HttpGuard): the Authorization header, then ?token= (browsers cannot set
+    // headers).
+    QByteArray token = bearerToken(head.header("authorization"));
     if (token.isEmpty())
-        token = bearerToken(head.header("authorization"));
+        token = head.queryValue(u"token"_s).toUtf8();
     auto identity = auth.identify(token);
     if (identity && !anonymousOk && !identity->open && !identity->authenticated)
         identity = Result<Identity, AuthError>::failure({u"authentication required: pass ?token="_s});

@@ -752,8 +752,7 @@ void WsSession::doPublish(const Request &r)
     }
     Message m = std::move(message).value();
     m.channel = channel;
-    if (m.sender.isNull())
-        m.sender = clientId();
+    m.sender = m_identity.senderFor(clientId());
     const PublishResult id = m_worker->hub()->publish(std::move(m));
     if (!id) {
         sendPublishError(id.error(), &r);
@@ -769,18 +768,18 @@ void WsSession::doSeedMessage(const Request &r)
         sendError(ErrorCode::BadRequest, u"field 'message' is required and must be a string"_s, &r);
         return;
     }
-    // chat needs the chat room; notify and broadcast_notification reach everyone, so they need a publisher;
-    // notification only echoes to the sender.
+    // chat writes to the stored chat channel and notify and broadcast_notification reach everyone: all three
+    // publish, so they need a publisher or an admin (SPEC section 7); notification only echoes to the sender.
     const QString chat = Channels::Chat.toString();
     const QString everyone = Channels::Broadcast.toString();
-    if (r.action == Action::Chat && !allowed(m_identity.canRead(chat), m_identity.refusal(chat, false), &r))
+    if (r.action == Action::Chat && !allowed(m_identity.canWrite(chat), m_identity.refusal(chat, true), &r))
         return;
     if ((r.action == Action::Notify || r.action == Action::BroadcastNotification) &&
         !allowed(m_identity.canWrite(everyone), m_identity.refusal(everyone, true), &r))
         return;
     Message m;
     m.message = text.toString();
-    m.sender = clientId();
+    m.sender = m_identity.senderFor(clientId());
     Hub *hub = m_worker->hub();
     PublishResult result = qint64(0);
     switch (r.action) {
@@ -828,8 +827,7 @@ void WsSession::doBroadcast(const Request &r)
         return;
     }
     Message m = std::move(message).value();
-    if (m.sender.isNull())
-        m.sender = clientId();
+    m.sender = m_identity.senderFor(clientId());
     const PublishResult id = m_worker->hub()->broadcastToAll(std::move(m));
     if (!id) {
         sendPublishError(id.error(), &r);

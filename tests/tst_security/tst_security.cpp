@@ -456,6 +456,10 @@ private Q_SLOTS:
     void tokens();
     void tokenTransports_data();
     void tokenTransports();
+    void headerTokenWins_data();
+    void headerTokenWins();
+    void senderIsTheIdentity_data();
+    void senderIsTheIdentity();
 
     // 3. Roles and channels.
     void wsRoutes_data();
@@ -945,6 +949,15 @@ void tst_Security::tokens_data()
     QTest::newRow("unknown role") << craft(jwtHeader("HS256"), with(alice, u"role"_s, u"root"_s)) << false;
     QTest::newRow("role in capitals")
         << craft(jwtHeader("HS256"), with(alice, u"role"_s, u"Admin"_s)) << false;
+    // A role in another form is malformed, never quietly a subscriber.
+    QTest::newRow("role an array") << craft(jwtHeader("HS256"),
+                                            with(alice, u"role"_s, QJsonArray{u"admin"_s}))
+                                   << false;
+    QTest::newRow("role a number") << craft(jwtHeader("HS256"), with(alice, u"role"_s, 1)) << false;
+    QTest::newRow("role null") << craft(jwtHeader("HS256"), with(alice, u"role"_s, QJsonValue())) << false;
+    QTest::newRow("role an object") << craft(jwtHeader("HS256"),
+                                             with(alice, u"role"_s, QJsonObject{{"admin"_L1, true}}))
+                                    << false;
     QTest::newRow("channels a string")
         << craft(jwtHeader("HS256"), with(alice, u"channels"_s, u"news"_s)) << false;
     QTest::newRow("channels with a number")
@@ -1042,6 +1055,79 @@ void tst_Security::tokenTransports()
         const int allowed = transport.startsWith(u"ws"_s) ? 101 : 200;
         QCOMPARE(status, good ? allowed : refusedStatus);
     }
+}
+
+void tst_Security::headerTokenWins_data()
+{
+    QTest::addColumn<QString>("transport");
+    for (const char *t : {"rest", "ws", "sse"})
+        QTest::newRow(t) << QString::fromLatin1(t);
+}
+
+void tst_Security::headerTokenWins()
+{
+    // One order on every transport: Authorization first, then ?token= (WebSocket once preferred the query).
+    QFETCH(QString, transport);
+    QVERIFY(startServer());
+    const QByteArray good = mint(u"alice"_s, Role::Subscriber);
+    const QByteArray bad = mint(u"alice"_s, Role::Subscriber, {}, 1h, OtherSecret);
+    int status = 0;
+    if (transport == u"rest"_s)
+        status = request("GET", withToken("/api/notifications?user_id=alice", bad), good).status;
+    else if (transport == u"ws"_s)
+        status = upgrade(withToken("/ws?user_id=alice", bad), bearer(good));
+    else
+        status = sse(withToken("/events?user_id=alice", bad), bearer(good)).status;
+    QCOMPARE(status, transport == u"ws"_s ? 101 : 200);
+}
+
+void tst_Security::senderIsTheIdentity_data()
+{
+    QTest::addColumn<QString>("how");
+    for (const char *h : {"rest publish", "rest channel event", "ws publish", "ws broadcast", "ws chat"})
+        QTest::newRow(h) << QString::fromLatin1(h);
+}
+
+void tst_Security::senderIsTheIdentity()
+{
+    // A publisher "svc" claims to be "bob": every message says "svc", whatever the request named.
+    QFETCH(QString, how);
+    QVERIFY(startServer());
+    auto listener = ws(withToken("/ws?channels=news,chat", adminToken()));
+    QVERIFY(listener);
+    QVERIFY(listener->waitFor(u"connected"_s));
+    const QByteArray svc = mint(u"svc"_s, Role::Publisher);
+    const QJsonObject claim{{"sender"_L1, "bob"_L1}, {"message"_L1, "hi"_L1}};
+    QString type = u"message"_s;
+    if (how.startsWith(u"rest"_s)) {
+        QJsonObject body = claim;
+        body.insert("channel"_L1, "news"_L1);
+        QByteArray target = "/api/publish";
+        if (how == u"rest channel event"_s) {
+            body.insert("type"_L1, "alert"_L1);
+            target = "/api/channels/news/events";
+            type = u"alert"_s;
+        }
+        QCOMPARE(request("POST", target, svc, Herald::compactJson(body)).status, 202);
+    } else {
+        auto c = ws(withToken("/ws/tab-svc", svc));
+        QVERIFY(c);
+        QJsonObject frame = claim;
+        if (how == u"ws publish"_s) {
+            frame.insert("action"_L1, "publish"_L1);
+            frame.insert("channel"_L1, "news"_L1);
+        } else if (how == u"ws broadcast"_s) {
+            frame.insert("type"_L1, "broadcast"_L1);
+            type = u"broadcast"_s;
+        } else {
+            frame.insert("type"_L1, "chat"_L1);
+            type = u"chat"_s;
+        }
+        c->send(frame);
+    }
+    const auto got = listener->waitFor(type);
+    QVERIFY2(got, qPrintable(listener->raw().join(u'\n')));
+    QCOMPARE(got->value("sender"_L1).toString(), u"svc"_s);
 }
 
 // ---- 3. Roles and channels ----
@@ -1164,9 +1250,11 @@ void tst_Security::wsActions_data()
     QTest::newRow("publisher broadcast_notification")
         << pub << none << chat << seed("broadcast_notification") << u"ok"_s;
     QTest::newRow("personal notification") << sub << none << chat << seed("notification") << u"ok"_s;
-    QTest::newRow("chat in the chat room") << sub << none << chat << seed("chat") << u"chat"_s;
+    // chat publishes to the stored chat channel: a publisher's right (SPEC section 7), not a subscriber's.
+    QTest::newRow("subscriber chats") << sub << none << chat << seed("chat") << u"error:forbidden"_s;
+    QTest::newRow("publisher chats") << pub << none << chat << seed("chat") << u"chat"_s;
     QTest::newRow("chat without the chat channel")
-        << sub << news << native << seed("chat") << u"error:forbidden"_s;
+        << pub << news << native << seed("chat") << u"error:forbidden"_s;
     QTest::newRow("publisher disconnects a client")
         << pub << none << native << QJsonObject{{"action"_L1, "disconnect"_L1}, {"client_id"_L1, "x"_L1}}
         << u"error:forbidden"_s;
