@@ -488,6 +488,8 @@ private Q_SLOTS:
     // 7. Limits (open mode).
     void messageSizeLimits();
     void bodyAnnouncedTwiceIsRefused();
+    void requestSmugglingIsRefused_data();
+    void requestSmugglingIsRefused();
     void perIpConnectionCap();
     void rateLimitBurst();
     void rateLimitSteadyStream();
@@ -1858,6 +1860,87 @@ void tst_Security::bodyAnnouncedTwiceIsRefused()
             QByteArray::number(body.size(), 16) + "\r\n" + body + "\r\n0\r\n\r\n");
     const HttpReply r = c.readResponse();
     QVERIFY2(r.status == 400 || r.status == 411, dump(r).constData());
+}
+
+void tst_Security::requestSmugglingIsRefused_data()
+{
+    QTest::addColumn<QByteArray>("request");
+    QTest::addColumn<int>("status");
+
+    // A GET hidden in a chunk. A front end that honours Transfer-Encoding sees one request; a reader that
+    // frames by the Content-Length (which covers the chunk's size line only) finds the GET next.
+    const QByteArray hidden = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    const QByteArray sizeLine = QByteArray::number(hidden.size(), 16) + "\r\n";
+    const QByteArray chunked = sizeLine + hidden + "\r\n0\r\n\r\n";
+    const QByteArray toSizeLine = "Content-Length: " + QByteArray::number(sizeLine.size()) + "\r\n";
+    // Bodies a Content-Length reader would take whole, with the GET behind them.
+    const QByteArray publish = publishBody(u"news"_s, u"smuggled"_s);
+    const QByteArray user = R"({"email":"ann@example.com","name":"Ann"})";
+    const auto length = [](const QByteArray &body) {
+        return QByteArray::number(body.size());
+    };
+
+    // A hot route (served by the worker, keep-alive) and two of QHttpServer's.
+    for (const auto &[route, body] : {std::pair<QByteArray, QByteArray>{"/api/publish", publish},
+                                      {"/api/broadcast", publish},
+                                      {"/users/", user}}) {
+        const QByteArray post =
+            "POST " + route + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+        const auto row = [&route](const char *what) {
+            return QByteArray(route + ", " + what);
+        };
+        QTest::addRow("%s", row("empty TE, then chunked, and a length").constData())
+            << QByteArray(post + "Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n" + toSizeLine +
+                          "\r\n" + chunked)
+            << 400;
+        QTest::addRow("%s", row("chunked, then empty TE").constData())
+            << QByteArray(post + "Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n" + toSizeLine +
+                          "\r\n" + chunked)
+            << 400;
+        QTest::addRow("%s", row("TE list ending in chunked").constData())
+            << QByteArray(post + "Transfer-Encoding: identity, chunked\r\n" + toSizeLine + "\r\n" + chunked)
+            << 400;
+        QTest::addRow("%s", row("chunked and a length").constData())
+            << QByteArray(post + "Transfer-Encoding: chunked\r\n" + toSizeLine + "\r\n" + chunked) << 411;
+        QTest::addRow("%s", row("length list of equal values").constData())
+            << QByteArray(post + "Content-Length: " + length(body) + ", " + length(body) + "\r\n\r\n" + body +
+                          hidden)
+            << 400;
+        QTest::addRow("%s", row("length twice").constData())
+            << QByteArray(post + "Content-Length: " + length(body) + "\r\nContent-Length: " + length(body) +
+                          "\r\n\r\n" + body + hidden)
+            << 400;
+        QTest::addRow("%s", row("length with a sign").constData())
+            << QByteArray(post + "Content-Length: +" + length(body) + "\r\n\r\n" + body + hidden) << 400;
+    }
+    // WebSocket and SSE requests are held to the same rule.
+    QTest::newRow("SSE, chunked") << QByteArray("GET /events?channels=news HTTP/1.1\r\nHost: x\r\n"
+                                                "Transfer-Encoding: chunked\r\n\r\n" +
+                                                chunked)
+                                  << 411;
+    QTest::newRow("WebSocket, length twice")
+        << QByteArray(upgradeRequest("/ws", "Content-Length: 0\r\nContent-Length: 0\r\n") + hidden) << 400;
+}
+
+void tst_Security::requestSmugglingIsRefused()
+{
+    QFETCH(QByteArray, request);
+    QFETCH(int, status);
+    QVERIFY(startServer(openMode));
+    const qint64 lastId = m_server->hub()->lastId();
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write(request);
+    const HttpReply r = c.readResponse();
+    QVERIFY2(r.status == status, dump(r).constData());
+    QCOMPARE(r.json().value("error"_L1).toString(), u"bad_request"_s);
+    QCOMPARE(r.header("connection"), QByteArray("close"));
+    // Closed after the answer: the hidden GET is never read as a request, and nothing was published.
+    QVERIFY(c.waitClosed(5000));
+    const QByteArray rest = c.unread();
+    QVERIFY2(!rest.contains("HTTP/1."), rest.constData());
+    QCOMPARE(m_server->hub()->lastId(), lastId);
+    QCOMPARE(m_server->hub()->counts().clients, 0);
 }
 
 void tst_Security::perIpConnectionCap()
