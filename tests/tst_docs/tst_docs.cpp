@@ -1944,6 +1944,10 @@ void tst_Docs::documentedDefaults_data()
     QTest::newRow("sse retry") << find(u"\nretry: (\\d+)\n"_s) << QString::number(c.sseRetry.count());
     QTest::newRow("model channels") << find(u"model channel \\(seed 004: ([^)]+)\\)"_s).remove(u'`')
                                     << c.modelNames().join(u", "_s);
+    QTest::newRow("client id claim")
+        << find(u"for (\\d+) minutes after the last one\\s+closes"_s)
+        << QString::number(
+               std::chrono::duration_cast<std::chrono::minutes>(Herald::Hub::DefaultClaimLinger).count());
 }
 
 void tst_Docs::documentedDefaults()
