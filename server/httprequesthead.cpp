@@ -97,7 +97,6 @@ struct ContentLengthInfo
 {
     bool present = false;
     bool malformed = false;
-    bool conflicting = false;
     qint64 value = -1;
 };
 
@@ -124,18 +123,17 @@ ContentLengthInfo evaluateContentLength(const HttpRequestHead &head)
     for (const auto &[name, value] : head.headers) {
         if (name != "content-length"_ba)
             continue;
+        // RFC 9110 8.6 lets a recipient accept "42, 42" or a repeated line, but QHttpServer joins repeated
+        // lines into a list and then reads no length at all: a second value of any kind is refused.
+        info.malformed = info.malformed || info.present;
         info.present = true;
-        // RFC 9110 8.6 lets a recipient accept "42, 42" (or repeated lines) as long as every value agrees.
-        forEachListElement(value, [&info](QByteArrayView element) {
-            const qint64 parsed = parseDigits(element);
-            if (parsed < 0)
-                info.malformed = true;
-            else if (info.value < 0)
-                info.value = parsed;
-            else if (info.value != parsed)
-                info.conflicting = true;
-        });
+        // The value is OWS-trimmed already: a comma, a sign or inner whitespace is not a digit.
+        info.value = parseDigits(value);
+        if (info.value < 0)
+            info.malformed = true;
     }
+    if (info.malformed)
+        info.value = -1;
     return info;
 }
 
@@ -324,21 +322,28 @@ bool HttpRequestHead::keepAlive() const
 
 qint64 HttpRequestHead::contentLength() const
 {
-    const ContentLengthInfo info = evaluateContentLength(*this);
-    if (!info.present || info.malformed || info.conflicting)
-        return -1;
-    return info.value;
-}
-
-bool HttpRequestHead::hasConflictingContentLength() const
-{
-    return evaluateContentLength(*this).conflicting;
+    return evaluateContentLength(*this).value;
 }
 
 bool HttpRequestHead::hasInvalidContentLength() const
 {
     const ContentLengthInfo info = evaluateContentLength(*this);
-    return info.present && (info.malformed || info.conflicting);
+    return info.present && info.malformed;
+}
+
+std::optional<FramingError> HttpRequestHead::framingError() const
+{
+    const QList<QByteArray> codings = headerValues("transfer-encoding");
+    if (codings.size() == 1 && codings.constFirst().compare("chunked", Qt::CaseInsensitive) == 0)
+        return FramingError{411, u"send the body with a Content-Length (chunked bodies are not accepted)"_s};
+    // Any other form (empty, repeated, another coding, a list) leaves the length to whoever reads it
+    // (RFC 9112 6.3: 400, then close).
+    if (!codings.isEmpty())
+        return FramingError{400,
+                            u"Transfer-Encoding is not accepted: send the body with one Content-Length"_s};
+    if (hasInvalidContentLength())
+        return FramingError{400, u"ambiguous Content-Length: send one, of digits only"_s};
+    return std::nullopt;
 }
 
 HeadParseResult parseRequestHead(QByteArrayView buffer, qsizetype maxHeadSize)

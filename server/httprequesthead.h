@@ -7,6 +7,8 @@
 #include <QString>
 #include <QUrlQuery>
 
+#include <optional>
+
 // A minimal HTTP/1.x request-head parser. The server peeks at the first request on a connection to route it
 // (WebSocket upgrade, SSE stream, or plain REST handed on to QHttpServer). Qt has no public standalone HTTP
 // parser (QHttpServer's is private API), so this one is hand-written and deliberately strict:
@@ -19,6 +21,13 @@
 //  - obs-fold, whitespace before the colon, control characters in values and more than MaxHeaderCount
 //    header lines are rejected.
 namespace Herald {
+
+// Why a request's body cannot be delimited one way only.
+struct FramingError
+{
+    int status = 400; // 411 for a lone "Transfer-Encoding: chunked": the client can send a Content-Length
+    QString detail;
+};
 
 struct HttpRequestHead
 {
@@ -44,14 +53,16 @@ struct HttpRequestHead
     // Whether the client lets the connection carry another request (RFC 9112 9.3): HTTP/1.1 unless
     // "Connection: close", HTTP/1.0 only with "Connection: keep-alive".
     bool keepAlive() const;
-    // -1 if absent or invalid. Several Content-Length values (separate lines or "5, 5") are accepted if they
-    // are all the same number; differing values make it invalid (see hasConflictingContentLength()).
+    // -1 if absent or invalid. Valid is exactly one Content-Length line whose value is digits that fit in a
+    // qint64: a repeated line or a list is invalid even when every value is the same ("5, 5"), because
+    // QHttpServer joins repeated headers and would then read no length at all.
     qint64 contentLength() const;
-    // True when Content-Length values are individually valid but disagree: a request-smuggling signal the
-    // caller should answer with 400 rather than guess.
-    bool hasConflictingContentLength() const;
-    // True when Content-Length is present but unusable (malformed, overflowing or conflicting).
+    // True when Content-Length is present but unusable (repeated, a list, not digits, overflowing).
     bool hasInvalidContentLength() const;
+    // The one framing rule for every request (RFC 9112 6.1, 6.3), whoever serves it: no body, or a body of
+    // one valid Content-Length. Any Transfer-Encoding, or an invalid Content-Length, is refused (and the
+    // connection closed after the answer): where the body ends would otherwise depend on who reads it.
+    std::optional<FramingError> framingError() const;
 };
 
 enum class HeadStatus

@@ -175,12 +175,39 @@ void Hub::releaseAddress(const QHostAddress &address)
         m_connectionsPerAddress.erase(it);
 }
 
-quint64 Hub::registerSession(ClientInfo info)
+namespace {
+// Only a verified token is an identity that can own a client id.
+bool claims(const Identity &who)
+{
+    return !who.open && who.authenticated;
+}
+
+qint64 steadyNowMs()
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+}
+} // namespace
+
+void Hub::setClaimLinger(std::chrono::milliseconds linger)
+{
+    QMutexLocker lock(&m_mutex);
+    m_claimLingerMs = std::max<qint64>(0, linger.count());
+}
+
+quint64 Hub::registerSession(ClientInfo info, const Identity &who)
 {
     quint64 id = 0;
     QJsonObject event;
     {
         QMutexLocker lock(&m_mutex);
+        expireClaimsLocked(steadyNowMs());
+        if (!mayClaimLocked(info.clientId, who, nullptr))
+            return 0;
+        info.claimsId = claims(who);
+        if (info.claimsId)
+            info.userId = who.subject;
         id = m_nextSessionId++;
         info.sessionId = id;
         if (!info.isAdmin()) {
@@ -192,7 +219,8 @@ quint64 Hub::registerSession(ClientInfo info)
             // A new dashboard must see the current counts even if they did not change.
             m_lastPushedCounts = {-1, -1};
         }
-        noteClientUser(info.clientId, info.userId, +1);
+        if (info.claimsId)
+            noteClientUser(info.clientId, info.userId, +1);
         m_sessions.insert(id, std::move(info));
     }
     if (!event.isEmpty())
@@ -224,7 +252,8 @@ void Hub::unregisterSession(quint64 sessionId)
         } else {
             --m_adminSessions;
         }
-        noteClientUser(info.clientId, info.userId, -1);
+        if (info.claimsId)
+            noteClientUser(info.clientId, info.userId, -1);
         m_sessions.erase(it);
     }
     if (!event.isEmpty())
@@ -232,46 +261,87 @@ void Hub::unregisterSession(quint64 sessionId)
     countsMaybeChanged();
 }
 
-void Hub::noteClientUser(const QString &clientId, const QString &userId, int delta)
+void Hub::noteClientUser(const QString &clientId, const QString &userId, int delta, bool release)
 {
     QList<UserConnections> &users = m_clientUsers[clientId];
     auto u = std::find_if(users.begin(), users.end(),
                           [&](const UserConnections &c) { return c.userId == userId; });
     if (u == users.end())
         u = users.insert(users.end(), UserConnections{userId, 0});
-    if ((u->connections += delta) <= 0)
-        users.erase(u);
+    u->connections = std::max(0, u->connections + delta);
+    u->lingersUntilMs = 0;
+    if (u->connections == 0) {
+        if (release || m_claimLingerMs <= 0) {
+            users.erase(u);
+        } else {
+            u->lingersUntilMs = steadyNowMs() + m_claimLingerMs;
+            m_lingering.emplace_back(u->lingersUntilMs, clientId);
+        }
+    }
     if (users.isEmpty())
         m_clientUsers.remove(clientId);
 }
 
-bool Hub::clientIdFreeForLocked(const QString &clientId, const QString &userId, int ownConnections) const
+void Hub::expireClaimsLocked(qint64 nowMs)
 {
+    while (!m_lingering.empty() && m_lingering.front().first <= nowMs) {
+        const auto it = m_clientUsers.find(m_lingering.front().second);
+        m_lingering.pop_front();
+        if (it == m_clientUsers.end())
+            continue;
+        // Only claims still without connections and past their (latest) linger go.
+        it->removeIf(
+            [nowMs](const UserConnections &u) { return u.connections == 0 && u.lingersUntilMs <= nowMs; });
+        if (it->isEmpty())
+            m_clientUsers.erase(it);
+    }
+}
+
+bool Hub::mayClaimLocked(const QString &clientId, const Identity &who, const ClientInfo *self) const
+{
+    if (!claims(who) || who.isAdmin())
+        return true;
     const auto it = m_clientUsers.constFind(clientId);
     if (it == m_clientUsers.cend())
         return true;
-    // Free when every connection on it is this user's; `ownConnections` of another user (the asking
-    // connection itself, before it knows its user) do not count.
-    int others = 0;
+    const qint64 now = steadyNowMs();
     for (const UserConnections &u : *it) {
-        if (u.userId != userId)
-            others += u.connections;
+        if (u.userId == who.subject)
+            continue;
+        int connections = u.connections;
+        if (self && self->claimsId && self->userId == u.userId)
+            --connections; // the asking connection itself, about to change hands
+        if (connections > 0 || (u.connections == 0 && u.lingersUntilMs > now))
+            return false;
     }
-    return others <= ownConnections;
+    return true;
 }
 
-bool Hub::setUserId(quint64 sessionId, const QString &userId, bool exclusive)
+bool Hub::claimClientId(quint64 sessionId, const Identity &who)
+{
+    QMutexLocker lock(&m_mutex);
+    expireClaimsLocked(steadyNowMs());
+    auto it = m_sessions.find(sessionId);
+    if (it == m_sessions.end() || !mayClaimLocked(it->clientId, who, &*it))
+        return false;
+    // A connection that changes hands gives its identity's claim up at once: it is the same client.
+    if (it->claimsId)
+        noteClientUser(it->clientId, it->userId, -1, true);
+    it->claimsId = claims(who);
+    if (it->claimsId) {
+        it->userId = who.subject;
+        noteClientUser(it->clientId, it->userId, +1);
+    }
+    return true;
+}
+
+void Hub::setUserId(quint64 sessionId, const QString &userId)
 {
     QMutexLocker lock(&m_mutex);
     auto it = m_sessions.find(sessionId);
-    if (it == m_sessions.end())
-        return false;
-    if (exclusive && !clientIdFreeForLocked(it->clientId, userId, it->userId != userId ? 1 : 0))
-        return false;
-    noteClientUser(it->clientId, it->userId, -1);
-    it->userId = userId;
-    noteClientUser(it->clientId, it->userId, +1);
-    return true;
+    // A claim is an identity's: a name a client gives itself does not move it.
+    if (it != m_sessions.end() && !it->claimsId)
+        it->userId = userId;
 }
 
 bool Hub::addSubscription(quint64 sessionId, const QString &channel)
@@ -680,12 +750,6 @@ QList<ClientInfo> Hub::clients() const
             list.append(info);
     }
     return list;
-}
-
-bool Hub::clientIdFreeFor(const QString &clientId, const QString &userId) const
-{
-    QMutexLocker lock(&m_mutex);
-    return clientIdFreeForLocked(clientId, userId, 0);
 }
 
 QJsonObject Hub::stats(const Identity *who) const

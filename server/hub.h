@@ -17,6 +17,8 @@
 #include <QStringList>
 
 #include <atomic>
+#include <chrono>
+#include <deque>
 #include <functional>
 
 namespace Herald {
@@ -81,6 +83,9 @@ struct ClientInfo
     QString address;
     QDateTime connectedAt;
     ChannelSet channels; // explicit subscriptions (not the implicit client:<id>)
+    // The connection claims clientId for userId, an authenticated identity (Hub::mayClaimLocked). Kept by the
+    // hub; a session's own copy does not track it.
+    bool claimsId = false;
 
     bool isAdmin() const { return route == Route::Admin; }
     QJsonObject toJson() const;
@@ -131,13 +136,23 @@ public:
     bool acquireAddress(const QHostAddress &address, int cap);
     void releaseAddress(const QHostAddress &address);
 
-    // Registry. registerSession assigns ClientInfo::sessionId.
-    quint64 registerSession(ClientInfo info);
+    // Registry. registerSession assigns the session id and claims the client id for `who` (mayClaimLocked);
+    // it returns 0, registering nothing, while another identity holds the id. Called before the handshake is
+    // answered, so that a refusal is still an HTTP 403.
+    quint64 registerSession(ClientInfo info, const Identity &who);
     void unregisterSession(quint64 sessionId);
-    // The user a client acts for, once it names one (seed 003's subscribe with user_id, or a token). With
-    // `exclusive`, refused (false) while a connection of another user holds the same client id: its personal
-    // channel belongs to that user.
-    bool setUserId(quint64 sessionId, const QString &userId, bool exclusive = false);
+    // A connection that authenticates after it registered (a WebSocket's auth frame, or a refresh with
+    // another sub): it acts for who's subject from now on and claims its client id. False, changing nothing,
+    // while another identity holds the id.
+    bool claimClientId(quint64 sessionId, const Identity &who);
+    // The user an open-mode client says it is (seed 003's subscribe with user_id): shown on the admin feed,
+    // it claims nothing.
+    void setUserId(quint64 sessionId, const QString &userId);
+    // How long a client id stays its identity's after the last of its connections closes (default
+    // DefaultClaimLinger): a tab that reloads or reconnects finds its id, and its personal channel, still its
+    // own. Zero: free at once.
+    void setClaimLinger(std::chrono::milliseconds linger);
+    static constexpr std::chrono::milliseconds DefaultClaimLinger = std::chrono::minutes(5);
     // Returns false if the session already had that subscription.
     bool addSubscription(quint64 sessionId, const QString &channel);
     bool removeSubscription(quint64 sessionId, const QString &channel);
@@ -186,9 +201,6 @@ public:
     QList<ClientInfo> clients() const;
     // Seed 004's stats object plus clients and subscribers; with an identity, only the channels it may read.
     QJsonObject stats(const Identity *who = nullptr) const;
-    // False if a connection of another user already uses this client id (its personal channel is theirs).
-    bool clientIdFreeFor(const QString &clientId, const QString &userId) const;
-
     QByteArray countsFrame() const;
     // The admin feed's first frame: counts, channels and clients.
     QByteArray snapshotFrame() const;
@@ -237,9 +249,19 @@ private:
     void adminEvent(const QJsonObject &event);
     void countsMaybeChanged();
     void pushCounts();
-    // With m_mutex held.
-    void noteClientUser(const QString &clientId, const QString &userId, int delta);
-    bool clientIdFreeForLocked(const QString &clientId, const QString &userId, int ownConnections) const;
+    // With m_mutex held. A claim whose last connection closes lingers (setClaimLinger) unless `release`.
+    void noteClientUser(const QString &clientId, const QString &userId, int delta, bool release = false);
+    // Forgets claims whose linger has passed.
+    void expireClaimsLocked(qint64 nowMs);
+    // The one rule for client ids, on every transport and route (/ws, /ws/{client_id}, /ws/client, model
+    // channels, /events): an id belongs to the authenticated identity that first used it, because its
+    // personal channel (client:<id>) is theirs, for as long as one of its connections uses it and the linger
+    // after the last one. Another identity is refused; the same identity may open any number of connections
+    // with it. A connection without a token (open mode, or token mode before its auth frame) claims nothing
+    // and is refused nothing: in token mode it receives nothing until it authenticates, which claims.
+    // Administrators may use any id. `self`: the asking connection when it is registered already (its own
+    // earlier claim does not count against it). m_mutex held.
+    bool mayClaimLocked(const QString &clientId, const Identity &who, const ClientInfo *self) const;
     void raiseLastId(qint64 id);
     PublishResult publishClustered(Message message, Envelope::Target target, const QString &exclude,
                                    const RecordWrite *record);
@@ -269,14 +291,19 @@ private:
     QSet<QString> m_modelChannels;
     QHash<quint64, ClientInfo> m_sessions;
     QHash<QString, int> m_channelCounts; // explicit subscriptions per channel
-    // client id -> user id -> connections: clientIdFreeFor() without a walk over every session. A list, not
-    // a hash: a client id almost always has one user, and an inner QHash cost 1.6 KiB per connection.
+    // client id -> claiming identity -> connections (ClientInfo::claimsId): mayClaimLocked() without a walk
+    // over every session. A list, not a hash: a client id almost always has one identity (more only through
+    // administrators), and an inner QHash cost 1.6 KiB per connection.
     struct UserConnections
     {
         QString userId;
         int connections = 0;
+        qint64 lingersUntilMs = 0; // with no connections left: claimed until then (steady clock)
     };
     QHash<QString, QList<UserConnections>> m_clientUsers;
+    // Claims left lingering, oldest first (one linger for all, so in expiry order): (until, client id).
+    std::deque<std::pair<qint64, QString>> m_lingering;
+    qint64 m_claimLingerMs = DefaultClaimLinger.count();
     int m_adminSessions = 0; // admin events are built only while somebody can receive them
     int m_clients = 0;       // non-admin sessions
     int m_subscribers = 0;   // non-admin sessions with at least one subscription

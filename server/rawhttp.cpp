@@ -1,5 +1,6 @@
 #include "rawhttp.h"
 
+#include "errorcode.h"
 #include "httprequesthead.h"
 #include "message.h"
 
@@ -80,18 +81,14 @@ void closeAfterAnswer(QTcpSocket *socket)
 
 std::optional<HeadRefusal> refuseRequestHead(const HttpRequestHead &head, qint64 maxBody)
 {
-    if (head.hasInvalidContentLength())
-        return HeadRefusal{400, "Bad Request", u"bad_request"_s,
-                           u"malformed or conflicting Content-Length"_s};
+    // Framing first: with a Transfer-Encoding the Content-Length says nothing about the body's size.
+    if (const auto framing = head.framingError()) {
+        return HeadRefusal{framing->status, framing->status == 411 ? "Length Required" : "Bad Request",
+                           errorCodeName(ErrorCode::BadRequest), framing->detail};
+    }
     if (head.contentLength() > maxBody) {
         return HeadRefusal{413, "Content Too Large", u"too_large"_s,
                            u"the body is larger than %1 bytes"_s.arg(maxBody)};
-    }
-    // Any Transfer-Encoding: its body would be read whatever its size, and with a Content-Length beside it
-    // the two disagree about where the request ends (request smuggling).
-    if (!head.header("transfer-encoding").isEmpty()) {
-        return HeadRefusal{411, "Length Required", u"bad_request"_s,
-                           u"send the body with a Content-Length (chunked bodies are not accepted)"_s};
     }
     return std::nullopt;
 }

@@ -32,8 +32,9 @@ void writeAndClose(QTcpSocket *socket, const QByteArray &response);
 // deletes itself.
 void closeAfterAnswer(QTcpSocket *socket);
 
-// Why a request other than a WebSocket or SSE one may not go on (SPEC section 7), before a byte of its body
-// is read: a malformed Content-Length (400), a body over maxBody (413), any Transfer-Encoding (411).
+// Why a request may not go on (SPEC section 7), before a byte of its body is read: its framing
+// (HttpRequestHead::framingError: any Transfer-Encoding 411 or 400, an invalid Content-Length 400), then a
+// body over maxBody (413). Every request is held to it, WebSocket and SSE ones included.
 struct HeadRefusal
 {
     int status = 0;

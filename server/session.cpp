@@ -2,6 +2,7 @@
 
 #include "channelname.h"
 #include "envelope.h"
+#include "errorcode.h"
 #include "httprequesthead.h"
 #include "rawhttp.h"
 #include "worker.h"
@@ -50,9 +51,20 @@ std::optional<Identity> Session::identifyHandshake(Hub *hub, QTcpSocket *socket,
     return *identity;
 }
 
+bool Session::registerHandshake(Hub *hub, QTcpSocket *socket, ClientInfo &info, const Identity &who)
+{
+    info.sessionId = hub->registerSession(info, who);
+    if (info.sessionId != 0)
+        return true;
+    Metrics::add(hub->metrics().refusedForbidden);
+    writeHttpError(socket, 403, "Forbidden", errorCodeName(ErrorCode::Forbidden),
+                   u"client id %1 is in use by another user"_s.arg(info.clientId));
+    return false;
+}
+
 void Session::start(bool joinNow)
 {
-    m_info.sessionId = m_worker->hub()->registerSession(m_info);
+    Q_ASSERT(m_info.sessionId != 0);
     m_worker->sessionStarted(this);
     if (joinNow)
         join();

@@ -71,11 +71,15 @@ public:
     // else 401.
     static std::optional<Identity> identifyHandshake(Hub *hub, QTcpSocket *socket,
                                                      const HttpRequestHead &head, bool anonymousOk);
+    // Registers the connection with the hub before its handshake is answered, claiming its client id for
+    // `who` (Hub::registerSession), and sets info.sessionId. While another identity holds the id, writes the
+    // 403 itself, the same on every transport, and returns false.
+    static bool registerHandshake(Hub *hub, QTcpSocket *socket, ClientInfo &info, const Identity &who);
 
 protected:
-    // Registers with the hub and the worker; call once the handshake is written. joinNow false: the
-    // connection receives nothing (no broadcasts, no personal messages) until join(), i.e. until it has
-    // authenticated.
+    // Starts with the worker, registered with the hub already (registerHandshake); call once the handshake is
+    // written. joinNow false: the connection receives nothing (no broadcasts, no personal messages) until
+    // join(), i.e. until it has authenticated.
     void start(bool joinNow = true);
     void join();
     // Unregisters and schedules deletion; safe to call more than once.

@@ -109,6 +109,9 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     info.route = Route::Events;
     info.address = socket->peerAddress().toString();
     info.connectedAt = QDateTime::currentDateTimeUtc();
+    // The same rule as a WebSocket's: a client id another identity holds is refused, not shared.
+    if (!registerHandshake(hub, socket, info, *identity))
+        return nullptr;
 
     const QByteArray origin = head.header("origin");
     writeToSocket(socket,

@@ -393,6 +393,7 @@ bool Worker::stepPlain(PendingPlain *pending)
         return false;
     }
     if (!session) {
+        // The same check route() makes for the rest.
         if (const auto refusal = refuseRequestHead(head, m_config.maxMessageSize)) {
             writeHttpError(takePlain(pending, false), refusal->status, refusal->reason, refusal->code,
                            refusal->detail);
@@ -705,6 +706,14 @@ void Worker::sniff(QTcpSocket *socket)
 void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKernel)
 {
     const bool wsPath = head.path == u"/ws"_s || head.path.startsWith(u"/ws/"_s);
+    // Every request, whoever serves it, is framed one way (HttpRequestHead::framingError): a head that leaves
+    // where its body ends to the reader is answered and the connection closed, so nothing after it is read as
+    // another request. QHttpServer would buffer a body of any size (SPEC section 7: 413 over the limit).
+    if (const auto refusal = refuseRequestHead(head, m_config.maxMessageSize)) {
+        m_pending.remove(socket);
+        writeHttpError(socket, refusal->status, refusal->reason, refusal->code, refusal->detail);
+        return;
+    }
     if (isSessionRequest(head)) {
         if (!inKernel)
             socket->read(head.headSize); // peeked from the socket's buffer: consume it now
@@ -717,13 +726,7 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKerne
         }
         return;
     }
-    // Everything else is the REST API and the pages: this worker's QHttpServer takes it over, but only a body
-    // it may hold: QHttpServer would buffer any size (SPEC section 7: 413 over the limit).
-    if (const auto refusal = refuseRequestHead(head, m_config.maxMessageSize)) {
-        m_pending.remove(socket);
-        writeHttpError(socket, refusal->status, refusal->reason, refusal->code, refusal->detail);
-        return;
-    }
+    // Everything else is the REST API and the pages: this worker's QHttpServer takes it over.
     // QHttpServer (6.4) picks sockets up on pendingConnectionAvailable, which addPendingConnection emits,
     // then waits for readyRead; the request is already buffered (it was only peeked), so announce it once
     // more. It deletes a socket once it disconnects; the intake owns one still open when the worker goes.

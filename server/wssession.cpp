@@ -135,16 +135,14 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
         writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, refusal);
         return nullptr;
     }
-    if (identity->authenticated) {
+    if (identity->authenticated)
         info.userId = identity->subject; // SPEC section 2: the user is the token's sub when auth is on
-        if (!identity->isAdmin() && !hub->clientIdFreeFor(info.clientId, info.userId)) {
-            Metrics::add(hub->metrics().refusedForbidden);
-            writeHttpError(socket, 403, "Forbidden", u"forbidden"_s,
-                           u"client id %1 is in use by another user"_s.arg(info.clientId));
-            return nullptr;
-        }
-    } else if (info.route == Route::Native && isValidIdentifier(setup.userId))
+    else if (info.route == Route::Native && isValidIdentifier(setup.userId))
         info.userId = setup.userId; // known before registration, so the admin feed carries it
+    // A client id held by another identity is refused here; without a token yet, it is claimed (or refused,
+    // closing 1008) by the auth frame.
+    if (!registerHandshake(hub, socket, info, *identity))
+        return nullptr;
 
     QByteArray response = "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                           "Sec-WebSocket-Accept: " +
@@ -600,15 +598,13 @@ void WsSession::doAuth(const Request &r)
             sendError(ErrorCode::Forbidden, u"a connection cannot change user; reconnect instead"_s, &r);
             return;
         }
-        // As at the upgrade: a client id in use by another user's connection is theirs.
-        if (!identity->isAdmin() && !m_worker->hub()->setUserId(sessionId(), identity->subject, true)) {
+        // As at the upgrade (Hub::registerSession): a client id another identity holds is theirs.
+        if (!m_worker->hub()->claimClientId(sessionId(), *identity)) {
             Metrics::add(m_worker->hub()->metrics().refusedForbidden);
             close(Ws::CloseCode::PolicyViolation,
                   u"client id %1 is in use by another user"_s.arg(clientId()));
             return;
         }
-        if (identity->isAdmin())
-            m_worker->hub()->setUserId(sessionId(), identity->subject);
         m_info.userId = identity->subject;
     }
     m_identity = *identity;

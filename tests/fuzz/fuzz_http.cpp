@@ -1,7 +1,7 @@
 // libFuzzer target for what the HTTP handlers are given: the request head parser the workers run on every
-// request head, the choices made from it (hot route, keep-alive, the 400/411/413 refusals), the request the
-// keep-alive path builds, then the body and query handling of the REST routes (JSON bodies, paging
-// parameters, model validation). Nothing may crash, hang or read out of bounds (ASan+UBSan).
+// request head, the choices made from it (hot route, keep-alive, framing, the 400/411/413 refusals), the
+// request the keep-alive path builds, then the body and query handling of the REST routes (JSON bodies,
+// paging parameters, model validation). Nothing may crash, hang or read out of bounds (ASan+UBSan).
 
 #include "auth.h"
 #include "httpapi.h"
@@ -34,6 +34,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)head.isWebSocketUpgrade();
     (void)head.contentLength();
     (void)head.hasInvalidContentLength();
+    (void)head.framingError();
     (void)head.hasToken("connection", "upgrade");
     (void)head.header("authorization");
     for (const QString &key :

@@ -689,6 +689,8 @@ private Q_SLOTS:
     void httpPublishSkipsClient();
     void httpRejections_data();
     void httpRejections();
+    void httpFraming_data();
+    void httpFraming();
     void sseStream();
     void sseHeartbeat();
     void sseEventNaming_data();
@@ -1609,6 +1611,47 @@ void tst_Docs::httpRejections()
     QVERIFY_SHAPE(httpErrorExample(), parseObject(body));
 }
 
+void tst_Docs::httpFraming_data()
+{
+    // Each header line the paragraph shows, with the first status it names after it.
+    QTest::addColumn<QString>("header");
+    QTest::addColumn<int>("status");
+    const int line = doc().lineStartingWith(u"Every request, on every route");
+    QVERIFY2(line > 0, "the paragraph on request framing is missing");
+    static const QRegularExpression header(u"^(Transfer-Encoding|Content-Length):( .*)?$"_s);
+    static const QRegularExpression status(u"^\\d{3}$"_s);
+    QStringList pending;
+    for (const QString &span : codeSpans(doc().paragraphAt(line))) {
+        if (header.match(span).hasMatch()) {
+            pending.append(span);
+        } else if (status.match(span).hasMatch()) {
+            for (const QString &h : std::as_const(pending))
+                QTest::addRow("%s", qPrintable(h)) << h << span.toInt();
+            pending.clear();
+        }
+    }
+    QVERIFY2(pending.isEmpty(), qPrintable(u"no status documented for %1"_s.arg(pending.join(u", "_s))));
+}
+
+void tst_Docs::httpFraming()
+{
+    QFETCH(QString, header);
+    QFETCH(int, status);
+    // A GET behind the refused head must never be answered: the connection closes after the one answer.
+    const QByteArray request = "POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
+                               header.toLatin1() + "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    constexpr int Timeout = 5000;
+    QElapsedTimer t;
+    t.start();
+    const QByteArray answer = rawExchange(m_port, request, Timeout);
+    QVERIFY2(t.elapsed() < Timeout, "the connection stayed open after the answer");
+    QVERIFY2(answer.startsWith(QByteArray("HTTP/1.1 " + QByteArray::number(status) + ' ')),
+             answer.left(200).constData());
+    QCOMPARE(answer.count("HTTP/1.1 "), 1);
+    const QByteArray body = answer.mid(answer.indexOf("\r\n\r\n") + 4);
+    QVERIFY_SHAPE(httpErrorExample(), parseObject(body));
+}
+
 // ---------------------------------------------------------------------------------------------------------
 // Server-Sent Events: the ```text block.
 
@@ -1910,6 +1953,10 @@ void tst_Docs::documentedDefaults_data()
     QTest::newRow("sse retry") << find(u"\nretry: (\\d+)\n"_s) << QString::number(c.sseRetry.count());
     QTest::newRow("model channels") << find(u"model channel \\(seed 004: ([^)]+)\\)"_s).remove(u'`')
                                     << c.modelNames().join(u", "_s);
+    QTest::newRow("client id claim")
+        << find(u"for (\\d+) minutes after the last one\\s+closes"_s)
+        << QString::number(
+               std::chrono::duration_cast<std::chrono::minutes>(Herald::Hub::DefaultClaimLinger).count());
 }
 
 void tst_Docs::documentedDefaults()

@@ -126,6 +126,8 @@ private slots:
     void webSocketUpgrade();
     void contentLength_data();
     void contentLength();
+    void framing_data();
+    void framing();
 };
 
 void TestHttpRequestHead::parseValid_data()
@@ -637,66 +639,129 @@ void TestHttpRequestHead::webSocketUpgrade()
     QCOMPARE(result.head.isWebSocketUpgrade(), expected);
 }
 
+namespace {
+// A POST whose head carries these header lines.
+QByteArray post(std::initializer_list<QByteArrayView> headerLines)
+{
+    QByteArray out = "POST /api HTTP/1.1\r\n"_ba;
+    for (const QByteArrayView line : headerLines) {
+        out.append(line);
+        out.append("\r\n");
+    }
+    out.append("\r\n");
+    return out;
+}
+} // namespace
+
 void TestHttpRequestHead::contentLength_data()
 {
     QTest::addColumn<QByteArray>("raw");
     QTest::addColumn<qint64>("expected");
-    QTest::addColumn<bool>("conflicting");
     QTest::addColumn<bool>("invalid");
 
-    const auto req = [](std::initializer_list<QByteArrayView> headerLines) {
-        QByteArray out = "POST /api HTTP/1.1\r\n"_ba;
-        for (const QByteArrayView line : headerLines) {
-            out.append(line);
-            out.append("\r\n");
-        }
-        out.append("\r\n");
-        return out;
-    };
-
-    QTest::newRow("absent") << req({"Host: h"}) << qint64(-1) << false << false;
-    QTest::newRow("zero") << req({"Content-Length: 0"}) << qint64(0) << false << false;
-    QTest::newRow("42") << req({"Content-Length: 42"}) << qint64(42) << false << false;
-    QTest::newRow("name case-insensitive") << req({"CONTENT-LENGTH: 42"}) << qint64(42) << false << false;
-    QTest::newRow("leading zeros") << req({"Content-Length: 007"}) << qint64(7) << false << false;
-    QTest::newRow("qint64 max") << req({"Content-Length: 9223372036854775807"})
-                                << std::numeric_limits<qint64>::max() << false << false;
+    QTest::newRow("absent") << post({"Host: h"}) << qint64(-1) << false;
+    QTest::newRow("zero") << post({"Content-Length: 0"}) << qint64(0) << false;
+    QTest::newRow("42") << post({"Content-Length: 42"}) << qint64(42) << false;
+    QTest::newRow("name case-insensitive") << post({"CONTENT-LENGTH: 42"}) << qint64(42) << false;
+    QTest::newRow("leading zeros") << post({"Content-Length: 007"}) << qint64(7) << false;
+    QTest::newRow("surrounding whitespace") << post({"Content-Length: \t42 "}) << qint64(42) << false;
+    QTest::newRow("qint64 max") << post({"Content-Length: 9223372036854775807"})
+                                << std::numeric_limits<qint64>::max() << false;
+    // QHttpServer joins repeated lines and then reads no length: even agreeing values are ambiguous.
     QTest::newRow("identical repeated lines")
-        << req({"Content-Length: 42", "Content-Length: 42"}) << qint64(42) << false << false;
-    QTest::newRow("identical list") << req({"Content-Length: 42, 42"}) << qint64(42) << false << false;
+        << post({"Content-Length: 42", "Content-Length: 42"}) << qint64(-1) << true;
+    QTest::newRow("identical list") << post({"Content-Length: 42, 42"}) << qint64(-1) << true;
     QTest::newRow("same number, different spelling")
-        << req({"Content-Length: 42", "Content-Length: 042"}) << qint64(42) << false << false;
+        << post({"Content-Length: 42", "Content-Length: 042"}) << qint64(-1) << true;
     QTest::newRow("conflicting lines")
-        << req({"Content-Length: 42", "Content-Length: 43"}) << qint64(-1) << true << true;
-    QTest::newRow("conflicting list") << req({"Content-Length: 42,43"}) << qint64(-1) << true << true;
-    QTest::newRow("empty") << req({"Content-Length:"}) << qint64(-1) << false << true;
-    QTest::newRow("negative") << req({"Content-Length: -1"}) << qint64(-1) << false << true;
-    QTest::newRow("plus sign") << req({"Content-Length: +5"}) << qint64(-1) << false << true;
-    QTest::newRow("inner space") << req({"Content-Length: 4 2"}) << qint64(-1) << false << true;
-    QTest::newRow("hex") << req({"Content-Length: 0x10"}) << qint64(-1) << false << true;
-    QTest::newRow("decimal point") << req({"Content-Length: 12.5"}) << qint64(-1) << false << true;
-    QTest::newRow("letters") << req({"Content-Length: abc"}) << qint64(-1) << false << true;
-    QTest::newRow("trailing comma") << req({"Content-Length: 42,"}) << qint64(-1) << false << true;
-    QTest::newRow("overflow") << req({"Content-Length: 9223372036854775808"}) << qint64(-1) << false << true;
-    QTest::newRow("huge overflow") << req({"Content-Length: 99999999999999999999999"}) << qint64(-1) << false
-                                   << true;
+        << post({"Content-Length: 42", "Content-Length: 43"}) << qint64(-1) << true;
+    QTest::newRow("conflicting list") << post({"Content-Length: 42,43"}) << qint64(-1) << true;
+    QTest::newRow("empty") << post({"Content-Length:"}) << qint64(-1) << true;
+    QTest::newRow("negative") << post({"Content-Length: -1"}) << qint64(-1) << true;
+    QTest::newRow("plus sign") << post({"Content-Length: +5"}) << qint64(-1) << true;
+    QTest::newRow("inner space") << post({"Content-Length: 4 2"}) << qint64(-1) << true;
+    QTest::newRow("inner tab") << post({"Content-Length: 4\t2"}) << qint64(-1) << true;
+    QTest::newRow("hex") << post({"Content-Length: 0x10"}) << qint64(-1) << true;
+    QTest::newRow("decimal point") << post({"Content-Length: 12.5"}) << qint64(-1) << true;
+    QTest::newRow("letters") << post({"Content-Length: abc"}) << qint64(-1) << true;
+    QTest::newRow("trailing comma") << post({"Content-Length: 42,"}) << qint64(-1) << true;
+    QTest::newRow("overflow") << post({"Content-Length: 9223372036854775808"}) << qint64(-1) << true;
+    QTest::newRow("huge overflow") << post({"Content-Length: 99999999999999999999999"}) << qint64(-1) << true;
     QTest::newRow("valid then malformed")
-        << req({"Content-Length: 42", "Content-Length: x"}) << qint64(-1) << false << true;
+        << post({"Content-Length: 42", "Content-Length: x"}) << qint64(-1) << true;
 }
 
 void TestHttpRequestHead::contentLength()
 {
     QFETCH(QByteArray, raw);
     QFETCH(qint64, expected);
-    QFETCH(bool, conflicting);
     QFETCH(bool, invalid);
 
     const HeadParseResult result = parseRequestHead(raw);
     // A bad Content-Length does not make the head itself unparseable; the caller decides (400).
     QCOMPARE(result.status, HeadStatus::Complete);
     QCOMPARE(result.head.contentLength(), expected);
-    QCOMPARE(result.head.hasConflictingContentLength(), conflicting);
     QCOMPARE(result.head.hasInvalidContentLength(), invalid);
+}
+
+void TestHttpRequestHead::framing_data()
+{
+    // The status framingError() refuses a head with; 0: framed one way, accepted.
+    QTest::addColumn<QByteArray>("raw");
+    QTest::addColumn<int>("status");
+
+    QTest::newRow("no body") << post({"Host: h"}) << 0;
+    QTest::newRow("one length") << post({"Content-Length: 5"}) << 0;
+    QTest::newRow("GET") << head({"GET /events HTTP/1.1", "Host: h"}) << 0;
+    QTest::newRow("header named alike") << post({"X-Transfer-Encoding: chunked", "Content-Length: 5"}) << 0;
+
+    // RFC 9112 6.1: Herald reads no chunked body; the client can send a Content-Length instead.
+    QTest::newRow("chunked") << post({"Transfer-Encoding: chunked"}) << 411;
+    QTest::newRow("chunked, capitals") << post({"TRANSFER-ENCODING: Chunked"}) << 411;
+    QTest::newRow("chunked and a length") << post({"Transfer-Encoding: chunked", "Content-Length: 5"}) << 411;
+    QTest::newRow("length and chunked") << post({"Content-Length: 5", "Transfer-Encoding: chunked"}) << 411;
+    // Every other form leaves the length to whoever reads it (RFC 9112 6.3: 400).
+    QTest::newRow("empty, then chunked, and a length")
+        << post({"Transfer-Encoding:", "Transfer-Encoding: chunked", "Content-Length: 5"}) << 400;
+    QTest::newRow("chunked, then empty") << post({"Transfer-Encoding: chunked", "Transfer-Encoding:"}) << 400;
+    QTest::newRow("empty") << post({"Transfer-Encoding:"}) << 400;
+    QTest::newRow("empty with a length") << post({"Transfer-Encoding: ", "Content-Length: 5"}) << 400;
+    QTest::newRow("chunked twice") << post({"Transfer-Encoding: chunked", "Transfer-Encoding: chunked"})
+                                   << 400;
+    QTest::newRow("list") << post({"Transfer-Encoding: gzip, chunked"}) << 400;
+    QTest::newRow("chunked listed twice") << post({"Transfer-Encoding: chunked, chunked"}) << 400;
+    QTest::newRow("empty element") << post({"Transfer-Encoding: , chunked"}) << 400;
+    QTest::newRow("identity") << post({"Transfer-Encoding: identity"}) << 400;
+    QTest::newRow("gzip") << post({"Transfer-Encoding: gzip", "Content-Length: 5"}) << 400;
+    QTest::newRow("chunked with a parameter") << post({"Transfer-Encoding: chunked;x=1"}) << 400;
+    QTest::newRow("misspelt") << post({"Transfer-Encoding: chunk"}) << 400;
+    QTest::newRow("on a GET") << head({"GET /events HTTP/1.1", "Transfer-Encoding: chunked"}) << 411;
+
+    // An ambiguous Content-Length, even of equal values (QHttpServer would read "5, 5" as no length).
+    QTest::newRow("length twice, equal") << post({"Content-Length: 5", "Content-Length: 5"}) << 400;
+    QTest::newRow("length list, equal") << post({"Content-Length: 5, 5"}) << 400;
+    QTest::newRow("length list, differing") << post({"Content-Length: 5,6"}) << 400;
+    QTest::newRow("length with a sign") << post({"Content-Length: +5"}) << 400;
+    QTest::newRow("negative length") << post({"Content-Length: -5"}) << 400;
+    QTest::newRow("length with inner space") << post({"Content-Length: 1 0"}) << 400;
+    QTest::newRow("length not digits") << post({"Content-Length: 5a"}) << 400;
+    QTest::newRow("empty length") << post({"Content-Length:"}) << 400;
+    QTest::newRow("length overflows") << post({"Content-Length: 9223372036854775808"}) << 400;
+    QTest::newRow("length on a GET, twice")
+        << head({"GET /ws HTTP/1.1", "Content-Length: 0", "Content-Length: 0"}) << 400;
+}
+
+void TestHttpRequestHead::framing()
+{
+    QFETCH(QByteArray, raw);
+    QFETCH(int, status);
+
+    const HeadParseResult result = parseRequestHead(raw);
+    QCOMPARE(result.status, HeadStatus::Complete);
+    const auto error = result.head.framingError();
+    QCOMPARE(error ? error->status : 0, status);
+    if (error)
+        QVERIFY(!error->detail.isEmpty());
 }
 
 QTEST_APPLESS_MAIN(TestHttpRequestHead)

@@ -450,6 +450,10 @@ private Q_SLOTS:
     void wsAuthenticationTimesOut();
     void unauthenticatedWsGetsNoBroadcasts();
     void clientIdBelongsToItsUser();
+    void clientIdOwnership_data();
+    void clientIdOwnership();
+    void clientIdClaimLingers();
+    void clientIdsInOpenMode();
 
     // 2. The tokens themselves and where they travel.
     void tokens_data();
@@ -492,6 +496,8 @@ private Q_SLOTS:
     // 7. Limits (open mode).
     void messageSizeLimits();
     void bodyAnnouncedTwiceIsRefused();
+    void requestSmugglingIsRefused_data();
+    void requestSmugglingIsRefused();
     void perIpConnectionCap();
     void rateLimitBurst();
     void rateLimitSteadyStream();
@@ -878,6 +884,191 @@ void tst_Security::clientIdBelongsToItsUser()
     QVERIFY(again->waitFor(u"authenticated"_s));
     QVERIFY(again->waitFor(u"connected"_s));
     QCOMPARE(upgrade(withToken("/ws?client_id=shared", mint(u"alice"_s, Role::Subscriber))), 101);
+}
+
+void tst_Security::clientIdOwnership_data()
+{
+    // The holder has the id first; then the asker, another identity or the same one, asks for it. A sub of
+    // "root" is an admin; an empty holderSub is a WebSocket with no token yet (it would authenticate with its
+    // first frame).
+    QTest::addColumn<QByteArray>("holder");
+    QTest::addColumn<QString>("holderSub");
+    QTest::addColumn<QByteArray>("asker");
+    QTest::addColumn<QString>("askerSub");
+    QTest::addColumn<QString>("clientId");
+    QTest::addColumn<bool>("allowed");
+
+    const QString bob = u"bob"_s;
+    const QString alice = u"alice"_s;
+    QTest::newRow("SSE vs WS") << QByteArray("/ws?client_id=bobtab") << bob
+                               << QByteArray("/events?client_id=bobtab") << alice << u"bobtab"_s << false;
+    QTest::newRow("WS vs SSE") << QByteArray("/events?client_id=bob-laptop") << bob
+                               << QByteArray("/ws?client_id=bob-laptop") << alice << u"bob-laptop"_s << false;
+    QTest::newRow("SSE vs SSE") << QByteArray("/events?client_id=bob-laptop") << bob
+                                << QByteArray("/events?client_id=bob-laptop") << alice << u"bob-laptop"_s
+                                << false;
+    QTest::newRow("WS vs WS") << QByteArray("/ws?client_id=bobtab") << bob
+                              << QByteArray("/ws?client_id=bobtab") << alice << u"bobtab"_s << false;
+    QTest::newRow("seed chat route") << QByteArray("/ws/carol-phone") << u"carol"_s
+                                     << QByteArray("/ws/carol-phone") << alice << u"carol-phone"_s << false;
+    QTest::newRow("seed chat route vs SSE")
+        << QByteArray("/ws/carol-phone") << u"carol"_s << QByteArray("/events?client_id=carol-phone") << alice
+        << u"carol-phone"_s << false;
+    QTest::newRow("seed client route vs native")
+        << QByteArray("/ws/client?client_id=bobdash") << bob << QByteArray("/ws?client_id=bobdash") << alice
+        << u"bobdash"_s << false;
+    QTest::newRow("model channel route")
+        << QByteArray("/ws/users?client_id=bobm") << bob << QByteArray("/ws/users?client_id=bobm") << alice
+        << u"bobm"_s << false;
+
+    // A connection without a token holds nothing: the owner still gets in, on any route and transport.
+    QTest::newRow("unauthenticated WS squats, owner on WS")
+        << QByteArray("/ws?client_id=bobphone") << QString() << QByteArray("/ws?client_id=bobphone") << bob
+        << u"bobphone"_s << true;
+    QTest::newRow("unauthenticated WS squats, owner on SSE")
+        << QByteArray("/ws?client_id=bobphone") << QString() << QByteArray("/events?client_id=bobphone")
+        << bob << u"bobphone"_s << true;
+    QTest::newRow("unauthenticated WS squats the seed chat route")
+        << QByteArray("/ws/carol-phone") << QString() << QByteArray("/ws/carol-phone") << u"carol"_s
+        << u"carol-phone"_s << true;
+    QTest::newRow("unauthenticated WS squats as the user it names")
+        << QByteArray("/ws?client_id=bobphone&user_id=bob") << QString()
+        << QByteArray("/ws?client_id=bobphone") << bob << u"bobphone"_s << true;
+
+    // The same identity may use its id on several connections (two tabs, a socket and a stream).
+    QTest::newRow("same identity, WS twice")
+        << QByteArray("/ws?client_id=bobtab") << bob << QByteArray("/ws?client_id=bobtab") << bob
+        << u"bobtab"_s << true;
+    QTest::newRow("same identity, WS then SSE")
+        << QByteArray("/ws?client_id=bobtab") << bob << QByteArray("/events?client_id=bobtab") << bob
+        << u"bobtab"_s << true;
+    QTest::newRow("same identity, SSE then WS")
+        << QByteArray("/events?client_id=bobtab") << bob << QByteArray("/ws?client_id=bobtab") << bob
+        << u"bobtab"_s << true;
+    QTest::newRow("same identity, seed chat route twice")
+        << QByteArray("/ws/carol-phone") << u"carol"_s << QByteArray("/ws/carol-phone") << u"carol"_s
+        << u"carol-phone"_s << true;
+    // As before: an administrator may use any id.
+    QTest::newRow("admin") << QByteArray("/ws?client_id=bobtab") << bob
+                           << QByteArray("/events?client_id=bobtab") << u"root"_s << u"bobtab"_s << true;
+}
+
+void tst_Security::clientIdOwnership()
+{
+    QFETCH(QByteArray, holder);
+    QFETCH(QString, holderSub);
+    QFETCH(QByteArray, asker);
+    QFETCH(QString, askerSub);
+    QFETCH(QString, clientId);
+    QFETCH(bool, allowed);
+    QVERIFY(startServer());
+    const auto tokenFor = [](const QString &sub) {
+        return mint(sub, sub == u"root"_s ? Role::Admin : Role::Subscriber);
+    };
+    const auto isSse = [](const QByteArray &target) {
+        return target.startsWith("/events");
+    };
+
+    std::unique_ptr<WsClient> holderWs;
+    RawClient holderSse;
+    if (isSse(holder)) {
+        QVERIFY(holderSse.connectTo(m_port));
+        holderSse.write(
+            httpRequest("GET", withToken(holder, tokenFor(holderSub)), "Accept: text/event-stream\r\n"));
+        QCOMPARE(holderSse.readResponse().status, 200);
+    } else {
+        holderWs = ws(holderSub.isEmpty() ? holder : withToken(holder, tokenFor(holderSub)));
+        QVERIFY(holderWs);
+    }
+    QTRY_COMPARE(m_server->hub()->counts().clients, 1);
+
+    // A bare socket, to see the status of a refused upgrade.
+    RawClient asking;
+    QVERIFY(asking.connectTo(m_port));
+    const QByteArray target = withToken(asker, tokenFor(askerSub));
+    asking.write(isSse(asker) ? httpRequest("GET", target, "Accept: text/event-stream\r\n")
+                              : upgradeRequest(target));
+    const HttpReply r = asking.readResponse();
+    if (allowed) {
+        QVERIFY2(r.status == (isSse(asker) ? 200 : 101), dump(r).constData());
+    } else {
+        // The refusal the WebSocket path has always given, on SSE too.
+        QVERIFY2(r.status == 403, dump(r).constData());
+        QCOMPARE(r.json().value("error"_L1).toString(), u"forbidden"_s);
+        QVERIFY2(r.json().value("detail"_L1).toString().contains(u"in use by another user"_s),
+                 dump(r).constData());
+        QVERIFY(asking.waitClosed(5000));
+    }
+    QTRY_COMPARE(m_server->hub()->counts().clients, allowed ? 2 : 1);
+
+    // A personal message (a publisher's "2FA code") reaches the id's owner, and nobody else.
+    const QString secret = u"2FA code 123456"_s;
+    QVERIFY(publishAsAdmin(u"client:"_s + clientId, secret) > 0);
+    if (allowed)
+        QVERIFY(asking.waitForText(secret.toUtf8()));
+    if (!holderSub.isEmpty()) {
+        if (holderWs)
+            QTRY_VERIFY(findFrame(holderWs->frames(), u"message"_s, secret));
+        else
+            QVERIFY(holderSse.waitForText(secret.toUtf8()));
+        return;
+    }
+    // The squatter got nothing, and authenticating now, as someone else, is too late: the id is taken.
+    QTest::qWait(200);
+    QVERIFY(!findFrame(holderWs->frames(), u"message"_s, secret));
+    holderWs->send({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(tokenFor(u"alice"_s))}});
+    QVERIFY(holderWs->waitDisconnected());
+    QCOMPARE(holderWs->closeCode(), 1008);
+    // "client id … is in use by another user" (or, for /ws?user_id=bob, that user:bob is another user's).
+    QVERIFY2(holderWs->closeReason().contains(u"another user"_s), qPrintable(holderWs->closeReason()));
+    QVERIFY(!findFrame(holderWs->frames(), u"type"_s, u"authenticated"_s));
+}
+
+void tst_Security::clientIdClaimLingers()
+{
+    // A tab that reloads, or reconnects after a network blip, comes back with the same id: in between, the id
+    // is still its owner's, or anyone watching for the gap could take it (and its personal messages).
+    QVERIFY(startServer());
+    const QByteArray bob = mint(u"bob"_s, Role::Subscriber);
+    const QByteArray alice = mint(u"alice"_s, Role::Subscriber);
+    auto tab = ws(withToken("/ws?client_id=bobtab", bob));
+    QVERIFY(tab && tab->waitFor(u"connected"_s));
+    tab->close();
+    QTRY_COMPARE(m_server->hub()->counts().clients, 0);
+
+    QCOMPARE(upgrade(withToken("/ws?client_id=bobtab", alice)), 403);
+    QCOMPARE(sse(withToken("/events?client_id=bobtab", alice)).status, 403);
+    auto squatter = ws("/ws?client_id=bobtab");
+    QVERIFY(squatter);
+    squatter->send({{"type"_L1, "auth"_L1}, {"token"_L1, QString::fromLatin1(alice)}});
+    QVERIFY(squatter->waitDisconnected());
+    QCOMPARE(squatter->closeCode(), 1008);
+    // Its owner comes back to it, on either transport.
+    QCOMPARE(upgrade(withToken("/ws?client_id=bobtab", bob)), 101);
+    QCOMPARE(sse(withToken("/events?client_id=bobtab", bob)).status, 200);
+
+    // Once the linger has passed, the id is free again.
+    m_server->hub()->setClaimLinger(300ms);
+    auto again = ws(withToken("/ws?client_id=bobtab2", bob));
+    QVERIFY(again && again->waitFor(u"connected"_s));
+    again->close();
+    QTRY_COMPARE(m_server->hub()->counts().clients, 0);
+    QCOMPARE(upgrade(withToken("/ws?client_id=bobtab2", alice)), 403);
+    QTest::qWait(400);
+    QCOMPARE(upgrade(withToken("/ws?client_id=bobtab2", alice)), 101);
+}
+
+void tst_Security::clientIdsInOpenMode()
+{
+    // Open mode has no identities (and is loopback-only by default): every id is free for anyone, as the
+    // seeds had it, on every transport.
+    QVERIFY(startServer(openMode));
+    auto first = ws("/ws?client_id=shared&user_id=alice");
+    QVERIFY(first && first->waitFor(u"connected"_s));
+    auto second = ws("/ws?client_id=shared&user_id=bob");
+    QVERIFY(second && second->waitFor(u"connected"_s));
+    QCOMPARE(sse("/events?client_id=shared&user_id=carol").status, 200);
+    QCOMPARE(upgrade("/ws/shared"), 101);
 }
 
 // ---- 2. Tokens ----
@@ -1946,6 +2137,87 @@ void tst_Security::bodyAnnouncedTwiceIsRefused()
             QByteArray::number(body.size(), 16) + "\r\n" + body + "\r\n0\r\n\r\n");
     const HttpReply r = c.readResponse();
     QVERIFY2(r.status == 400 || r.status == 411, dump(r).constData());
+}
+
+void tst_Security::requestSmugglingIsRefused_data()
+{
+    QTest::addColumn<QByteArray>("request");
+    QTest::addColumn<int>("status");
+
+    // A GET hidden in a chunk. A front end that honours Transfer-Encoding sees one request; a reader that
+    // frames by the Content-Length (which covers the chunk's size line only) finds the GET next.
+    const QByteArray hidden = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    const QByteArray sizeLine = QByteArray::number(hidden.size(), 16) + "\r\n";
+    const QByteArray chunked = sizeLine + hidden + "\r\n0\r\n\r\n";
+    const QByteArray toSizeLine = "Content-Length: " + QByteArray::number(sizeLine.size()) + "\r\n";
+    // Bodies a Content-Length reader would take whole, with the GET behind them.
+    const QByteArray publish = publishBody(u"news"_s, u"smuggled"_s);
+    const QByteArray user = R"({"email":"ann@example.com","name":"Ann"})";
+    const auto length = [](const QByteArray &body) {
+        return QByteArray::number(body.size());
+    };
+
+    // A hot route (served by the worker, keep-alive) and two of QHttpServer's.
+    for (const auto &[route, body] : {std::pair<QByteArray, QByteArray>{"/api/publish", publish},
+                                      {"/api/broadcast", publish},
+                                      {"/users/", user}}) {
+        const QByteArray post =
+            "POST " + route + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+        const auto row = [&route](const char *what) {
+            return QByteArray(route + ", " + what);
+        };
+        QTest::addRow("%s", row("empty TE, then chunked, and a length").constData())
+            << QByteArray(post + "Transfer-Encoding:\r\nTransfer-Encoding: chunked\r\n" + toSizeLine +
+                          "\r\n" + chunked)
+            << 400;
+        QTest::addRow("%s", row("chunked, then empty TE").constData())
+            << QByteArray(post + "Transfer-Encoding: chunked\r\nTransfer-Encoding:\r\n" + toSizeLine +
+                          "\r\n" + chunked)
+            << 400;
+        QTest::addRow("%s", row("TE list ending in chunked").constData())
+            << QByteArray(post + "Transfer-Encoding: identity, chunked\r\n" + toSizeLine + "\r\n" + chunked)
+            << 400;
+        QTest::addRow("%s", row("chunked and a length").constData())
+            << QByteArray(post + "Transfer-Encoding: chunked\r\n" + toSizeLine + "\r\n" + chunked) << 411;
+        QTest::addRow("%s", row("length list of equal values").constData())
+            << QByteArray(post + "Content-Length: " + length(body) + ", " + length(body) + "\r\n\r\n" + body +
+                          hidden)
+            << 400;
+        QTest::addRow("%s", row("length twice").constData())
+            << QByteArray(post + "Content-Length: " + length(body) + "\r\nContent-Length: " + length(body) +
+                          "\r\n\r\n" + body + hidden)
+            << 400;
+        QTest::addRow("%s", row("length with a sign").constData())
+            << QByteArray(post + "Content-Length: +" + length(body) + "\r\n\r\n" + body + hidden) << 400;
+    }
+    // WebSocket and SSE requests are held to the same rule.
+    QTest::newRow("SSE, chunked") << QByteArray("GET /events?channels=news HTTP/1.1\r\nHost: x\r\n"
+                                                "Transfer-Encoding: chunked\r\n\r\n" +
+                                                chunked)
+                                  << 411;
+    QTest::newRow("WebSocket, length twice")
+        << QByteArray(upgradeRequest("/ws", "Content-Length: 0\r\nContent-Length: 0\r\n") + hidden) << 400;
+}
+
+void tst_Security::requestSmugglingIsRefused()
+{
+    QFETCH(QByteArray, request);
+    QFETCH(int, status);
+    QVERIFY(startServer(openMode));
+    const qint64 lastId = m_server->hub()->lastId();
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write(request);
+    const HttpReply r = c.readResponse();
+    QVERIFY2(r.status == status, dump(r).constData());
+    QCOMPARE(r.json().value("error"_L1).toString(), u"bad_request"_s);
+    QCOMPARE(r.header("connection"), QByteArray("close"));
+    // Closed after the answer: the hidden GET is never read as a request, and nothing was published.
+    QVERIFY(c.waitClosed(5000));
+    const QByteArray rest = c.unread();
+    QVERIFY2(!rest.contains("HTTP/1."), rest.constData());
+    QCOMPARE(m_server->hub()->lastId(), lastId);
+    QCOMPARE(m_server->hub()->counts().clients, 0);
 }
 
 void tst_Security::perIpConnectionCap()
