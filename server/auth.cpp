@@ -3,6 +3,7 @@
 #include "channelname.h"
 
 #include <QFile>
+#include <QHostAddress>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QJsonObject>
@@ -265,10 +266,10 @@ QByteArray TokenVerifier::mint(const QString &subject, Role role, std::chrono::s
     return takeString(jwt_encode_str(jwt.get()));
 }
 
-AuthPolicy::AuthPolicy(bool tokenMode, TokenVerifier verifier, QStringList allowedOrigins)
+AuthPolicy::AuthPolicy(bool tokenMode, TokenVerifier verifier, BrowserRules rules)
     : m_tokenMode(tokenMode)
     , m_verifier(std::move(verifier))
-    , m_allowedOrigins(std::move(allowedOrigins))
+    , m_rules(std::move(rules))
 {}
 
 Result<Identity, AuthError> AuthPolicy::identify(QByteArrayView token) const
@@ -280,14 +281,47 @@ Result<Identity, AuthError> AuthPolicy::identify(QByteArrayView token) const
     return m_verifier.verify(token);
 }
 
-bool AuthPolicy::originAllowed(QByteArrayView origin) const
+bool AuthPolicy::originAllowed(QByteArrayView origin, QByteArrayView host) const
 {
-    if (m_allowedOrigins.isEmpty() || origin.isEmpty())
+    if (origin.isEmpty() || m_rules.anyOrigin)
         return true;
     QString o = QString::fromUtf8(origin).trimmed();
     if (o.endsWith(u'/'))
         o.chop(1);
-    return m_allowedOrigins.contains(o, Qt::CaseInsensitive);
+    // The server's own pages: scheme://<the Host this request was sent to>.
+    const qsizetype sep = o.indexOf(u"://"_s);
+    if (sep > 0 && !host.isEmpty() &&
+        o.mid(sep + 3).compare(QString::fromUtf8(host).trimmed(), Qt::CaseInsensitive) == 0)
+        return true;
+    if (m_rules.allowedOrigins.isEmpty())
+        return m_tokenMode;
+    return m_rules.allowedOrigins.contains(o, Qt::CaseInsensitive);
+}
+
+bool AuthPolicy::hostAllowed(QByteArrayView host) const
+{
+    if (m_tokenMode)
+        return true;
+    QString name = QString::fromUtf8(host).trimmed().toLower();
+    // Drop the port: "[::1]:8000" → "[::1]", "localhost:8000" → "localhost".
+    if (name.startsWith(u'[')) {
+        const qsizetype end = name.indexOf(u']');
+        if (end < 0)
+            return false;
+        name.truncate(end + 1);
+    } else if (const qsizetype colon = name.lastIndexOf(u':'); colon >= 0) {
+        name.truncate(colon);
+    }
+    if (name.isEmpty())
+        return false;
+    // An IP literal cannot be rebound to another address; localhost names resolve to loopback (RFC 6761).
+    if (name == u"localhost"_s || name.endsWith(u".localhost"_s))
+        return true;
+    if (!QHostAddress(name.startsWith(u'[') ? name.mid(1, name.size() - 2) : name).isNull())
+        return true;
+    if (name.endsWith(u'.'))
+        name.chop(1);
+    return m_rules.allowedHosts.contains(name, Qt::CaseInsensitive);
 }
 
 QByteArray bearerToken(QByteArrayView authorization)

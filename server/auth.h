@@ -72,25 +72,40 @@ private:
     QByteArray m_secret;
 };
 
+// Which browser pages and host names an open server answers (see ServerConfig::allowedOrigins, allowedHosts).
+struct BrowserRules
+{
+    QStringList allowedOrigins;
+    bool anyOrigin = false;
+    QStringList allowedHosts;
+};
+
 // The server's policy: open or token mode, the verifier, the origins browsers may connect from.
 class AuthPolicy
 {
 public:
-    AuthPolicy() = default; // open, any origin
-    AuthPolicy(bool tokenMode, TokenVerifier verifier, QStringList allowedOrigins);
+    AuthPolicy() = default; // open, the server's own origin only, loopback host names
+    AuthPolicy(bool tokenMode, TokenVerifier verifier, BrowserRules rules);
 
     bool tokenMode() const { return m_tokenMode; }
     // Open mode: full access whatever the token. Token mode: no token is an anonymous identity that may only
     // authenticate; a bad token is an error.
     Result<Identity, AuthError> identify(QByteArrayView token) const;
-    // Requests without an Origin header come from programs, not pages, and are not a cross-site risk.
-    bool originAllowed(QByteArrayView origin) const;
-    bool restrictsOrigins() const { return !m_allowedOrigins.isEmpty(); }
+    // Requests without an Origin header come from programs, not pages, and are not a cross-site risk. A page
+    // of the server's own (its Origin names the request's Host) always may.
+    bool originAllowed(QByteArrayView origin, QByteArrayView host) const;
+    // Open mode: localhost (and *.localhost), IP literals and --allowed-hosts; token mode: any.
+    bool hostAllowed(QByteArrayView host) const;
+    // CORS answers "*" (any page may read) only where tokens, not the network position, protect the data.
+    bool corsAnyOrigin() const
+    {
+        return m_rules.anyOrigin || (m_tokenMode && m_rules.allowedOrigins.isEmpty());
+    }
 
 private:
     bool m_tokenMode = false;
     TokenVerifier m_verifier;
-    QStringList m_allowedOrigins;
+    BrowserRules m_rules;
 };
 
 // "Bearer <token>" → the token; anything else → empty.

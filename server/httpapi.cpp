@@ -199,11 +199,12 @@ RestResponse HttpApi::serveHot(const HotRoute &route, const RestRequest &request
 
 HeaderList HttpApi::corsHeaders(QByteArrayView origin) const
 {
-    // CORS for the REST API: any origin unless --allowed-origins names them; then only those, echoed.
+    // CORS for the REST API: "*" where tokens protect the data (token mode, no --allowed-origins) or with
+    // --allowed-origins *; else the allowed origins only, echoed. A page of the server's own needs none.
     const AuthPolicy &auth = m_hub->auth();
-    if (!auth.restrictsOrigins())
+    if (auth.corsAnyOrigin())
         return {{"Access-Control-Allow-Origin", "*"}};
-    if (!origin.isEmpty() && auth.originAllowed(origin))
+    if (!origin.isEmpty() && auth.originAllowed(origin, {}))
         return {{"Access-Control-Allow-Origin", origin.toByteArray()}, {"Vary", "Origin"}};
     return {};
 }

@@ -17,7 +17,7 @@ HttpGuard::HttpGuard(Hub *hub)
 std::optional<RestResponse> HttpGuard::identify(const RestRequest &request, Identity &who) const
 {
     const AuthPolicy &auth = m_hub->auth();
-    if (!auth.originAllowed(request.header("origin"))) {
+    if (!auth.originAllowed(request.header("origin"), request.header("host"))) {
         Metrics::add(m_hub->metrics().refusedOrigin);
         return restError(403, u"forbidden"_s, u"origin not allowed"_s);
     }

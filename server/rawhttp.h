@@ -10,6 +10,7 @@ class QTcpSocket;
 namespace Herald {
 
 struct HttpRequestHead;
+class AuthPolicy;
 
 // Writes to a connection, straight to the kernel when nothing is queued ahead (the common case), and through
 // the socket's own buffer only for what the kernel does not take at once. QAbstractSocket keeps a 16 KiB
@@ -42,6 +43,9 @@ struct HeadRefusal
     QString code;
     QString detail;
 };
-std::optional<HeadRefusal> refuseRequestHead(const HttpRequestHead &head, qint64 maxBody);
+// Then RFC 9110/9112 conformance: an unknown method 501; HTTP/1.1 without exactly one valid Host 400. Then
+// the policy: an open server answers only the host names it knows (AuthPolicy::hostAllowed), 403.
+std::optional<HeadRefusal> refuseRequestHead(const HttpRequestHead &head, qint64 maxBody,
+                                             const AuthPolicy &auth);
 
 } // namespace Herald

@@ -27,6 +27,13 @@ using namespace Qt::StringLiterals;
 
 namespace Herald {
 
+namespace {
+BrowserRules browserRulesOf(const ServerConfig &config)
+{
+    return {config.allowedOrigins, config.anyOrigin, config.allowedHosts};
+}
+} // namespace
+
 Server::Server(const ServerConfig &config, QObject *parent)
     : QObject(parent)
     , m_config(config)
@@ -69,9 +76,9 @@ bool Server::start()
             m_error = secret.error();
             return false;
         }
-        m_hub->setAuth(AuthPolicy(true, TokenVerifier(*secret), m_config.allowedOrigins));
+        m_hub->setAuth(AuthPolicy(true, TokenVerifier(*secret), browserRulesOf(m_config)));
     } else {
-        m_hub->setAuth(AuthPolicy(false, TokenVerifier(), m_config.allowedOrigins));
+        m_hub->setAuth(AuthPolicy(false, TokenVerifier(), browserRulesOf(m_config)));
     }
 
     std::optional<QSslConfiguration> tls;

@@ -79,7 +79,13 @@ struct ServerConfig
     };
     AuthMode authMode = AuthMode::Auto;
     QString jwtSecretFile;
-    QStringList allowedOrigins;   // empty: any origin
+    // Browser origins allowed besides the server's own. Empty: any in token mode, only the server's own in
+    // open mode (a page on another site must not drive an open server); anyOrigin: "--allowed-origins *".
+    QStringList allowedOrigins;
+    bool anyOrigin = false;
+    // Host names an open server answers besides localhost and IP literals: a DNS-rebinding page reaches
+    // 127.0.0.1 under its own name, which only this check tells apart.
+    QStringList allowedHosts;
     int rateLimit = 100;          // messages per second per connection, burst twice that; 0 = off
     int maxConnectionsPerIp = -1; // -1: 0 (no cap) on a loopback bind, 1000 on any other
     std::chrono::seconds idleTimeout{60};

@@ -8,6 +8,7 @@
 
 #include <QCommandLineParser>
 #include <QFileInfo>
+#include <QRegularExpression>
 #include <QSettings>
 
 #include <algorithm>
@@ -185,7 +186,21 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
                 return u"--allowed-origins: '%1' is not an origin like https://example.com"_s.arg(t);
             origins.append(t.endsWith(u'/') ? t.chopped(1) : t);
         }
-        c.allowedOrigins = origins.contains(u"*"_s) ? QStringList() : origins;
+        c.anyOrigin = origins.contains(u"*"_s);
+        c.allowedOrigins = c.anyOrigin ? QStringList() : origins;
+    } else if (key == u"allowed-hosts"_s) {
+        QStringList hosts;
+        for (const QString &h : value.split(u',', Qt::SkipEmptyParts)) {
+            QString t = h.trimmed().toLower();
+            if (t.endsWith(u'.'))
+                t.chop(1);
+            static const QRegularExpression name(
+                u"^[a-z0-9]([a-z0-9-]*[a-z0-9])?(\\.[a-z0-9]([a-z0-9-]*[a-z0-9])?)*$"_s);
+            if (!name.match(t).hasMatch())
+                return u"--allowed-hosts: '%1' is not a host name like herald.example.com"_s.arg(h.trimmed());
+            hosts.append(t);
+        }
+        c.allowedHosts = hosts;
     } else if (key == u"rate-limit"_s) {
         const auto v = parseBoundedInt(value, 0, 1000000);
         if (!v)
@@ -330,8 +345,13 @@ constexpr OptionSpec optionSpecs[] = {
      u"size"},
     {u"auth", u"open or token (default: open on a loopback address, token on any other).", u"mode"},
     {u"jwt-secret-file", u"File holding the HS256 secret that signs tokens (at least 32 bytes).", u"file"},
-    {u"allowed-origins", u"Comma-separated origins allowed for WebSocket, SSE and CORS (default: any).",
+    {u"allowed-origins",
+     u"Comma-separated origins allowed for WebSocket, SSE and CORS besides the server's own, or * (default: "
+     u"any "
+     u"with --auth token; none with --auth open).",
      u"origins"},
+    {u"allowed-hosts",
+     u"Host names an open server answers besides localhost and IP addresses (default: none).", u"names"},
     {u"rate-limit", u"Messages per second one connection may send (burst twice that; 0 = off; default 100).",
      u"count"},
     {u"max-connections-per-ip",

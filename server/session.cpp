@@ -29,7 +29,7 @@ std::optional<Identity> Session::identifyHandshake(Hub *hub, QTcpSocket *socket,
                                                    bool anonymousOk)
 {
     const AuthPolicy &auth = hub->auth();
-    if (!auth.originAllowed(head.header("origin"))) {
+    if (!auth.originAllowed(head.header("origin"), head.header("host"))) {
         Metrics::add(hub->metrics().refusedOrigin);
         writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, u"origin not allowed"_s);
         return std::nullopt;

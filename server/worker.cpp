@@ -394,7 +394,7 @@ bool Worker::stepPlain(PendingPlain *pending)
     }
     if (!session) {
         // The same check route() makes for the rest.
-        if (const auto refusal = refuseRequestHead(head, m_config.maxMessageSize)) {
+        if (const auto refusal = refuseRequestHead(head, m_config.maxMessageSize, m_hub->auth())) {
             writeHttpError(takePlain(pending, false), refusal->status, refusal->reason, refusal->code,
                            refusal->detail);
             return false;
@@ -709,7 +709,7 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKerne
     // Every request, whoever serves it, is framed one way (HttpRequestHead::framingError): a head that leaves
     // where its body ends to the reader is answered and the connection closed, so nothing after it is read as
     // another request. QHttpServer would buffer a body of any size (SPEC section 7: 413 over the limit).
-    if (const auto refusal = refuseRequestHead(head, m_config.maxMessageSize)) {
+    if (const auto refusal = refuseRequestHead(head, m_config.maxMessageSize, m_hub->auth())) {
         m_pending.remove(socket);
         writeHttpError(socket, refusal->status, refusal->reason, refusal->code, refusal->detail);
         return;

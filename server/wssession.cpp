@@ -45,6 +45,17 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
         writeHttpError(socket, 405, "Method Not Allowed", u"bad_request"_s, u"WebSocket upgrades use GET"_s);
         return nullptr;
     }
+    // RFC 6455 4.2.1: HTTP/1.1 or later, and one key and one version (11.3.1, 11.3.5: not repeated).
+    if (head.versionMinor < 1) {
+        writeHttpError(socket, 400, "Bad Request", u"bad_request"_s, u"a WebSocket upgrade needs HTTP/1.1"_s);
+        return nullptr;
+    }
+    if (head.headerValues("sec-websocket-key").size() > 1 ||
+        head.headerValues("sec-websocket-version").size() > 1) {
+        writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
+                       u"Sec-WebSocket-Key and Sec-WebSocket-Version may each appear once"_s);
+        return nullptr;
+    }
     if (head.header("sec-websocket-version") != "13") {
         writeHttpError(socket, 426, "Upgrade Required", u"bad_request"_s,
                        u"only WebSocket version 13 is supported"_s, "Sec-WebSocket-Version: 13\r\n");

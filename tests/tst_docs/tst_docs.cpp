@@ -1567,7 +1567,7 @@ void tst_Docs::httpRejections()
         const qsizetype limit = m.captured(1).toInt() * 1024;
         // Exactly at the limit is fine; one byte more is not.
         auto head = [](qsizetype size) {
-            const QByteArray start = "GET /healthz HTTP/1.1\r\nHost: x\r\nX-Pad: ";
+            const QByteArray start = "GET /healthz HTTP/1.1\r\nHost: localhost\r\nX-Pad: ";
             const QByteArray end = "\r\nConnection: close\r\n\r\n";
             return QByteArray(start + QByteArray(size - start.size() - end.size(), 'a') + end);
         };
@@ -1588,17 +1588,17 @@ void tst_Docs::httpRejections()
         expectHeader =
             QByteArray("\r\n" + m.captured(1).toLatin1() + ": " + m.captured(2).toLatin1() + "\r\n");
         answer = httpAnswer(
-            m_port, "GET /ws HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+            m_port, "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
                     "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 8\r\n\r\n");
     } else if (status == 413) {
         // Refused from the head alone: the body need not even be sent.
         const QByteArray length = QByteArray::number(m_server->config().maxMessageSize + 1);
         answer =
-            httpAnswer(m_port, "POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            httpAnswer(m_port, "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                                "Content-Length: " +
                                    length + "\r\n\r\n");
     } else if (status == 411) {
-        answer = httpAnswer(m_port, "POST /api/publish HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n"
+        answer = httpAnswer(m_port, "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
                                     "Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
     } else {
         QFAIL(qPrintable(u"tst_docs cannot provoke %1; teach it"_s.arg(status)));
@@ -1638,8 +1638,8 @@ void tst_Docs::httpFraming()
     QFETCH(QString, header);
     QFETCH(int, status);
     // A GET behind the refused head must never be answered: the connection closes after the one answer.
-    const QByteArray request = "POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n" +
-                               header.toLatin1() + "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    const QByteArray request = "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+                               header.toLatin1() + "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     constexpr int Timeout = 5000;
     QElapsedTimer t;
     t.start();
@@ -1768,7 +1768,7 @@ void tst_Docs::sseStream()
     QTcpSocket s;
     s.connectToHost(u"127.0.0.1"_s, m_port);
     QTRY_VERIFY(s.state() == QAbstractSocket::ConnectedState);
-    s.write("GET " + example.path.toUtf8() + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n\r\n");
+    s.write("GET " + example.path.toUtf8() + " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
     QByteArray in;
     QTRY_VERIFY((in += s.readAll()).contains("\r\n\r\n"));
     const QByteArray head = in.left(in.indexOf("\r\n\r\n"));
@@ -1829,7 +1829,7 @@ void tst_Docs::sseHeartbeat()
     QTcpSocket s;
     s.connectToHost(u"127.0.0.1"_s, quick->port());
     QTRY_VERIFY(s.state() == QAbstractSocket::ConnectedState);
-    s.write("GET " + example.path.toUtf8() + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.write("GET " + example.path.toUtf8() + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
     QByteArray in;
     QTRY_VERIFY((in += s.readAll()).contains(QByteArray("\n\n" + heartbeat.constFirst().toUtf8() + "\n\n")));
     s.abort();
@@ -1859,7 +1859,7 @@ void tst_Docs::sseEventNaming()
     QTcpSocket s;
     s.connectToHost(u"127.0.0.1"_s, m_port);
     QTRY_VERIFY(s.state() == QAbstractSocket::ConnectedState);
-    s.write("GET " + path.toUtf8() + " HTTP/1.1\r\nHost: x\r\n\r\n");
+    s.write("GET " + path.toUtf8() + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
     QByteArray in;
     QTRY_VERIFY((in += s.readAll()).contains("retry: "));
     QTRY_COMPARE(m_server->hub()->counts().clients, 1);

@@ -28,7 +28,7 @@ public:
         m_socket.connectToHost(u"127.0.0.1"_s, port);
         if (!m_socket.waitForConnected(5000))
             return false;
-        m_socket.write("GET " + pathAndQuery + " HTTP/1.1\r\nHost: x\r\nAccept: text/event-stream\r\n" +
+        m_socket.write("GET " + pathAndQuery + " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n" +
                        extraHeaders + "\r\n");
         return true;
     }
@@ -655,12 +655,12 @@ void tst_Replay::epochKeptAcrossRestart()
 
 void tst_Replay::badSinceRejected()
 {
-    const QByteArray ws = rawExchange(m_port, "GET /ws?since=-4 HTTP/1.1\r\nHost: x\r\nUpgrade: websocket\r\n"
+    const QByteArray ws = rawExchange(m_port, "GET /ws?since=-4 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
                                               "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
                                               "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
     QVERIFY2(ws.startsWith("HTTP/1.1 400"), ws.constData());
     QVERIFY(ws.contains("\"error\":\"bad_request\""));
-    const QByteArray sse = rawExchange(m_port, "GET /events?user_id=1&since=abc HTTP/1.1\r\nHost: x\r\n\r\n");
+    const QByteArray sse = rawExchange(m_port, "GET /events?user_id=1&since=abc HTTP/1.1\r\nHost: localhost\r\n\r\n");
     QVERIFY2(sse.startsWith("HTTP/1.1 400"), sse.constData());
 }
 

@@ -460,6 +460,10 @@ private Q_SLOTS:
     void tokens();
     void tokenTransports_data();
     void tokenTransports();
+    void openModeBrowserRules_data();
+    void openModeBrowserRules();
+    void httpConformance_data();
+    void httpConformance();
     void headerTokenWins_data();
     void headerTokenWins();
     void senderIsTheIdentity_data();
@@ -539,6 +543,7 @@ private:
     int upgrade(const QByteArray &target, const QByteArray &headers = {}, HttpReply *reply = nullptr);
     HttpReply sse(const QByteArray &target, const QByteArray &headers = {});
     std::unique_ptr<WsClient> ws(const QByteArray &target);
+    HttpReply raw(const QByteArray &bytes);
     qint64 publishAsAdmin(const QString &channel, const QString &text);
     qint64 metric(const QByteArray &sample);
 
@@ -1319,6 +1324,135 @@ void tst_Security::senderIsTheIdentity()
     const auto got = listener->waitFor(type);
     QVERIFY2(got, qPrintable(listener->raw().join(u'\n')));
     QCOMPARE(got->value("sender"_L1).toString(), u"svc"_s);
+}
+
+HttpReply tst_Security::raw(const QByteArray &bytes)
+{
+    RawClient c;
+    if (!c.connectTo(m_port))
+        return {};
+    c.write(bytes);
+    return c.readResponse();
+}
+
+void tst_Security::openModeBrowserRules_data()
+{
+    // What an open server answers a browser: only its own host names and pages (DNS rebinding, cross-site).
+    QTest::addColumn<QByteArray>("host"); // "{port}" is replaced by the server's port
+    QTest::addColumn<QByteArray>("origin");
+    QTest::addColumn<QString>("allowedHost");
+    QTest::addColumn<QString>("allowedOrigin");
+    QTest::addColumn<int>("status");
+    const QString none;
+    QTest::newRow("localhost") << QByteArray("localhost:{port}") << QByteArray() << none << none << 200;
+    QTest::newRow("127.0.0.1") << QByteArray("127.0.0.1:{port}") << QByteArray() << none << none << 200;
+    QTest::newRow("[::1]") << QByteArray("[::1]:{port}") << QByteArray() << none << none << 200;
+    QTest::newRow("a LAN address") << QByteArray("192.168.1.20:{port}") << QByteArray() << none << none
+                                   << 200;
+    QTest::newRow("*.localhost") << QByteArray("herald.localhost:{port}") << QByteArray() << none << none
+                                 << 200;
+    QTest::newRow("a rebound name") << QByteArray("evil.example:{port}") << QByteArray() << none << none
+                                    << 403;
+    QTest::newRow("a rebound name, with its page")
+        << QByteArray("evil.example:{port}") << QByteArray("http://evil.example:{port}") << none << none
+        << 403;
+    QTest::newRow("a configured name")
+        << QByteArray("herald.lan:{port}") << QByteArray() << u"herald.lan"_s << none << 200;
+    QTest::newRow("the server's own page")
+        << QByteArray("127.0.0.1:{port}") << QByteArray("http://127.0.0.1:{port}") << none << none << 200;
+    QTest::newRow("another site's page")
+        << QByteArray("127.0.0.1:{port}") << QByteArray("https://evil.example") << none << none << 403;
+    QTest::newRow("another site's page, allowed")
+        << QByteArray("127.0.0.1:{port}") << QByteArray("https://app.example") << none
+        << u"https://app.example"_s << 200;
+    QTest::newRow("another site's page, not the allowed one")
+        << QByteArray("127.0.0.1:{port}") << QByteArray("https://evil.example") << none
+        << u"https://app.example"_s << 403;
+}
+
+void tst_Security::openModeBrowserRules()
+{
+    QFETCH(QByteArray, host);
+    QFETCH(QByteArray, origin);
+    QFETCH(QString, allowedHost);
+    QFETCH(QString, allowedOrigin);
+    QFETCH(int, status);
+    QVERIFY(startServer([&](ServerConfig &c) {
+        c.authMode = ServerConfig::AuthMode::Open;
+        if (!allowedHost.isEmpty())
+            c.allowedHosts = {allowedHost};
+        if (!allowedOrigin.isEmpty())
+            c.allowedOrigins = {allowedOrigin};
+    }));
+    const QByteArray port = QByteArray::number(m_port);
+    host.replace("{port}", port);
+    origin.replace("{port}", port);
+    const QByteArray headers = origin.isEmpty() ? QByteArray() : "Origin: " + origin + "\r\n";
+    // The REST API, a WebSocket upgrade, an SSE stream and a publish: one rule for all.
+    const HttpReply rest =
+        raw("GET /api/channels HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" + headers + "\r\n");
+    QCOMPARE(rest.status, status);
+    if (status == 200 && !origin.isEmpty() && !origin.contains("127.0.0.1"))
+        QCOMPARE(rest.header("Access-Control-Allow-Origin"), origin); // echoed, never "*" in open mode
+    if (status == 200 && origin.isEmpty())
+        QVERIFY(rest.header("Access-Control-Allow-Origin").isEmpty());
+    const HttpReply upgrade =
+        raw("GET /ws HTTP/1.1\r\nHost: " + host +
+            "\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            "Sec-WebSocket-Version: 13\r\n" +
+            headers + "\r\n");
+    QCOMPARE(upgrade.status, status == 200 ? 101 : status);
+    const QByteArray body = R"({"channel":"news","message":"m"})";
+    const HttpReply publish = raw(
+        "POST /api/publish HTTP/1.1\r\nHost: " + host + "\r\nConnection: close\r\n" + headers +
+        "Content-Type: text/plain\r\nContent-Length: " + QByteArray::number(body.size()) + "\r\n\r\n" + body);
+    QCOMPARE(publish.status, status == 200 ? 202 : status);
+}
+
+void tst_Security::httpConformance_data()
+{
+    QTest::addColumn<QByteArray>("request");
+    QTest::addColumn<int>("status");
+    const QByteArray upgrade = "Upgrade: websocket\r\nConnection: Upgrade\r\n";
+    const QByteArray key = "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    const QByteArray version = "Sec-WebSocket-Version: 13\r\n";
+    QTest::newRow("HTTP/1.1 without Host")
+        << QByteArray("GET /healthz HTTP/1.1\r\nConnection: close\r\n\r\n") << 400;
+    QTest::newRow("two Hosts")
+        << QByteArray(
+               "GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
+        << 400;
+    QTest::newRow("Host with a space and @")
+        << QByteArray("GET /api/stats HTTP/1.1\r\nHost: a b@c\r\nConnection: close\r\n\r\n") << 400;
+    QTest::newRow("Host with a bad port")
+        << QByteArray("GET /healthz HTTP/1.1\r\nHost: localhost:80x\r\nConnection: close\r\n\r\n") << 400;
+    QTest::newRow("HTTP/1.0 without Host") << QByteArray("GET /healthz HTTP/1.0\r\n\r\n") << 200;
+    QTest::newRow("unknown method")
+        << QByteArray("BREW /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n") << 501;
+    QTest::newRow("TRACE") << QByteArray("TRACE / HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n")
+                           << 501;
+    QTest::newRow("upgrade over HTTP/1.0")
+        << QByteArray("GET /ws HTTP/1.0\r\nHost: 127.0.0.1\r\n" + upgrade + key + version + "\r\n") << 400;
+    QTest::newRow("two keys") << QByteArray("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n" + upgrade + key + key +
+                                            version + "\r\n")
+                              << 400;
+    QTest::newRow("two versions") << QByteArray("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n" + upgrade + key +
+                                                version + version + "\r\n")
+                                  << 400;
+    QTest::newRow("a good upgrade") << QByteArray("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n" + upgrade + key +
+                                                  version + "\r\n")
+                                    << 101;
+}
+
+void tst_Security::httpConformance()
+{
+    QFETCH(QByteArray, request);
+    QFETCH(int, status);
+    QVERIFY(startServer([](ServerConfig &c) { c.authMode = ServerConfig::AuthMode::Open; }));
+    const HttpReply r = raw(request);
+    QCOMPARE(r.status, status);
+    if (status >= 400)
+        QVERIFY2(r.body.contains("\"error\""), r.body.constData());
 }
 
 // ---- 3. Roles and channels ----
@@ -2146,7 +2280,7 @@ void tst_Security::requestSmugglingIsRefused_data()
 
     // A GET hidden in a chunk. A front end that honours Transfer-Encoding sees one request; a reader that
     // frames by the Content-Length (which covers the chunk's size line only) finds the GET next.
-    const QByteArray hidden = "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n";
+    const QByteArray hidden = "GET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     const QByteArray sizeLine = QByteArray::number(hidden.size(), 16) + "\r\n";
     const QByteArray chunked = sizeLine + hidden + "\r\n0\r\n\r\n";
     const QByteArray toSizeLine = "Content-Length: " + QByteArray::number(sizeLine.size()) + "\r\n";
@@ -2162,7 +2296,7 @@ void tst_Security::requestSmugglingIsRefused_data()
                                       {"/api/broadcast", publish},
                                       {"/users/", user}}) {
         const QByteArray post =
-            "POST " + route + " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n";
+            "POST " + route + " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n";
         const auto row = [&route](const char *what) {
             return QByteArray(route + ", " + what);
         };
@@ -2191,7 +2325,7 @@ void tst_Security::requestSmugglingIsRefused_data()
             << QByteArray(post + "Content-Length: +" + length(body) + "\r\n\r\n" + body + hidden) << 400;
     }
     // WebSocket and SSE requests are held to the same rule.
-    QTest::newRow("SSE, chunked") << QByteArray("GET /events?channels=news HTTP/1.1\r\nHost: x\r\n"
+    QTest::newRow("SSE, chunked") << QByteArray("GET /events?channels=news HTTP/1.1\r\nHost: localhost\r\n"
                                                 "Transfer-Encoding: chunked\r\n\r\n" +
                                                 chunked)
                                   << 411;
@@ -2693,27 +2827,26 @@ void tst_Security::keepAliveEnds_data()
     QTest::addColumn<bool>("kept");
     const QByteArray body = publishBody(u"news"_s, u"m"_s);
     const QByteArray length = "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
-    QTest::newRow("HTTP/1.1") << QByteArray("POST /api/publish HTTP/1.1\r\nHost: x\r\n" + length + "\r\n" +
-                                            body)
+    QTest::newRow("HTTP/1.1") << QByteArray("POST /api/publish HTTP/1.1\r\nHost: localhost\r\n" + length +
+                                            "\r\n" + body)
                               << true;
-    QTest::newRow("HTTP/1.1, close") << QByteArray(
-                                            "POST /api/publish HTTP/1.1\r\nHost: x\r\nConnection: close\r\n" +
-                                            length + "\r\n" + body)
-                                     << false;
-    QTest::newRow("HTTP/1.1, close among tokens")
-        << QByteArray("POST /api/publish HTTP/1.1\r\nHost: x\r\nConnection: foo, Close\r\n" + length +
+    QTest::newRow("HTTP/1.1, close")
+        << QByteArray("POST /api/publish HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n" + length +
                       "\r\n" + body)
         << false;
-    QTest::newRow("HTTP/1.0") << QByteArray("POST /api/publish HTTP/1.0\r\nHost: x\r\n" + length + "\r\n" +
-                                            body)
+    QTest::newRow("HTTP/1.1, close among tokens")
+        << QByteArray("POST /api/publish HTTP/1.1\r\nHost: localhost\r\nConnection: foo, Close\r\n" + length +
+                      "\r\n" + body)
+        << false;
+    QTest::newRow("HTTP/1.0") << QByteArray("POST /api/publish HTTP/1.0\r\nHost: localhost\r\n" + length +
+                                            "\r\n" + body)
                               << false;
     QTest::newRow("HTTP/1.0, keep-alive")
-        << QByteArray("POST /api/publish HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n" + length +
+        << QByteArray("POST /api/publish HTTP/1.0\r\nHost: localhost\r\nConnection: keep-alive\r\n" + length +
                       "\r\n" + body)
         << true;
-    QTest::newRow("health, close") << QByteArray(
-                                          "GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
-                                   << false;
+    QTest::newRow("health, close")
+        << QByteArray("GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n") << false;
 }
 
 void tst_Security::keepAliveEnds()
@@ -2783,7 +2916,7 @@ void tst_Security::keepAliveBodyInPieces()
     QVERIFY(c.connectTo(m_port));
     // The head first, the body in three pieces.
     const QByteArray length = "Content-Length: " + QByteArray::number(body.size()) + "\r\n";
-    c.write("POST /api/publish HTTP/1.1\r\nHost: x\r\n" + length + "\r\n");
+    c.write("POST /api/publish HTTP/1.1\r\nHost: localhost\r\n" + length + "\r\n");
     for (int i = 0; i < 3; ++i) {
         QTest::qWait(30);
         c.write(body.mid(i * 1000, i == 2 ? -1 : 1000));
@@ -2791,7 +2924,7 @@ void tst_Security::keepAliveBodyInPieces()
     HttpReply r = c.readResponse();
     QVERIFY2(r.status == 202, dump(r).constData());
     // A client that asks first gets "100 Continue", then the answer.
-    c.write("POST /api/publish HTTP/1.1\r\nHost: x\r\nExpect: 100-continue\r\n" + length + "\r\n");
+    c.write("POST /api/publish HTTP/1.1\r\nHost: localhost\r\nExpect: 100-continue\r\n" + length + "\r\n");
     QVERIFY(c.takeExactly("HTTP/1.1 100 Continue\r\n\r\n"));
     c.write(body);
     r = c.readResponse();
@@ -2808,7 +2941,7 @@ void tst_Security::keepAliveClientLeavesMidBody()
         QVERIFY(c.connectTo(m_port));
         c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"news"_s, u"m"_s)));
         QCOMPARE(c.readResponse().status, 202);
-        c.write("POST /api/publish HTTP/1.1\r\nHost: x\r\nContent-Length: 1000\r\n\r\n{\"channel\":");
+        c.write("POST /api/publish HTTP/1.1\r\nHost: localhost\r\nContent-Length: 1000\r\n\r\n{\"channel\":");
         QTest::qWait(100); // the server holds half a body
     }                      // and the client goes
     RawClient next;

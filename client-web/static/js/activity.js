@@ -1,6 +1,6 @@
 // Everything that is neither the user's own queue nor chat: broadcasts, seed 003 "notify" relays,
 // messages on channels the user subscribed to. Newest first, one per id.
-import { h, icon, timeLabel } from './dom.js';
+import { h, icon, timeLabel, senderName } from './dom.js';
 import { titleOf } from './notifications.js';
 
 const MAX_ITEMS = 100;
@@ -38,7 +38,7 @@ export class ActivityFeed {
         message.message ? h('div', { class: 'text' }, String(message.message)) : null,
         h('div', { class: 'meta' },
           h('time', { datetime: message.timestamp }, timeLabel(message.timestamp)),
-          message.sender ? ` · from ${message.sender}` : null)));
+          message.sender ? ` · from ${senderName(message.sender)}` : null)));
     let before = null;
     for (const child of this.list.children) {
       if (Number(child.dataset.id) < Number(message.id)) {

@@ -1,5 +1,5 @@
 // The chat room (channel "chat"): bubbles in id order, one per id, the user's own on the right.
-import { h, setText, timeLabel, initials, hueFor } from './dom.js';
+import { h, setText, timeLabel, initials, hueFor, senderName } from './dom.js';
 
 const MAX_MESSAGES = 300;
 
@@ -38,7 +38,7 @@ export class ChatPanel {
     if (this.ids.has(message.id)) return false;
     this.ids.add(message.id);
     const mine = this.isMine(message);
-    const sender = String(message.sender || 'anonymous');
+    const sender = senderName(message.sender) || 'anonymous';
     const bubble = h('li', { class: `chat-msg${mine ? ' mine' : ''}`, dataset: { id: message.id } },
       mine ? null : h('div', { class: 'avatar', style: `--hue:${hueFor(sender)}`, 'aria-hidden': 'true' }, initials(sender)),
       h('div', { class: 'bubble-wrap' },

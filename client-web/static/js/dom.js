@@ -95,6 +95,16 @@ export function initials(name) {
   return (parts[0][0] + parts[parts.length - 1][0]).toUpperCase();
 }
 
+/**
+ * How a sender reads. The server sets `sender` itself (the token's user, or in open mode the client id), so a
+ * page tab's id web-<user>-<8 hex> reads as "User <user>"; anything else as it is.
+ */
+export function senderName(sender) {
+  const s = String(sender ?? '');
+  const m = /^web-(.+)-[0-9a-f]{8}$/.exec(s);
+  return m ? `User ${m[1]}` : s;
+}
+
 /** A stable hue per name, so each chat sender keeps a colour. */
 export function hueFor(name) {
   let hash = 0;

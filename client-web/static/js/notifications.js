@@ -2,7 +2,7 @@
 // came by (REST load, live, replay after a reconnect), unread badge, mark-as-read, and a detail view that
 // fetches the full stored message over REST (seed 000's AJAX step).
 import { api } from './api.js';
-import { h, icon, clear, setText, relativeTime, timeLabel } from './dom.js';
+import { h, icon, clear, setText, relativeTime, timeLabel, senderName } from './dom.js';
 
 const MAX_ITEMS = 200;
 
@@ -126,7 +126,7 @@ export class NotificationCenter extends EventTarget {
         h('span', { class: 'ms-auto meta text-nowrap' }, time)),
       message.message ? h('div', { class: 'text' }, String(message.message)) : null,
       h('div', { class: 'meta' },
-        message.sender ? h('span', {}, `from ${message.sender}`) : null,
+        message.sender ? h('span', {}, `from ${senderName(message.sender)}`) : null,
         h('span', { class: 'id' }, `#${message.id}`))),
     markButton);
     return el;
@@ -201,7 +201,7 @@ export class NotificationCenter extends EventTarget {
       ['Message', full.message],
       ['Type', full.type],
       ['Channel', full.channel],
-      ['From', full.sender],
+      ['From', full.sender ? senderName(full.sender) : full.sender],
       ['Received', timeLabel(full.timestamp)],
       ['Id', `#${full.id}`],
     ].filter(([, v]) => v !== undefined && v !== null && v !== '');
