@@ -6,10 +6,12 @@
 #include "testclient.h"
 #include "testserver.h"
 
+#include "auth.h"
 #include "hub.h"
 #include "metrics.h"
 #include "wsframe.h"
 
+#include <QFile>
 #include <QJsonDocument>
 #include <QSignalSpy>
 #include <QTemporaryDir>
@@ -332,6 +334,7 @@ void TestClosing::closeReachesSendingClient_data()
     QTest::newRow("4002 slow consumer") << u"slow"_s << 4002 << true;
     QTest::newRow("4003 idle") << u"idle"_s << 4003 << true;
     QTest::newRow("1001 server stop") << u"stop"_s << 1001 << true;
+    QTest::newRow("1008 token expired") << u"expiry"_s << 1008 << true;
 }
 
 void TestClosing::closeReachesSendingClient()
@@ -341,7 +344,18 @@ void TestClosing::closeReachesSendingClient()
     QFETCH(bool, waitsForClose);
 
     QTemporaryDir dir;
-    auto server = startTestServer(dir.path(), [&](Herald::ServerConfig &c) {
+    const QByteArray secret = "a secret of at least thirty-two bytes, for HS256";
+    const QString secretFile = dir.filePath(u"jwt.secret"_s);
+    if (trigger == u"expiry"_s) {
+        QFile f(secretFile);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(secret + '\n');
+    }
+    auto server = startTestServer(dir.filePath(u"data"_s), [&](Herald::ServerConfig &c) {
+        if (trigger == u"expiry"_s) {
+            c.authMode = Herald::ServerConfig::AuthMode::Token;
+            c.jwtSecretFile = secretFile;
+        }
         c.closeTimeout = std::chrono::milliseconds(1500);
         c.rateLimit = trigger == u"flood"_s ? 5 : 0;
         c.maxMessageSize = 4096;
@@ -354,10 +368,11 @@ void TestClosing::closeReachesSendingClient()
 
     RawClient client;
     const bool slow = trigger == u"slow"_s;
-    QVERIFY(offThread([&] {
-        return client.upgrade(port, slow ? "/ws?client_id=victim&channels=slow.feed" : "/ws?client_id=victim",
-                              slow ? 4096 : 0);
-    }));
+    QByteArray path = slow ? "/ws?client_id=victim&channels=slow.feed" : "/ws?client_id=victim";
+    if (trigger == u"expiry"_s)
+        path += "&token=" + Herald::TokenVerifier(secret).mint(u"alice"_s, Herald::Role::Subscriber,
+                                                               std::chrono::seconds(2));
+    QVERIFY(offThread([&] { return client.upgrade(port, path, slow ? 4096 : 0); }));
 
     Behaviour b;
     b.filler = pingJson();
@@ -438,7 +453,7 @@ void TestClosing::closeReachesSendingClient()
         for (const auto &f : out.before)
             pinged = pinged || f.opcode == int(Opcode::Ping);
         QVERIFY2(pinged, "the idle client was not pinged first");
-    } else if (trigger == u"kick"_s || trigger == u"stop"_s) {
+    } else if (trigger == u"kick"_s || trigger == u"stop"_s || trigger == u"expiry"_s) {
         QVERIFY(countType(out.before, u"pong"_s) > 0);
     }
 }
