@@ -48,6 +48,9 @@ struct ServerConfig
     std::chrono::milliseconds sseHeartbeat{15000};
     std::chrono::milliseconds sseRetry{3000};
     std::chrono::milliseconds shutdownGrace{3000};
+    // After our Close frame (or an SSE stream's last event): how long the peer has to answer, then to close
+    // its side after ours, before the connection is cut (GracefulClose). Not an option; tests lower it.
+    std::chrono::milliseconds closeTimeout{2000};
     // Seed 004's models: each has REST routes (/users/), a table of records and a channel of change events.
     QList<ModelSpec> models = builtinModels();
     QStringList modelNames() const

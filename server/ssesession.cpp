@@ -2,6 +2,7 @@
 
 #include "channelname.h"
 #include "expirytimer.h"
+#include "gracefulclose.h"
 #include "httprequesthead.h"
 #include "rawhttp.h"
 #include "request.h"
@@ -202,15 +203,21 @@ void SseSession::heartbeat()
 
 void SseSession::cutOffSlowConsumer()
 {
-    // Abort, not a graceful end that would wait for the backlog: EventSource drops an incomplete event,
+    // The queue is dropped; the stream ends after the whole events the socket already holds. EventSource
     // reconnects by itself with the Last-Event-ID it did get, and catches up from the store.
-    m_socket->abort();
+    close(0, {});
 }
 
 void SseSession::close(quint16, const QString &)
 {
+    if (m_closing || m_finished)
+        return;
+    m_closing = true;
     flush();
-    m_socket->disconnectFromHost();
+    m_worker->sessionClosing(this);
+    // The end of the stream is the end of the connection (FIN after the last event); what the client sends
+    // is discarded until it closes its side, so no reset discards the events it has not read yet.
+    GracefulClose::begin(m_socket, m_worker->config().closeTimeout, true);
 }
 
 } // namespace Herald

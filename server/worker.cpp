@@ -811,11 +811,8 @@ void Worker::addAdmin(Session *session)
     m_admins.append(session);
 }
 
-void Worker::sessionFinished(Session *session)
+void Worker::sessionClosing(Session *session)
 {
-    if (!m_sessions.contains(session->sessionId()))
-        return;
-    m_sessions.remove(session->sessionId());
     removeOne(m_everyone, session);
     removeOne(m_admins, session);
     removeOne(m_countsListeners, session);
@@ -826,6 +823,14 @@ void Worker::sessionFinished(Session *session)
         m_dirty.erase(std::remove(m_dirty.begin(), m_dirty.end(), session), m_dirty.end());
         session->queuedForFlush = false;
     }
+}
+
+void Worker::sessionFinished(Session *session)
+{
+    if (!m_sessions.contains(session->sessionId()))
+        return;
+    m_sessions.remove(session->sessionId());
+    sessionClosing(session);
     if (m_sessions.isEmpty())
         m_heartbeat.stop();
     checkDrained();

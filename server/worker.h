@@ -68,6 +68,9 @@ public:
     void addCountsListener(Session *session);
     void addAdmin(Session *session);
     void sessionStarted(Session *session);
+    // The session has sent its last bytes and only waits for the connection's end: nothing is delivered to it
+    // any more. It still counts until sessionFinished (a shutdown waits for it).
+    void sessionClosing(Session *session);
     void sessionFinished(Session *session);
     void markDirty(Session *session);
 

@@ -1,6 +1,7 @@
 #include "wssession.h"
 
 #include "channelname.h"
+#include "gracefulclose.h"
 #include "httprequesthead.h"
 #include "logging.h"
 #include "rawhttp.h"
@@ -24,8 +25,6 @@ constexpr quint16 CloseKicked = 4001;
 constexpr quint16 CloseSlowConsumer = 4002;
 // no frame, not even a pong, for --idle-timeout.
 constexpr quint16 CloseIdle = 4003;
-// A peer that never answers our close frame is cut after this.
-constexpr auto CloseTimeout = std::chrono::seconds(3);
 
 QStringList splitChannels(const QString &list)
 {
@@ -353,20 +352,9 @@ bool WsSession::takeToken()
 
 void WsSession::cutOffSlowConsumer()
 {
-    if (m_closing) {
-        m_socket->abort();
-        return;
-    }
-    m_closing = true;
-    // Straight to the socket, behind what is queued: a client that catches up reads it and resumes by id; one
-    // that does not is cut when the close times out.
-    writeToSocket(m_socket,
-                  Ws::encodeClose(CloseSlowConsumer, u"slow consumer: reconnect with ?since=<last id>"_s));
-    m_socket->disconnectFromHost();
-    QTimer::singleShot(CloseTimeout, this, [this] {
-        if (!m_finished)
-            m_socket->abort();
-    });
+    // The queue is dropped; the Close goes behind what the socket already holds (whole frames after the one
+    // being written), so a client that catches up reads it and resumes by id.
+    close(CloseSlowConsumer, u"slow consumer: reconnect with ?since=<last id>"_s);
 }
 
 void WsSession::checkIdle(qint64 nowMs, std::chrono::seconds timeout)
@@ -391,6 +379,12 @@ void WsSession::onReadyRead()
 {
     if (m_finished)
         return;
+    if (m_closing && (m_peerClosed || m_parser.hasFailed())) {
+        // Only the end is awaited now. Input is discarded, never left unread: a close with unread input is a
+        // reset, which would discard what the peer has not read yet, our Close included.
+        m_socket->skip(m_socket->bytesAvailable());
+        return;
+    }
     m_lastReceivedMs = QDateTime::currentMSecsSinceEpoch();
     m_pingSent = false;
     m_parser.append(m_socket->readAll());
@@ -411,11 +405,8 @@ void WsSession::onReadyRead()
                     sendError(ErrorCode::RateLimited, u"slow down: at most %1 messages per second"_s.arg(
                                                           m_worker->config().rateLimit));
                 }
-                if (++m_strikes > 2 * m_worker->config().rateLimit) {
-                    close(Ws::CloseCode::PolicyViolation, u"rate limit exceeded"_s);
-                    flush();
-                    return;
-                }
+                if (++m_strikes > 2 * m_worker->config().rateLimit)
+                    close(Ws::CloseCode::PolicyViolation, u"rate limit exceeded"_s); // the rest: only a Close
                 break;
             }
             if (event->kind == Ws::Event::Kind::Text)
@@ -429,16 +420,20 @@ void WsSession::onReadyRead()
         case Ws::Event::Kind::Pong:
             break;
         case Ws::Event::Kind::Close:
-            // Echo the peer's code, then let it close the TCP connection (RFC 6455 5.5.1).
-            if (!m_closing) {
-                m_closing = true;
-                const quint16 code = event->closeCode == Ws::CloseCode::NoStatus ? 0 : event->closeCode;
-                sendRaw(Ws::encodeClose(code));
-            }
-            flush();
-            m_socket->disconnectFromHost();
+            // Echo the peer's code (RFC 6455 5.5.1); both Close frames exchanged, the TCP connection ends.
+            if (!m_closing)
+                close(event->closeCode == Ws::CloseCode::NoStatus ? 0 : event->closeCode, {});
+            m_peerClosed = true;
+            m_ending->peerDone();
+            m_socket->skip(m_socket->bytesAvailable());
             return;
         case Ws::Event::Kind::Error:
+            if (m_closing) {
+                // Garbage after our Close: its Close cannot be found any more.
+                m_ending->peerDone();
+                m_socket->skip(m_socket->bytesAvailable());
+                return;
+            }
             Metrics::add(m_worker->hub()->metrics().protocolErrors);
             qCDebug(lcWs) << "closing" << clientId() << event->closeCode << event->reason;
             close(event->closeCode, event->reason);
@@ -453,17 +448,19 @@ void WsSession::close(quint16 code, const QString &reason)
     if (m_closing || m_finished)
         return;
     m_closing = true;
-    sendRaw(Ws::encodeClose(code, reason));
+    // What is queued goes first (within the send buffer: a slow consumer's queue is dropped), then the Close,
+    // straight to the socket whatever it holds. Nothing after it: no more deliveries, no replies.
     flush();
-    m_socket->disconnectFromHost();
-    QTimer::singleShot(CloseTimeout, this, [this] {
-        if (!m_finished)
-            m_socket->abort();
-    });
+    m_worker->sessionClosing(this);
+    writeToSocket(m_socket, Ws::encodeClose(code, reason));
+    // The peer's Close is awaited (RFC 6455 7.1.1) unless its input no longer parses.
+    m_ending = GracefulClose::begin(m_socket, m_worker->config().closeTimeout, m_parser.hasFailed());
 }
 
 void WsSession::sendRaw(const QByteArray &frame)
 {
+    if (m_closing)
+        return; // nothing follows a Close
     enqueue(frame);
 }
 

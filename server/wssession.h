@@ -9,6 +9,7 @@
 
 namespace Herald {
 
+class GracefulClose;
 struct HttpRequestHead;
 
 // A WebSocket client on one of the routes of SPEC section 3. Framing is our own (wsframe.h) so that a
@@ -68,7 +69,9 @@ private:
     void doDisconnect(const Request &r);
 
     Ws::FrameParser m_parser;
-    bool m_closing = false;
+    bool m_closing = false;            // our Close is sent (or queued behind what the socket holds)
+    bool m_peerClosed = false;         // the peer's Close has arrived
+    GracefulClose *m_ending = nullptr; // the socket's, from our Close on
     Identity m_identity;
     RouteSetup m_setup;
     bool m_awaitingAuth = false;
