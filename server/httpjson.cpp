@@ -1,5 +1,6 @@
 #include "httpjson.h"
 
+#include "jsontext.h"
 #include "rawhttp.h"
 #include "store.h"
 
@@ -39,11 +40,11 @@ std::optional<RestResponse> readJsonBody(const QByteArray &body, qint64 maxSize,
 {
     if (body.size() > maxSize)
         return restError(413, u"too_large"_s, u"the body is larger than %1 bytes"_s.arg(maxSize));
-    QJsonParseError error{};
-    const QJsonDocument doc = QJsonDocument::fromJson(body, &error);
-    if (error.error != QJsonParseError::NoError || !doc.isObject())
-        return restError(400, u"invalid_json"_s, u"the body must be a JSON object"_s);
-    out = doc.object();
+    JsonObjectError error;
+    auto object = parseJsonObject(body, &error);
+    if (!object)
+        return restError(400, u"invalid_json"_s, error.message.replace(u"the JSON"_s, u"the body"_s));
+    out = std::move(*object);
     return std::nullopt;
 }
 

@@ -1,5 +1,7 @@
 #include "request.h"
 
+#include "jsontext.h"
+
 #include <QJsonDocument>
 #include <QJsonParseError>
 
@@ -59,16 +61,13 @@ QString actionName(Action action)
 Result<Request, ProtocolError> parseRequest(QByteArrayView frame)
 {
     using R = Result<Request, ProtocolError>;
-    QJsonParseError error{};
-    const QJsonDocument doc = QJsonDocument::fromJson(frame.toByteArray(), &error);
-    if (error.error != QJsonParseError::NoError)
-        return R::failure({ErrorCode::InvalidJson,
-                           u"invalid JSON at offset %1: %2"_s.arg(error.offset).arg(error.errorString())});
-    if (!doc.isObject())
-        return R::failure({ErrorCode::InvalidJson, u"a frame must be a JSON object"_s});
+    JsonObjectError error;
+    auto object = parseJsonObject(frame, &error);
+    if (!object)
+        return R::failure({ErrorCode::InvalidJson, error.message.replace(u"the JSON"_s, u"a frame"_s)});
 
     Request request;
-    request.body = doc.object();
+    request.body = std::move(*object);
     QJsonValue kind = request.body.value("action"_L1);
     if (kind.isUndefined()) {
         kind = request.body.value("type"_L1);

@@ -64,6 +64,19 @@ void tst_Protocol::parseRequest_data()
     QTest::newRow("empty") << ""_ba << false << none << u"invalid_json"_s << false;
     QTest::newRow("array") << "[1,2]"_ba << false << none << u"invalid_json"_s << false;
     QTest::newRow("string") << R"("ping")"_ba << false << none << u"invalid_json"_s << false;
+    // RFC 8259 section 7: control characters in a string are escaped; Qt would cut "x\0y" to "x".
+    QTest::newRow("raw NUL in a string") << QByteArray("{\"type\":\"chat\",\"message\":\"x\0y\"}", 31)
+                                         << false << none << u"invalid_json"_s << false;
+    QTest::newRow("raw tab in a string")
+        << "{\"type\":\"chat\",\"message\":\"x\ty\"}"_ba << false << none << u"invalid_json"_s << false;
+    QTest::newRow("raw SOH between tokens")
+        << "{\"type\":\x01\"ping\"}"_ba << false << none << u"invalid_json"_s << false;
+    QTest::newRow("escaped NUL and tab")
+        << R"({"type":"chat","message":"x\u0000y\tz"})"_ba << true << int(Action::Chat) << QString() << true;
+    QTest::newRow("whitespace between tokens")
+        << "{\n\t\"type\" :\r\n \"ping\"\n}"_ba << true << int(Action::Ping) << QString() << true;
+    QTest::newRow("an escaped quote, then a tab outside")
+        << "{\"a\":\"x\\\"\",\t\"type\":\"ping\"}"_ba << true << int(Action::Ping) << QString() << true;
     QTest::newRow("no kind") << R"({"message":"x"})"_ba << false << none << u"unknown_action"_s << false;
     QTest::newRow("numeric kind") << R"({"action":5})"_ba << false << none << u"unknown_action"_s << false;
     QTest::newRow("unknown kind") << R"({"action":"explode"})"_ba << false << none << u"unknown_action"_s

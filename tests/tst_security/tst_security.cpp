@@ -1439,6 +1439,14 @@ void tst_Security::httpConformance_data()
     QTest::newRow("two versions") << QByteArray("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n" + upgrade + key +
                                                 version + version + "\r\n")
                                   << 400;
+    {
+        const QByteArray body("{\"channel\":\"news\",\"message\":\"x\0y\"}", 33);
+        QTest::newRow("raw NUL in a JSON string")
+            << QByteArray(
+                   "POST /api/publish HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Length: " +
+                   QByteArray::number(body.size()) + "\r\n\r\n" + body)
+            << 400;
+    }
     QTest::newRow("a good upgrade") << QByteArray("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n" + upgrade + key +
                                                   version + "\r\n")
                                     << 101;
