@@ -54,6 +54,10 @@ struct Replay
     QList<Message> messages;
     bool recovered = true;
     ReplayGap gap = ReplayGap::None;
+    // A plan (History::planReplay) holds no messages: `count` of them (at most the replay limit), those after
+    // `after` up to the hub's id when planned, to be read with replayPage().
+    qint64 count = 0;
+    qint64 after = 0;
 
     // Not recovered, for this reason. With several, the one listed first in ReplayGap is reported: a reset
     // explains everything, and a gap left by retention is older than one left by the limit.
@@ -96,6 +100,15 @@ public:
     // nothing is read, as those ids are from another history.
     virtual Result<Replay, StoreError> replay(const QStringList &channels, qint64 since,
                                               qint64 currentLastId) = 0;
+    // replay() without reading the messages, for a resume read in pages: the same verdict, how many of them
+    // there are up to currentLastId (at most the limit), and the id after which they start (`since`, or past
+    // the limit the id just before the newest limit of them).
+    virtual Result<Replay, StoreError> planReplay(const QStringList &channels, qint64 since,
+                                                  qint64 currentLastId) = 0;
+    // The stored messages on these channels with id > after, oldest first: at most maxMessages, and no more
+    // once maxBytes of payload are read (at least one). hasMore: the page stopped before the newest.
+    virtual Result<StoredPage, StoreError> replayPage(const QStringList &channels, qint64 after,
+                                                      int maxMessages, qint64 maxBytes) = 0;
     // One channel's history: with since, the oldest limit after it; else the newest limit before `before`
     // (0 = no bound). Both oldest first.
     virtual Result<StoredPage, StoreError> history(const QString &channel, qint64 since, qint64 before,

@@ -313,6 +313,9 @@ QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
            {{"", Metrics::get(m.rateLimited)}});
     metric("herald_slow_consumers_total", "counter", "Clients cut off because their send buffer was full.",
            {{"", Metrics::get(m.slowConsumers)}});
+    metric("herald_send_queue_peak_bytes", "gauge",
+           "The most bytes queued for one client that it had not read yet (bounded by the send buffer).",
+           {{"", Metrics::get(m.sendQueuePeak)}});
     metric("herald_idle_timeouts_total", "counter", "WebSockets closed after the idle timeout.",
            {{"", Metrics::get(m.idleTimeouts)}});
     metric("herald_group_commits_total", "counter",

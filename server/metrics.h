@@ -29,9 +29,16 @@ struct Metrics
     std::atomic<qint64> idleTimeouts{0};      // WebSockets closed after --idle-timeout of silence
     std::atomic<qint64> groupCommits{0};      // transactions of the group commit (Hub::flushPipeline)
     std::atomic<qint64> groupCommitted{0};    // messages they stored
+    std::atomic<qint64> sendQueuePeak{0};     // the most bytes one client's send queue has held (Session)
 
     static void add(std::atomic<qint64> &c, qint64 n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
     static qint64 get(const std::atomic<qint64> &c) { return c.load(std::memory_order_relaxed); }
+    static void raise(std::atomic<qint64> &c, qint64 v)
+    {
+        qint64 seen = c.load(std::memory_order_relaxed);
+        while (seen < v && !c.compare_exchange_weak(seen, v, std::memory_order_relaxed)) {
+        }
+    }
 };
 
 } // namespace Herald

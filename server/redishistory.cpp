@@ -149,6 +149,60 @@ end
 return out
 )lua";
 
+// replay() without the messages. KEYS and the first ARGV as ReplayLua's, then the limit. Returns the
+// sequence, the highest pruned_up_to, how many there are (at most the limit) and the id the replay starts
+// after.
+constexpr const char *PlanLua = R"lua(
+local since, limit = ARGV[1], tonumber(ARGV[2])
+local seq = redis.call('GET', KEYS[1]) or '0'
+if tonumber(since) > tonumber(seq) then
+  return {seq, '0', 0, since}
+end
+local ids, pruned = {}, '0'
+for i = 1, (#KEYS - 1) / 2 do
+  local l = redis.call('ZREVRANGEBYSCORE', KEYS[2 * i], '+inf', '(' .. since, 'WITHSCORES', 'LIMIT', 0, limit + 1)
+  for j = 2, #l, 2 do
+    ids[#ids + 1] = tonumber(l[j])
+  end
+  local p = redis.call('HGET', KEYS[2 * i + 1], 'pruned_up_to')
+  if p and tonumber(p) > tonumber(pruned) then
+    pruned = p
+  end
+end
+if #ids > limit then
+  table.sort(ids, function(a, b) return a > b end)
+  return {seq, pruned, limit, ids[limit + 1]}
+end
+return {seq, pruned, #ids, since}
+)lua";
+
+// One page of a paced replay. KEYS: msgs of each channel. ARGV: after (exclusive), at most this many.
+// Returns the stored members, oldest first.
+constexpr const char *PageLua = R"lua(
+local after, max = ARGV[1], tonumber(ARGV[2])
+local lists, pos = {}, {}
+for i = 1, #KEYS do
+  lists[i] = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. after, '+inf', 'WITHSCORES', 'LIMIT', 0, max)
+  pos[i] = 1
+end
+local out = {}
+while #out < max do
+  local best, bestId = nil, nil
+  for i = 1, #KEYS do
+    local score = lists[i][pos[i] + 1]
+    if score and (not best or tonumber(score) < bestId) then
+      best, bestId = i, tonumber(score)
+    end
+  end
+  if not best then
+    break
+  end
+  out[#out + 1] = lists[best][pos[best]]
+  pos[best] = pos[best] + 2
+end
+return out
+)lua";
+
 // KEYS: msgs, unread. ARGV: 'f' (oldest after the bound) or 'b' (newest before it), bound, count, user queue.
 // Returns message, read flag, message, read flag, … in the order of the query.
 constexpr const char *HistoryLua = R"lua(
@@ -218,6 +272,16 @@ const RedisScript &appendScript()
 const RedisScript &replayScript()
 {
     static const RedisScript script{QByteArray(ReplayLua)};
+    return script;
+}
+const RedisScript &planScript()
+{
+    static const RedisScript script{QByteArray(PlanLua)};
+    return script;
+}
+const RedisScript &pageScript()
+{
+    static const RedisScript script{QByteArray(PageLua)};
     return script;
 }
 const RedisScript &historyScript()
@@ -300,8 +364,8 @@ bool RedisHistory::open()
     };
     if (auto ok = m_redis.open(); !ok)
         return fail(ok.error());
-    QList<const RedisScript *> scripts{&appendScript(),   &replayScript(), &historyScript(),
-                                       &channelsScript(), &pruneScript(),  &raiseScript()};
+    QList<const RedisScript *> scripts{&appendScript(), &replayScript(), &historyScript(), &channelsScript(),
+                                       &pruneScript(),  &raiseScript(),  &planScript(),    &pageScript()};
     scripts += RedisRecords::scripts();
     for (const RedisScript *script : std::as_const(scripts)) {
         if (auto loaded = m_redis.load(*script); !loaded)
@@ -472,6 +536,75 @@ Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qin
     }
     std::reverse(out.messages.begin(), out.messages.end());
     return out;
+}
+
+Result<Replay, StoreError> RedisHistory::planReplay(const QStringList &channels, qint64 since,
+                                                    qint64 currentLastId)
+{
+    using R = Result<Replay, StoreError>;
+    Q_UNUSED(currentLastId); // as in replay()
+    QStringList names = channels;
+    names.removeDuplicates();
+    const int limit = std::max(1, m_config.replayLimit);
+    QByteArrayList keys{key("seq")};
+    for (const QString &c : std::as_const(names))
+        keys << key("msgs:", c) << key("chan:", c);
+    auto reply = m_redis.eval(planScript(), keys, {QByteArray::number(since), QByteArray::number(limit)});
+    if (!reply)
+        return R::failure(reply.error());
+    const redisReply *r = reply->get();
+    if (r->type != REDIS_REPLY_ARRAY || r->elements != 4)
+        return R::failure(unexpectedRedisReply("replay"));
+    const auto sequence = redisInteger(r->element[0]);
+    const auto pruned = redisInteger(r->element[1]);
+    const auto count = redisInteger(r->element[2]);
+    const auto after = redisInteger(r->element[3]);
+    if (!sequence || !pruned || !count || !after)
+        return R::failure(unexpectedRedisReply("replay"));
+    Replay out;
+    out.count = *count;
+    out.after = *after;
+    if (since > *sequence)
+        out.lose(ReplayGap::Reset);
+    else if (*pruned > since)
+        out.lose(ReplayGap::Expired);
+    if (*after > since)
+        out.lose(ReplayGap::Limit);
+    return out;
+}
+
+Result<StoredPage, StoreError> RedisHistory::replayPage(const QStringList &channels, qint64 after,
+                                                        int maxMessages, qint64 maxBytes)
+{
+    using R = Result<StoredPage, StoreError>;
+    StoredPage page;
+    QStringList names = channels;
+    names.removeDuplicates();
+    if (names.isEmpty())
+        return page;
+    maxMessages = std::max(1, maxMessages);
+    QByteArrayList keys;
+    for (const QString &c : std::as_const(names))
+        keys << key("msgs:", c);
+    auto reply = m_redis.eval(pageScript(), keys,
+                              {QByteArray::number(after), QByteArray::number(qint64(maxMessages) + 1)});
+    if (!reply)
+        return R::failure(reply.error());
+    const redisReply *r = reply->get();
+    if (r->type != REDIS_REPLY_ARRAY)
+        return R::failure(unexpectedRedisReply("replay"));
+    qint64 bytes = 0;
+    for (size_t i = 0; i < r->elements; ++i) {
+        if (page.messages.size() >= maxMessages || (bytes >= maxBytes && !page.messages.isEmpty())) {
+            page.hasMore = true;
+            break;
+        }
+        const QByteArray member = redisBytes(r->element[i]);
+        bytes += member.size();
+        if (auto m = decodeStored(member))
+            page.messages.append(std::move(*m));
+    }
+    return page;
 }
 
 Result<StoredPage, StoreError> RedisHistory::history(const QString &channel, qint64 since, qint64 before,

@@ -93,6 +93,8 @@ struct ServerConfig
     int maxConnectionsPerIp = -1; // -1: 0 (no cap) on a loopback bind, 1000 on any other
     std::chrono::seconds idleTimeout{60};
     qint64 maxSendBuffer = 4 * 1024 * 1024;
+    // A client owed more than fits its send buffer that has read nothing for this long is cut off (4002).
+    std::chrono::milliseconds sendStallTimeout{5000};
 
     // TLS (SPEC section 7): https:// and wss:// on the same port when both are set (PEM files).
     QString tlsCert;

@@ -221,6 +221,11 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
         if (!v || *v < 64 * 1024)
             return u"--send-buffer: '%1' is not a size of at least 64k"_s.arg(value);
         c.maxSendBuffer = *v;
+    } else if (key == u"send-stall-timeout"_s) {
+        const auto v = parseDuration(value);
+        if (!v || *v < 1)
+            return u"--send-stall-timeout: '%1' is not a duration of at least 1s"_s.arg(value);
+        c.sendStallTimeout = std::chrono::seconds(*v);
     } else if (key == u"tls-cert"_s || key == u"tls-key"_s) {
         if (value.trimmed().isEmpty())
             return u"--%1: empty path"_s.arg(key);
@@ -358,8 +363,14 @@ constexpr OptionSpec optionSpecs[] = {
      u"Connections one address may hold (0 = no cap; default 0 on loopback, 1000).", u"count"},
     {u"idle-timeout", u"Close a WebSocket silent this long; pinged halfway (default 60s; 0 = off).",
      u"duration"},
-    {u"send-buffer", u"Bytes queued for one slow client before it is cut off to resume later (default 4M).",
+    {u"send-buffer",
+     u"Bytes queued for one client; a burst or replay beyond it is read from the store as the client reads "
+     u"(default 4M).",
      u"size"},
+    {u"send-stall-timeout",
+     u"Cut off (to resume later) a client owed more than --send-buffer that reads nothing this long (default "
+     u"5s).",
+     u"duration"},
     {u"tls-cert", u"PEM certificate (chain) for https:// and wss:// on the same port.", u"file"},
     {u"tls-key", u"PEM private key for --tls-cert.", u"file"},
     {u"redis", u"Run as one node of a cluster on this Redis, e.g. redis://127.0.0.1:6379.", u"url"},

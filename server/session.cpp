@@ -8,6 +8,9 @@
 #include "worker.h"
 
 #include <QTcpSocket>
+#include <QTimer>
+
+#include <utility>
 
 using namespace Qt::StringLiterals;
 
@@ -108,7 +111,28 @@ bool Session::deliver(const Envelope &envelope)
     }
     if (!envelope.excludeClientId.isEmpty() && envelope.excludeClientId == m_info.clientId)
         return false;
-    enqueue(encoded(envelope));
+    const QByteArray &bytes = encoded(envelope);
+    if (Q_UNLIKELY(m_catchingUp)) {
+        // Committed before it was dispatched, so a later page reads it in its turn.
+        if (envelope.stored && id > 0 && m_catchUpChannels.contains(envelope.message.channel))
+            return false;
+        m_held.append(bytes);
+        m_heldBytes += bytes.size();
+        if (m_socketQueued + m_out.size() + m_heldBytes > 2 * m_worker->config().maxSendBuffer)
+            cutOff();
+        return true;
+    }
+    // A stored message past the send buffer is not queued: the client reads it from the store at its own
+    // pace, so a burst of any size costs at most the buffer.
+    if (Q_UNLIKELY(m_socketQueued + m_out.size() + bytes.size() > m_worker->config().maxSendBuffer) &&
+        envelope.stored && id > 0) {
+        const QStringList channels = resumableChannels();
+        if (channels.contains(envelope.message.channel)) {
+            catchUp(channels, id - 1);
+            return false;
+        }
+    }
+    enqueue(bytes);
     return true;
 }
 
@@ -120,19 +144,194 @@ void Session::enqueue(QByteArrayView bytes)
     m_worker->markDirty(this);
 }
 
+namespace {
+// A page of a catch-up: small enough to keep the queue near the send buffer, large enough to be cheap.
+constexpr int PageMessages = 256;
+constexpr qint64 PageBytes = 256 * 1024;
+// The stall check runs this many times per --send-stall-timeout.
+constexpr int StallTicks = 4;
+} // namespace
+
+qint64 Session::lowWater() const
+{
+    return m_worker->config().maxSendBuffer / 2;
+}
+
 void Session::flush()
 {
     if (m_out.isEmpty() || m_finished)
         return;
-    // Unbounded, a client that stops reading would grow the server's memory with every message.
-    if (m_socket->bytesToWrite() + m_out.size() > m_worker->config().maxSendBuffer) {
-        m_out.clear();
-        Metrics::add(m_worker->hub()->metrics().slowConsumers);
-        cutOffSlowConsumer();
-        return;
-    }
     writeToSocket(m_socket, m_out);
     m_out.clear();
+    m_socketQueued = m_socket->bytesToWrite();
+    if (Q_UNLIKELY(m_socketQueued > lowWater())) {
+        Metrics::raise(m_worker->hub()->metrics().sendQueuePeak, m_socketQueued);
+        // Stored messages never take the queue past the buffer (they are caught up on instead); what does
+        // (other channels, held messages) is bounded all the same: a client that reads is not sent that much.
+        const qint64 limit = m_worker->config().maxSendBuffer;
+        if (m_socketQueued + m_heldBytes > 2 * limit) {
+            cutOff();
+            return;
+        }
+        if (m_socketQueued > limit)
+            watchStall();
+    }
+    if (m_catchingUp && !m_pumpScheduled && m_socketQueued < lowWater()) {
+        // Written straight to the kernel: no bytesWritten will come to ask for the next page.
+        m_pumpScheduled = true;
+        QMetaObject::invokeMethod(this, &Session::pump, Qt::QueuedConnection);
+    }
+}
+
+void Session::onBytesWritten()
+{
+    ++m_progress;
+    m_socketQueued = m_socket->bytesToWrite();
+    if (m_catchingUp && !m_pumpScheduled && m_socketQueued < lowWater())
+        pump();
+}
+
+void Session::catchUp(const QStringList &channels, qint64 after)
+{
+    if (channels.isEmpty() || m_finished)
+        return;
+    // Everything up to `after` on these channels has been sent: a copy of it is a repeat.
+    for (const QString &c : channels) {
+        qint64 &seen = m_replayed[c];
+        seen = std::max(seen, after);
+    }
+    m_replayMax = std::max(m_replayMax, after);
+    if (m_catchingUp) {
+        // A second resume while one runs: one read covers both, queueStored() skips what was sent.
+        for (const QString &c : channels) {
+            if (!m_catchUpChannels.contains(c))
+                m_catchUpChannels.append(c);
+        }
+        m_catchUpAfter = std::min(m_catchUpAfter, after);
+    } else {
+        m_catchingUp = true;
+        m_catchUpChannels = channels;
+        m_catchUpAfter = after;
+    }
+    if (!m_socket->isWritable() || m_socket->state() != QAbstractSocket::ConnectedState)
+        return;
+    connect(m_socket, &QTcpSocket::bytesWritten, this, &Session::onBytesWritten, Qt::UniqueConnection);
+    watchStall();
+    pump();
+}
+
+void Session::pump()
+{
+    m_pumpScheduled = false;
+    History *store = m_worker->hub()->history();
+    const QString broadcast = Channels::Broadcast.toString();
+    while (m_catchingUp && !m_finished && m_socket->state() == QAbstractSocket::ConnectedState &&
+           m_socket->bytesToWrite() + m_out.size() < lowWater()) {
+        // Channels unsubscribed meanwhile are no longer read.
+        QStringList channels;
+        for (const QString &c : std::as_const(m_catchUpChannels)) {
+            if (c == broadcast || m_info.channels.contains(c))
+                channels.append(c);
+        }
+        StoredPage page;
+        if (store && !channels.isEmpty()) {
+            auto read = store->replayPage(channels, m_catchUpAfter, PageMessages,
+                                          std::min(PageBytes, std::max<qint64>(1, lowWater() / 2)));
+            if (!read) {
+                // The client resumes by id later, when the store can be read again.
+                close(1011, u"history unavailable: %1"_s.arg(read.error().message));
+                return;
+            }
+            page = std::move(read).value();
+        }
+        if (!page.messages.isEmpty())
+            m_catchUpAfter = page.messages.constLast().id;
+        Metrics::add(m_worker->hub()->metrics().messagesReplayed, queueStored(page.messages));
+        if (!page.hasMore) {
+            // Caught up: what waited goes out after the stored messages, and live delivery takes over.
+            m_catchingUp = false;
+            m_catchUpChannels.clear();
+            const QList<QByteArray> held = std::exchange(m_held, {});
+            m_heldBytes = 0;
+            for (const QByteArray &bytes : held)
+                enqueue(bytes);
+        }
+    }
+    flush();
+}
+
+void Session::watchStall()
+{
+    const auto timeout = m_worker->config().sendStallTimeout;
+    if (timeout.count() <= 0)
+        return;
+    if (!m_stallTimer) {
+        m_stallTimer = new QTimer(this);
+        connect(m_stallTimer, &QTimer::timeout, this, &Session::checkStall);
+        connect(m_socket, &QTcpSocket::bytesWritten, this, &Session::onBytesWritten, Qt::UniqueConnection);
+    }
+    if (m_stallTimer->isActive())
+        return;
+    m_progressAtTick = m_progress;
+    m_stalledTicks = 0;
+    m_stallTimer->start(std::max<qint64>(1, timeout.count() / StallTicks));
+}
+
+void Session::checkStall()
+{
+    if (m_finished)
+        return;
+    const qint64 unsent = m_socket->bytesToWrite();
+    m_socketQueued = unsent;
+    // Owed more than its buffer (still catching up, or a queue past it) and not one byte read for the
+    // timeout.
+    const bool behind = m_catchingUp || unsent > m_worker->config().maxSendBuffer;
+    if (!behind || unsent == 0) {
+        m_stallTimer->stop();
+        if (m_catchingUp && !m_pumpScheduled) {
+            m_pumpScheduled = true;
+            QMetaObject::invokeMethod(this, &Session::pump, Qt::QueuedConnection);
+        }
+        return;
+    }
+    if (m_progress != m_progressAtTick) {
+        m_progressAtTick = m_progress;
+        m_stalledTicks = 0;
+        return;
+    }
+    if (++m_stalledTicks >= StallTicks)
+        cutOff();
+}
+
+void Session::cutOff()
+{
+    if (m_finished)
+        return;
+    m_out.clear();
+    m_held.clear();
+    m_heldBytes = 0;
+    m_catchingUp = false;
+    m_catchUpChannels.clear();
+    if (m_stallTimer)
+        m_stallTimer->stop();
+    Metrics::add(m_worker->hub()->metrics().slowConsumers);
+    cutOffSlowConsumer();
+}
+
+QStringList Session::resumableChannels() const
+{
+    QStringList out;
+    History *store = m_worker->hub()->history();
+    if (!store)
+        return out;
+    for (const QString &c : m_info.channels) {
+        if (store->isPersistent(c))
+            out.append(c);
+    }
+    const QString broadcast = Channels::Broadcast.toString();
+    if (m_joined && store->isPersistent(broadcast) && !out.contains(broadcast))
+        out.append(broadcast);
+    return out;
 }
 
 Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qint64 since,
@@ -140,6 +339,7 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
 {
     Hub *hub = m_worker->hub();
     History *store = hub->history();
+    m_planned.clear();
     // Read the hub's position first: anything published after it is either in the read or arrives live.
     const qint64 current = hub->lastId();
     if (!store) {
@@ -160,10 +360,9 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
         if (store->isPersistent(c) && !persistent.contains(c))
             persistent.append(c);
     }
-    auto r = store->replay(persistent, since, current);
+    auto r = store->planReplay(persistent, since, current);
     // After a reset, `since` names nothing here: the ids this history hands out next may well be below it.
     if (r && r->gap != ReplayGap::Reset) {
-        Metrics::add(hub->metrics().messagesReplayed, r->messages.size());
         // The client has everything up to `since`: a live copy of one of those is a repeat. On a cluster this
         // happens when the node's bus is behind the history the client came from (another node).
         for (const QString &c : std::as_const(persistent)) {
@@ -172,11 +371,20 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
         }
         if (!persistent.isEmpty())
             m_replayMax = std::max(m_replayMax, since);
+        m_planned = persistent;
     }
     return r;
 }
 
-int Session::sendReplayed(const QList<Message> &messages)
+void Session::sendReplayed(const Replay &replay)
+{
+    const QStringList channels = std::exchange(m_planned, {});
+    if (replay.gap == ReplayGap::Reset || replay.count <= 0)
+        return; // newer messages arrive live
+    catchUp(channels, replay.after);
+}
+
+int Session::queueStored(const QList<Message> &messages)
 {
     int sent = 0;
     for (const Message &m : messages) {

@@ -9,6 +9,7 @@
 #include <optional>
 
 class QTcpSocket;
+class QTimer;
 
 namespace Herald {
 
@@ -49,16 +50,16 @@ public:
     bool subscribe(const QString &channel);
     bool unsubscribe(const QString &channel);
 
-    // Resume (SPEC section 2): the stored messages after `since` on these channels (only the persistent ones
-    // count), oldest first. Call after subscribing to them, on this session's thread; then sendReplayed().
+    // Resume (SPEC section 2): how many stored messages after `since` on these channels (only the persistent
+    // ones count) there are, and from where, without reading them (History::planReplay). Call after
+    // subscribing to them, on this session's thread; then sendReplayed().
     // `epoch`, if the client sent one, is the epoch its ids come from: another than the history's is a Reset,
     // as is a since beyond the history's last id. After a Reset nothing is replayed and every later message
     // is delivered, whatever the stale since.
     Result<Replay, StoreError> fetchReplay(const QStringList &channels, qint64 since,
                                            const QString &epoch = {});
-    // Queues replayed messages and remembers them, so the same messages arriving live are not sent twice.
-    // Returns how many were queued.
-    int sendReplayed(const QList<Message> &messages);
+    // Starts sending what fetchReplay() planned, in pages as the client reads (catchUp()).
+    void sendReplayed(const Replay &replay);
 
     // The worker is being destroyed: no more callbacks into it or the hub.
     void abandon() { m_finished = true; }
@@ -89,6 +90,10 @@ protected:
     // The client reads slower than it is sent to: its queue is dropped and the connection ended, to be
     // resumed by id (SPEC section 7). Transports say goodbye their own way.
     virtual void cutOffSlowConsumer() = 0;
+    // Sends the stored messages on these channels after `after` from the store, a page at a time as the
+    // socket drains, then goes live again. Meanwhile live messages on them are not queued (they are read in
+    // their turn) and live messages on other channels wait until the end: ids stay in order.
+    void catchUp(const QStringList &channels, qint64 after);
 
     Worker *m_worker;
     QTcpSocket *m_socket;
@@ -99,6 +104,33 @@ protected:
     QByteArray m_out;
     bool m_finished = false;
     bool m_joined = false;
+
+private:
+    // Queues stored messages (a page of a catch-up), skipping those already sent. Returns how many.
+    int queueStored(const QList<Message> &messages);
+    // Reads pages while the socket's queue is below the low-water mark; ends the catch-up at the newest.
+    void pump();
+    void onBytesWritten();
+    // Cuts off a client that is owed data and has read nothing for --send-stall-timeout.
+    void checkStall();
+    void watchStall();
+    void cutOff();
+    qint64 lowWater() const;
+    // What a burst beyond the send buffer can be caught up on: the stored channels this session receives.
+    QStringList resumableChannels() const;
+
+    QStringList m_planned;     // the stored channels fetchReplay() planned a replay of
+    qint64 m_socketQueued = 0; // the socket's unsent bytes at the last flush (a cheap check for deliver())
+    bool m_catchingUp = false;
+    bool m_pumpScheduled = false;
+    QStringList m_catchUpChannels;
+    qint64 m_catchUpAfter = 0; // the last id read for the catch-up
+    QList<QByteArray> m_held;  // live messages on other channels, sent once caught up
+    qint64 m_heldBytes = 0;
+    QTimer *m_stallTimer = nullptr; // runs only while the client is behind
+    qint64 m_progress = 0;          // bytesWritten notifications: the kernel took data
+    qint64 m_progressAtTick = 0;
+    int m_stalledTicks = 0;
 };
 
 } // namespace Herald

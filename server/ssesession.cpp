@@ -176,7 +176,7 @@ void SseSession::resume(const QStringList &channels, qint64 since, const QString
     // The WebSocket replay frame's fields (append only).
     QJsonObject notice{{"type"_L1, "replay"_L1},
                        {"since"_L1, since},
-                       {"count"_L1, r.messages.size()},
+                       {"count"_L1, r.count},
                        {"recovered"_L1, r.recovered},
                        {"last_id"_L1, m_worker->hub()->lastId()},
                        {"epoch"_L1, m_worker->hub()->epoch()}};
@@ -193,7 +193,7 @@ void SseSession::resume(const QStringList &channels, qint64 since, const QString
         notice.insert("message"_L1, u"Some earlier notifications could not be recovered."_s);
         enqueue(QByteArray("data: " + compactJson(notice) + "\n\n"));
     }
-    sendReplayed(r.messages);
+    sendReplayed(r);
 }
 
 void SseSession::heartbeat()

@@ -620,6 +620,93 @@ Result<Replay, StoreError> Store::replay(const QStringList &channels, qint64 sin
     return out;
 }
 
+Result<Replay, StoreError> Store::planReplay(const QStringList &channels, qint64 since, qint64 currentLastId)
+{
+    using R = Result<Replay, StoreError>;
+    Replay out;
+    out.after = since;
+    if (since > currentLastId) {
+        out.lose(ReplayGap::Reset); // as in replay()
+        return out;
+    }
+    if (channels.isEmpty())
+        return out;
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    const int limit = std::max(1, m_config.replayLimit);
+    const QString in = placeholders(channels.size());
+    const auto bind = [&](QSqlQuery &q) {
+        for (const QString &c : channels)
+            q.addBindValue(c);
+        q.addBindValue(since);
+        q.addBindValue(currentLastId);
+    };
+    // The one just older than the newest `limit`: if it exists, the replay starts after it.
+    QSqlQuery b(db);
+    b.prepare(u"SELECT id FROM messages WHERE channel IN (%1) AND id > ? AND id <= ? ORDER BY id DESC "
+              "LIMIT 1 OFFSET ?"_s.arg(in));
+    bind(b);
+    b.addBindValue(limit);
+    if (!b.exec())
+        return R::failure(errorFrom(b));
+    if (b.next()) {
+        out.after = b.value(0).toLongLong();
+        out.count = limit;
+        out.lose(ReplayGap::Limit);
+    } else {
+        QSqlQuery c(db);
+        c.prepare(u"SELECT COUNT(*) FROM messages WHERE channel IN (%1) AND id > ? AND id <= ?"_s.arg(in));
+        bind(c);
+        if (!c.exec() || !c.next())
+            return R::failure(errorFrom(c));
+        out.count = c.value(0).toLongLong();
+    }
+    QSqlQuery p(db);
+    p.prepare(u"SELECT MAX(pruned_up_to) FROM channels WHERE name IN (%1)"_s.arg(in));
+    for (const QString &c : channels)
+        p.addBindValue(c);
+    if (!p.exec())
+        return R::failure(errorFrom(p));
+    if (p.next() && p.value(0).toLongLong() > since)
+        out.lose(ReplayGap::Expired);
+    return out;
+}
+
+Result<StoredPage, StoreError> Store::replayPage(const QStringList &channels, qint64 after, int maxMessages,
+                                                 qint64 maxBytes)
+{
+    using R = Result<StoredPage, StoreError>;
+    StoredPage page;
+    if (channels.isEmpty())
+        return page;
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    q.prepare(u"SELECT id, payload FROM messages WHERE channel IN (%1) AND id > ? ORDER BY id LIMIT ?"_s.arg(
+        placeholders(channels.size())));
+    for (const QString &c : channels)
+        q.addBindValue(c);
+    q.addBindValue(after);
+    q.addBindValue(std::max(1, maxMessages) + 1);
+    if (!q.exec())
+        return R::failure(errorFrom(q));
+    qint64 bytes = 0;
+    while (q.next()) {
+        if (page.messages.size() >= std::max(1, maxMessages) ||
+            (bytes >= maxBytes && !page.messages.isEmpty())) {
+            page.hasMore = true;
+            break;
+        }
+        bytes += q.value(1).toByteArray().size();
+        if (auto m = messageFromRow(q, 1))
+            page.messages.append(std::move(*m));
+    }
+    return page;
+}
+
 Result<StoredPage, StoreError> Store::history(const QString &channel, qint64 since, qint64 before, int limit)
 {
     using R = Result<StoredPage, StoreError>;

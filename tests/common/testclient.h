@@ -20,9 +20,15 @@
 #include <QUrl>
 #include <QWebSocket>
 
+#include <QtEndian>
+
 #include <algorithm>
 #include <memory>
 #include <vector>
+
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 namespace HeraldTest {
 
@@ -120,6 +126,145 @@ private:
     bool m_disconnected = false;
     int m_closeCode = 0;
     QString m_closeReason;
+};
+
+// Connects `socket` to the loopback port with a small receive window (SO_RCVBUF before connect()) and a Qt
+// read buffer of the same size: a client that stops reading then holds little, and the server sees it stall
+// after a few KB instead of megabytes.
+inline bool connectSmall(QTcpSocket &socket, quint16 port, int receiveBuffer)
+{
+    const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+    if (fd < 0)
+        return false;
+    ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
+    sockaddr_in address{};
+    address.sin_family = AF_INET;
+    address.sin_port = qToBigEndian<quint16>(port);
+    address.sin_addr.s_addr = qToBigEndian<quint32>(0x7f000001);
+    if (::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address) != 0) {
+        ::close(fd);
+        return false;
+    }
+    if (!socket.setSocketDescriptor(fd))
+        return false;
+    socket.setReadBufferSize(receiveBuffer);
+    return true;
+}
+
+// A raw SSE client: records every event (id, event name, data object) and the comments.
+class SseClient
+{
+public:
+    // receiveBuffer > 0: a small SO_RCVBUF and Qt read buffer, so that a client that stops calling poll()
+    // stops reading, as a stalled consumer does.
+    void setReceiveBuffer(int bytes) { m_receiveBuffer = bytes; }
+
+    bool open(quint16 port, const QByteArray &pathAndQuery, const QByteArray &extraHeaders = {})
+    {
+        if (m_receiveBuffer > 0) {
+            if (!connectSmall(m_socket, port, m_receiveBuffer))
+                return false;
+        } else {
+            m_socket.connectToHost(u"127.0.0.1"_s, port);
+            if (!m_socket.waitForConnected(5000))
+                return false;
+        }
+        m_socket.write("GET " + pathAndQuery + " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n" +
+                       extraHeaders + "\r\n");
+        return true;
+    }
+    void close() { m_socket.abort(); }
+    bool isConnected() const { return m_socket.state() == QAbstractSocket::ConnectedState; }
+    QTcpSocket &socket() { return m_socket; }
+
+    struct Event
+    {
+        qint64 id = 0;
+        QByteArray name;
+        QJsonObject data;
+    };
+
+    // Parses whatever arrived into events.
+    void poll()
+    {
+        if (m_socket.isOpen())
+            m_buffer += m_socket.readAll();
+        if (!m_headDone) {
+            const qsizetype end = m_buffer.indexOf("\r\n\r\n");
+            if (end < 0)
+                return;
+            m_head = m_buffer.left(end);
+            m_buffer.remove(0, end + 4);
+            m_headDone = true;
+        }
+        qsizetype end;
+        while ((end = m_buffer.indexOf("\n\n")) >= 0) {
+            const QByteArray block = m_buffer.left(end);
+            m_buffer.remove(0, end + 2);
+            Event e;
+            bool hasData = false;
+            for (const QByteArray &line : block.split('\n')) {
+                if (line.startsWith("id: "))
+                    e.id = line.mid(4).toLongLong();
+                else if (line.startsWith("event: "))
+                    e.name = line.mid(7);
+                else if (line.startsWith("data: ")) {
+                    e.data = parseObject(line.mid(6));
+                    hasData = true;
+                }
+            }
+            if (hasData)
+                m_events.append(e);
+        }
+    }
+    // Waits until at least n events arrived.
+    bool waitForEvents(qsizetype n, int timeoutMs = 10000)
+    {
+        QElapsedTimer t;
+        t.start();
+        while (t.elapsed() < timeoutMs) {
+            poll();
+            if (m_events.size() >= n)
+                return true;
+            QTest::qWait(5);
+        }
+        return false;
+    }
+    QList<Event> &events() { return m_events; }
+    const QByteArray &head() const { return m_head; }
+
+private:
+    QTcpSocket m_socket;
+    QByteArray m_buffer;
+    QByteArray m_head;
+    bool m_headDone = false;
+    QList<Event> m_events;
+    int m_receiveBuffer = 0;
+};
+
+// A client that sends its request (a WebSocket upgrade or an event stream) and then never reads.
+class StalledReader
+{
+public:
+    bool open(quint16 port, const QByteArray &pathAndQuery, bool webSocket)
+    {
+        if (!connectSmall(m_socket, port, 4096))
+            return false;
+        QByteArray request = "GET " + pathAndQuery + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+        if (webSocket)
+            request += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+        else
+            request += "Accept: text/event-stream\r\n";
+        m_socket.write(request + "\r\n");
+        return m_socket.waitForBytesWritten(5000);
+    }
+    // Whether the server ended the connection (the socket sees the close once its small buffer has room: the
+    // server's abort resets it).
+    bool isConnected() const { return m_socket.state() == QAbstractSocket::ConnectedState; }
+
+private:
+    QTcpSocket m_socket;
 };
 
 struct HttpResult

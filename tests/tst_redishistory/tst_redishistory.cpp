@@ -641,6 +641,30 @@ void tst_RedisHistory::replayLimitKeepsNewest()
     QVERIFY2(oneChannel, why(oneChannel).constData());
     QCOMPARE(idsOf(oneChannel->messages), (QList<qint64>{3, 5, 7}));
     QVERIFY(!oneChannel->recovered);
+    // The same, planned and read in pages (a paced resume): the count, where it starts, then pages in id
+    // order.
+    auto plan = h->planReplay({u"a"_s, u"b"_s}, 0, 8);
+    QVERIFY2(plan, why(plan).constData());
+    QCOMPARE(plan->count, qint64(3));
+    QCOMPARE(plan->after, qint64(5));
+    QCOMPARE(plan->gap, ReplayGap::Limit);
+    auto planExact = h->planReplay({u"a"_s, u"b"_s}, 5, 8);
+    QVERIFY2(planExact, why(planExact).constData());
+    QCOMPARE(planExact->count, qint64(3));
+    QCOMPARE(planExact->after, qint64(5));
+    QVERIFY(planExact->recovered);
+    auto first = h->replayPage({u"a"_s, u"b"_s}, 0, 3, 1 << 20);
+    QVERIFY2(first, why(first).constData());
+    QCOMPARE(idsOf(first->messages), (QList<qint64>{1, 2, 3}));
+    QVERIFY(first->hasMore);
+    auto small = h->replayPage({u"a"_s, u"b"_s}, 3, 100, 1); // a byte: one message, at least
+    QVERIFY2(small, why(small).constData());
+    QCOMPARE(idsOf(small->messages), (QList<qint64>{4}));
+    QVERIFY(small->hasMore);
+    auto last = h->replayPage({u"a"_s}, 4, 100, 1 << 20);
+    QVERIFY2(last, why(last).constData());
+    QCOMPARE(idsOf(last->messages), (QList<qint64>{5, 7}));
+    QVERIFY(!last->hasMore);
 }
 
 void tst_RedisHistory::replayNoChannels()

@@ -19,84 +19,6 @@ using namespace HeraldTest;
 
 namespace {
 
-// A raw SSE client: records every event (id, event name, data object) and the comments.
-class SseClient
-{
-public:
-    bool open(quint16 port, const QByteArray &pathAndQuery, const QByteArray &extraHeaders = {})
-    {
-        m_socket.connectToHost(u"127.0.0.1"_s, port);
-        if (!m_socket.waitForConnected(5000))
-            return false;
-        m_socket.write("GET " + pathAndQuery + " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n" +
-                       extraHeaders + "\r\n");
-        return true;
-    }
-    void close() { m_socket.abort(); }
-
-    struct Event
-    {
-        qint64 id = 0;
-        QByteArray name;
-        QJsonObject data;
-    };
-
-    // Parses whatever arrived into events.
-    void poll()
-    {
-        m_buffer += m_socket.readAll();
-        if (!m_headDone) {
-            const qsizetype end = m_buffer.indexOf("\r\n\r\n");
-            if (end < 0)
-                return;
-            m_head = m_buffer.left(end);
-            m_buffer.remove(0, end + 4);
-            m_headDone = true;
-        }
-        qsizetype end;
-        while ((end = m_buffer.indexOf("\n\n")) >= 0) {
-            const QByteArray block = m_buffer.left(end);
-            m_buffer.remove(0, end + 2);
-            Event e;
-            bool hasData = false;
-            for (const QByteArray &line : block.split('\n')) {
-                if (line.startsWith("id: "))
-                    e.id = line.mid(4).toLongLong();
-                else if (line.startsWith("event: "))
-                    e.name = line.mid(7);
-                else if (line.startsWith("data: ")) {
-                    e.data = parseObject(line.mid(6));
-                    hasData = true;
-                }
-            }
-            if (hasData)
-                m_events.append(e);
-        }
-    }
-    // Waits until at least n events arrived.
-    bool waitForEvents(qsizetype n, int timeoutMs = 10000)
-    {
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < timeoutMs) {
-            poll();
-            if (m_events.size() >= n)
-                return true;
-            QTest::qWait(5);
-        }
-        return false;
-    }
-    QList<Event> &events() { return m_events; }
-    const QByteArray &head() const { return m_head; }
-
-private:
-    QTcpSocket m_socket;
-    QByteArray m_buffer;
-    QByteArray m_head;
-    bool m_headDone = false;
-    QList<Event> m_events;
-};
-
 // A client that resumes on channel "news" over one of the ways a resume point reaches the server, the `kind`:
 //   ws          /ws?since=&epoch=
 //   ws-frame    /ws, then a subscribe frame with since and epoch
@@ -132,6 +54,29 @@ public:
         return false;
     }
     bool isSse() const { return m_kind.startsWith(u"sse"_s); }
+    bool isConnected() const { return isSse() ? m_sse.isConnected() : m_ws.isConnected(); }
+    // Whether the replay notice came before every message (call before notice(), which takes it).
+    bool noticeFirst()
+    {
+        const auto check = [](const QJsonObject &o) {
+            if (o.value("type"_L1).toString() == u"replay"_s)
+                return 1;
+            return o.value("channel"_L1).toString() == u"news"_s && o.value("id"_L1).toInteger() > 0 ? -1 : 0;
+        };
+        if (!isSse()) {
+            for (const QJsonObject &f : std::as_const(m_ws.frames())) {
+                if (const int c = check(f))
+                    return c > 0;
+            }
+            return false;
+        }
+        m_sse.poll();
+        for (const SseClient::Event &e : std::as_const(m_sse.events())) {
+            if (const int c = check(e.data))
+                return c > 0;
+        }
+        return false;
+    }
 
     // The replay notice, if one comes within the time.
     std::optional<QJsonObject> notice(int timeoutMs = 5000)
@@ -221,8 +166,20 @@ private Q_SLOTS:
     void fullDatabaseGives503();
     void restartKeepsMessagesAndSequence();
     void demoPublishesToUsers1And2();
+    void bigResumeAtReaderPace_data();
+    void bigResumeAtReaderPace();
+    void liveBurstBeyondSendBuffer_data();
+    void liveBurstBeyondSendBuffer();
+    void stalledReaderIsCutOff_data();
+    void stalledReaderIsCutOff();
+    void cutOffReaderResumes();
 
 private:
+    // A small send buffer (64 KiB), a replay limit above what the tests store and a short stall timeout.
+    void startSmallBufferServer();
+    // Publishes n messages of `bytes` each on the channel straight through the hub; their ids.
+    QList<qint64> publishMany(const QString &channel, int n, int bytes);
+    qint64 metric(const QByteArray &name);
     void startServer(const ConfigTweak &adjust = {});
     qint64 publish(const QString &channel, const QString &text);
     std::unique_ptr<WsClient> client(const QString &path)
@@ -249,6 +206,43 @@ void tst_Replay::cleanup()
 {
     m_server.reset();
     m_dir.reset();
+}
+
+void tst_Replay::startSmallBufferServer()
+{
+    startServer([](Herald::ServerConfig &c) {
+        c.maxSendBuffer = 64 * 1024;
+        c.replayLimit = 100000;
+        c.sendStallTimeout = std::chrono::milliseconds(1000);
+        c.rateLimit = 0;
+    });
+}
+
+QList<qint64> tst_Replay::publishMany(const QString &channel, int n, int bytes)
+{
+    QList<qint64> ids;
+    const QString text(bytes, u'x');
+    for (int i = 0; i < n; ++i) {
+        Herald::Message m;
+        m.channel = channel;
+        m.type = u"message"_s;
+        m.message = text;
+        const auto id = m_server->hub()->publish(std::move(m));
+        if (!id)
+            return {};
+        ids.append(*id);
+    }
+    return ids;
+}
+
+qint64 tst_Replay::metric(const QByteArray &name)
+{
+    const HttpResult r = http("GET", m_port, u"/metrics"_s);
+    for (const QByteArray &line : r.body.split('\n')) {
+        if (line.startsWith(QByteArray(name + ' ')))
+            return line.mid(name.size() + 1).toLongLong();
+    }
+    return -1;
 }
 
 void tst_Replay::startServer(const ConfigTweak &adjust)
@@ -935,4 +929,170 @@ void tst_Replay::demoPublishesToUsers1And2()
 }
 
 QTEST_MAIN(tst_Replay)
+void tst_Replay::bigResumeAtReaderPace_data()
+{
+    QTest::addColumn<QString>("kind");
+    QTest::newRow("ws") << u"ws"_s;
+    QTest::newRow("ws-frame") << u"ws-frame"_s;
+    QTest::newRow("sse") << u"sse"_s;
+    QTest::newRow("sse-header") << u"sse-header"_s;
+}
+
+// A history many times the send buffer (3 MB against 64 KiB) is replayed whole to a client that reads: in
+// pages as it reads, announced first, in order, and the connection stays open (it used to be cut at once).
+void tst_Replay::bigResumeAtReaderPace()
+{
+    QFETCH(QString, kind);
+    startSmallBufferServer();
+    const QList<qint64> published = publishMany(u"news"_s, 300, 10 * 1024);
+    QCOMPARE(published.size(), 300);
+
+    ResumingClient c;
+    QVERIFY(c.open(m_port, kind, 0, {}));
+    QTRY_COMPARE_WITH_TIMEOUT(c.ids().size(), published.size(), 30000);
+    QCOMPARE(c.ids(), published);
+    QVERIFY(c.noticeFirst());
+    const auto notice = c.notice();
+    QVERIFY(notice);
+    QCOMPARE(notice->value("count"_L1).toInteger(), published.size());
+    QCOMPARE(notice->value("recovered"_L1).toBool(), true);
+    QVERIFY(c.isConnected());
+    QCOMPARE(metric("herald_slow_consumers_total"), 0);
+    // The queue stayed within the buffer: the replay was read as the socket drained.
+    QVERIFY2(metric("herald_send_queue_peak_bytes") <= 64 * 1024 + 16 * 1024 + 11 * 1024,
+             qPrintable(QString::number(metric("herald_send_queue_peak_bytes"))));
+
+    // Then live, once.
+    const QList<qint64> live = publishMany(u"news"_s, 3, 100);
+    QTRY_COMPARE(c.ids().size(), published.size() + 3);
+    QCOMPARE(c.ids().mid(published.size()), live);
+}
+
+void tst_Replay::liveBurstBeyondSendBuffer_data()
+{
+    QTest::addColumn<QString>("kind");
+    QTest::newRow("ws") << u"ws"_s;
+    QTest::newRow("sse") << u"sse"_s;
+}
+
+// One burst of live messages far larger than the send buffer, to a reader that keeps reading: it gets all of
+// them, in order, and is not cut off.
+void tst_Replay::liveBurstBeyondSendBuffer()
+{
+    QFETCH(QString, kind);
+    startSmallBufferServer();
+    ResumingClient c;
+    QVERIFY(c.open(m_port, kind, 0, {}));
+    QVERIFY(c.notice());
+    QTRY_COMPARE(m_server->hub()->channelCounts().value(u"news"_s), 1);
+
+    QList<qint64> published;
+    std::thread publisher([&] { published = publishMany(u"news"_s, 400, 10 * 1024); });
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < 30000 && c.ids().size() < 400)
+        QTest::qWait(5);
+    publisher.join();
+    QCOMPARE(published.size(), 400);
+    QCOMPARE(c.ids(), published);
+    QVERIFY(c.isConnected());
+    QCOMPARE(metric("herald_slow_consumers_total"), 0);
+}
+
+void tst_Replay::stalledReaderIsCutOff_data()
+{
+    QTest::addColumn<bool>("webSocket");
+    QTest::newRow("ws") << true;
+    QTest::newRow("sse") << false;
+}
+
+// A client that stops reading is still cut off, within the stall timeout (1 s here) of its last read, and
+// what the server queues for it stays within the send buffer and a page meanwhile. A reader beside it that
+// keeps reading loses nothing.
+void tst_Replay::stalledReaderIsCutOff()
+{
+    QFETCH(bool, webSocket);
+    startSmallBufferServer();
+    ResumingClient reader;
+    QVERIFY(reader.open(m_port, u"ws"_s, 0, {}));
+    QVERIFY(reader.notice());
+    StalledReader stalled;
+    QVERIFY(stalled.open(m_port, webSocket ? "/ws?channels=news" : "/events?channels=news", webSocket));
+    QTRY_COMPARE(m_server->hub()->channelCounts().value(u"news"_s), 2);
+
+    QList<qint64> published;
+    std::atomic<bool> done = false;
+    std::thread publisher([&] {
+        published = publishMany(u"news"_s, 800, 10 * 1024);
+        done = true;
+    });
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < 30000 && (!done || reader.ids().size() < 800))
+        QTest::qWait(5);
+    publisher.join();
+    QCOMPARE(reader.ids(), published);
+    QVERIFY(reader.isConnected());
+    // Cut within the stall timeout (and a tick) of its last read; the kernel took its last bytes during the
+    // burst at the latest.
+    const qint64 burstMs = t.elapsed();
+    QTRY_COMPARE_WITH_TIMEOUT(metric("herald_slow_consumers_total"), 1, 5000);
+    qInfo() << "cut off" << t.elapsed() - burstMs << "ms after the burst of" << burstMs << "ms";
+    QVERIFY(t.elapsed() - burstMs <= 3000);
+    // Gone from the server (a WebSocket after the close times out), and with it what was queued for it.
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->hub()->channelCounts().value(u"news"_s), 1, 6000);
+    const qint64 peak = metric("herald_send_queue_peak_bytes");
+    qInfo() << "send queue peak" << peak << "bytes";
+    QVERIFY2(peak > 0 && peak <= 64 * 1024 + 16 * 1024 + 11 * 1024, qPrintable(QString::number(peak)));
+    QVERIFY(reader.isConnected());
+}
+
+// A client cut off as slow comes back with the last id it got and receives everything it missed, in order.
+void tst_Replay::cutOffReaderResumes()
+{
+    startSmallBufferServer();
+    SseClient slow;
+    slow.setReceiveBuffer(4096);
+    QVERIFY(slow.open(m_port, "/events?channels=news&since=0"));
+    QVERIFY(slow.waitForEvents(1)); // the notice
+    QTRY_COMPARE(m_server->hub()->channelCounts().value(u"news"_s), 1);
+    // It stops reading (no poll()) while 8 MB are published, and is cut off.
+    const QList<qint64> published = publishMany(u"news"_s, 800, 10 * 1024);
+    QCOMPARE(published.size(), 800);
+    QTRY_COMPARE_WITH_TIMEOUT(metric("herald_slow_consumers_total"), 1, 10000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->hub()->channelCounts().value(u"news"_s), 0, 10000);
+    // It reads what reached it before the cut, and gives up on the connection.
+    for (int i = 0; i < 50; ++i) {
+        slow.poll();
+        QTest::qWait(10);
+    }
+    slow.close();
+    QList<qint64> got;
+    for (const SseClient::Event &e : std::as_const(slow.events())) {
+        if (e.id > 0)
+            got.append(e.id);
+    }
+    QVERIFY(got.size() < published.size());
+    qInfo() << "got" << got.size() << "messages before the cut";
+
+    SseClient again;
+    const qint64 last = got.isEmpty() ? 0 : got.last();
+    QVERIFY(
+        again.open(m_port, "/events?channels=news", "Last-Event-ID: " + QByteArray::number(last) + "\r\n"));
+    QElapsedTimer t;
+    t.start();
+    QList<qint64> rest;
+    while (t.elapsed() < 30000 && got.size() + rest.size() < published.size()) {
+        QTest::qWait(5);
+        again.poll();
+        rest.clear();
+        for (const SseClient::Event &e : std::as_const(again.events())) {
+            if (e.id > 0)
+                rest.append(e.id);
+        }
+    }
+    QCOMPARE(got + rest, published);
+    QVERIFY(again.isConnected());
+}
+
 #include "tst_replay.moc"

@@ -2491,6 +2491,7 @@ void tst_Security::slowConsumerIsCutOff()
     QVERIFY(startServer([](ServerConfig &c) {
         openMode(c);
         c.maxSendBuffer = 64 * 1024;
+        c.sendStallTimeout = std::chrono::milliseconds(500); // cut half a second after its last read
         c.rateLimit = 0;
     }));
     auto reader = ws("/ws?channels=bulk");
@@ -2504,11 +2505,12 @@ void tst_Security::slowConsumerIsCutOff()
     slow.socket().setReadBufferSize(1024); // from here on it reads nothing
     QTRY_COMPARE(m_server->hub()->channelCounts().value(u"bulk"_s), 2);
 
-    // Publish until the server gives up on the reader that does not read (the kernel buffers a few MB first).
+    // Publish until the server gives up on the reader that does not read (the kernel buffers a few MB first,
+    // then its queue stops draining for the stall timeout).
     const Herald::Metrics &metrics = m_server->hub()->metrics();
     const QString text(32000, u'x');
     QList<qint64> sent, received;
-    for (int i = 0; i < 500 && Herald::Metrics::get(metrics.slowConsumers) == 0; ++i) {
+    for (int i = 0; i < 2000 && Herald::Metrics::get(metrics.slowConsumers) == 0; ++i) {
         publisher->send({{"action"_L1, "publish"_L1}, {"channel"_L1, "bulk"_L1}, {"message"_L1, text}});
         const auto ack = publisher->waitFor(u"published"_s);
         QVERIFY(ack);

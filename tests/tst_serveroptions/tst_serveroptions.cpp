@@ -225,6 +225,7 @@ void tst_ServerOptions::exampleConfigParses()
     QCOMPARE(r->config.rateLimit, 100);
     QCOMPARE(r->config.idleTimeout, std::chrono::seconds(60));
     QCOMPARE(r->config.maxSendBuffer, qint64(4) * 1024 * 1024);
+    QCOMPARE(r->config.sendStallTimeout, std::chrono::milliseconds(5000));
 }
 
 QTEST_GUILESS_MAIN(tst_ServerOptions)
