@@ -286,9 +286,16 @@ void Session::checkStall()
     // Owed more than its buffer (still catching up, or a queue past it) and not one byte read for the
     // timeout.
     const bool behind = m_catchingUp || unsent > m_worker->config().maxSendBuffer;
-    if (!behind || unsent == 0) {
+    if (!behind) {
         m_stallTimer->stop();
-        if (m_catchingUp && !m_pumpScheduled) {
+        return;
+    }
+    if (unsent == 0) {
+        // The kernel took everything: progress. A catch-up goes on, and stays watched: nothing else would
+        // start this timer again once its pages fill the socket.
+        m_progressAtTick = m_progress;
+        m_stalledTicks = 0;
+        if (!m_pumpScheduled) {
             m_pumpScheduled = true;
             QMetaObject::invokeMethod(this, &Session::pump, Qt::QueuedConnection);
         }
