@@ -131,11 +131,13 @@ private:
 // Connects `socket` to the loopback port with a small receive window (SO_RCVBUF before connect()) and a Qt
 // read buffer of the same size: a client that stops reading then holds little, and the server sees it stall
 // after a few KB instead of megabytes.
-inline bool connectSmall(QTcpSocket &socket, quint16 port, int receiveBuffer)
+// A loopback connection whose SO_RCVBUF is set before connect(), so the window the server sees stays small;
+// -1 on failure. Blocking is fine: the kernel completes the handshake before anyone accepts.
+inline int connectSmallDescriptor(quint16 port, int receiveBuffer)
 {
     const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
     if (fd < 0)
-        return false;
+        return -1;
     ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
     sockaddr_in address{};
     address.sin_family = AF_INET;
@@ -143,9 +145,15 @@ inline bool connectSmall(QTcpSocket &socket, quint16 port, int receiveBuffer)
     address.sin_addr.s_addr = qToBigEndian<quint32>(0x7f000001);
     if (::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address) != 0) {
         ::close(fd);
-        return false;
+        return -1;
     }
-    if (!socket.setSocketDescriptor(fd))
+    return fd;
+}
+
+inline bool connectSmall(QTcpSocket &socket, quint16 port, int receiveBuffer)
+{
+    const int fd = connectSmallDescriptor(port, receiveBuffer);
+    if (fd < 0 || !socket.setSocketDescriptor(fd))
         return false;
     socket.setReadBufferSize(receiveBuffer);
     return true;

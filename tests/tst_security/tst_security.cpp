@@ -218,20 +218,8 @@ public:
             QObject::disconnect(watch);
             return connected;
         }
-        const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-        if (fd < 0)
-            return false;
-        ::setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &receiveBuffer, sizeof receiveBuffer);
-        sockaddr_in address{};
-        address.sin_family = AF_INET;
-        address.sin_port = qToBigEndian<quint16>(port);
-        address.sin_addr.s_addr = qToBigEndian<quint32>(0x7f000001);
-        // Blocking is fine: the kernel completes the handshake before anyone accepts.
-        if (::connect(fd, reinterpret_cast<const sockaddr *>(&address), sizeof address) != 0) {
-            ::close(fd);
-            return false;
-        }
-        return m_socket.setSocketDescriptor(fd);
+        const int fd = connectSmallDescriptor(port, receiveBuffer);
+        return fd >= 0 && m_socket.setSocketDescriptor(fd);
     }
 
     void write(const QByteArray &bytes) { m_socket.write(bytes); }
