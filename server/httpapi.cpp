@@ -307,13 +307,19 @@ QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
            {{"{reason=\"unauthorized\"}", Metrics::get(m.refusedUnauthorized)},
             {"{reason=\"forbidden\"}", Metrics::get(m.refusedForbidden)},
             {"{reason=\"origin\"}", Metrics::get(m.refusedOrigin)},
-            {"{reason=\"connection_cap\"}", Metrics::get(m.connectionsCapped)}});
+            {"{reason=\"connection_cap\"}", Metrics::get(m.connectionsCapped)},
+            {"{reason=\"subscription_cap\"}", Metrics::get(m.subscriptionsCapped)}});
     metric("herald_rate_limited_total", "counter", "Client frames dropped by the per-connection rate limit.",
            {{"", Metrics::get(m.rateLimited)}});
     metric("herald_slow_consumers_total", "counter", "Clients cut off because their send buffer was full.",
            {{"", Metrics::get(m.slowConsumers)}});
     metric("herald_idle_timeouts_total", "counter", "WebSockets closed after the idle timeout.",
            {{"", Metrics::get(m.idleTimeouts)}});
+    metric("herald_timeouts_total", "counter", "Connections closed at a deadline, by the phase they were in.",
+           {{"{phase=\"handshake\"}", Metrics::get(m.handshakeTimeouts)},
+            {"{phase=\"head\"}", Metrics::get(m.headTimeouts)},
+            {"{phase=\"body\"}", Metrics::get(m.bodyTimeouts)},
+            {"{phase=\"write\"}", Metrics::get(m.writeTimeouts)}});
     metric("herald_group_commits_total", "counter",
            "Transactions that stored several REST publishes at once.", {{"", Metrics::get(m.groupCommits)}});
     metric("herald_group_committed_total", "counter", "REST publishes stored by those transactions.",

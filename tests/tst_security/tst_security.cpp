@@ -504,6 +504,9 @@ private Q_SLOTS:
     void rateLimitFlood();
     void slowConsumerIsCutOff();
     void idleTimeout();
+    void slowBodyTimesOut_data();
+    void slowBodyTimesOut();
+    void unreadAnswerTimesOut();
 
     // 10. Keep-alive: the hot REST routes keep their connection, and every head on it is still checked.
     void keepAlivePublishesOnOneConnection();
@@ -2850,6 +2853,69 @@ void tst_Security::keepAliveWaitsForASlowReader()
     }
     QCOMPARE(Herald::Metrics::get(metrics.httpRequests), written);
     QVERIFY(c.isConnected());
+}
+
+// --body-timeout, on every route: the hot ones the worker serves and the ones QHttpServer serves (which had
+// no deadline at all). The body trickles in, a byte every 200 ms, and never ends in time.
+void tst_Security::slowBodyTimesOut_data()
+{
+    QTest::addColumn<QByteArray>("path");
+    QTest::newRow("POST /users/ (QHttpServer)") << QByteArray("/users/");
+    QTest::newRow("POST /api/broadcast (QHttpServer)") << QByteArray("/api/broadcast");
+    QTest::newRow("POST /api/publish (worker)") << QByteArray("/api/publish");
+}
+
+void tst_Security::slowBodyTimesOut()
+{
+    QFETCH(QByteArray, path);
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.handshakeTimeout = 10s; // the head's deadline is not the one that ends this
+        c.bodyTimeout = 1s;
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write("POST " + path +
+            " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{");
+    HttpReply r;
+    for (int i = 0; i < 25 && r.status == 0 && c.isConnected(); ++i) {
+        c.write(" ");
+        r = c.readResponse(200);
+    }
+    QVERIFY2(r.status == 408, dump(r).constData());
+    QCOMPARE(r.json().value("error"_L1).toString(), u"timeout"_s);
+    QVERIFY(c.waitClosed(5000));
+    QCOMPARE(Herald::Metrics::get(metrics.bodyTimeouts), 1);
+    QCOMPARE(Herald::Metrics::get(metrics.headTimeouts), 0);
+}
+
+// --write-timeout: a client that never reads a large answer of a QHttpServer route (a history page of a few
+// MB) loses its connection, instead of holding it and the answer's memory forever.
+void tst_Security::unreadAnswerTimesOut()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxMessageSize = 2 * 1024 * 1024;
+        c.writeTimeout = 1s;
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    const QByteArray big = publishBody(u"big"_s, QString(1024 * 1024, u'x'));
+    for (int i = 0; i < 12; ++i) {
+        RawClient p;
+        QVERIFY(p.connectTo(m_port));
+        p.write(httpRequest("POST", "/api/publish", {}, big));
+        QCOMPARE(p.readResponse(10000).status, 202);
+    }
+    RawClient c;
+    QVERIFY(c.connectTo(m_port, 4096));
+    c.socket().setReadBufferSize(1024); // from here on it reads nothing
+    c.write(httpRequest("GET", "/api/channels/big/history?limit=12"));
+    QTRY_COMPARE_WITH_TIMEOUT(Herald::Metrics::get(metrics.writeTimeouts), 1, 10000);
+    // The client reads again: a part of the answer, then the end of the connection.
+    c.socket().setReadBufferSize(0);
+    QVERIFY(c.waitClosed(10000));
+    QVERIFY(c.unread().size() < 12 * 1024 * 1024);
 }
 
 // ---- 8. Configuration ----
