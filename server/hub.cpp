@@ -64,27 +64,11 @@ QString routeName(Route r)
     return u"ws"_s;
 }
 
-bool ChannelSet::contains(const QString &channel) const
-{
-    return std::binary_search(m_sorted.cbegin(), m_sorted.cend(), channel);
-}
-
 bool ChannelSet::insert(const QString &channel)
 {
-    const auto at = std::lower_bound(m_sorted.cbegin(), m_sorted.cend(), channel);
-    if (at != m_sorted.cend() && *at == channel)
-        return false;
-    m_sorted.insert(at - m_sorted.cbegin(), channel);
-    return true;
-}
-
-bool ChannelSet::remove(const QString &channel)
-{
-    const auto at = std::lower_bound(m_sorted.cbegin(), m_sorted.cend(), channel);
-    if (at == m_sorted.cend() || *at != channel)
-        return false;
-    m_sorted.removeAt(at - m_sorted.cbegin());
-    return true;
+    const qsizetype before = m_sorted.size();
+    m_sorted.insert(channel, 0);
+    return m_sorted.size() != before;
 }
 
 QJsonObject ClientInfo::toJson() const
@@ -734,10 +718,32 @@ HubCounts Hub::counts() const
     return {m_clients, m_subscribers};
 }
 
-QHash<QString, int> Hub::channelCounts() const
+QMap<QString, int> Hub::channelCounts() const
 {
     QMutexLocker lock(&m_mutex);
     return m_channelCounts;
+}
+
+int Hub::subscriberCount(const QString &channel) const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_channelCounts.value(channel);
+}
+
+qsizetype Hub::liveChannelCount() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_channelCounts.size();
+}
+
+QList<std::pair<QString, int>> Hub::liveChannels(const QString &after, qsizetype limit) const
+{
+    QList<std::pair<QString, int>> page;
+    QMutexLocker lock(&m_mutex);
+    auto it = after.isEmpty() ? m_channelCounts.cbegin() : m_channelCounts.upperBound(after);
+    for (; it != m_channelCounts.cend() && page.size() < limit; ++it)
+        page.append({it.key(), it.value()});
+    return page;
 }
 
 QList<ClientInfo> Hub::clients() const
@@ -755,7 +761,7 @@ QList<ClientInfo> Hub::clients() const
 QJsonObject Hub::stats(const Identity *who) const
 {
     const QList<NodeInfo> peers = m_cluster ? m_cluster->peers() : QList<NodeInfo>();
-    QHash<QString, int> counts;
+    QMap<QString, int> counts;
     HubCounts own;
     {
         QMutexLocker lock(&m_mutex);

@@ -11,6 +11,7 @@
 #include <QHash>
 #include <QHostAddress>
 #include <QJsonObject>
+#include <QMap>
 #include <QMutex>
 #include <QObject>
 #include <QSet>
@@ -53,24 +54,26 @@ QString routeName(Route r);
 
 // A connection's explicit subscriptions, kept sorted. Most connections have one or two, and a QSet costs over
 // 1 KiB even for one (Qt 6's hash allocates a span of 128 slots and storage for 48 entries): with a copy in
-// the hub and one in the session that was a quarter of an idle connection's memory.
+// the hub and one in the session that was a quarter of an idle connection's memory. A QMap (a pointer while
+// empty, a tree node per channel) keeps that small, and inserts and removes in O(log n) under the hub's lock,
+// where a sorted list moved up to --max-subscriptions entries each time. Copies share until written.
 class ChannelSet
 {
 public:
-    bool contains(const QString &channel) const;
+    bool contains(const QString &channel) const { return m_sorted.contains(channel); }
     // False if it was there already.
     bool insert(const QString &channel);
     // False if it was not there.
-    bool remove(const QString &channel);
+    bool remove(const QString &channel) { return m_sorted.remove(channel) > 0; }
     bool isEmpty() const { return m_sorted.isEmpty(); }
     qsizetype size() const { return m_sorted.size(); }
-    QStringList::const_iterator begin() const { return m_sorted.cbegin(); }
-    QStringList::const_iterator end() const { return m_sorted.cend(); }
+    QMap<QString, char>::key_iterator begin() const { return m_sorted.keyBegin(); }
+    QMap<QString, char>::key_iterator end() const { return m_sorted.keyEnd(); }
     // In sorted order.
-    const QStringList &toList() const { return m_sorted; }
+    QStringList toList() const { return m_sorted.keys(); }
 
 private:
-    QStringList m_sorted;
+    QMap<QString, char> m_sorted;
 };
 
 struct ClientInfo
@@ -197,7 +200,14 @@ public:
     HubCounts counts() const;
     // The whole cluster's (this node's on a single server).
     HubCounts totalCounts() const;
-    QHash<QString, int> channelCounts() const;
+    // Every channel's subscriber count: a copy that shares until the next subscription changes it (which
+    // then copies it, under the hub's lock): for what needs them all, not for a request of any client.
+    QMap<QString, int> channelCounts() const;
+    // What a request needs, in O(log n) (and the page's size) under the lock.
+    int subscriberCount(const QString &channel) const;
+    qsizetype liveChannelCount() const;
+    // Up to `limit` channels with subscribers named after `after` (all if empty), in name order.
+    QList<std::pair<QString, int>> liveChannels(const QString &after, qsizetype limit) const;
     QList<ClientInfo> clients() const;
     // Seed 004's stats object plus clients and subscribers; with an identity, only the channels it may read.
     QJsonObject stats(const Identity *who = nullptr) const;
@@ -290,7 +300,8 @@ private:
     bool m_flushScheduled = false; // m_publishMutex
     QSet<QString> m_modelChannels;
     QHash<quint64, ClientInfo> m_sessions;
-    QHash<QString, int> m_channelCounts; // explicit subscriptions per channel
+    // Explicit subscriptions per channel: sorted, so that /api/channels pages through it.
+    QMap<QString, int> m_channelCounts;
     // client id -> claiming identity -> connections (ClientInfo::claimsId): mayClaimLocked() without a walk
     // over every session. A list, not a hash: a client id almost always has one identity (more only through
     // administrators), and an inner QHash cost 1.6 KiB per connection.

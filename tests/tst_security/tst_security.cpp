@@ -507,6 +507,12 @@ private Q_SLOTS:
     void slowBodyTimesOut_data();
     void slowBodyTimesOut();
     void unreadAnswerTimesOut();
+    void subscriptionCap();
+    void subscriptionCapAtConnect_data();
+    void subscriptionCapAtConnect();
+    void channelListIsPaged();
+    void channelListLimits_data();
+    void channelListLimits();
 
     // 10. Keep-alive: the hot REST routes keep their connection, and every head on it is still checked.
     void keepAlivePublishesOnOneConnection();
@@ -2916,6 +2922,192 @@ void tst_Security::unreadAnswerTimesOut()
     c.socket().setReadBufferSize(0);
     QVERIFY(c.waitClosed(10000));
     QVERIFY(c.unread().size() < 12 * 1024 * 1024);
+}
+
+// --max-subscriptions: one connection cannot make the hub and every publish's fan-out carry thousands of its
+// subscriptions. A subscribe past the cap is an error frame with its own code, the connection stays, and a
+// freed slot can be used again.
+void tst_Security::subscriptionCap()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxSubscriptions = 5;
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    auto c = ws("/ws?channels=a,b,c");
+    QVERIFY(c);
+    QVERIFY(c->waitFor(u"connected"_s));
+    c->send({{"action"_L1, "subscribe"_L1}, {"channels"_L1, QJsonArray{"d"_L1, "e"_L1, "f"_L1, "a"_L1}}});
+    QCOMPARE(c->waitFor(u"subscribed"_s)->value("channel"_L1).toString(), u"d"_s);
+    QCOMPARE(c->waitFor(u"subscribed"_s)->value("channel"_L1).toString(), u"e"_s);
+    const auto error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"too_many_subscriptions"_s);
+    QVERIFY2(error->value("message"_L1).toString().contains(u"5"_s),
+             qPrintable(error->value("message"_L1).toString()));
+    // A channel it already has is not a new subscription.
+    QCOMPARE(c->waitFor(u"subscribed"_s)->value("channel"_L1).toString(), u"a"_s);
+    QCOMPARE(Herald::Metrics::get(metrics.subscriptionsCapped), 1);
+    QTRY_COMPARE(m_server->hub()->subscriberCount(u"e"_s), 1);
+    QCOMPARE(m_server->hub()->subscriberCount(u"f"_s), 0);
+    // Unsubscribe, then the slot is free again; and f is delivered.
+    c->send({{"action"_L1, "unsubscribe"_L1}, {"channel"_L1, "a"_L1}});
+    QVERIFY(c->waitFor(u"unsubscribed"_s));
+    c->send({{"action"_L1, "subscribe"_L1}, {"channel"_L1, "f"_L1}});
+    QCOMPARE(c->waitFor(u"subscribed"_s)->value("channel"_L1).toString(), u"f"_s);
+    QTRY_COMPARE(m_server->hub()->subscriberCount(u"f"_s), 1);
+    QCOMPARE(request("POST", "/api/publish", {}, publishBody(u"f"_s, u"hello"_s)).status, 202);
+    const auto message = c->waitFor(u"message"_s);
+    QVERIFY(message);
+    QCOMPARE(message->value("channel"_L1).toString(), u"f"_s);
+    QVERIFY(c->isConnected());
+}
+
+void tst_Security::subscriptionCapAtConnect_data()
+{
+    QTest::addColumn<bool>("webSocket");
+    QTest::addColumn<QByteArray>("target");
+    QTest::addColumn<bool>("refused");
+    QTest::newRow("ws at the cap") << true << QByteArray("/ws?channels=a,b,c,d,e") << false;
+    QTest::newRow("ws over it") << true << QByteArray("/ws?channels=a,b,c,d,e,f") << true;
+    QTest::newRow("ws duplicates count once") << true << QByteArray("/ws?channels=a,b,c,d,e,a,b") << false;
+    QTest::newRow("ws with user_id over it")
+        << true << QByteArray("/ws?user_id=u&channels=a,b,c,d,e") << true;
+    QTest::newRow("sse at the cap") << false << QByteArray("/events?user_id=u&channels=a,b,c,d") << false;
+    QTest::newRow("sse over it") << false << QByteArray("/events?channels=a,b,c,d,e,f") << true;
+}
+
+void tst_Security::subscriptionCapAtConnect()
+{
+    QFETCH(bool, webSocket);
+    QFETCH(QByteArray, target);
+    QFETCH(bool, refused);
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxSubscriptions = 5;
+    }));
+    HttpReply r;
+    if (webSocket)
+        upgrade(target, {}, &r);
+    else
+        r = sse(target);
+    if (!refused) {
+        QCOMPARE(r.status, webSocket ? 101 : 200);
+        return;
+    }
+    QCOMPARE(r.status, 400);
+    RawClient c; // the body of a refusal: read it through a fresh exchange
+    QVERIFY(c.connectTo(m_port));
+    c.write(webSocket ? upgradeRequest(target) : httpRequest("GET", target, "Accept: text/event-stream\r\n"));
+    const HttpReply body = c.readResponse();
+    QCOMPARE(body.status, 400);
+    QCOMPARE(body.json().value("error"_L1).toString(), u"too_many_subscriptions"_s);
+    QCOMPARE(Herald::Metrics::get(m_server->hub()->metrics().subscriptionsCapped), 2);
+}
+
+// GET /api/channels is paged: every channel, stored or live or both, exactly once across the pages, in name
+// order, each page no longer than its limit.
+void tst_Security::channelListIsPaged()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxSubscriptions = 2000;
+    }));
+    auto name = [](int i) {
+        return u"ch.%1"_s.arg(i, 4, 10, QChar(u'0'));
+    };
+    // Stored: ch.0000 to ch.1499, one message each, pipelined on one keep-alive connection.
+    {
+        RawClient p;
+        QVERIFY(p.connectTo(m_port));
+        QByteArray all;
+        for (int i = 0; i < 1500; ++i)
+            all += keptRequest("POST", "/api/publish", {}, publishBody(name(i), u"x"_s));
+        p.write(all);
+        for (int i = 0; i < 1500; ++i)
+            QCOMPARE(p.readResponse(10000).status, 202);
+    }
+    // Live: ch.1000 to ch.2499, one subscriber each (500 of them stored too).
+    auto c = ws("/ws");
+    QVERIFY(c && c->waitFor(u"connected"_s));
+    QJsonArray live;
+    for (int i = 1000; i < 2500; ++i)
+        live.append(name(i));
+    c->send({{"action"_L1, "subscribe"_L1}, {"channels"_L1, live}});
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->hub()->liveChannelCount(), 1500, 10000);
+
+    for (const int limit : {100, 7, 1000}) {
+        QStringList seen;
+        QByteArray after;
+        int pages = 0;
+        for (;;) {
+            QByteArray target = "/api/channels?limit=" + QByteArray::number(limit);
+            if (!after.isEmpty())
+                target += "&after=" + after;
+            const HttpReply r = request("GET", target);
+            QCOMPARE(r.status, 200);
+            const QJsonObject o = r.json();
+            const QJsonArray page = o.value("channels"_L1).toArray();
+            QVERIFY(page.size() <= limit);
+            ++pages;
+            for (const QJsonValue &v : page) {
+                const QJsonObject ch = v.toObject();
+                const QString n = ch.value("name"_L1).toString();
+                const int i = n.mid(3).toInt();
+                QCOMPARE(ch.value("subscribers"_L1).toInt(), i >= 1000 ? 1 : 0);
+                QCOMPARE(ch.value("stored"_L1).toInteger(), i < 1500 ? 1 : 0);
+                seen.append(n);
+            }
+            if (!o.value("has_more"_L1).toBool()) {
+                QVERIFY(!o.contains("next"_L1));
+                break;
+            }
+            QCOMPARE(page.size(), limit);
+            after = o.value("next"_L1).toString().toLatin1();
+            QCOMPARE(QString::fromLatin1(after), page.last().toObject().value("name"_L1).toString());
+            QVERIFY(pages < 1000);
+        }
+        QCOMPARE(seen.size(), 2500);
+        for (int i = 0; i < 2500; ++i)
+            QCOMPARE(seen.at(i), name(i)); // each once, in order
+        QCOMPARE(pages, (2500 + limit - 1) / limit);
+    }
+    // Without a limit: the first 100.
+    const HttpReply first = request("GET", "/api/channels");
+    QCOMPARE(first.status, 200);
+    QCOMPARE(first.json().value("channels"_L1).toArray().size(), 100);
+    QVERIFY(first.json().value("has_more"_L1).toBool());
+    QCOMPARE(first.json().value("next"_L1).toString(), name(99));
+}
+
+void tst_Security::channelListLimits_data()
+{
+    QTest::addColumn<QByteArray>("query");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("code");
+    QTest::newRow("limit 0") << QByteArray("?limit=0") << 422 << u"bad_request"_s;
+    QTest::newRow("limit 1001") << QByteArray("?limit=1001") << 422 << u"bad_request"_s;
+    QTest::newRow("limit text") << QByteArray("?limit=all") << 422 << u"bad_request"_s;
+    QTest::newRow("limit 1000") << QByteArray("?limit=1000") << 200 << QString();
+    QTest::newRow("bad cursor") << QByteArray("?after=a%20b") << 422 << u"bad_channel"_s;
+    QTest::newRow("cursor past the end") << QByteArray("?after=zzz") << 200 << QString();
+}
+
+void tst_Security::channelListLimits()
+{
+    QFETCH(QByteArray, query);
+    QFETCH(int, status);
+    QFETCH(QString, code);
+    QVERIFY(startServer(openMode));
+    QCOMPARE(request("POST", "/api/publish", {}, publishBody(u"news"_s, u"x"_s)).status, 202);
+    const HttpReply r = request("GET", "/api/channels" + query);
+    QCOMPARE(r.status, status);
+    if (status != 200) {
+        QCOMPARE(r.json().value("error"_L1).toString(), code);
+        return;
+    }
+    QCOMPARE(r.json().value("has_more"_L1).toBool(), false);
+    QCOMPARE(r.json().value("channels"_L1).toArray().size(), query.contains("zzz") ? 0 : 1);
 }
 
 // ---- 8. Configuration ----
