@@ -507,6 +507,9 @@ private Q_SLOTS:
     void slowBodyTimesOut_data();
     void slowBodyTimesOut();
     void unreadAnswerTimesOut();
+    void slowHeadTimesOut_data();
+    void slowHeadTimesOut();
+    void keepAliveUnreadAnswersTimeOut();
     void subscriptionCap();
     void subscriptionCapAtConnect_data();
     void subscriptionCapAtConnect();
@@ -2922,6 +2925,56 @@ void tst_Security::unreadAnswerTimesOut()
     c.socket().setReadBufferSize(0);
     QVERIFY(c.waitClosed(10000));
     QVERIFY(c.unread().size() < 12 * 1024 * 1024);
+}
+
+// --request-timeout: a head that never ends gets 408 and is counted, on a fresh connection and on one that
+// already served a keep-alive request.
+void tst_Security::slowHeadTimesOut_data()
+{
+    QTest::addColumn<bool>("afterARequest");
+    QTest::newRow("first head") << false;
+    QTest::newRow("second head on a keep-alive connection") << true;
+}
+
+void tst_Security::slowHeadTimesOut()
+{
+    QFETCH(bool, afterARequest);
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.handshakeTimeout = 500ms;
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    if (afterARequest) {
+        c.write(keptRequest("GET", "/healthz"));
+        QCOMPARE(c.readResponse().status, 200);
+    }
+    c.write("GET /heal");
+    const HttpReply r = c.readResponse(5000);
+    QVERIFY2(r.status == 408, dump(r).constData());
+    QCOMPARE(Herald::Metrics::get(metrics.headTimeouts), 1);
+    QCOMPARE(Herald::Metrics::get(metrics.bodyTimeouts), 0);
+}
+
+// --write-timeout on the worker's keep-alive connections: a client that pipelines requests and never reads
+// their answers is dropped once the kernel takes no more of them for that long.
+void tst_Security::keepAliveUnreadAnswersTimeOut()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.writeTimeout = 1s;
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    RawClient c;
+    QVERIFY(c.connectTo(m_port, 4096));
+    c.socket().setReadBufferSize(1024); // from here on it reads nothing
+    const QByteArray batch = keptRequest("GET", "/healthz").repeated(1000);
+    for (int i = 0; i < 200 && Herald::Metrics::get(metrics.writeTimeouts) == 0 && c.isConnected(); ++i) {
+        c.write(batch);
+        QTest::qWait(20);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(Herald::Metrics::get(metrics.writeTimeouts), 1, 10000);
 }
 
 // --max-subscriptions: one connection cannot make the hub and every publish's fan-out carry thousands of its
