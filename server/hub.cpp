@@ -64,11 +64,62 @@ QString routeName(Route r)
     return u"ws"_s;
 }
 
+bool ChannelSet::contains(const QString &channel) const
+{
+    if (!m_large.isEmpty())
+        return m_large.contains(channel);
+    return std::binary_search(m_small.cbegin(), m_small.cend(), channel);
+}
+
 bool ChannelSet::insert(const QString &channel)
 {
-    const qsizetype before = m_sorted.size();
-    m_sorted.insert(channel, 0);
-    return m_sorted.size() != before;
+    if (!m_large.isEmpty()) {
+        const qsizetype before = m_large.size();
+        m_large.insert(channel, 0);
+        return m_large.size() != before;
+    }
+    const auto at = std::lower_bound(m_small.cbegin(), m_small.cend(), channel);
+    if (at != m_small.cend() && *at == channel)
+        return false;
+    if (m_small.size() < SmallSize) {
+        m_small.insert(at - m_small.cbegin(), channel);
+        return true;
+    }
+    // Growing past SmallSize: into the tree, once.
+    for (const QString &c : std::as_const(m_small))
+        m_large.insert(c, 0);
+    m_large.insert(channel, 0);
+    m_small = QStringList();
+    return true;
+}
+
+bool ChannelSet::remove(const QString &channel)
+{
+    if (!m_large.isEmpty())
+        return m_large.remove(channel) > 0; // stays a tree: no moving back and forth at the boundary
+    const auto at = std::lower_bound(m_small.cbegin(), m_small.cend(), channel);
+    if (at == m_small.cend() || *at != channel)
+        return false;
+    m_small.removeAt(at - m_small.cbegin());
+    return true;
+}
+
+ChannelSet::const_iterator ChannelSet::begin() const
+{
+    const_iterator it;
+    it.m_inLarge = !m_large.isEmpty();
+    it.m_small = m_small.cbegin();
+    it.m_large = m_large.cbegin();
+    return it;
+}
+
+ChannelSet::const_iterator ChannelSet::end() const
+{
+    const_iterator it;
+    it.m_inLarge = !m_large.isEmpty();
+    it.m_small = m_small.cend();
+    it.m_large = m_large.cend();
+    return it;
 }
 
 QJsonObject ClientInfo::toJson() const

@@ -54,26 +54,55 @@ QString routeName(Route r);
 
 // A connection's explicit subscriptions, kept sorted. Most connections have one or two, and a QSet costs over
 // 1 KiB even for one (Qt 6's hash allocates a span of 128 slots and storage for 48 entries): with a copy in
-// the hub and one in the session that was a quarter of an idle connection's memory. A QMap (a pointer while
-// empty, a tree node per channel) keeps that small, and inserts and removes in O(log n) under the hub's lock,
-// where a sorted list moved up to --max-subscriptions entries each time. Copies share until written.
+// the hub and one in the session that was a quarter of an idle connection's memory. So a sorted list while
+// small (an insert moves at most SmallSize entries), a QMap above that: an insert or a remove under the hub's
+// lock stays O(log n) up to --max-subscriptions, where a sorted list of thousands moved them all each time.
+// Copies share until written.
 class ChannelSet
 {
 public:
-    bool contains(const QString &channel) const { return m_sorted.contains(channel); }
+    static constexpr qsizetype SmallSize = 16;
+
+    bool contains(const QString &channel) const;
     // False if it was there already.
     bool insert(const QString &channel);
     // False if it was not there.
-    bool remove(const QString &channel) { return m_sorted.remove(channel) > 0; }
-    bool isEmpty() const { return m_sorted.isEmpty(); }
-    qsizetype size() const { return m_sorted.size(); }
-    QMap<QString, char>::key_iterator begin() const { return m_sorted.keyBegin(); }
-    QMap<QString, char>::key_iterator end() const { return m_sorted.keyEnd(); }
+    bool remove(const QString &channel);
+    bool isEmpty() const { return m_small.isEmpty() && m_large.isEmpty(); }
+    qsizetype size() const { return m_small.size() + m_large.size(); }
+
+    // Names in sorted order, from whichever container holds them.
+    class const_iterator
+    {
+    public:
+        const QString &operator*() const { return m_inLarge ? m_large.key() : *m_small; }
+        const_iterator &operator++()
+        {
+            if (m_inLarge)
+                ++m_large;
+            else
+                ++m_small;
+            return *this;
+        }
+        bool operator!=(const const_iterator &o) const
+        {
+            return m_inLarge ? m_large != o.m_large : m_small != o.m_small;
+        }
+
+    private:
+        friend class ChannelSet;
+        QStringList::const_iterator m_small;
+        QMap<QString, char>::const_iterator m_large;
+        bool m_inLarge = false;
+    };
+    const_iterator begin() const;
+    const_iterator end() const;
     // In sorted order.
-    QStringList toList() const { return m_sorted.keys(); }
+    QStringList toList() const { return m_large.isEmpty() ? m_small : m_large.keys(); }
 
 private:
-    QMap<QString, char> m_sorted;
+    QStringList m_small;         // while size() <= SmallSize
+    QMap<QString, char> m_large; // above it (m_small then empty)
 };
 
 struct ClientInfo
