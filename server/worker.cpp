@@ -13,6 +13,7 @@
 #include "session.h"
 #include "ssesession.h"
 #include "store.h"
+#include "tcpprogress.h"
 #include "wssession.h"
 
 #include <QCoreApplication>
@@ -129,6 +130,7 @@ Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int ind
     , m_plainSweep(this)
     , m_heartbeat(this)
     , m_idleCheck(this)
+    , m_stallSweep(this)
 {
     m_doorbell = std::make_shared<Doorbell>();
     m_doorbell->worker = this;
@@ -148,6 +150,9 @@ Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int ind
             4,
         std::chrono::milliseconds(20), std::chrono::milliseconds(1000)));
     connect(&m_plainSweep, &QTimer::timeout, this, &Worker::sweepPlain);
+    m_stallSweep.setInterval(std::clamp<std::chrono::milliseconds>(
+        m_config.writeTimeout / 4, std::chrono::milliseconds(100), std::chrono::milliseconds(5000)));
+    connect(&m_stallSweep, &QTimer::timeout, this, &Worker::sweepStalls);
     // Silent WebSockets are pinged at half the idle timeout and closed at the full one.
     if (m_config.idleTimeout.count() > 0) {
         m_idleCheck.setInterval(
@@ -862,6 +867,8 @@ void Worker::sessionStarted(Session *session)
     m_sessions.insert(session->sessionId(), session);
     if (!m_heartbeat.isActive())
         m_heartbeat.start();
+    if (!m_stallSweep.isActive())
+        m_stallSweep.start();
     if (m_config.idleTimeout.count() > 0 && !m_idleCheck.isActive())
         m_idleCheck.start();
 }
@@ -914,8 +921,11 @@ void Worker::sessionFinished(Session *session)
         m_dirty.erase(std::remove(m_dirty.begin(), m_dirty.end(), session), m_dirty.end());
         session->queuedForFlush = false;
     }
-    if (m_sessions.isEmpty())
+    m_stalls.remove(session);
+    if (m_sessions.isEmpty()) {
         m_heartbeat.stop();
+        m_stallSweep.stop();
+    }
     checkDrained();
 }
 
@@ -933,6 +943,33 @@ void Worker::checkIdle()
     for (Session *s : sessions)
         s->checkIdle(now, m_config.idleTimeout);
     flushDirty();
+}
+
+void Worker::sweepStalls()
+{
+    // Progress is what the client acknowledged, not what was written: a client that does not read closes its
+    // window, and then its kernel acknowledges nothing more, however much waits. One that reads slowly moves
+    // on, and only --send-buffer limits it. Sessions with nothing waiting are not tracked.
+    const qint64 now = steadyMs();
+    const auto sessions = m_sessions; // aborting one finishes it
+    for (Session *s : sessions) {
+        auto *socket = s->findChild<QTcpSocket *>();
+        const auto progress = socket ? tcpProgress(int(socket->socketDescriptor())) : std::nullopt;
+        if (!progress || (progress->unacked == 0 && socket->bytesToWrite() == 0)) {
+            m_stalls.remove(s);
+            continue;
+        }
+        auto it = m_stalls.find(s);
+        if (it == m_stalls.end() || it->first != progress->bytesAcked) {
+            m_stalls.insert(s, {progress->bytesAcked, now});
+            continue;
+        }
+        if (now - it->second < m_config.writeTimeout.count())
+            continue;
+        m_stalls.erase(it);
+        Metrics::add(m_hub->metrics().writeTimeouts);
+        socket->abort(); // the session finishes on the disconnect
+    }
 }
 
 void Worker::shutdown()

@@ -510,6 +510,8 @@ private Q_SLOTS:
     void slowHeadTimesOut_data();
     void slowHeadTimesOut();
     void keepAliveUnreadAnswersTimeOut();
+    void unreadStreamTimesOut_data();
+    void unreadStreamTimesOut();
     void subscriptionCap();
     void subscriptionCapAtConnect_data();
     void subscriptionCapAtConnect();
@@ -2975,6 +2977,47 @@ void tst_Security::keepAliveUnreadAnswersTimeOut()
         QTest::qWait(20);
     }
     QTRY_COMPARE_WITH_TIMEOUT(Herald::Metrics::get(metrics.writeTimeouts), 1, 10000);
+}
+
+// --write-timeout on streams: an event stream or a WebSocket whose client stops reading is dropped once it
+// has acknowledged nothing for that long (before, it held its connection and its buffer until --send-buffer
+// filled, which a quiet channel never does). One that reads the same messages stays.
+void tst_Security::unreadStreamTimesOut_data()
+{
+    QTest::addColumn<bool>("webSocket");
+    QTest::newRow("sse") << false;
+    QTest::newRow("websocket") << true;
+}
+
+void tst_Security::unreadStreamTimesOut()
+{
+    QFETCH(bool, webSocket);
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.writeTimeout = 1s;
+        c.idleTimeout = 0s; // not the rule under test
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    RawClient stuck;
+    QVERIFY(stuck.connectTo(m_port, 4096));
+    stuck.write(webSocket ? upgradeRequest("/ws?channels=big")
+                          : httpRequest("GET", "/events?channels=big", "Accept: text/event-stream\r\n"));
+    QCOMPARE(stuck.readResponse().status, webSocket ? 101 : 200);
+    stuck.socket().setReadBufferSize(1024); // from here on it reads nothing
+    auto reader = ws("/ws?channels=big");
+    QVERIFY(reader && reader->waitFor(u"connected"_s));
+    QTRY_COMPARE(m_server->hub()->subscriberCount(u"big"_s), 2);
+    for (int i = 0; i < 20; ++i)
+        QCOMPARE(request("POST", "/api/publish", {}, publishBody(u"big"_s, QString(30000, u'x'))).status,
+                 202);
+    QTRY_COMPARE_WITH_TIMEOUT(Herald::Metrics::get(metrics.writeTimeouts), 1, 10000);
+    QTRY_COMPARE(m_server->hub()->subscriberCount(u"big"_s), 1);
+    // The reader got everything and is still there.
+    for (int i = 0; i < 20; ++i)
+        QVERIFY(reader->waitFor(u"message"_s));
+    QVERIFY(reader->isConnected());
+    QTest::qWait(1500);
+    QCOMPARE(Herald::Metrics::get(metrics.writeTimeouts), 1);
 }
 
 // --max-subscriptions: one connection cannot make the hub and every publish's fan-out carry thousands of its
