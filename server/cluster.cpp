@@ -309,7 +309,8 @@ NodeInfo Cluster::ownInfo() const
     const HubCounts c = m_hub->counts();
     n.clients = c.clients;
     n.subscribers = c.subscribers;
-    n.channels = m_hub->channelCounts();
+    const QMap<QString, int> counts = m_hub->channelCounts();
+    n.channels = QHash<QString, int>(counts.cbegin(), counts.cend());
     n.lastId = m_hub->lastId();
     return n;
 }

@@ -2,6 +2,8 @@
 
 #include "channelname.h"
 
+#include <algorithm>
+
 namespace Herald {
 
 QString replayGapName(ReplayGap gap)
@@ -37,6 +39,21 @@ RetentionRule retentionRuleFor(const ServerConfig &config, const QString &channe
             return rule;
     }
     return config.defaultRetention;
+}
+
+Result<QList<StoredChannel>, StoreError> History::channels(const QString &after, int limit)
+{
+    auto all = channels();
+    if (!all)
+        return all;
+    QList<StoredChannel> list = std::move(*all);
+    std::sort(list.begin(), list.end(),
+              [](const StoredChannel &a, const StoredChannel &b) { return a.name < b.name; });
+    const auto from =
+        std::upper_bound(list.cbegin(), list.cend(), after,
+                         [](const QString &name, const StoredChannel &c) { return name < c.name; });
+    const qsizetype start = from - list.cbegin();
+    return list.mid(start, limit);
 }
 
 Result<bool, StoreError> History::markRead(qint64 id, QString *channel)

@@ -122,6 +122,9 @@ public:
     Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr);
     virtual Result<qint64, StoreError> markAllRead(const QString &channel) = 0;
     virtual Result<QList<StoredChannel>, StoreError> channels() = 0;
+    // Up to `limit` stored channels named after `after` (from the first if empty), in name order: one page of
+    // /api/channels. The base reads them all; a store that can page in its index overrides it.
+    virtual Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit);
     // True if the channel has, or had, stored messages.
     virtual Result<bool, StoreError> knows(const QString &channel) = 0;
     // Applies retention now; returns how many messages were deleted.

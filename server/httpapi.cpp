@@ -288,7 +288,7 @@ QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
     metric("herald_clients", "gauge", "Connected clients (dashboards excluded).", {{"", c.clients}});
     metric("herald_subscribers", "gauge", "Clients with at least one subscription.", {{"", c.subscribers}});
     metric("herald_channels", "gauge", "Channels with at least one subscriber.",
-           {{"", qint64(m_hub->channelCounts().size())}});
+           {{"", qint64(m_hub->liveChannelCount())}});
     metric("herald_messages_in_total", "counter", "Messages published into the hub.",
            {{"", Metrics::get(m.messagesPublished)}});
     metric("herald_messages_out_total", "counter", "Messages written to clients (one per recipient).",
@@ -308,7 +308,8 @@ QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
            {{"{reason=\"unauthorized\"}", Metrics::get(m.refusedUnauthorized)},
             {"{reason=\"forbidden\"}", Metrics::get(m.refusedForbidden)},
             {"{reason=\"origin\"}", Metrics::get(m.refusedOrigin)},
-            {"{reason=\"connection_cap\"}", Metrics::get(m.connectionsCapped)}});
+            {"{reason=\"connection_cap\"}", Metrics::get(m.connectionsCapped)},
+            {"{reason=\"subscription_cap\"}", Metrics::get(m.subscriptionsCapped)}});
     metric("herald_rate_limited_total", "counter", "Client frames dropped by the per-connection rate limit.",
            {{"", Metrics::get(m.rateLimited)}});
     metric("herald_slow_consumers_total", "counter", "Clients cut off because their send buffer was full.",
@@ -318,6 +319,11 @@ QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
            {{"", Metrics::get(m.sendQueuePeak)}});
     metric("herald_idle_timeouts_total", "counter", "WebSockets closed after the idle timeout.",
            {{"", Metrics::get(m.idleTimeouts)}});
+    metric("herald_timeouts_total", "counter", "Connections closed at a deadline, by the phase they were in.",
+           {{"{phase=\"handshake\"}", Metrics::get(m.handshakeTimeouts)},
+            {"{phase=\"head\"}", Metrics::get(m.headTimeouts)},
+            {"{phase=\"body\"}", Metrics::get(m.bodyTimeouts)},
+            {"{phase=\"write\"}", Metrics::get(m.writeTimeouts)}});
     metric("herald_group_commits_total", "counter",
            "Transactions that stored several REST publishes at once.", {{"", Metrics::get(m.groupCommits)}});
     metric("herald_group_committed_total", "counter", "REST publishes stored by those transactions.",
@@ -463,32 +469,68 @@ QHttpServerResponse HttpApi::channels(const QHttpServerRequest &request) const
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
-    auto stored = m_hub->history()->channels();
+    // One page, in name order: ?limit= (1 to MaxLimit, default DefaultChannelPage) after ?after=<name>. It
+    // is built on an I/O thread, so its work is the page's, not the number of channels: the store and the
+    // hub each give at most limit + 1 names after the cursor (the hub under its lock for that long only).
+    const QUrlQuery query(request.url());
+    int limit = DefaultChannelPage;
+    if (query.hasQueryItem(u"limit"_s)) {
+        bool ok = false;
+        limit = query.queryItemValue(u"limit"_s).toInt(&ok);
+        if (!ok || limit < 1 || limit > MaxLimit)
+            return errorResponse(422, u"bad_request"_s,
+                                 u"limit must be an integer from 1 to %1"_s.arg(MaxLimit));
+    }
+    const QString after = query.queryItemValue(u"after"_s, QUrl::FullyDecoded);
+    if (!after.isEmpty() && !isValidChannelName(after))
+        return errorResponse(422, u"bad_channel"_s,
+                             u"after must be a channel name: the 'next' of the previous page"_s);
+    auto stored = m_hub->history()->channels(after, limit + 1);
     if (!stored)
         return storeErrorResponse(stored.error());
-    const QHash<QString, int> live = m_hub->channelCounts();
-    QMap<QString, QJsonObject> byName; // sorted by name
-    for (const StoredChannel &c : *stored) {
-        if (!who.canRead(c.name))
-            continue; // another user's queue is not even listed
-        byName.insert(c.name, QJsonObject{{"name"_L1, c.name},
-                                          {"subscribers"_L1, live.value(c.name)},
-                                          {"stored"_L1, c.messages},
-                                          {"last_id"_L1, c.lastId},
-                                          {"last_message_at"_L1, formatTimestamp(c.lastMessageAt)},
-                                          {"persistent"_L1, m_hub->history()->isPersistent(c.name)}});
-    }
-    for (auto it = live.cbegin(); it != live.cend(); ++it) {
-        if (!byName.contains(it.key()) && who.canRead(it.key()))
-            byName.insert(it.key(), QJsonObject{{"name"_L1, it.key()},
-                                                {"subscribers"_L1, it.value()},
-                                                {"stored"_L1, 0},
-                                                {"persistent"_L1, m_hub->history()->isPersistent(it.key())}});
-    }
+    const QList<std::pair<QString, int>> live = m_hub->liveChannels(after, limit + 1);
+    // Both lists are sorted: merge them, each name once, up to limit + 1 names (one more tells has_more).
     QJsonArray list;
-    for (const QJsonObject &o : std::as_const(byName))
-        list.append(o);
-    return jsonResponse(QJsonObject{{"channels"_L1, list}, {"last_id"_L1, m_hub->lastId()}});
+    QString last;
+    int taken = 0;
+    bool more = false;
+    auto s = stored->cbegin();
+    auto l = live.cbegin();
+    while (s != stored->cend() || l != live.cend()) {
+        const bool fromStored = s != stored->cend() && (l == live.cend() || s->name <= l->first);
+        const bool fromLive = l != live.cend() && (s == stored->cend() || l->first <= s->name);
+        const QString &name = fromStored ? s->name : l->first;
+        if (taken == limit) {
+            more = true;
+            break;
+        }
+        ++taken;
+        last = name;
+        if (who.canRead(name)) { // another user's queue is not even listed
+            const int subscribers = fromLive ? l->second : 0;
+            if (fromStored) {
+                list.append(QJsonObject{{"name"_L1, name},
+                                        {"subscribers"_L1, subscribers},
+                                        {"stored"_L1, s->messages},
+                                        {"last_id"_L1, s->lastId},
+                                        {"last_message_at"_L1, formatTimestamp(s->lastMessageAt)},
+                                        {"persistent"_L1, m_hub->history()->isPersistent(name)}});
+            } else {
+                list.append(QJsonObject{{"name"_L1, name},
+                                        {"subscribers"_L1, subscribers},
+                                        {"stored"_L1, 0},
+                                        {"persistent"_L1, m_hub->history()->isPersistent(name)}});
+            }
+        }
+        if (fromStored)
+            ++s;
+        if (fromLive)
+            ++l;
+    }
+    QJsonObject o{{"channels"_L1, list}, {"last_id"_L1, m_hub->lastId()}, {"has_more"_L1, more}};
+    if (more)
+        o.insert("next"_L1, last);
+    return jsonResponse(o);
 }
 
 QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRequest &request)
@@ -507,7 +549,7 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
     auto known = store->knows(channel);
     if (!known)
         return storeErrorResponse(known.error());
-    if (!*known && !m_hub->channelCounts().contains(channel))
+    if (!*known && m_hub->subscriberCount(channel) == 0)
         return errorResponse(404, u"not_found"_s,
                              u"no channel '%1': nothing was published on it"_s.arg(channel));
     auto page = store->history(channel, paging.since, paging.before, paging.limit);

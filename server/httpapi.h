@@ -54,6 +54,7 @@ public:
 
 private:
     static constexpr int MaxLimit = 1000;
+    static constexpr int DefaultChannelPage = 100; // GET /api/channels without ?limit=
     struct Paging
     {
         qint64 since = -1; // -1: not given

@@ -66,25 +66,60 @@ QString routeName(Route r)
 
 bool ChannelSet::contains(const QString &channel) const
 {
-    return std::binary_search(m_sorted.cbegin(), m_sorted.cend(), channel);
+    if (!m_large.isEmpty())
+        return m_large.contains(channel);
+    return std::binary_search(m_small.cbegin(), m_small.cend(), channel);
 }
 
 bool ChannelSet::insert(const QString &channel)
 {
-    const auto at = std::lower_bound(m_sorted.cbegin(), m_sorted.cend(), channel);
-    if (at != m_sorted.cend() && *at == channel)
+    if (!m_large.isEmpty()) {
+        const qsizetype before = m_large.size();
+        m_large.insert(channel, 0);
+        return m_large.size() != before;
+    }
+    const auto at = std::lower_bound(m_small.cbegin(), m_small.cend(), channel);
+    if (at != m_small.cend() && *at == channel)
         return false;
-    m_sorted.insert(at - m_sorted.cbegin(), channel);
+    if (m_small.size() < SmallSize) {
+        m_small.insert(at - m_small.cbegin(), channel);
+        return true;
+    }
+    // Growing past SmallSize: into the tree, once.
+    for (const QString &c : std::as_const(m_small))
+        m_large.insert(c, 0);
+    m_large.insert(channel, 0);
+    m_small = QStringList();
     return true;
 }
 
 bool ChannelSet::remove(const QString &channel)
 {
-    const auto at = std::lower_bound(m_sorted.cbegin(), m_sorted.cend(), channel);
-    if (at == m_sorted.cend() || *at != channel)
+    if (!m_large.isEmpty())
+        return m_large.remove(channel) > 0; // stays a tree: no moving back and forth at the boundary
+    const auto at = std::lower_bound(m_small.cbegin(), m_small.cend(), channel);
+    if (at == m_small.cend() || *at != channel)
         return false;
-    m_sorted.removeAt(at - m_sorted.cbegin());
+    m_small.removeAt(at - m_small.cbegin());
     return true;
+}
+
+ChannelSet::const_iterator ChannelSet::begin() const
+{
+    const_iterator it;
+    it.m_inLarge = !m_large.isEmpty();
+    it.m_small = m_small.cbegin();
+    it.m_large = m_large.cbegin();
+    return it;
+}
+
+ChannelSet::const_iterator ChannelSet::end() const
+{
+    const_iterator it;
+    it.m_inLarge = !m_large.isEmpty();
+    it.m_small = m_small.cend();
+    it.m_large = m_large.cend();
+    return it;
 }
 
 QJsonObject ClientInfo::toJson() const
@@ -734,10 +769,32 @@ HubCounts Hub::counts() const
     return {m_clients, m_subscribers};
 }
 
-QHash<QString, int> Hub::channelCounts() const
+QMap<QString, int> Hub::channelCounts() const
 {
     QMutexLocker lock(&m_mutex);
     return m_channelCounts;
+}
+
+int Hub::subscriberCount(const QString &channel) const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_channelCounts.value(channel);
+}
+
+qsizetype Hub::liveChannelCount() const
+{
+    QMutexLocker lock(&m_mutex);
+    return m_channelCounts.size();
+}
+
+QList<std::pair<QString, int>> Hub::liveChannels(const QString &after, qsizetype limit) const
+{
+    QList<std::pair<QString, int>> page;
+    QMutexLocker lock(&m_mutex);
+    auto it = after.isEmpty() ? m_channelCounts.cbegin() : m_channelCounts.upperBound(after);
+    for (; it != m_channelCounts.cend() && page.size() < limit; ++it)
+        page.append({it.key(), it.value()});
+    return page;
 }
 
 QList<ClientInfo> Hub::clients() const
@@ -755,7 +812,7 @@ QList<ClientInfo> Hub::clients() const
 QJsonObject Hub::stats(const Identity *who) const
 {
     const QList<NodeInfo> peers = m_cluster ? m_cluster->peers() : QList<NodeInfo>();
-    QHash<QString, int> counts;
+    QMap<QString, int> counts;
     HubCounts own;
     {
         QMutexLocker lock(&m_mutex);

@@ -11,6 +11,7 @@
 #include <QHash>
 #include <QHostAddress>
 #include <QJsonObject>
+#include <QMap>
 #include <QMutex>
 #include <QObject>
 #include <QSet>
@@ -53,24 +54,55 @@ QString routeName(Route r);
 
 // A connection's explicit subscriptions, kept sorted. Most connections have one or two, and a QSet costs over
 // 1 KiB even for one (Qt 6's hash allocates a span of 128 slots and storage for 48 entries): with a copy in
-// the hub and one in the session that was a quarter of an idle connection's memory.
+// the hub and one in the session that was a quarter of an idle connection's memory. So a sorted list while
+// small (an insert moves at most SmallSize entries), a QMap above that: an insert or a remove under the hub's
+// lock stays O(log n) up to --max-subscriptions, where a sorted list of thousands moved them all each time.
+// Copies share until written.
 class ChannelSet
 {
 public:
+    static constexpr qsizetype SmallSize = 16;
+
     bool contains(const QString &channel) const;
     // False if it was there already.
     bool insert(const QString &channel);
     // False if it was not there.
     bool remove(const QString &channel);
-    bool isEmpty() const { return m_sorted.isEmpty(); }
-    qsizetype size() const { return m_sorted.size(); }
-    QStringList::const_iterator begin() const { return m_sorted.cbegin(); }
-    QStringList::const_iterator end() const { return m_sorted.cend(); }
+    bool isEmpty() const { return m_small.isEmpty() && m_large.isEmpty(); }
+    qsizetype size() const { return m_small.size() + m_large.size(); }
+
+    // Names in sorted order, from whichever container holds them.
+    class const_iterator
+    {
+    public:
+        const QString &operator*() const { return m_inLarge ? m_large.key() : *m_small; }
+        const_iterator &operator++()
+        {
+            if (m_inLarge)
+                ++m_large;
+            else
+                ++m_small;
+            return *this;
+        }
+        bool operator!=(const const_iterator &o) const
+        {
+            return m_inLarge ? m_large != o.m_large : m_small != o.m_small;
+        }
+
+    private:
+        friend class ChannelSet;
+        QStringList::const_iterator m_small;
+        QMap<QString, char>::const_iterator m_large;
+        bool m_inLarge = false;
+    };
+    const_iterator begin() const;
+    const_iterator end() const;
     // In sorted order.
-    const QStringList &toList() const { return m_sorted; }
+    QStringList toList() const { return m_large.isEmpty() ? m_small : m_large.keys(); }
 
 private:
-    QStringList m_sorted;
+    QStringList m_small;         // while size() <= SmallSize
+    QMap<QString, char> m_large; // above it (m_small then empty)
 };
 
 struct ClientInfo
@@ -197,7 +229,14 @@ public:
     HubCounts counts() const;
     // The whole cluster's (this node's on a single server).
     HubCounts totalCounts() const;
-    QHash<QString, int> channelCounts() const;
+    // Every channel's subscriber count: a copy that shares until the next subscription changes it (which
+    // then copies it, under the hub's lock): for what needs them all, not for a request of any client.
+    QMap<QString, int> channelCounts() const;
+    // What a request needs, in O(log n) (and the page's size) under the lock.
+    int subscriberCount(const QString &channel) const;
+    qsizetype liveChannelCount() const;
+    // Up to `limit` channels with subscribers named after `after` (all if empty), in name order.
+    QList<std::pair<QString, int>> liveChannels(const QString &after, qsizetype limit) const;
     QList<ClientInfo> clients() const;
     // Seed 004's stats object plus clients and subscribers; with an identity, only the channels it may read.
     QJsonObject stats(const Identity *who = nullptr) const;
@@ -290,7 +329,8 @@ private:
     bool m_flushScheduled = false; // m_publishMutex
     QSet<QString> m_modelChannels;
     QHash<quint64, ClientInfo> m_sessions;
-    QHash<QString, int> m_channelCounts; // explicit subscriptions per channel
+    // Explicit subscriptions per channel: sorted, so that /api/channels pages through it.
+    QMap<QString, int> m_channelCounts;
     // client id -> claiming identity -> connections (ClientInfo::claimsId): mayClaimLocked() without a walk
     // over every session. A list, not a hash: a client id almost always has one identity (more only through
     // administrators), and an inner QHash cost 1.6 KiB per connection.

@@ -27,9 +27,15 @@ struct Metrics
     std::atomic<qint64> connectionsCapped{0}; // connections refused by --max-connections-per-ip
     std::atomic<qint64> slowConsumers{0};     // clients cut off because their send buffer was full
     std::atomic<qint64> idleTimeouts{0};      // WebSockets closed after --idle-timeout of silence
-    std::atomic<qint64> groupCommits{0};      // transactions of the group commit (Hub::flushPipeline)
-    std::atomic<qint64> groupCommitted{0};    // messages they stored
-    std::atomic<qint64> sendQueuePeak{0};     // the most bytes one client's send queue has held (Session)
+    // Connections closed (or answered 408) at a deadline, by the phase they were in.
+    std::atomic<qint64> handshakeTimeouts{0};   // TLS handshake (--handshake-timeout)
+    std::atomic<qint64> headTimeouts{0};        // request head (--request-timeout)
+    std::atomic<qint64> bodyTimeouts{0};        // request body (--body-timeout)
+    std::atomic<qint64> writeTimeouts{0};       // an answer the client did not read (--write-timeout)
+    std::atomic<qint64> subscriptionsCapped{0}; // subscriptions refused by --max-subscriptions
+    std::atomic<qint64> groupCommits{0};        // transactions of the group commit (Hub::flushPipeline)
+    std::atomic<qint64> groupCommitted{0};      // messages they stored
+    std::atomic<qint64> sendQueuePeak{0};       // the most bytes one client's send queue has held (Session)
 
     static void add(std::atomic<qint64> &c, qint64 n = 1) { c.fetch_add(n, std::memory_order_relaxed); }
     static qint64 get(const std::atomic<qint64> &c) { return c.load(std::memory_order_relaxed); }

@@ -243,6 +243,26 @@ end
 return out
 )lua";
 
+// ARGV: prefix, then channel names. The same as ChannelsLua for just these channels (a page of
+// /api/channels).
+constexpr const char *ChannelStatsLua = R"lua(
+local out = {}
+for i = 2, #ARGV do
+  local name = ARGV[i]
+  local msgs = ARGV[1] .. 'msgs:' .. name
+  local count = redis.call('ZCARD', msgs)
+  if count > 0 then
+    local last = redis.call('ZREVRANGE', msgs, 0, 0)
+    local time = redis.call('ZREVRANGE', ARGV[1] .. 'times:' .. name, 0, 0, 'WITHSCORES')
+    out[#out + 1] = name
+    out[#out + 1] = count
+    out[#out + 1] = string.match(last[1], '^%d+')
+    out[#out + 1] = time[2] or '0'
+  end
+end
+return out
+)lua";
+
 // KEYS: ids, then msgs, times, unread, meta of each channel. ARGV: maxCount and cutoff of each channel.
 constexpr const char *PruneLua = R"lua(
 local deleted = 0
@@ -292,6 +312,11 @@ const RedisScript &historyScript()
 const RedisScript &channelsScript()
 {
     static const RedisScript script{QByteArray(ChannelsLua)};
+    return script;
+}
+const RedisScript &channelStatsScript()
+{
+    static const RedisScript script{QByteArray(ChannelStatsLua)};
     return script;
 }
 const RedisScript &pruneScript()
@@ -364,8 +389,9 @@ bool RedisHistory::open()
     };
     if (auto ok = m_redis.open(); !ok)
         return fail(ok.error());
-    QList<const RedisScript *> scripts{&appendScript(), &replayScript(), &historyScript(), &channelsScript(),
-                                       &pruneScript(),  &raiseScript(),  &planScript(),    &pageScript()};
+    QList<const RedisScript *> scripts{&appendScript(),   &replayScript(), &historyScript(),
+                                       &channelsScript(), &pruneScript(),  &raiseScript(),
+                                       &planScript(),     &pageScript(),   &channelStatsScript()};
     scripts += RedisRecords::scripts();
     for (const RedisScript *script : std::as_const(scripts)) {
         if (auto loaded = m_redis.load(*script); !loaded)
@@ -727,6 +753,52 @@ Result<QList<StoredChannel>, StoreError> RedisHistory::channels()
         c.lastMessageAt =
             QDateTime::fromMSecsSinceEpoch(redisInteger(r->element[i + 3]).value_or(0), Qt::UTC);
         list.append(c);
+    }
+    return list;
+}
+
+Result<QList<StoredChannel>, StoreError> RedisHistory::channels(const QString &after, int limit)
+{
+    using R = Result<QList<StoredChannel>, StoreError>;
+    // The names only, sorted here (a set in Redis has no order), then the counts of the page's channels
+    // alone: Redis does a page's work, not every channel's. A channel whose messages were all pruned is
+    // skipped, so it reads on until the page is full.
+    auto members = m_redis.command({"SMEMBERS", key("channels")});
+    if (!members)
+        return R::failure(members.error());
+    const redisReply *m = members->get();
+    if (m->type != REDIS_REPLY_ARRAY)
+        return R::failure(unexpectedRedisReply("SMEMBERS"));
+    QStringList names;
+    for (size_t i = 0; i < m->elements; ++i) {
+        QString name = QString::fromUtf8(redisBytes(m->element[i]));
+        if (name > after)
+            names.append(std::move(name));
+    }
+    std::sort(names.begin(), names.end());
+    QList<StoredChannel> list;
+    qsizetype next = 0;
+    while (list.size() < limit && next < names.size()) {
+        const qsizetype take = std::min<qsizetype>(limit - list.size(), names.size() - next);
+        QByteArrayList args{m_prefix};
+        for (qsizetype i = next; i < next + take; ++i)
+            args.append(names.at(i).toUtf8());
+        next += take;
+        auto reply = m_redis.eval(channelStatsScript(), {}, args);
+        if (!reply)
+            return R::failure(reply.error());
+        const redisReply *r = reply->get();
+        if (r->type != REDIS_REPLY_ARRAY || r->elements % 4 != 0)
+            return R::failure(unexpectedRedisReply("channel stats"));
+        for (size_t i = 0; i + 3 < r->elements; i += 4) {
+            StoredChannel c;
+            c.name = QString::fromUtf8(redisBytes(r->element[i]));
+            c.messages = redisInteger(r->element[i + 1]).value_or(0);
+            c.lastId = redisInteger(r->element[i + 2]).value_or(0);
+            c.lastMessageAt =
+                QDateTime::fromMSecsSinceEpoch(redisInteger(r->element[i + 3]).value_or(0), Qt::UTC);
+            list.append(c);
+        }
     }
     return list;
 }

@@ -103,6 +103,7 @@ public:
     Result<std::optional<QString>, StoreError> channelOf(qint64 id) override;
     Result<qint64, StoreError> markAllRead(const QString &channel) override;
     Result<QList<StoredChannel>, StoreError> channels() override;
+    Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit) override;
     Result<bool, StoreError> knows(const QString &channel) override;
     // Applies age and count retention to every known channel; also runs on a timer (pruneInterval).
     Result<qint64, StoreError> prune() override;

@@ -42,7 +42,17 @@ struct ServerConfig
     qint64 maxQueuedMessages = 16384;
 
     qint64 maxMessageSize = 64 * 1024; // WebSocket message and HTTP body (SPEC section 7)
+    // Deadlines on every phase of a connection, so that no client holds one by sending or reading slowly.
+    // TLS: the handshake must be done this long after the connection is accepted (--handshake-timeout).
+    std::chrono::milliseconds tlsHandshakeTimeout{10000};
+    // A complete request head (and a WebSocket's auth frame in token mode), counted from the connection or
+    // from the end of the previous answer (--request-timeout; a 408).
     std::chrono::milliseconds handshakeTimeout{10000};
+    // A request's whole body, counted from the end of its head (--body-timeout; a 408).
+    std::chrono::milliseconds bodyTimeout{10000};
+    // An answer the client stops reading: closed once no byte of it could be sent for this long
+    // (--write-timeout).
+    std::chrono::milliseconds writeTimeout{30000};
     // A keep-alive connection (the hot REST routes) is closed after this long without a request.
     std::chrono::milliseconds keepAliveTimeout{30000};
     std::chrono::milliseconds sseHeartbeat{15000};
@@ -92,6 +102,8 @@ struct ServerConfig
     int rateLimit = 100;          // messages per second per connection, burst twice that; 0 = off
     int maxConnectionsPerIp = -1; // -1: 0 (no cap) on a loopback bind, 1000 on any other
     std::chrono::seconds idleTimeout{60};
+    // Explicit subscriptions one connection may hold (WebSocket subscribe, ?channels= at connect).
+    int maxSubscriptions = 1000;
     qint64 maxSendBuffer = 4 * 1024 * 1024;
     // A client owed more than fits its send buffer that has read nothing for this long is cut off (4002).
     std::chrono::milliseconds sendStallTimeout{5000};

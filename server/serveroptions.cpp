@@ -216,6 +216,26 @@ QString apply(ServerConfig &c, const QString &key, const QString &value)
         if (!v || (*v != 0 && *v < 2))
             return u"--idle-timeout: '%1' is not a duration of at least 2s (0 = off)"_s.arg(value);
         c.idleTimeout = std::chrono::seconds(*v);
+    } else if (key == u"handshake-timeout"_s || key == u"request-timeout"_s || key == u"body-timeout"_s ||
+               key == u"write-timeout"_s) {
+        // A deadline cannot be turned off: without one a silent client holds its connection forever.
+        const auto v = parseDuration(value);
+        if (!v || *v < 1 || *v > 3600)
+            return u"--%1: '%2' is not a duration from 1s to 1h"_s.arg(key, value);
+        const std::chrono::milliseconds ms = std::chrono::seconds(*v);
+        if (key == u"handshake-timeout"_s)
+            c.tlsHandshakeTimeout = ms;
+        else if (key == u"request-timeout"_s)
+            c.handshakeTimeout = ms;
+        else if (key == u"body-timeout"_s)
+            c.bodyTimeout = ms;
+        else
+            c.writeTimeout = ms;
+    } else if (key == u"max-subscriptions"_s) {
+        const auto v = parseBoundedInt(value, 1, 1000000);
+        if (!v)
+            return u"--max-subscriptions: '%1' is not a count (1-1000000)"_s.arg(value);
+        c.maxSubscriptions = *v;
     } else if (key == u"send-buffer"_s) {
         const auto v = parseSize(value);
         if (!v || *v < 64 * 1024)
@@ -363,6 +383,23 @@ constexpr OptionSpec optionSpecs[] = {
      u"Connections one address may hold (0 = no cap; default 0 on loopback, 1000).", u"count"},
     {u"idle-timeout", u"Close a WebSocket silent this long; pinged halfway (default 60s; 0 = off).",
      u"duration"},
+    {u"handshake-timeout",
+     u"Close a TLS connection whose handshake is not done this long after connecting "
+     u"(default 10s).",
+     u"duration"},
+    {u"request-timeout",
+     u"Answer 408 to a connection that sends no complete request head in this long "
+     u"(default 10s).",
+     u"duration"},
+    {u"body-timeout",
+     u"Answer 408 to a request whose body is not all there this long after its head "
+     u"(default 10s).",
+     u"duration"},
+    {u"write-timeout",
+     u"Close a connection whose client reads nothing of its answer for this long (default "
+     u"30s).",
+     u"duration"},
+    {u"max-subscriptions", u"Channels one connection may subscribe to (default 1000).", u"count"},
     {u"send-buffer",
      u"Bytes queued for one client; a burst or replay beyond it is read from the store as the client reads "
      u"(default 4M).",

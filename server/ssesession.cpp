@@ -1,9 +1,11 @@
 #include "ssesession.h"
 
 #include "channelname.h"
+#include "errorcode.h"
 #include "expirytimer.h"
 #include "gracefulclose.h"
 #include "httprequesthead.h"
+#include "hub.h"
 #include "rawhttp.h"
 #include "request.h"
 #include "worker.h"
@@ -48,6 +50,14 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
         }
         if (!channels.contains(ch))
             channels.append(ch);
+        // --max-subscriptions: refused at once (which also bounds the duplicate check above).
+        if (channels.size() > worker->config().maxSubscriptions) {
+            Metrics::add(worker->hub()->metrics().subscriptionsCapped);
+            writeHttpError(socket, 400, "Bad Request", errorCodeName(ErrorCode::TooManySubscriptions),
+                           u"more than %1 channels: the most one connection may subscribe to"_s.arg(
+                               worker->config().maxSubscriptions));
+            return nullptr;
+        }
     }
     QString clientId = head.queryValue(u"client_id"_s);
     if (clientId.isEmpty())

@@ -847,6 +847,35 @@ Result<QList<StoredChannel>, StoreError> Store::channels()
     return list;
 }
 
+Result<QList<StoredChannel>, StoreError> Store::channels(const QString &after, int limit)
+{
+    using R = Result<QList<StoredChannel>, StoreError>;
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    // Walks the (channel, id) index from `after` and stops after `limit` channels: a page costs its own
+    // channels' rows, whatever the number of channels. A null QString binds NULL, hence the COALESCE.
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    q.prepare(
+        u"SELECT channel, COUNT(*), MAX(id), MAX(created_ms) FROM messages WHERE channel > COALESCE(?, '') "
+        "GROUP BY channel ORDER BY channel LIMIT ?"_s);
+    q.addBindValue(after);
+    q.addBindValue(limit);
+    if (!q.exec())
+        return R::failure(errorFrom(q));
+    QList<StoredChannel> list;
+    while (q.next()) {
+        StoredChannel c;
+        c.name = q.value(0).toString();
+        c.messages = q.value(1).toLongLong();
+        c.lastId = q.value(2).toLongLong();
+        c.lastMessageAt = QDateTime::fromMSecsSinceEpoch(q.value(3).toLongLong(), Qt::UTC);
+        list.append(c);
+    }
+    return list;
+}
+
 Result<bool, StoreError> Store::knows(const QString &channel)
 {
     QSqlDatabase db = connection();

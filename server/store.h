@@ -102,6 +102,7 @@ public:
     Result<std::optional<QString>, StoreError> channelOf(qint64 id) override;
     Result<qint64, StoreError> markAllRead(const QString &channel) override;
     Result<QList<StoredChannel>, StoreError> channels() override;
+    Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit) override;
     // True if the channel has, or had, stored messages.
     Result<bool, StoreError> knows(const QString &channel) override;
 

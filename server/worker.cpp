@@ -13,6 +13,7 @@
 #include "session.h"
 #include "ssesession.h"
 #include "store.h"
+#include "tcpprogress.h"
 #include "wssession.h"
 
 #include <QCoreApplication>
@@ -58,6 +59,59 @@ bool wouldBlock()
     return errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR;
 }
 
+// The deadlines of a request QHttpServer serves: its body must arrive within --body-timeout of the head
+// (QHttpServer itself would wait forever), and its answer must keep leaving, no --write-timeout without a
+// byte taken by the client (QHttpServer has no timer at all). One timer, restarted at each phase.
+class AnswerDeadline : public QObject
+{
+public:
+    AnswerDeadline(QTcpSocket *socket, const ServerConfig &config, Metrics &metrics)
+        : QObject(socket)
+        , m_socket(socket)
+        , m_writeTimeout(config.writeTimeout)
+        , m_metrics(metrics)
+    {
+        m_timer.setSingleShot(true);
+        connect(&m_timer, &QTimer::timeout, this, &AnswerDeadline::expired);
+        connect(socket, &QTcpSocket::bytesWritten, this, &AnswerDeadline::progressed);
+        m_timer.start(config.bodyTimeout);
+    }
+
+private:
+    void progressed()
+    {
+        m_answering = true;
+        if (m_socket->bytesToWrite() > 0)
+            m_timer.start(m_writeTimeout);
+        else
+            m_timer.stop(); // all sent: the connection closes after the answer (closeAfterAnswer)
+    }
+    void expired()
+    {
+        if (m_socket->bytesToWrite() > 0) {
+            Metrics::add(m_metrics.writeTimeouts);
+            m_socket->abort(); // nothing can reach a client that does not read
+            m_socket->deleteLater();
+            return;
+        }
+        if (m_answering)
+            return;
+        // No answer yet: QHttpServer still waits for the body. Nothing more goes to it (closeAfterAnswer
+        // disconnects its readyRead), and the 408 itself must leave in time too.
+        Metrics::add(m_metrics.bodyTimeouts);
+        m_answering = true;
+        writeHttpError(m_socket, 408, "Request Timeout", u"timeout"_s,
+                       u"request body not received in time"_s);
+        m_timer.start(m_writeTimeout);
+    }
+
+    QTcpSocket *m_socket;
+    std::chrono::milliseconds m_writeTimeout;
+    Metrics &m_metrics;
+    QTimer m_timer;
+    bool m_answering = false;
+};
+
 void removeOne(QList<Session *> &list, Session *s)
 {
     const qsizetype i = list.indexOf(s);
@@ -76,6 +130,7 @@ Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int ind
     , m_plainSweep(this)
     , m_heartbeat(this)
     , m_idleCheck(this)
+    , m_stallSweep(this)
 {
     m_doorbell = std::make_shared<Doorbell>();
     m_doorbell->worker = this;
@@ -90,9 +145,14 @@ Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int ind
     // One timer for every plain connection's deadline, rather than one each: a burst of thousands of connects
     // would otherwise fill the thread's timer list.
     m_plainSweep.setInterval(std::clamp<std::chrono::milliseconds>(
-        std::min(m_config.handshakeTimeout, m_config.keepAliveTimeout) / 4, std::chrono::milliseconds(20),
-        std::chrono::milliseconds(1000)));
+        std::min({m_config.handshakeTimeout, m_config.bodyTimeout, m_config.writeTimeout,
+                  m_config.keepAliveTimeout}) /
+            4,
+        std::chrono::milliseconds(20), std::chrono::milliseconds(1000)));
     connect(&m_plainSweep, &QTimer::timeout, this, &Worker::sweepPlain);
+    m_stallSweep.setInterval(std::clamp<std::chrono::milliseconds>(
+        m_config.writeTimeout / 4, std::chrono::milliseconds(100), std::chrono::milliseconds(5000)));
+    connect(&m_stallSweep, &QTimer::timeout, this, &Worker::sweepStalls);
     // Silent WebSockets are pinged at half the idle timeout and closed at the full one.
     if (m_config.idleTimeout.count() > 0) {
         m_idleCheck.setInterval(
@@ -245,6 +305,16 @@ void Worker::adoptDescriptor(qintptr descriptor)
             Hub *hub = m_hub;
             connect(socket, &QObject::destroyed, [hub, peer] { hub->releaseAddress(peer); });
         }
+        // Silence, or a ClientHello sent in part, must not hold the connection: a socket that is not
+        // encrypted has nothing to answer with, so it is dropped.
+        QTimer::singleShot(m_config.tlsHandshakeTimeout, ssl, [this, ssl] {
+            if (ssl->isEncrypted())
+                return;
+            Metrics::add(m_hub->metrics().handshakeTimeouts);
+            m_pending.remove(ssl);
+            ssl->abort();
+            ssl->deleteLater();
+        });
         watchHead(socket);
         // The head is read once decrypted; a client speaking plain HTTP to the TLS port fails the handshake
         // and is dropped.
@@ -265,11 +335,21 @@ void Worker::watchHead(QTcpSocket *socket)
         m_pending.remove(socket);
         socket->deleteLater();
     });
-    // A connection that never completes its request head is dropped, so idle sockets cannot pile up.
-    QTimer::singleShot(m_config.handshakeTimeout, socket, [this, socket] {
-        if (m_pending.contains(socket))
+    // A connection that never completes its request head is dropped, so idle sockets cannot pile up. Over
+    // TLS the time counts from the end of the handshake, which has its own deadline.
+    auto armHead = [this, socket] {
+        QTimer::singleShot(m_config.handshakeTimeout, socket, [this, socket] {
+            if (!m_pending.contains(socket))
+                return;
+            Metrics::add(m_hub->metrics().headTimeouts);
             rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
-    });
+        });
+    };
+    auto *ssl = qobject_cast<QSslSocket *>(socket);
+    if (ssl && !ssl->isEncrypted())
+        connect(ssl, &QSslSocket::encrypted, this, armHead, Qt::SingleShotConnection);
+    else
+        armHead();
 }
 
 // Plain TCP: the head is peeked in the kernel (MSG_PEEK) before any QTcpSocket exists, so a WebSocket or SSE
@@ -434,7 +514,7 @@ bool Worker::stepPlain(PendingPlain *pending)
         pending->partial = std::move(request);
         if (expects)
             sendPlain(pending, "HTTP/1.1 100 Continue\r\n\r\n");
-        pending->deadline = steadyMs() + m_config.handshakeTimeout.count();
+        pending->deadline = steadyMs() + m_config.bodyTimeout.count();
         return false;
     }
     return serveHot(pending, *request);
@@ -576,7 +656,8 @@ bool Worker::sendPlain(PendingPlain *pending, QByteArrayView bytes)
         connect(pending->writeNotifier, &QSocketNotifier::activated, pending,
                 [this, pending] { flushPlain(pending); });
     }
-    pending->deadline = steadyMs() + m_config.keepAliveTimeout.count();
+    // From now on the deadline is the answer's: it must keep leaving (flushPlain moves it on each write).
+    pending->deadline = steadyMs() + m_config.writeTimeout.count();
     return false;
 }
 
@@ -589,9 +670,15 @@ void Worker::flushPlain(PendingPlain *pending)
         return;
     }
     pending->unsent.remove(0, std::max<ssize_t>(n, 0));
-    if (!pending->unsent.isEmpty())
+    if (!pending->unsent.isEmpty()) {
+        if (n > 0)
+            pending->deadline = steadyMs() + m_config.writeTimeout.count(); // read slowly, not stalled
         return;
+    }
     pending->unsent = QByteArray(); // no buffer kept while idle
+    // Sent: the wait for the rest of a body (after a 100 Continue) or for the next request starts now.
+    pending->deadline =
+        steadyMs() + (pending->partial ? m_config.bodyTimeout : m_config.keepAliveTimeout).count();
     // Deleted from inside its own signal: QSocketNotifier checks that it is still alive after emitting.
     delete pending->writeNotifier;
     pending->writeNotifier = nullptr;
@@ -616,11 +703,16 @@ void Worker::sweepPlain()
                           ::recv(pending->fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && wouldBlock();
         if (idle || !pending->unsent.isEmpty()) {
             // An idle keep-alive connection closes quietly; one whose client does not read its answers, too.
+            if (!idle)
+                Metrics::add(m_hub->metrics().writeTimeouts);
             dropPlain(pending);
             continue;
         }
+        const bool body = bool(pending->partial);
+        Metrics::add(body ? m_hub->metrics().bodyTimeouts : m_hub->metrics().headTimeouts);
         QTcpSocket *socket = takePlain(pending, false);
-        rejectHttp(socket, 408, "Request Timeout", u"request head not received in time"_s);
+        rejectHttp(socket, 408, "Request Timeout",
+                   body ? u"request body not received in time"_s : u"request head not received in time"_s);
     }
     if (m_plainPending.isEmpty())
         m_plainSweep.stop();
@@ -742,6 +834,7 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKerne
         else
             closeAfterAnswer(socket);
     });
+    new AnswerDeadline(socket, m_config, m_hub->metrics());
     socket->setParent(m_httpIntake);
     m_httpIntake->take(socket);
     // Bytes already in the socket's buffer (peeked there) would not announce themselves again; bytes still in
@@ -774,6 +867,8 @@ void Worker::sessionStarted(Session *session)
     m_sessions.insert(session->sessionId(), session);
     if (!m_heartbeat.isActive())
         m_heartbeat.start();
+    if (!m_stallSweep.isActive())
+        m_stallSweep.start();
     if (m_config.idleTimeout.count() > 0 && !m_idleCheck.isActive())
         m_idleCheck.start();
 }
@@ -823,6 +918,7 @@ void Worker::sessionClosing(Session *session)
         m_dirty.erase(std::remove(m_dirty.begin(), m_dirty.end(), session), m_dirty.end());
         session->queuedForFlush = false;
     }
+    m_stalls.remove(session); // GracefulClose bounds a closing session's last writes
 }
 
 void Worker::sessionFinished(Session *session)
@@ -831,8 +927,10 @@ void Worker::sessionFinished(Session *session)
         return;
     m_sessions.remove(session->sessionId());
     sessionClosing(session);
-    if (m_sessions.isEmpty())
+    if (m_sessions.isEmpty()) {
         m_heartbeat.stop();
+        m_stallSweep.stop();
+    }
     checkDrained();
 }
 
@@ -850,6 +948,33 @@ void Worker::checkIdle()
     for (Session *s : sessions)
         s->checkIdle(now, m_config.idleTimeout);
     flushDirty();
+}
+
+void Worker::sweepStalls()
+{
+    // Progress is what the client acknowledged, not what was written: a client that does not read closes its
+    // window, and then its kernel acknowledges nothing more, however much waits. One that reads slowly moves
+    // on, and only --send-buffer limits it. Sessions with nothing waiting are not tracked.
+    const qint64 now = steadyMs();
+    const auto sessions = m_sessions; // aborting one finishes it
+    for (Session *s : sessions) {
+        auto *socket = s->findChild<QTcpSocket *>();
+        const auto progress = socket ? tcpProgress(int(socket->socketDescriptor())) : std::nullopt;
+        if (!progress || (progress->unacked == 0 && socket->bytesToWrite() == 0)) {
+            m_stalls.remove(s);
+            continue;
+        }
+        auto it = m_stalls.find(s);
+        if (it == m_stalls.end() || it->first != progress->bytesAcked) {
+            m_stalls.insert(s, {progress->bytesAcked, now});
+            continue;
+        }
+        if (now - it->second < m_config.writeTimeout.count())
+            continue;
+        m_stalls.erase(it);
+        Metrics::add(m_hub->metrics().writeTimeouts);
+        socket->abort(); // the session finishes on the disconnect
+    }
 }
 
 void Worker::shutdown()

@@ -130,6 +130,9 @@ private:
     void rejectHttp(QTcpSocket *socket, int status, QByteArrayView reason, const QString &detail);
     void heartbeat();
     void checkIdle();
+    // --write-timeout for WebSocket and SSE streams: a session whose output the client has acknowledged
+    // nothing of for that long, with some waiting, is dropped.
+    void sweepStalls();
     void checkDrained();
     void abortAll();
 
@@ -169,6 +172,9 @@ private:
     std::optional<QSslConfiguration> m_tls;
     QTimer m_heartbeat;
     QTimer m_idleCheck;
+    QTimer m_stallSweep;
+    // Only sessions with output waiting: (bytes the client had acknowledged, since when, steady ms).
+    QHash<Session *, std::pair<quint64, qint64>> m_stalls;
     qint64 m_deliveredUnreported = 0;
     bool m_flushScheduled = false;
     bool m_shuttingDown = false;

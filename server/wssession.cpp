@@ -26,13 +26,16 @@ constexpr quint16 CloseSlowConsumer = 4002;
 // no frame, not even a pong, for --idle-timeout.
 constexpr quint16 CloseIdle = 4003;
 
-QStringList splitChannels(const QString &list)
+// Stops past `most` channels: more is refused anyway, and the duplicate check is quadratic.
+QStringList splitChannels(const QString &list, qsizetype most)
 {
     QStringList out;
     for (const QString &part : list.split(u',', Qt::SkipEmptyParts)) {
         const QString c = part.trimmed();
         if (!c.isEmpty() && !out.contains(c))
             out.append(c);
+        if (out.size() > most)
+            break;
     }
     return out;
 }
@@ -127,7 +130,16 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     setup.epoch = head.queryValue(u"epoch"_s);
     if (info.route == Route::Native) {
         setup.userId = head.queryValue(u"user_id"_s);
-        setup.channels = splitChannels(head.queryValue(u"channels"_s));
+        setup.channels = splitChannels(head.queryValue(u"channels"_s), worker->config().maxSubscriptions);
+        // --max-subscriptions: asking for more at connect is refused before the upgrade.
+        const qsizetype asked = setup.channels.size() + (setup.userId.isEmpty() ? 0 : 1);
+        if (asked > worker->config().maxSubscriptions) {
+            Metrics::add(worker->hub()->metrics().subscriptionsCapped);
+            writeHttpError(socket, 400, "Bad Request", errorCodeName(ErrorCode::TooManySubscriptions),
+                           u"more than %1 channels: the most one connection may subscribe to"_s.arg(
+                               worker->config().maxSubscriptions));
+            return nullptr;
+        }
         // A page that shows the live counts needs no second socket (which would count itself twice).
         const QString counts = head.queryValue(u"counts"_s);
         setup.counts = counts == u"1"_s || counts == u"true"_s;
@@ -498,6 +510,15 @@ bool WsSession::subscribeChecked(const QString &channel, const Request *replyTo)
     }
     if (!allowed(m_identity.canRead(channel), m_identity.refusal(channel, false), replyTo))
         return false;
+    // --max-subscriptions: every subscription costs the hub and each publish's fan-out.
+    if (const int cap = m_worker->config().maxSubscriptions;
+        m_info.channels.size() >= cap && !m_info.channels.contains(channel)) {
+        Metrics::add(m_worker->hub()->metrics().subscriptionsCapped);
+        sendError(ErrorCode::TooManySubscriptions,
+                  u"this connection has %1 subscriptions, the most it may have: unsubscribe first"_s.arg(cap),
+                  replyTo);
+        return false;
+    }
     subscribe(channel);
     return true;
 }

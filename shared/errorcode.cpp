@@ -31,6 +31,8 @@ QString errorCodeName(ErrorCode code)
         return u"internal"_s;
     case ErrorCode::Conflict:
         return u"conflict"_s;
+    case ErrorCode::TooManySubscriptions:
+        return u"too_many_subscriptions"_s;
     }
     return u"internal"_s;
 }

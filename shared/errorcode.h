@@ -20,6 +20,8 @@ enum class ErrorCode
     Unavailable,   // "unavailable": storage or broker cannot take the request right now
     Internal,      // "internal"
     Conflict,      // "conflict": a unique value is taken, or a record is still referenced
+    // "too_many_subscriptions": over --max-subscriptions on one connection
+    TooManySubscriptions,
 };
 
 QString errorCodeName(ErrorCode code);

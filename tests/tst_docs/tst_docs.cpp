@@ -843,7 +843,7 @@ void tst_Docs::errorCodesAreKnown()
 {
     QFETCH(QString, code);
     QStringList known;
-    for (int i = 0; i <= int(Herald::ErrorCode::Internal); ++i)
+    for (int i = 0; i <= int(Herald::ErrorCode::TooManySubscriptions); ++i)
         known.append(Herald::errorCodeName(Herald::ErrorCode(i)));
     QVERIFY2(known.contains(code), qPrintable(u"'%1' is not one of %2"_s.arg(code, known.join(u", "_s))));
 }
@@ -1948,6 +1948,18 @@ void tst_Docs::documentedDefaults_data()
                                    << QString::number(c.maxMessageSize / 1024);
     QTest::newRow("handshake timeout")
         << find(u"within (\\d+) s `408`"_s) << QString::number(c.handshakeTimeout.count() / 1000);
+    // The limits table under Security: "| `--option` (what) | default |".
+    auto limit = [&find](const char *option) {
+        return find(u"\\| `--%1`[^|]*\\| ([^|]+) \\|"_s.arg(QLatin1StringView(option))).trimmed();
+    };
+    auto seconds = [](std::chrono::milliseconds ms) {
+        return u"%1 s"_s.arg(ms.count() / 1000);
+    };
+    QTest::newRow("handshake-timeout") << limit("handshake-timeout") << seconds(c.tlsHandshakeTimeout);
+    QTest::newRow("request-timeout") << limit("request-timeout") << seconds(c.handshakeTimeout);
+    QTest::newRow("body-timeout") << limit("body-timeout") << seconds(c.bodyTimeout);
+    QTest::newRow("write-timeout") << limit("write-timeout") << seconds(c.writeTimeout);
+    QTest::newRow("max-subscriptions") << limit("max-subscriptions") << QString::number(c.maxSubscriptions);
     QTest::newRow("sse heartbeat") << find(u"heartbeat comment goes out every (\\d+) s"_s)
                                    << QString::number(c.sseHeartbeat.count() / 1000);
     QTest::newRow("sse retry") << find(u"\nretry: (\\d+)\n"_s) << QString::number(c.sseRetry.count());

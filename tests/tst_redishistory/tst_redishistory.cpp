@@ -114,6 +114,8 @@ private Q_SLOTS:
     void init();
     void cleanupTestCase();
 
+    void channelsArePaged();
+
     void parseAddress_data();
     void parseAddress();
 
@@ -486,6 +488,39 @@ void tst_RedisHistory::ephemeralNotStored()
     QCOMPARE(count("EXISTS", u"times:"_s + channel), 0);
     QCOMPARE(append(*h, makeMessage(u"chat"_s)), 2);
     QCOMPARE(nextBusId(bus), 2);
+}
+
+// One page of /api/channels: stored channels after a cursor, in name order, from the names alone plus the
+// counts of the page's channels.
+void tst_RedisHistory::channelsArePaged()
+{
+    auto h = openHistory(config());
+    QVERIFY(h);
+    QStringList names;
+    for (int i = 0; i < 25; ++i)
+        names.append(u"ch.%1"_s.arg((i * 7) % 25, 2, 10, QChar(u'0')));
+    for (const QString &n : std::as_const(names))
+        QVERIFY(append(*h, makeMessage(n)) > 0);
+    QCOMPARE(append(*h, makeMessage(u"ch.03"_s)), 26); // two messages on one
+    names.sort();
+    QStringList seen;
+    QString after;
+    for (int pages = 0; pages < 10; ++pages) {
+        auto page = h->channels(after, 10);
+        QVERIFY2(page, why(page).constData());
+        QVERIFY(page->size() <= 10);
+        for (const StoredChannel &c : std::as_const(*page)) {
+            seen.append(c.name);
+            QCOMPARE(c.messages, c.name == u"ch.03"_s ? 2 : 1);
+        }
+        if (page->size() < 10)
+            break;
+        after = page->last().name;
+    }
+    QCOMPARE(seen, names);
+    auto all = h->channels();
+    QVERIFY2(all, why(all).constData());
+    QCOMPARE(all->size(), 25);
 }
 
 void tst_RedisHistory::busPayloadIsBinarySafe()

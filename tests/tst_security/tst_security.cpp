@@ -496,6 +496,20 @@ private Q_SLOTS:
     void rateLimitFlood();
     void slowConsumerIsCutOff();
     void idleTimeout();
+    void slowBodyTimesOut_data();
+    void slowBodyTimesOut();
+    void unreadAnswerTimesOut();
+    void slowHeadTimesOut_data();
+    void slowHeadTimesOut();
+    void keepAliveUnreadAnswersTimeOut();
+    void unreadStreamTimesOut_data();
+    void unreadStreamTimesOut();
+    void subscriptionCap();
+    void subscriptionCapAtConnect_data();
+    void subscriptionCapAtConnect();
+    void channelListIsPaged();
+    void channelListLimits_data();
+    void channelListLimits();
 
     // 10. Keep-alive: the hot REST routes keep their connection, and every head on it is still checked.
     void keepAlivePublishesOnOneConnection();
@@ -2981,6 +2995,346 @@ void tst_Security::keepAliveWaitsForASlowReader()
     }
     QCOMPARE(Herald::Metrics::get(metrics.httpRequests), written);
     QVERIFY(c.isConnected());
+}
+
+// --body-timeout, on every route: the hot ones the worker serves and the ones QHttpServer serves (which had
+// no deadline at all). The body trickles in, a byte every 200 ms, and never ends in time.
+void tst_Security::slowBodyTimesOut_data()
+{
+    QTest::addColumn<QByteArray>("path");
+    QTest::newRow("POST /users/ (QHttpServer)") << QByteArray("/users/");
+    QTest::newRow("POST /api/broadcast (QHttpServer)") << QByteArray("/api/broadcast");
+    QTest::newRow("POST /api/publish (worker)") << QByteArray("/api/publish");
+}
+
+void tst_Security::slowBodyTimesOut()
+{
+    QFETCH(QByteArray, path);
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.handshakeTimeout = 10s; // the head's deadline is not the one that ends this
+        c.bodyTimeout = 1s;
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    c.write("POST " + path +
+            " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{");
+    HttpReply r;
+    for (int i = 0; i < 25 && r.status == 0 && c.isConnected(); ++i) {
+        c.write(" ");
+        r = c.readResponse(200);
+    }
+    QVERIFY2(r.status == 408, dump(r).constData());
+    QCOMPARE(r.json().value("error"_L1).toString(), u"timeout"_s);
+    QVERIFY(c.waitClosed(5000));
+    QCOMPARE(Herald::Metrics::get(metrics.bodyTimeouts), 1);
+    QCOMPARE(Herald::Metrics::get(metrics.headTimeouts), 0);
+}
+
+// --write-timeout: a client that never reads a large answer of a QHttpServer route (a history page of a few
+// MB) loses its connection, instead of holding it and the answer's memory forever.
+void tst_Security::unreadAnswerTimesOut()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxMessageSize = 2 * 1024 * 1024;
+        c.writeTimeout = 1s;
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    const QByteArray big = publishBody(u"big"_s, QString(1024 * 1024, u'x'));
+    for (int i = 0; i < 12; ++i) {
+        RawClient p;
+        QVERIFY(p.connectTo(m_port));
+        p.write(httpRequest("POST", "/api/publish", {}, big));
+        QCOMPARE(p.readResponse(10000).status, 202);
+    }
+    RawClient c;
+    QVERIFY(c.connectTo(m_port, 4096));
+    c.socket().setReadBufferSize(1024); // from here on it reads nothing
+    c.write(httpRequest("GET", "/api/channels/big/history?limit=12"));
+    QTRY_COMPARE_WITH_TIMEOUT(Herald::Metrics::get(metrics.writeTimeouts), 1, 10000);
+    // The client reads again: a part of the answer, then the end of the connection.
+    c.socket().setReadBufferSize(0);
+    QVERIFY(c.waitClosed(10000));
+    QVERIFY(c.unread().size() < 12 * 1024 * 1024);
+}
+
+// --request-timeout: a head that never ends gets 408 and is counted, on a fresh connection and on one that
+// already served a keep-alive request.
+void tst_Security::slowHeadTimesOut_data()
+{
+    QTest::addColumn<bool>("afterARequest");
+    QTest::newRow("first head") << false;
+    QTest::newRow("second head on a keep-alive connection") << true;
+}
+
+void tst_Security::slowHeadTimesOut()
+{
+    QFETCH(bool, afterARequest);
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.handshakeTimeout = 500ms;
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    RawClient c;
+    QVERIFY(c.connectTo(m_port));
+    if (afterARequest) {
+        c.write(keptRequest("GET", "/healthz"));
+        QCOMPARE(c.readResponse().status, 200);
+    }
+    c.write("GET /heal");
+    const HttpReply r = c.readResponse(5000);
+    QVERIFY2(r.status == 408, dump(r).constData());
+    QCOMPARE(Herald::Metrics::get(metrics.headTimeouts), 1);
+    QCOMPARE(Herald::Metrics::get(metrics.bodyTimeouts), 0);
+}
+
+// --write-timeout on the worker's keep-alive connections: a client that pipelines requests and never reads
+// their answers is dropped once the kernel takes no more of them for that long.
+void tst_Security::keepAliveUnreadAnswersTimeOut()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.writeTimeout = 1s;
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    RawClient c;
+    QVERIFY(c.connectTo(m_port, 4096));
+    c.socket().setReadBufferSize(1024); // from here on it reads nothing
+    const QByteArray batch = keptRequest("GET", "/healthz").repeated(1000);
+    for (int i = 0; i < 200 && Herald::Metrics::get(metrics.writeTimeouts) == 0 && c.isConnected(); ++i) {
+        c.write(batch);
+        QTest::qWait(20);
+    }
+    QTRY_COMPARE_WITH_TIMEOUT(Herald::Metrics::get(metrics.writeTimeouts), 1, 10000);
+}
+
+// --write-timeout on streams: an event stream or a WebSocket whose client stops reading is dropped once it
+// has acknowledged nothing for that long (before, it held its connection and its buffer until --send-buffer
+// filled, which a quiet channel never does). One that reads the same messages stays.
+void tst_Security::unreadStreamTimesOut_data()
+{
+    QTest::addColumn<bool>("webSocket");
+    QTest::newRow("sse") << false;
+    QTest::newRow("websocket") << true;
+}
+
+void tst_Security::unreadStreamTimesOut()
+{
+    QFETCH(bool, webSocket);
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.writeTimeout = 1s;
+        c.idleTimeout = 0s; // not the rule under test
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    RawClient stuck;
+    QVERIFY(stuck.connectTo(m_port, 4096));
+    stuck.write(webSocket ? upgradeRequest("/ws?channels=big")
+                          : httpRequest("GET", "/events?channels=big", "Accept: text/event-stream\r\n"));
+    QCOMPARE(stuck.readResponse().status, webSocket ? 101 : 200);
+    stuck.socket().setReadBufferSize(1024); // from here on it reads nothing
+    auto reader = ws("/ws?channels=big");
+    QVERIFY(reader && reader->waitFor(u"connected"_s));
+    QTRY_COMPARE(m_server->hub()->subscriberCount(u"big"_s), 2);
+    for (int i = 0; i < 20; ++i)
+        QCOMPARE(request("POST", "/api/publish", {}, publishBody(u"big"_s, QString(30000, u'x'))).status,
+                 202);
+    QTRY_COMPARE_WITH_TIMEOUT(Herald::Metrics::get(metrics.writeTimeouts), 1, 10000);
+    QTRY_COMPARE(m_server->hub()->subscriberCount(u"big"_s), 1);
+    // The reader got everything and is still there.
+    for (int i = 0; i < 20; ++i)
+        QVERIFY(reader->waitFor(u"message"_s));
+    QVERIFY(reader->isConnected());
+    QTest::qWait(1500);
+    QCOMPARE(Herald::Metrics::get(metrics.writeTimeouts), 1);
+}
+
+// --max-subscriptions: one connection cannot make the hub and every publish's fan-out carry thousands of its
+// subscriptions. A subscribe past the cap is an error frame with its own code, the connection stays, and a
+// freed slot can be used again.
+void tst_Security::subscriptionCap()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxSubscriptions = 5;
+    }));
+    const Herald::Metrics &metrics = m_server->hub()->metrics();
+    auto c = ws("/ws?channels=a,b,c");
+    QVERIFY(c);
+    QVERIFY(c->waitFor(u"connected"_s));
+    c->send({{"action"_L1, "subscribe"_L1}, {"channels"_L1, QJsonArray{"d"_L1, "e"_L1, "f"_L1, "a"_L1}}});
+    QCOMPARE(c->waitFor(u"subscribed"_s)->value("channel"_L1).toString(), u"d"_s);
+    QCOMPARE(c->waitFor(u"subscribed"_s)->value("channel"_L1).toString(), u"e"_s);
+    const auto error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"too_many_subscriptions"_s);
+    QVERIFY2(error->value("message"_L1).toString().contains(u"5"_s),
+             qPrintable(error->value("message"_L1).toString()));
+    // A channel it already has is not a new subscription.
+    QCOMPARE(c->waitFor(u"subscribed"_s)->value("channel"_L1).toString(), u"a"_s);
+    QCOMPARE(Herald::Metrics::get(metrics.subscriptionsCapped), 1);
+    QTRY_COMPARE(m_server->hub()->subscriberCount(u"e"_s), 1);
+    QCOMPARE(m_server->hub()->subscriberCount(u"f"_s), 0);
+    // Unsubscribe, then the slot is free again; and f is delivered.
+    c->send({{"action"_L1, "unsubscribe"_L1}, {"channel"_L1, "a"_L1}});
+    QVERIFY(c->waitFor(u"unsubscribed"_s));
+    c->send({{"action"_L1, "subscribe"_L1}, {"channel"_L1, "f"_L1}});
+    QCOMPARE(c->waitFor(u"subscribed"_s)->value("channel"_L1).toString(), u"f"_s);
+    QTRY_COMPARE(m_server->hub()->subscriberCount(u"f"_s), 1);
+    QCOMPARE(request("POST", "/api/publish", {}, publishBody(u"f"_s, u"hello"_s)).status, 202);
+    const auto message = c->waitFor(u"message"_s);
+    QVERIFY(message);
+    QCOMPARE(message->value("channel"_L1).toString(), u"f"_s);
+    QVERIFY(c->isConnected());
+}
+
+void tst_Security::subscriptionCapAtConnect_data()
+{
+    QTest::addColumn<bool>("webSocket");
+    QTest::addColumn<QByteArray>("target");
+    QTest::addColumn<bool>("refused");
+    QTest::newRow("ws at the cap") << true << QByteArray("/ws?channels=a,b,c,d,e") << false;
+    QTest::newRow("ws over it") << true << QByteArray("/ws?channels=a,b,c,d,e,f") << true;
+    QTest::newRow("ws duplicates count once") << true << QByteArray("/ws?channels=a,b,c,d,e,a,b") << false;
+    QTest::newRow("ws with user_id over it")
+        << true << QByteArray("/ws?user_id=u&channels=a,b,c,d,e") << true;
+    QTest::newRow("sse at the cap") << false << QByteArray("/events?user_id=u&channels=a,b,c,d") << false;
+    QTest::newRow("sse over it") << false << QByteArray("/events?channels=a,b,c,d,e,f") << true;
+}
+
+void tst_Security::subscriptionCapAtConnect()
+{
+    QFETCH(bool, webSocket);
+    QFETCH(QByteArray, target);
+    QFETCH(bool, refused);
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxSubscriptions = 5;
+    }));
+    HttpReply r;
+    if (webSocket)
+        upgrade(target, {}, &r);
+    else
+        r = sse(target);
+    if (!refused) {
+        QCOMPARE(r.status, webSocket ? 101 : 200);
+        return;
+    }
+    QCOMPARE(r.status, 400);
+    RawClient c; // the body of a refusal: read it through a fresh exchange
+    QVERIFY(c.connectTo(m_port));
+    c.write(webSocket ? upgradeRequest(target) : httpRequest("GET", target, "Accept: text/event-stream\r\n"));
+    const HttpReply body = c.readResponse();
+    QCOMPARE(body.status, 400);
+    QCOMPARE(body.json().value("error"_L1).toString(), u"too_many_subscriptions"_s);
+    QCOMPARE(Herald::Metrics::get(m_server->hub()->metrics().subscriptionsCapped), 2);
+}
+
+// GET /api/channels is paged: every channel, stored or live or both, exactly once across the pages, in name
+// order, each page no longer than its limit.
+void tst_Security::channelListIsPaged()
+{
+    QVERIFY(startServer([](ServerConfig &c) {
+        openMode(c);
+        c.maxSubscriptions = 2000;
+    }));
+    auto name = [](int i) {
+        return u"ch.%1"_s.arg(i, 4, 10, QChar(u'0'));
+    };
+    // Stored: ch.0000 to ch.1499, one message each, pipelined on one keep-alive connection.
+    {
+        RawClient p;
+        QVERIFY(p.connectTo(m_port));
+        QByteArray all;
+        for (int i = 0; i < 1500; ++i)
+            all += keptRequest("POST", "/api/publish", {}, publishBody(name(i), u"x"_s));
+        p.write(all);
+        for (int i = 0; i < 1500; ++i)
+            QCOMPARE(p.readResponse(10000).status, 202);
+    }
+    // Live: ch.1000 to ch.2499, one subscriber each (500 of them stored too).
+    auto c = ws("/ws");
+    QVERIFY(c && c->waitFor(u"connected"_s));
+    QJsonArray live;
+    for (int i = 1000; i < 2500; ++i)
+        live.append(name(i));
+    c->send({{"action"_L1, "subscribe"_L1}, {"channels"_L1, live}});
+    QTRY_COMPARE_WITH_TIMEOUT(m_server->hub()->liveChannelCount(), 1500, 10000);
+
+    for (const int limit : {100, 7, 1000}) {
+        QStringList seen;
+        QByteArray after;
+        int pages = 0;
+        for (;;) {
+            QByteArray target = "/api/channels?limit=" + QByteArray::number(limit);
+            if (!after.isEmpty())
+                target += "&after=" + after;
+            const HttpReply r = request("GET", target);
+            QCOMPARE(r.status, 200);
+            const QJsonObject o = r.json();
+            const QJsonArray page = o.value("channels"_L1).toArray();
+            QVERIFY(page.size() <= limit);
+            ++pages;
+            for (const QJsonValue &v : page) {
+                const QJsonObject ch = v.toObject();
+                const QString n = ch.value("name"_L1).toString();
+                const int i = n.mid(3).toInt();
+                QCOMPARE(ch.value("subscribers"_L1).toInt(), i >= 1000 ? 1 : 0);
+                QCOMPARE(ch.value("stored"_L1).toInteger(), i < 1500 ? 1 : 0);
+                seen.append(n);
+            }
+            if (!o.value("has_more"_L1).toBool()) {
+                QVERIFY(!o.contains("next"_L1));
+                break;
+            }
+            QCOMPARE(page.size(), limit);
+            after = o.value("next"_L1).toString().toLatin1();
+            QCOMPARE(QString::fromLatin1(after), page.last().toObject().value("name"_L1).toString());
+            QVERIFY(pages < 1000);
+        }
+        QCOMPARE(seen.size(), 2500);
+        for (int i = 0; i < 2500; ++i)
+            QCOMPARE(seen.at(i), name(i)); // each once, in order
+        QCOMPARE(pages, (2500 + limit - 1) / limit);
+    }
+    // Without a limit: the first 100.
+    const HttpReply first = request("GET", "/api/channels");
+    QCOMPARE(first.status, 200);
+    QCOMPARE(first.json().value("channels"_L1).toArray().size(), 100);
+    QVERIFY(first.json().value("has_more"_L1).toBool());
+    QCOMPARE(first.json().value("next"_L1).toString(), name(99));
+}
+
+void tst_Security::channelListLimits_data()
+{
+    QTest::addColumn<QByteArray>("query");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("code");
+    QTest::newRow("limit 0") << QByteArray("?limit=0") << 422 << u"bad_request"_s;
+    QTest::newRow("limit 1001") << QByteArray("?limit=1001") << 422 << u"bad_request"_s;
+    QTest::newRow("limit text") << QByteArray("?limit=all") << 422 << u"bad_request"_s;
+    QTest::newRow("limit 1000") << QByteArray("?limit=1000") << 200 << QString();
+    QTest::newRow("bad cursor") << QByteArray("?after=a%20b") << 422 << u"bad_channel"_s;
+    QTest::newRow("cursor past the end") << QByteArray("?after=zzz") << 200 << QString();
+}
+
+void tst_Security::channelListLimits()
+{
+    QFETCH(QByteArray, query);
+    QFETCH(int, status);
+    QFETCH(QString, code);
+    QVERIFY(startServer(openMode));
+    QCOMPARE(request("POST", "/api/publish", {}, publishBody(u"news"_s, u"x"_s)).status, 202);
+    const HttpReply r = request("GET", "/api/channels" + query);
+    QCOMPARE(r.status, status);
+    if (status != 200) {
+        QCOMPARE(r.json().value("error"_L1).toString(), code);
+        return;
+    }
+    QCOMPARE(r.json().value("has_more"_L1).toBool(), false);
+    QCOMPARE(r.json().value("channels"_L1).toArray().size(), query.contains("zzz") ? 0 : 1);
 }
 
 // ---- 8. Configuration ----

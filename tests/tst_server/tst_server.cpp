@@ -27,6 +27,8 @@ private Q_SLOTS:
     void init();
     void cleanup();
 
+    void channelSet_data();
+    void channelSet();
     void seed003CountsOnEveryChange();
     void seed003NotifyReachesDashboardAndSubscribers();
     void seed003GetsNoUndocumentedFrames();
@@ -1030,6 +1032,58 @@ void tst_Server::nativeCountsOption()
                f.value("subscribers"_L1).toInt() == 2;
     }));
     QVERIFY(plain->noFrame(u"counts"_s));
+}
+
+// ChannelSet: a sorted list while small, a tree past SmallSize. Whatever the order of inserts and removes,
+// and across that boundary both ways, it holds each name once and gives them in order.
+void tst_Server::channelSet_data()
+{
+    QTest::addColumn<int>("count");
+    QTest::newRow("one") << 1;
+    QTest::newRow("small") << int(Herald::ChannelSet::SmallSize);
+    QTest::newRow("one past small") << int(Herald::ChannelSet::SmallSize) + 1;
+    QTest::newRow("thousands") << 3000;
+}
+
+void tst_Server::channelSet()
+{
+    QFETCH(int, count);
+    QStringList names;
+    for (int i = 0; i < count; ++i)
+        names.append(u"ch.%1"_s.arg((i * 7919) % 100003)); // a scrambled order
+    Herald::ChannelSet set;
+    QVERIFY(set.isEmpty());
+    for (const QString &n : std::as_const(names)) {
+        QVERIFY(set.insert(n));
+        QVERIFY(!set.insert(n));
+    }
+    QCOMPARE(set.size(), count);
+    QStringList sorted = names;
+    sorted.sort();
+    QCOMPARE(set.toList(), sorted);
+    QStringList iterated;
+    for (const QString &n : set)
+        iterated.append(n);
+    QCOMPARE(iterated, sorted);
+    const Herald::ChannelSet copy = set; // shares, then stays as it was
+    for (qsizetype i = 0; i < names.size(); i += 2)
+        QVERIFY(set.remove(names.at(i)));
+    QVERIFY(!set.remove(names.at(0)));
+    QCOMPARE(copy.size(), count);
+    for (qsizetype i = 0; i < names.size(); ++i) {
+        QCOMPARE(set.contains(names.at(i)), i % 2 == 1);
+        QVERIFY(copy.contains(names.at(i)));
+    }
+    QCOMPARE(set.size(), count / 2);
+    for (qsizetype i = 1; i < names.size(); i += 2)
+        QVERIFY(set.remove(names.at(i)));
+    QVERIFY(set.isEmpty());
+    QVERIFY(set.toList().isEmpty());
+    QVERIFY(!(set.begin() != set.end()));
+    // Empty again: it grows as a new one does.
+    QVERIFY(set.insert(u"b"_s));
+    QVERIFY(set.insert(u"a"_s));
+    QCOMPARE(set.toList(), (QStringList{u"a"_s, u"b"_s}));
 }
 
 QTEST_MAIN(tst_Server)

@@ -34,6 +34,19 @@ void tst_ServerOptions::defaults()
     QCOMPARE(r->config.dataDir, u"./herald-data"_s);
     QCOMPARE(r->config.demoIntervalSeconds, 0);
     QCOMPARE(r->config.maxMessageSize, 64 * 1024);
+    QCOMPARE(r->config.tlsHandshakeTimeout, std::chrono::milliseconds(10000));
+    QCOMPARE(r->config.handshakeTimeout, std::chrono::milliseconds(10000));
+    QCOMPARE(r->config.bodyTimeout, std::chrono::milliseconds(10000));
+    QCOMPARE(r->config.writeTimeout, std::chrono::milliseconds(30000));
+    QCOMPARE(r->config.maxSubscriptions, 1000);
+    const auto set =
+        parseServerOptions({u"herald-server"_s, u"--handshake-timeout"_s, u"3s"_s, u"--request-timeout"_s,
+                            u"4s"_s, u"--body-timeout"_s, u"5s"_s, u"--write-timeout"_s, u"6s"_s});
+    QVERIFY(set.hasValue());
+    QCOMPARE(set->config.tlsHandshakeTimeout, std::chrono::milliseconds(3000));
+    QCOMPARE(set->config.handshakeTimeout, std::chrono::milliseconds(4000));
+    QCOMPARE(set->config.bodyTimeout, std::chrono::milliseconds(5000));
+    QCOMPARE(set->config.writeTimeout, std::chrono::milliseconds(6000));
 }
 
 void tst_ServerOptions::options_data()
@@ -76,6 +89,18 @@ void tst_ServerOptions::options_data()
     QTest::newRow("empty prefix") << QStringList{u"--redis-prefix="_s} << false << u"--redis-prefix"_s;
     QTest::newRow("node id") << QStringList{u"--node-id"_s, u"a b"_s} << false << u"--node-id"_s;
     QTest::newRow("node ttl") << QStringList{u"--node-ttl"_s, u"0"_s} << false << u"--node-ttl"_s;
+    QTest::newRow("deadlines") << QStringList{u"--handshake-timeout"_s, u"5s"_s,
+                                              u"--request-timeout"_s,   u"15"_s,
+                                              u"--body-timeout"_s,      u"1m"_s,
+                                              u"--write-timeout"_s,     u"2m"_s}
+                               << true << QString();
+    QTest::newRow("deadline off") << QStringList{u"--write-timeout"_s, u"0"_s} << false
+                                  << u"--write-timeout"_s;
+    QTest::newRow("deadline text") << QStringList{u"--body-timeout"_s, u"soon"_s} << false
+                                   << u"--body-timeout"_s;
+    QTest::newRow("max subscriptions") << QStringList{u"--max-subscriptions"_s, u"50"_s} << true << QString();
+    QTest::newRow("max subscriptions 0")
+        << QStringList{u"--max-subscriptions"_s, u"0"_s} << false << u"--max-subscriptions"_s;
 }
 
 void tst_ServerOptions::options()
@@ -226,6 +251,13 @@ void tst_ServerOptions::exampleConfigParses()
     QCOMPARE(r->config.idleTimeout, std::chrono::seconds(60));
     QCOMPARE(r->config.maxSendBuffer, qint64(4) * 1024 * 1024);
     QCOMPARE(r->config.sendStallTimeout, std::chrono::milliseconds(5000));
+    // The example states the defaults.
+    const ServerConfig defaults;
+    QCOMPARE(r->config.tlsHandshakeTimeout, defaults.tlsHandshakeTimeout);
+    QCOMPARE(r->config.handshakeTimeout, defaults.handshakeTimeout);
+    QCOMPARE(r->config.bodyTimeout, defaults.bodyTimeout);
+    QCOMPARE(r->config.writeTimeout, defaults.writeTimeout);
+    QCOMPARE(r->config.maxSubscriptions, defaults.maxSubscriptions);
 }
 
 QTEST_GUILESS_MAIN(tst_ServerOptions)

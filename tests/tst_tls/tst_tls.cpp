@@ -28,6 +28,8 @@ private Q_SLOTS:
     void wssReceivesWhatHttpsPublishes();
     void sseOverTls();
     void plainHttpOnTheTlsPortIsDropped();
+    void unfinishedHandshakeIsClosed_data();
+    void unfinishedHandshakeIsClosed();
     void badCertificateFilesRefuseToStart_data();
     void badCertificateFilesRefuseToStart();
 
@@ -71,6 +73,7 @@ void tst_Tls::init()
     config.tlsCert = m_cert;
     config.tlsKey = m_key;
     config.handshakeTimeout = std::chrono::milliseconds(2000);
+    config.tlsHandshakeTimeout = std::chrono::milliseconds(1000);
     m_server = std::make_unique<Herald::Server>(config);
     QVERIFY2(m_server->start(), qPrintable(m_server->errorString()));
     m_port = m_server->port();
@@ -182,6 +185,33 @@ void tst_Tls::plainHttpOnTheTlsPortIsDropped()
     // And the server is unharmed.
     QNetworkAccessManager nam;
     QCOMPARE(httpsCall(nam, clientTls(), "GET", u"https://127.0.0.1:%1/healthz"_s.arg(m_port)).status, 200);
+}
+
+void tst_Tls::unfinishedHandshakeIsClosed_data()
+{
+    QTest::addColumn<QByteArray>("sent");
+    QTest::newRow("silent") << QByteArray();
+    // The first bytes of a TLS record holding a ClientHello (handshake, TLS 1.0 record, 512 bytes), then
+    // nothing: the server waits for the rest.
+    QTest::newRow("half a ClientHello") << QByteArray::fromHex("1603010200010001fc0303");
+}
+
+// --handshake-timeout: a TLS client that never finishes its handshake cannot hold a connection.
+void tst_Tls::unfinishedHandshakeIsClosed()
+{
+    QFETCH(QByteArray, sent);
+    Herald::Metrics &metrics = m_server->hub()->metrics();
+    const qint64 before = Herald::Metrics::get(metrics.handshakeTimeouts);
+    QTcpSocket s;
+    s.connectToHost(u"127.0.0.1"_s, m_port);
+    QVERIFY(s.waitForConnected(5000));
+    if (!sent.isEmpty()) {
+        s.write(sent);
+        QVERIFY(s.waitForBytesWritten(2000));
+    }
+    // Closed at the 1 s deadline (before it, the connection stayed open for good).
+    QTRY_COMPARE_WITH_TIMEOUT(s.state(), QAbstractSocket::UnconnectedState, 4000);
+    QCOMPARE(Herald::Metrics::get(metrics.handshakeTimeouts), before + 1);
 }
 
 void tst_Tls::badCertificateFilesRefuseToStart_data()

@@ -46,7 +46,27 @@ const enc = encodeURIComponent;
 export const api = {
   health: () => request('GET', '/healthz'),
   stats: () => request('GET', '/api/stats'),
-  channels: () => request('GET', '/api/channels'),
+  /** One page of channels, in name order: pass the previous page's `next` as `after` while `has_more`. */
+  channels: ({ limit, after } = {}) => {
+    const q = new URLSearchParams();
+    if (limit !== undefined) q.set('limit', String(limit));
+    if (after !== undefined) q.set('after', after);
+    const query = q.toString();
+    return request('GET', query ? `/api/channels?${query}` : '/api/channels');
+  },
+  /** One channel's entry of /api/channels, or null: the pages from just before its name, until past it. */
+  async channel(name) {
+    let after = name.slice(0, -1) || undefined; // a prefix sorts before the name
+    for (;;) {
+      const page = await api.channels({ limit: 1000, after });
+      for (const c of page.channels || []) {
+        if (c.name === name) return c;
+        if (c.name > name) return null;
+      }
+      if (!page.has_more) return null;
+      after = page.next;
+    }
+  },
   notifications: (userId, { limit = 50, since, before } = {}) => {
     const q = new URLSearchParams({ user_id: userId, limit: String(limit) });
     if (since !== undefined) q.set('since', String(since));

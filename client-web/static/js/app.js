@@ -382,8 +382,8 @@ function startApp() {
       const page = await api.notifications(userId, { limit: 50 });
       notifications.load(page);
       // Chat history only if the room was ever used (its history route is a 404 before that).
-      const { channels } = await api.channels();
-      if (channels.some((c) => c.name === 'chat' && c.stored > 0)) {
+      const room = await api.channel('chat');
+      if (room && room.stored > 0) {
         const history = await api.history('chat', { limit: 50 });
         for (const m of history.messages || []) chat.add(m);
       }
