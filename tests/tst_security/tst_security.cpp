@@ -3019,7 +3019,7 @@ void tst_Security::slowBodyTimesOut()
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write("POST " + path +
-            " HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{");
+            " HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\nContent-Length: 200\r\n\r\n{");
     HttpReply r;
     for (int i = 0; i < 25 && r.status == 0 && c.isConnected(); ++i) {
         c.write(" ");
