@@ -199,6 +199,17 @@ void tst_Soak::resumeUnderLoad()
         tick(false);
         QTest::qWait(20);
     }
+    for (int k = 0; k < int(subscribers.size()); ++k) {
+        const auto &s = subscribers.at(k);
+        if (s->got != stored)
+            qWarning().noquote() << u"subscriber %1: %2 of %3 messages, last %4, %5 connections, open %6"_s
+                                        .arg(k)
+                                        .arg(s->got.size())
+                                        .arg(stored.size())
+                                        .arg(s->got.isEmpty() ? 0 : s->got.constLast())
+                                        .arg(s->connections)
+                                        .arg(s->collect());
+    }
     int i = 0;
     for (const auto &s : subscribers) {
         QVERIFY2(s->got == stored, qPrintable(u"subscriber %1 (%2 connections): %3 messages of %4"_s.arg(i)
