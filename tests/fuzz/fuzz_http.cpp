@@ -46,7 +46,12 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     // What the worker decides from a head, and the request its keep-alive path builds (Worker::serveHot).
     (void)head.keepAlive();
     (void)head.hasToken("expect", "100-continue");
-    (void)Herald::refuseRequestHead(head, 4096);
+    // Open mode (the Host and Origin rules apply) and token mode (they do not).
+    static const Herald::AuthPolicy open;
+    static const Herald::AuthPolicy token(true, Herald::TokenVerifier(QByteArray(32, 'k')), {});
+    (void)Herald::refuseRequestHead(head, 4096, open);
+    (void)Herald::refuseRequestHead(head, 4096, token);
+    (void)open.originAllowed(head.header("origin"), head.header("host"));
     const Herald::HttpApi::HotRoute hot = Herald::HttpApi::hotRoute(head);
     Herald::RestRequest rest;
     rest.method = head.method;
