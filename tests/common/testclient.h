@@ -177,8 +177,9 @@ public:
             if (!m_socket.waitForConnected(5000))
                 return false;
         }
-        m_socket.write("GET " + pathAndQuery + " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n" +
-                       extraHeaders + "\r\n");
+        m_socket.write("GET " + pathAndQuery +
+                       " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n" + extraHeaders +
+                       "\r\n");
         return true;
     }
     void close() { m_socket.abort(); }

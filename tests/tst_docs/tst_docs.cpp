@@ -1593,13 +1593,14 @@ void tst_Docs::httpRejections()
     } else if (status == 413) {
         // Refused from the head alone: the body need not even be sent.
         const QByteArray length = QByteArray::number(m_server->config().maxMessageSize + 1);
-        answer =
-            httpAnswer(m_port, "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
-                               "Content-Length: " +
-                                   length + "\r\n\r\n");
+        answer = httpAnswer(
+            m_port, "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+                    "Content-Length: " +
+                        length + "\r\n\r\n");
     } else if (status == 411) {
-        answer = httpAnswer(m_port, "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
-                                    "Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
+        answer = httpAnswer(m_port,
+                            "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
+                            "Content-Type: application/json\r\n\r\n2\r\n{}\r\n0\r\n\r\n");
     } else {
         QFAIL(qPrintable(u"tst_docs cannot provoke %1; teach it"_s.arg(status)));
     }
@@ -1638,8 +1639,9 @@ void tst_Docs::httpFraming()
     QFETCH(QString, header);
     QFETCH(int, status);
     // A GET behind the refused head must never be answered: the connection closes after the one answer.
-    const QByteArray request = "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
-                               header.toLatin1() + "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
+    const QByteArray request =
+        "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n" +
+        header.toLatin1() + "\r\n\r\nGET /healthz HTTP/1.1\r\nHost: localhost\r\n\r\n";
     constexpr int Timeout = 5000;
     QElapsedTimer t;
     t.start();
@@ -1768,7 +1770,8 @@ void tst_Docs::sseStream()
     QTcpSocket s;
     s.connectToHost(u"127.0.0.1"_s, m_port);
     QTRY_VERIFY(s.state() == QAbstractSocket::ConnectedState);
-    s.write("GET " + example.path.toUtf8() + " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
+    s.write("GET " + example.path.toUtf8() +
+            " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
     QByteArray in;
     QTRY_VERIFY((in += s.readAll()).contains("\r\n\r\n"));
     const QByteArray head = in.left(in.indexOf("\r\n\r\n"));

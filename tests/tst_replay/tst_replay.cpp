@@ -649,12 +649,14 @@ void tst_Replay::epochKeptAcrossRestart()
 
 void tst_Replay::badSinceRejected()
 {
-    const QByteArray ws = rawExchange(m_port, "GET /ws?since=-4 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
-                                              "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                                              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
+    const QByteArray ws =
+        rawExchange(m_port, "GET /ws?since=-4 HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\n"
+                            "Connection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                            "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n");
     QVERIFY2(ws.startsWith("HTTP/1.1 400"), ws.constData());
     QVERIFY(ws.contains("\"error\":\"bad_request\""));
-    const QByteArray sse = rawExchange(m_port, "GET /events?user_id=1&since=abc HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    const QByteArray sse =
+        rawExchange(m_port, "GET /events?user_id=1&since=abc HTTP/1.1\r\nHost: localhost\r\n\r\n");
     QVERIFY2(sse.startsWith("HTTP/1.1 400"), sse.constData());
 }
 

@@ -461,18 +461,20 @@ void tst_Server::handshakeRejections_data()
     QTest::newRow("nested path") << QByteArray("GET /ws/a/b HTTP/1.1\r\nHost: localhost\r\n" + upgrade +
                                                "Sec-WebSocket-Version: 13\r\n\r\n")
                                  << "HTTP/1.1 404"_ba;
-    QTest::newRow("bad client id") << QByteArray("GET /ws/bad%20id HTTP/1.1\r\nHost: localhost\r\n" + upgrade +
-                                                 "Sec-WebSocket-Version: 13\r\n\r\n")
+    QTest::newRow("bad client id") << QByteArray("GET /ws/bad%20id HTTP/1.1\r\nHost: localhost\r\n" +
+                                                 upgrade + "Sec-WebSocket-Version: 13\r\n\r\n")
                                    << "HTTP/1.1 400"_ba;
-    QTest::newRow("bad query client id") << QByteArray("GET /ws?client_id=%3Cx%3E HTTP/1.1\r\nHost: localhost\r\n" +
-                                                       upgrade + "Sec-WebSocket-Version: 13\r\n\r\n")
-                                         << "HTTP/1.1 400"_ba;
+    QTest::newRow("bad query client id")
+        << QByteArray("GET /ws?client_id=%3Cx%3E HTTP/1.1\r\nHost: localhost\r\n" + upgrade +
+                      "Sec-WebSocket-Version: 13\r\n\r\n")
+        << "HTTP/1.1 400"_ba;
     QTest::newRow("old version") << QByteArray("GET /ws HTTP/1.1\r\nHost: localhost\r\n" + upgrade +
                                                "Sec-WebSocket-Version: 8\r\n\r\n")
                                  << "HTTP/1.1 426"_ba;
-    QTest::newRow("no key") << "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                               "Sec-WebSocket-Version: 13\r\n\r\n"_ba
-                            << "HTTP/1.1 400"_ba;
+    QTest::newRow("no key")
+        << "GET /ws HTTP/1.1\r\nHost: localhost\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+           "Sec-WebSocket-Version: 13\r\n\r\n"_ba
+        << "HTTP/1.1 400"_ba;
     QTest::newRow("garbage") << "\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n"_ba
                              << "HTTP/1.1 400"_ba;
     QTest::newRow("huge head") << QByteArray("GET / HTTP/1.1\r\nX: " + QByteArray(20000, 'a') + "\r\n\r\n")
@@ -915,7 +917,8 @@ void tst_Server::adminDisconnectsClientOnItsThread()
         auto stream = std::make_unique<QTcpSocket>();
         stream->connectToHost(u"127.0.0.1"_s, m_port);
         QTRY_VERIFY(stream->state() == QAbstractSocket::ConnectedState);
-        stream->write("GET " + path.toLatin1() + " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
+        stream->write("GET " + path.toLatin1() +
+                      " HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
         QByteArray head;
         QTRY_VERIFY((head += stream->readAll()).contains("retry: "));
         sseTargets.push_back(std::move(stream));
@@ -969,8 +972,8 @@ void tst_Server::sseNamedAndSeedStreams()
     seed.connectToHost(u"127.0.0.1"_s, m_port);
     QTRY_VERIFY(named.state() == QAbstractSocket::ConnectedState &&
                 seed.state() == QAbstractSocket::ConnectedState);
-    named.write(
-        "GET /events?user_id=1&channels=news HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
+    named.write("GET /events?user_id=1&channels=news HTTP/1.1\r\nHost: localhost\r\nAccept: "
+                "text/event-stream\r\n\r\n");
     seed.write("GET /events/1 HTTP/1.1\r\nHost: localhost\r\nAccept: text/event-stream\r\n\r\n");
     QByteArray a, b;
     QTRY_VERIFY((a += named.readAll()).contains("retry: 3000\n"));
