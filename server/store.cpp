@@ -825,16 +825,10 @@ Result<qint64, StoreError> Store::markAllRead(const QString &channel)
     return qint64(q.numRowsAffected());
 }
 
-Result<QList<StoredChannel>, StoreError> Store::channels()
+namespace {
+// Rows of channel, COUNT(*), MAX(id), MAX(created_ms): what both channel listings select.
+QList<StoredChannel> readChannels(QSqlQuery &q)
 {
-    using R = Result<QList<StoredChannel>, StoreError>;
-    QSqlDatabase db = connection();
-    if (!db.isOpen())
-        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    QSqlQuery q(db);
-    q.setForwardOnly(true);
-    if (!q.exec(u"SELECT channel, COUNT(*), MAX(id), MAX(created_ms) FROM messages GROUP BY channel"_s))
-        return R::failure(errorFrom(q));
     QList<StoredChannel> list;
     while (q.next()) {
         StoredChannel c;
@@ -845,6 +839,20 @@ Result<QList<StoredChannel>, StoreError> Store::channels()
         list.append(c);
     }
     return list;
+}
+} // namespace
+
+Result<QList<StoredChannel>, StoreError> Store::channels()
+{
+    using R = Result<QList<StoredChannel>, StoreError>;
+    QSqlDatabase db = connection();
+    if (!db.isOpen())
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+    QSqlQuery q(db);
+    q.setForwardOnly(true);
+    if (!q.exec(u"SELECT channel, COUNT(*), MAX(id), MAX(created_ms) FROM messages GROUP BY channel"_s))
+        return R::failure(errorFrom(q));
+    return readChannels(q);
 }
 
 Result<QList<StoredChannel>, StoreError> Store::channels(const QString &after, int limit)
@@ -864,16 +872,7 @@ Result<QList<StoredChannel>, StoreError> Store::channels(const QString &after, i
     q.addBindValue(limit);
     if (!q.exec())
         return R::failure(errorFrom(q));
-    QList<StoredChannel> list;
-    while (q.next()) {
-        StoredChannel c;
-        c.name = q.value(0).toString();
-        c.messages = q.value(1).toLongLong();
-        c.lastId = q.value(2).toLongLong();
-        c.lastMessageAt = QDateTime::fromMSecsSinceEpoch(q.value(3).toLongLong(), Qt::UTC);
-        list.append(c);
-    }
-    return list;
+    return readChannels(q);
 }
 
 Result<bool, StoreError> Store::knows(const QString &channel)
