@@ -96,7 +96,8 @@ void Session::finish()
 
 bool Session::deliver(const Envelope &envelope)
 {
-    if (m_finished)
+    // A closing session can still be in a recipient list being walked (Worker::deliver works on a copy).
+    if (m_finished || m_closing)
         return false;
     const qint64 id = envelope.message.id;
     if (id > 0) {
@@ -138,7 +139,7 @@ bool Session::deliver(const Envelope &envelope)
 
 void Session::enqueue(QByteArrayView bytes)
 {
-    if (m_finished)
+    if (m_finished || m_closing)
         return;
     m_out.append(bytes);
     m_worker->markDirty(this);
@@ -193,7 +194,7 @@ void Session::onBytesWritten()
 
 void Session::catchUp(const QStringList &channels, qint64 after)
 {
-    if (channels.isEmpty() || m_finished)
+    if (channels.isEmpty() || m_finished || m_closing)
         return;
     // Everything up to `after` on these channels has been sent: a copy of it is a repeat.
     for (const QString &c : channels) {
@@ -225,7 +226,8 @@ void Session::pump()
     m_pumpScheduled = false;
     History *store = m_worker->hub()->history();
     const QString broadcast = Channels::Broadcast.toString();
-    while (m_catchingUp && !m_finished && m_socket->state() == QAbstractSocket::ConnectedState &&
+    while (m_catchingUp && !m_finished && !m_closing &&
+           m_socket->state() == QAbstractSocket::ConnectedState &&
            m_socket->bytesToWrite() + m_out.size() < lowWater()) {
         // Channels unsubscribed meanwhile are no longer read.
         QStringList channels;
@@ -348,7 +350,12 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
     History *store = hub->history();
     m_planned.clear();
     // Read the hub's position first: anything published after it is either in the read or arrives live.
-    const qint64 current = hub->lastId();
+    qint64 current = hub->lastId();
+    if (since > current) {
+        // Perhaps not ahead at all: a publish between its commit and its dispatch is in the store already,
+        // where a catch-up page may have shown it to the client. Ask again once no publish is in flight.
+        current = hub->readConsistent([] {});
+    }
     if (!store) {
         Replay none;
         if (since > current)

@@ -103,6 +103,9 @@ protected:
     QHash<QString, qint64> m_replayed; // per channel, the highest id replayed
     QByteArray m_out;
     bool m_finished = false;
+    // The goodbye is on its way (a WebSocket Close, or the end of an SSE stream); the connection waits for
+    // its end (GracefulClose). Nothing more is queued: no delivery, no catch-up page, no reply.
+    bool m_closing = false;
     bool m_joined = false;
 
 private:

@@ -27,7 +27,6 @@ private:
     void resume(const QStringList &channels, qint64 since, const QString &epoch);
 
     bool m_namedEvents;
-    bool m_closing = false; // the stream has ended; the connection waits for its end (GracefulClose)
 };
 
 } // namespace Herald

@@ -219,7 +219,9 @@ void Worker::drainInbox()
 void Worker::deliver(const Envelope &e)
 {
     qint64 n = 0;
-    auto sendAll = [&](const QList<Session *> &list) {
+    // A copy (shared, so it costs a reference count): a delivery can close its session, which takes it out
+    // of these lists, or drops the channel's list altogether, while the walk goes on.
+    auto sendAll = [&](const QList<Session *> list) {
         for (Session *s : list)
             n += s->deliver(e) ? 1 : 0;
     };

@@ -69,7 +69,6 @@ private:
     void doDisconnect(const Request &r);
 
     Ws::FrameParser m_parser;
-    bool m_closing = false;            // our Close is sent (or queued behind what the socket holds)
     bool m_peerClosed = false;         // the peer's Close has arrived
     GracefulClose *m_ending = nullptr; // the socket's, from our Close on
     Identity m_identity;
