@@ -414,8 +414,8 @@ void WsSession::onReadyRead()
                 if (now - m_dropWindowMs >= 1000) {
                     m_dropWindowMs = now;
                     m_strikes = 0;
-                    sendError(ErrorCode::RateLimited, u"slow down: at most %1 messages per second"_s.arg(
-                                                          m_worker->config().rateLimit));
+                    sendError(ErrorCode::RateLimited,
+                              u"slow down: at most %1 frames per second"_s.arg(m_worker->config().rateLimit));
                 }
                 if (++m_strikes > 2 * m_worker->config().rateLimit)
                     close(Ws::CloseCode::PolicyViolation, u"rate limit exceeded"_s); // the rest: only a Close

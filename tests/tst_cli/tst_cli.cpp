@@ -55,6 +55,12 @@ void tst_Cli::help()
     QCOMPARE(r.exitCode, 0);
     QVERIFY(r.out.contains("--port"));
     QVERIFY(r.out.contains("--demo-interval"));
+    // The program as a user types it, not the build path it was started by.
+    QVERIFY2(r.out.startsWith("Usage: herald-server [options]\n"), r.out.left(200).constData());
+    const Run token = run({u"token"_s, u"--help"_s});
+    QCOMPARE(token.exitCode, 0);
+    QVERIFY2(token.out.startsWith("Usage: herald-server token "), token.out.left(200).constData());
+    QVERIFY(!token.out.contains("--bind"));
 }
 
 void tst_Cli::badOptionIsOneLine()
