@@ -843,7 +843,7 @@ void tst_Docs::errorCodesAreKnown()
 {
     QFETCH(QString, code);
     QStringList known;
-    for (int i = 0; i <= int(Herald::ErrorCode::TooManySubscriptions); ++i)
+    for (int i = 0; i <= int(Herald::ErrorCode::MethodNotAllowed); ++i)
         known.append(Herald::errorCodeName(Herald::ErrorCode(i)));
     QVERIFY2(known.contains(code), qPrintable(u"'%1' is not one of %2"_s.arg(code, known.join(u", "_s))));
 }
@@ -1531,8 +1531,9 @@ void tst_Docs::httpPublishSkipsClient()
     WsClient *me = keep(openWs(u"/ws?channels=news&client_id="_s + skipped));
     WsClient *other = keep(openWs(u"/ws?channels=news&client_id=other"_s));
     QVERIFY(me && other && ready(me) && ready(other));
-    const HttpResult r = http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","type":"created"})",
-                              {{m.captured(1).toLatin1(), skipped.toLatin1()}});
+    const HttpResult r =
+        http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","type":"created","data":{"id":1}})",
+             {{m.captured(1).toLatin1(), skipped.toLatin1()}});
     QCOMPARE(r.status, 202);
     QVERIFY(other->waitFor(u"created"_s));
     QVERIFY(noneGot({me}, u"created"_s, u"news"_s));
@@ -1597,6 +1598,17 @@ void tst_Docs::httpRejections()
             m_port, "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                     "Content-Length: " +
                         length + "\r\n\r\n");
+    } else if (status == 405) {
+        static const QRegularExpression example(u"`405` with `([^`:]+): ([^`]+)`"_s);
+        static const QRegularExpression request(u"\\(`([A-Z]+) (/[^`]*)`\\) `405`"_s);
+        const auto m = example.match(paragraph);
+        const auto r = request.match(paragraph);
+        QVERIFY2(m.hasMatch() && r.hasMatch(),
+                 "the request that gets 405, and its header, are not documented");
+        expectHeader =
+            QByteArray("\r\n" + m.captured(1).toLatin1() + ": " + m.captured(2).toLatin1() + "\r\n");
+        answer = httpAnswer(m_port, r.captured(1).toLatin1() + ' ' + r.captured(2).toLatin1() +
+                                        " HTTP/1.1\r\nHost: localhost\r\n\r\n");
     } else if (status == 411) {
         answer = httpAnswer(m_port,
                             "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
