@@ -700,6 +700,8 @@ private Q_SLOTS:
     void documentedDefaults_data();
     void documentedDefaults();
     void readmeTour();
+    void readmeSynopsis_data();
+    void readmeSynopsis();
 
 private:
     // A server with the documented defaults, on a free port, its data in dataDir.
@@ -2272,6 +2274,51 @@ void tst_Docs::readmeTour()
         }
         c->frames().clear();
     }
+}
+
+// "Running it for real" lists every option --help has, and only those: the server's and the token command's.
+void tst_Docs::readmeSynopsis_data()
+{
+    QTest::addColumn<QString>("command");
+    QTest::addColumn<QStringList>("arguments");
+    QTest::newRow("herald-server") << u"herald-server ["_s << QStringList{u"herald-server"_s, u"--help"_s};
+    QTest::newRow("herald-server token")
+        << u"herald-server token "_s << QStringList{u"herald-server"_s, u"token"_s, u"--help"_s};
+}
+
+void tst_Docs::readmeSynopsis()
+{
+    QFETCH(QString, command);
+    QFETCH(QStringList, arguments);
+    const auto help = Herald::parseServerOptions(arguments);
+    QVERIFY(help && help->action == Herald::ServerOptions::Action::Help);
+    static const QRegularExpression option(u"--[a-z][a-z-]*"_s);
+    auto options = [](const QString &text) {
+        QStringList out;
+        for (auto it = option.globalMatch(text); it.hasNext();)
+            out.append(it.next().captured());
+        out.removeDuplicates();
+        out.removeAll(u"--help"_s);
+        out.removeAll(u"--version"_s);
+        out.sort();
+        return out;
+    };
+    // The help's option list, without its description (which mentions other commands' options).
+    const QString helped = help->text.mid(help->text.indexOf(u"\nOptions:"_s));
+    QString synopsis;
+    for (const Fence &f : readme().fences()) {
+        if (f.section != u"## Running it for real"_s || f.lang != u"text"_s)
+            continue;
+        bool in = false;
+        for (const QString &line : f.text.split(u'\n')) {
+            if (line.startsWith(u"herald-server"_s))
+                in = line.startsWith(command);
+            if (in)
+                synopsis += line + u'\n';
+        }
+    }
+    QVERIFY2(!synopsis.isEmpty(), qPrintable(u"the README has no synopsis of %1"_s.arg(command)));
+    QCOMPARE(options(synopsis), options(helped));
 }
 
 QTEST_MAIN(tst_Docs)
