@@ -63,7 +63,7 @@ bool Server::start()
     // QDir::mkpath and QFileInfo::isWritable say no without saying why; the system's reason is the useful
     // part.
     std::error_code created;
-    std::filesystem::create_directories(m_config.dataDir.toStdString(), created);
+    std::filesystem::create_directories(QFile::encodeName(m_config.dataDir).toStdString(), created);
     if (created) {
         m_error = u"cannot create data directory %1: %2"_s.arg(m_config.dataDir,
                                                                QString::fromLocal8Bit(created.message()));
@@ -124,6 +124,8 @@ bool Server::start()
         m_error = m_store->errorString();
         delete m_store;
         m_store = nullptr;
+        delete m_redis; // opened above: its prune timer must not outlive a start that failed
+        m_redis = nullptr;
         delete m_listener;
         m_listener = nullptr;
         return false;
