@@ -454,19 +454,22 @@ Result<QList<IniEntry>, QString> readIni(const QByteArray &bytes)
             static const QRegularExpression header(u"^\\[\\s*([A-Za-z0-9_.-]+)\\s*\\]$"_s);
             const auto m = header.match(line);
             if (!m.hasMatch())
-                return IR::failure(u"%1: '%2' is not a section header like [server]"_s.arg(n).arg(line));
+                return IR::failure(
+                    u"%1: '%2' is not a section header like [server]"_s.arg(QString::number(n), line));
             section = m.captured(1);
             continue;
         }
         const qsizetype eq = line.indexOf(u'=');
         if (eq <= 0)
-            return IR::failure(u"%1: '%2' is not 'key = value' or a [section]"_s.arg(n).arg(line.left(80)));
+            return IR::failure(
+                u"%1: '%2' is not 'key = value' or a [section]"_s.arg(QString::number(n), line.left(80)));
         IniEntry e{section, line.left(eq).trimmed(), line.mid(eq + 1).trimmed(), n};
         if (e.value.startsWith(u'"')) {
             const qsizetype close = e.value.indexOf(u'"', 1);
             const QString after = close > 0 ? e.value.mid(close + 1).trimmed() : QString();
             if (close < 0 || !(after.isEmpty() || after.startsWith(u';') || after.startsWith(u'#')))
-                return IR::failure(u"%1: %2: unbalanced quotes in %3"_s.arg(n).arg(e.key, e.value));
+                return IR::failure(
+                    u"%1: %2: unbalanced quotes in %3"_s.arg(QString::number(n), e.key, e.value));
             e.value = e.value.mid(1, close - 1);
         } else {
             static const QRegularExpression comment(u"\\s[;#].*$"_s);
@@ -474,7 +477,8 @@ Result<QList<IniEntry>, QString> readIni(const QByteArray &bytes)
         }
         const QString id = section + u'/' + e.key;
         if (const int first = seen.value(id); first > 0)
-            return IR::failure(u"%1: %2 is set twice (first on line %3)"_s.arg(n).arg(e.key).arg(first));
+            return IR::failure(u"%1: %2 is set twice (first on line %3)"_s.arg(QString::number(n), e.key,
+                                                                               QString::number(first)));
         seen.insert(id, n);
         entries.append(e);
     }
@@ -494,7 +498,7 @@ QString loadConfigFile(ServerConfig &c, const QString &path)
         return u"--config: %1:%2"_s.arg(path, entries.error());
     QList<RetentionRule> rules;
     for (const IniEntry &e : *entries) {
-        const QString where = u"--config: %1:%2:"_s.arg(path).arg(e.line);
+        const QString where = u"--config: %1:%2:"_s.arg(path, QString::number(e.line));
         if (e.section == u"retention"_s) {
             // [retention]: one rule per channel pattern.
             RetentionRule rule = c.defaultRetention;
