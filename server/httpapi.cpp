@@ -139,6 +139,10 @@ void HttpApi::registerRoutes()
     addRoute(u"/api/broadcast"_s, Post, [this](const QHttpServerRequest &r) { return broadcast(r); });
     addRoute(u"/api/channels/<arg>/history"_s, Get,
              [this](const QString &channel, const QHttpServerRequest &r) { return history(channel, r); });
+    // WebSocket upgrades and event streams are the worker's sessions, GET only: noted here so that another
+    // method on them is a 405 too. A HEAD cannot open a stream, so it is one of those (Allow: GET).
+    for (const QString &rule : {u"/ws"_s, u"/ws/<arg>"_s, u"/events"_s, u"/events/<arg>"_s})
+        m_routes.append({rule, "GET"});
 
     // Assets under /static/ may be nested (static/bootstrap/css/…), which the 6.4 router's <arg> cannot
     // match, so they are looked up here; a known path asked with another method is a 405 naming the ones it
@@ -168,7 +172,10 @@ void HttpApi::registerRoutes()
                 return;
             }
         }
-        if (const QByteArray allow = allowedMethods(path); !allow.isEmpty()) {
+        // A GET that reaches this handler on a session route is not an upgrade: no route, as before.
+        if (const QByteArray allow = allowedMethods(path);
+            !allow.isEmpty() &&
+            !(request.method() == QHttpServerRequest::Method::Get && allow.startsWith("GET"))) {
             // RFC 9110 15.5.6: the resource exists, not with this method; Allow says which it has.
             QHttpServerResponse r =
                 errorResponse(405, errorCodeName(ErrorCode::MethodNotAllowed),

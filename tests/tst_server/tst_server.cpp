@@ -1155,6 +1155,16 @@ void tst_Server::restAnswersSayWhat_data()
                                 << u"method_not_allowed"_s << QString() << "GET, HEAD"_ba;
     QTest::newRow("DELETE users") << "DELETE"_ba << u"/users/"_s << QByteArray() << 405
                                   << u"method_not_allowed"_s << QString() << "GET, HEAD, POST"_ba;
+    QTest::newRow("POST events") << "POST"_ba << u"/events?user_id=1"_s << "{}"_ba << 405
+                                 << u"method_not_allowed"_s << QString() << "GET"_ba;
+    QTest::newRow("HEAD events") << "HEAD"_ba << u"/events/1"_s << QByteArray() << 405 << QString()
+                                 << QString() << "GET"_ba;
+    QTest::newRow("DELETE ws") << "DELETE"_ba << u"/ws/alice"_s << QByteArray() << 405
+                               << u"method_not_allowed"_s << QString() << "GET"_ba;
+    QTest::newRow("POST ws stats") << "POST"_ba << u"/ws/stats"_s << "{}"_ba << 405 << u"method_not_allowed"_s
+                                   << QString() << "GET, HEAD"_ba;
+    QTest::newRow("GET ws, no upgrade")
+        << "GET"_ba << u"/ws"_s << QByteArray() << 404 << u"not_found"_s << QString() << QByteArray();
     QTest::newRow("unknown path") << "GET"_ba << u"/api/nothing"_s << QByteArray() << 404 << u"not_found"_s
                                   << u"no route for /api/nothing"_s << QByteArray();
     QTest::newRow("segment too many") << "GET"_ba << u"/api/channels/a/b/history"_s << QByteArray() << 404
@@ -1179,7 +1189,7 @@ void tst_Server::restAnswersSayWhat()
             allowHeader = value;
     }
     QCOMPARE(allowHeader, allow);
-    if (status == 202)
+    if (status == 202 || method == "HEAD")
         return;
     QCOMPARE(r.json().value("error"_L1).toString(), code);
     QVERIFY2(r.json().value("detail"_L1).toString().contains(detail), r.body.constData());
