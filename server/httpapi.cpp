@@ -62,77 +62,130 @@ HttpApi::HttpApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QObj
     registerRoutes();
 }
 
-void HttpApi::registerRoutes()
+void HttpApi::addRoute(const QString &rule, bool get, Handler handler)
 {
     using Method = QHttpServerRequest::Method;
-    m_server->route(u"/"_s, Method::Get | Method::Head, [this] { return staticFile(u":/web/index.html"_s); });
-    m_server->route(u"/ws/stats"_s, Method::Get, [this](const QHttpServerRequest &r) { return stats(r); });
-    m_server->route(u"/api/stats"_s, Method::Get, [this](const QHttpServerRequest &r) { return stats(r); });
-    m_server->route(u"/healthz"_s, Method::Get | Method::Head,
-                    [this] { return toHttpServerResponse(health()); });
-    m_server->route(u"/metrics"_s, Method::Get, [this](const QHttpServerRequest &r) { return metrics(r); });
-    m_server->route(u"/api/publish"_s, Method::Post, [this](const QHttpServerRequest &request) {
+    m_routes.append({rule, get ? "GET, HEAD" : "POST"});
+    m_server->route(rule, get ? Method::Get | Method::Head : Method::Post,
+                    [this, handler](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
+                        answer(handler(request), request, std::move(responder));
+                    });
+}
+
+void HttpApi::addRoute(const QString &rule, bool get, ArgHandler handler)
+{
+    using Method = QHttpServerRequest::Method;
+    m_routes.append({rule, get ? "GET, HEAD" : "POST"});
+    m_server->route(rule, get ? Method::Get | Method::Head : Method::Post,
+                    [this, handler](const QString &arg, const QHttpServerRequest &request,
+                                    QHttpServerResponder &&responder) {
+                        answer(handler(arg, request), request, std::move(responder));
+                    });
+}
+
+QByteArray HttpApi::allowedMethods(const QString &path) const
+{
+    // The rules' own syntax: <arg> is one path segment.
+    const QStringList segments = path.split(u'/');
+    for (const auto &[rule, methods] : m_routes) {
+        const QStringList parts = rule.split(u'/');
+        if (parts.size() != segments.size())
+            continue;
+        bool match = true;
+        for (qsizetype i = 0; i < parts.size() && match; ++i)
+            match = parts.at(i) == u"<arg>"_s ? !segments.at(i).isEmpty() : parts.at(i) == segments.at(i);
+        if (match)
+            return methods;
+    }
+    return {};
+}
+
+void HttpApi::answer(QHttpServerResponse &&response, const QHttpServerRequest &request,
+                     QHttpServerResponder &&responder) const
+{
+    Metrics::add(m_hub->metrics().httpRequests);
+    applyCors(response, request);
+    // One request per connection here: the worker reads every request head itself, so that a reused
+    // connection cannot carry an SSE stream (browsers reuse idle ones for EventSource) or a body past the
+    // size and smuggling checks to QHttpServer, which would buffer any of them. The hot routes keep their
+    // connections alive: the worker serves those itself (serveHot), and sees the next head first.
+    response.setHeader("Connection", "close");
+    writeResponse(std::move(response), request, std::move(responder));
+}
+
+void HttpApi::registerRoutes()
+{
+    constexpr bool Get = true;
+    constexpr bool Post = false;
+    addRoute(u"/"_s, Get, [this](const QHttpServerRequest &) { return staticFile(u":/web/index.html"_s); });
+    addRoute(u"/ws/stats"_s, Get, [this](const QHttpServerRequest &r) { return stats(r); });
+    addRoute(u"/api/stats"_s, Get, [this](const QHttpServerRequest &r) { return stats(r); });
+    addRoute(u"/healthz"_s, Get,
+             [this](const QHttpServerRequest &) { return toHttpServerResponse(health()); });
+    addRoute(u"/metrics"_s, Get, [this](const QHttpServerRequest &r) { return metrics(r); });
+    addRoute(u"/api/publish"_s, Post, [this](const QHttpServerRequest &request) {
         return toHttpServerResponse(publish(restRequest(request)));
     });
-    m_server->route(u"/api/notifications"_s, Method::Get,
-                    [this](const QHttpServerRequest &request) { return notifications(request); });
-    m_server->route(u"/api/notifications/read-all"_s, Method::Post,
-                    [this](const QHttpServerRequest &request) { return markAllRead(request); });
-    m_server->route(u"/api/notifications/<arg>/read"_s, Method::Post,
-                    [this](const QString &id, const QHttpServerRequest &r) { return markRead(id, r); });
-    m_server->route(u"/api/channels"_s, Method::Get,
-                    [this](const QHttpServerRequest &r) { return channels(r); });
-    m_server->route(u"/api/channels/<arg>/events"_s, Method::Post,
-                    [this](const QString &channel, const QHttpServerRequest &request) {
-                        return toHttpServerResponse(publishChannelEvent(channel, restRequest(request)));
-                    });
-    m_server->route(u"/api/broadcast"_s, Method::Post,
-                    [this](const QHttpServerRequest &request) { return broadcast(request); });
-    m_server->route(u"/api/channels/<arg>/history"_s, Method::Get,
-                    [this](const QString &channel, const QHttpServerRequest &request) {
-                        return history(channel, request);
-                    });
+    addRoute(u"/api/notifications"_s, Get, [this](const QHttpServerRequest &r) { return notifications(r); });
+    addRoute(u"/api/notifications/read-all"_s, Post,
+             [this](const QHttpServerRequest &r) { return markAllRead(r); });
+    addRoute(u"/api/notifications/<arg>/read"_s, Post,
+             [this](const QString &id, const QHttpServerRequest &r) { return markRead(id, r); });
+    addRoute(u"/api/channels"_s, Get, [this](const QHttpServerRequest &r) { return channels(r); });
+    addRoute(u"/api/channels/<arg>/events"_s, Post,
+             [this](const QString &channel, const QHttpServerRequest &request) {
+                 return toHttpServerResponse(publishChannelEvent(channel, restRequest(request)));
+             });
+    addRoute(u"/api/broadcast"_s, Post, [this](const QHttpServerRequest &r) { return broadcast(r); });
+    addRoute(u"/api/channels/<arg>/history"_s, Get,
+             [this](const QString &channel, const QHttpServerRequest &r) { return history(channel, r); });
+    // WebSocket upgrades and event streams are the worker's sessions, GET only: noted here so that another
+    // method on them is a 405 too. A HEAD cannot open a stream, so it is one of those (Allow: GET).
+    for (const QString &rule : {u"/ws"_s, u"/ws/<arg>"_s, u"/events"_s, u"/events/<arg>"_s})
+        m_routes.append({rule, "GET"});
 
     // Assets under /static/ may be nested (static/bootstrap/css/…), which the 6.4 router's <arg> cannot
-    // match, so they are looked up here; everything else is a JSON 404.
+    // match, so they are looked up here; a known path asked with another method is a 405 naming the ones it
+    // has; everything else is a JSON 404.
     m_server->setMissingHandler([this](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
-        Metrics::add(m_hub->metrics().httpRequests);
-        // Written through the responder, these skip afterRequest: they get its Connection header here.
-        auto send = [&responder](QHttpServerResponse response) {
-            response.setHeader("Connection", "close");
-            response.write(std::move(responder));
-        };
         const QString path = request.url().path();
         if (request.method() == QHttpServerRequest::Method::Options) {
             // CORS preflight for the REST API: a page on an allowed origin may send JSON and a bearer token.
             QHttpServerResponse r(QHttpServerResponse::StatusCode::NoContent);
-            applyCors(r, request);
             r.setHeader("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
             r.setHeader("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Client-Id");
             r.setHeader("Access-Control-Max-Age", "600");
-            send(std::move(r));
+            answer(std::move(r), request, std::move(responder));
             return;
         }
-        if (path.startsWith(u"/static/"_s) && !path.contains(u".."_s) &&
-            (request.method() == QHttpServerRequest::Method::Get ||
-             request.method() == QHttpServerRequest::Method::Head)) {
+        const bool read = request.method() == QHttpServerRequest::Method::Get ||
+                          request.method() == QHttpServerRequest::Method::Head;
+        if (path.startsWith(u"/static/"_s) && !path.contains(u".."_s)) {
             const QString resource = u":/web"_s + path;
             if (QFileInfo(resource).isFile()) {
-                send(staticFile(resource));
+                QHttpServerResponse r = read ? staticFile(resource)
+                                             : errorResponse(405, errorCodeName(ErrorCode::MethodNotAllowed),
+                                                             u"%1 is read with GET or HEAD"_s.arg(path));
+                if (!read)
+                    r.setHeader("Allow", "GET, HEAD");
+                answer(std::move(r), request, std::move(responder));
                 return;
             }
         }
-        send(errorResponse(404, u"not_found"_s, u"no route for %1"_s.arg(path)));
-    });
-    m_server->afterRequest([this](QHttpServerResponse &&response, const QHttpServerRequest &request) {
-        Metrics::add(m_hub->metrics().httpRequests);
-        applyCors(response, request);
-        // One request per connection here: the worker reads every request head itself, so that a reused
-        // connection cannot carry an SSE stream (browsers reuse idle ones for EventSource) or a body past the
-        // size and smuggling checks to QHttpServer, which would buffer any of them. The hot routes keep their
-        // connections alive: the worker serves those itself (serveHot), and sees the next head first.
-        response.setHeader("Connection", "close");
-        return std::move(response);
+        // A GET that reaches this handler on a session route is not an upgrade: no route, as before.
+        if (const QByteArray allow = allowedMethods(path);
+            !allow.isEmpty() &&
+            !(request.method() == QHttpServerRequest::Method::Get && allow.startsWith("GET"))) {
+            // RFC 9110 15.5.6: the resource exists, not with this method; Allow says which it has.
+            QHttpServerResponse r =
+                errorResponse(405, errorCodeName(ErrorCode::MethodNotAllowed),
+                              u"method not allowed: %1 answers %2"_s.arg(path, QString::fromLatin1(allow)));
+            r.setHeader("Allow", allow);
+            answer(std::move(r), request, std::move(responder));
+            return;
+        }
+        answer(errorResponse(404, u"not_found"_s, u"no route for %1"_s.arg(path)), request,
+               std::move(responder));
     });
 }
 
@@ -190,7 +243,7 @@ RestResponse HttpApi::serveHot(const HotRoute &route, const RestRequest &request
         response = restError(404, u"not_found"_s, u"no route for %1"_s.arg(request.path));
         break;
     }
-    // What afterRequest does for QHttpServer's routes.
+    // What answer() does for QHttpServer's routes.
     Metrics::add(m_hub->metrics().httpRequests);
     for (const auto &[name, value] : corsHeaders(request.header("origin")))
         response.setHeader(name, value);
@@ -539,7 +592,7 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
     if (!isValidChannelName(channel))
-        return errorResponse(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+        return errorResponse(422, u"bad_channel"_s, invalidChannelMessage(channel));
     if (auto refused = m_guard.require(who.canRead(channel), who.refusal(channel, false)))
         return std::move(*refused);
     Paging paging;
@@ -570,7 +623,7 @@ RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequ
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
     if (!isValidChannelName(channel))
-        return restError(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+        return restError(422, u"bad_channel"_s, invalidChannelMessage(channel));
     if (auto refused = m_guard.check(who.canWrite(channel), who.refusal(channel, true)))
         return std::move(*refused);
     QJsonObject o;
@@ -612,6 +665,8 @@ QHttpServerResponse HttpApi::broadcast(const QHttpServerRequest &request)
     auto message = messageFromPayload(o, u"broadcast"_s);
     if (!message)
         return errorResponse(422, errorCodeName(message.error().code), message.error().message);
+    if (const auto empty = emptyMessageError(*message))
+        return errorResponse(422, errorCodeName(empty->code), empty->message);
     Message m = std::move(message).value();
     m.sender = who.senderFor(QString::fromUtf8(request.value("X-Client-Id")), m.sender);
     const PublishResult id = m_hub->broadcastToAll(std::move(m));
@@ -632,12 +687,14 @@ RestResponse HttpApi::publish(const RestRequest &request)
     if (!channel.isString())
         return restError(422, u"bad_request"_s, u"field 'channel' is required and must be a string"_s);
     if (!isValidChannelName(channel.toString()))
-        return restError(422, u"bad_channel"_s, u"invalid channel name: use [A-Za-z0-9_.:-], 1 to 128"_s);
+        return restError(422, u"bad_channel"_s, invalidChannelMessage(channel.toString()));
     if (auto refused = m_guard.check(who.canWrite(channel.toString()), who.refusal(channel.toString(), true)))
         return std::move(*refused);
     auto message = messageFromPayload(o, u"message"_s);
     if (!message)
         return restError(422, errorCodeName(message.error().code), message.error().message);
+    if (const auto empty = emptyMessageError(*message))
+        return restError(422, errorCodeName(empty->code), empty->message);
     Message m = std::move(message).value();
     m.channel = channel.toString();
     const QString exclude = QString::fromUtf8(request.header("x-client-id"));

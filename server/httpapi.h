@@ -8,10 +8,12 @@
 #include <QJsonArray>
 #include <QObject>
 
+#include <functional>
 #include <optional>
 
 class QHttpServer;
 class QHttpServerRequest;
+class QHttpServerResponder;
 class QHttpServerResponse;
 class QUrlQuery;
 
@@ -49,8 +51,13 @@ public:
     // QHttpServer might read differently stays with it, and the answer cannot depend on which way a request
     // went.
     static HotRoute hotRoute(const HttpRequestHead &head);
-    // The route's handler, then what QHttpServer's afterRequest adds (CORS), counted in /metrics.
+    // The route's handler, then what answer() adds (CORS), counted in /metrics.
     RestResponse serveHot(const HotRoute &route, const RestRequest &request);
+
+    // How every QHttpServer route answers (the model routes too): counted in /metrics, CORS, the connection
+    // closed after it, and for HEAD the head alone.
+    void answer(QHttpServerResponse &&response, const QHttpServerRequest &request,
+                QHttpServerResponder &&responder) const;
 
 private:
     static constexpr int MaxLimit = 1000;
@@ -67,6 +74,13 @@ private:
     QHttpServerResponse withRecovered(QJsonObject page, const QString &channel, qint64 since) const;
 
     void registerRoutes();
+    // Registers a route answering GET and HEAD, or POST, and notes it for allowedMethods().
+    using Handler = std::function<QHttpServerResponse(const QHttpServerRequest &)>;
+    using ArgHandler = std::function<QHttpServerResponse(const QString &, const QHttpServerRequest &)>;
+    void addRoute(const QString &rule, bool get, Handler handler);
+    void addRoute(const QString &rule, bool get, ArgHandler handler);
+    // The Allow header for a path one of these routes has, whatever its method; empty for an unknown path.
+    QByteArray allowedMethods(const QString &path) const;
     HeaderList corsHeaders(QByteArrayView origin) const;
     void applyCors(QHttpServerResponse &response, const QHttpServerRequest &request) const;
     QHttpServerResponse stats(const QHttpServerRequest &request) const;
@@ -87,6 +101,7 @@ private:
     QHttpServer *m_server;
     HttpGuard m_guard;
     QDateTime m_started;
+    QList<std::pair<QString, QByteArray>> m_routes; // rule, "GET, HEAD" or "POST"
 };
 
 } // namespace Herald

@@ -2,6 +2,7 @@
 
 #include "restrequest.h"
 
+#include <QHttpServerResponder>
 #include <QHttpServerResponse>
 #include <QJsonArray>
 #include <QJsonObject>
@@ -31,5 +32,10 @@ QHttpServerResponse errorResponse(int status, const QString &code, const QString
 QHttpServerResponse storeErrorResponse(const StoreError &error);
 std::optional<QHttpServerResponse> readJsonObject(const QHttpServerRequest &request, qint64 maxSize,
                                                   QJsonObject &out);
+
+// Writes the answer; to a HEAD request only its head, with the Content-Length its body has (RFC 9110 9.3.2):
+// QHttpServer 6.4 would send the body too.
+void writeResponse(QHttpServerResponse &&response, const QHttpServerRequest &request,
+                   QHttpServerResponder &&responder);
 
 } // namespace Herald

@@ -1,5 +1,6 @@
 #include "modelapi.h"
 
+#include "httpapi.h"
 #include "httpjson.h"
 #include "hub.h"
 #include "recordstore.h"
@@ -7,6 +8,7 @@
 
 #include <QHttpServer>
 #include <QHttpServerRequest>
+#include <QHttpServerResponder>
 #include <QHttpServerResponse>
 #include <QUrlQuery>
 
@@ -53,8 +55,8 @@ QHttpServerResponse fieldErrors(const QList<FieldError> &errors)
 
 QHttpServerResponse methodNotAllowed(const QString &allowed)
 {
-    QHttpServerResponse r =
-        errorResponse(405, u"bad_request"_s, u"method not allowed here; allowed: %1"_s.arg(allowed));
+    QHttpServerResponse r = errorResponse(405, errorCodeName(ErrorCode::MethodNotAllowed),
+                                          u"method not allowed here; allowed: %1"_s.arg(allowed));
     r.setHeader("Allow", allowed.toLatin1());
     return r;
 }
@@ -78,12 +80,13 @@ bool broadcastWanted(const QHttpServerRequest &request)
 }
 } // namespace
 
-ModelApi::ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QMutex *changes,
-                   QObject *parent)
+ModelApi::ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, const HttpApi *api,
+                   QMutex *changes, QObject *parent)
     : QObject(parent)
     , m_hub(hub)
     , m_config(config)
     , m_server(server)
+    , m_api(api)
     , m_changes(changes)
     , m_guard(hub)
 {
@@ -117,7 +120,7 @@ void ModelApi::registerModel(const ModelSpec &model)
         case Method::Options:
             return preflight(u"GET, POST, OPTIONS"_s);
         default:
-            return methodNotAllowed(u"GET, POST"_s);
+            return methodNotAllowed(u"GET, HEAD, POST"_s);
         }
     };
     const auto item = [this, model](const QString &id, const QHttpServerRequest &request) {
@@ -137,12 +140,21 @@ void ModelApi::registerModel(const ModelSpec &model)
         case Method::Options:
             return preflight(u"GET, PATCH, PUT, DELETE, OPTIONS"_s);
         default:
-            return methodNotAllowed(u"GET, PATCH, PUT, DELETE"_s);
+            return methodNotAllowed(u"GET, HEAD, PATCH, PUT, DELETE"_s);
         }
     };
-    m_server->route(u"/%1/"_s.arg(model.name), Method::AnyKnown, collection);
-    m_server->route(u"/%1"_s.arg(model.name), Method::AnyKnown, collection);
-    m_server->route(u"/%1/<arg>"_s.arg(model.name), Method::AnyKnown, item);
+    // Answered through HttpApi::answer, as every route: CORS, the connection closed, HEAD without a body.
+    const auto answerCollection = [this, collection](const QHttpServerRequest &request,
+                                                     QHttpServerResponder &&responder) {
+        m_api->answer(collection(request), request, std::move(responder));
+    };
+    const auto answerItem = [this, item](const QString &id, const QHttpServerRequest &request,
+                                         QHttpServerResponder &&responder) {
+        m_api->answer(item(id, request), request, std::move(responder));
+    };
+    m_server->route(u"/%1/"_s.arg(model.name), Method::AnyKnown, answerCollection);
+    m_server->route(u"/%1"_s.arg(model.name), Method::AnyKnown, answerCollection);
+    m_server->route(u"/%1/<arg>"_s.arg(model.name), Method::AnyKnown, answerItem);
 }
 
 std::optional<QHttpServerResponse> ModelApi::authorize(const ModelSpec &model,
@@ -375,10 +387,12 @@ QHttpServerResponse ModelApi::remove(const ModelSpec &model, const QString &idTe
             if (*count > 0)
                 return errorResponse(
                     409, u"conflict"_s,
-                    u"%1 %2 is still referenced by %3 %4; delete those first"_s.arg(model.display)
+                    u"%1 %2 is still referenced by %3 %4; delete %5 first"_s.arg(model.display)
                         .arg(*id)
                         .arg(*count)
-                        .arg(other.name));
+                        // "1 post", "2 posts": a model's display name is its singular, its name the plural.
+                        .arg(*count == 1 ? other.display.toLower() : other.name,
+                             *count == 1 ? u"it"_s : u"those"_s));
         }
     }
     const RecordWrite write{RecordWrite::Op::Delete, model.name, *id, {}, fence};

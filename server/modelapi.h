@@ -16,6 +16,8 @@ class QHttpServerResponse;
 
 namespace Herald {
 
+class HttpApi;
+
 class Hub;
 struct RecordWrite;
 
@@ -34,7 +36,7 @@ public:
     // `changes` serialises model changes across the workers' threads, and RecordStore::lockChanges() across
     // the nodes of a cluster: each change's check (unique email, existing author) and its write are not
     // interleaved with another's.
-    ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, QMutex *changes,
+    ModelApi(Hub *hub, const ServerConfig &config, QHttpServer *server, const HttpApi *api, QMutex *changes,
              QObject *parent = nullptr);
 
     static constexpr int MaxListLimit = 1000;
@@ -66,6 +68,7 @@ private:
     Hub *m_hub;
     const ServerConfig m_config;
     QHttpServer *m_server;
+    const HttpApi *m_api;
     QMutex *m_changes;
     HttpGuard m_guard;
 };

@@ -146,7 +146,9 @@ Result<bool, StoreError> RedisConnection::open()
         QMutexLocker lock(&m_mutex);
         m_closed = false;
     }
+    m_opening = true;
     auto pong = command({"PING"});
+    m_opening = false;
     if (!pong)
         return Result<bool, StoreError>::failure(pong.error());
     return true;
@@ -220,7 +222,7 @@ std::shared_ptr<RedisConnection::Link> RedisConnection::connect(StoreError *erro
         const QString why =
             link->context ? QString::fromLocal8Bit(link->context->errstr) : u"out of memory"_s;
         *error = {Error::Kind::Unavailable, u"cannot reach Redis at %1: %2"_s.arg(where, why)};
-        qCWarning(lcRedis).noquote() << error->message;
+        warn(error->message);
         return {};
     }
     const timeval commandTimeout = toTimeval(t.command);
@@ -238,7 +240,7 @@ std::shared_ptr<RedisConnection::Link> RedisConnection::connect(StoreError *erro
         } else {
             return true;
         }
-        qCWarning(lcRedis).noquote() << error->message;
+        warn(error->message);
         return false;
     };
     if (!m_address.password.isEmpty()) {
@@ -289,9 +291,15 @@ Result<RedisReply, StoreError> RedisConnection::exchange(const QByteArrayList &a
             u"lost the connection to Redis at %1: %2"_s.arg(where, QString::fromLocal8Bit(c->errstr));
     }
     error.kind = Error::Kind::Unavailable;
-    qCWarning(lcRedis).noquote() << error.message;
+    warn(error.message);
     drop(l);
     return R::failure(error);
+}
+
+void RedisConnection::warn(const QString &message) const
+{
+    if (!m_opening)
+        qCWarning(lcRedis).noquote() << message;
 }
 
 StoreError RedisConnection::replyError(const redisReply *reply) const
@@ -311,7 +319,7 @@ Result<RedisReply, StoreError> RedisConnection::command(const QByteArrayList &ar
         return reply;
     if (reply.value()->type == REDIS_REPLY_ERROR) {
         const StoreError e = replyError(reply.value().get());
-        qCWarning(lcRedis).noquote() << e.message;
+        warn(e.message);
         return R::failure(e);
     }
     return reply;

@@ -9,6 +9,7 @@
 #include <QHash>
 #include <QMutex>
 
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <optional>
@@ -114,12 +115,16 @@ private:
     // The reply, error replies included; a failure only when the connection broke.
     Result<RedisReply, StoreError> exchange(const QByteArrayList &args);
     StoreError replyError(const redisReply *reply) const;
+    // Logs a failure, except one of open()'s: open() hands it to its caller, who reports it (at start-up, the
+    // one line herald-server prints), so logging it too would say it twice.
+    void warn(const QString &message) const;
 
     const RedisAddress m_address;
     Timeouts m_timeouts;
     mutable QMutex m_mutex;
     QHash<Qt::HANDLE, std::shared_ptr<Link>> m_links;
     bool m_closed = true;
+    std::atomic<bool> m_opening{false};
 };
 
 } // namespace Herald

@@ -23,6 +23,13 @@
 #include <QThread>
 #include <QTimer>
 
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <system_error>
+
+#include <unistd.h>
+
 using namespace Qt::StringLiterals;
 
 namespace Herald {
@@ -53,13 +60,18 @@ quint16 Server::port() const
 
 bool Server::start()
 {
-    QDir dataDir(m_config.dataDir);
-    if (!dataDir.exists() && !QDir().mkpath(m_config.dataDir)) {
-        m_error = u"cannot create data directory %1"_s.arg(m_config.dataDir);
+    // QDir::mkpath and QFileInfo::isWritable say no without saying why; the system's reason is the useful
+    // part.
+    std::error_code created;
+    std::filesystem::create_directories(QFile::encodeName(m_config.dataDir).toStdString(), created);
+    if (created) {
+        m_error = u"cannot create data directory %1: %2"_s.arg(m_config.dataDir,
+                                                               QString::fromLocal8Bit(created.message()));
         return false;
     }
-    if (!QFileInfo(m_config.dataDir).isWritable()) {
-        m_error = u"data directory %1 is not writable"_s.arg(m_config.dataDir);
+    if (::access(QFile::encodeName(m_config.dataDir).constData(), W_OK | X_OK) != 0) {
+        m_error = u"data directory %1 is not writable: %2"_s.arg(
+            m_config.dataDir, QString::fromLocal8Bit(std::strerror(errno)));
         return false;
     }
 
@@ -100,24 +112,28 @@ bool Server::start()
         return false;
     }
 
-    // After listen(): a port in use is the likelier mistake and should be the one line reported.
+    // After listen(): a port in use is the likelier mistake and should be the one line reported. Redis before
+    // the store: an unreachable Redis is then said in one line, before any database is created or migrated.
+    if (m_config.clustered() && !openRedis()) {
+        delete m_listener;
+        m_listener = nullptr;
+        return false;
+    }
     m_store = new Store(m_config, this);
     if (!m_store->open()) {
         m_error = m_store->errorString();
         delete m_store;
         m_store = nullptr;
+        delete m_redis; // opened above: its prune timer must not outlive a start that failed
+        m_redis = nullptr;
         delete m_listener;
         m_listener = nullptr;
         return false;
     }
     m_hub->setStore(m_store);
     m_hub->setInitialSequence(m_store->lastStoredId());
-    if (m_config.clustered() && !joinCluster()) {
-        closeStore();
-        delete m_listener;
-        m_listener = nullptr;
-        return false;
-    }
+    if (m_redis)
+        joinCluster();
 
     const int count =
         m_config.workerThreads > 0 ? m_config.workerThreads : qMax(1, QThread::idealThreadCount());
@@ -150,17 +166,31 @@ bool Server::start()
         m_cluster->start(m_hub->lastId());
     if (m_config.demoIntervalSeconds > 0)
         startDemo();
-    qCInfo(lcServer).noquote()
-        << "herald-server" << HERALD_VERSION << "listening on"
-        << u"%1://%2:%3/"_s.arg(m_config.tls() ? u"https"_s : u"http"_s, m_config.bindText).arg(port())
-        << "with" << count << "I/O threads, auth"
-        << (m_config.tokenAuth() ? u"token"_s : u"open"_s) +
-               (m_cluster ? u", cluster node %1 on %2"_s.arg(m_cluster->nodeId(), m_redisAddress)
-                          : QString());
+    const QString scheme = m_config.tls() ? u"https"_s : u"http"_s;
+    auto urlHost = [](const QString &host) {
+        return host.contains(u':') ? u'[' + host + u']' : host;
+    };
+    qCInfo(lcServer).noquote() << "herald-server" << HERALD_VERSION << "listening on"
+                               << u"%1://%2:%3/"_s.arg(scheme, urlHost(m_config.bindText)).arg(port())
+                               << "with" << count << "I/O threads, auth"
+                               << (m_config.tokenAuth() ? u"token"_s : u"open"_s) +
+                                      (m_cluster ? u", cluster node %1 on %2"_s.arg(m_cluster->nodeId(),
+                                                                                    m_redisAddress)
+                                                 : QString());
+    // What a newcomer wants next: where the page is, and whether notifications will arrive by themselves. A
+    // wildcard bind is reached by this machine's name, not by 0.0.0.0.
+    const bool wildcard = m_config.bind == QHostAddress::AnyIPv4 || m_config.bind == QHostAddress::AnyIPv6 ||
+                          m_config.bind == QHostAddress::Any;
+    const QString pageHost = wildcard ? QHostInfo::localHostName() : urlHost(m_config.bindText);
+    qCInfo(lcServer).noquote() << u"page: %1://%2:%3/?user_id=1; "_s.arg(scheme, pageHost).arg(port()) +
+                                      (m_config.demoIntervalSeconds > 0
+                                           ? u"demo on: a notification to users 1 and 2 every %1 s"_s.arg(
+                                                 m_config.demoIntervalSeconds)
+                                           : u"demo off (--demo-interval 10 turns it on)"_s);
     return true;
 }
 
-bool Server::joinCluster()
+bool Server::openRedis()
 {
     const auto address = RedisAddress::parse(m_config.redisUrl);
     if (!address) {
@@ -169,20 +199,22 @@ bool Server::joinCluster()
     }
     m_redisAddress = address->toString();
     m_redis = new RedisHistory(m_config, *address, m_config.redisPrefix, this);
-    if (!m_redis->open()) {
-        m_error = m_redis->errorString();
-        delete m_redis;
-        m_redis = nullptr;
-        return false;
-    }
-    auto last = m_redis->lastId();
+    auto last = m_redis->open() ? m_redis->lastId() : Result<qint64, StoreError>::failure({});
     if (!last) {
-        m_error = u"cannot read the cluster's sequence from Redis at %1: %2"_s.arg(m_redisAddress,
-                                                                                   last.error().message);
+        m_error = last.error().message.isEmpty()
+                      ? m_redis->errorString()
+                      : u"cannot read the cluster's sequence from Redis at %1: %2"_s.arg(
+                            m_redisAddress, last.error().message);
         delete m_redis;
         m_redis = nullptr;
         return false;
     }
+    m_redisLastId = *last;
+    return true;
+}
+
+void Server::joinCluster()
+{
     // Unique without configuration: two nodes on one host differ by port, a restarted node by the suffix.
     const QString nodeId =
         !m_config.nodeId.isEmpty()
@@ -192,8 +224,7 @@ bool Server::joinCluster()
     m_cluster = new Cluster(m_hub, m_redis, m_config, nodeId, this);
     m_cluster->setAddress(u"%1:%2"_s.arg(m_config.bindText).arg(port()));
     m_hub->setCluster(m_cluster, m_redis);
-    m_hub->setInitialSequence(*last);
-    return true;
+    m_hub->setInitialSequence(m_redisLastId);
 }
 
 void Server::startDemo()

@@ -50,7 +50,8 @@ Q_SIGNALS:
 
 private:
     // --redis: opens the cluster's history in Redis (refusing to start without it) and joins the cluster.
-    bool joinCluster();
+    bool openRedis();   // reaches Redis and reads the cluster's sequence: the start-up check
+    void joinCluster(); // after the store: the cluster node on that Redis
     void startDemo();
     void stopThreads();
     void closeStore();
@@ -63,6 +64,7 @@ private:
     RedisHistory *m_redis = nullptr;
     Cluster *m_cluster = nullptr;
     QString m_redisAddress; // for messages: the URL without its password
+    qint64 m_redisLastId = 0;
     Listener *m_listener = nullptr;
     QMutex m_modelChanges; // shared by the workers' ModelApi
     QTimer *m_demo = nullptr;

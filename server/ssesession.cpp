@@ -45,7 +45,9 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
         const QString ch = part.trimmed();
         if (!isValidChannelName(ch) || ch.startsWith(Channels::ClientPrefix)) {
             writeHttpError(socket, 400, "Bad Request", u"bad_channel"_s,
-                           u"invalid channel name '%1'"_s.arg(ch.left(140)));
+                           ch.startsWith(Channels::ClientPrefix)
+                               ? u"client: channels are personal and cannot be subscribed"_s
+                               : invalidChannelMessage(ch));
             return nullptr;
         }
         if (!channels.contains(ch))

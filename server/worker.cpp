@@ -138,7 +138,7 @@ Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int ind
     m_http = new QHttpServer(this);
     m_httpIntake = new HttpIntake(this);
     m_api = new HttpApi(m_hub, m_config, m_http, this);
-    new ModelApi(m_hub, m_config, m_http, modelMutex, this);
+    new ModelApi(m_hub, m_config, m_http, m_api, modelMutex, this);
     m_httpIntake->bindTo(m_http);
     m_heartbeat.setInterval(m_config.sseHeartbeat);
     connect(&m_heartbeat, &QTimer::timeout, this, &Worker::heartbeat);

@@ -291,6 +291,8 @@ const QByteArray &WsSession::encoded(const Envelope &envelope) const
 
 void WsSession::welcome(const QStringList &channels, const QString &userId)
 {
+    // docs/protocol.md: `connected` is the first frame; what was wrong with the query follows it.
+    m_heldErrors.emplace();
     QJsonArray subscribed;
     if (!userId.isEmpty()) {
         if (isValidIdentifier(userId)) {
@@ -314,6 +316,10 @@ void WsSession::welcome(const QStringList &channels, const QString &userId)
                          {"last_id"_L1, m_worker->hub()->lastId()},
                          {"epoch"_L1, m_worker->hub()->epoch()},
                          {"timestamp"_L1, nowTimestamp()}});
+    const QList<QJsonObject> held = std::move(*m_heldErrors);
+    m_heldErrors.reset();
+    for (const QJsonObject &error : held)
+        sendJson(error, nullptr);
 }
 
 void WsSession::resume(const QStringList &channels, qint64 since, const QString &epoch,
@@ -414,8 +420,8 @@ void WsSession::onReadyRead()
                 if (now - m_dropWindowMs >= 1000) {
                     m_dropWindowMs = now;
                     m_strikes = 0;
-                    sendError(ErrorCode::RateLimited, u"slow down: at most %1 messages per second"_s.arg(
-                                                          m_worker->config().rateLimit));
+                    sendError(ErrorCode::RateLimited,
+                              u"slow down: at most %1 frames per second"_s.arg(m_worker->config().rateLimit));
                 }
                 if (++m_strikes > 2 * m_worker->config().rateLimit)
                     close(Ws::CloseCode::PolicyViolation, u"rate limit exceeded"_s); // the rest: only a Close
@@ -492,16 +498,17 @@ void WsSession::sendError(ErrorCode code, const QString &message, const Request 
     QJsonObject o{{"type"_L1, "error"_L1}, {"code"_L1, errorCodeName(code)}, {"message"_L1, message}};
     if (replyTo)
         o.insert("action"_L1, replyTo->name);
+    if (m_heldErrors && !replyTo) {
+        m_heldErrors->append(o);
+        return;
+    }
     sendJson(o, replyTo);
 }
 
 bool WsSession::subscribeChecked(const QString &channel, const Request *replyTo)
 {
     if (!isValidChannelName(channel)) {
-        sendError(
-            ErrorCode::BadChannel,
-            u"invalid channel name '%1': use [A-Za-z0-9_.:-], 1 to 128 characters"_s.arg(channel.left(140)),
-            replyTo);
+        sendError(ErrorCode::BadChannel, invalidChannelMessage(channel), replyTo);
         return false;
     }
     if (channel.startsWith(Channels::ClientPrefix)) {
@@ -726,15 +733,19 @@ void WsSession::doSubscribe(const Request &r, bool sub)
             resumed.append(ch);
         } else {
             if (!isValidChannelName(ch)) {
-                sendError(ErrorCode::BadChannel, u"invalid channel name '%1'"_s.arg(ch.left(140)), &r);
+                sendError(ErrorCode::BadChannel, invalidChannelMessage(ch), &r);
                 continue;
             }
             unsubscribe(ch);
         }
         if (ack) {
+            // last_id is the hub's (ids are one sequence over every channel): the since that resumes this
+            // subscription. last_id_scope says so in the frame, since "last_id" next to "channel" reads as
+            // the channel's (appended; the meaning of last_id is unchanged).
             sendJson(QJsonObject{{"type"_L1, sub ? "subscribed"_L1 : "unsubscribed"_L1},
                                  {"channel"_L1, ch},
-                                 {"last_id"_L1, m_worker->hub()->lastId()}},
+                                 {"last_id"_L1, m_worker->hub()->lastId()},
+                                 {"last_id_scope"_L1, "hub"_L1}},
                      &r);
         }
     }
@@ -761,7 +772,10 @@ void WsSession::doPublish(const Request &r)
         return;
     }
     if (!isValidChannelName(channel)) {
-        sendError(ErrorCode::BadChannel, u"invalid channel name"_s, &r);
+        sendError(ErrorCode::BadChannel,
+                  ch->has_value() ? invalidChannelMessage(channel)
+                                  : u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s,
+                  &r);
         return;
     }
     if (!allowed(m_identity.canWrite(channel), m_identity.refusal(channel, true), &r))
@@ -773,6 +787,10 @@ void WsSession::doPublish(const Request &r)
     auto message = messageFromPayload(payload, u"message"_s);
     if (!message) {
         sendError(message.error().code, message.error().message, &r);
+        return;
+    }
+    if (const auto empty = emptyMessageError(*message)) {
+        sendError(empty->code, empty->message, &r);
         return;
     }
     Message m = std::move(message).value();
@@ -849,6 +867,10 @@ void WsSession::doBroadcast(const Request &r)
     auto message = messageFromPayload(payload, u"broadcast"_s);
     if (!message) {
         sendError(message.error().code, message.error().message, &r);
+        return;
+    }
+    if (const auto empty = emptyMessageError(*message)) {
+        sendError(empty->code, empty->message, &r);
         return;
     }
     Message m = std::move(message).value();

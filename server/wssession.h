@@ -74,6 +74,8 @@ private:
     Identity m_identity;
     RouteSetup m_setup;
     bool m_awaitingAuth = false;
+    // While welcome() subscribes to the query's channels, its error frames wait here: `connected` goes first.
+    std::optional<QList<QJsonObject>> m_heldErrors;
     ExpiryTimer m_expiry;
     qint64 m_lastReceivedMs = 0;
     bool m_pingSent = false;

@@ -24,6 +24,12 @@ bool isValidChannelName(QStringView name)
     return true;
 }
 
+QString invalidChannelMessage(QStringView name)
+{
+    return QStringLiteral("invalid channel name '%1': use [A-Za-z0-9_.:-], 1 to 128 characters")
+        .arg(name.left(140));
+}
+
 bool isValidIdentifier(QStringView id)
 {
     // The longest prefix is "client:" (7 characters).

@@ -7,6 +7,9 @@ namespace Herald {
 
 // Channel names are [A-Za-z0-9_.:-]{1,128} (SPEC section 2).
 bool isValidChannelName(QStringView name);
+// What every route says about a name that is not one, naming it (cut to 140 characters):
+// "invalid channel name 'a b': use [A-Za-z0-9_.:-], 1 to 128 characters".
+QString invalidChannelMessage(QStringView name);
 
 // Well-known channels and prefixes.
 namespace Channels {

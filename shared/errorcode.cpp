@@ -33,6 +33,8 @@ QString errorCodeName(ErrorCode code)
         return u"conflict"_s;
     case ErrorCode::TooManySubscriptions:
         return u"too_many_subscriptions"_s;
+    case ErrorCode::MethodNotAllowed:
+        return u"method_not_allowed"_s;
     }
     return u"internal"_s;
 }

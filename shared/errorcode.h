@@ -22,6 +22,9 @@ enum class ErrorCode
     Conflict,      // "conflict": a unique value is taken, or a record is still referenced
     // "too_many_subscriptions": over --max-subscriptions on one connection
     TooManySubscriptions,
+    // "method_not_allowed": HTTP 405, a route asked with a method it does not have (its Allow header lists
+    // them)
+    MethodNotAllowed,
 };
 
 QString errorCodeName(ErrorCode code);

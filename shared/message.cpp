@@ -93,6 +93,14 @@ Result<Message, ProtocolError> Message::fromJson(const QJsonObject &object)
     return m;
 }
 
+std::optional<ProtocolError> emptyMessageError(const Message &message)
+{
+    if (!message.title.isEmpty() || !message.message.isEmpty() || !message.data.isUndefined())
+        return std::nullopt;
+    return ProtocolError{ErrorCode::BadRequest,
+                         u"nothing to publish: give a 'title', a 'message' or 'data'"_s};
+}
+
 Result<Message, ProtocolError> messageFromPayload(const QJsonObject &object, const QString &defaultType)
 {
     using R = Result<Message, ProtocolError>;

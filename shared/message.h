@@ -9,6 +9,8 @@
 #include <QJsonValue>
 #include <QString>
 
+#include <optional>
+
 namespace Herald {
 
 // One message as it travels through the hub (SPEC section 2):
@@ -42,5 +44,9 @@ QString nowTimestamp();
 // Reads the optional payload fields (type, title, message, data, sender) of a publish request or an HTTP
 // body into a Message, checking their JSON types. The channel is not read here.
 Result<Message, ProtocolError> messageFromPayload(const QJsonObject &object, const QString &defaultType);
+
+// A publish or broadcast must carry something to show: a title, a message or data. One with none would reach
+// every subscriber as an empty notification, so it is refused (bad_request, HTTP 422). Empty when it has one.
+std::optional<ProtocolError> emptyMessageError(const Message &message);
 
 } // namespace Herald

@@ -1,5 +1,6 @@
 #include "testclient.h"
 
+#include <QFile>
 #include <QProcess>
 #include <QTcpServer>
 #include <QTemporaryDir>
@@ -19,7 +20,11 @@ private Q_SLOTS:
     void help();
     void badOptionIsOneLine();
     void portInUse();
+    void unwritableDataDir_data();
     void unwritableDataDir();
+    void startupSaysPageAndDemo_data();
+    void startupSaysPageAndDemo();
+    void redisUnreachableIsOneLine();
     void sigtermClosesClients_data();
     void sigtermClosesClients();
     void sigtermAfterAdminKick();
@@ -55,6 +60,12 @@ void tst_Cli::help()
     QCOMPARE(r.exitCode, 0);
     QVERIFY(r.out.contains("--port"));
     QVERIFY(r.out.contains("--demo-interval"));
+    // The program as a user types it, not the build path it was started by.
+    QVERIFY2(r.out.startsWith("Usage: herald-server [options]\n"), r.out.left(200).constData());
+    const Run token = run({u"token"_s, u"--help"_s});
+    QCOMPARE(token.exitCode, 0);
+    QVERIFY2(token.out.startsWith("Usage: herald-server token "), token.out.left(200).constData());
+    QVERIFY(!token.out.contains("--bind"));
 }
 
 void tst_Cli::badOptionIsOneLine()
@@ -76,12 +87,70 @@ void tst_Cli::portInUse()
     QVERIFY2(r.err.contains("cannot listen on 127.0.0.1:") && r.err.contains("address"), r.err.constData());
 }
 
+void tst_Cli::unwritableDataDir_data()
+{
+    QTest::addColumn<QString>("dir");
+    QTest::addColumn<QByteArray>("reason"); // the system's, after the path
+    QTest::newRow("in /proc") << u"/proc/herald-cannot-be-here"_s << QByteArray("No such file or directory");
+    QTest::newRow("under a file") << u"/dev/null/herald"_s << QByteArray("Not a directory");
+}
+
 void tst_Cli::unwritableDataDir()
 {
-    const Run r = run({u"--port"_s, u"0"_s, u"--data-dir"_s, u"/proc/herald-cannot-be-here"_s});
+    QFETCH(QString, dir);
+    QFETCH(QByteArray, reason);
+    const Run r = run({u"--port"_s, u"0"_s, u"--data-dir"_s, dir});
     QCOMPARE(r.exitCode, 1);
     QCOMPARE(r.err.count('\n'), 1);
-    QVERIFY2(r.err.contains("data directory"), r.err.constData());
+    QCOMPARE(r.err, "herald-server: cannot create data directory " + dir.toUtf8() + ": " + reason + '\n');
+}
+
+void tst_Cli::startupSaysPageAndDemo_data()
+{
+    QTest::addColumn<QStringList>("args");
+    QTest::addColumn<QByteArray>("demo");
+    QTest::newRow("demo on") << QStringList{u"--demo-interval"_s, u"7"_s}
+                             << QByteArray("demo on: a notification to users 1 and 2 every 7 s");
+    QTest::newRow("demo off") << QStringList{} << QByteArray("demo off (--demo-interval 10 turns it on)");
+}
+
+// Start-up says where the page is and whether the demo runs, not only where it listens.
+void tst_Cli::startupSaysPageAndDemo()
+{
+    QFETCH(QStringList, args);
+    QFETCH(QByteArray, demo);
+    QTemporaryDir dir;
+    const quint16 port = freePort();
+    QProcess server;
+    server.start(QStringLiteral(HERALD_SERVER_BINARY),
+                 args + QStringList{u"--port"_s, QString::number(port), u"--data-dir"_s, dir.path()});
+    QVERIFY(server.waitForStarted());
+    QByteArray err;
+    QElapsedTimer t;
+    t.start();
+    while (!err.contains("page: ") && t.elapsed() < 20000) {
+        server.waitForReadyRead(100);
+        err += server.readAllStandardError();
+    }
+    ::kill(pid_t(server.processId()), SIGTERM);
+    QVERIFY(server.waitForFinished(5000));
+    err += server.readAllStandardError();
+    const QByteArray url = "http://127.0.0.1:" + QByteArray::number(port);
+    QVERIFY2(err.contains(QByteArray("listening on " + url + "/")), err.constData());
+    QVERIFY2(err.contains(QByteArray("page: " + url + "/?user_id=1; " + demo + "\n")), err.constData());
+}
+
+// A cluster node that cannot reach Redis says so in one line, before it creates or migrates a database.
+void tst_Cli::redisUnreachableIsOneLine()
+{
+    QTemporaryDir dir;
+    const quint16 nobody = freePort();
+    const Run r = run({u"--port"_s, u"0"_s, u"--data-dir"_s, dir.path(), u"--redis"_s,
+                       u"redis://127.0.0.1:%1"_s.arg(nobody)});
+    QCOMPARE(r.exitCode, 1);
+    QCOMPARE(r.err, "herald-server: cannot reach Redis at redis://127.0.0.1:" + QByteArray::number(nobody) +
+                        ": Connection refused\n");
+    QVERIFY(!QFile::exists(dir.filePath(u"herald.db"_s)));
 }
 
 void tst_Cli::sigtermClosesClients_data()

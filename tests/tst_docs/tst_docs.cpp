@@ -699,6 +699,9 @@ private Q_SLOTS:
     void closeCodes();
     void documentedDefaults_data();
     void documentedDefaults();
+    void readmeTour();
+    void readmeSynopsis_data();
+    void readmeSynopsis();
 
 private:
     // A server with the documented defaults, on a free port, its data in dataDir.
@@ -843,7 +846,7 @@ void tst_Docs::errorCodesAreKnown()
 {
     QFETCH(QString, code);
     QStringList known;
-    for (int i = 0; i <= int(Herald::ErrorCode::TooManySubscriptions); ++i)
+    for (int i = 0; i <= int(Herald::ErrorCode::MethodNotAllowed); ++i)
         known.append(Herald::errorCodeName(Herald::ErrorCode(i)));
     QVERIFY2(known.contains(code), qPrintable(u"'%1' is not one of %2"_s.arg(code, known.join(u", "_s))));
 }
@@ -1531,8 +1534,9 @@ void tst_Docs::httpPublishSkipsClient()
     WsClient *me = keep(openWs(u"/ws?channels=news&client_id="_s + skipped));
     WsClient *other = keep(openWs(u"/ws?channels=news&client_id=other"_s));
     QVERIFY(me && other && ready(me) && ready(other));
-    const HttpResult r = http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","type":"created"})",
-                              {{m.captured(1).toLatin1(), skipped.toLatin1()}});
+    const HttpResult r =
+        http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","type":"created","data":{"id":1}})",
+             {{m.captured(1).toLatin1(), skipped.toLatin1()}});
     QCOMPARE(r.status, 202);
     QVERIFY(other->waitFor(u"created"_s));
     QVERIFY(noneGot({me}, u"created"_s, u"news"_s));
@@ -1597,6 +1601,17 @@ void tst_Docs::httpRejections()
             m_port, "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
                     "Content-Length: " +
                         length + "\r\n\r\n");
+    } else if (status == 405) {
+        static const QRegularExpression example(u"`405` with `([^`:]+): ([^`]+)`"_s);
+        static const QRegularExpression request(u"\\(`([A-Z]+) (/[^`]*)`\\) `405`"_s);
+        const auto m = example.match(paragraph);
+        const auto r = request.match(paragraph);
+        QVERIFY2(m.hasMatch() && r.hasMatch(),
+                 "the request that gets 405, and its header, are not documented");
+        expectHeader =
+            QByteArray("\r\n" + m.captured(1).toLatin1() + ": " + m.captured(2).toLatin1() + "\r\n");
+        answer = httpAnswer(m_port, r.captured(1).toLatin1() + ' ' + r.captured(2).toLatin1() +
+                                        " HTTP/1.1\r\nHost: localhost\r\n\r\n");
     } else if (status == 411) {
         answer = httpAnswer(m_port,
                             "POST /api/publish HTTP/1.1\r\nHost: localhost\r\nTransfer-Encoding: chunked\r\n"
@@ -1979,6 +1994,331 @@ void tst_Docs::documentedDefaults()
     QFETCH(QString, documented);
     QFETCH(QString, actual);
     QCOMPARE(documented, actual);
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// README.md: the tour under "## Using it" is run as a reader would, in order, against one fresh server with
+// the defaults (no demo): every curl command, then every websocat session. Ids and counts are compared
+// exactly, so the README shows what a reader sees.
+
+namespace {
+const ProtocolDoc &readme()
+{
+    static const ProtocolDoc d = [] {
+        ProtocolDoc p;
+        p.load(QStringLiteral(HERALD_README));
+        return p;
+    }();
+    return d;
+}
+
+// One curl command of the tour, as curl reads it.
+struct CurlCommand
+{
+    int line = 0;
+    QByteArray method;
+    QString path; // with its query
+    QList<QPair<QByteArray, QByteArray>> headers;
+    QByteArray body;
+    bool stream = false;    // -N: an event stream
+    QString expectedBody;   // the "# {…}" line under it
+    int expectedStatus = 0; // "# 201, …" after it
+};
+
+// Splits a shell command line into words: single and double quotes, no expansion (the tour has none).
+QStringList shellWords(const QString &command)
+{
+    QStringList words;
+    QString current;
+    bool inWord = false;
+    QChar quote;
+    for (QChar c : command) {
+        if (!quote.isNull()) {
+            if (c == quote)
+                quote = QChar();
+            else
+                current += c;
+        } else if (c == u'\'' || c == u'"') {
+            quote = c;
+            inWord = true;
+        } else if (c.isSpace()) {
+            if (inWord)
+                words.append(current);
+            current.clear();
+            inWord = false;
+        } else if (c == u'#' && !inWord) {
+            break; // a comment
+        } else {
+            current += c;
+            inWord = true;
+        }
+    }
+    if (inWord)
+        words.append(current);
+    return words;
+}
+
+QList<CurlCommand> readmeCurls(QString *error)
+{
+    QList<CurlCommand> out;
+    for (const Fence &f : readme().fences()) {
+        if (f.lang != u"sh"_s || f.section != u"## Using it"_s)
+            continue;
+        const QStringList lines = f.text.split(u'\n');
+        for (qsizetype i = 0; i < lines.size(); ++i) {
+            QString command = lines.at(i);
+            const int line = f.line + int(i);
+            if (!command.startsWith(u"curl "_s)) {
+                if (command.startsWith(u"# {"_s) && !out.isEmpty())
+                    out.last().expectedBody = command.mid(2);
+                continue;
+            }
+            while (command.trimmed().endsWith(u'\\') && i + 1 < lines.size())
+                command = command.trimmed().chopped(1) + u' ' + lines.at(++i).trimmed();
+            CurlCommand c;
+            c.line = line;
+            static const QRegularExpression status(u"#\\s*(\\d{3})\\b"_s);
+            if (const auto m = status.match(command); m.hasMatch())
+                c.expectedStatus = m.captured(1).toInt();
+            const QStringList words = shellWords(command);
+            for (qsizetype w = 1; w < words.size(); ++w) {
+                const QString &word = words.at(w);
+                if (word == u"-s"_s || word == u"-i"_s) {
+                    continue;
+                } else if (word == u"-N"_s) {
+                    c.stream = true;
+                } else if (word == u"-X"_s && w + 1 < words.size()) {
+                    c.method = words.at(++w).toLatin1();
+                } else if (word == u"-H"_s && w + 1 < words.size()) {
+                    const QString h = words.at(++w);
+                    c.headers.append(
+                        {h.section(u':', 0, 0).trimmed().toLatin1(), h.section(u':', 1).trimmed().toUtf8()});
+                } else if (word == u"-d"_s && w + 1 < words.size()) {
+                    c.body = words.at(++w).toUtf8();
+                } else if (word.startsWith(u"localhost:8000/"_s)) {
+                    c.path = word.mid(QStringView(u"localhost:8000").size());
+                } else {
+                    *error = u"line %1: tst_docs does not know curl's '%2'; teach it"_s.arg(line).arg(word);
+                    return {};
+                }
+            }
+            if (c.method.isEmpty())
+                c.method = c.body.isEmpty() ? "GET" : "POST";
+            // What curl sends with -d unless told otherwise.
+            const bool typed = std::any_of(c.headers.cbegin(), c.headers.cend(), [](const auto &h) {
+                return h.first.compare("content-type", Qt::CaseInsensitive) == 0;
+            });
+            if (!c.body.isEmpty() && !typed)
+                c.headers.append(
+                    qMakePair(QByteArray("Content-Type"), QByteArray("application/x-www-form-urlencoded")));
+            out.append(c);
+        }
+    }
+    return out;
+}
+
+// One websocat session of the tour: its URL and its lines, "> " sent, "< " received.
+struct WsSession
+{
+    int line = 0;
+    QString path;
+    QList<std::pair<int, QString>> lines; // line number, "> …" or "< …"
+};
+
+QList<WsSession> readmeWebSockets()
+{
+    QList<WsSession> out;
+    for (const Fence &f : readme().fences()) {
+        if (f.lang != u"text"_s || f.section != u"## Using it"_s || !f.text.contains(u"$ websocat "_s))
+            continue;
+        const QStringList lines = f.text.split(u'\n');
+        for (qsizetype i = 0; i < lines.size(); ++i) {
+            const QString &l = lines.at(i);
+            if (l.startsWith(u"$ websocat "_s)) {
+                WsSession s;
+                s.line = f.line + int(i);
+                const QStringList words = shellWords(l.mid(2));
+                s.path = words.value(1).mid(QStringView(u"ws://127.0.0.1:8000").size());
+                out.append(s);
+            } else if ((l.startsWith(u"> "_s) || l.startsWith(u"< "_s)) && !out.isEmpty()) {
+                out.last().lines.append({f.line + int(i), l});
+            }
+        }
+    }
+    return out;
+}
+
+// Numbers in the README are what a reader following the tour sees: compared exactly.
+void compareNumbers(const QJsonValue &example, const QJsonValue &live, const QString &path,
+                    QStringList &problems)
+{
+    if (example.isDouble() && live.isDouble()) {
+        if (example.toInteger() != live.toInteger())
+            problems.append(u"%1: the README shows %2, the server sends %3"_s.arg(path)
+                                .arg(example.toInteger())
+                                .arg(live.toInteger()));
+    } else if (example.isObject() && live.isObject()) {
+        const QJsonObject e = example.toObject();
+        const QJsonObject l = live.toObject();
+        for (auto it = e.begin(); it != e.end(); ++it)
+            compareNumbers(it.value(), l.value(it.key()), path + u'.' + it.key(), problems);
+    } else if (example.isArray() && live.isArray()) {
+        const QJsonArray e = example.toArray();
+        const QJsonArray l = live.toArray();
+        for (qsizetype i = 0; i < e.size() && i < l.size(); ++i)
+            compareNumbers(e.at(i), l.at(i), u"%1[%2]"_s.arg(path).arg(i), problems);
+    }
+}
+
+QString readmeDiff(const QJsonObject &example, const QJsonObject &live)
+{
+    QStringList problems = shapeProblems(example, live);
+    compareNumbers(example, live, QString(), problems);
+    return describe(problems, example, live);
+}
+} // namespace
+
+void tst_Docs::readmeTour()
+{
+    QVERIFY2(readme().lineCount() > 1, qPrintable(readme().errorString()));
+    QString error;
+    const QList<CurlCommand> curls = readmeCurls(&error);
+    QVERIFY2(error.isEmpty(), qPrintable(error));
+    QVERIFY(curls.size() > 10);
+    for (const CurlCommand &c : curls) {
+        const QString where = u"README line %1: "_s.arg(c.line);
+        if (c.stream) {
+            SseClient sse;
+            QByteArray extra;
+            for (const auto &[name, value] : c.headers)
+                extra += name + ": " + value + "\r\n";
+            QVERIFY(sse.open(m_port, c.path.toUtf8(), extra));
+            QElapsedTimer t;
+            t.start();
+            while (sse.head().isEmpty() && t.elapsed() < 5000) {
+                sse.poll();
+                QTest::qWait(5);
+            }
+            QVERIFY2(sse.head().startsWith("HTTP/1.1 200 ") && sse.head().contains("text/event-stream"),
+                     qPrintable(where + QString::fromUtf8(sse.head())));
+            sse.close();
+            continue;
+        }
+        const HttpResult r = http(c.method, m_port, c.path, c.body, c.headers);
+        if (c.expectedStatus)
+            QVERIFY2(r.status == c.expectedStatus, qPrintable(where + QString::fromUtf8(r.body)));
+        else
+            QVERIFY2(r.status >= 200 && r.status < 300, qPrintable(where + QString::fromUtf8(r.body)));
+        if (!c.expectedBody.isEmpty()) {
+            const auto expected = parseExample(c.expectedBody, &error);
+            QVERIFY2(expected, qPrintable(where + error));
+            const QString diff = readmeDiff(*expected, r.json());
+            QVERIFY2(diff.isEmpty(), qPrintable(where + diff));
+        }
+    }
+
+    const QList<WsSession> sessions = readmeWebSockets();
+    QVERIFY(sessions.size() >= 5);
+    // Each websocat stays open, as in its own terminal: later sessions count the earlier ones.
+    for (const WsSession &s : sessions) {
+        QString path = s.path;
+        // The epoch is random per history: the reader pastes the one their server sent.
+        static const QRegularExpression epoch(u"epoch=[0-9a-f]{16}"_s);
+        path.replace(epoch, u"epoch="_s + m_server->hub()->epoch());
+        WsClient *c = keep(openWs(path));
+        QVERIFY2(c, qPrintable(u"README line %1: cannot open %2"_s.arg(s.line).arg(path)));
+        // The admin feed interleaves counts and events it does not show; every other route sends exactly
+        // what the README shows, in that order.
+        const bool feed = s.path == u"/ws/server"_s;
+        for (const auto &[line, text] : s.lines) {
+            const QString where = u"README line %1: "_s.arg(line);
+            const auto example = parseExample(text.mid(2), &error);
+            QVERIFY2(example, qPrintable(where + error));
+            if (text.startsWith(u'>')) {
+                // As a reader types: whatever the server sends before it has arrived, and must be shown
+                // above.
+                QTest::qWait(100);
+                if (!feed && !c->frames().isEmpty())
+                    QFAIL(qPrintable(
+                        where +
+                        u"before this, %1 sent a frame the README does not show: %2"_s.arg(
+                            s.path, QString::fromUtf8(Herald::compactJson(c->frames().constFirst())))));
+                c->send(stripOpen(*example).toObject());
+                continue;
+            }
+            const QString type = example->value("type"_L1).toString();
+            std::optional<QJsonObject> live;
+            QElapsedTimer t;
+            t.start();
+            while (!live && t.elapsed() < 5000) {
+                if (feed) {
+                    live = c->waitFor(type, 5000);
+                    break;
+                }
+                if (!c->frames().isEmpty())
+                    live = c->frames().takeFirst();
+                else
+                    QTest::qWait(5);
+            }
+            QVERIFY2(live, qPrintable(where + u"no frame arrived"_s));
+            const QString diff = readmeDiff(*example, *live);
+            QVERIFY2(diff.isEmpty(), qPrintable(where + diff));
+        }
+        // Nothing more than the README shows came meanwhile on the strict routes.
+        QTest::qWait(100);
+        if (!feed) {
+            if (!c->frames().isEmpty())
+                QFAIL(qPrintable(
+                    u"README line %1: %2 sent a frame the README does not show: %3"_s.arg(s.line).arg(
+                        s.path, QString::fromUtf8(Herald::compactJson(c->frames().constFirst())))));
+        }
+        c->frames().clear();
+    }
+}
+
+// "Running it for real" lists every option --help has, and only those: the server's and the token command's.
+void tst_Docs::readmeSynopsis_data()
+{
+    QTest::addColumn<QString>("command");
+    QTest::addColumn<QStringList>("arguments");
+    QTest::newRow("herald-server") << u"herald-server ["_s << QStringList{u"herald-server"_s, u"--help"_s};
+    QTest::newRow("herald-server token")
+        << u"herald-server token "_s << QStringList{u"herald-server"_s, u"token"_s, u"--help"_s};
+}
+
+void tst_Docs::readmeSynopsis()
+{
+    QFETCH(QString, command);
+    QFETCH(QStringList, arguments);
+    const auto help = Herald::parseServerOptions(arguments);
+    QVERIFY(help && help->action == Herald::ServerOptions::Action::Help);
+    static const QRegularExpression option(u"--[a-z][a-z-]*"_s);
+    auto options = [](const QString &text) {
+        QStringList out;
+        for (auto it = option.globalMatch(text); it.hasNext();)
+            out.append(it.next().captured());
+        out.removeDuplicates();
+        out.removeAll(u"--help"_s);
+        out.removeAll(u"--version"_s);
+        out.sort();
+        return out;
+    };
+    // The help's option list, without its description (which mentions other commands' options).
+    const QString helped = help->text.mid(help->text.indexOf(u"\nOptions:"_s));
+    QString synopsis;
+    for (const Fence &f : readme().fences()) {
+        if (f.section != u"## Running it for real"_s || f.lang != u"text"_s)
+            continue;
+        bool in = false;
+        for (const QString &line : f.text.split(u'\n')) {
+            if (line.startsWith(u"herald-server"_s))
+                in = line.startsWith(command);
+            if (in)
+                synopsis += line + u'\n';
+        }
+    }
+    QVERIFY2(!synopsis.isEmpty(), qPrintable(u"the README has no synopsis of %1"_s.arg(command)));
+    QCOMPARE(options(synopsis), options(helped));
 }
 
 QTEST_MAIN(tst_Docs)

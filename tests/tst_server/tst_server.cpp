@@ -64,6 +64,11 @@ private Q_SLOTS:
     void adminDisconnectsClientOnItsThread();
     void sseNamedAndSeedStreams();
     void gracefulStopSends1001();
+    void restAnswersSayWhat_data();
+    void restAnswersSayWhat();
+    void headAnswersLikeGet_data();
+    void headAnswersLikeGet();
+    void webSocketRefusesEmptyPublish();
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -430,9 +435,15 @@ void tst_Server::badQueryChannelGetsErrorFrame()
     const auto error = c->waitFor(u"error"_s);
     QVERIFY(error);
     QCOMPARE(error->value("code"_L1).toString(), u"bad_channel"_s);
+    QCOMPARE(error->value("message"_L1).toString(),
+             u"invalid channel name 'not ok': use [A-Za-z0-9_.:-], 1 to 128 characters"_s);
     const auto hello = c->waitFor(u"connected"_s);
     QVERIFY(hello);
     QCOMPARE(hello->value("channels"_L1).toArray(), QJsonArray({u"ok"_s}));
+    // docs/protocol.md: `connected` is the first frame, whatever the query held.
+    QVERIFY(c->raw().size() >= 2);
+    QCOMPARE(parseObject(c->raw().at(0).toUtf8()).value("type"_L1).toString(), u"connected"_s);
+    QCOMPARE(parseObject(c->raw().at(1).toUtf8()).value("type"_L1).toString(), u"error"_s);
     c->sendBinary("\x01\x02"_ba);
     const auto binaryError = c->waitFor(u"error"_s);
     QVERIFY(binaryError);
@@ -536,8 +547,9 @@ void tst_Server::restPublishExcludesClient()
     auto other = client(u"/ws?channels=users&client_id=other"_s);
     QVERIFY(me && other);
     QVERIFY(me->waitFor(u"connected"_s) && other->waitFor(u"connected"_s));
-    const HttpResult r = http("POST", m_port, u"/api/publish"_s, R"({"channel":"users","type":"created"})",
-                              {{"X-Client-Id", "me"}});
+    const HttpResult r =
+        http("POST", m_port, u"/api/publish"_s, R"({"channel":"users","type":"created","data":{"id":1}})",
+             {{"X-Client-Id", "me"}});
     QCOMPARE(r.status, 202);
     QVERIFY(other->waitFor(u"created"_s));
     QVERIFY(me->noFrame(u"created"_s));
@@ -1087,6 +1099,165 @@ void tst_Server::channelSet()
     QVERIFY(set.insert(u"b"_s));
     QVERIFY(set.insert(u"a"_s));
     QCOMPARE(set.toList(), (QStringList{u"a"_s, u"b"_s}));
+}
+
+// Every REST error says what was wrong with this request: where the JSON broke, which channel, which methods
+// the route has (405 with Allow, not 404), and an empty notification is refused.
+void tst_Server::restAnswersSayWhat_data()
+{
+    QTest::addColumn<QByteArray>("method");
+    QTest::addColumn<QString>("path");
+    QTest::addColumn<QByteArray>("body");
+    QTest::addColumn<int>("status");
+    QTest::addColumn<QString>("code");
+    QTest::addColumn<QString>("detail");
+    QTest::addColumn<QByteArray>("allow");
+    const QString publish = u"/api/publish"_s;
+    QTest::newRow("truncated JSON") << "POST"_ba << publish << R"({"channel":"news")"_ba << 400
+                                    << u"invalid_json"_s << u"invalid JSON at offset 17"_s << QByteArray();
+    QTest::newRow("JSON array") << "POST"_ba << publish << R"([{"channel":"news"}])"_ba << 400
+                                << u"invalid_json"_s << u"the body must be an object, not an array"_s
+                                << QByteArray();
+    QTest::newRow("bad channel") << "POST"_ba << publish << R"({"channel":"a b","message":"m"})"_ba << 422
+                                 << u"bad_channel"_s << u"invalid channel name 'a b'"_s << QByteArray();
+    QTest::newRow("bad channel event")
+        << "POST"_ba << u"/api/channels/a%20b/events"_s << R"({"type":"t"})"_ba << 422 << u"bad_channel"_s
+        << u"invalid channel name 'a b'"_s << QByteArray();
+    QTest::newRow("bad channel history")
+        << "GET"_ba << u"/api/channels/a%20b/history"_s << QByteArray() << 422 << u"bad_channel"_s
+        << u"invalid channel name 'a b'"_s << QByteArray();
+    QTest::newRow("empty notification") << "POST"_ba << publish << R"({"channel":"news"})"_ba << 422
+                                        << u"bad_request"_s << u"nothing to publish"_s << QByteArray();
+    QTest::newRow("type only") << "POST"_ba << publish << R"({"channel":"news","type":"alert"})"_ba << 422
+                               << u"bad_request"_s << u"nothing to publish"_s << QByteArray();
+    QTest::newRow("empty strings") << "POST"_ba << publish
+                                   << R"({"channel":"news","title":"","message":""})"_ba << 422
+                                   << u"bad_request"_s << u"nothing to publish"_s << QByteArray();
+    QTest::newRow("data only") << "POST"_ba << publish << R"({"channel":"news","data":{"n":1}})"_ba << 202
+                               << QString() << QString() << QByteArray();
+    QTest::newRow("title only") << "POST"_ba << publish << R"({"channel":"news","title":"T"})"_ba << 202
+                                << QString() << QString() << QByteArray();
+    QTest::newRow("empty broadcast") << "POST"_ba << u"/api/broadcast"_s << R"({"type":"maintenance"})"_ba
+                                     << 422 << u"bad_request"_s << u"nothing to publish"_s << QByteArray();
+    QTest::newRow("GET publish") << "GET"_ba << publish << QByteArray() << 405 << u"method_not_allowed"_s
+                                 << u"/api/publish answers POST"_s << "POST"_ba;
+    QTest::newRow("PUT publish") << "PUT"_ba << publish << R"({"channel":"news","message":"m"})"_ba << 405
+                                 << u"method_not_allowed"_s << QString() << "POST"_ba;
+    QTest::newRow("DELETE channels") << "DELETE"_ba << u"/api/channels"_s << QByteArray() << 405
+                                     << u"method_not_allowed"_s << QString() << "GET, HEAD"_ba;
+    QTest::newRow("POST healthz") << "POST"_ba << u"/healthz"_s << "{}"_ba << 405 << u"method_not_allowed"_s
+                                  << QString() << "GET, HEAD"_ba;
+    QTest::newRow("GET read mark") << "GET"_ba << u"/api/notifications/3/read"_s << QByteArray() << 405
+                                   << u"method_not_allowed"_s << QString() << "POST"_ba;
+    QTest::newRow("GET history of an arg") << "POST"_ba << u"/api/channels/news/history"_s << "{}"_ba << 405
+                                           << u"method_not_allowed"_s << QString() << "GET, HEAD"_ba;
+    QTest::newRow("POST asset") << "POST"_ba << u"/static/css/app.css"_s << "{}"_ba << 405
+                                << u"method_not_allowed"_s << QString() << "GET, HEAD"_ba;
+    QTest::newRow("DELETE users") << "DELETE"_ba << u"/users/"_s << QByteArray() << 405
+                                  << u"method_not_allowed"_s << QString() << "GET, HEAD, POST"_ba;
+    QTest::newRow("POST events") << "POST"_ba << u"/events?user_id=1"_s << "{}"_ba << 405
+                                 << u"method_not_allowed"_s << QString() << "GET"_ba;
+    QTest::newRow("HEAD events") << "HEAD"_ba << u"/events/1"_s << QByteArray() << 405 << QString()
+                                 << QString() << "GET"_ba;
+    QTest::newRow("DELETE ws") << "DELETE"_ba << u"/ws/alice"_s << QByteArray() << 405
+                               << u"method_not_allowed"_s << QString() << "GET"_ba;
+    QTest::newRow("POST ws stats") << "POST"_ba << u"/ws/stats"_s << "{}"_ba << 405 << u"method_not_allowed"_s
+                                   << QString() << "GET, HEAD"_ba;
+    QTest::newRow("GET ws, no upgrade")
+        << "GET"_ba << u"/ws"_s << QByteArray() << 404 << u"not_found"_s << QString() << QByteArray();
+    QTest::newRow("unknown path") << "GET"_ba << u"/api/nothing"_s << QByteArray() << 404 << u"not_found"_s
+                                  << u"no route for /api/nothing"_s << QByteArray();
+    QTest::newRow("segment too many") << "GET"_ba << u"/api/channels/a/b/history"_s << QByteArray() << 404
+                                      << u"not_found"_s << QString() << QByteArray();
+}
+
+void tst_Server::restAnswersSayWhat()
+{
+    QFETCH(QByteArray, method);
+    QFETCH(QString, path);
+    QFETCH(QByteArray, body);
+    QFETCH(int, status);
+    QFETCH(QString, code);
+    QFETCH(QString, detail);
+    QFETCH(QByteArray, allow);
+    const qint64 before = m_server->hub()->lastId();
+    const HttpResult r = http(method, m_port, path, body);
+    QVERIFY2(r.status == status, r.body.constData());
+    QByteArray allowHeader;
+    for (const auto &[name, value] : r.headers) {
+        if (name.compare("allow", Qt::CaseInsensitive) == 0)
+            allowHeader = value;
+    }
+    QCOMPARE(allowHeader, allow);
+    if (status == 202 || method == "HEAD")
+        return;
+    QCOMPARE(r.json().value("error"_L1).toString(), code);
+    QVERIFY2(r.json().value("detail"_L1).toString().contains(detail), r.body.constData());
+    QCOMPARE(m_server->hub()->lastId(), before);
+}
+
+void tst_Server::headAnswersLikeGet_data()
+{
+    QTest::addColumn<QByteArray>("path");
+    for (const char *path : {"/", "/healthz", "/api/stats", "/ws/stats", "/api/channels",
+                             "/api/notifications?user_id=1", "/api/channels/news/history", "/users/",
+                             "/users/1", "/posts/", "/static/css/app.css", "/nothing-here", "/users/x"})
+        QTest::newRow(path) << QByteArray(path);
+}
+
+// RFC 9110 9.3.2: HEAD is GET without the content, on every GET route: the same status and header fields
+// (Content-Length included), and no body.
+void tst_Server::headAnswersLikeGet()
+{
+    QFETCH(QByteArray, path);
+    QCOMPARE(http("POST", m_port, u"/users/"_s, R"({"email":"h@example.com","name":"H"})").status, 201);
+    QCOMPARE(http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","message":"m"})").status, 202);
+    auto exchange = [this](const QByteArray &method, const QByteArray &target) {
+        return rawExchange(m_port, method + ' ' + target + " HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    };
+    // uptime_seconds may tick between the two: the lengths are compared, not the bodies.
+    const QByteArray get = exchange("GET", path);
+    const QByteArray head = exchange("HEAD", path);
+    const qsizetype getEnd = get.indexOf("\r\n\r\n");
+    const qsizetype headEnd = head.indexOf("\r\n\r\n");
+    QVERIFY2(getEnd > 0 && headEnd > 0, head.constData());
+    QCOMPARE(head.size(), headEnd + 4); // nothing after the head
+    auto fields = [](QByteArray h) {
+        // Connection differs by design: /healthz's GET is served on the keep-alive path.
+        QList<QByteArray> lines = h.split('\n');
+        QList<QByteArray> kept;
+        for (QByteArray &l : lines) {
+            l = l.trimmed();
+            if (!l.toLower().startsWith("connection:") && !l.toLower().startsWith("keep-alive:"))
+                kept.append(l);
+        }
+        std::sort(kept.begin(), kept.end());
+        return kept;
+    };
+    QCOMPARE(fields(head.left(headEnd)), fields(get.left(getEnd)));
+    QVERIFY(get.size() > getEnd + 4); // GET has the body HEAD left out
+}
+
+void tst_Server::webSocketRefusesEmptyPublish()
+{
+    auto c = client(u"/ws"_s);
+    QVERIFY(c);
+    const qint64 before = m_server->hub()->lastId();
+    c->send({{"action"_L1, "publish"_L1}, {"channel"_L1, "news"_L1}, {"type"_L1, "alert"_L1}});
+    auto error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"bad_request"_s);
+    QVERIFY(error->value("message"_L1).toString().startsWith(u"nothing to publish"_s));
+    c->send({{"action"_L1, "broadcast"_L1}});
+    error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("code"_L1).toString(), u"bad_request"_s);
+    c->send({{"action"_L1, "publish"_L1}, {"channel"_L1, "a b"_L1}, {"message"_L1, "m"_L1}});
+    error = c->waitFor(u"error"_s);
+    QVERIFY(error);
+    QCOMPARE(error->value("message"_L1).toString(),
+             u"invalid channel name 'a b': use [A-Za-z0-9_.:-], 1 to 128 characters"_s);
+    QCOMPARE(m_server->hub()->lastId(), before);
 }
 
 QTEST_MAIN(tst_Server)

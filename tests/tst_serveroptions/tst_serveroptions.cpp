@@ -1,5 +1,7 @@
 #include "serveroptions.h"
 
+#include <QFile>
+#include <QRegularExpression>
 #include <QTemporaryDir>
 #include <QTest>
 
@@ -22,6 +24,10 @@ private Q_SLOTS:
     void storeSettings();
     void retentionSection();
     void exampleConfigParses();
+    void exampleKeysAreOptions_data();
+    void exampleKeysAreOptions();
+    void configOnlyKeysAreOptions();
+    void tokenHelp();
 };
 
 void tst_ServerOptions::defaults()
@@ -118,11 +124,19 @@ void tst_ServerOptions::options()
 
 void tst_ServerOptions::helpAndVersion()
 {
-    const auto help = parseServerOptions({u"herald-server"_s, u"--help"_s});
+    // argv[0] as a build tree starts it: the usage names the program, not the path.
+    const auto help = parseServerOptions({u"/build/dbg/server/herald-server"_s, u"--help"_s});
     QVERIFY(help.hasValue());
     QCOMPARE(help->action, ServerOptions::Action::Help);
-    for (const QString &opt : {u"--bind"_s, u"--port"_s, u"--data-dir"_s, u"--config"_s, u"--log-level"_s})
+    QVERIFY2(help->text.startsWith(u"Usage: herald-server [options]\n"_s), qPrintable(help->text));
+    QVERIFY2(!help->text.contains(u"/build/"_s), qPrintable(help->text));
+    for (const QString &opt : {u"--bind"_s, u"--port"_s, u"--data-dir"_s, u"--config"_s, u"--log-level"_s,
+                               u"--sync"_s, u"--ephemeral-channels"_s})
         QVERIFY2(help->text.contains(opt), qPrintable(opt));
+    // The words docs/protocol.md uses: the rate limit counts frames, the cap is 1000 off loopback.
+    const QString flat = help->text.simplified();
+    QVERIFY2(flat.contains(u"WebSocket frames per second"_s), qPrintable(flat));
+    QVERIFY2(flat.contains(u"default 0 on loopback, 1000 otherwise"_s), qPrintable(flat));
     const auto version = parseServerOptions({u"herald-server"_s, u"--version"_s});
     QVERIFY(version.hasValue());
     QVERIFY(version->text.startsWith(u"herald-server "_s));
@@ -134,7 +148,9 @@ void tst_ServerOptions::configFile()
     const QString path = dir.filePath(u"herald.conf"_s);
     QFile f(path);
     QVERIFY(f.open(QIODevice::WriteOnly));
-    f.write("[server]\nport = 9100\nbind = 0.0.0.0\ndemo-interval = 5\n");
+    // Comments after a value and quoted values, as QSettings read them before.
+    f.write(
+        "\xef\xbb\xbf[server]\nport = 9100 ; the port\nbind = \"0.0.0.0\"\n# a comment\ndemo-interval = 5\n");
     f.close();
     const auto r = parseServerOptions({u"herald-server"_s, u"--config"_s, path});
     QVERIFY(r.hasValue());
@@ -159,7 +175,25 @@ void tst_ServerOptions::configFileErrors_data()
     QTest::newRow("bad ephemeral") << "[server]\nephemeral-channels = a b\n"_ba << u"a b"_s;
     QTest::newRow("bad retention count") << "[retention]\nchat = lots\n"_ba << u"lots"_s;
     QTest::newRow("bad retention ttl") << "[retention]\nchat = 10,soon\n"_ba << u"soon"_s;
-    QTest::newRow("bad retention pattern") << "[retention]\na%20b = 10\n"_ba << u"a b"_s;
+    QTest::newRow("bad retention pattern") << "[retention]\na%20b = 10\n"_ba << u":2: [retention] a%20b:"_s;
+    // Every error names the line and the key.
+    QTest::newRow("bad duration") << "; comment\n[server]\n\nhistory-ttl = forever\n"_ba
+                                  << u":4: history-ttl: 'forever' is not a duration"_s;
+    QTest::newRow("bad retention duration")
+        << "[server]\nport = 1\n[retention]\nchat = 10,forever\n"_ba << u":4: [retention] chat: 'forever'"_s;
+    QTest::newRow("bad value line") << "[server]\nport = many\n"_ba << u":2: port: 'many'"_s;
+    QTest::newRow("unknown key line")
+        << "[server]\nport = 1\ncolour = blue\n"_ba << u":3: unknown setting 'colour'"_s;
+    QTest::newRow("unknown section") << "[sever]\nport = 1\n"_ba
+                                     << u":2: unknown setting 'port' in [sever]"_s;
+    // Not INI at all: the line that is neither a section nor a setting.
+    QTest::newRow("no equals") << "[server]\nport 8000\n"_ba << u":2: 'port 8000' is not 'key = value'"_s;
+    QTest::newRow("broken header") << "[server]\nport = 1\n[retention\n"_ba
+                                   << u":3: '[retention' is not a section"_s;
+    QTest::newRow("twice") << "[server]\nport = 1\nport = 2\n"_ba
+                           << u":3: port is set twice (first on line 2)"_s;
+    QTest::newRow("open quote") << "[server]\ndata-dir = \"/var/lib\n"_ba
+                                << u":2: data-dir: unbalanced quotes"_s;
 }
 
 void tst_ServerOptions::storeSettings_data()
@@ -258,6 +292,63 @@ void tst_ServerOptions::exampleConfigParses()
     QCOMPARE(r->config.bodyTimeout, defaults.bodyTimeout);
     QCOMPARE(r->config.writeTimeout, defaults.writeTimeout);
     QCOMPARE(r->config.maxSubscriptions, defaults.maxSubscriptions);
+}
+
+// "Every key is a herald-server long option": each key the example config sets, or shows commented out,
+// is accepted on the command line with the example's value.
+void tst_ServerOptions::exampleKeysAreOptions_data()
+{
+    QTest::addColumn<QString>("key");
+    QTest::addColumn<QString>("value");
+    QFile f(QStringLiteral(HERALD_EXAMPLE_CONFIG));
+    QVERIFY(f.open(QIODevice::ReadOnly | QIODevice::Text));
+    static const QRegularExpression setting(u"^;? ?([a-z-]+) = (.*)$"_s);
+    bool server = false;
+    int rows = 0;
+    for (const QString &line : QString::fromUtf8(f.readAll()).split(u'\n')) {
+        if (line.startsWith(u'['))
+            server = line == u"[server]"_s;
+        const auto m = setting.match(line);
+        if (server && m.hasMatch()) {
+            QTest::newRow(qPrintable(m.captured(1))) << m.captured(1) << m.captured(2);
+            ++rows;
+        }
+    }
+    QVERIFY(rows > 30);
+}
+
+void tst_ServerOptions::exampleKeysAreOptions()
+{
+    QFETCH(QString, key);
+    QFETCH(QString, value);
+    QStringList args{u"herald-server"_s, u"--"_s + key, value};
+    if (key.startsWith(u"tls-"_s)) // they go together
+        args << (key == u"tls-cert"_s ? u"--tls-key"_s : u"--tls-cert"_s) << u"/x.pem"_s;
+    const auto r = parseServerOptions(args);
+    QVERIFY2(r.hasValue(), qPrintable(r.hasValue() ? QString() : r.error()));
+}
+
+void tst_ServerOptions::configOnlyKeysAreOptions()
+{
+    const auto r = parseServerOptions(
+        {u"herald-server"_s, u"--sync"_s, u"full"_s, u"--ephemeral-channels"_s, u"typing.*, presence"_s});
+    QVERIFY2(r.hasValue(), qPrintable(r.hasValue() ? QString() : r.error()));
+    QVERIFY(r->config.synchronousFull);
+    QCOMPARE(r->config.ephemeralChannels, QStringList({u"typing.*"_s, u"presence"_s, u"client:*"_s}));
+    const auto bad = parseServerOptions({u"herald-server"_s, u"--sync"_s, u"sometimes"_s});
+    QVERIFY(!bad.hasValue());
+    QCOMPARE(bad.error(), u"--sync: 'sometimes' is not normal or full"_s);
+}
+
+// `herald-server token --help` is the token command's help, not the server's.
+void tst_ServerOptions::tokenHelp()
+{
+    const auto r = parseServerOptions({u"/build/dbg/server/herald-server"_s, u"token"_s, u"--help"_s});
+    QVERIFY(r.hasValue());
+    QCOMPARE(r->action, ServerOptions::Action::Help);
+    QVERIFY2(r->text.startsWith(u"Usage: herald-server token --sub ID"_s), qPrintable(r->text));
+    QVERIFY2(r->text.contains(u"--role"_s) && r->text.contains(u"--ttl"_s), qPrintable(r->text));
+    QVERIFY2(!r->text.contains(u"--bind"_s) && !r->text.contains(u"/build/"_s), qPrintable(r->text));
 }
 
 QTEST_GUILESS_MAIN(tst_ServerOptions)
