@@ -52,6 +52,8 @@ private:
     // --redis: opens the cluster's history in Redis (refusing to start without it) and joins the cluster.
     bool joinCluster();
     void startDemo();
+    // The highest demo number stored in users 1 and 2's queues (0 if none).
+    int lastDemoNumber() const;
     void stopThreads();
     void closeStore();
     std::optional<QSslConfiguration> loadTls();
