@@ -2,8 +2,14 @@
 // (exponential backoff with jitter, a countdown the page can show, retryNow()) and resume: every reconnect
 // hands back the last message id seen (?since=), so the hub replays what was missed, in order.
 //
+// "Live" means the server accepted the connection: a WebSocket's 'connected' frame (an upgrade alone proves
+// nothing in token mode, where a socket without a token is closed at its first frame), an event stream's 200.
+//
 // Events (CustomEvent, detail in brackets):
-//   status   {state: 'connecting'|'live'|'waiting'|'stopped', retryAt, attempt, transport}
+//   status   {state: 'connecting'|'live'|'waiting'|'refused'|'stopped', retryAt, attempt, transport}
+//   refused  {code, reason}           closed 1008 (no token, token expired, client id of another user…): no
+//                                    retry until retryNow(), since the same request would be refused again
+//   failed   {}                       an attempt ended before the server accepted it (then 'waiting')
 //   message  {message, replayed}     every published message (chat, notifications, broadcasts…)
 //   replay   {since, count, recovered, last_id, epoch, reason}   before the replayed messages (on SSE: only when
 //            not recovered); reason 'reset': the server's history is another than the one the ids came from
@@ -77,14 +83,19 @@ export class Connection extends EventTarget {
 
   /** Skip the countdown and try at once (the "retry now" button). */
   retryNow() {
-    if (this.state === 'waiting' || this.state === 'stopped') {
+    if (this.state === 'waiting' || this.state === 'stopped' || this.state === 'refused') {
       clearTimeout(this.timer);
       this.open();
     }
   }
 
-  /** Sends a frame on the WebSocket; false when it is not open (or on SSE, which is one-way). */
+  /** Sends a frame on the WebSocket once the server accepted it; false otherwise (or on SSE, which is one-way). */
   send(frame) {
+    if (this.state !== 'live') return false;
+    return this.sendRaw(frame);
+  }
+
+  sendRaw(frame) {
     if (this.transport !== 'ws' || !this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
     this.socket.send(JSON.stringify(frame));
     return true;
@@ -113,7 +124,7 @@ export class Connection extends EventTarget {
 
   channelsChanged(frame) {
     if (this.transport === 'ws') {
-      this.send(frame); // also in the URL of every later reconnect
+      this.sendRaw(frame); // also in the URL of every later reconnect
     } else if (this.state === 'live' || this.state === 'connecting') {
       // An EventSource cannot change its channels: reopen it from the last id, so nothing is lost.
       this.teardown();
@@ -131,6 +142,7 @@ export class Connection extends EventTarget {
       if (this.epoch) q.set('epoch', this.epoch);
     }
     if (this.token) q.set('token', this.token);
+    q.set('counts', '1'); // the live counts on this connection too: no second one to count the tab twice
     if (this.transport === 'sse') {
       // Unnamed events: EventSource hands a named event only to a listener for that very name, so a named
       // stream would drop every message type the page did not list in advance. Each message carries its
@@ -138,7 +150,6 @@ export class Connection extends EventTarget {
       q.set('named', '0');
     }
     if (this.transport === 'ws') {
-      q.set('counts', '1'); // the live counts on this socket too: no second one to count
       const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
       return `${proto}//${location.host}/ws?${q}`;
     }
@@ -187,6 +198,7 @@ export class Connection extends EventTarget {
   }
 
   scheduleReconnect() {
+    if (this.state === 'connecting') this.emit('failed', {});
     this.teardown();
     const delay = this.backoff.next();
     this.retryAt = Date.now() + delay;
@@ -204,12 +216,13 @@ export class Connection extends EventTarget {
     }
     this.socket = ws;
     ws.onopen = () => {
-      this.becameLive();
+      // Not live yet: that takes the server's 'connected' frame (handleFrame).
+      this.lastFrameAt = Date.now();
       // A silent network (no FIN, no RST) would leave the socket "open" forever: ping, and give up on a
       // connection that has said nothing for a minute.
       this.watchdog = setInterval(() => {
         if (Date.now() - this.lastFrameAt > 60000) ws.close(4000, 'no traffic');
-        else this.send({ type: 'ping' });
+        else this.sendRaw({ type: 'ping' });
       }, 25000);
     };
     ws.onmessage = (e) => {
@@ -224,6 +237,14 @@ export class Connection extends EventTarget {
     };
     ws.onclose = (e) => {
       if (this.socket !== ws) return;
+      if (e.code === 1008) {
+        // Policy: no token, an expired one, a client id another user holds. Trying again would only be
+        // refused again, so wait for the user (a new token, or retryNow()).
+        this.teardown();
+        this.emit('refused', { code: e.code, reason: e.reason || 'refused by the server' });
+        this.setState('refused');
+        return;
+      }
       // 4001: an administrator disconnected this client; come back all the same, but not at once.
       if (e.code === 4001) this.backoff.attempt = Math.max(this.backoff.attempt, 3);
       this.scheduleReconnect();
@@ -274,6 +295,7 @@ export class Connection extends EventTarget {
         this.adoptEpoch(frame);
         // A fresh connection (no resume point) starts from the hub's current id.
         if (this.lastId === null && Number.isInteger(frame.last_id)) this.lastId = frame.last_id;
+        if (this.state === 'connecting') this.becameLive();
         this.emit('reply', { frame });
         return;
       case 'counts':
