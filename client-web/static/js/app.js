@@ -9,7 +9,7 @@ import { ActivityFeed } from './activity.js';
 import { ChatPanel, displayName } from './chat.js';
 import { Connection, CHANNEL_RE } from './connection.js';
 import { CountsFeed } from './counts.js';
-import { $, h, icon, setText, show, initials } from './dom.js';
+import { $, h, icon, inlineSprite, setText, show, initials } from './dom.js';
 import { NotificationCenter, titleOf } from './notifications.js';
 import { Sound, DesktopAlerts } from './sound.js';
 
@@ -46,7 +46,7 @@ function toast(title, body, { tone = 'primary', iconName = 'bell', delay = 4500 
       h('strong', { class: 'me-auto text-truncate' }, title),
       h('small', { class: 'text-muted' }, 'now'),
       h('button', { type: 'button', class: 'btn-close', 'data-bs-dismiss': 'toast', 'aria-label': 'Close' })),
-    body ? h('div', { class: 'toast-body' }, body) : null);
+    body ? h('div', { class: 'toast-body' }, h('div', { class: 'toast-text' }, body)) : null);
   const container = $('#toasts');
   container.appendChild(el);
   const max = window.matchMedia('(max-width: 575.98px)').matches ? 2 : 3;
@@ -511,6 +511,7 @@ function startApp() {
   }
 
   async function boot() {
+    await inlineSprite();
     try {
       const health = await api.health();
       if (Number.isInteger(health.last_id)) conn.lastId = health.last_id;
