@@ -207,24 +207,33 @@ function startApp() {
 
   // --- sending -------------------------------------------------------------------------------------------
 
+  // Over the live WebSocket, waiting for the server's answer (so a refusal is known before the text is
+  // cleared); false when there is none, and the caller sends over REST instead.
+  async function viaSocket(frame) {
+    const answer = conn.request(frame);
+    if (!answer) return false;
+    await answer;
+    return true;
+  }
+
   async function send({ kind, message, title, target }) {
     const data = { user_id: userId, client_id: clientId };
     try {
       if (kind === 'chat') {
-        const frame = { action: 'publish', channel: 'chat', type: 'chat', message, sender: me, data };
-        if (!conn.send(frame)) await api.publish({ channel: 'chat', type: 'chat', message, sender: me, data });
+        const payload = { channel: 'chat', type: 'chat', message, sender: me, data };
+        if (!(await viaSocket({ action: 'publish', ...payload }))) await api.publish(payload);
       } else if (kind === 'notify') {
-        // Seed 003's notify: relayed to every dashboard and every client.
-        if (!conn.send({ action: 'notify', message })) {
-          await api.publish({ channel: 'broadcast', type: 'notify', message, sender: clientId, data });
-        }
+        // Seed 003's notify: a "notify" message on broadcast, to every dashboard and every client. Published
+        // as such rather than with the notify action, which the server does not acknowledge.
+        const payload = { channel: 'broadcast', type: 'notify', message, sender: clientId, data };
+        if (!(await viaSocket({ action: 'publish', ...payload }))) await api.publish(payload);
       } else if (kind === 'broadcast') {
-        const frame = { action: 'broadcast', type: 'broadcast', message, title, sender: me, data };
-        if (!conn.send(frame)) await api.broadcast({ type: 'broadcast', message, title, sender: me, data });
+        const payload = { type: 'broadcast', message, title, sender: me, data };
+        if (!(await viaSocket({ action: 'broadcast', ...payload }))) await api.broadcast(payload);
       } else if (kind === 'user' || kind === 'channel') {
         const channel = kind === 'user' ? `user:${target}` : target;
         const payload = { channel, type: 'notification', message, title: title || `Message from ${me}`, sender: me, data };
-        if (!conn.send({ action: 'publish', ...payload })) await api.publish(payload);
+        if (!(await viaSocket({ action: 'publish', ...payload }))) await api.publish(payload);
         toast('Sent', `To ${channel}`, { tone: 'success', iconName: 'check', delay: 2500 });
       }
       return true;

@@ -69,6 +69,8 @@ export class Connection extends EventTarget {
     this.replayLeft = 0;
     this.lastFrameAt = 0;
     this.everLive = false;
+    this.pending = new Map(); // ref -> {resolve, reject, timer}: requests waiting for their answer
+    this.nextRef = 1;
   }
 
   start() {
@@ -93,6 +95,24 @@ export class Connection extends EventTarget {
   send(frame) {
     if (this.state !== 'live') return false;
     return this.sendRaw(frame);
+  }
+
+  /**
+   * Sends a frame and waits for the server's answer to it, matched by "ref": resolves with the reply (e.g.
+   * 'published'), rejects with the message of an error frame (forbidden, rate_limited…) or when no answer
+   * comes. null when not live (the caller falls back to REST). Only for requests the server answers.
+   */
+  request(frame, { timeout = 10000 } = {}) {
+    if (this.state !== 'live' || this.transport !== 'ws') return null;
+    const ref = `r${this.nextRef++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(ref);
+        reject(new Error('Herald did not answer: it may not have been sent'));
+      }, timeout);
+      this.pending.set(ref, { resolve, reject, timer });
+      this.sendRaw({ ...frame, ref });
+    });
   }
 
   sendRaw(frame) {
@@ -174,6 +194,11 @@ export class Connection extends EventTarget {
   }
 
   teardown() {
+    for (const { reject, timer } of this.pending.values()) {
+      clearTimeout(timer);
+      reject(new Error('The connection ended before Herald answered: it may not have been sent'));
+    }
+    this.pending.clear();
     clearTimeout(this.timer);
     clearInterval(this.watchdog);
     this.timer = null;
@@ -290,6 +315,15 @@ export class Connection extends EventTarget {
 
   handleFrame(frame, sseId) {
     if (!frame || typeof frame !== 'object') return;
+    const waiting = frame.ref !== undefined && this.pending.get(frame.ref);
+    if (waiting) {
+      // The answer to a request(): its caller says what it means (an error is not also a 'reply').
+      this.pending.delete(frame.ref);
+      clearTimeout(waiting.timer);
+      if (frame.type === 'error') waiting.reject(new Error(String(frame.message || frame.code)));
+      else waiting.resolve(frame);
+      return;
+    }
     switch (frame.type) {
       case 'connected':
         this.adoptEpoch(frame);
