@@ -173,6 +173,26 @@ test('token mode: asks for a token, never says Live before the server accepts, k
     assert.equal(probe.sent, false, 'nothing is sent on a connection the server has not accepted');
   }, { tokens: true, args: ['--handshake-timeout', '1s'] }));
 
+test('token mode: a send the token does not allow is refused over the live socket, said, and the text kept', { timeout: 60000 }, () =>
+  withServer(async (server, open) => {
+    const token = server.mintToken({ sub: '1', role: 'subscriber' });
+    const { page } = await open(`?user_id=1&token=${token}`);
+    await page.fill('#chat-input', 'Can I say something?');
+    await page.press('#chat-input', 'Enter');
+    const refused = page.locator('#toasts .toast', { hasText: 'Not sent' });
+    await refused.waitFor();
+    assert.match(await refused.textContent(), /not allowed|forbidden|may not|publish/i);
+    assert.equal(await page.inputValue('#chat-input'), 'Can I say something?');
+    await page.selectOption('#compose-kind', 'notify');
+    await page.fill('#compose-message', 'Coffee is ready');
+    await page.click('#compose-send');
+    await page.waitForFunction(() => [...document.querySelectorAll('#toasts .toast')].filter((t) => /Not sent/.test(t.textContent)).length === 2);
+    assert.equal(await page.inputValue('#compose-message'), 'Coffee is ready');
+    // Said once each: an answer to a request is not also shown as a stray "Herald said no".
+    assert.equal(await page.locator('#toasts .toast', { hasText: 'Herald said no' }).count(), 0);
+    assert.equal(await page.evaluate(() => window.herald.state), 'live', 'a refused send leaves the connection as it was');
+  }, { tokens: true }));
+
 for (const transport of ['ws', 'sse']) {
   test(`token mode (${transport}): an expired token stops the page and asks for a new one; another user's token is refused`, { timeout: 120000 }, () =>
     withServer(async (server, open, openRaw) => {
