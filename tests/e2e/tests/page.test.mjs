@@ -155,7 +155,7 @@ test('token mode: asks for a token, never says Live before the server accepts, k
     await page.waitForFunction(() => window.herald && window.herald.state === 'live', null, { timeout: 15000 });
 
     // The connection on its own, without a token: the upgrade succeeds, but that is not "live"; the server's
-    // close 1008 (no auth frame within --handshake-timeout) is a refusal, not a reason to retry.
+    // close 1008 (no auth frame within --request-timeout) is a refusal, not a reason to retry.
     const probe = await page.evaluate(async () => {
       const { Connection } = await import('/static/js/connection.js');
       const conn = new Connection({ transport: 'ws', userId: '1', clientId: 'probe-1', channels: [] });
@@ -171,7 +171,7 @@ test('token mode: asks for a token, never says Live before the server accepts, k
     assert.equal(probe.detail.code, 1008);
     assert.match(probe.detail.reason, /authentication required/);
     assert.equal(probe.sent, false, 'nothing is sent on a connection the server has not accepted');
-  }, { tokens: true, args: ['--handshake-timeout', '1s'] }));
+  }, { tokens: true, args: ['--request-timeout', '1s'] }));
 
 test('token mode: a send the token does not allow is refused over the live socket, said, and the text kept', { timeout: 60000 }, () =>
   withServer(async (server, open) => {
