@@ -28,6 +28,8 @@ QString targetName(Envelope::Target target)
         return u"admin"_s;
     case Envelope::Target::Counts:
         return u"counts"_s;
+    case Envelope::Target::PageCounts:
+        return u"page_counts"_s;
     }
     return u"channel"_s;
 }
@@ -35,7 +37,7 @@ QString targetName(Envelope::Target target)
 std::optional<Envelope::Target> targetFromName(const QString &name)
 {
     for (auto t : {Envelope::Target::Channel, Envelope::Target::Everyone, Envelope::Target::Admin,
-                   Envelope::Target::Counts}) {
+                   Envelope::Target::Counts, Envelope::Target::PageCounts}) {
         if (targetName(t) == name)
             return t;
     }

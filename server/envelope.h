@@ -22,6 +22,9 @@ struct Envelope
         Everyone, // every client on any channel (the "broadcast" channel), and the admin feed
         Admin,    // the admin feed only (client connected, subscribed, …)
         Counts,   // /ws/client and /ws/server peers: {"type":"counts",…}
+        // Pages (/ws?counts=1, /events?counts=1): the counts plus "channels", so a page shows the same
+        // channel total as /ws/stats without asking. Seed 003's shape stays exactly as documented.
+        PageCounts,
     };
 
     Target target = Target::Channel;

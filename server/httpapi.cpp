@@ -302,7 +302,10 @@ RestResponse HttpApi::health() const
                   {"clients"_L1, c.clients},
                   {"subscribers"_L1, c.subscribers},
                   {"last_id"_L1, m_hub->lastId()},
-                  {"epoch"_L1, m_hub->epoch()}};
+                  {"epoch"_L1, m_hub->epoch()},
+                  // Public like the rest of /healthz: a page learns it must ask for a token before it is
+                  // refused (a refused WebSocket upgrade cannot tell a browser why).
+                  {"auth"_L1, m_hub->auth().tokenMode() ? "token"_L1 : "open"_L1}};
     if (storeFailure) {
         o.insert("store"_L1, storeFailure->kind == StoreError::Kind::Full ? "full"_L1 : "failing"_L1);
         o.insert("reason"_L1, storeFailure->message);

@@ -753,14 +753,42 @@ void Hub::pushCounts()
 {
     m_countsPending.store(false);
     const HubCounts now = totalCounts();
+    const qsizetype channels = totalLiveChannels();
+    bool seedChanged = false;
+    bool pageChanged = false;
     {
         QMutexLocker lock(&m_mutex);
-        if (now.clients == m_lastPushedCounts.clients && now.subscribers == m_lastPushedCounts.subscribers)
-            return;
+        seedChanged =
+            now.clients != m_lastPushedCounts.clients || now.subscribers != m_lastPushedCounts.subscribers;
+        // A subscription to a new channel changes no client or subscriber count but the channel total: pages
+        // are told, seed 003 peers (whose frame has no channels) are not.
+        pageChanged = seedChanged || channels != m_lastPushedChannels;
         m_lastPushedCounts = now;
+        m_lastPushedChannels = channels;
     }
-    dispatch(makeControlEnvelope(countsFrame(), Envelope::Target::Counts));
-    Q_EMIT countsChanged(now.clients, now.subscribers);
+    if (seedChanged) {
+        dispatch(makeControlEnvelope(countsFrame(), Envelope::Target::Counts));
+        Q_EMIT countsChanged(now.clients, now.subscribers);
+    }
+    if (pageChanged)
+        dispatch(makeControlEnvelope(pageCountsFrame(), Envelope::Target::PageCounts));
+}
+
+qsizetype Hub::totalLiveChannels() const
+{
+    const QList<NodeInfo> peers = m_cluster ? m_cluster->peers() : QList<NodeInfo>();
+    QMutexLocker lock(&m_mutex);
+    if (peers.isEmpty())
+        return m_channelCounts.size();
+    QSet<QString> names;
+    for (auto it = m_channelCounts.cbegin(); it != m_channelCounts.cend(); ++it)
+        names.insert(it.key());
+    lock.unlock();
+    for (const NodeInfo &n : peers) {
+        for (auto it = n.channels.cbegin(); it != n.channels.cend(); ++it)
+            names.insert(it.key());
+    }
+    return names.size();
 }
 
 HubCounts Hub::counts() const
@@ -862,6 +890,19 @@ QByteArray Hub::countsFrame() const
     const QList<NodeInfo> peers = m_cluster ? m_cluster->peers() : QList<NodeInfo>();
     const HubCounts c = withPeers(counts(), peers);
     QJsonObject o{{"type"_L1, "counts"_L1}, {"subscribers"_L1, c.subscribers}, {"clients"_L1, c.clients}};
+    if (m_cluster)
+        o.insert("nodes"_L1, int(peers.size()) + 1);
+    return compactJson(o);
+}
+
+QByteArray Hub::pageCountsFrame() const
+{
+    const QList<NodeInfo> peers = m_cluster ? m_cluster->peers() : QList<NodeInfo>();
+    const HubCounts c = withPeers(counts(), peers);
+    QJsonObject o{{"type"_L1, "counts"_L1},
+                  {"subscribers"_L1, c.subscribers},
+                  {"clients"_L1, c.clients},
+                  {"channels"_L1, qint64(totalLiveChannels())}};
     if (m_cluster)
         o.insert("nodes"_L1, int(peers.size()) + 1);
     return compactJson(o);

@@ -241,6 +241,8 @@ public:
     // Seed 004's stats object plus clients and subscribers; with an identity, only the channels it may read.
     QJsonObject stats(const Identity *who = nullptr) const;
     QByteArray countsFrame() const;
+    // countsFrame() plus "channels", the live channel total (the cluster's): for pages (PageCounts).
+    QByteArray pageCountsFrame() const;
     // The admin feed's first frame: counts, channels and clients.
     QByteArray snapshotFrame() const;
 
@@ -288,6 +290,8 @@ private:
     void adminEvent(const QJsonObject &event);
     void countsMaybeChanged();
     void pushCounts();
+    // Channels with live subscribers, on this node and its peers (each named once).
+    qsizetype totalLiveChannels() const;
     // With m_mutex held. A claim whose last connection closes lingers (setClaimLinger) unless `release`.
     void noteClientUser(const QString &clientId, const QString &userId, int delta, bool release = false);
     // Forgets claims whose linger has passed.
@@ -352,6 +356,7 @@ private:
     std::atomic<qint64> m_queued{0};
     std::atomic<bool> m_countsPending{false};
     HubCounts m_lastPushedCounts{-1, -1};
+    qsizetype m_lastPushedChannels = -1;
     Metrics m_metrics;
     AuthPolicy m_auth;
     QMutex m_addressMutex;

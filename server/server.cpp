@@ -232,7 +232,7 @@ void Server::startDemo()
     // Seeds 000 and 002: a notification for users 1 and 2 every few seconds, so a newcomer sees it work.
     m_demo = new QTimer(this);
     m_demo->setInterval(std::chrono::seconds(m_config.demoIntervalSeconds));
-    connect(m_demo, &QTimer::timeout, this, [this, n = 0]() mutable {
+    connect(m_demo, &QTimer::timeout, this, [this, n = lastDemoNumber()]() mutable {
         ++n;
         static const QStringList kinds = {u"info"_s, u"success"_s, u"warning"_s};
         for (const QString &user : {u"1"_s, u"2"_s}) {
@@ -249,6 +249,26 @@ void Server::startDemo()
         }
     });
     m_demo->start();
+}
+
+int Server::lastDemoNumber() const
+{
+    // The numbering goes on from the stored history, so a restart does not show a second "Notification #1"
+    // beside the first. Only the newest page of each queue is looked at: the demo's last one is near the top.
+    History *history = m_hub->history();
+    if (!history)
+        return 0;
+    int last = 0;
+    for (const QString &user : {u"1"_s, u"2"_s}) {
+        const auto page = history->history(userChannel(user), 0, 0, 100);
+        if (!page)
+            continue;
+        for (const Message &m : page->messages) {
+            if (m.sender == u"demo"_s && m.data.isObject())
+                last = qMax(last, m.data.toObject().value("n"_L1).toInt());
+        }
+    }
+    return last;
 }
 
 void Server::stop()

@@ -53,6 +53,8 @@ private:
     bool openRedis();   // reaches Redis and reads the cluster's sequence: the start-up check
     void joinCluster(); // after the store: the cluster node on that Redis
     void startDemo();
+    // The highest demo number stored in users 1 and 2's queues (0 if none).
+    int lastDemoNumber() const;
     void stopThreads();
     void closeStore();
     std::optional<QSslConfiguration> loadTls();

@@ -142,6 +142,14 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     session->enqueue(preamble);
     for (const QString &ch : std::as_const(channels))
         session->subscribe(ch);
+    // ?counts=1: the live counts on this stream as unnamed events, as /ws?counts=1 has them on its socket,
+    // so a page on SSE needs no second connection (which would count it as two clients). The first one
+    // after subscribing, so it already counts this stream's channels.
+    const QString counts = head.queryValue(u"counts"_s);
+    if (counts == u"1"_s || counts == u"true"_s) {
+        worker->addCountsListener(session, true);
+        session->enqueue(QByteArray("data: " + hub->pageCountsFrame() + "\n\n"));
+    }
     if (since) {
         channels.append(Channels::Broadcast.toString());
         session->resume(channels, *since, epoch);

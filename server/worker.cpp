@@ -229,6 +229,9 @@ void Worker::deliver(const Envelope &e)
     case Envelope::Target::Counts:
         sendAll(m_countsListeners);
         break;
+    case Envelope::Target::PageCounts:
+        sendAll(m_pageCountsListeners);
+        break;
     case Envelope::Target::Admin:
         sendAll(m_admins);
         break;
@@ -898,9 +901,9 @@ void Worker::unsubscribeLocal(Session *session, const QString &channel)
         m_channelIndex.erase(it);
 }
 
-void Worker::addCountsListener(Session *session)
+void Worker::addCountsListener(Session *session, bool page)
 {
-    m_countsListeners.append(session);
+    (page ? m_pageCountsListeners : m_countsListeners).append(session);
 }
 
 void Worker::addAdmin(Session *session)
@@ -913,6 +916,7 @@ void Worker::sessionClosing(Session *session)
     removeOne(m_everyone, session);
     removeOne(m_admins, session);
     removeOne(m_countsListeners, session);
+    removeOne(m_pageCountsListeners, session);
     for (const QString &channel : session->info().channels)
         unsubscribeLocal(session, channel);
     unsubscribeLocal(session, clientChannel(session->clientId()));

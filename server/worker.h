@@ -65,7 +65,8 @@ public:
     void joinEveryone(Session *session);
     void subscribeLocal(Session *session, const QString &channel);
     void unsubscribeLocal(Session *session, const QString &channel);
-    void addCountsListener(Session *session);
+    // `page`: the pages' counts frame (with the channel total) instead of seed 003's.
+    void addCountsListener(Session *session, bool page = false);
     void addAdmin(Session *session);
     void sessionStarted(Session *session);
     // The session has sent its last bytes and only waits for the connection's end: nothing is delivered to it
@@ -164,6 +165,7 @@ private:
     QList<Session *> m_everyone; // non-admin sessions, for the "broadcast" channel
     QList<Session *> m_admins;
     QList<Session *> m_countsListeners;
+    QList<Session *> m_pageCountsListeners;
     std::vector<Session *> m_dirty;
     QSet<QTcpSocket *> m_pending; // TLS connections whose first request head is not read yet
     QSet<PendingPlain *> m_plainPending;

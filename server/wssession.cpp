@@ -233,8 +233,8 @@ void WsSession::setUpRoute()
     case Route::Native:
         welcome(m_setup.channels, m_setup.userId);
         if (m_setup.counts) {
-            worker->addCountsListener(this);
-            sendRaw(Ws::encodeFrame(Ws::Opcode::Text, worker->hub()->countsFrame()));
+            worker->addCountsListener(this, true);
+            sendRaw(Ws::encodeFrame(Ws::Opcode::Text, worker->hub()->pageCountsFrame()));
         }
         break;
     case Route::SeedClient:

@@ -1,8 +1,9 @@
 // Shared helpers for Herald's end-to-end tests: a real herald-server per test (free port, temporary data
 // dir, killed afterwards), Debian's headless Chromium through playwright-core, console-error collection,
 // and the REST calls the tests make as a "publisher".
-import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { spawn, execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -59,6 +60,24 @@ export class HeraldServer {
     return server;
   }
 
+  /** A server in token mode (on loopback, where it is not the default), its secret in its data dir. */
+  static async startWithTokens(args = []) {
+    const port = await freePort();
+    const dataDir = mkdtempSync(join(tmpdir(), 'herald-e2e-'));
+    const secretFile = join(dataDir, 'secret');
+    writeFileSync(secretFile, randomBytes(48).toString('base64'), { mode: 0o600 });
+    const server = new HeraldServer({ port, dataDir, args: ['--auth', 'token', '--jwt-secret-file', secretFile, ...args] });
+    server.secretFile = secretFile;
+    await server.start();
+    return server;
+  }
+
+  /** A token minted by `herald-server token` with this server's secret. */
+  mintToken({ sub, role = 'publisher', ttl = '1h' }) {
+    return execFileSync(SERVER_BINARY, ['token', '--sub', sub, '--role', role, '--ttl', ttl, '--jwt-secret-file', this.secretFile],
+      { encoding: 'utf8' }).trim();
+  }
+
   async start() {
     running.add(this);
     const proc = spawn(SERVER_BINARY,
@@ -109,10 +128,12 @@ export class HeraldServer {
     return `${this.base}${path}`;
   }
 
-  async json(method, path, body) {
+  async json(method, path, body, { token } = {}) {
+    const headers = body === undefined ? {} : { 'Content-Type': 'application/json' };
+    if (token) headers.Authorization = `Bearer ${token}`;
     const r = await fetch(this.url(path), {
       method,
-      headers: body === undefined ? {} : { 'Content-Type': 'application/json' },
+      headers,
       body: body === undefined ? undefined : JSON.stringify(body),
     });
     const text = await r.text();
@@ -126,8 +147,8 @@ export class HeraldServer {
   }
 
   /** POST /api/publish; resolves to the new id, throws unless 202. */
-  async publish(message) {
-    const { status, json } = await this.json('POST', '/api/publish', message);
+  async publish(message, { token } = {}) {
+    const { status, json } = await this.json('POST', '/api/publish', message, { token });
     if (status !== 202) throw new Error(`publish answered ${status}: ${JSON.stringify(json)}`);
     return json.id;
   }
@@ -174,6 +195,10 @@ export function watchConsole(page, name) {
     excused,
     expectOutage(on) {
       outage = on;
+    },
+    /** Excuses what matches `re` from now on (a test of refusals: the browser logs each refused request). */
+    allow(re) {
+      expected.push(re);
     },
     /** A request the test makes fail on purpose: Chromium logs "Failed to load resource: … status of 422". */
     async expectHttpError(status, body) {

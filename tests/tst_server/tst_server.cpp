@@ -43,6 +43,7 @@ private Q_SLOTS:
     void nativeQuerySubscribes();
     void nativeSubscribeUnsubscribe();
     void nativeCountsOption();
+    void pageCountsCarryChannelTotal();
     void nativePublishAck();
     void badFramesGetErrors_data();
     void badFramesGetErrors();
@@ -1047,6 +1048,53 @@ void tst_Server::nativeCountsOption()
                f.value("subscribers"_L1).toInt() == 2;
     }));
     QVERIFY(plain->noFrame(u"counts"_s));
+}
+
+void tst_Server::pageCountsCarryChannelTotal()
+{
+    // A page's counts (/ws?counts=1, /events?counts=1) carry the live channel total and are pushed when only
+    // that changes; seed 003's /ws/client frame keeps its shape and is not pushed for it.
+    auto page = client(u"/ws?counts=1&channels=news"_s);
+    auto seed = client(u"/ws/client"_s);
+    QVERIFY(page && seed);
+    const auto first = page->waitFor(u"counts"_s);
+    QVERIFY(first);
+    QVERIFY(first->contains("channels"_L1));
+    QVERIFY(seed->waitFor(u"counts"_s));
+    QTRY_COMPARE(m_server->hub()->counts().clients, 2);
+    QTest::qWait(100); // the connects' pushes are out
+    const qsizetype seedFrames = seed->frames().size();
+    const auto channelsIs = [&](int n) {
+        return std::any_of(page->frames().cbegin(), page->frames().cend(), [n](const QJsonObject &f) {
+            return f.value("type"_L1).toString() == u"counts"_s && f.value("channels"_L1).toInt() == n;
+        });
+    };
+    QTRY_VERIFY(channelsIs(1));
+
+    // The page subscribes to a second channel: the same clients and subscribers, one channel more.
+    page->send({{"action"_L1, "subscribe"_L1}, {"channel"_L1, "alerts"_L1}});
+    QTRY_VERIFY(channelsIs(2));
+    QTest::qWait(100);
+    QCOMPARE(seed->frames().size(), seedFrames);
+    for (const QJsonObject &f : std::as_const(seed->frames()))
+        QCOMPARE(f.keys(), QStringList({u"clients"_s, u"subscribers"_s, u"type"_s}));
+
+    // The same frames on an event stream with ?counts=1, as unnamed events; it counts as one client.
+    QTcpSocket sse;
+    sse.connectToHost(u"127.0.0.1"_s, m_port);
+    QTRY_VERIFY(sse.state() == QAbstractSocket::ConnectedState);
+    sse.write("GET /events?user_id=7&counts=1 HTTP/1.1\r\nHost: localhost\r\n\r\n");
+    QByteArray got;
+    QTRY_VERIFY((got += sse.readAll()).contains("data: {"));
+    const int at = got.indexOf("data: {");
+    QVERIFY2(at > 0 && got.at(at - 1) == '\n' && !got.left(at).endsWith("event: counts\n"), got.constData());
+    const QJsonObject counts = parseObject(got.mid(at + 6, got.indexOf('\n', at) - at - 6));
+    QCOMPARE(counts.value("type"_L1).toString(), u"counts"_s);
+    QCOMPARE(counts.value("clients"_L1).toInt(), 3);
+    QCOMPARE(counts.value("channels"_L1).toInt(), 3); // news, alerts, user:7
+    QTRY_VERIFY(channelsIs(3));
+    sse.abort();
+    QTRY_VERIFY(channelsIs(2));
 }
 
 // ChannelSet: a sorted list while small, a tree past SmallSize. Whatever the order of inserts and removes,

@@ -9,13 +9,21 @@ export class ApiError extends Error {
   }
 }
 
-// With --auth token the page is opened as /?user_id=…&token=<JWT>: the token goes on every request.
+// With --auth token the page is opened as /?user_id=…&token=<JWT> (or is given one when it asks): the token
+// goes on every request.
 let token = null;
 export function setToken(value) {
   token = value || null;
 }
 export function getToken() {
   return token;
+}
+
+// Called with the ApiError of every 401 (no token, or a bad or expired one), so the page can ask for a token
+// wherever the refusal came from. A 403 (the token does not allow this one thing) is the caller's to say.
+let onRefused = null;
+export function setRefusedHandler(fn) {
+  onRefused = fn;
 }
 
 async function request(method, path, body) {
@@ -37,7 +45,11 @@ async function request(method, path, body) {
   } catch {
     json = null;
   }
-  if (!response.ok) throw new ApiError(response.status, json?.error, json?.detail);
+  if (!response.ok) {
+    const error = new ApiError(response.status, json?.error, json?.detail);
+    if (response.status === 401 && onRefused) onRefused(error);
+    throw error;
+  }
   return json;
 }
 

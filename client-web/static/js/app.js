@@ -4,12 +4,12 @@
 // Start-up without gaps: read the hub's last id (/healthz) first, then load the lists over REST, then
 // connect with ?since=<that id>: whatever was published meanwhile is replayed, and every list drops an id
 // it already shows. Every reconnect resumes from the last id seen the same way.
-import { api, setToken } from './api.js';
+import { api, setToken, setRefusedHandler } from './api.js';
 import { ActivityFeed } from './activity.js';
 import { ChatPanel, displayName } from './chat.js';
 import { Connection, CHANNEL_RE } from './connection.js';
 import { CountsFeed } from './counts.js';
-import { $, h, icon, setText, show, initials } from './dom.js';
+import { $, h, icon, inlineSprite, setText, show, initials } from './dom.js';
 import { NotificationCenter, titleOf } from './notifications.js';
 import { Sound, DesktopAlerts } from './sound.js';
 
@@ -17,10 +17,12 @@ const ID_RE = /^[A-Za-z0-9_.:-]{1,121}$/;
 const params = new URLSearchParams(location.search);
 const userId = params.get('user_id');
 const transport = params.get('transport') === 'sse' ? 'sse' : 'ws';
-// A token given once in the URL is kept for the tab, so links without it (switching transport) still work.
-const token = params.get('token') || sessionStorage.getItem('herald.token');
+// A token given once in the URL (or pasted when the page asks) is kept for the tab, so links without it
+// (switching transport or user) still work.
+const TOKEN_KEY = 'herald.token';
+const token = params.get('token') || sessionStorage.getItem(TOKEN_KEY);
 if (params.get('token')) {
-  sessionStorage.setItem('herald.token', params.get('token'));
+  sessionStorage.setItem(TOKEN_KEY, params.get('token'));
   // Out of the address bar (and of screenshots and shared links).
   const clean = new URLSearchParams(params);
   clean.delete('token');
@@ -44,7 +46,7 @@ function toast(title, body, { tone = 'primary', iconName = 'bell', delay = 4500 
       h('strong', { class: 'me-auto text-truncate' }, title),
       h('small', { class: 'text-muted' }, 'now'),
       h('button', { type: 'button', class: 'btn-close', 'data-bs-dismiss': 'toast', 'aria-label': 'Close' })),
-    body ? h('div', { class: 'toast-body' }, body) : null);
+    body ? h('div', { class: 'toast-body' }, h('div', { class: 'toast-text' }, body)) : null);
   const container = $('#toasts');
   container.appendChild(el);
   const max = window.matchMedia('(max-width: 575.98px)').matches ? 2 : 3;
@@ -56,16 +58,40 @@ function toast(title, body, { tone = 'primary', iconName = 'bell', delay = 4500 
 
 // --- no user: the picker -----------------------------------------------------------------------------------
 
+const ID_RULE = 'A user id is 1 to 121 letters, digits or _ . : - (no spaces).';
+
 function showPicker() {
   show($('#picker'), true);
   for (const el of document.querySelectorAll('.app-only, #conn-status')) el.classList.add('d-none');
-  const last = localStorage.getItem('herald.lastUser');
-  if (last && ID_RE.test(last)) $('#picker-input').value = last;
+  const input = $('#picker-input');
+  const error = $('#picker-error');
+  const refuse = (id) => {
+    input.classList.add('is-invalid');
+    setText(error, id ? `“${id}” is not a user id. ${ID_RULE}` : ID_RULE);
+  };
+  if (userId !== null) {
+    // A bad ?user_id=: say why, and leave what was asked for in the field to be corrected.
+    input.value = userId;
+    refuse(userId);
+  } else {
+    // The last user is offered as a button, not typed into the field as if the visitor had entered it.
+    const last = localStorage.getItem('herald.lastUser');
+    if (last && ID_RE.test(last) && last !== '1' && last !== '2') {
+      const link = $('#picker-last');
+      link.href = pageUrl(last, transport);
+      setText(link, `${displayName(last)} (last used)`);
+      show(link, true);
+    }
+  }
+  input.addEventListener('input', () => {
+    input.classList.remove('is-invalid');
+    setText(error, '');
+  });
   $('#picker-form').addEventListener('submit', (e) => {
     e.preventDefault();
-    const id = $('#picker-input').value.trim();
+    const id = input.value.trim();
     if (ID_RE.test(id)) location.href = pageUrl(id, transport);
-    else $('#picker-input').classList.add('is-invalid');
+    else refuse(id);
   });
 }
 
@@ -98,7 +124,15 @@ function startApp() {
     e.preventDefault();
     const id = $('#switch-user-input').value.trim();
     if (ID_RE.test(id)) location.href = pageUrl(id, transport);
-    else $('#switch-user-input').classList.add('is-invalid');
+    else {
+      $('#switch-user-input').classList.add('is-invalid');
+      setText($('#switch-user-error'), ID_RULE);
+    }
+  });
+  show($('#forget-token'), Boolean(token));
+  $('#forget-token').addEventListener('click', () => {
+    sessionStorage.removeItem(TOKEN_KEY);
+    location.reload();
   });
 
   // Sound and desktop alerts.
@@ -156,6 +190,10 @@ function startApp() {
     extra = [];
   }
   const conn = new Connection({ transport, userId, clientId, channels: ['chat', ...extra], token });
+  // Set while the server refuses this page ({title, text, askToken}): the connection is stopped (trying again
+  // with the same token would be refused again) and the panel above the cards says why.
+  let refusal = null;
+  let authMode = null; // 'open' | 'token', from /healthz
 
   const chat = new ChatPanel({
     userId,
@@ -169,28 +207,38 @@ function startApp() {
 
   // --- sending -------------------------------------------------------------------------------------------
 
+  // Over the live WebSocket, waiting for the server's answer (so a refusal is known before the text is
+  // cleared); false when there is none, and the caller sends over REST instead.
+  async function viaSocket(frame) {
+    const answer = conn.request(frame);
+    if (!answer) return false;
+    await answer;
+    return true;
+  }
+
   async function send({ kind, message, title, target }) {
     const data = { user_id: userId, client_id: clientId };
     try {
       if (kind === 'chat') {
-        const frame = { action: 'publish', channel: 'chat', type: 'chat', message, sender: me, data };
-        if (!conn.send(frame)) await api.publish({ channel: 'chat', type: 'chat', message, sender: me, data });
+        const payload = { channel: 'chat', type: 'chat', message, sender: me, data };
+        if (!(await viaSocket({ action: 'publish', ...payload }))) await api.publish(payload);
       } else if (kind === 'notify') {
-        // Seed 003's notify: relayed to every dashboard and every client.
-        if (!conn.send({ action: 'notify', message })) {
-          await api.publish({ channel: 'broadcast', type: 'notify', message, sender: clientId, data });
-        }
+        // Seed 003's notify: a "notify" message on broadcast, to every dashboard and every client. Published
+        // as such rather than with the notify action, which the server does not acknowledge.
+        const payload = { channel: 'broadcast', type: 'notify', message, sender: clientId, data };
+        if (!(await viaSocket({ action: 'publish', ...payload }))) await api.publish(payload);
       } else if (kind === 'broadcast') {
-        const frame = { action: 'broadcast', type: 'broadcast', message, title, sender: me, data };
-        if (!conn.send(frame)) await api.broadcast({ type: 'broadcast', message, title, sender: me, data });
+        const payload = { type: 'broadcast', message, title, sender: me, data };
+        if (!(await viaSocket({ action: 'broadcast', ...payload }))) await api.broadcast(payload);
       } else if (kind === 'user' || kind === 'channel') {
         const channel = kind === 'user' ? `user:${target}` : target;
         const payload = { channel, type: 'notification', message, title: title || `Message from ${me}`, sender: me, data };
-        if (!conn.send({ action: 'publish', ...payload })) await api.publish(payload);
+        if (!(await viaSocket({ action: 'publish', ...payload }))) await api.publish(payload);
         toast('Sent', `To ${channel}`, { tone: 'success', iconName: 'check', delay: 2500 });
       }
       return true;
     } catch (err) {
+      // What was typed stays in its field (the callers clear it only on success).
       toast('Not sent', err.message, { tone: 'danger', iconName: 'alert' });
       return false;
     }
@@ -276,7 +324,12 @@ function startApp() {
   const renderStatus = ({ state, retryAt }) => {
     statusEl.dataset.state = state;
     clearInterval(countdownTimer);
-    const labels = { connecting: conn.everLive ? 'Reconnecting…' : 'Connecting…', live: 'Live', stopped: 'Offline' };
+    const labels = {
+      connecting: conn.everLive ? 'Reconnecting…' : 'Connecting…',
+      live: 'Live',
+      stopped: 'Offline',
+      refused: refusal?.askToken ? 'Token needed' : 'Refused',
+    };
     if (state === 'waiting') {
       const tick = () => {
         const s = Math.max(0, Math.ceil((retryAt - Date.now()) / 1000));
@@ -293,7 +346,7 @@ function startApp() {
     show($('#offline-text'), state === 'waiting');
     show($('#reconnecting-text'), state === 'connecting');
     $('#retry-now').disabled = state !== 'waiting';
-    chat.setOnline(state === 'live' || transport === 'sse');
+    chat.setOnline(state === 'live');
   };
   $('#retry-now').addEventListener('click', () => conn.retryNow());
 
@@ -322,15 +375,26 @@ function startApp() {
   };
 
   conn.addEventListener('message', (e) => onMessage(e.detail.message, e.detail));
-  conn.addEventListener('counts', (e) => counts.update({ clients: e.detail.clients, subscribers: e.detail.subscribers }));
+  conn.addEventListener('counts', (e) => counts.take(e.detail));
   conn.addEventListener('status', (e) => {
-    renderStatus(e.detail);
-    if (transport !== 'sse' && e.detail.state !== 'live') counts.update({ clients: null, subscribers: null, channels: null });
-    if (e.detail.state === 'live') {
-      if (transport === 'sse') counts.nudge();
-      else counts.refresh();
-      if (!loaded) loadLists();
+    // Stopped because the server refused us: the refusal panel says why, the pill says so too.
+    renderStatus(refusal && e.detail.state === 'stopped' ? { state: 'refused' } : e.detail);
+    if (e.detail.state !== 'live') counts.unknown();
+    if (e.detail.state === 'live' && !loaded) loadLists();
+  });
+  conn.addEventListener('refused', (e) => {
+    const { reason } = e.detail;
+    if (authMode === 'token' && /token|authenticat/i.test(reason)) {
+      refuse(/expired/i.test(reason) ? 'Your token has expired' : 'The server wants a token',
+        `Herald closed the connection: “${reason}”. Paste a new token to go on.`, { askToken: true });
+    } else {
+      refuse('The server refused this page', `Herald closed the connection: “${reason}”.`, { askToken: authMode === 'token' });
     }
+  });
+  // In token mode an attempt that fails before the server accepts it may be a refused token (a WebSocket
+  // upgrade refused 401 looks like a network error to a page): ask REST, which says.
+  conn.addEventListener('failed', () => {
+    if (authMode === 'token') checkAccess();
   });
   conn.addEventListener('replay', (e) => {
     const r = e.detail;
@@ -374,38 +438,104 @@ function startApp() {
     setText(tag, c.clients === null ? 'offline' : 'live');
   });
 
+  // --- refusals: token mode ------------------------------------------------------------------------------
+
+  function refuse(title, text, { askToken = authMode === 'token' } = {}) {
+    refusal = { title, text, askToken };
+    setText($('#auth-title'), title);
+    setText($('#auth-text'), text);
+    show($('#auth-form'), askToken);
+    show($('#auth-help'), askToken);
+    show($('#auth-retry'), !askToken);
+    show($('#auth-panel'), true);
+    if (conn.state !== 'stopped' && conn.state !== 'refused') conn.stop();
+    renderStatus({ state: 'refused' });
+    counts.unknown();
+  }
+  setRefusedHandler((err) => {
+    if (!refusal) {
+      refuse(token ? 'The token was refused' : 'This server needs a token',
+        token ? `Herald said: “${err.message}”. Paste another token.` : `Herald said: “${err.message}”.`, { askToken: true });
+    }
+  });
+  setText($('#auth-command'), `herald-server token --sub ${userId} --role publisher --ttl 12h --jwt-secret-file …`);
+  $('#auth-form').addEventListener('submit', (e) => {
+    e.preventDefault();
+    const input = $('#auth-input');
+    const value = input.value.trim().replace(/^Bearer\s+/i, '');
+    if (!/^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/.test(value)) {
+      input.classList.add('is-invalid');
+      setText($('#auth-error'), 'That is not a token: a token is three dot-separated parts, eyJ….');
+      return;
+    }
+    sessionStorage.setItem(TOKEN_KEY, value);
+    location.reload(); // every part of the page starts over with it
+  });
+  $('#auth-input').addEventListener('input', () => {
+    $('#auth-input').classList.remove('is-invalid');
+    setText($('#auth-error'), '');
+  });
+  $('#auth-retry').addEventListener('click', () => {
+    refusal = null;
+    show($('#auth-panel'), false);
+    conn.retryNow();
+  });
+
+  let checking = false;
+  async function checkAccess() {
+    if (checking || refusal) return;
+    checking = true;
+    try {
+      await api.notifications(userId, { limit: 1 }); // a 401 reaches refuse() through setRefusedHandler
+    } catch (err) {
+      if (err.status === 403) refuse('This token may not open this page', `Herald said: “${err.message}”.`, { askToken: true });
+    } finally {
+      checking = false;
+    }
+  }
+
   // --- loading -------------------------------------------------------------------------------------------
 
   let loaded = false;
+  // The newest stored messages of a channel, if it was ever used (its history route is a 404 before that).
+  async function recent(channel) {
+    const entry = await api.channel(channel);
+    if (!entry || !(entry.stored > 0)) return [];
+    return (await api.history(channel, { limit: 50 })).messages || [];
+  }
   async function loadLists() {
     try {
       const page = await api.notifications(userId, { limit: 50 });
       notifications.load(page);
-      // Chat history only if the room was ever used (its history route is a 404 before that).
-      const room = await api.channel('chat');
-      if (room && room.stored > 0) {
-        const history = await api.history('chat', { limit: 50 });
-        for (const m of history.messages || []) chat.add(m);
+      for (const m of await recent('chat')) chat.add(m);
+      // Activity: broadcasts (and notify relays, which travel on broadcast) and the user's other channels.
+      for (const channel of ['broadcast', ...conn.channels.filter((c) => c !== 'chat')]) {
+        for (const m of await recent(channel)) activity.add(m);
       }
       loaded = true;
     } catch (err) {
       loaded = false;
+      if (err.status === 403) refuse('This token may not open this page', `Herald said: “${err.message}”.`, { askToken: true });
     }
   }
 
   async function boot() {
+    await inlineSprite();
     try {
       const health = await api.health();
       if (Number.isInteger(health.last_id)) conn.lastId = health.last_id;
       if (typeof health.epoch === 'string' && health.epoch) conn.epoch = health.epoch;
+      authMode = health.auth === 'token' ? 'token' : 'open';
     } catch {
       /* no resume point: the connection starts live and the lists load once it is */
     }
+    if (authMode === 'token' && !token) {
+      // Asked before anything is refused: no 401s, no socket opened only to be closed.
+      refuse('This server needs a token', 'Herald runs in token mode here: without a token it shows nothing and accepts nothing.', { askToken: true });
+      return;
+    }
     if (conn.lastId !== null) await loadLists();
-    conn.start();
-    // Over WebSocket the main connection carries the counts (?counts=1); SSE cannot, so a counts socket does.
-    if (transport === 'sse') counts.start();
-    else counts.refresh();
+    if (!refusal) conn.start();
   }
 
   // A handle for debugging (and the end-to-end tests): read-only views of the state.
@@ -417,6 +547,7 @@ function startApp() {
     get lastId() { return conn.lastId; },
     get epoch() { return conn.epoch; },
     get state() { return conn.state; },
+    get refusal() { return refusal; },
     get unread() { return notifications.unread; },
     get sound() { return { state: sound.state, ...sound.stats }; },
     notificationIds: () => notifications.ids(),

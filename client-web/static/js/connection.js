@@ -2,8 +2,14 @@
 // (exponential backoff with jitter, a countdown the page can show, retryNow()) and resume: every reconnect
 // hands back the last message id seen (?since=), so the hub replays what was missed, in order.
 //
+// "Live" means the server accepted the connection: a WebSocket's 'connected' frame (an upgrade alone proves
+// nothing in token mode, where a socket without a token is closed at its first frame), an event stream's 200.
+//
 // Events (CustomEvent, detail in brackets):
-//   status   {state: 'connecting'|'live'|'waiting'|'stopped', retryAt, attempt, transport}
+//   status   {state: 'connecting'|'live'|'waiting'|'refused'|'stopped', retryAt, attempt, transport}
+//   refused  {code, reason}           closed 1008 (no token, token expired, client id of another user…): no
+//                                    retry until retryNow(), since the same request would be refused again
+//   failed   {}                       an attempt ended before the server accepted it (then 'waiting')
 //   message  {message, replayed}     every published message (chat, notifications, broadcasts…)
 //   replay   {since, count, recovered, last_id, epoch, reason}   before the replayed messages (on SSE: only when
 //            not recovered); reason 'reset': the server's history is another than the one the ids came from
@@ -63,6 +69,8 @@ export class Connection extends EventTarget {
     this.replayLeft = 0;
     this.lastFrameAt = 0;
     this.everLive = false;
+    this.pending = new Map(); // ref -> {resolve, reject, timer}: requests waiting for their answer
+    this.nextRef = 1;
   }
 
   start() {
@@ -77,14 +85,37 @@ export class Connection extends EventTarget {
 
   /** Skip the countdown and try at once (the "retry now" button). */
   retryNow() {
-    if (this.state === 'waiting' || this.state === 'stopped') {
+    if (this.state === 'waiting' || this.state === 'stopped' || this.state === 'refused') {
       clearTimeout(this.timer);
       this.open();
     }
   }
 
-  /** Sends a frame on the WebSocket; false when it is not open (or on SSE, which is one-way). */
+  /** Sends a frame on the WebSocket once the server accepted it; false otherwise (or on SSE, which is one-way). */
   send(frame) {
+    if (this.state !== 'live') return false;
+    return this.sendRaw(frame);
+  }
+
+  /**
+   * Sends a frame and waits for the server's answer to it, matched by "ref": resolves with the reply (e.g.
+   * 'published'), rejects with the message of an error frame (forbidden, rate_limited…) or when no answer
+   * comes. null when not live (the caller falls back to REST). Only for requests the server answers.
+   */
+  request(frame, { timeout = 10000 } = {}) {
+    if (this.state !== 'live' || this.transport !== 'ws') return null;
+    const ref = `r${this.nextRef++}`;
+    return new Promise((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.pending.delete(ref);
+        reject(new Error('Herald did not answer: it may not have been sent'));
+      }, timeout);
+      this.pending.set(ref, { resolve, reject, timer });
+      this.sendRaw({ ...frame, ref });
+    });
+  }
+
+  sendRaw(frame) {
     if (this.transport !== 'ws' || !this.socket || this.socket.readyState !== WebSocket.OPEN) return false;
     this.socket.send(JSON.stringify(frame));
     return true;
@@ -113,7 +144,7 @@ export class Connection extends EventTarget {
 
   channelsChanged(frame) {
     if (this.transport === 'ws') {
-      this.send(frame); // also in the URL of every later reconnect
+      this.sendRaw(frame); // also in the URL of every later reconnect
     } else if (this.state === 'live' || this.state === 'connecting') {
       // An EventSource cannot change its channels: reopen it from the last id, so nothing is lost.
       this.teardown();
@@ -131,6 +162,7 @@ export class Connection extends EventTarget {
       if (this.epoch) q.set('epoch', this.epoch);
     }
     if (this.token) q.set('token', this.token);
+    q.set('counts', '1'); // the live counts on this connection too: no second one to count the tab twice
     if (this.transport === 'sse') {
       // Unnamed events: EventSource hands a named event only to a listener for that very name, so a named
       // stream would drop every message type the page did not list in advance. Each message carries its
@@ -138,7 +170,6 @@ export class Connection extends EventTarget {
       q.set('named', '0');
     }
     if (this.transport === 'ws') {
-      q.set('counts', '1'); // the live counts on this socket too: no second one to count
       const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
       return `${proto}//${location.host}/ws?${q}`;
     }
@@ -163,6 +194,11 @@ export class Connection extends EventTarget {
   }
 
   teardown() {
+    for (const { reject, timer } of this.pending.values()) {
+      clearTimeout(timer);
+      reject(new Error('The connection ended before Herald answered: it may not have been sent'));
+    }
+    this.pending.clear();
     clearTimeout(this.timer);
     clearInterval(this.watchdog);
     this.timer = null;
@@ -187,6 +223,7 @@ export class Connection extends EventTarget {
   }
 
   scheduleReconnect() {
+    if (this.state === 'connecting') this.emit('failed', {});
     this.teardown();
     const delay = this.backoff.next();
     this.retryAt = Date.now() + delay;
@@ -204,12 +241,13 @@ export class Connection extends EventTarget {
     }
     this.socket = ws;
     ws.onopen = () => {
-      this.becameLive();
+      // Not live yet: that takes the server's 'connected' frame (handleFrame).
+      this.lastFrameAt = Date.now();
       // A silent network (no FIN, no RST) would leave the socket "open" forever: ping, and give up on a
       // connection that has said nothing for a minute.
       this.watchdog = setInterval(() => {
         if (Date.now() - this.lastFrameAt > 60000) ws.close(4000, 'no traffic');
-        else this.send({ type: 'ping' });
+        else this.sendRaw({ type: 'ping' });
       }, 25000);
     };
     ws.onmessage = (e) => {
@@ -224,6 +262,14 @@ export class Connection extends EventTarget {
     };
     ws.onclose = (e) => {
       if (this.socket !== ws) return;
+      if (e.code === 1008) {
+        // Policy: no token, an expired one, a client id another user holds. Trying again would only be
+        // refused again, so wait for the user (a new token, or retryNow()).
+        this.teardown();
+        this.emit('refused', { code: e.code, reason: e.reason || 'refused by the server' });
+        this.setState('refused');
+        return;
+      }
       // 4001: an administrator disconnected this client; come back all the same, but not at once.
       if (e.code === 4001) this.backoff.attempt = Math.max(this.backoff.attempt, 3);
       this.scheduleReconnect();
@@ -269,11 +315,21 @@ export class Connection extends EventTarget {
 
   handleFrame(frame, sseId) {
     if (!frame || typeof frame !== 'object') return;
+    const waiting = frame.ref !== undefined && this.pending.get(frame.ref);
+    if (waiting) {
+      // The answer to a request(): its caller says what it means (an error is not also a 'reply').
+      this.pending.delete(frame.ref);
+      clearTimeout(waiting.timer);
+      if (frame.type === 'error') waiting.reject(new Error(String(frame.message || frame.code)));
+      else waiting.resolve(frame);
+      return;
+    }
     switch (frame.type) {
       case 'connected':
         this.adoptEpoch(frame);
         // A fresh connection (no resume point) starts from the hub's current id.
         if (this.lastId === null && Number.isInteger(frame.last_id)) this.lastId = frame.last_id;
+        if (this.state === 'connecting') this.becameLive();
         this.emit('reply', { frame });
         return;
       case 'counts':

@@ -41,13 +41,37 @@ export function h(tag, props = {}, ...children) {
   return el;
 }
 
+// Icons made by script draw from a copy of the sprite inside the page once inlineSprite() has put it there: a
+// <use> of the external file is fetched for each new icon, so with the server gone (the "Not sent" toast of
+// an outage) it drew nothing but the icon's empty tile.
+let spriteInline = false;
+
+/** Copies the icon sprite into the page (call once at start, while the server answers). */
+export async function inlineSprite(url = '/static/icons.svg') {
+  try {
+    const response = await fetch(url);
+    if (!response.ok) return false;
+    const doc = new DOMParser().parseFromString(await response.text(), 'image/svg+xml');
+    if (doc.documentElement.namespaceURI !== SVG_NS || doc.documentElement.localName !== 'svg') return false;
+    const sprite = document.importNode(doc.documentElement, true);
+    sprite.setAttribute('aria-hidden', 'true');
+    sprite.setAttribute('style', 'position:absolute;width:0;height:0;overflow:hidden');
+    sprite.id = 'icon-sprite';
+    document.body.prepend(sprite);
+    spriteInline = true;
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 /** An icon from the sprite: icon('bell', 'me-1'). */
 export function icon(name, extraClass = '') {
   const svg = document.createElementNS(SVG_NS, 'svg');
   svg.setAttribute('class', `icon ${extraClass}`.trim());
   svg.setAttribute('aria-hidden', 'true');
   const use = document.createElementNS(SVG_NS, 'use');
-  use.setAttribute('href', `/static/icons.svg#${name}`);
+  use.setAttribute('href', spriteInline ? `#${name}` : `/static/icons.svg#${name}`);
   svg.appendChild(use);
   return svg;
 }

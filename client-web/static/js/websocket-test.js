@@ -192,18 +192,18 @@ $('#user-form').addEventListener('submit', async (e) => {
     const r = await fetch('/users/', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify(body) });
     const json = await r.json().catch(() => null);
     if (r.ok) {
-      result.className = 'small text-success';
+      result.className = 'small min-w-0 text-success';
       setText(result, `Created user #${json.id}`);
       $('#user-name').value = '';
       $('#user-email').value = '';
     } else {
-      result.className = 'small text-danger';
+      result.className = 'small min-w-0 text-danger';
       const detail = json && Array.isArray(json.errors) ? json.errors.map((x) => `${x.field}: ${x.message}`).join('; ') : json?.detail;
       setText(result, `${r.status}: ${detail || json?.error || 'error'}`);
       log('error', 'users', `HTTP ${r.status}`, json);
     }
   } catch (err) {
-    result.className = 'small text-danger';
+    result.className = 'small min-w-0 text-danger';
     setText(result, String(err.message));
   }
 });

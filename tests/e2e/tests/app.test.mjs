@@ -266,6 +266,8 @@ test('screenshot: user 1 with live notifications, chat and counts (desktop and p
     await sleep(900); // let the arrival highlight fade
     await screenshot(one.page, 'client-user1');
     await one.page.setViewportSize({ width: 390, height: 844 });
+    // On a phone the toast would cover the chat under the list: the picture waits for it to go.
+    await one.page.waitForFunction(() => document.querySelectorAll('#toasts .toast').length === 0, null, { timeout: 15000 });
     await sleep(300);
     await screenshot(one.page, 'client-user1-phone');
     assert.equal(await one.page.textContent('#unread-count'), String(notes.length));
