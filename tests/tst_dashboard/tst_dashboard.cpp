@@ -21,6 +21,7 @@
 #include <QDialogButtonBox>
 #include <QImage>
 #include <QLabel>
+#include <QLegendMarker>
 #include <QLineEdit>
 #include <QLineSeries>
 #include <QMediaDevices>
@@ -31,6 +32,7 @@
 #include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QValueAxis>
 #include <QWebSocketServer>
 
 using namespace Qt::StringLiterals;
@@ -138,6 +140,8 @@ private Q_SLOTS:
     void messageTableFilters();
     void clientListDisconnects();
     void reconnectsAfterServerRestart();
+    void staleWhileServerIsGone();
+    void chartSeparatesUnitsAndEqualLines();
     void notifyPlaysSoundAndTrayWhenHidden();
     void tokenRefusedInStatusBar();
     void settingsDialogSwitchesServer();
@@ -164,15 +168,36 @@ private:
         return w;
     }
     QString text(const char *labelName) const { return widget<QLabel>(labelName)->text(); }
+    // The newest piece of a series' line (Clients, Subscribers, Channels, Messages/s), or null before the
+    // first sample.
     QLineSeries *series(int i) const
     {
-        auto *view = widget<QChartView>("chart");
-        return qobject_cast<QLineSeries *>(view->chart()->series().at(i));
+        const QList<QLineSeries *> pieces = m_window->chartSegments(Herald::StatsHistory::Series(i));
+        return pieces.isEmpty() ? nullptr : pieces.last();
     }
     static bool hasPointAt(const QLineSeries *s, double y)
     {
+        if (!s)
+            return false;
         const QList<QPointF> points = s->points();
         return std::any_of(points.cbegin(), points.cend(), [y](const QPointF &p) { return p.y() == y; });
+    }
+    // How many pixels of `image` are `colour`, give or take antialiasing.
+    static int pixelsNear(const QImage &image, const QColor &colour, int tolerance = 40)
+    {
+        const QImage rgb = image.convertToFormat(QImage::Format_RGB32);
+        int n = 0;
+        for (int y = 0; y < rgb.height(); ++y) {
+            const auto *line = reinterpret_cast<const QRgb *>(rgb.constScanLine(y));
+            for (int x = 0; x < rgb.width(); ++x) {
+                const QRgb p = line[x];
+                if (std::abs(qRed(p) - colour.red()) + std::abs(qGreen(p) - colour.green()) +
+                        std::abs(qBlue(p) - colour.blue()) <
+                    tolerance)
+                    ++n;
+            }
+        }
+        return n;
     }
 
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -425,6 +450,7 @@ void tst_Dashboard::reconnectsAfterServerRestart()
     stopServer();
     QTRY_VERIFY2(text("connectionState").contains(u"retrying in"_s), qPrintable(text("connectionState")));
     QVERIFY(!widget<QWidget>("counters")->isEnabled()); // stale numbers are greyed
+    QVERIFY(!m_window->isLive());
     QVERIFY(!widget<QPushButton>("composeSend")->isEnabled());
     QTRY_VERIFY_WITH_TIMEOUT(scheduled.count() >= 3, 10000);
     QTRY_VERIFY2(text("connectionState").contains(u"is gone (connection refused); retrying in"_s),
@@ -443,6 +469,133 @@ void tst_Dashboard::reconnectsAfterServerRestart()
     QVERIFY(late);
     QTRY_COMPARE(text("clientsValue"), u"1"_s);
     QTRY_COMPARE(m_window->clientModel()->rowOf(u"late"_s), 0);
+}
+
+void tst_Dashboard::staleWhileServerIsGone()
+{
+    const QColor clientsColour(0x1f6feb);
+    auto early = client(u"/ws?client_id=early&channels=news"_s);
+    QVERIFY(early);
+    QTRY_COMPARE(text("clientsValue"), u"1"_s);
+    QTRY_VERIFY(hasPointAt(series(0), 1.0));
+    auto *banner = widget<QWidget>("staleBanner");
+    auto *counters = widget<QWidget>("counters");
+    auto *clientsValue = widget<QLabel>("clientsValue");
+    auto *tabs = widget<QTabWidget>("tabs");
+    auto *table = widget<QTableView>("clientTable");
+    auto *chart = widget<QChartView>("chart")->chart();
+    const int clientsTab = tabs->indexOf(table->parentWidget());
+    // Live: no banner, numbers in their colour, the list in plain text, the chart in full colour.
+    QVERIFY(m_window->isLive());
+    QVERIFY(banner->isHidden());
+    QVERIFY(pixelsNear(clientsValue->grab().toImage(), clientsColour) > 10);
+    QCOMPARE(table->model()->index(0, 0).data(Qt::ForegroundRole), QVariant());
+    QCOMPARE(tabs->tabText(clientsTab), u"Clients (1)"_s);
+    QCOMPARE(series(0)->opacity(), 1.0);
+    QCOMPARE(m_window->chartSegments(Herald::StatsHistory::Series::Clients).size(), 1);
+
+    const quint16 port = m_port;
+    const QDateTime beforeStop = QDateTime::currentDateTime().addMSecs(-1000);
+    stopServer();
+    QTRY_VERIFY(!m_window->isLive());
+    // Every part says it is stale: the banner with the time, greyed numbers (kept, not zeroed), a marked
+    // list, a faded chart that stops drawing.
+    QVERIFY(!banner->isHidden());
+    const QDateTime since = m_window->staleSince();
+    QVERIFY(since >= beforeStop && since <= QDateTime::currentDateTime());
+    QVERIFY2(text("staleBannerText")
+                 .startsWith(u"Disconnected — showing data from %1."_s.arg(since.toString(u"HH:mm:ss"_s))),
+             qPrintable(text("staleBannerText")));
+    QVERIFY(!counters->isEnabled());
+    QCOMPARE(text("clientsValue"), u"1"_s);
+    QCOMPARE(pixelsNear(clientsValue->grab().toImage(), clientsColour), 0);
+    QCOMPARE(table->model()->rowCount(), 1);
+    QVERIFY(table->model()->index(0, 0).data(Qt::ForegroundRole).value<QColor>().isValid());
+    QVERIFY(table->model()->index(0, 0).data(Qt::ToolTipRole).toString().contains(u"not live"_s));
+    QCOMPARE(tabs->tabText(clientsTab), u"Clients (1, not live)"_s);
+    QVERIFY(chart->title().contains(u"not live"_s));
+    QVERIFY(series(0)->opacity() < 0.5);
+    // Time goes on (the newest point slides left by ten sample intervals) and nothing is drawn for it.
+    const qsizetype pointsWhenLost = series(0)->count();
+    QTRY_VERIFY(series(0)->points().last().x() < -1.0);
+    QCOMPARE(series(0)->count(), pointsWhenLost);
+
+    // Back: the new server's snapshot replaces it all, and the line starts again after a gap.
+    QVERIFY(startServer(port));
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->isLive(), 10000);
+    QVERIFY(banner->isHidden());
+    QVERIFY(counters->isEnabled());
+    QCOMPARE(text("clientsValue"), u"0"_s);
+    QVERIFY(pixelsNear(clientsValue->grab().toImage(), clientsColour) > 10);
+    QCOMPARE(table->model()->rowCount(), 0);
+    QCOMPARE(tabs->tabText(clientsTab), u"Clients (0)"_s);
+    QCOMPARE(chart->title(), u"Last minutes"_s);
+    QTRY_COMPARE(m_window->chartSegments(Herald::StatsHistory::Series::Clients).size(), 2);
+    const QList<QLineSeries *> pieces = m_window->chartSegments(Herald::StatsHistory::Series::Clients);
+    QVERIFY2(pieces[1]->points().first().x() - pieces[0]->points().last().x() > 1.0, "no gap in the chart");
+    QCOMPARE(pieces[1]->points().first().y(), 0.0);
+    QCOMPARE(pieces[0]->opacity(), 1.0);
+    QCOMPARE(pieces[1]->opacity(), 1.0);
+    // One legend entry per series, however many pieces.
+    int shownMarkers = 0;
+    for (QLegendMarker *marker : chart->legend()->markers())
+        shownMarkers += marker->isVisible() ? 1 : 0;
+    QCOMPARE(shownMarkers, 4);
+    auto late = client(u"/ws?client_id=late"_s);
+    QVERIFY(late);
+    QTRY_COMPARE(m_window->clientModel()->rowOf(u"late"_s), 0);
+    QCOMPARE(table->model()->index(0, 0).data(Qt::ForegroundRole), QVariant());
+}
+
+void tst_Dashboard::chartSeparatesUnitsAndEqualLines()
+{
+    // One client on one channel: clients, subscribers and channels are all 1.
+    auto one = client(u"/ws?client_id=one&channels=news"_s);
+    QVERIFY(one);
+    QTRY_COMPARE(text("channelsValue"), u"1"_s);
+    QTRY_VERIFY(series(2) && series(2)->count() >= 15 && series(2)->points().first().y() == 1.0);
+    QVERIFY(hasPointAt(series(0), 1.0) && hasPointAt(series(1), 1.0));
+
+    // Messages per second on an axis of its own, on the right; the counts share the left one.
+    auto axisOf = [](QLineSeries *s, Qt::Orientation orientation) -> QValueAxis * {
+        const QList<QAbstractAxis *> axes = s->attachedAxes();
+        for (QAbstractAxis *axis : axes) {
+            if (axis->orientation() == orientation)
+                return qobject_cast<QValueAxis *>(axis);
+        }
+        return nullptr;
+    };
+    QValueAxis *counts = axisOf(series(0), Qt::Vertical);
+    QValueAxis *rate = axisOf(series(3), Qt::Vertical);
+    QVERIFY(counts && rate && counts != rate);
+    QCOMPARE(counts->alignment(), Qt::AlignLeft);
+    QCOMPARE(rate->alignment(), Qt::AlignRight);
+    QCOMPARE(axisOf(series(1), Qt::Vertical), counts);
+    QCOMPARE(axisOf(series(2), Qt::Vertical), counts);
+    QCOMPARE(rate->titleText(), u"messages/s"_s);
+
+    // Even ticks: a round step from 0, and the time axis starts on one of them.
+    QValueAxis *time = axisOf(series(0), Qt::Horizontal);
+    QVERIFY(time);
+    for (QValueAxis *axis : {time, counts, rate}) {
+        QCOMPARE(axis->tickType(), QValueAxis::TicksDynamic);
+        QCOMPARE(axis->tickAnchor(), 0.0);
+        const double steps = (axis->max() - axis->min()) / axis->tickInterval();
+        QVERIFY2(std::abs(steps - std::round(steps)) < 1e-6 && steps >= 2 && steps <= 6,
+                 qPrintable(u"%1..%2 by %3"_s.arg(axis->min()).arg(axis->max()).arg(axis->tickInterval())));
+    }
+    QCOMPARE(time->max(), 0.0);
+
+    // All three equal lines can be seen: none hides another. Only the plot area counts, not the legend.
+    auto *view = widget<QChartView>("chart");
+    const QRect plot = view->mapFromScene(view->chart()->mapToScene(view->chart()->plotArea()))
+                           .boundingRect()
+                           .adjusted(1, 1, -1, -1);
+    const QImage lines = view->grab(plot).toImage();
+    for (const QColor &colour : {QColor(0x1f6feb), QColor(0x2da44e), QColor(0xbf8700)}) {
+        const int n = pixelsNear(lines, colour);
+        QVERIFY2(n > 100, qPrintable(u"%1: %2 pixels"_s.arg(colour.name()).arg(n)));
+    }
 }
 
 void tst_Dashboard::notifyPlaysSoundAndTrayWhenHidden()
