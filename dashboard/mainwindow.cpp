@@ -598,7 +598,8 @@ void MainWindow::watch(const QUrl &feedUrl, const QString &token)
     m_countedNodes = -1;
     m_admin->setServerUrl(feedUrl);
     m_admin->setToken(token);
-    setWindowTitle(tr("Herald Dashboard — %1").arg(feedUrl.toDisplayString(QUrl::RemoveQuery)));
+    // Only the server: the platform adds the application's display name ("… — Herald Dashboard").
+    setWindowTitle(m_admin->serverUrl().toDisplayString(QUrl::RemoveQuery));
     m_admin->open();
 }
 
@@ -875,15 +876,25 @@ void MainWindow::sendCompose()
         ref = m_admin->broadcast(draft);
         break;
     case 1:
+        if (recipient.isEmpty()) {
+            setComposeResult(tr("Enter a user id."), true);
+            return;
+        }
         if (!isValidIdentifier(recipient)) {
-            setComposeResult(tr("A user id is 1 to 121 of A-Z a-z 0-9 _ . : -"), true);
+            setComposeResult(tr("A user id is 1 to 121 characters: letters, digits and _ . : - (no spaces)."),
+                             true);
             return;
         }
         ref = m_admin->publishToUser(recipient, draft);
         break;
     default:
+        if (recipient.isEmpty()) {
+            setComposeResult(tr("Enter a channel name."), true);
+            return;
+        }
         if (!isValidChannelName(recipient)) {
-            setComposeResult(tr("A channel name is 1 to 128 of A-Z a-z 0-9 _ . : -"), true);
+            setComposeResult(
+                tr("A channel name is 1 to 128 characters: letters, digits and _ . : - (no spaces)."), true);
             return;
         }
         ref = m_admin->publishToChannel(recipient, draft);
@@ -948,6 +959,7 @@ void MainWindow::onActionFailed(const QString &ref, const QString &code, const Q
 void MainWindow::openSettings()
 {
     SettingsDialog dialog(this);
+    dialog.setCurrentServer(m_admin->serverUrl(), m_admin->token());
     const QUrl saved = m_settings->serverUrl();
     dialog.setServerUrl(saved.isEmpty() ? m_admin->serverUrl().toString() : saved.toString());
     dialog.setToken(m_settings->token());

@@ -31,6 +31,7 @@ SettingsDialog::SettingsDialog(QWidget *parent)
     m_volume = new QSlider(Qt::Horizontal, this);
     m_volume->setRange(0, 100);
     m_hint = new QLabel(this);
+    m_hint->setObjectName(u"settingsHint"_s);
     m_hint->setWordWrap(true);
 
     auto *form = new QFormLayout;
@@ -50,6 +51,7 @@ SettingsDialog::SettingsDialog(QWidget *parent)
     layout->addWidget(buttons);
 
     connect(m_url, &QLineEdit::textChanged, this, &SettingsDialog::validate);
+    connect(m_token, &QLineEdit::textChanged, this, &SettingsDialog::validate);
     connect(m_muted, &QCheckBox::toggled, m_volume, &QWidget::setDisabled);
     validate();
     resize(460, sizeHint().height());
@@ -64,8 +66,18 @@ void SettingsDialog::validate()
         m_hint->setText(tr("Not a usable URL: use ws://host:port, wss://, http:// or https://."));
     else if (empty)
         m_hint->setText(tr("No URL: the dashboard keeps watching its current server."));
+    else if (serverUrl() == m_currentUrl && token() == m_currentToken)
+        m_hint->setText(tr("The dashboard is watching %1.").arg(serverUrl().toDisplayString()));
     else
-        m_hint->setText(tr("Applying connects to %1.").arg(serverUrl().toDisplayString()));
+        m_hint->setText(
+            tr("When you press OK, the dashboard connects to %1.").arg(serverUrl().toDisplayString()));
+}
+
+void SettingsDialog::setCurrentServer(const QUrl &url, const QString &token)
+{
+    m_currentUrl = url;
+    m_currentToken = token;
+    validate();
 }
 
 void SettingsDialog::setServerUrl(const QString &url)

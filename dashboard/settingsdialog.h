@@ -18,6 +18,8 @@ class SettingsDialog : public QDialog
 public:
     explicit SettingsDialog(QWidget *parent = nullptr);
 
+    // What the dashboard watches now, so the hint can say whether OK changes it.
+    void setCurrentServer(const QUrl &url, const QString &token);
     void setServerUrl(const QString &url);
     QString serverUrlText() const;
     // The admin feed URL the text stands for, or empty.
@@ -38,6 +40,8 @@ private:
     QSlider *m_volume = nullptr;
     QLabel *m_hint = nullptr;
     QWidget *m_ok = nullptr;
+    QUrl m_currentUrl;
+    QString m_currentToken;
 };
 
 } // namespace Herald

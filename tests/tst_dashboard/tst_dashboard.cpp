@@ -133,6 +133,7 @@ private Q_SLOTS:
     void init();
     void cleanup();
 
+    void windowTitleNamesTheServerOnce();
     void countsUpdateWhenClientsConnect();
     void composeReachesClients_data();
     void composeReachesClients();
@@ -245,6 +246,17 @@ void tst_Dashboard::init()
     m_window->watch(QUrl(u"ws://127.0.0.1:%1"_s.arg(m_port)), QString());
     QTRY_COMPARE(m_window->adminClient()->state(), State::Connected);
     QTRY_VERIFY(text("connectionState").startsWith(u"Connected to 127.0.0.1:%1"_s.arg(m_port)));
+}
+
+void tst_Dashboard::windowTitleNamesTheServerOnce()
+{
+    // The platform appends the application's display name; the window's own title is the server alone.
+    QCOMPARE(m_window->windowTitle(), u"ws://127.0.0.1:%1/ws/server"_s.arg(m_port));
+    m_window->watch(QUrl(u"ws://127.0.0.1:%1/ws/server?token=secret"_s.arg(m_port)), u"secret"_s);
+    QCOMPARE(m_window->windowTitle(), u"ws://127.0.0.1:%1/ws/server"_s.arg(m_port));
+    Herald::Settings fresh(m_dir->filePath(u"fresh.ini"_s));
+    Herald::MainWindow unwatched(&fresh);
+    QCOMPARE(unwatched.windowTitle(), u"Herald Dashboard"_s);
 }
 
 void tst_Dashboard::cleanup()
@@ -360,7 +372,18 @@ void tst_Dashboard::composeRejectsBadRecipient()
     QTest::keyClicks(widget<QLineEdit>("composeRecipient"), u"not a channel"_s);
     QTest::keyClicks(widget<QLineEdit>("composeText"), u"x"_s);
     QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
-    QVERIFY2(text("composeResult").contains(u"channel name"_s), qPrintable(text("composeResult")));
+    QCOMPARE(text("composeResult"),
+             u"A channel name is 1 to 128 characters: letters, digits and _ . : - (no spaces)."_s);
+    widget<QLineEdit>("composeRecipient")->clear();
+    QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
+    QCOMPARE(text("composeResult"), u"Enter a channel name."_s);
+    widget<QComboBox>("composeTarget")->setCurrentIndex(1);
+    QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
+    QCOMPARE(text("composeResult"), u"Enter a user id."_s);
+    QTest::keyClicks(widget<QLineEdit>("composeRecipient"), u"bob smith"_s);
+    QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
+    QCOMPARE(text("composeResult"),
+             u"A user id is 1 to 121 characters: letters, digits and _ . : - (no spaces)."_s);
     widget<QComboBox>("composeTarget")->setCurrentIndex(0);
     widget<QLineEdit>("composeText")->clear();
     QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
@@ -683,6 +706,7 @@ void tst_Dashboard::settingsDialogSwitchesServer()
 
     // The dialog is modal: fill it in from inside its event loop, and always close it.
     QUrl openedOn;
+    QString hintOnOpen, hintAfterEdit;
     bool filled = false;
     QTimer::singleShot(0, this, [&] {
         auto *dialog = qobject_cast<Herald::SettingsDialog *>(QApplication::activeModalWidget());
@@ -692,9 +716,12 @@ void tst_Dashboard::settingsDialogSwitchesServer()
         auto *url = dialog->findChild<QLineEdit *>(u"settingsUrl"_s);
         auto *token = dialog->findChild<QLineEdit *>(u"settingsToken"_s);
         auto *muted = dialog->findChild<QCheckBox *>(u"settingsMuted"_s);
-        if (url && token && muted) {
+        auto *hint = dialog->findChild<QLabel *>(u"settingsHint"_s);
+        if (url && token && muted && hint) {
+            hintOnOpen = hint->text();
             url->clear();
             QTest::keyClicks(url, u"http://127.0.0.1:%1"_s.arg(other.port()));
+            hintAfterEdit = hint->text();
             QTest::keyClicks(token, u"tok"_s);
             muted->setChecked(true);
             filled = true;
@@ -705,6 +732,11 @@ void tst_Dashboard::settingsDialogSwitchesServer()
     QVERIFY(filled);
     // It opened on what the dashboard watched.
     QCOMPARE(openedOn, QUrl(u"ws://127.0.0.1:%1/ws/server"_s.arg(m_port)));
+    // The hint says what OK will do.
+    QCOMPARE(hintOnOpen, u"The dashboard is watching ws://127.0.0.1:%1/ws/server."_s.arg(m_port));
+    QCOMPARE(
+        hintAfterEdit,
+        u"When you press OK, the dashboard connects to ws://127.0.0.1:%1/ws/server."_s.arg(other.port()));
 
     const QUrl expected(u"ws://127.0.0.1:%1/ws/server"_s.arg(other.port()));
     QCOMPARE(m_settings->serverUrl(), expected);
