@@ -13,6 +13,7 @@
 #include <QTimer>
 #include <QUrl>
 
+class QNetworkAccessManager;
 class QWebSocket;
 
 namespace Herald {
@@ -74,6 +75,9 @@ public:
     // Accepts ws://, wss://, http:// or https:// with or without a path; a bare host:port gets /ws/server.
     // Returns an empty URL if the text is not usable.
     static QUrl feedUrl(const QString &text);
+    // The same server's HTTP side: its page (/) and its health check (/healthz, public, names the version).
+    // A feed reached under a path prefix (a reverse proxy's /herald/ws/server) keeps the prefix.
+    static QUrl httpUrl(const QUrl &feedUrl, const QString &path);
 
     // Normalised through feedUrl(): ws://host:port is enough.
     void setServerUrl(const QUrl &url);
@@ -87,6 +91,10 @@ public:
     // Connects and keeps reconnecting until close().
     void open();
     void close();
+
+    // The server's version from its /healthz, asked each time the feed connects; empty until it answers
+    // (or if it does not say).
+    QString serverVersion() const { return m_serverVersion; }
 
     State state() const { return m_state; }
     QString statusText() const { return m_statusText; }
@@ -119,18 +127,22 @@ Q_SIGNALS:
     void actionFailed(const QString &ref, const QString &code, const QString &message);
     void reconnectScheduled(int attempt, int delayMs);
     void tokenRefused(const QString &detail);
+    void serverVersionReceived(const QString &version);
 
 private:
     void connectNow();
     void scheduleClosed();
     void handleClosed();
     void setState(State state, const QString &text);
+    void requestServerVersion();
     void handleFrame(const QString &text);
     void handleControl(const QString &type, const QJsonObject &object);
     QString send(QJsonObject object);
     static void addDraft(QJsonObject &object, const MessageDraft &draft);
 
     QWebSocket *m_socket = nullptr;
+    QNetworkAccessManager *m_http = nullptr;
+    QString m_serverVersion;
     QUrl m_url;
     QString m_token;
     Backoff m_backoff;

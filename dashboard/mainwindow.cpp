@@ -4,6 +4,7 @@
 #include "channelname.h"
 #include "clientmodel.h"
 #include "dashboardlogging.h"
+#include "helplinks.h"
 #include "messagemodel.h"
 #include "nodemodel.h"
 #include "settings.h"
@@ -17,6 +18,8 @@
 #include <QChartView>
 #include <QCloseEvent>
 #include <QComboBox>
+#include <QDesktopServices>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
@@ -27,6 +30,7 @@
 #include <QLineSeries>
 #include <QMenu>
 #include <QMenuBar>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
@@ -268,6 +272,41 @@ void MainWindow::buildActions()
     server->addAction(m_reconnectAction);
     server->addAction(m_clearAction);
     server->addAction(m_muteAction);
+
+    // Help: the documentation as local files (see findDocumentation), the watched server's own page, About.
+    auto docAction = [this](const QString &text, const QString &sourcePath, const char *objectName) {
+        auto *action = new QAction(text, this);
+        action->setObjectName(QString::fromLatin1(objectName));
+        const QString path = findDocumentation(sourcePath);
+        if (path.isEmpty()) {
+            action->setEnabled(false);
+            action->setToolTip(tr("%1 is not installed").arg(QFileInfo(sourcePath).fileName()));
+        } else {
+            action->setData(path);
+            action->setToolTip(path);
+            connect(action, &QAction::triggered, this,
+                    [path] { QDesktopServices::openUrl(QUrl::fromLocalFile(path)); });
+        }
+        return action;
+    };
+    m_readmeAction = docAction(tr("&README"), u"README.md"_s, "readmeAction");
+    m_protocolAction = docAction(tr("&Protocol Reference"), u"docs/protocol.md"_s, "protocolAction");
+    m_webPageAction = new QAction(tr("The Server's &Web Page"), this);
+    m_webPageAction->setObjectName(u"webPageAction"_s);
+    connect(m_webPageAction, &QAction::triggered, this, [this] {
+        if (!m_admin->serverUrl().isEmpty())
+            QDesktopServices::openUrl(AdminClient::httpUrl(m_admin->serverUrl(), u"/"_s));
+    });
+    m_aboutAction = new QAction(tr("&About Herald Dashboard"), this);
+    m_aboutAction->setObjectName(u"aboutAction"_s);
+    connect(m_aboutAction, &QAction::triggered, this, &MainWindow::showAbout);
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(m_readmeAction);
+    help->addAction(m_protocolAction);
+    help->addAction(m_webPageAction);
+    help->addSeparator();
+    help->addAction(m_aboutAction);
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 
     QToolBar *bar = addToolBar(tr("Main"));
     bar->setObjectName(u"mainToolBar"_s);
@@ -980,6 +1019,58 @@ void MainWindow::openSettings()
         }
     }
     m_settings->sync();
+}
+
+QString MainWindow::aboutText() const
+{
+    const QUrl feed = m_admin->serverUrl();
+    QString server;
+    if (feed.isEmpty())
+        server = tr("No server is watched.");
+    else if (!m_admin->serverVersion().isEmpty() && !m_admin->isConnected())
+        server = tr("Watching %1: herald-server %2 when last reached; it cannot be reached now.")
+                     .arg(feed.toDisplayString(QUrl::RemoveQuery).toHtmlEscaped(),
+                          m_admin->serverVersion().toHtmlEscaped());
+    else if (!m_admin->serverVersion().isEmpty())
+        server = tr("Watching %1: herald-server %2.")
+                     .arg(feed.toDisplayString(QUrl::RemoveQuery).toHtmlEscaped(),
+                          m_admin->serverVersion().toHtmlEscaped());
+    else if (m_admin->isConnected())
+        server = tr("Watching %1: its version is not known (its /healthz did not say).")
+                     .arg(feed.toDisplayString(QUrl::RemoveQuery).toHtmlEscaped());
+    else
+        server = tr("Watching %1: its version is not known while it cannot be reached.")
+                     .arg(feed.toDisplayString(QUrl::RemoveQuery).toHtmlEscaped());
+    QStringList links;
+    const auto link = [&links](const QUrl &url, const QString &text) {
+        links.append(u"<a href=\"%1\">%2</a>"_s.arg(url.toString(QUrl::FullyEncoded).toHtmlEscaped(), text));
+    };
+    for (const QAction *doc : {m_readmeAction, m_protocolAction}) {
+        if (doc->isEnabled())
+            link(QUrl::fromLocalFile(doc->data().toString()), doc->text().remove(u'&'));
+    }
+    if (!feed.isEmpty())
+        link(AdminClient::httpUrl(feed, u"/"_s), tr("the server's web page"));
+    return tr("<h3>Herald Dashboard %1</h3>"
+              "<p>The operator console of Herald, a self-hosted real-time notification hub.</p>"
+              "<p>%2</p><p>Built with Qt %3, running on Qt %4.</p><p>%5</p>")
+        .arg(QStringLiteral(HERALD_VERSION), server, QStringLiteral(QT_VERSION_STR),
+             QString::fromLatin1(qVersion()), links.join(u" · "_s));
+}
+
+void MainWindow::showAbout()
+{
+    auto *box = new QMessageBox(this);
+    box->setObjectName(u"aboutDialog"_s);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setWindowTitle(tr("About Herald Dashboard"));
+    box->setIconPixmap(appIcon().pixmap(64, 64));
+    box->setTextFormat(Qt::RichText);
+    box->setText(aboutText());
+    box->setStandardButtons(QMessageBox::Close);
+    // The server's version may arrive while the box is open.
+    connect(m_admin, &AdminClient::serverVersionReceived, box, [this, box] { box->setText(aboutText()); });
+    box->open();
 }
 
 void MainWindow::setMuted(bool muted)

@@ -68,6 +68,9 @@ public:
     // was down in the window.
     QList<QLineSeries *> chartSegments(StatsHistory::Series series) const;
 
+    // The About box's text: this program's version, the watched server's and links to the documentation.
+    QString aboutText() const;
+
     // The messages that ring and raise a tray notification: seed 003's notify and Herald's notification.
     static bool isNotification(const Message &message);
 
@@ -102,6 +105,7 @@ private:
     void sendCompose();
     void disconnectSelected();
     void openSettings();
+    void showAbout();
     void setMuted(bool muted);
     void showFromTray();
     void updateMessageCount();
@@ -175,6 +179,10 @@ private:
     QAction *m_settingsAction = nullptr;
     QAction *m_clearAction = nullptr;
     QAction *m_quitAction = nullptr;
+    QAction *m_readmeAction = nullptr;
+    QAction *m_protocolAction = nullptr;
+    QAction *m_webPageAction = nullptr;
+    QAction *m_aboutAction = nullptr;
 };
 
 } // namespace Herald

@@ -28,6 +28,8 @@ private Q_SLOTS:
     void cleanup();
 
     void snapshotCountsAndClientEvents();
+    void httpUrls();
+    void serverVersionFromHealthz();
     void messagesAndActions();
     void actionErrorsAndNotConnected();
     void reconnectsWithGrowingDelays();
@@ -92,6 +94,32 @@ void tst_AdminClient::cleanup()
 {
     m_server.reset();
     m_dir.reset();
+}
+
+void tst_AdminClient::httpUrls()
+{
+    using Herald::AdminClient;
+    QCOMPARE(AdminClient::httpUrl(QUrl(u"ws://h:1/ws/server"_s), u"/healthz"_s),
+             QUrl(u"http://h:1/healthz"_s));
+    QCOMPARE(AdminClient::httpUrl(QUrl(u"wss://u:p@h/herald/ws/server?token=x#f"_s), u"/healthz"_s),
+             QUrl(u"https://h/herald/healthz"_s));
+    QCOMPARE(AdminClient::httpUrl(QUrl(u"ws://h:2/custom"_s), u"/"_s), QUrl(u"http://h:2/"_s));
+}
+
+void tst_AdminClient::serverVersionFromHealthz()
+{
+    AdminClient admin;
+    QSignalSpy versions(&admin, &AdminClient::serverVersionReceived);
+    admin.setServerUrl(feed());
+    QCOMPARE(admin.serverVersion(), QString());
+    admin.open();
+    QTRY_COMPARE(versions.count(), 1);
+    QCOMPARE(versions.first().at(0).toString(), QStringLiteral(HERALD_VERSION));
+    QCOMPARE(admin.serverVersion(), QStringLiteral(HERALD_VERSION));
+    // Another server: its version is not known until it answers.
+    admin.setServerUrl(QUrl(u"ws://127.0.0.1:1/ws/server"_s));
+    QCOMPARE(admin.serverVersion(), QString());
+    admin.close();
 }
 
 void tst_AdminClient::snapshotCountsAndClientEvents()

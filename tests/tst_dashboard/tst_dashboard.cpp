@@ -18,13 +18,18 @@
 #include <QChartView>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDesktopServices>
 #include <QDialogButtonBox>
+#include <QFileInfo>
 #include <QImage>
 #include <QLabel>
 #include <QLegendMarker>
 #include <QLineEdit>
 #include <QLineSeries>
 #include <QMediaDevices>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
 #include <QPointer>
 #include <QPushButton>
 #include <QTabWidget>
@@ -121,6 +126,17 @@ const QJsonObject thirdNode{{"id"_L1, "host-8003-c0de"_L1},
                             {"clients"_L1, 7},
                             {"subscribers"_L1, 5},
                             {"last_id"_L1, 1230}};
+// Stands in for the desktop's browser and file viewer: QDesktopServices hands it the URLs to open.
+class UrlCatcher : public QObject
+{
+    Q_OBJECT
+
+public:
+    QList<QUrl> opened;
+
+public Q_SLOTS:
+    void open(const QUrl &url) { opened.append(url); }
+};
 } // namespace
 
 // The dashboard window, driven through its widgets (offscreen), against a real in-process Herald server and
@@ -148,6 +164,7 @@ private Q_SLOTS:
     void settingsDialogSwitchesServer();
     void singleServerShowsNoNodes();
     void clusterNodesView();
+    void helpMenuAboutAndDocs();
     void screenshot();
 
 private:
@@ -853,6 +870,69 @@ void tst_Dashboard::clusterNodesView()
     QVERIFY(!tabs->isTabVisible(nodesTab));
     QVERIFY(widget<QLabel>("clusterState")->isHidden());
     QVERIFY(widget<QWidget>("clusterWarning")->isHidden());
+}
+
+void tst_Dashboard::helpMenuAboutAndDocs()
+{
+    QMenu *help = nullptr;
+    for (QAction *menu : m_window->menuBar()->actions()) {
+        if (menu->text() == u"&Help"_s)
+            help = menu->menu();
+    }
+    QVERIFY(help);
+    QStringList entries;
+    for (QAction *a : help->actions())
+        entries.append(a->text());
+    QCOMPARE(entries, (QStringList{u"&README"_s, u"&Protocol Reference"_s, u"The Server's &Web Page"_s,
+                                   QString(), u"&About Herald Dashboard"_s, u"About &Qt"_s}));
+
+    // The docs open as local files (the source tree's, from a build), the web page on the watched server.
+    UrlCatcher catcher;
+    QDesktopServices::setUrlHandler(u"file"_s, &catcher, "open");
+    QDesktopServices::setUrlHandler(u"http"_s, &catcher, "open");
+    auto trigger = [this](const char *name) {
+        m_window->findChild<QAction *>(QString::fromLatin1(name))->trigger();
+    };
+    trigger("readmeAction");
+    trigger("protocolAction");
+    trigger("webPageAction");
+    QDesktopServices::unsetUrlHandler(u"file"_s);
+    QDesktopServices::unsetUrlHandler(u"http"_s);
+    QCOMPARE(catcher.opened.size(), 3);
+    QVERIFY(catcher.opened[0].isLocalFile() && catcher.opened[0].fileName() == u"README.md"_s);
+    QVERIFY(QFileInfo(catcher.opened[0].toLocalFile()).isFile());
+    QVERIFY(catcher.opened[1].isLocalFile() && catcher.opened[1].fileName() == u"protocol.md"_s);
+    QVERIFY(QFileInfo(catcher.opened[1].toLocalFile()).isFile());
+    QCOMPARE(catcher.opened[2], QUrl(u"http://127.0.0.1:%1/"_s.arg(m_port)));
+    QCOMPARE(http("GET", m_port, u"/"_s).status, 200);
+
+    // About: this program's version, the server's (from its /healthz) and the same links.
+    QTRY_COMPARE(m_window->adminClient()->serverVersion(), QStringLiteral(HERALD_VERSION));
+    trigger("aboutAction");
+    QMessageBox *about = nullptr;
+    QTRY_VERIFY((about = m_window->findChild<QMessageBox *>(u"aboutDialog"_s)) && about->isVisible());
+    const QString text = about->text();
+    QVERIFY2(text.contains(u"<h3>Herald Dashboard %1</h3>"_s.arg(QStringLiteral(HERALD_VERSION))),
+             qPrintable(text));
+    QVERIFY2(text.contains(u"Watching ws://127.0.0.1:%1/ws/server: herald-server %2."_s.arg(m_port).arg(
+                 QStringLiteral(HERALD_VERSION))),
+             qPrintable(text));
+    QVERIFY(text.contains(catcher.opened[0].toString(QUrl::FullyEncoded)));
+    QVERIFY(text.contains(catcher.opened[1].toString(QUrl::FullyEncoded)));
+    QVERIFY(text.contains(u"href=\"http://127.0.0.1:%1/\""_s.arg(m_port)));
+    about->close();
+    QTRY_VERIFY(!m_window->findChild<QMessageBox *>(u"aboutDialog"_s));
+
+    // The server goes: its version is kept, said to be from when it was last reached.
+    stopServer();
+    QTRY_VERIFY(!m_window->adminClient()->isConnected());
+    QVERIFY2(m_window->aboutText().contains(
+                 u"herald-server %1 when last reached"_s.arg(QStringLiteral(HERALD_VERSION))),
+             qPrintable(m_window->aboutText()));
+    // A server never reached has none.
+    m_window->watch(QUrl(u"ws://127.0.0.1:1"_s), QString());
+    QVERIFY2(m_window->aboutText().contains(u"its version is not known while it cannot be reached"_s),
+             qPrintable(m_window->aboutText()));
 }
 
 void tst_Dashboard::screenshot()
