@@ -68,8 +68,28 @@ const std::array<SeriesStyle, 4> seriesStyles = {
      {QT_TRANSLATE_NOOP("Herald::MainWindow", "Channels"), QColor(0xbf8700), 2.0, Qt::DashLine},
      {QT_TRANSLATE_NOOP("Herald::MainWindow", "Messages/s"), QColor(0x8250df), 2.0, Qt::SolidLine}}};
 constexpr std::size_t RateSeries = 3;
-// The chart's lines while the data is not live: still readable, plainly not current.
-constexpr qreal StaleOpacity = 0.3;
+
+// A series' pen, in its colour or, while the data is not live, faded towards white: still readable, plainly
+// not current. A pale colour rather than opacity, since Qt Charts strokes a line piece by piece and a
+// translucent wide band would darken where its pieces overlap.
+QPen seriesPen(std::size_t i, bool live)
+{
+    const SeriesStyle &style = seriesStyles[i];
+    QColor color = style.color;
+    if (!live) {
+        constexpr float keep = 0.3f;
+        color = QColor::fromRgbF(1.0f - keep * (1.0f - color.redF()), 1.0f - keep * (1.0f - color.greenF()),
+                                 1.0f - keep * (1.0f - color.blueF()));
+    }
+    QPen pen(color);
+    pen.setWidthF(style.width);
+    pen.setStyle(style.style);
+    // Round caps and joins keep the wide band free of seams where its pieces meet; a dashed line's dashes
+    // stay square so they read as dashes.
+    pen.setCapStyle(style.style == Qt::SolidLine ? Qt::RoundCap : Qt::FlatCap);
+    pen.setJoinStyle(Qt::RoundJoin);
+    return pen;
+}
 
 QLabel *counterValue(const QString &objectName, const QColor &color, QWidget *parent)
 {
@@ -395,13 +415,7 @@ void MainWindow::addSegmentSlot()
     for (std::size_t i = 0; i < m_segments.size(); ++i) {
         auto *series = new QLineSeries;
         series->setName(tr(seriesStyles[i].name));
-        QPen pen(seriesStyles[i].color);
-        pen.setWidthF(seriesStyles[i].width);
-        pen.setStyle(seriesStyles[i].style);
-        // Flat caps: a dashed line's dashes and a wide band's ends stop where their points do.
-        pen.setCapStyle(Qt::FlatCap);
-        series->setPen(pen);
-        series->setOpacity(m_live ? 1.0 : StaleOpacity);
+        series->setPen(seriesPen(i, m_live));
         m_chart->addSeries(series);
         series->attachAxis(m_axisX);
         series->attachAxis(i == RateSeries ? m_axisRate : m_axisCount);
@@ -743,9 +757,9 @@ void MainWindow::setLive(bool live)
     m_nodeTable->setEnabled(live);
     m_clients->setStaleSince(stale ? m_staleSince : QDateTime());
     m_chart->setTitle(stale ? tr("Last minutes (not live)") : tr("Last minutes"));
-    for (const QList<QLineSeries *> &pieces : m_segments) {
-        for (QLineSeries *piece : pieces)
-            piece->setOpacity(live ? 1.0 : StaleOpacity);
+    for (std::size_t i = 0; i < m_segments.size(); ++i) {
+        for (QLineSeries *piece : std::as_const(m_segments[i]))
+            piece->setPen(seriesPen(i, live));
     }
     updateClientsTab();
 }
