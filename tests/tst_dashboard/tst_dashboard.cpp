@@ -831,8 +831,8 @@ void tst_Dashboard::clusterNodesView()
     QCOMPARE(text("channelsValue"), u"3"_s);
 
     // HERALD_CLUSTER_SCREENSHOT=<png> keeps a picture of this view; docs/dashboard-cluster.png is made with
-    // HERALD_CLUSTER_SCREENSHOT=$PWD/docs/dashboard-cluster.png QT_QPA_PLATFORM=xcb xvfb-run -a
-    // -s "-screen 0 1400x900x24" build/tests/tst_dashboard clusterNodesView
+    // HERALD_CLUSTER_SCREENSHOT=$PWD/docs/dashboard-cluster.png QT_QPA_PLATFORM=offscreen
+    // build/tests/tst_dashboard clusterNodesView (or QT_QPA_PLATFORM=xcb under xvfb-run: the same picture).
     const QString shot = qEnvironmentVariable("HERALD_CLUSTER_SCREENSHOT");
     if (!shot.isEmpty()) {
         tabs->setCurrentIndex(nodesTab);
