@@ -211,6 +211,7 @@ void AdminClient::connectNow()
         m_connectTimeout.stop();
         m_backoff.reset();
         m_lastFrame.start();
+        m_lastFrameMs = QDateTime::currentMSecsSinceEpoch();
         m_statsTimer.start();
         setState(State::Connected, tr("Connected to %1").arg(authority(m_url)));
         // Asked on every connect: a server that came back may be another version.
@@ -376,6 +377,7 @@ QString AdminClient::stateName(State state)
 void AdminClient::handleFrame(const QString &text)
 {
     m_lastFrame.start();
+    m_lastFrameMs = QDateTime::currentMSecsSinceEpoch();
     QJsonParseError error;
     const QJsonDocument doc = QJsonDocument::fromJson(text.toUtf8(), &error);
     if (!doc.isObject()) {

@@ -99,6 +99,12 @@ public:
     State state() const { return m_state; }
     QString statusText() const { return m_statusText; }
     bool isConnected() const { return m_state == State::Connected; }
+    // When the last frame arrived (or the feed connected): what the feed said was true then. Invalid before
+    // the first connect.
+    QDateTime lastFrameAt() const
+    {
+        return m_lastFrameMs > 0 ? QDateTime::fromMSecsSinceEpoch(m_lastFrameMs) : QDateTime();
+    }
     // Milliseconds until the scheduled retry, or -1.
     int retryDelay() const { return m_retryTimer.isActive() ? m_retryTimer.interval() : -1; }
 
@@ -150,6 +156,7 @@ private:
     QTimer m_connectTimeout;
     QTimer m_statsTimer;
     QElapsedTimer m_lastFrame;
+    qint64 m_lastFrameMs = 0; // a plain number: taken on every frame, so cheap
     State m_state = State::Idle;
     QString m_statusText;
     QAbstractSocket::SocketError m_socketError = QAbstractSocket::UnknownSocketError;

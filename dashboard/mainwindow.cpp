@@ -738,7 +738,10 @@ void MainWindow::onSnapshot(const AdminSnapshot &snapshot)
 void MainWindow::setLive(bool live)
 {
     if (!live && m_live) {
-        m_staleSince = QDateTime::currentDateTime();
+        // The last frame, not the moment the loss was noticed: a silent connection is only called dead after
+        // three stats intervals.
+        const QDateTime lastFrame = m_admin->lastFrameAt();
+        m_staleSince = lastFrame.isValid() ? lastFrame : QDateTime::currentDateTime();
         m_history.markGap();
     }
     m_live = live;

@@ -143,6 +143,9 @@ void tst_AdminClient::snapshotCountsAndClientEvents()
     QCOMPARE(states.first().at(0).value<State>(), State::Connecting);
 
     QTRY_COMPARE(snapshots.count(), 1);
+    // What the feed says is dated by its last frame (the dashboard's "showing data from").
+    const QDateTime snapshotFrame = admin.lastFrameAt();
+    QVERIFY(snapshotFrame.isValid() && snapshotFrame <= QDateTime::currentDateTime());
     const auto snapshot = snapshots.first().at(0).value<Herald::AdminSnapshot>();
     QCOMPARE(snapshot.clients, 1);
     QCOMPARE(snapshot.subscribers, 1);
@@ -158,6 +161,7 @@ void tst_AdminClient::snapshotCountsAndClientEvents()
     auto late = client(u"/ws?client_id=late&user_id=7"_s);
     QVERIFY(late);
     QTRY_COMPARE(connected.count(), 1);
+    QTRY_VERIFY(admin.lastFrameAt() > snapshotFrame); // the next frames move it
     const auto entry = connected.first().at(0).value<Herald::ClientEntry>();
     QCOMPARE(entry.clientId, u"late"_s);
     QCOMPARE(entry.route, u"ws"_s);
