@@ -233,6 +233,14 @@ void AdminClient::connectNow()
     // WebSocket) and the Authorization header.
     QUrl url = m_url;
     QNetworkRequest request;
+    // Not with a token: the server then names the token's subject as the sender, and an admin connection's
+    // client id would claim that id from the users who connect with it (Hub::mayClaimLocked).
+    if (!m_clientId.isEmpty() && m_token.isEmpty()) {
+        QUrlQuery query(url);
+        query.removeAllQueryItems(u"client_id"_s);
+        query.addQueryItem(u"client_id"_s, m_clientId);
+        url.setQuery(query);
+    }
     if (!m_token.isEmpty()) {
         QUrlQuery query(url);
         query.removeAllQueryItems(u"token"_s);

@@ -83,6 +83,10 @@ public:
     void setServerUrl(const QUrl &url);
     QUrl serverUrl() const { return m_url; }
     void setToken(const QString &token) { m_token = token; }
+    // Sent as ?client_id= from the next connect on, when there is no token: an open server names it as the
+    // sender of what this client publishes (with a token, the token's subject is). Empty: the server's UUID.
+    void setClientId(const QString &clientId) { m_clientId = clientId; }
+    QString clientId() const { return m_clientId; }
     QString token() const { return m_token; }
     Backoff &backoff() { return m_backoff; }
     // How often get_stats is sent while connected; silence for three intervals counts as a dead connection.
@@ -151,6 +155,7 @@ private:
     QString m_serverVersion;
     QUrl m_url;
     QString m_token;
+    QString m_clientId;
     Backoff m_backoff;
     QTimer m_retryTimer;
     QTimer m_connectTimeout;

@@ -241,6 +241,7 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
     m_tray->setToolTip(tr("Herald Dashboard"));
     connect(m_tray, &TrayNotifier::activated, this, &MainWindow::showFromTray);
 
+    m_admin->setClientId(m_settings->operatorName());
     m_sound->setVolume(m_settings->soundVolume());
     m_muteAction->setChecked(m_settings->soundMuted());
     setMuted(m_settings->soundMuted());
@@ -1019,6 +1020,7 @@ void MainWindow::openSettings()
     const QUrl saved = m_settings->serverUrl();
     dialog.setServerUrl(saved.isEmpty() ? m_admin->serverUrl().toString() : saved.toString());
     dialog.setToken(m_settings->token());
+    dialog.setOperatorName(m_settings->operatorName());
     dialog.setMuted(m_muteAction->isChecked());
     dialog.setVolume(m_sound->volume());
     if (dialog.exec() != QDialog::Accepted)
@@ -1026,15 +1028,25 @@ void MainWindow::openSettings()
     m_settings->setSoundVolume(dialog.volume());
     m_sound->setVolume(dialog.volume());
     m_muteAction->setChecked(dialog.muted());
+    // A new name is the feed's client id, so it takes a new connection.
+    const bool renamed = dialog.operatorName() != m_admin->clientId();
+    m_settings->setOperatorName(dialog.operatorName());
+    m_admin->setClientId(dialog.operatorName());
     const QUrl url = dialog.serverUrl();
+    bool rewatched = false;
     if (!url.isEmpty()) {
         m_settings->setServerUrl(url);
         m_settings->setToken(dialog.token());
         if (url != m_admin->serverUrl() || dialog.token() != m_admin->token()) {
             m_serverLabel->setText(tr("Remote server"));
             watch(url, dialog.token());
+            rewatched = true;
         }
     }
+    // Not after a refused token: renaming does not make it valid.
+    const AdminClient::State state = m_admin->state();
+    if (renamed && !rewatched && state != AdminClient::State::Idle && state != AdminClient::State::Refused)
+        m_admin->open();
     m_settings->sync();
 }
 

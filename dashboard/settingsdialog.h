@@ -26,6 +26,9 @@ public:
     QUrl serverUrl() const;
     void setToken(const QString &token);
     QString token() const;
+    void setOperatorName(const QString &name);
+    // What the field says, or the default (the login name) when it is empty.
+    QString operatorName() const;
     void setMuted(bool muted);
     bool muted() const;
     void setVolume(double volume);
@@ -36,6 +39,7 @@ private:
 
     QLineEdit *m_url = nullptr;
     QLineEdit *m_token = nullptr;
+    QLineEdit *m_operator = nullptr;
     QCheckBox *m_muted = nullptr;
     QSlider *m_volume = nullptr;
     QLabel *m_hint = nullptr;

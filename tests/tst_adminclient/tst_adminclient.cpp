@@ -187,6 +187,8 @@ void tst_AdminClient::messagesAndActions()
     QSignalSpy messages(&admin, &AdminClient::messageReceived);
     QSignalSpy ok(&admin, &AdminClient::actionSucceeded);
     admin.setServerUrl(feed());
+    // The operator's name goes as the feed's client id: an open server gives it as the sender.
+    admin.setClientId(u"ops-anna"_s);
     admin.open();
     QTRY_COMPARE(admin.state(), State::Connected);
 
@@ -218,6 +220,7 @@ void tst_AdminClient::messagesAndActions()
     auto got = alice->waitFor(u"alert"_s);
     QVERIFY(got);
     QCOMPARE(got->value("title"_L1).toString(), u"T"_s);
+    QCOMPARE(got->value("sender"_L1).toString(), u"ops-anna"_s);
     got = alice->waitFor(u"message"_s);
     QVERIFY(got);
     QCOMPARE(got->value("message"_L1).toString(), u"to the channel"_s);
@@ -361,6 +364,7 @@ void tst_AdminClient::handshakeRefusal()
     QSignalSpy refusedSpy(&admin, &AdminClient::tokenRefused);
     admin.setServerUrl(QUrl(u"ws://127.0.0.1:%1/ws/server"_s.arg(fake.serverPort())));
     admin.setToken(u"s3cret+/="_s);
+    admin.setClientId(u"ops-anna"_s); // with a token, not sent (see below)
     admin.open();
     QTRY_VERIFY(admin.state() == State::Refused || admin.state() == State::Reconnecting);
     QCOMPARE(admin.state() == State::Refused, refused);
@@ -369,7 +373,8 @@ void tst_AdminClient::handshakeRefusal()
     QCOMPARE(admin.retryDelay() > 0, !refused); // a refused token is not retried
     QCOMPARE(connections, 1);
 
-    // The token travels in the query and as a bearer header.
+    // The token travels in the query and as a bearer header; the client id does not (the token's subject is
+    // the sender, and an admin's client id would claim that id from users).
     const QList<QByteArray> lines = head.split('\n');
     QVERIFY2(lines.first().startsWith("GET /ws/server?token=s3cret%2B%2F%3D "), lines.first().constData());
     QVERIFY2(head.contains("Authorization: Bearer s3cret+/=\r\n"), head.constData());

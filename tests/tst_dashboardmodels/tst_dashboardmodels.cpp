@@ -656,6 +656,22 @@ void tst_DashboardModels::settingsRoundTrip()
     QCOMPARE(again.soundVolume(), 0.25);
     again.setToken(QString());
     QVERIFY(again.token().isEmpty());
+
+    // The operator's name: the login name until one is set, never an invalid client id.
+    const QByteArray user = qgetenv("USER");
+    qputenv("USER", "Anna Maria/ops");
+    QCOMPARE(Settings::defaultOperatorName(), u"Anna_Maria_ops"_s);
+    QCOMPARE(again.operatorName(), u"Anna_Maria_ops"_s);
+    again.setOperatorName(u"night-shift"_s);
+    QCOMPARE(again.operatorName(), u"night-shift"_s);
+    again.setOperatorName(u"not valid"_s);
+    QCOMPARE(again.operatorName(), u"Anna_Maria_ops"_s);
+    again.setOperatorName(QString());
+    QCOMPARE(again.operatorName(), u"Anna_Maria_ops"_s);
+    qputenv("USER", "");
+    qputenv("LOGNAME", "");
+    QVERIFY(!Settings::defaultOperatorName().isEmpty());
+    qputenv("USER", user);
 }
 
 void tst_DashboardModels::soundPlayerDegradesQuietly()
