@@ -975,6 +975,9 @@ void tst_Dashboard::helpMenuAboutAndDocs()
     QVERIFY(text.contains(catcher.opened[0].toString(QUrl::FullyEncoded)));
     QVERIFY(text.contains(catcher.opened[1].toString(QUrl::FullyEncoded)));
     QVERIFY(text.contains(u"href=\"http://127.0.0.1:%1/\""_s.arg(m_port)));
+    // The links open in the desktop's viewer when clicked.
+    auto *label = about->findChild<QLabel *>(u"qt_msgbox_label"_s);
+    QVERIFY(label && label->openExternalLinks());
     about->close();
     QTRY_VERIFY(!m_window->findChild<QMessageBox *>(u"aboutDialog"_s));
 
