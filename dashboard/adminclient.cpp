@@ -4,6 +4,8 @@
 
 #include <QJsonArray>
 #include <QJsonDocument>
+#include <QNetworkAccessManager>
+#include <QNetworkReply>
 #include <QNetworkRequest>
 #include <QRegularExpression>
 #include <QUrlQuery>
@@ -96,10 +98,58 @@ QUrl AdminClient::feedUrl(const QString &text)
     return url;
 }
 
+QUrl AdminClient::httpUrl(const QUrl &feedUrl, const QString &path)
+{
+    QUrl url = feedUrl;
+    url.setScheme(feedUrl.scheme().toLower() == u"wss"_s ? u"https"_s : u"http"_s);
+    url.setUserInfo(QString());
+    url.setQuery(QString());
+    url.setFragment(QString());
+    QString prefix = feedUrl.path();
+    if (prefix.endsWith("/ws/server"_L1))
+        prefix.chop(10);
+    else
+        prefix.clear();
+    url.setPath(prefix + path);
+    return url;
+}
+
 void AdminClient::setServerUrl(const QUrl &url)
 {
     const QUrl feed = feedUrl(url.toString());
+    const QUrl previous = m_url;
     m_url = feed.isEmpty() ? url : feed;
+    // Another server's version is not this one's.
+    if (m_url != previous)
+        m_serverVersion.clear();
+}
+
+void AdminClient::requestServerVersion()
+{
+    if (!m_http)
+        m_http = new QNetworkAccessManager(this);
+    const QUrl url = httpUrl(m_url, u"/healthz"_s);
+    QNetworkRequest request(url);
+    request.setTransferTimeout(5000);
+    QNetworkReply *reply = m_http->get(request);
+    connect(reply, &QNetworkReply::finished, this, [this, reply, url] {
+        reply->deleteLater();
+        // A late answer from a server the dashboard no longer watches says nothing about this one.
+        if (httpUrl(m_url, u"/healthz"_s) != url)
+            return;
+        const QJsonObject health = QJsonDocument::fromJson(reply->readAll()).object();
+        const QString version = health.value("version"_L1).toString();
+        if (reply->error() != QNetworkReply::NoError || version.isEmpty()) {
+            qCDebug(lcAdminClient).noquote()
+                << "no version from" << url.toDisplayString() << reply->errorString();
+            return;
+        }
+        if (version == m_serverVersion)
+            return;
+        m_serverVersion = version;
+        qCInfo(lcAdminClient).noquote() << "the server is herald-server" << version;
+        Q_EMIT serverVersionReceived(version);
+    });
 }
 
 void AdminClient::setStatsInterval(std::chrono::milliseconds interval)
@@ -161,8 +211,11 @@ void AdminClient::connectNow()
         m_connectTimeout.stop();
         m_backoff.reset();
         m_lastFrame.start();
+        m_lastFrameMs = QDateTime::currentMSecsSinceEpoch();
         m_statsTimer.start();
         setState(State::Connected, tr("Connected to %1").arg(authority(m_url)));
+        // Asked on every connect: a server that came back may be another version.
+        requestServerVersion();
     });
     connect(m_socket, &QWebSocket::textMessageReceived, this, &AdminClient::handleFrame);
     connect(m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this,
@@ -180,6 +233,14 @@ void AdminClient::connectNow()
     // WebSocket) and the Authorization header.
     QUrl url = m_url;
     QNetworkRequest request;
+    // Not with a token: the server then names the token's subject as the sender, and an admin connection's
+    // client id would claim that id from the users who connect with it (Hub::mayClaimLocked).
+    if (!m_clientId.isEmpty() && m_token.isEmpty()) {
+        QUrlQuery query(url);
+        query.removeAllQueryItems(u"client_id"_s);
+        query.addQueryItem(u"client_id"_s, m_clientId);
+        url.setQuery(query);
+    }
     if (!m_token.isEmpty()) {
         QUrlQuery query(url);
         query.removeAllQueryItems(u"token"_s);
@@ -324,6 +385,7 @@ QString AdminClient::stateName(State state)
 void AdminClient::handleFrame(const QString &text)
 {
     m_lastFrame.start();
+    m_lastFrameMs = QDateTime::currentMSecsSinceEpoch();
     QJsonParseError error;
     const QJsonDocument doc = QJsonDocument::fromJson(text.toUtf8(), &error);
     if (!doc.isObject()) {

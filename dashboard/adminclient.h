@@ -13,6 +13,7 @@
 #include <QTimer>
 #include <QUrl>
 
+class QNetworkAccessManager;
 class QWebSocket;
 
 namespace Herald {
@@ -74,11 +75,18 @@ public:
     // Accepts ws://, wss://, http:// or https:// with or without a path; a bare host:port gets /ws/server.
     // Returns an empty URL if the text is not usable.
     static QUrl feedUrl(const QString &text);
+    // The same server's HTTP side: its page (/) and its health check (/healthz, public, names the version).
+    // A feed reached under a path prefix (a reverse proxy's /herald/ws/server) keeps the prefix.
+    static QUrl httpUrl(const QUrl &feedUrl, const QString &path);
 
     // Normalised through feedUrl(): ws://host:port is enough.
     void setServerUrl(const QUrl &url);
     QUrl serverUrl() const { return m_url; }
     void setToken(const QString &token) { m_token = token; }
+    // Sent as ?client_id= from the next connect on, when there is no token: an open server names it as the
+    // sender of what this client publishes (with a token, the token's subject is). Empty: the server's UUID.
+    void setClientId(const QString &clientId) { m_clientId = clientId; }
+    QString clientId() const { return m_clientId; }
     QString token() const { return m_token; }
     Backoff &backoff() { return m_backoff; }
     // How often get_stats is sent while connected; silence for three intervals counts as a dead connection.
@@ -88,9 +96,19 @@ public:
     void open();
     void close();
 
+    // The server's version from its /healthz, asked each time the feed connects; empty until it answers
+    // (or if it does not say).
+    QString serverVersion() const { return m_serverVersion; }
+
     State state() const { return m_state; }
     QString statusText() const { return m_statusText; }
     bool isConnected() const { return m_state == State::Connected; }
+    // When the last frame arrived (or the feed connected): what the feed said was true then. Invalid before
+    // the first connect.
+    QDateTime lastFrameAt() const
+    {
+        return m_lastFrameMs > 0 ? QDateTime::fromMSecsSinceEpoch(m_lastFrameMs) : QDateTime();
+    }
     // Milliseconds until the scheduled retry, or -1.
     int retryDelay() const { return m_retryTimer.isActive() ? m_retryTimer.interval() : -1; }
 
@@ -119,25 +137,31 @@ Q_SIGNALS:
     void actionFailed(const QString &ref, const QString &code, const QString &message);
     void reconnectScheduled(int attempt, int delayMs);
     void tokenRefused(const QString &detail);
+    void serverVersionReceived(const QString &version);
 
 private:
     void connectNow();
     void scheduleClosed();
     void handleClosed();
     void setState(State state, const QString &text);
+    void requestServerVersion();
     void handleFrame(const QString &text);
     void handleControl(const QString &type, const QJsonObject &object);
     QString send(QJsonObject object);
     static void addDraft(QJsonObject &object, const MessageDraft &draft);
 
     QWebSocket *m_socket = nullptr;
+    QNetworkAccessManager *m_http = nullptr;
+    QString m_serverVersion;
     QUrl m_url;
     QString m_token;
+    QString m_clientId;
     Backoff m_backoff;
     QTimer m_retryTimer;
     QTimer m_connectTimeout;
     QTimer m_statsTimer;
     QElapsedTimer m_lastFrame;
+    qint64 m_lastFrameMs = 0; // a plain number: taken on every frame, so cheap
     State m_state = State::Idle;
     QString m_statusText;
     QAbstractSocket::SocketError m_socketError = QAbstractSocket::UnknownSocketError;

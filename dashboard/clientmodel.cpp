@@ -2,6 +2,8 @@
 
 #include "channelname.h"
 
+#include <QGuiApplication>
+#include <QPalette>
 #include <QSet>
 
 using namespace Qt::StringLiterals;
@@ -89,6 +91,16 @@ void ClientModel::removeSubscription(const QString &clientId, const QString &cha
     updateChannelCount();
 }
 
+void ClientModel::setStaleSince(const QDateTime &since)
+{
+    if (since == m_staleSince)
+        return;
+    m_staleSince = since;
+    if (!m_rows.isEmpty())
+        Q_EMIT dataChanged(index(0, 0), index(int(m_rows.size()) - 1, ColumnCount - 1),
+                           {Qt::ForegroundRole, Qt::ToolTipRole});
+}
+
 int ClientModel::channelCount() const
 {
     return m_channelCount;
@@ -134,6 +146,11 @@ QVariant ClientModel::data(const QModelIndex &index, int role) const
     const ClientEntry &c = m_rows.at(index.row());
     if (role == ClientIdRole)
         return c.clientId;
+    if (role == Qt::ForegroundRole && isStale())
+        return QGuiApplication::palette().color(QPalette::Disabled, QPalette::Text);
+    if (role == Qt::ToolTipRole && isStale())
+        return tr("As of %1: the server is not reachable, so this list is not live")
+            .arg(m_staleSince.toLocalTime().toString(u"HH:mm:ss"_s));
     if (role == Qt::ToolTipRole && index.column() == Subscriptions)
         return c.subscriptions.join(u'\n');
     if (role != Qt::DisplayRole)

@@ -37,6 +37,12 @@ public:
     void addSubscription(const QString &clientId, const QString &channel);
     void removeSubscription(const QString &clientId, const QString &channel);
 
+    // While the feed is down the rows are what was true at `since`: shown greyed, with that time in their
+    // tooltip. An invalid time makes them live again.
+    void setStaleSince(const QDateTime &since);
+    QDateTime staleSince() const { return m_staleSince; }
+    bool isStale() const { return m_staleSince.isValid(); }
+
     // Channels with at least one subscriber, as the hub counts them.
     int channelCount() const;
     int rowOf(const QString &clientId) const;
@@ -55,6 +61,7 @@ private:
 
     QList<ClientEntry> m_rows;
     int m_channelCount = 0;
+    QDateTime m_staleSince;
 };
 
 } // namespace Herald

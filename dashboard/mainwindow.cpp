@@ -4,6 +4,7 @@
 #include "channelname.h"
 #include "clientmodel.h"
 #include "dashboardlogging.h"
+#include "helplinks.h"
 #include "messagemodel.h"
 #include "nodemodel.h"
 #include "settings.h"
@@ -17,15 +18,19 @@
 #include <QChartView>
 #include <QCloseEvent>
 #include <QComboBox>
+#include <QDesktopServices>
+#include <QFileInfo>
 #include <QFormLayout>
 #include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
 #include <QLabel>
+#include <QLegendMarker>
 #include <QLineEdit>
 #include <QLineSeries>
 #include <QMenu>
 #include <QMenuBar>
+#include <QMessageBox>
 #include <QPushButton>
 #include <QSortFilterProxyModel>
 #include <QSplitter>
@@ -51,13 +56,40 @@ struct SeriesStyle
 {
     const char *name;
     QColor color;
+    qreal width;
+    Qt::PenStyle style;
 };
-// Counters and chart share the colours, so a number and its curve are found together.
+// Counters and chart share the colours, so a number and its curve are found together. Clients, Subscribers
+// and Channels are often equal, so their lines are drawn in this order with a wide band under a thin line
+// under a dashed one: all three stay visible when they coincide.
 const std::array<SeriesStyle, 4> seriesStyles = {
-    {{QT_TRANSLATE_NOOP("Herald::MainWindow", "Clients"), QColor(0x1f6feb)},
-     {QT_TRANSLATE_NOOP("Herald::MainWindow", "Subscribers"), QColor(0x2da44e)},
-     {QT_TRANSLATE_NOOP("Herald::MainWindow", "Channels"), QColor(0xbf8700)},
-     {QT_TRANSLATE_NOOP("Herald::MainWindow", "Messages/s"), QColor(0x8250df)}}};
+    {{QT_TRANSLATE_NOOP("Herald::MainWindow", "Clients"), QColor(0x1f6feb), 5.0, Qt::SolidLine},
+     {QT_TRANSLATE_NOOP("Herald::MainWindow", "Subscribers"), QColor(0x2da44e), 2.0, Qt::SolidLine},
+     {QT_TRANSLATE_NOOP("Herald::MainWindow", "Channels"), QColor(0xbf8700), 2.0, Qt::DashLine},
+     {QT_TRANSLATE_NOOP("Herald::MainWindow", "Messages/s"), QColor(0x8250df), 2.0, Qt::SolidLine}}};
+constexpr std::size_t RateSeries = 3;
+
+// A series' pen, in its colour or, while the data is not live, faded towards white: still readable, plainly
+// not current. A pale colour rather than opacity, since Qt Charts strokes a line piece by piece and a
+// translucent wide band would darken where its pieces overlap.
+QPen seriesPen(std::size_t i, bool live)
+{
+    const SeriesStyle &style = seriesStyles[i];
+    QColor color = style.color;
+    if (!live) {
+        constexpr float keep = 0.3f;
+        color = QColor::fromRgbF(1.0f - keep * (1.0f - color.redF()), 1.0f - keep * (1.0f - color.greenF()),
+                                 1.0f - keep * (1.0f - color.blueF()));
+    }
+    QPen pen(color);
+    pen.setWidthF(style.width);
+    pen.setStyle(style.style);
+    // Round caps and joins keep the wide band free of seams where its pieces meet; a dashed line's dashes
+    // stay square so they read as dashes.
+    pen.setCapStyle(style.style == Qt::SolidLine ? Qt::RoundCap : Qt::FlatCap);
+    pen.setJoinStyle(Qt::RoundJoin);
+    return pen;
+}
 
 QLabel *counterValue(const QString &objectName, const QColor &color, QWidget *parent)
 {
@@ -68,8 +100,23 @@ QLabel *counterValue(const QString &objectName, const QColor &color, QWidget *pa
     f.setBold(true);
     label->setFont(f);
     label->setAlignment(Qt::AlignCenter);
-    label->setStyleSheet(u"color: %1;"_s.arg(color.name()));
+    // A palette rather than a style sheet: a style sheet's colour would stay when the counters are disabled,
+    // and stale numbers must grey out.
+    QPalette palette = label->palette();
+    palette.setColor(QPalette::Active, QPalette::WindowText, color);
+    palette.setColor(QPalette::Inactive, QPalette::WindowText, color);
+    label->setPalette(palette);
     return label;
+}
+
+// An even step for the time axis: about five ticks over `span` seconds, on round numbers of seconds.
+double timeStep(double span)
+{
+    for (double step : {0.1, 0.2, 0.5, 1.0, 2.0, 5.0, 10.0, 15.0, 30.0, 60.0, 120.0, 300.0, 600.0}) {
+        if (span / step <= 6.0)
+            return step;
+    }
+    return 1800.0;
 }
 
 double niceCeiling(double value)
@@ -129,6 +176,7 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
     auto *central = new QWidget;
     auto *layout = new QVBoxLayout(central);
     layout->addWidget(buildClusterWarning());
+    layout->addWidget(buildStaleBanner());
     layout->addWidget(buildCounters());
     layout->addWidget(split, 1);
     setCentralWidget(central);
@@ -173,12 +221,9 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
         m_channelCount = channels;
         updateCounters();
     });
-    connect(m_clients, &QAbstractItemModel::rowsInserted, this,
-            [this] { m_tabs->setTabText(1, tr("Clients (%1)").arg(m_clients->rowCount())); });
-    connect(m_clients, &QAbstractItemModel::rowsRemoved, this,
-            [this] { m_tabs->setTabText(1, tr("Clients (%1)").arg(m_clients->rowCount())); });
-    connect(m_clients, &QAbstractItemModel::modelReset, this,
-            [this] { m_tabs->setTabText(1, tr("Clients (%1)").arg(m_clients->rowCount())); });
+    connect(m_clients, &QAbstractItemModel::rowsInserted, this, &MainWindow::updateClientsTab);
+    connect(m_clients, &QAbstractItemModel::rowsRemoved, this, &MainWindow::updateClientsTab);
+    connect(m_clients, &QAbstractItemModel::modelReset, this, &MainWindow::updateClientsTab);
 
     m_flushTimer.setSingleShot(true);
     m_flushTimer.setInterval(FlushInterval);
@@ -196,6 +241,7 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
     m_tray->setToolTip(tr("Herald Dashboard"));
     connect(m_tray, &TrayNotifier::activated, this, &MainWindow::showFromTray);
 
+    m_admin->setClientId(m_settings->operatorName());
     m_sound->setVolume(m_settings->soundVolume());
     m_muteAction->setChecked(m_settings->soundMuted());
     setMuted(m_settings->soundMuted());
@@ -207,6 +253,7 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
     updateCluster();
     updateComposeTarget();
     updateMessageCount();
+    setLive(false);
     takeSample();
 }
 
@@ -246,6 +293,41 @@ void MainWindow::buildActions()
     server->addAction(m_reconnectAction);
     server->addAction(m_clearAction);
     server->addAction(m_muteAction);
+
+    // Help: the documentation as local files (see findDocumentation), the watched server's own page, About.
+    auto docAction = [this](const QString &text, const QString &sourcePath, const char *objectName) {
+        auto *action = new QAction(text, this);
+        action->setObjectName(QString::fromLatin1(objectName));
+        const QString path = findDocumentation(sourcePath);
+        if (path.isEmpty()) {
+            action->setEnabled(false);
+            action->setToolTip(tr("%1 is not installed").arg(QFileInfo(sourcePath).fileName()));
+        } else {
+            action->setData(path);
+            action->setToolTip(path);
+            connect(action, &QAction::triggered, this,
+                    [path] { QDesktopServices::openUrl(QUrl::fromLocalFile(path)); });
+        }
+        return action;
+    };
+    m_readmeAction = docAction(tr("&README"), u"README.md"_s, "readmeAction");
+    m_protocolAction = docAction(tr("&Protocol Reference"), u"docs/protocol.md"_s, "protocolAction");
+    m_webPageAction = new QAction(tr("The Server's &Web Page"), this);
+    m_webPageAction->setObjectName(u"webPageAction"_s);
+    connect(m_webPageAction, &QAction::triggered, this, [this] {
+        if (!m_admin->serverUrl().isEmpty())
+            QDesktopServices::openUrl(AdminClient::httpUrl(m_admin->serverUrl(), u"/"_s));
+    });
+    m_aboutAction = new QAction(tr("&About Herald Dashboard"), this);
+    m_aboutAction->setObjectName(u"aboutAction"_s);
+    connect(m_aboutAction, &QAction::triggered, this, &MainWindow::showAbout);
+    QMenu *help = menuBar()->addMenu(tr("&Help"));
+    help->addAction(m_readmeAction);
+    help->addAction(m_protocolAction);
+    help->addAction(m_webPageAction);
+    help->addSeparator();
+    help->addAction(m_aboutAction);
+    help->addAction(tr("About &Qt"), qApp, &QApplication::aboutQt);
 
     QToolBar *bar = addToolBar(tr("Main"));
     bar->setObjectName(u"mainToolBar"_s);
@@ -291,30 +373,71 @@ QWidget *MainWindow::buildChart()
     m_chart->setTitle(tr("Last minutes"));
     m_chart->legend()->setAlignment(Qt::AlignBottom);
     m_chart->setMargins(QMargins(4, 4, 4, 4));
+    // Ticks at fixed round steps from 0 (see updateChart), never the range split in equal parts.
     m_axisX = new QValueAxis;
     m_axisX->setTitleText(tr("seconds ago"));
-    m_axisX->setLabelFormat(u"%d"_s);
-    m_axisY = new QValueAxis;
-    m_axisY->setLabelFormat(u"%g"_s);
-    m_axisY->setRange(0, 5);
+    m_axisX->setLabelFormat(u"%g"_s);
+    m_axisX->setTickType(QValueAxis::TicksDynamic);
+    m_axisX->setTickAnchor(0);
+    m_axisX->setTickInterval(2);
+    m_axisX->setRange(-10, 0);
+    // Counts and a rate are different units: each has its own axis.
+    m_axisCount = new QValueAxis;
+    m_axisCount->setTitleText(tr("count"));
+    m_axisCount->setLabelFormat(u"%g"_s);
+    m_axisCount->setTickType(QValueAxis::TicksDynamic);
+    m_axisCount->setTickAnchor(0);
+    m_axisCount->setTickInterval(1);
+    m_axisCount->setRange(0, 5);
+    m_axisRate = new QValueAxis;
+    m_axisRate->setTitleText(tr("messages/s"));
+    m_axisRate->setLabelFormat(u"%g"_s);
+    m_axisRate->setTickType(QValueAxis::TicksDynamic);
+    m_axisRate->setTickAnchor(0);
+    m_axisRate->setTickInterval(1);
+    m_axisRate->setRange(0, 5);
+    m_axisRate->setLabelsColor(seriesStyles[RateSeries].color);
+    m_axisRate->setTitleBrush(seriesStyles[RateSeries].color);
+    m_axisRate->setGridLineVisible(false);
     m_chart->addAxis(m_axisX, Qt::AlignBottom);
-    m_chart->addAxis(m_axisY, Qt::AlignLeft);
-    for (std::size_t i = 0; i < m_series.size(); ++i) {
-        auto *series = new QLineSeries;
-        series->setName(tr(seriesStyles[i].name));
-        QPen pen(seriesStyles[i].color);
-        pen.setWidthF(2.0);
-        series->setPen(pen);
-        m_chart->addSeries(series);
-        series->attachAxis(m_axisX);
-        series->attachAxis(m_axisY);
-        m_series[i] = series;
-    }
+    m_chart->addAxis(m_axisCount, Qt::AlignLeft);
+    m_chart->addAxis(m_axisRate, Qt::AlignRight);
+    addSegmentSlot();
     auto *view = new QChartView(m_chart);
     view->setObjectName(u"chart"_s);
     view->setRenderHint(QPainter::Antialiasing);
     view->setMinimumHeight(220);
     return view;
+}
+
+void MainWindow::addSegmentSlot()
+{
+    const bool first = m_segments[0].isEmpty();
+    for (std::size_t i = 0; i < m_segments.size(); ++i) {
+        auto *series = new QLineSeries;
+        series->setName(tr(seriesStyles[i].name));
+        series->setPen(seriesPen(i, m_live));
+        m_chart->addSeries(series);
+        series->attachAxis(m_axisX);
+        series->attachAxis(i == RateSeries ? m_axisRate : m_axisCount);
+        // One legend entry per series, not per piece.
+        if (!first) {
+            const QList<QLegendMarker *> markers = m_chart->legend()->markers(series);
+            for (QLegendMarker *marker : markers)
+                marker->setVisible(false);
+        }
+        m_segments[i].append(series);
+    }
+}
+
+QList<QLineSeries *> MainWindow::chartSegments(StatsHistory::Series series) const
+{
+    QList<QLineSeries *> out;
+    for (QLineSeries *piece : m_segments[std::size_t(series)]) {
+        if (piece->count() > 0)
+            out.append(piece);
+    }
+    return out;
 }
 
 QWidget *MainWindow::buildCompose()
@@ -497,6 +620,31 @@ QWidget *MainWindow::buildClusterWarning()
     return box;
 }
 
+QWidget *MainWindow::buildStaleBanner()
+{
+    // Says in words what the greyed counters, faded chart and greyed client list mean.
+    auto *box = new QFrame;
+    box->setObjectName(u"staleBanner"_s);
+    box->setStyleSheet(u"QFrame#staleBanner { background: #eaeef2; border: 1px solid #afb8c1;"
+                       " border-radius: 4px; } QLabel { color: #24292f; }"_s);
+    auto *icon = new QLabel(box);
+    const int size = style()->pixelMetric(QStyle::PM_SmallIconSize);
+    icon->setPixmap(style()->standardIcon(QStyle::SP_MessageBoxInformation).pixmap(size, size));
+    m_staleText = new QLabel(box);
+    m_staleText->setObjectName(u"staleBannerText"_s);
+    m_staleText->setWordWrap(true);
+    QFont f = m_staleText->font();
+    f.setBold(true);
+    m_staleText->setFont(f);
+    auto *row = new QHBoxLayout(box);
+    row->setContentsMargins(8, 4, 8, 4);
+    row->addWidget(icon);
+    row->addWidget(m_staleText, 1);
+    box->hide();
+    m_staleBanner = box;
+    return box;
+}
+
 void MainWindow::watch(const QUrl &feedUrl, const QString &token)
 {
     // Another server's nodes are not this one's; its first stats reply says what it is.
@@ -504,7 +652,8 @@ void MainWindow::watch(const QUrl &feedUrl, const QString &token)
     m_countedNodes = -1;
     m_admin->setServerUrl(feedUrl);
     m_admin->setToken(token);
-    setWindowTitle(tr("Herald Dashboard — %1").arg(feedUrl.toDisplayString(QUrl::RemoveQuery)));
+    // Only the server: the platform adds the application's display name ("… — Herald Dashboard").
+    setWindowTitle(m_admin->serverUrl().toDisplayString(QUrl::RemoveQuery));
     m_admin->open();
 }
 
@@ -555,9 +704,9 @@ void MainWindow::onStateChanged(AdminClient::State state, const QString &text)
         break;
     }
     m_stateLabel->setStyleSheet(color.isEmpty() ? QString() : u"color: %1;"_s.arg(color));
-    // Stale numbers are greyed rather than zeroed: they were true a moment ago.
-    m_countersBox->setEnabled(connected);
-    m_nodeTable->setEnabled(connected);
+    // Live again only with the next snapshot, which replaces everything shown.
+    if (!connected)
+        setLive(false);
     if (connected) {
         // Ask at once rather than at the first periodic request, so a cluster's nodes show without delay.
         m_countedNodes = -1;
@@ -584,6 +733,46 @@ void MainWindow::onSnapshot(const AdminSnapshot &snapshot)
     m_clients->reset(snapshot.connections);
     m_channelCount = snapshot.channels;
     updateCounters();
+    setLive(true);
+}
+
+void MainWindow::setLive(bool live)
+{
+    if (!live && m_live) {
+        // The last frame, not the moment the loss was noticed: a silent connection is only called dead after
+        // three stats intervals.
+        const QDateTime lastFrame = m_admin->lastFrameAt();
+        m_staleSince = lastFrame.isValid() ? lastFrame : QDateTime::currentDateTime();
+        m_history.markGap();
+    }
+    m_live = live;
+    // Stale numbers are greyed rather than zeroed: they were true a moment ago, and the banner says when.
+    const bool stale = !live && m_staleSince.isValid();
+    if (stale) {
+        const QDateTime since = m_staleSince.toLocalTime();
+        const QString when = since.date() == QDate::currentDate() ? since.toString(u"HH:mm:ss"_s)
+                                                                  : since.toString(u"yyyy-MM-dd HH:mm:ss"_s);
+        m_staleText->setText(
+            tr("Disconnected — showing data from %1. The counters, chart and client list are not live.")
+                .arg(when));
+    }
+    m_staleBanner->setVisible(stale);
+    m_countersBox->setEnabled(live);
+    m_nodeTable->setEnabled(live);
+    m_clients->setStaleSince(stale ? m_staleSince : QDateTime());
+    m_chart->setTitle(stale ? tr("Last minutes (not live)") : tr("Last minutes"));
+    for (std::size_t i = 0; i < m_segments.size(); ++i) {
+        for (QLineSeries *piece : std::as_const(m_segments[i]))
+            piece->setPen(seriesPen(i, live));
+    }
+    updateClientsTab();
+}
+
+void MainWindow::updateClientsTab()
+{
+    const int n = m_clients->rowCount();
+    m_tabs->setTabText(1, m_clients->isStale() ? tr("Clients (%1, not live)").arg(n)
+                                               : tr("Clients (%1)").arg(n));
 }
 
 void MainWindow::onMessage(const Message &message)
@@ -616,22 +805,45 @@ void MainWindow::flushMessages()
 void MainWindow::takeSample()
 {
     const QDateTime now = QDateTime::currentDateTimeUtc();
-    const StatsSample &s =
-        m_history.sample(now, m_clientCount, m_subscriberCount, m_channelCount, m_sampleTimer.interval());
-    m_rateValue->setText(QString::number(s.messagesPerSecond, 'f', s.messagesPerSecond < 10 ? 1 : 0));
-    const qint64 nowMs = now.toMSecsSinceEpoch();
-    const StatsHistory::Series kinds[] = {StatsHistory::Series::Clients, StatsHistory::Series::Subscribers,
-                                          StatsHistory::Series::Channels,
-                                          StatsHistory::Series::MessagesPerSecond};
-    for (std::size_t i = 0; i < m_series.size(); ++i)
-        m_series[i]->replace(m_history.points(kinds[i], nowMs));
+    // While the feed is down nothing is sampled: the last values would be drawn on as if still true. The
+    // time axis goes on, so the gap grows.
+    if (m_live) {
+        const StatsSample &s =
+            m_history.sample(now, m_clientCount, m_subscriberCount, m_channelCount, m_sampleTimer.interval());
+        m_rateValue->setText(QString::number(s.messagesPerSecond, 'f', s.messagesPerSecond < 10 ? 1 : 0));
+    }
+    updateChart(now.toMSecsSinceEpoch());
+}
+
+void MainWindow::updateChart(qint64 nowMs)
+{
+    for (std::size_t i = 0; i < m_segments.size(); ++i) {
+        const QList<QList<QPointF>> pieces = m_history.segments(StatsHistory::Series(i), nowMs);
+        while (m_segments[i].size() < pieces.size())
+            addSegmentSlot();
+        for (qsizetype k = 0; k < m_segments[i].size(); ++k)
+            m_segments[i][k]->replace(k < pieces.size() ? pieces[k] : QList<QPointF>());
+    }
     // The axis spans what is known, up to the whole window, so a young session is not a sliver at the
-    // right edge.
-    const double window = double(m_history.capacity()) * double(m_sampleTimer.interval()) / 1000.0;
-    const double known = double(nowMs - m_history.samples().front().time) / 1000.0;
-    const double minimumSpan = 10.0 * double(m_sampleTimer.interval()) / 1000.0;
-    m_axisX->setRange(-std::clamp(known, minimumSpan, window), 0);
-    m_axisY->setRange(0, niceCeiling(m_history.maximum() * 1.1));
+    // right edge; it ends on a tick, and the ticks are round numbers of seconds from now.
+    const double interval = double(m_sampleTimer.interval()) / 1000.0;
+    const double window = double(m_history.capacity()) * interval;
+    const double known =
+        m_history.isEmpty() ? 0.0 : double(nowMs - m_history.samples().front().time) / 1000.0;
+    const double span = std::clamp(known, 10.0 * interval, window);
+    const double step = timeStep(span);
+    m_axisX->setTickInterval(step);
+    m_axisX->setRange(-std::ceil(span / step - 1e-9) * step, 0);
+    // Counts and the rate each on their own scale, five even steps from 0.
+    using Kind = StatsHistory::Series;
+    const double counts = std::max({m_history.maximum(Kind::Clients), m_history.maximum(Kind::Subscribers),
+                                    m_history.maximum(Kind::Channels)});
+    const double countTop = niceCeiling(counts * 1.1);
+    m_axisCount->setRange(0, countTop);
+    m_axisCount->setTickInterval(countTop / 5);
+    const double rateTop = niceCeiling(m_history.maximum(Kind::MessagesPerSecond) * 1.1);
+    m_axisRate->setRange(0, rateTop);
+    m_axisRate->setTickInterval(rateTop / 5);
 }
 
 void MainWindow::updateCounters()
@@ -721,15 +933,25 @@ void MainWindow::sendCompose()
         ref = m_admin->broadcast(draft);
         break;
     case 1:
+        if (recipient.isEmpty()) {
+            setComposeResult(tr("Enter a user id."), true);
+            return;
+        }
         if (!isValidIdentifier(recipient)) {
-            setComposeResult(tr("A user id is 1 to 121 of A-Z a-z 0-9 _ . : -"), true);
+            setComposeResult(tr("A user id is 1 to 121 characters: letters, digits and _ . : - (no spaces)."),
+                             true);
             return;
         }
         ref = m_admin->publishToUser(recipient, draft);
         break;
     default:
+        if (recipient.isEmpty()) {
+            setComposeResult(tr("Enter a channel name."), true);
+            return;
+        }
         if (!isValidChannelName(recipient)) {
-            setComposeResult(tr("A channel name is 1 to 128 of A-Z a-z 0-9 _ . : -"), true);
+            setComposeResult(
+                tr("A channel name is 1 to 128 characters: letters, digits and _ . : - (no spaces)."), true);
             return;
         }
         ref = m_admin->publishToChannel(recipient, draft);
@@ -794,9 +1016,11 @@ void MainWindow::onActionFailed(const QString &ref, const QString &code, const Q
 void MainWindow::openSettings()
 {
     SettingsDialog dialog(this);
+    dialog.setCurrentServer(m_admin->serverUrl(), m_admin->token());
     const QUrl saved = m_settings->serverUrl();
     dialog.setServerUrl(saved.isEmpty() ? m_admin->serverUrl().toString() : saved.toString());
     dialog.setToken(m_settings->token());
+    dialog.setOperatorName(m_settings->operatorName());
     dialog.setMuted(m_muteAction->isChecked());
     dialog.setVolume(m_sound->volume());
     if (dialog.exec() != QDialog::Accepted)
@@ -804,16 +1028,78 @@ void MainWindow::openSettings()
     m_settings->setSoundVolume(dialog.volume());
     m_sound->setVolume(dialog.volume());
     m_muteAction->setChecked(dialog.muted());
+    // A new name is the feed's client id, so it takes a new connection.
+    const bool renamed = dialog.operatorName() != m_admin->clientId();
+    m_settings->setOperatorName(dialog.operatorName());
+    m_admin->setClientId(dialog.operatorName());
     const QUrl url = dialog.serverUrl();
+    bool rewatched = false;
     if (!url.isEmpty()) {
         m_settings->setServerUrl(url);
         m_settings->setToken(dialog.token());
         if (url != m_admin->serverUrl() || dialog.token() != m_admin->token()) {
             m_serverLabel->setText(tr("Remote server"));
             watch(url, dialog.token());
+            rewatched = true;
         }
     }
+    // Not after a refused token: renaming does not make it valid.
+    const AdminClient::State state = m_admin->state();
+    if (renamed && !rewatched && state != AdminClient::State::Idle && state != AdminClient::State::Refused)
+        m_admin->open();
     m_settings->sync();
+}
+
+QString MainWindow::aboutText() const
+{
+    const QUrl feed = m_admin->serverUrl();
+    QString server;
+    if (feed.isEmpty())
+        server = tr("No server is watched.");
+    else if (!m_admin->serverVersion().isEmpty() && !m_admin->isConnected())
+        server = tr("Watching %1: herald-server %2 when last reached; it cannot be reached now.")
+                     .arg(feed.toDisplayString(QUrl::RemoveQuery).toHtmlEscaped(),
+                          m_admin->serverVersion().toHtmlEscaped());
+    else if (!m_admin->serverVersion().isEmpty())
+        server = tr("Watching %1: herald-server %2.")
+                     .arg(feed.toDisplayString(QUrl::RemoveQuery).toHtmlEscaped(),
+                          m_admin->serverVersion().toHtmlEscaped());
+    else if (m_admin->isConnected())
+        server = tr("Watching %1: its version is not known (its /healthz did not say).")
+                     .arg(feed.toDisplayString(QUrl::RemoveQuery).toHtmlEscaped());
+    else
+        server = tr("Watching %1: its version is not known while it cannot be reached.")
+                     .arg(feed.toDisplayString(QUrl::RemoveQuery).toHtmlEscaped());
+    QStringList links;
+    const auto link = [&links](const QUrl &url, const QString &text) {
+        links.append(u"<a href=\"%1\">%2</a>"_s.arg(url.toString(QUrl::FullyEncoded).toHtmlEscaped(), text));
+    };
+    for (const QAction *doc : {m_readmeAction, m_protocolAction}) {
+        if (doc->isEnabled())
+            link(QUrl::fromLocalFile(doc->data().toString()), doc->text().remove(u'&'));
+    }
+    if (!feed.isEmpty())
+        link(AdminClient::httpUrl(feed, u"/"_s), tr("the server's web page"));
+    return tr("<h3>Herald Dashboard %1</h3>"
+              "<p>The operator console of Herald, a self-hosted real-time notification hub.</p>"
+              "<p>%2</p><p>Built with Qt %3, running on Qt %4.</p><p>%5</p>")
+        .arg(QStringLiteral(HERALD_VERSION), server, QStringLiteral(QT_VERSION_STR),
+             QString::fromLatin1(qVersion()), links.join(u" · "_s));
+}
+
+void MainWindow::showAbout()
+{
+    auto *box = new QMessageBox(this);
+    box->setObjectName(u"aboutDialog"_s);
+    box->setAttribute(Qt::WA_DeleteOnClose);
+    box->setWindowTitle(tr("About Herald Dashboard"));
+    box->setIconPixmap(appIcon().pixmap(64, 64));
+    box->setTextFormat(Qt::RichText);
+    box->setText(aboutText());
+    box->setStandardButtons(QMessageBox::Close);
+    // The server's version may arrive while the box is open.
+    connect(m_admin, &AdminClient::serverVersionReceived, box, [this, box] { box->setText(aboutText()); });
+    box->open();
 }
 
 void MainWindow::setMuted(bool muted)

@@ -60,6 +60,16 @@ public:
     int clients() const { return m_clientCount; }
     int subscribers() const { return m_subscriberCount; }
     int channels() const { return m_channelCount; }
+    // False from the moment the feed is lost until the next snapshot: everything shown is then as of
+    // staleSince() and drawn greyed.
+    bool isLive() const { return m_live; }
+    QDateTime staleSince() const { return m_staleSince; }
+    // The chart's line pieces for one series that hold points, oldest first: more than one when the feed
+    // was down in the window.
+    QList<QLineSeries *> chartSegments(StatsHistory::Series series) const;
+
+    // The About box's text: this program's version, the watched server's and links to the documentation.
+    QString aboutText() const;
 
     // The messages that ring and raise a tray notification: seed 003's notify and Herald's notification.
     static bool isNotification(const Message &message);
@@ -75,7 +85,11 @@ private:
     QWidget *buildClients();
     QWidget *buildNodes();
     QWidget *buildClusterWarning();
+    QWidget *buildStaleBanner();
     void buildActions();
+    void addSegmentSlot();
+    void setLive(bool live);
+    void updateChart(qint64 nowMs);
 
     void onStateChanged(AdminClient::State state, const QString &text);
     void onSnapshot(const AdminSnapshot &snapshot);
@@ -91,9 +105,11 @@ private:
     void sendCompose();
     void disconnectSelected();
     void openSettings();
+    void showAbout();
     void setMuted(bool muted);
     void showFromTray();
     void updateMessageCount();
+    void updateClientsTab();
     void setComposeResult(const QString &text, bool error);
 
     Settings *m_settings;
@@ -113,6 +129,8 @@ private:
     qint64 m_lastId = 0;
     QString m_epoch;         // the snapshot's: which history m_lastId counts in
     int m_countedNodes = -1; // the last counts frame's "nodes"
+    bool m_live = false;
+    QDateTime m_staleSince; // when the feed was lost; invalid before the first snapshot
     QList<Message> m_pendingMessages;
     QTimer m_flushTimer;
     QTimer m_sampleTimer;
@@ -127,9 +145,14 @@ private:
     QLabel *m_rateValue = nullptr;
     QLabel *m_lastIdValue = nullptr;
     QChart *m_chart = nullptr;
-    std::array<QLineSeries *, 4> m_series{};
+    // Per series, its pieces: one QLineSeries per unbroken run of samples (Qt Charts has no gaps in a
+    // series). Slot k of every series is added together, so the drawing order holds in every piece.
+    std::array<QList<QLineSeries *>, 4> m_segments{};
     QValueAxis *m_axisX = nullptr;
-    QValueAxis *m_axisY = nullptr;
+    QValueAxis *m_axisCount = nullptr;
+    QValueAxis *m_axisRate = nullptr;
+    QWidget *m_staleBanner = nullptr;
+    QLabel *m_staleText = nullptr;
     QComboBox *m_composeTarget = nullptr;
     QLineEdit *m_composeRecipient = nullptr;
     QLineEdit *m_composeType = nullptr;
@@ -156,6 +179,10 @@ private:
     QAction *m_settingsAction = nullptr;
     QAction *m_clearAction = nullptr;
     QAction *m_quitAction = nullptr;
+    QAction *m_readmeAction = nullptr;
+    QAction *m_protocolAction = nullptr;
+    QAction *m_webPageAction = nullptr;
+    QAction *m_aboutAction = nullptr;
 };
 
 } // namespace Herald

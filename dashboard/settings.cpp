@@ -1,5 +1,8 @@
 #include "settings.h"
 
+#include "channelname.h"
+
+#include <QDir>
 #include <QSettings>
 
 using namespace Qt::StringLiterals;
@@ -9,6 +12,7 @@ namespace Herald {
 namespace {
 const QString KeyServerUrl = u"server/url"_s;
 const QString KeyToken = u"server/token"_s;
+const QString KeyOperator = u"compose/operator"_s;
 const QString KeyMuted = u"sound/muted"_s;
 const QString KeyVolume = u"sound/volume"_s;
 const QString KeyGeometry = u"window/geometry"_s;
@@ -30,6 +34,38 @@ QUrl Settings::serverUrl() const
 void Settings::setServerUrl(const QUrl &url)
 {
     m_settings->setValue(KeyServerUrl, url.toString());
+}
+
+QString Settings::operatorName() const
+{
+    const QString name = m_settings->value(KeyOperator).toString();
+    return isValidIdentifier(name) ? name : defaultOperatorName();
+}
+
+void Settings::setOperatorName(const QString &name)
+{
+    // The default is not stored, so it follows the login name.
+    if (name.isEmpty() || name == defaultOperatorName())
+        m_settings->remove(KeyOperator);
+    else
+        m_settings->setValue(KeyOperator, name);
+}
+
+QString Settings::defaultOperatorName()
+{
+    QString login = qEnvironmentVariable("USER");
+    if (login.isEmpty())
+        login = qEnvironmentVariable("LOGNAME");
+    if (login.isEmpty())
+        login = QDir::home().dirName();
+    QString name;
+    for (const QChar c : std::as_const(login)) {
+        const bool ok = (c >= u'a' && c <= u'z') || (c >= u'A' && c <= u'Z') || (c >= u'0' && c <= u'9') ||
+                        c == u'_' || c == u'.' || c == u':' || c == u'-';
+        name.append(ok ? c : u'_');
+    }
+    name.truncate(121);
+    return isValidIdentifier(name) ? name : u"operator"_s;
 }
 
 QString Settings::token() const

@@ -25,6 +25,12 @@ public:
     void setServerUrl(const QUrl &url);
     QString token() const;
     void setToken(const QString &token);
+    // The name the compose panel publishes as (the admin feed's client id, which an open server gives as
+    // the sender); the login name until one is set.
+    QString operatorName() const;
+    void setOperatorName(const QString &name);
+    // The login name made a valid client id ([A-Za-z0-9_.:-], at most 121), or "operator".
+    static QString defaultOperatorName();
     bool soundMuted() const;
     void setSoundMuted(bool muted);
     double soundVolume() const;

@@ -1,6 +1,8 @@
 #include "settingsdialog.h"
 
 #include "adminclient.h"
+#include "channelname.h"
+#include "settings.h"
 
 #include <QCheckBox>
 #include <QDialogButtonBox>
@@ -26,16 +28,24 @@ SettingsDialog::SettingsDialog(QWidget *parent)
     m_token->setObjectName(u"settingsToken"_s);
     m_token->setEchoMode(QLineEdit::PasswordEchoOnEdit);
     m_token->setPlaceholderText(tr("none"));
+    m_operator = new QLineEdit(this);
+    m_operator->setObjectName(u"settingsOperator"_s);
+    m_operator->setPlaceholderText(Settings::defaultOperatorName());
+    m_operator->setToolTip(
+        tr("The sender of what you publish from the compose panel. A server with --auth token "
+           "names the token's subject instead."));
     m_muted = new QCheckBox(tr("Mute the notification sound"), this);
     m_muted->setObjectName(u"settingsMuted"_s);
     m_volume = new QSlider(Qt::Horizontal, this);
     m_volume->setRange(0, 100);
     m_hint = new QLabel(this);
+    m_hint->setObjectName(u"settingsHint"_s);
     m_hint->setWordWrap(true);
 
     auto *form = new QFormLayout;
     form->addRow(tr("Server URL:"), m_url);
     form->addRow(tr("Admin token:"), m_token);
+    form->addRow(tr("Operator name:"), m_operator);
     form->addRow(QString(), m_muted);
     form->addRow(tr("Volume:"), m_volume);
 
@@ -50,6 +60,8 @@ SettingsDialog::SettingsDialog(QWidget *parent)
     layout->addWidget(buttons);
 
     connect(m_url, &QLineEdit::textChanged, this, &SettingsDialog::validate);
+    connect(m_token, &QLineEdit::textChanged, this, &SettingsDialog::validate);
+    connect(m_operator, &QLineEdit::textChanged, this, &SettingsDialog::validate);
     connect(m_muted, &QCheckBox::toggled, m_volume, &QWidget::setDisabled);
     validate();
     resize(460, sizeHint().height());
@@ -59,13 +71,28 @@ void SettingsDialog::validate()
 {
     const bool empty = m_url->text().trimmed().isEmpty();
     const bool ok = empty || !serverUrl().isEmpty();
-    m_ok->setEnabled(ok);
-    if (!ok)
+    const QString name = m_operator->text().trimmed();
+    const bool nameOk = name.isEmpty() || isValidIdentifier(name);
+    m_ok->setEnabled(ok && nameOk);
+    if (!nameOk)
+        m_hint->setText(
+            tr("An operator name is 1 to 121 characters: letters, digits and _ . : - (no spaces)."));
+    else if (!ok)
         m_hint->setText(tr("Not a usable URL: use ws://host:port, wss://, http:// or https://."));
     else if (empty)
         m_hint->setText(tr("No URL: the dashboard keeps watching its current server."));
+    else if (serverUrl() == m_currentUrl && token() == m_currentToken)
+        m_hint->setText(tr("The dashboard is watching %1.").arg(serverUrl().toDisplayString()));
     else
-        m_hint->setText(tr("Applying connects to %1.").arg(serverUrl().toDisplayString()));
+        m_hint->setText(
+            tr("When you press OK, the dashboard connects to %1.").arg(serverUrl().toDisplayString()));
+}
+
+void SettingsDialog::setCurrentServer(const QUrl &url, const QString &token)
+{
+    m_currentUrl = url;
+    m_currentToken = token;
+    validate();
 }
 
 void SettingsDialog::setServerUrl(const QString &url)
@@ -91,6 +118,17 @@ void SettingsDialog::setToken(const QString &token)
 QString SettingsDialog::token() const
 {
     return m_token->text().trimmed();
+}
+
+void SettingsDialog::setOperatorName(const QString &name)
+{
+    m_operator->setText(name == Settings::defaultOperatorName() ? QString() : name);
+}
+
+QString SettingsDialog::operatorName() const
+{
+    const QString name = m_operator->text().trimmed();
+    return name.isEmpty() ? Settings::defaultOperatorName() : name;
 }
 
 void SettingsDialog::setMuted(bool muted)

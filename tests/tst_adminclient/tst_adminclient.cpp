@@ -28,6 +28,8 @@ private Q_SLOTS:
     void cleanup();
 
     void snapshotCountsAndClientEvents();
+    void httpUrls();
+    void serverVersionFromHealthz();
     void messagesAndActions();
     void actionErrorsAndNotConnected();
     void reconnectsWithGrowingDelays();
@@ -94,6 +96,32 @@ void tst_AdminClient::cleanup()
     m_dir.reset();
 }
 
+void tst_AdminClient::httpUrls()
+{
+    using Herald::AdminClient;
+    QCOMPARE(AdminClient::httpUrl(QUrl(u"ws://h:1/ws/server"_s), u"/healthz"_s),
+             QUrl(u"http://h:1/healthz"_s));
+    QCOMPARE(AdminClient::httpUrl(QUrl(u"wss://u:p@h/herald/ws/server?token=x#f"_s), u"/healthz"_s),
+             QUrl(u"https://h/herald/healthz"_s));
+    QCOMPARE(AdminClient::httpUrl(QUrl(u"ws://h:2/custom"_s), u"/"_s), QUrl(u"http://h:2/"_s));
+}
+
+void tst_AdminClient::serverVersionFromHealthz()
+{
+    AdminClient admin;
+    QSignalSpy versions(&admin, &AdminClient::serverVersionReceived);
+    admin.setServerUrl(feed());
+    QCOMPARE(admin.serverVersion(), QString());
+    admin.open();
+    QTRY_COMPARE(versions.count(), 1);
+    QCOMPARE(versions.first().at(0).toString(), QStringLiteral(HERALD_VERSION));
+    QCOMPARE(admin.serverVersion(), QStringLiteral(HERALD_VERSION));
+    // Another server: its version is not known until it answers.
+    admin.setServerUrl(QUrl(u"ws://127.0.0.1:1/ws/server"_s));
+    QCOMPARE(admin.serverVersion(), QString());
+    admin.close();
+}
+
 void tst_AdminClient::snapshotCountsAndClientEvents()
 {
     auto early = client(u"/ws?client_id=early&channels=news"_s);
@@ -115,6 +143,9 @@ void tst_AdminClient::snapshotCountsAndClientEvents()
     QCOMPARE(states.first().at(0).value<State>(), State::Connecting);
 
     QTRY_COMPARE(snapshots.count(), 1);
+    // What the feed says is dated by its last frame (the dashboard's "showing data from").
+    const QDateTime snapshotFrame = admin.lastFrameAt();
+    QVERIFY(snapshotFrame.isValid() && snapshotFrame <= QDateTime::currentDateTime());
     const auto snapshot = snapshots.first().at(0).value<Herald::AdminSnapshot>();
     QCOMPARE(snapshot.clients, 1);
     QCOMPARE(snapshot.subscribers, 1);
@@ -130,6 +161,7 @@ void tst_AdminClient::snapshotCountsAndClientEvents()
     auto late = client(u"/ws?client_id=late&user_id=7"_s);
     QVERIFY(late);
     QTRY_COMPARE(connected.count(), 1);
+    QTRY_VERIFY(admin.lastFrameAt() > snapshotFrame); // the next frames move it
     const auto entry = connected.first().at(0).value<Herald::ClientEntry>();
     QCOMPARE(entry.clientId, u"late"_s);
     QCOMPARE(entry.route, u"ws"_s);
@@ -155,6 +187,8 @@ void tst_AdminClient::messagesAndActions()
     QSignalSpy messages(&admin, &AdminClient::messageReceived);
     QSignalSpy ok(&admin, &AdminClient::actionSucceeded);
     admin.setServerUrl(feed());
+    // The operator's name goes as the feed's client id: an open server gives it as the sender.
+    admin.setClientId(u"ops-anna"_s);
     admin.open();
     QTRY_COMPARE(admin.state(), State::Connected);
 
@@ -186,6 +220,7 @@ void tst_AdminClient::messagesAndActions()
     auto got = alice->waitFor(u"alert"_s);
     QVERIFY(got);
     QCOMPARE(got->value("title"_L1).toString(), u"T"_s);
+    QCOMPARE(got->value("sender"_L1).toString(), u"ops-anna"_s);
     got = alice->waitFor(u"message"_s);
     QVERIFY(got);
     QCOMPARE(got->value("message"_L1).toString(), u"to the channel"_s);
@@ -329,6 +364,7 @@ void tst_AdminClient::handshakeRefusal()
     QSignalSpy refusedSpy(&admin, &AdminClient::tokenRefused);
     admin.setServerUrl(QUrl(u"ws://127.0.0.1:%1/ws/server"_s.arg(fake.serverPort())));
     admin.setToken(u"s3cret+/="_s);
+    admin.setClientId(u"ops-anna"_s); // with a token, not sent (see below)
     admin.open();
     QTRY_VERIFY(admin.state() == State::Refused || admin.state() == State::Reconnecting);
     QCOMPARE(admin.state() == State::Refused, refused);
@@ -337,7 +373,8 @@ void tst_AdminClient::handshakeRefusal()
     QCOMPARE(admin.retryDelay() > 0, !refused); // a refused token is not retried
     QCOMPARE(connections, 1);
 
-    // The token travels in the query and as a bearer header.
+    // The token travels in the query and as a bearer header; the client id does not (the token's subject is
+    // the sender, and an admin's client id would claim that id from users).
     const QList<QByteArray> lines = head.split('\n');
     QVERIFY2(lines.first().startsWith("GET /ws/server?token=s3cret%2B%2F%3D "), lines.first().constData());
     QVERIFY2(head.contains("Authorization: Bearer s3cret+/=\r\n"), head.constData());

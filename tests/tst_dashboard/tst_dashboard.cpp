@@ -18,12 +18,18 @@
 #include <QChartView>
 #include <QCheckBox>
 #include <QComboBox>
+#include <QDesktopServices>
 #include <QDialogButtonBox>
+#include <QFileInfo>
 #include <QImage>
 #include <QLabel>
+#include <QLegendMarker>
 #include <QLineEdit>
 #include <QLineSeries>
 #include <QMediaDevices>
+#include <QMenu>
+#include <QMenuBar>
+#include <QMessageBox>
 #include <QPointer>
 #include <QPushButton>
 #include <QTabWidget>
@@ -31,6 +37,7 @@
 #include <QTcpServer>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QValueAxis>
 #include <QWebSocketServer>
 
 using namespace Qt::StringLiterals;
@@ -119,6 +126,17 @@ const QJsonObject thirdNode{{"id"_L1, "host-8003-c0de"_L1},
                             {"clients"_L1, 7},
                             {"subscribers"_L1, 5},
                             {"last_id"_L1, 1230}};
+// Stands in for the desktop's browser and file viewer: QDesktopServices hands it the URLs to open.
+class UrlCatcher : public QObject
+{
+    Q_OBJECT
+
+public:
+    QList<QUrl> opened;
+
+public Q_SLOTS:
+    void open(const QUrl &url) { opened.append(url); }
+};
 } // namespace
 
 // The dashboard window, driven through its widgets (offscreen), against a real in-process Herald server and
@@ -131,6 +149,7 @@ private Q_SLOTS:
     void init();
     void cleanup();
 
+    void windowTitleNamesTheServerOnce();
     void countsUpdateWhenClientsConnect();
     void composeReachesClients_data();
     void composeReachesClients();
@@ -138,11 +157,15 @@ private Q_SLOTS:
     void messageTableFilters();
     void clientListDisconnects();
     void reconnectsAfterServerRestart();
+    void staleWhileServerIsGone();
+    void chartSeparatesUnitsAndEqualLines();
     void notifyPlaysSoundAndTrayWhenHidden();
     void tokenRefusedInStatusBar();
     void settingsDialogSwitchesServer();
+    void settingsDialogRenamesOperator();
     void singleServerShowsNoNodes();
     void clusterNodesView();
+    void helpMenuAboutAndDocs();
     void screenshot();
 
 private:
@@ -164,15 +187,36 @@ private:
         return w;
     }
     QString text(const char *labelName) const { return widget<QLabel>(labelName)->text(); }
+    // The newest piece of a series' line (Clients, Subscribers, Channels, Messages/s), or null before the
+    // first sample.
     QLineSeries *series(int i) const
     {
-        auto *view = widget<QChartView>("chart");
-        return qobject_cast<QLineSeries *>(view->chart()->series().at(i));
+        const QList<QLineSeries *> pieces = m_window->chartSegments(Herald::StatsHistory::Series(i));
+        return pieces.isEmpty() ? nullptr : pieces.last();
     }
     static bool hasPointAt(const QLineSeries *s, double y)
     {
+        if (!s)
+            return false;
         const QList<QPointF> points = s->points();
         return std::any_of(points.cbegin(), points.cend(), [y](const QPointF &p) { return p.y() == y; });
+    }
+    // How many pixels of `image` are `colour`, give or take antialiasing.
+    static int pixelsNear(const QImage &image, const QColor &colour, int tolerance = 40)
+    {
+        const QImage rgb = image.convertToFormat(QImage::Format_RGB32);
+        int n = 0;
+        for (int y = 0; y < rgb.height(); ++y) {
+            const auto *line = reinterpret_cast<const QRgb *>(rgb.constScanLine(y));
+            for (int x = 0; x < rgb.width(); ++x) {
+                const QRgb p = line[x];
+                if (std::abs(qRed(p) - colour.red()) + std::abs(qGreen(p) - colour.green()) +
+                        std::abs(qBlue(p) - colour.blue()) <
+                    tolerance)
+                    ++n;
+            }
+        }
+        return n;
     }
 
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -212,6 +256,7 @@ void tst_Dashboard::init()
     QVERIFY(m_dir->isValid());
     QVERIFY(startServer());
     m_settings = std::make_unique<Herald::Settings>(m_dir->filePath(u"dashboard.ini"_s));
+    m_settings->setOperatorName(u"ops-anna"_s);
     m_window = std::make_unique<Herald::MainWindow>(m_settings.get());
     m_window->adminClient()->backoff().setRange(ms(30), ms(500));
     m_window->setSampleInterval(ms(100));
@@ -220,6 +265,17 @@ void tst_Dashboard::init()
     m_window->watch(QUrl(u"ws://127.0.0.1:%1"_s.arg(m_port)), QString());
     QTRY_COMPARE(m_window->adminClient()->state(), State::Connected);
     QTRY_VERIFY(text("connectionState").startsWith(u"Connected to 127.0.0.1:%1"_s.arg(m_port)));
+}
+
+void tst_Dashboard::windowTitleNamesTheServerOnce()
+{
+    // The platform appends the application's display name; the window's own title is the server alone.
+    QCOMPARE(m_window->windowTitle(), u"ws://127.0.0.1:%1/ws/server"_s.arg(m_port));
+    m_window->watch(QUrl(u"ws://127.0.0.1:%1/ws/server?token=secret"_s.arg(m_port)), u"secret"_s);
+    QCOMPARE(m_window->windowTitle(), u"ws://127.0.0.1:%1/ws/server"_s.arg(m_port));
+    Herald::Settings fresh(m_dir->filePath(u"fresh.ini"_s));
+    Herald::MainWindow unwatched(&fresh);
+    QCOMPARE(unwatched.windowTitle(), u"Herald Dashboard"_s);
 }
 
 void tst_Dashboard::cleanup()
@@ -316,6 +372,7 @@ void tst_Dashboard::composeReachesClients()
     QVERIFY(got);
     QCOMPARE(got->value("message"_L1).toString(), u"Hello from the dashboard"_s);
     QCOMPARE(got->value("channel"_L1).toString(), expectedChannel);
+    QCOMPARE(got->value("sender"_L1).toString(), u"ops-anna"_s); // the operator, not a UUID
     QTRY_VERIFY2(text("composeResult").startsWith(u"Published #"_s), qPrintable(text("composeResult")));
     QVERIFY(text("composeResult").contains(expectedChannel));
     QVERIFY(textEdit->text().isEmpty());
@@ -335,7 +392,18 @@ void tst_Dashboard::composeRejectsBadRecipient()
     QTest::keyClicks(widget<QLineEdit>("composeRecipient"), u"not a channel"_s);
     QTest::keyClicks(widget<QLineEdit>("composeText"), u"x"_s);
     QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
-    QVERIFY2(text("composeResult").contains(u"channel name"_s), qPrintable(text("composeResult")));
+    QCOMPARE(text("composeResult"),
+             u"A channel name is 1 to 128 characters: letters, digits and _ . : - (no spaces)."_s);
+    widget<QLineEdit>("composeRecipient")->clear();
+    QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
+    QCOMPARE(text("composeResult"), u"Enter a channel name."_s);
+    widget<QComboBox>("composeTarget")->setCurrentIndex(1);
+    QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
+    QCOMPARE(text("composeResult"), u"Enter a user id."_s);
+    QTest::keyClicks(widget<QLineEdit>("composeRecipient"), u"bob smith"_s);
+    QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
+    QCOMPARE(text("composeResult"),
+             u"A user id is 1 to 121 characters: letters, digits and _ . : - (no spaces)."_s);
     widget<QComboBox>("composeTarget")->setCurrentIndex(0);
     widget<QLineEdit>("composeText")->clear();
     QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
@@ -425,6 +493,7 @@ void tst_Dashboard::reconnectsAfterServerRestart()
     stopServer();
     QTRY_VERIFY2(text("connectionState").contains(u"retrying in"_s), qPrintable(text("connectionState")));
     QVERIFY(!widget<QWidget>("counters")->isEnabled()); // stale numbers are greyed
+    QVERIFY(!m_window->isLive());
     QVERIFY(!widget<QPushButton>("composeSend")->isEnabled());
     QTRY_VERIFY_WITH_TIMEOUT(scheduled.count() >= 3, 10000);
     QTRY_VERIFY2(text("connectionState").contains(u"is gone (connection refused); retrying in"_s),
@@ -443,6 +512,142 @@ void tst_Dashboard::reconnectsAfterServerRestart()
     QVERIFY(late);
     QTRY_COMPARE(text("clientsValue"), u"1"_s);
     QTRY_COMPARE(m_window->clientModel()->rowOf(u"late"_s), 0);
+}
+
+void tst_Dashboard::staleWhileServerIsGone()
+{
+    const QColor clientsColour(0x1f6feb);
+    const QDateTime beforeLastFrame = QDateTime::currentDateTime();
+    auto early = client(u"/ws?client_id=early&channels=news"_s);
+    QVERIFY(early);
+    QTRY_COMPARE(text("clientsValue"), u"1"_s);
+    QTRY_VERIFY(hasPointAt(series(0), 1.0));
+    auto *banner = widget<QWidget>("staleBanner");
+    auto *counters = widget<QWidget>("counters");
+    auto *clientsValue = widget<QLabel>("clientsValue");
+    auto *tabs = widget<QTabWidget>("tabs");
+    auto *table = widget<QTableView>("clientTable");
+    auto *chart = widget<QChartView>("chart")->chart();
+    const int clientsTab = tabs->indexOf(table->parentWidget());
+    // Live: no banner, numbers in their colour, the list in plain text, the chart in full colour.
+    QVERIFY(m_window->isLive());
+    QVERIFY(banner->isHidden());
+    QVERIFY(pixelsNear(clientsValue->grab().toImage(), clientsColour) > 10);
+    QCOMPARE(table->model()->index(0, 0).data(Qt::ForegroundRole), QVariant());
+    QCOMPARE(tabs->tabText(clientsTab), u"Clients (1)"_s);
+    QCOMPARE(series(0)->pen().color(), clientsColour);
+    QCOMPARE(m_window->chartSegments(Herald::StatsHistory::Series::Clients).size(), 1);
+
+    const quint16 port = m_port;
+    stopServer();
+    QTRY_VERIFY(!m_window->isLive());
+    // Every part says it is stale: the banner with the time, greyed numbers (kept, not zeroed), a marked
+    // list, a faded chart that stops drawing.
+    QVERIFY(!banner->isHidden());
+    const QDateTime since = m_window->staleSince();
+    // The data dates from the last frame: after the client connected, not after the server was found gone.
+    QCOMPARE(since, m_window->adminClient()->lastFrameAt());
+    QVERIFY(since >= beforeLastFrame && since <= QDateTime::currentDateTime());
+    QVERIFY2(text("staleBannerText")
+                 .startsWith(u"Disconnected — showing data from %1."_s.arg(since.toString(u"HH:mm:ss"_s))),
+             qPrintable(text("staleBannerText")));
+    QVERIFY(!counters->isEnabled());
+    QCOMPARE(text("clientsValue"), u"1"_s);
+    QCOMPARE(pixelsNear(clientsValue->grab().toImage(), clientsColour), 0);
+    QCOMPARE(table->model()->rowCount(), 1);
+    QVERIFY(table->model()->index(0, 0).data(Qt::ForegroundRole).value<QColor>().isValid());
+    QVERIFY(table->model()->index(0, 0).data(Qt::ToolTipRole).toString().contains(u"not live"_s));
+    QCOMPARE(tabs->tabText(clientsTab), u"Clients (1, not live)"_s);
+    QVERIFY(chart->title().contains(u"not live"_s));
+    QVERIFY(series(0)->pen().color().lightness() > clientsColour.lightness() + 60); // faded
+    // Time goes on (the newest point slides left by ten sample intervals) and nothing is drawn for it.
+    const qsizetype pointsWhenLost = series(0)->count();
+    QTRY_VERIFY(series(0)->points().last().x() < -1.0);
+    QCOMPARE(series(0)->count(), pointsWhenLost);
+
+    // Back: the new server's snapshot replaces it all, and the line starts again after a gap.
+    QVERIFY(startServer(port));
+    QTRY_VERIFY_WITH_TIMEOUT(m_window->isLive(), 10000);
+    QVERIFY(banner->isHidden());
+    QVERIFY(counters->isEnabled());
+    QCOMPARE(text("clientsValue"), u"0"_s);
+    QVERIFY(pixelsNear(clientsValue->grab().toImage(), clientsColour) > 10);
+    QCOMPARE(table->model()->rowCount(), 0);
+    QCOMPARE(tabs->tabText(clientsTab), u"Clients (0)"_s);
+    QCOMPARE(chart->title(), u"Last minutes"_s);
+    QTRY_COMPARE(m_window->chartSegments(Herald::StatsHistory::Series::Clients).size(), 2);
+    const QList<QLineSeries *> pieces = m_window->chartSegments(Herald::StatsHistory::Series::Clients);
+    QVERIFY2(pieces[1]->points().first().x() - pieces[0]->points().last().x() > 1.0, "no gap in the chart");
+    QCOMPARE(pieces[1]->points().first().y(), 0.0);
+    QCOMPARE(pieces[0]->pen().color(), clientsColour);
+    QCOMPARE(pieces[1]->pen().color(), clientsColour);
+    // One legend entry per series, however many pieces.
+    int shownMarkers = 0;
+    for (QLegendMarker *marker : chart->legend()->markers())
+        shownMarkers += marker->isVisible() ? 1 : 0;
+    QCOMPARE(shownMarkers, 4);
+    auto late = client(u"/ws?client_id=late"_s);
+    QVERIFY(late);
+    QTRY_COMPARE(m_window->clientModel()->rowOf(u"late"_s), 0);
+    QCOMPARE(table->model()->index(0, 0).data(Qt::ForegroundRole), QVariant());
+}
+
+void tst_Dashboard::chartSeparatesUnitsAndEqualLines()
+{
+    // One client on one channel: clients, subscribers and channels are all 1.
+    auto one = client(u"/ws?client_id=one&channels=news"_s);
+    QVERIFY(one);
+    QTRY_COMPARE(text("channelsValue"), u"1"_s);
+    // A stretch of samples where the three coincide (earlier ones may predate the client).
+    const auto lastAreOne = [this](int i) {
+        const QLineSeries *s = series(i);
+        if (!s || s->count() < 15)
+            return false;
+        const QList<QPointF> points = s->points();
+        return std::all_of(points.cend() - 15, points.cend(), [](const QPointF &p) { return p.y() == 1.0; });
+    };
+    QTRY_VERIFY(lastAreOne(0) && lastAreOne(1) && lastAreOne(2));
+
+    // Messages per second on an axis of its own, on the right; the counts share the left one.
+    auto axisOf = [](QLineSeries *s, Qt::Orientation orientation) -> QValueAxis * {
+        const QList<QAbstractAxis *> axes = s->attachedAxes();
+        for (QAbstractAxis *axis : axes) {
+            if (axis->orientation() == orientation)
+                return qobject_cast<QValueAxis *>(axis);
+        }
+        return nullptr;
+    };
+    QValueAxis *counts = axisOf(series(0), Qt::Vertical);
+    QValueAxis *rate = axisOf(series(3), Qt::Vertical);
+    QVERIFY(counts && rate && counts != rate);
+    QCOMPARE(counts->alignment(), Qt::AlignLeft);
+    QCOMPARE(rate->alignment(), Qt::AlignRight);
+    QCOMPARE(axisOf(series(1), Qt::Vertical), counts);
+    QCOMPARE(axisOf(series(2), Qt::Vertical), counts);
+    QCOMPARE(rate->titleText(), u"messages/s"_s);
+
+    // Even ticks: a round step from 0, and the time axis starts on one of them.
+    QValueAxis *time = axisOf(series(0), Qt::Horizontal);
+    QVERIFY(time);
+    for (QValueAxis *axis : {time, counts, rate}) {
+        QCOMPARE(axis->tickType(), QValueAxis::TicksDynamic);
+        QCOMPARE(axis->tickAnchor(), 0.0);
+        const double steps = (axis->max() - axis->min()) / axis->tickInterval();
+        QVERIFY2(std::abs(steps - std::round(steps)) < 1e-6 && steps >= 2 && steps <= 6,
+                 qPrintable(u"%1..%2 by %3"_s.arg(axis->min()).arg(axis->max()).arg(axis->tickInterval())));
+    }
+    QCOMPARE(time->max(), 0.0);
+
+    // All three equal lines can be seen: none hides another. Only the plot area counts, not the legend.
+    auto *view = widget<QChartView>("chart");
+    const QRect plot = view->mapFromScene(view->chart()->mapToScene(view->chart()->plotArea()))
+                           .boundingRect()
+                           .adjusted(1, 1, -1, -1);
+    const QImage lines = view->grab(plot).toImage();
+    for (const QColor &colour : {QColor(0x1f6feb), QColor(0x2da44e), QColor(0xbf8700)}) {
+        const int n = pixelsNear(lines, colour);
+        QVERIFY2(n > 100, qPrintable(u"%1: %2 pixels"_s.arg(colour.name()).arg(n)));
+    }
 }
 
 void tst_Dashboard::notifyPlaysSoundAndTrayWhenHidden()
@@ -530,6 +735,7 @@ void tst_Dashboard::settingsDialogSwitchesServer()
 
     // The dialog is modal: fill it in from inside its event loop, and always close it.
     QUrl openedOn;
+    QString hintOnOpen, hintAfterEdit;
     bool filled = false;
     QTimer::singleShot(0, this, [&] {
         auto *dialog = qobject_cast<Herald::SettingsDialog *>(QApplication::activeModalWidget());
@@ -539,9 +745,12 @@ void tst_Dashboard::settingsDialogSwitchesServer()
         auto *url = dialog->findChild<QLineEdit *>(u"settingsUrl"_s);
         auto *token = dialog->findChild<QLineEdit *>(u"settingsToken"_s);
         auto *muted = dialog->findChild<QCheckBox *>(u"settingsMuted"_s);
-        if (url && token && muted) {
+        auto *hint = dialog->findChild<QLabel *>(u"settingsHint"_s);
+        if (url && token && muted && hint) {
+            hintOnOpen = hint->text();
             url->clear();
             QTest::keyClicks(url, u"http://127.0.0.1:%1"_s.arg(other.port()));
+            hintAfterEdit = hint->text();
             QTest::keyClicks(token, u"tok"_s);
             muted->setChecked(true);
             filled = true;
@@ -552,6 +761,11 @@ void tst_Dashboard::settingsDialogSwitchesServer()
     QVERIFY(filled);
     // It opened on what the dashboard watched.
     QCOMPARE(openedOn, QUrl(u"ws://127.0.0.1:%1/ws/server"_s.arg(m_port)));
+    // The hint says what OK will do.
+    QCOMPARE(hintOnOpen, u"The dashboard is watching ws://127.0.0.1:%1/ws/server."_s.arg(m_port));
+    QCOMPARE(
+        hintAfterEdit,
+        u"When you press OK, the dashboard connects to ws://127.0.0.1:%1/ws/server."_s.arg(other.port()));
 
     const QUrl expected(u"ws://127.0.0.1:%1/ws/server"_s.arg(other.port()));
     QCOMPARE(m_settings->serverUrl(), expected);
@@ -571,6 +785,49 @@ void tst_Dashboard::settingsDialogSwitchesServer()
     QVERIFY(!dialog.findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok)->isEnabled());
     dialog.setServerUrl(u"wss://example.org"_s);
     QVERIFY(dialog.findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok)->isEnabled());
+}
+
+void tst_Dashboard::settingsDialogRenamesOperator()
+{
+    auto receiver = client(u"/ws?client_id=r&channels=news"_s);
+    QVERIFY(receiver);
+    Herald::AdminClient *admin = m_window->adminClient();
+    QSignalSpy states(admin, &Herald::AdminClient::stateChanged);
+    QString placeholder;
+    bool badNameRefused = false, filled = false;
+    QTimer::singleShot(0, this, [&] {
+        auto *dialog = qobject_cast<Herald::SettingsDialog *>(QApplication::activeModalWidget());
+        if (!dialog)
+            return;
+        auto *name = dialog->findChild<QLineEdit *>(u"settingsOperator"_s);
+        auto *hint = dialog->findChild<QLabel *>(u"settingsHint"_s);
+        QPushButton *ok = dialog->findChild<QDialogButtonBox *>()->button(QDialogButtonBox::Ok);
+        if (name && hint) {
+            placeholder = name->placeholderText();
+            QTest::keyClicks(name, u" x"_s); // "ops-anna x"
+            badNameRefused = !ok->isEnabled() && hint->text().startsWith(u"An operator name is 1 to 121"_s);
+            name->clear();
+            QTest::keyClicks(name, u"night-shift"_s);
+            filled = ok->isEnabled();
+        }
+        dialog->accept();
+    });
+    m_window->findChild<QAction *>(u"settingsAction"_s)->trigger();
+    QVERIFY(filled);
+    QVERIFY(badNameRefused);
+    QCOMPARE(placeholder, Herald::Settings::defaultOperatorName());
+    QCOMPARE(m_settings->operatorName(), u"night-shift"_s);
+    // Only the name changed, and still the feed reconnects under it.
+    QCOMPARE(admin->clientId(), u"night-shift"_s);
+    QTRY_VERIFY(!states.isEmpty() && admin->state() == State::Connected);
+    QTRY_VERIFY(m_window->isLive());
+    widget<QComboBox>("composeTarget")->setCurrentIndex(2);
+    QTest::keyClicks(widget<QLineEdit>("composeRecipient"), u"news"_s);
+    QTest::keyClicks(widget<QLineEdit>("composeText"), u"shift change"_s);
+    QTest::mouseClick(widget<QPushButton>("composeSend"), Qt::LeftButton);
+    const auto got = receiver->waitFor(u"message"_s);
+    QVERIFY(got);
+    QCOMPARE(got->value("sender"_L1).toString(), u"night-shift"_s);
 }
 
 void tst_Dashboard::singleServerShowsNoNodes()
@@ -629,8 +886,8 @@ void tst_Dashboard::clusterNodesView()
     QCOMPARE(text("channelsValue"), u"3"_s);
 
     // HERALD_CLUSTER_SCREENSHOT=<png> keeps a picture of this view; docs/dashboard-cluster.png is made with
-    // HERALD_CLUSTER_SCREENSHOT=$PWD/docs/dashboard-cluster.png QT_QPA_PLATFORM=xcb xvfb-run -a
-    // -s "-screen 0 1400x900x24" build/tests/tst_dashboard clusterNodesView
+    // HERALD_CLUSTER_SCREENSHOT=$PWD/docs/dashboard-cluster.png QT_QPA_PLATFORM=offscreen
+    // build/tests/tst_dashboard clusterNodesView (or QT_QPA_PLATFORM=xcb under xvfb-run: the same picture).
     const QString shot = qEnvironmentVariable("HERALD_CLUSTER_SCREENSHOT");
     if (!shot.isEmpty()) {
         tabs->setCurrentIndex(nodesTab);
@@ -668,6 +925,72 @@ void tst_Dashboard::clusterNodesView()
     QVERIFY(!tabs->isTabVisible(nodesTab));
     QVERIFY(widget<QLabel>("clusterState")->isHidden());
     QVERIFY(widget<QWidget>("clusterWarning")->isHidden());
+}
+
+void tst_Dashboard::helpMenuAboutAndDocs()
+{
+    QMenu *help = nullptr;
+    for (QAction *menu : m_window->menuBar()->actions()) {
+        if (menu->text() == u"&Help"_s)
+            help = menu->menu();
+    }
+    QVERIFY(help);
+    QStringList entries;
+    for (QAction *a : help->actions())
+        entries.append(a->text());
+    QCOMPARE(entries, (QStringList{u"&README"_s, u"&Protocol Reference"_s, u"The Server's &Web Page"_s,
+                                   QString(), u"&About Herald Dashboard"_s, u"About &Qt"_s}));
+
+    // The docs open as local files (the source tree's, from a build), the web page on the watched server.
+    UrlCatcher catcher;
+    QDesktopServices::setUrlHandler(u"file"_s, &catcher, "open");
+    QDesktopServices::setUrlHandler(u"http"_s, &catcher, "open");
+    auto trigger = [this](const char *name) {
+        m_window->findChild<QAction *>(QString::fromLatin1(name))->trigger();
+    };
+    trigger("readmeAction");
+    trigger("protocolAction");
+    trigger("webPageAction");
+    QDesktopServices::unsetUrlHandler(u"file"_s);
+    QDesktopServices::unsetUrlHandler(u"http"_s);
+    QCOMPARE(catcher.opened.size(), 3);
+    QVERIFY(catcher.opened[0].isLocalFile() && catcher.opened[0].fileName() == u"README.md"_s);
+    QVERIFY(QFileInfo(catcher.opened[0].toLocalFile()).isFile());
+    QVERIFY(catcher.opened[1].isLocalFile() && catcher.opened[1].fileName() == u"protocol.md"_s);
+    QVERIFY(QFileInfo(catcher.opened[1].toLocalFile()).isFile());
+    QCOMPARE(catcher.opened[2], QUrl(u"http://127.0.0.1:%1/"_s.arg(m_port)));
+    QCOMPARE(http("GET", m_port, u"/"_s).status, 200);
+
+    // About: this program's version, the server's (from its /healthz) and the same links.
+    QTRY_COMPARE(m_window->adminClient()->serverVersion(), QStringLiteral(HERALD_VERSION));
+    trigger("aboutAction");
+    QMessageBox *about = nullptr;
+    QTRY_VERIFY((about = m_window->findChild<QMessageBox *>(u"aboutDialog"_s)) && about->isVisible());
+    const QString text = about->text();
+    QVERIFY2(text.contains(u"<h3>Herald Dashboard %1</h3>"_s.arg(QStringLiteral(HERALD_VERSION))),
+             qPrintable(text));
+    QVERIFY2(text.contains(u"Watching ws://127.0.0.1:%1/ws/server: herald-server %2."_s.arg(m_port).arg(
+                 QStringLiteral(HERALD_VERSION))),
+             qPrintable(text));
+    QVERIFY(text.contains(catcher.opened[0].toString(QUrl::FullyEncoded)));
+    QVERIFY(text.contains(catcher.opened[1].toString(QUrl::FullyEncoded)));
+    QVERIFY(text.contains(u"href=\"http://127.0.0.1:%1/\""_s.arg(m_port)));
+    // The links open in the desktop's viewer when clicked.
+    auto *label = about->findChild<QLabel *>(u"qt_msgbox_label"_s);
+    QVERIFY(label && label->openExternalLinks());
+    about->close();
+    QTRY_VERIFY(!m_window->findChild<QMessageBox *>(u"aboutDialog"_s));
+
+    // The server goes: its version is kept, said to be from when it was last reached.
+    stopServer();
+    QTRY_VERIFY(!m_window->adminClient()->isConnected());
+    QVERIFY2(m_window->aboutText().contains(
+                 u"herald-server %1 when last reached"_s.arg(QStringLiteral(HERALD_VERSION))),
+             qPrintable(m_window->aboutText()));
+    // A server never reached has none.
+    m_window->watch(QUrl(u"ws://127.0.0.1:1"_s), QString());
+    QVERIFY2(m_window->aboutText().contains(u"its version is not known while it cannot be reached"_s),
+             qPrintable(m_window->aboutText()));
 }
 
 void tst_Dashboard::screenshot()

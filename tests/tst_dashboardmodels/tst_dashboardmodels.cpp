@@ -10,6 +10,7 @@
 
 #include <QAbstractItemModelTester>
 #include <QAudioDevice>
+#include <QColor>
 #include <QFont>
 #include <QJsonArray>
 #include <QJsonDocument>
@@ -46,6 +47,8 @@ private Q_SLOTS:
     void nodeModelRowText();
     void nodeModelUpdatesInPlace();
     void statsHistoryRateAndWindow();
+    void statsHistoryGaps();
+    void clientModelStale();
     void dashboardOptions_data();
     void dashboardOptions();
     void settingsRoundTrip();
@@ -520,8 +523,65 @@ void tst_DashboardModels::statsHistoryRateAndWindow()
     const QList<QPointF> subs =
         h.points(StatsHistory::Series::Subscribers, t0.addMSecs(3500).toMSecsSinceEpoch());
     QCOMPARE(subs.last().y(), 2.0);
+    QCOMPARE(h.segments(StatsHistory::Series::Clients, t0.addMSecs(3500).toMSecsSinceEpoch()).size(), 1);
     h.clear();
     QVERIFY(h.isEmpty());
+}
+
+void tst_DashboardModels::statsHistoryGaps()
+{
+    StatsHistory h(10);
+    const QDateTime t0 = QDateTime::fromMSecsSinceEpoch(1000000, Qt::UTC);
+    h.sample(t0, 1, 1, 1);
+    h.sample(t0.addMSecs(1000), 2, 1, 1);
+    // The feed goes down: messages counted before it are dropped, and the next sample starts a new piece.
+    h.noteMessages(50);
+    h.markGap();
+    QVERIFY(h.isInGap());
+    h.markGap(); // idempotent
+    h.noteMessages(3);
+    const StatsSample &after = h.sample(t0.addMSecs(9000), 5, 4, 2, 1000);
+    QVERIFY(!h.isInGap());
+    QVERIFY(after.startsSegment);
+    QCOMPARE(after.messagesPerSecond, 3.0); // over the nominal interval, not the 8 s of outage
+    h.sample(t0.addMSecs(10000), 6, 4, 2);
+    const qint64 now = t0.addMSecs(10000).toMSecsSinceEpoch();
+    const QList<QList<QPointF>> pieces = h.segments(StatsHistory::Series::Clients, now);
+    QCOMPARE(pieces.size(), 2);
+    QCOMPARE(pieces[0], (QList<QPointF>{{-10.0, 1.0}, {-9.0, 2.0}}));
+    QCOMPARE(pieces[1], (QList<QPointF>{{-1.0, 5.0}, {0.0, 6.0}}));
+    QCOMPARE(h.points(StatsHistory::Series::Clients, now).size(), 4);
+    QCOMPARE(h.maximum(StatsHistory::Series::Subscribers), 4.0);
+    QCOMPARE(h.maximum(StatsHistory::Series::MessagesPerSecond), 3.0);
+    // The first piece falls out of the window: one piece is left, whatever flag its first sample has.
+    for (int i = 0; i < 9; ++i)
+        h.sample(t0.addMSecs(11000 + 1000 * i), 6, 4, 2);
+    QCOMPARE(h.segments(StatsHistory::Series::Clients, now).size(), 1);
+}
+
+void tst_DashboardModels::clientModelStale()
+{
+    ClientModel model;
+    ClientEntry c;
+    c.clientId = u"a"_s;
+    model.reset({c});
+    QSignalSpy changed(&model, &QAbstractItemModel::dataChanged);
+    QCOMPARE(model.index(0, ClientModel::Id).data(Qt::ForegroundRole), QVariant());
+    const QDateTime since = QDateTime::currentDateTime();
+    model.setStaleSince(since);
+    QVERIFY(model.isStale());
+    QCOMPARE(changed.count(), 1);
+    QVERIFY(model.index(0, ClientModel::User).data(Qt::ForegroundRole).value<QColor>().isValid());
+    QVERIFY(model.index(0, ClientModel::Id)
+                .data(Qt::ToolTipRole)
+                .toString()
+                .startsWith(u"As of %1"_s.arg(since.toString(u"HH:mm:ss"_s))));
+    model.setStaleSince(since); // no change, no signal
+    QCOMPARE(changed.count(), 1);
+    model.setStaleSince({});
+    QVERIFY(!model.isStale());
+    QCOMPARE(changed.count(), 2);
+    QCOMPARE(model.index(0, ClientModel::Id).data(Qt::ForegroundRole), QVariant());
 }
 
 void tst_DashboardModels::dashboardOptions_data()
@@ -596,6 +656,22 @@ void tst_DashboardModels::settingsRoundTrip()
     QCOMPARE(again.soundVolume(), 0.25);
     again.setToken(QString());
     QVERIFY(again.token().isEmpty());
+
+    // The operator's name: the login name until one is set, never an invalid client id.
+    const QByteArray user = qgetenv("USER");
+    qputenv("USER", "Anna Maria/ops");
+    QCOMPARE(Settings::defaultOperatorName(), u"Anna_Maria_ops"_s);
+    QCOMPARE(again.operatorName(), u"Anna_Maria_ops"_s);
+    again.setOperatorName(u"night-shift"_s);
+    QCOMPARE(again.operatorName(), u"night-shift"_s);
+    again.setOperatorName(u"not valid"_s);
+    QCOMPARE(again.operatorName(), u"Anna_Maria_ops"_s);
+    again.setOperatorName(QString());
+    QCOMPARE(again.operatorName(), u"Anna_Maria_ops"_s);
+    qputenv("USER", "");
+    qputenv("LOGNAME", "");
+    QVERIFY(!Settings::defaultOperatorName().isEmpty());
+    qputenv("USER", user);
 }
 
 void tst_DashboardModels::soundPlayerDegradesQuietly()

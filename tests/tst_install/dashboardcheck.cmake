@@ -9,7 +9,9 @@ endif()
 
 set(desktop "${PREFIX}/share/applications/herald-dashboard.desktop")
 set(icon "${PREFIX}/share/icons/hicolor/scalable/apps/herald.svg")
-foreach(f "${PREFIX}/bin/herald-dashboard" "${desktop}" "${icon}")
+# The Help menu opens the README and the protocol reference from share/doc/herald-dashboard.
+set(docs "${PREFIX}/share/doc/herald-dashboard")
+foreach(f "${PREFIX}/bin/herald-dashboard" "${desktop}" "${icon}" "${docs}/README.md" "${docs}/protocol.md")
     if(NOT EXISTS "${f}")
         message(FATAL_ERROR "not installed: ${f}")
     endif()
