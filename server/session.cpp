@@ -237,12 +237,27 @@ void Session::pump()
         }
         StoredPage page;
         if (store && !channels.isEmpty()) {
+            // Retention may delete what the client has not been sent yet (a long catch-up meets the minute's
+            // prune). Asked before the read and after it: a deletion before the read is announced ahead of
+            // the page; one that came during the read makes the page suspect, so it is read again.
+            const bool cut = retentionCut(store, channels);
             auto read = store->replayPage(channels, m_catchUpAfter, PageMessages,
                                           std::min(PageBytes, std::max<qint64>(1, lowWater() / 2)));
             if (!read) {
                 // The client resumes by id later, when the store can be read again.
                 close(1011, u"history unavailable: %1"_s.arg(read.error().message));
                 return;
+            }
+            if (!cut && retentionCut(store, channels))
+                continue;
+            if (!cut) {
+                m_inExpiredGap = false;
+            } else if (!m_inExpiredGap) {
+                m_inExpiredGap = true; // one notice per gap, however many pages it spans
+                Replay gap;
+                gap.after = m_catchUpAfter;
+                gap.lose(ReplayGap::Expired);
+                sendReplayNotice(replayNotice(m_catchUpAfter, gap));
             }
             page = std::move(read).value();
         }
@@ -260,6 +275,29 @@ void Session::pump()
         }
     }
     flush();
+}
+
+bool Session::retentionCut(History *store, const QStringList &channels) const
+{
+    for (const QString &c : channels) {
+        auto covered = store->covers(c, m_catchUpAfter);
+        if (covered && !*covered)
+            return true;
+    }
+    return false;
+}
+
+QJsonObject Session::replayNotice(qint64 since, const Replay &replay) const
+{
+    QJsonObject notice{{"type"_L1, "replay"_L1},
+                       {"since"_L1, since},
+                       {"count"_L1, replay.count},
+                       {"recovered"_L1, replay.recovered},
+                       {"last_id"_L1, m_worker->hub()->lastId()},
+                       {"epoch"_L1, m_worker->hub()->epoch()}};
+    if (!replay.recovered)
+        notice.insert("reason"_L1, replayGapName(replay.gap));
+    return notice;
 }
 
 void Session::watchStall()

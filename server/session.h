@@ -90,6 +90,11 @@ protected:
     // The client reads slower than it is sent to: its queue is dropped and the connection ended, to be
     // resumed by id (SPEC section 7). Transports say goodbye their own way.
     virtual void cutOffSlowConsumer() = 0;
+    // The replay notice (docs/protocol.md, "Resume"), the same object on every transport. Append only.
+    QJsonObject replayNotice(qint64 since, const Replay &replay) const;
+    // Sends a notice of a gap found while catching up: retention deleted stored messages the client had not
+    // read yet. Transports send it as they send the resume's notice.
+    virtual void sendReplayNotice(const QJsonObject &notice) = 0;
     // Sends the stored messages on these channels after `after` from the store, a page at a time as the
     // socket drains, then goes live again. Meanwhile live messages on them are not queued (they are read in
     // their turn) and live messages on other channels wait until the end: ids stay in order.
@@ -118,6 +123,8 @@ private:
     void checkStall();
     void watchStall();
     void cutOff();
+    // Whether retention deleted stored messages after m_catchUpAfter on one of these channels.
+    bool retentionCut(History *store, const QStringList &channels) const;
     qint64 lowWater() const;
     // What a burst beyond the send buffer can be caught up on: the stored channels this session receives.
     QStringList resumableChannels() const;
@@ -127,8 +134,9 @@ private:
     bool m_catchingUp = false;
     bool m_pumpScheduled = false;
     QStringList m_catchUpChannels;
-    qint64 m_catchUpAfter = 0; // the last id read for the catch-up
-    QList<QByteArray> m_held;  // live messages on other channels, sent once caught up
+    qint64 m_catchUpAfter = 0;   // the last id read for the catch-up
+    QList<QByteArray> m_held;    // live messages on other channels, sent once caught up
+    bool m_inExpiredGap = false; // told of a gap retention made in the catch-up; not again until past it
     qint64 m_heldBytes = 0;
     QTimer *m_stallTimer = nullptr; // runs only while the client is behind
     qint64 m_progress = 0;          // bytesWritten notifications: the kernel took data

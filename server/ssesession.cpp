@@ -193,27 +193,26 @@ void SseSession::resume(const QStringList &channels, qint64 since, const QString
         r.lose(ReplayGap::Unavailable);
         error = replay.error().message;
     }
-    // The WebSocket replay frame's fields (append only).
-    QJsonObject notice{{"type"_L1, "replay"_L1},
-                       {"since"_L1, since},
-                       {"count"_L1, r.count},
-                       {"recovered"_L1, r.recovered},
-                       {"last_id"_L1, m_worker->hub()->lastId()},
-                       {"epoch"_L1, m_worker->hub()->epoch()}};
-    if (!r.recovered)
-        notice.insert("reason"_L1, replayGapName(r.gap));
+    QJsonObject notice = replayNotice(since, r);
     if (!error.isEmpty())
         notice.insert("error"_L1, error);
+    sendReplayNotice(notice);
+    sendReplayed(r);
+}
+
+void SseSession::sendReplayNotice(const QJsonObject &object)
+{
+    QJsonObject notice = object;
+    const bool recovered = notice.value("recovered"_L1).toBool(true);
     const QByteArray json = compactJson(notice);
     if (m_namedEvents) {
         enqueue(QByteArray("event: replay\ndata: " + json + "\n\n"));
-    } else if (!r.recovered) {
+    } else if (!recovered) {
         // Unnamed streams are read by pages that show every event (seed 002): only a gap is worth one, and
         // it says so in words.
         notice.insert("message"_L1, u"Some earlier notifications could not be recovered."_s);
         enqueue(QByteArray("data: " + compactJson(notice) + "\n\n"));
     }
-    sendReplayed(r);
 }
 
 void SseSession::heartbeat()

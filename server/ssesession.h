@@ -22,6 +22,7 @@ private:
     SseSession(Worker *worker, QTcpSocket *socket, ClientInfo info, bool namedEvents);
     const QByteArray &encoded(const Envelope &envelope) const override;
     void cutOffSlowConsumer() override;
+    void sendReplayNotice(const QJsonObject &notice) override;
     // Replays what was stored after `since` (of `epoch`, if known), announced by an "event: replay" (named
     // streams) or, on unnamed streams, only when there is a gap.
     void resume(const QStringList &channels, qint64 since, const QString &epoch);

@@ -330,17 +330,14 @@ void WsSession::resume(const QStringList &channels, qint64 since, const QString 
         sendError(ErrorCode::Unavailable, u"cannot replay: %1"_s.arg(replay.error().message), replyTo);
         return;
     }
-    // Announced first, so a client knows before the messages whether they close the gap. Append only.
-    QJsonObject notice{{"type"_L1, "replay"_L1},
-                       {"since"_L1, since},
-                       {"count"_L1, replay->count},
-                       {"recovered"_L1, replay->recovered},
-                       {"last_id"_L1, m_worker->hub()->lastId()},
-                       {"epoch"_L1, m_worker->hub()->epoch()}};
-    if (!replay->recovered)
-        notice.insert("reason"_L1, replayGapName(replay->gap));
-    sendJson(notice, replyTo);
+    // Announced first, so a client knows before the messages whether they close the gap.
+    sendJson(replayNotice(since, *replay), replyTo);
     sendReplayed(*replay);
+}
+
+void WsSession::sendReplayNotice(const QJsonObject &notice)
+{
+    sendJson(notice, nullptr);
 }
 
 void WsSession::sendPublishError(const StoreError &error, const Request *replyTo)

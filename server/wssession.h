@@ -47,6 +47,7 @@ private:
 
     const QByteArray &encoded(const Envelope &envelope) const override;
     void cutOffSlowConsumer() override;
+    void sendReplayNotice(const QJsonObject &notice) override;
     void checkIdle(qint64 nowMs, std::chrono::seconds timeout) override;
     // The per-connection token bucket (--rate-limit); false when this frame is over the limit.
     bool takeToken();

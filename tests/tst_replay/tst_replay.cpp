@@ -173,6 +173,7 @@ private Q_SLOTS:
     void stalledReaderIsCutOff_data();
     void stalledReaderIsCutOff();
     void cutOffReaderResumes();
+    void pruneDuringCatchUpIsAnnounced();
 
 private:
     // A small send buffer (64 KiB), a replay limit above what the tests store and a short stall timeout.
@@ -928,6 +929,60 @@ void tst_Replay::demoPublishesToUsers1And2()
     QVERIFY(!n->value("title"_L1).toString().isEmpty());
     QTRY_VERIFY_WITH_TIMEOUT(
         http("GET", m_port, u"/api/notifications?user_id=2"_s).json().value("unread"_L1).toInt() > 0, 5000);
+}
+
+// Retention deletes messages a reader has not reached yet in a long catch-up (the minute's prune meets a slow
+// reader): the reader is told with a second replay notice, recovered false, reason expired, before the rest.
+void tst_Replay::pruneDuringCatchUpIsAnnounced()
+{
+    startServer([](Herald::ServerConfig &c) {
+        c.maxSendBuffer = 64 * 1024;
+        c.replayLimit = 100000;
+        c.sendStallTimeout = std::chrono::milliseconds(0); // the reader pauses; it must not be cut off
+        c.rateLimit = 0;
+        c.pruneInterval = std::chrono::hours(1); // only the prune below
+        c.retentionRules = {Herald::RetentionRule{u"*"_s, 50, std::chrono::seconds(0)}};
+    });
+    const QList<qint64> published = publishMany(u"news"_s, 800, 10 * 1024); // more than the kernel buffers hold
+    QCOMPARE(published.size(), 800);
+
+    SseClient slow;
+    slow.setReceiveBuffer(4096);
+    QVERIFY(slow.open(m_port, "/events?channels=news&since=0"));
+    QVERIFY(slow.waitForEvents(2)); // the notice and the first message; then it stops reading a while
+    QTest::qWait(300);
+    auto pruned = m_server->hub()->store()->prune();
+    QVERIFY(pruned);
+    QCOMPARE(*pruned, qint64(750));
+
+    QElapsedTimer t;
+    t.start();
+    while (t.elapsed() < 20000) {
+        slow.poll();
+        if (!slow.events().isEmpty() && slow.events().constLast().id == published.constLast())
+            break;
+        QTest::qWait(5);
+    }
+    QList<qint64> before, after;
+    std::optional<QJsonObject> gapNotice;
+    for (const SseClient::Event &e : std::as_const(slow.events())) {
+        if (e.name == "replay" && !e.data.value("recovered"_L1).toBool(true)) {
+            QVERIFY2(!gapNotice, "one notice for one gap");
+            gapNotice = e.data;
+        } else if (e.id > 0) {
+            (gapNotice ? after : before).append(e.id);
+        }
+    }
+    qInfo() << before.size() << "before," << after.size() << "after the notice";
+    QVERIFY(gapNotice);
+    QCOMPARE(gapNotice->value("reason"_L1).toString(), u"expired"_s);
+    QCOMPARE(gapNotice->value("since"_L1).toInteger(), before.constLast());
+    // Before the notice, the first messages without a gap; after it, what retention left, without a gap.
+    QVERIFY(!before.isEmpty());
+    QVERIFY(before.size() < 750);
+    QCOMPARE(before, published.mid(0, before.size()));
+    QCOMPARE(after, published.mid(750));
+    QVERIFY(slow.isConnected());
 }
 
 QTEST_MAIN(tst_Replay)
