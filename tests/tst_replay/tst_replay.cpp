@@ -943,7 +943,8 @@ void tst_Replay::pruneDuringCatchUpIsAnnounced()
         c.pruneInterval = std::chrono::hours(1); // only the prune below
         c.retentionRules = {Herald::RetentionRule{u"*"_s, 50, std::chrono::seconds(0)}};
     });
-    const QList<qint64> published = publishMany(u"news"_s, 800, 10 * 1024); // more than the kernel buffers hold
+    const QList<qint64> published =
+        publishMany(u"news"_s, 800, 10 * 1024); // more than the kernel buffers hold
     QCOMPARE(published.size(), 800);
 
     SseClient slow;
