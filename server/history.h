@@ -21,9 +21,13 @@ struct StoreError
     {
         Unavailable, // locked, I/O error, closed, Redis unreachable
         Full,        // disk or --max-db-size (SQLite), maxmemory (Redis)
+        // A write reached the store but its answer never came back (Redis timed out or went away): it may
+        // have happened. Redis publishes are retried once first, so this means Redis stayed away.
+        Unknown,
     };
     Kind kind = Kind::Unavailable;
     QString message;
+    bool answerLost = false; // the request was sent, the answer never came (a timeout, a lost connection)
 };
 
 // A page of stored messages, oldest first.

@@ -1,5 +1,6 @@
 #include "httpjson.h"
 
+#include "errorcode.h"
 #include "jsontext.h"
 #include "rawhttp.h"
 #include "store.h"
@@ -30,7 +31,10 @@ RestResponse restError(int status, const QString &code, const QString &detail)
 
 RestResponse restStoreError(const StoreError &error)
 {
-    // 503 either way: the client may retry later; nothing was published.
+    // Not 503: the write may have happened, and a blind retry could publish it twice.
+    if (error.kind == StoreError::Kind::Unknown)
+        return restError(504, errorCodeName(ErrorCode::OutcomeUnknown), error.message);
+    // 503: the client may retry later; nothing was published.
     const QString what =
         error.kind == StoreError::Kind::Full ? u"the store is full"_s : u"the store is unavailable"_s;
     return restError(503, u"unavailable"_s, u"%1: %2"_s.arg(what, error.message));

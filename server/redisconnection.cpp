@@ -291,6 +291,7 @@ Result<RedisReply, StoreError> RedisConnection::exchange(const QByteArrayList &a
             u"lost the connection to Redis at %1: %2"_s.arg(where, QString::fromLocal8Bit(c->errstr));
     }
     error.kind = Error::Kind::Unavailable;
+    error.answerLost = true;
     warn(error.message);
     drop(l);
     return R::failure(error);

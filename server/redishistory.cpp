@@ -69,7 +69,7 @@ local function prune(msgs, times, unread, meta, ids, maxCount, cutoff)
 end
 )lua";
 
-// KEYS: seq, msgs, times, unread, meta, ids, channels.
+// KEYS: seq, msgs, times, unread, meta, ids, channels, the publish's own key (see below).
 // ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, floor, then a
 // record write (RedisRecords::writeArgs) or ''.
 constexpr const char *AppendLua = R"lua(
@@ -77,6 +77,12 @@ constexpr const char *AppendLua = R"lua(
 -- messages in id order, and a client that resumes on another node from the last id it saw misses nothing.
 -- A model record changes in the same script as its event takes its id: a list read with the sequence
 -- (RedisRecords::recordsAt) holds exactly the changes up to that id.
+-- KEYS[8] is this publish's own key: a retry whose first try ran (its answer was lost) gets the id that try
+-- took and publishes nothing. Checked first, before a record's plan, which the first try changed.
+local done = redis.call('GET', KEYS[8])
+if done then
+  return tonumber(done)
+end
 local plan = nil
 if ARGV[10] ~= '' then
   local why
@@ -93,6 +99,7 @@ if floor > 0 and tonumber(redis.call('GET', KEYS[1]) or '0') < floor then
 end
 local n = redis.call('INCR', KEYS[1])
 local id = string.format('%d', n)
+redis.call('SET', KEYS[8], id, 'EX', 600)
 if ARGV[3] == '1' then
   redis.call('ZADD', KEYS[2], id, id .. ' ' .. ARGV[5])
   redis.call('ZADD', KEYS[3], ARGV[6], id)
@@ -491,10 +498,30 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
         args += m_records.writeArgs(*record);
     else
         args.append(QByteArray());
-    auto reply = m_redis.eval(appendScript(),
-                              {key("seq"), key("msgs:", channel), key("times:", channel),
-                               key("unread:", channel), key("chan:", channel), key("ids"), key("channels")},
-                              args);
+    // The publish's own key makes a retry safe: a first try that ran but whose answer was lost is not run
+    // again (AppendLua). Kept 10 minutes, far longer than any retry.
+    const QByteArray once =
+        key("publish:") + QByteArray::number(QRandomGenerator::system()->generate64(), 16);
+    const QByteArrayList keys{key("seq"),
+                              key("msgs:", channel),
+                              key("times:", channel),
+                              key("unread:", channel),
+                              key("chan:", channel),
+                              key("ids"),
+                              key("channels"),
+                              once};
+    auto reply = m_redis.eval(appendScript(), keys, args);
+    if (!reply && reply.error().answerLost) {
+        // A timeout or a dropped connection: the script may or may not have run. Once more, on a new
+        // connection, with the same key, so the outcome is known after a blip or a failover.
+        reply = m_redis.eval(appendScript(), keys, args);
+        if (!reply && reply.error().answerLost) {
+            StoreError unknown = reply.error();
+            unknown.kind = StoreError::Kind::Unknown;
+            unknown.message = u"the message may have been published: %1"_s.arg(unknown.message);
+            return R::failure(unknown);
+        }
+    }
     if (!reply)
         return R::failure(reply.error());
     const auto id = redisInteger(reply->get());

@@ -342,6 +342,10 @@ void WsSession::sendReplayNotice(const QJsonObject &notice)
 
 void WsSession::sendPublishError(const StoreError &error, const Request *replyTo)
 {
+    if (error.kind == StoreError::Kind::Unknown) {
+        sendError(ErrorCode::OutcomeUnknown, error.message, replyTo);
+        return;
+    }
     sendError(ErrorCode::Unavailable, u"not published: the store cannot commit (%1)"_s.arg(error.message),
               replyTo);
 }

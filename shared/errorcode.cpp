@@ -35,6 +35,8 @@ QString errorCodeName(ErrorCode code)
         return u"too_many_subscriptions"_s;
     case ErrorCode::MethodNotAllowed:
         return u"method_not_allowed"_s;
+    case ErrorCode::OutcomeUnknown:
+        return u"outcome_unknown"_s;
     }
     return u"internal"_s;
 }

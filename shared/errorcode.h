@@ -25,6 +25,9 @@ enum class ErrorCode
     // "method_not_allowed": HTTP 405, a route asked with a method it does not have (its Allow header lists
     // them)
     MethodNotAllowed,
+    // "outcome_unknown": HTTP 504, the store took the write but its answer was lost (Redis timed out twice):
+    // the message may have been published; look before publishing it again
+    OutcomeUnknown,
 };
 
 QString errorCodeName(ErrorCode code);

@@ -84,6 +84,7 @@ public:
             m_process.waitForFinished(5000);
         }
     }
+    qint64 processId() const { return m_process.processId(); }
     // SIGSTOP: the server keeps its socket but answers nothing (a hung Redis). resume() undoes it.
     bool pause()
     {

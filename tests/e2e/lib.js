@@ -8,6 +8,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { after, before } from 'node:test';
 import { chromium } from 'playwright-core';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -163,6 +164,27 @@ export async function launchBrowser() {
       '--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--no-first-run',
     ],
+  });
+}
+
+/**
+ * One browser for a test file, launched before its tests; after them it is closed and every server the file
+ * started is stopped. Call at the top level of the file; the browser is used as the returned object.
+ */
+export function useBrowser() {
+  let browser;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+    await stopAllServers();
+  });
+  return new Proxy({}, {
+    get(_, key) {
+      const value = browser[key];
+      return typeof value === 'function' ? value.bind(browser) : value;
+    },
   });
 }
 

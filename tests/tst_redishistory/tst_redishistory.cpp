@@ -15,8 +15,10 @@
 
 #include <algorithm>
 #include <atomic>
+#include <csignal>
 #include <memory>
 #include <optional>
+#include <thread>
 #include <tuple>
 #include <vector>
 
@@ -154,6 +156,8 @@ private Q_SLOTS:
     void restartedRedisHeals();
     void stoppedRedisUnavailable();
     void hungRedisTimesOut();
+    void lostAnswerIsRetriedWithItsKey_data();
+    void lostAnswerIsRetriedWithItsKey();
     void maxmemoryGivesFull();
     void closeRefuses();
 
@@ -1327,6 +1331,60 @@ void tst_RedisHistory::hungRedisTimesOut()
     last = h.lastId();
     QVERIFY2(last, why(last).constData());
     QCOMPARE(*last, 1);
+}
+
+void tst_RedisHistory::lostAnswerIsRetriedWithItsKey_data()
+{
+    QTest::addColumn<int>("hungMs"); // how long Redis answers nothing, from the publish on
+    QTest::addColumn<bool>("answered");
+    QTest::newRow("back during the retry") << 450 << true;
+    QTest::newRow("away past the retry") << 1500 << false;
+}
+
+// A publish whose answer is lost (Redis hung past the command timeout) may have run: it is sent once more on
+// a new connection with its own key. Back in time, Redis stores it once and the publisher gets its id; away
+// for longer, the publisher is told the outcome is unknown, and when Redis comes back the tries queued in it
+// store the message once, not once per try.
+void tst_RedisHistory::lostAnswerIsRetriedWithItsKey()
+{
+    QFETCH(int, hungMs);
+    QFETCH(bool, answered);
+    RedisServer redis;
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    const auto address = RedisAddress::parse(redis.url());
+    QVERIFY(address);
+    RedisHistory h(config(), *address, m_prefix);
+    h.setTimeouts({500ms, 300ms});
+    QVERIFY2(h.open(), qPrintable(h.errorString()));
+    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+
+    QVERIFY(redis.pause());
+    const pid_t pid = pid_t(redis.processId());
+    std::thread waker([pid, hungMs] {
+        std::this_thread::sleep_for(std::chrono::milliseconds(hungMs));
+        ::kill(pid, SIGCONT);
+    });
+    auto r = h.append(makeMessage(u"chat"_s), true, "{}");
+    waker.join();
+    redis.resume();
+    if (answered) {
+        QVERIFY2(r, why(r).constData());
+        QCOMPARE(*r, 2);
+    } else {
+        QVERIFY(!r);
+        QCOMPARE(r.error().kind, StoreError::Kind::Unknown);
+        QVERIFY2(r.error().message.contains(u"may have been published"_s), qPrintable(r.error().message));
+    }
+    // Either way it is stored once: every try that reached Redis ran, and all but the first found its key.
+    const auto lastId = [&h] {
+        auto last = h.lastId();
+        return last ? *last : qint64(-1);
+    };
+    QTRY_COMPARE(lastId(), 2);
+    auto page = h.history(u"chat"_s, 0, 0, 10);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(page->messages.size(), 2);
+    QCOMPARE(append(h, makeMessage(u"chat"_s)), 3);
 }
 
 void tst_RedisHistory::maxmemoryGivesFull()

@@ -1,19 +1,12 @@
 // The client page "/" in a real browser: per-user notifications, unread badge, mark-as-read, the detail view,
 // chat between two users, notify/broadcast, escaping, the autoplay rule, and the screenshot of the product.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { HeraldServer, launchBrowser, stopAllServers, listedIds, openApp, screenshot, sleep, watchConsole } from '../lib.js';
+import { test } from 'node:test';
+import { HeraldServer, listedIds, openApp, screenshot, sleep, watchConsole, useBrowser } from '../lib.js';
 
 const XSS = '<img src=x onerror="window.__xss=1"><script>window.__xss=2</script>';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await stopAllServers();
-});
+const browser = useBrowser();
 
 /** Runs body with a fresh server, closing every context and the server afterwards. */
 async function withServer(body) {

@@ -3,20 +3,13 @@
 // tab, nothing typed lost), counts every tab agrees on with /ws/stats, Activity's history, a bad ?user_id=, and
 // the layout flaws, on desktop and on a 390×844 phone.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { HeraldServer, launchBrowser, stopAllServers, openApp, screenshot, sleep, watchConsole } from '../lib.js';
+import { test } from 'node:test';
+import { HeraldServer, openApp, screenshot, sleep, watchConsole, useBrowser } from '../lib.js';
 
 const PHONE = { width: 390, height: 844 };
 const DESKTOP = { width: 1440, height: 900 };
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await stopAllServers();
-});
+const browser = useBrowser();
 
 /** Runs body with a fresh server, closing every context and the server afterwards. */
 async function withServer(body, { tokens = false, args = [] } = {}) {

@@ -2,17 +2,10 @@
 // dir: the page shows its countdown, "retry now" works, and every missed notification appears exactly once,
 // in order. Over WebSocket (default) and SSE (?transport=sse).
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
-import { HeraldServer, launchBrowser, stopAllServers, listedIds, openApp, screenshot, sleep } from '../lib.js';
+import { test } from 'node:test';
+import { HeraldServer, listedIds, openApp, screenshot, sleep, useBrowser } from '../lib.js';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await stopAllServers();
-});
+const browser = useBrowser();
 
 const state = (page) => page.evaluate(() => window.herald.state);
 

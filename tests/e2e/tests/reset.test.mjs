@@ -6,17 +6,10 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
-import { HeraldServer, launchBrowser, stopAllServers, listedIds, openApp, sleep } from '../lib.js';
+import { test } from 'node:test';
+import { HeraldServer, listedIds, openApp, sleep, useBrowser } from '../lib.js';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-  await stopAllServers();
-});
+const browser = useBrowser();
 
 // "ahead": the new history's ids are all below the one the page holds (only that gives the reset away without
 // an epoch); "overlapping": messages were published on the new server while the page was away, so its ids
