@@ -846,7 +846,7 @@ void tst_Docs::errorCodesAreKnown()
 {
     QFETCH(QString, code);
     QStringList known;
-    for (int i = 0; i <= int(Herald::ErrorCode::MethodNotAllowed); ++i)
+    for (int i = 0; i <= int(Herald::ErrorCode::OutcomeUnknown); ++i) // the last of the append-only enum
         known.append(Herald::errorCodeName(Herald::ErrorCode(i)));
     QVERIFY2(known.contains(code), qPrintable(u"'%1' is not one of %2"_s.arg(code, known.join(u", "_s))));
 }
@@ -1490,6 +1490,8 @@ void tst_Docs::httpPublishErrors()
             R"({"channel":"news","message":")" + QByteArray(m_server->config().maxMessageSize, 'x') + R"("})";
     else if (code == u"unavailable"_s)
         body = R"({"channel":"news","message":"while the database is locked"})";
+    else if (code == u"outcome_unknown"_s)
+        QSKIP("cluster only (a Redis that hangs): tst_cluster lostAnswerIsOutcomeUnknown provokes it");
     else
         QFAIL(qPrintable(u"tst_docs cannot provoke '%1'; teach it"_s.arg(code)));
     const qint64 before = m_server->hub()->lastId();
