@@ -308,9 +308,10 @@ struct ThreadGuard
 
 } // namespace
 
-// Seed 004's model CRUD (server/modelapi.cpp, server/modelspec.cpp): REST routes generated per model, their
-// validation and constraints, the created/updated/deleted events on /ws/{model}, custom and global events,
-// late joiners, a third model added by declaration, and persistence, on a real in-process server.
+// Seed 004's model CRUD (server/http/modelapi.cpp, server/http/modelspec.cpp): REST routes generated per
+// model, their validation and constraints, the created/updated/deleted events on /ws/{model}, custom and
+// global events, late joiners, a third model added by declaration, and persistence, on a real in-process
+// server.
 class tst_Models : public QObject
 {
     Q_OBJECT
