@@ -581,11 +581,15 @@ void tst_Dashboard::staleWhileServerIsGone()
     QCOMPARE(pieces[1]->points().first().y(), 0.0);
     QCOMPARE(pieces[0]->pen().color(), clientsColour);
     QCOMPARE(pieces[1]->pen().color(), clientsColour);
-    // One legend entry per series, however many pieces.
-    int shownMarkers = 0;
-    for (QLegendMarker *marker : chart->legend()->markers())
-        shownMarkers += marker->isVisible() ? 1 : 0;
-    QCOMPARE(shownMarkers, 4);
+    // One legend entry per series, however many pieces. The legend lays its markers out later (under ASan,
+    // noticeably), so the count is waited for.
+    const auto shownMarkers = [chart] {
+        int shown = 0;
+        for (QLegendMarker *marker : chart->legend()->markers())
+            shown += marker->isVisible() ? 1 : 0;
+        return shown;
+    };
+    QTRY_COMPARE(shownMarkers(), 4);
     auto late = client(u"/ws?client_id=late"_s);
     QVERIFY(late);
     QTRY_COMPARE(m_window->clientModel()->rowOf(u"late"_s), 0);
