@@ -93,12 +93,15 @@ Result<Message, ProtocolError> Message::fromJson(const QJsonObject &object)
     return m;
 }
 
-std::optional<ProtocolError> emptyMessageError(const Message &message)
+Result<Message, ProtocolError> publishedMessageFromPayload(const QJsonObject &object,
+                                                           const QString &defaultType)
 {
-    if (!message.title.isEmpty() || !message.message.isEmpty() || !message.data.isUndefined())
-        return std::nullopt;
-    return ProtocolError{ErrorCode::BadRequest,
-                         u"nothing to publish: give a 'title', a 'message' or 'data'"_s};
+    auto parsed = messageFromPayload(object, defaultType);
+    if (parsed && parsed->title.isEmpty() && parsed->message.isEmpty() && parsed->data.isUndefined()) {
+        return Result<Message, ProtocolError>::failure(
+            {ErrorCode::BadRequest, u"nothing to publish: give a 'title', a 'message' or 'data'"_s});
+    }
+    return parsed;
 }
 
 Result<Message, ProtocolError> messageFromPayload(const QJsonObject &object, const QString &defaultType)

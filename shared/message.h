@@ -45,8 +45,11 @@ QString nowTimestamp();
 // body into a Message, checking their JSON types. The channel is not read here.
 Result<Message, ProtocolError> messageFromPayload(const QJsonObject &object, const QString &defaultType);
 
-// A publish or broadcast must carry something to show: a title, a message or data. One with none would reach
-// every subscriber as an empty notification, so it is refused (bad_request, HTTP 422). Empty when it has one.
-std::optional<ProtocolError> emptyMessageError(const Message &message);
+// What a client publishes or broadcasts (REST and WebSocket): messageFromPayload, and it must carry something
+// to show: a title, a message or data. One with none would reach every subscriber as an empty notification,
+// so it is refused (bad_request, HTTP 422). Channel events (a type alone) and stored messages use
+// messageFromPayload.
+Result<Message, ProtocolError> publishedMessageFromPayload(const QJsonObject &object,
+                                                           const QString &defaultType);
 
 } // namespace Herald

@@ -665,11 +665,9 @@ QHttpServerResponse HttpApi::broadcast(const QHttpServerRequest &request)
     QJsonObject o;
     if (auto error = readJsonObject(request, m_config.maxMessageSize, o))
         return std::move(*error);
-    auto message = messageFromPayload(o, u"broadcast"_s);
+    auto message = publishedMessageFromPayload(o, u"broadcast"_s);
     if (!message)
         return errorResponse(422, errorCodeName(message.error().code), message.error().message);
-    if (const auto empty = emptyMessageError(*message))
-        return errorResponse(422, errorCodeName(empty->code), empty->message);
     Message m = std::move(message).value();
     m.sender = who.senderFor(QString::fromUtf8(request.value("X-Client-Id")), m.sender);
     const PublishResult id = m_hub->broadcastToAll(std::move(m));
@@ -693,11 +691,9 @@ RestResponse HttpApi::publish(const RestRequest &request)
         return restError(422, u"bad_channel"_s, invalidChannelMessage(channel.toString()));
     if (auto refused = m_guard.check(who.canWrite(channel.toString()), who.refusal(channel.toString(), true)))
         return std::move(*refused);
-    auto message = messageFromPayload(o, u"message"_s);
+    auto message = publishedMessageFromPayload(o, u"message"_s);
     if (!message)
         return restError(422, errorCodeName(message.error().code), message.error().message);
-    if (const auto empty = emptyMessageError(*message))
-        return restError(422, errorCodeName(empty->code), empty->message);
     Message m = std::move(message).value();
     m.channel = channel.toString();
     const QString exclude = QString::fromUtf8(request.header("x-client-id"));

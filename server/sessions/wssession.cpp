@@ -785,13 +785,9 @@ void WsSession::doPublish(const Request &r)
     QJsonObject payload = r.body;
     if (r.kindFromType)
         payload.remove("type"_L1);
-    auto message = messageFromPayload(payload, u"message"_s);
+    auto message = publishedMessageFromPayload(payload, u"message"_s);
     if (!message) {
         sendError(message.error().code, message.error().message, &r);
-        return;
-    }
-    if (const auto empty = emptyMessageError(*message)) {
-        sendError(empty->code, empty->message, &r);
         return;
     }
     Message m = std::move(message).value();
@@ -865,13 +861,9 @@ void WsSession::doBroadcast(const Request &r)
     QJsonObject payload = r.body;
     if (r.kindFromType)
         payload.remove("type"_L1);
-    auto message = messageFromPayload(payload, u"broadcast"_s);
+    auto message = publishedMessageFromPayload(payload, u"broadcast"_s);
     if (!message) {
         sendError(message.error().code, message.error().message, &r);
-        return;
-    }
-    if (const auto empty = emptyMessageError(*message)) {
-        sendError(empty->code, empty->message, &r);
         return;
     }
     Message m = std::move(message).value();
