@@ -376,7 +376,9 @@ function startApp() {
 
   conn.addEventListener('message', (e) => onMessage(e.detail.message, e.detail));
   conn.addEventListener('counts', (e) => counts.take(e.detail));
+  let retries = 0;
   conn.addEventListener('status', (e) => {
+    if (e.detail.state === 'waiting') retries += 1;
     // Stopped because the server refused us: the refusal panel says why, the pill says so too.
     renderStatus(refusal && e.detail.state === 'stopped' ? { state: 'refused' } : e.detail);
     if (e.detail.state !== 'live') counts.unknown();
@@ -548,6 +550,7 @@ function startApp() {
     get epoch() { return conn.epoch; },
     get state() { return conn.state; },
     get refusal() { return refusal; },
+    get retries() { return retries; }, // connections lost and retried since the page loaded
     get unread() { return notifications.unread; },
     get sound() { return { state: sound.state, ...sound.stats }; },
     notificationIds: () => notifications.ids(),

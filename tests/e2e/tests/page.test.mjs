@@ -243,7 +243,17 @@ test('counts: every tab shows /ws/stats\'s figures, and an SSE tab is one client
     // A channel only tab 2 subscribes to: a figure tab 1 must learn too.
     await two.page.fill('#subscribe-input', 'news');
     await two.page.press('#subscribe-input', 'Enter');
-    await two.page.waitForFunction(async () => (await (await fetch('/ws/stats')).json()).total_channels === 4);
+    // An EventSource cannot change its channels, so tab 2 reopens its stream: wait until the server has the new
+    // one and no longer the old (seen once in the clean root: a moment with neither, clients 1).
+    await two.page.waitForFunction(async () => {
+      const t = await (await fetch('/ws/stats')).json();
+      return t.total_channels === 4 && t.clients === 2;
+    }, null, { timeout: 10000 }).catch(async (err) => {
+      throw new Error(`/ws/stats ${JSON.stringify(await stats())}, tab 2 ${await two.page.evaluate(() => window.herald.state)}: ${err.message}`);
+    });
+    // Said, not failed: what to look at should the moment without tab 2 come back.
+    const retries = await two.page.evaluate(() => window.herald.retries);
+    if (retries > 0) console.log(`tab 2 lost its stream ${retries} time(s) while reopening it for a new channel`);
     s = await stats();
     assert.equal(s.clients, 2, JSON.stringify(s));
     await agree(s);
