@@ -16,6 +16,12 @@ using namespace Qt::StringLiterals;
 namespace Herald {
 
 namespace {
+// Three beats per TTL: one lost beat does not make a live node look dead.
+qint64 heartbeatIntervalMs(const ServerConfig &config)
+{
+    return std::max<qint64>(100, qint64(config.nodeTtl.count()) * 1000 / 3);
+}
+
 // Bus wire names of Envelope::Target. Append only: nodes of two versions may share a bus.
 QString targetName(Envelope::Target target)
 {
@@ -102,8 +108,8 @@ Cluster::Cluster(Hub *hub, RedisHistory *history, const ServerConfig &config, co
     m_presence = new RedisAsync(address, u"presence"_s, this);
     connect(m_bus, &RedisAsync::disconnected, this, &Cluster::onBusLost);
     connect(m_presence, &RedisAsync::connected, this, &Cluster::heartbeat);
-    // Three beats per TTL: one lost beat does not make a live node look dead.
-    m_heartbeat.setInterval(std::max<qint64>(100, qint64(config.nodeTtl.count()) * 1000 / 3));
+    connect(m_presence, &RedisAsync::connected, this, &Cluster::renewClaims);
+    m_heartbeat.setInterval(heartbeatIntervalMs(config));
     connect(&m_heartbeat, &QTimer::timeout, this, &Cluster::heartbeat);
 }
 
@@ -159,6 +165,48 @@ void Cluster::kickElsewhere(const QString &clientId, quint16 closeCode, const QS
             m_presence->command({"PUBLISH", m_controlChannel, payload});
         },
         Qt::QueuedConnection);
+}
+
+Result<bool, StoreError> Cluster::claimClientId(const QString &clientId, const QString &userId,
+                                                const QString &replacing)
+{
+    return m_history->claims()->claim(clientId, userId, replacing, claimTtl());
+}
+
+void Cluster::claimReleased(const QString &clientId, const QString &userId)
+{
+    QMetaObject::invokeMethod(
+        this,
+        [this, clientId, userId] {
+            m_presence->command(
+                m_history->claims()->renewCommand({{clientId, userId}}, m_hub->claimLinger()));
+        },
+        Qt::QueuedConnection);
+}
+
+std::chrono::milliseconds Cluster::renewInterval() const
+{
+    // Often enough that a claim never expires under a live connection, rarely enough that thousands of them
+    // cost Redis little: a third of the linger, but not more often than the heartbeat.
+    // (The heartbeat's interval from the configuration: this runs on worker threads too.)
+    const std::chrono::milliseconds beat(heartbeatIntervalMs(m_config));
+    return std::max(beat, m_hub->claimLinger() / 3);
+}
+
+std::chrono::milliseconds Cluster::claimTtl() const
+{
+    return std::max(m_hub->claimLinger(), 3 * renewInterval());
+}
+
+void Cluster::renewClaims()
+{
+    m_sinceClaimsRenewed.start();
+    const QList<std::pair<QString, QString>> held = m_hub->heldClaims();
+    const std::chrono::milliseconds ttl = claimTtl();
+    // In slices: one script call blocks Redis while it runs.
+    constexpr qsizetype Slice = 500;
+    for (qsizetype i = 0; i < held.size(); i += Slice)
+        m_presence->command(m_history->claims()->renewCommand(held.mid(i, Slice), ttl));
 }
 
 QList<NodeInfo> Cluster::peers() const
@@ -339,6 +387,8 @@ void Cluster::heartbeat()
     m_presence->command({"SET", m_nodeKeyPrefix + self, compactJson(ownInfo().toJson()), "PX", ttlMs});
     m_presence->command({"ZADD", m_nodesKey, QByteArray::number(QDateTime::currentMSecsSinceEpoch()), self});
     m_heartbeatPending = true;
+    if (!m_sinceClaimsRenewed.isValid() || m_sinceClaimsRenewed.elapsed() >= renewInterval().count())
+        renewClaims();
     if (!m_sinceHeartbeatReply.isValid())
         m_sinceHeartbeatReply.start();
     m_presence->command({"ZRANGE", m_nodesKey, "0", "-1"}, [this](const redisReply *r) {

@@ -77,6 +77,14 @@ public:
     // Thread-safe: the other nodes close this client id's connections too.
     void kickElsewhere(const QString &clientId, quint16 closeCode, const QString &reason);
 
+    // Thread-safe, blocking: claims clientId for userId across the cluster (RedisClaims). False while
+    // another user holds it on any node (or lingers there); a failure when Redis cannot be asked.
+    Result<bool, StoreError> claimClientId(const QString &clientId, const QString &userId,
+                                           const QString &replacing);
+    // Thread-safe: this node's last connection with the id closed; the claim lingers from now on (the hub's
+    // claim linger), unless the same user holds it on another node, which renews it.
+    void claimReleased(const QString &clientId, const QString &userId);
+
     // Thread-safe. The other live nodes, as last heard (empty while Redis is unreachable).
     QList<NodeInfo> peers() const;
     // Thread-safe. False while the bus is down: this node then serves its own connections only.
@@ -95,6 +103,11 @@ private:
     void deliver(qint64 id, const QByteArray &body);
     void heartbeat();
     void readPeers(const QList<QByteArray> &ids);
+    // Sets every claim this node's connections hold again (they expire otherwise, and a Redis that restarted
+    // has lost them): every few heartbeats, and at once when the presence connection comes (back).
+    void renewClaims();
+    std::chrono::milliseconds renewInterval() const;
+    std::chrono::milliseconds claimTtl() const;
     NodeInfo ownInfo() const;
 
     Hub *m_hub;
@@ -107,6 +120,7 @@ private:
     RedisAsync *m_presence = nullptr; // heartbeat and reading the other nodes
     QTimer m_heartbeat;
     QElapsedTimer m_sinceHeartbeatReply;
+    QElapsedTimer m_sinceClaimsRenewed;
     bool m_heartbeatPending = false;
     QByteArray m_busChannel;
     QByteArray m_controlChannel;

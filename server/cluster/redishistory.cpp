@@ -369,6 +369,7 @@ RedisHistory::RedisHistory(const ServerConfig &config, RedisAddress address, QSt
     , m_prefix(keyPrefix.toUtf8())
     , m_redis(std::move(address))
     , m_records(m_redis, m_prefix, config.models)
+    , m_claims(m_redis, m_prefix)
 {}
 
 RedisHistory::~RedisHistory()
@@ -400,6 +401,7 @@ bool RedisHistory::open()
                                        &channelsScript(), &pruneScript(),  &raiseScript(),
                                        &planScript(),     &pageScript(),   &channelStatsScript()};
     scripts += RedisRecords::scripts();
+    scripts += RedisClaims::scripts();
     for (const RedisScript *script : std::as_const(scripts)) {
         if (auto loaded = m_redis.load(*script); !loaded)
             return fail(loaded.error());

@@ -3,6 +3,7 @@
 #include "history.h"
 #include "message.h"
 #include "redisaddress.h"
+#include "redisclaims.h"
 #include "redisconnection.h"
 #include "redisrecords.h"
 #include "result.h"
@@ -58,6 +59,8 @@ public:
 
     // The cluster's model records, on the same connections. Lives as long as this object.
     RedisRecords *records() { return &m_records; }
+    // The cluster's client-id claims, on the same connections. Lives as long as this object.
+    RedisClaims *claims() { return &m_claims; }
 
     const RedisAddress &address() const { return m_redis.address(); }
     QString keyPrefix() const { return QString::fromUtf8(m_prefix); }
@@ -122,6 +125,7 @@ private:
     const QByteArray m_prefix;
     RedisConnection m_redis;
     RedisRecords m_records;
+    RedisClaims m_claims;
     QString m_error;
     QTimer *m_pruneTimer = nullptr;
     mutable QMutex m_epochMutex;

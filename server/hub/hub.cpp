@@ -231,10 +231,49 @@ void Hub::setClaimLinger(std::chrono::milliseconds linger)
     m_claimLingerMs = std::max<qint64>(0, linger.count());
 }
 
+std::chrono::milliseconds Hub::claimLinger() const
+{
+    QMutexLocker lock(&m_mutex);
+    return std::chrono::milliseconds(m_claimLingerMs);
+}
+
+QList<std::pair<QString, QString>> Hub::heldClaims() const
+{
+    QList<std::pair<QString, QString>> held;
+    QMutexLocker lock(&m_mutex);
+    for (auto it = m_clientUsers.cbegin(); it != m_clientUsers.cend(); ++it) {
+        for (const UserConnections &u : *it) {
+            if (u.connections > 0)
+                held.append({it.key(), u.userId});
+        }
+    }
+    return held;
+}
+
+bool Hub::clusterMayClaim(const QString &clientId, const Identity &who, const QString &replacing)
+{
+    // Administrators may use any id (mayClaimLocked), and an identity-less connection claims nothing.
+    if (!m_cluster || !claims(who) || who.isAdmin())
+        return true;
+    const auto granted = m_cluster->claimClientId(clientId, who.subject, replacing);
+    if (!granted) {
+        // Redis unreachable: this node serves its own connections only (as for delivery), so its own rule,
+        // which still holds, is the one that applies.
+        qCDebug(lcCluster) << "cannot check client id" << clientId
+                           << "with the cluster:" << granted.error().message;
+        return true;
+    }
+    return *granted;
+}
+
 quint64 Hub::registerSession(ClientInfo info, const Identity &who)
 {
     quint64 id = 0;
     QJsonObject event;
+    // The cluster's rule first, without the registry's lock (a blocking Redis call): it sees every node's
+    // claims. The registry's own check below still decides races between this node's connections.
+    if (!clusterMayClaim(info.clientId, who, {}))
+        return 0;
     {
         QMutexLocker lock(&m_mutex);
         expireClaimsLocked(steadyNowMs());
@@ -267,6 +306,7 @@ quint64 Hub::registerSession(ClientInfo info, const Identity &who)
 void Hub::unregisterSession(quint64 sessionId)
 {
     QJsonObject event;
+    std::optional<std::pair<QString, QString>> released;
     {
         QMutexLocker lock(&m_mutex);
         const auto it = m_sessions.constFind(sessionId);
@@ -287,16 +327,18 @@ void Hub::unregisterSession(quint64 sessionId)
         } else {
             --m_adminSessions;
         }
-        if (info.claimsId)
-            noteClientUser(info.clientId, info.userId, -1);
+        if (info.claimsId && noteClientUser(info.clientId, info.userId, -1))
+            released.emplace(info.clientId, info.userId);
         m_sessions.erase(it);
     }
+    if (released && m_cluster)
+        m_cluster->claimReleased(released->first, released->second);
     if (!event.isEmpty())
         adminEvent(event);
     countsMaybeChanged();
 }
 
-void Hub::noteClientUser(const QString &clientId, const QString &userId, int delta, bool release)
+bool Hub::noteClientUser(const QString &clientId, const QString &userId, int delta, bool release)
 {
     QList<UserConnections> &users = m_clientUsers[clientId];
     auto u = std::find_if(users.begin(), users.end(),
@@ -305,7 +347,8 @@ void Hub::noteClientUser(const QString &clientId, const QString &userId, int del
         u = users.insert(users.end(), UserConnections{userId, 0});
     u->connections = std::max(0, u->connections + delta);
     u->lingersUntilMs = 0;
-    if (u->connections == 0) {
+    const bool last = u->connections == 0;
+    if (last) {
         if (release || m_claimLingerMs <= 0) {
             users.erase(u);
         } else {
@@ -315,6 +358,7 @@ void Hub::noteClientUser(const QString &clientId, const QString &userId, int del
     }
     if (users.isEmpty())
         m_clientUsers.remove(clientId);
+    return last;
 }
 
 void Hub::expireClaimsLocked(qint64 nowMs)
@@ -354,6 +398,30 @@ bool Hub::mayClaimLocked(const QString &clientId, const Identity &who, const Cli
 
 bool Hub::claimClientId(quint64 sessionId, const Identity &who)
 {
+    if (m_cluster) {
+        // The cluster's claim first (a blocking Redis call, without the lock). A connection changing hands
+        // may take its id from its old identity when it was that identity's only connection with it here.
+        QString clientId;
+        QString replacing;
+        {
+            QMutexLocker lock(&m_mutex);
+            const auto it = m_sessions.constFind(sessionId);
+            if (it == m_sessions.cend())
+                return false;
+            clientId = it->clientId;
+            if (it->claimsId && it->userId != who.subject) {
+                const auto users = m_clientUsers.constFind(clientId);
+                if (users != m_clientUsers.cend()) {
+                    for (const UserConnections &u : *users) {
+                        if (u.userId == it->userId && u.connections == 1)
+                            replacing = u.userId;
+                    }
+                }
+            }
+        }
+        if (!clusterMayClaim(clientId, who, replacing))
+            return false;
+    }
     QMutexLocker lock(&m_mutex);
     expireClaimsLocked(steadyNowMs());
     auto it = m_sessions.find(sessionId);

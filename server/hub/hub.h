@@ -184,7 +184,10 @@ public:
     // DefaultClaimLinger): a tab that reloads or reconnects finds its id, and its personal channel, still its
     // own. Zero: free at once.
     void setClaimLinger(std::chrono::milliseconds linger);
+    std::chrono::milliseconds claimLinger() const;
     static constexpr std::chrono::milliseconds DefaultClaimLinger = std::chrono::minutes(5);
+    // The claims this node's connections hold, as (client id, user id): a cluster node renews them in Redis.
+    QList<std::pair<QString, QString>> heldClaims() const;
     // Returns false if the session already had that subscription.
     bool addSubscription(quint64 sessionId, const QString &channel);
     bool removeSubscription(quint64 sessionId, const QString &channel);
@@ -293,7 +296,8 @@ private:
     // Channels with live subscribers, on this node and its peers (each named once).
     qsizetype totalLiveChannels() const;
     // With m_mutex held. A claim whose last connection closes lingers (setClaimLinger) unless `release`.
-    void noteClientUser(const QString &clientId, const QString &userId, int delta, bool release = false);
+    // Returns whether that was its identity's last connection with the id here.
+    bool noteClientUser(const QString &clientId, const QString &userId, int delta, bool release = false);
     // Forgets claims whose linger has passed.
     void expireClaimsLocked(qint64 nowMs);
     // The one rule for client ids, on every transport and route (/ws, /ws/{client_id}, /ws/client, model
@@ -305,6 +309,9 @@ private:
     // Administrators may use any id. `self`: the asking connection when it is registered already (its own
     // earlier claim does not count against it). m_mutex held.
     bool mayClaimLocked(const QString &clientId, const Identity &who, const ClientInfo *self) const;
+    // On a cluster node, the same rule across the nodes (Cluster::claimClientId, which also takes the claim);
+    // true without a cluster. Without m_mutex: it waits for Redis.
+    bool clusterMayClaim(const QString &clientId, const Identity &who, const QString &replacing);
     void raiseLastId(qint64 id);
     PublishResult publishClustered(Message message, Envelope::Target target, const QString &exclude,
                                    const RecordWrite *record);

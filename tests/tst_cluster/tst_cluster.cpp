@@ -1,3 +1,4 @@
+#include "auth.h"
 #include "cluster.h"
 #include "hub.h"
 #include "redishistory.h"
@@ -161,6 +162,28 @@ private:
     QByteArray m_buffer;
 };
 
+// The status of a WebSocket upgrade or an event stream's answer (0 if none came): a refusal is an HTTP error.
+int handshakeStatus(quint16 port, const QByteArray &target)
+{
+    QTcpSocket s;
+    s.connectToHost(QHostAddress::LocalHost, port);
+    if (!s.waitForConnected(5000))
+        return 0;
+    QByteArray request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
+    if (target.startsWith("/ws"))
+        request += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
+                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
+    s.write(request + "\r\n");
+    QByteArray head;
+    QElapsedTimer t;
+    t.start();
+    while (!head.contains("\r\n") && t.elapsed() < 5000) {
+        QTest::qWait(5);
+        head += s.readAll();
+    }
+    return head.split(' ').value(1).toInt();
+}
+
 } // namespace
 
 // Three herald-server nodes on one real redis-server (SPEC section 8): cross-node delivery, resume on another
@@ -192,9 +215,10 @@ private Q_SLOTS:
     void epochSharedAcrossNodes();
     void resetOnTheClusterGoesLive();
     void busLostTwiceDeliversOnce();
+    void clientIdClaimedAcrossNodes();
 
 private:
-    Node *startNode(const QString &name = {});
+    Node *startNode(const QString &name = {}, const std::function<void(Herald::ServerConfig &)> &tweak = {});
 
     RedisServer m_redis;
     QString m_prefix;
@@ -219,7 +243,7 @@ void tst_Cluster::cleanup()
         QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
 }
 
-Node *tst_Cluster::startNode(const QString &name)
+Node *tst_Cluster::startNode(const QString &name, const std::function<void(Herald::ServerConfig &)> &tweak)
 {
     auto node = std::make_unique<Node>();
     const QString url = m_redis.url();
@@ -229,6 +253,8 @@ Node *tst_Cluster::startNode(const QString &name)
         c.redisPrefix = prefix;
         c.nodeId = name;
         c.nodeTtl = std::chrono::seconds(1);
+        if (tweak)
+            tweak(c);
     });
     if (!node->server)
         return nullptr;
@@ -937,3 +963,57 @@ void tst_Cluster::busLostTwiceDeliversOnce()
 
 QTEST_MAIN(tst_Cluster)
 #include "tst_cluster.moc"
+
+void tst_Cluster::clientIdClaimedAcrossNodes()
+{
+    // SPEC section 7 on a cluster: a client id is its identity's on every node. Each node's registry sees
+    // only its own connections, and client:<id> messages reach every node on the bus, so without a shared
+    // claim Alice on node b could take Bob's id held on node a, and his personal messages with it.
+    QTemporaryDir keys;
+    const QString secretFile = keys.filePath(u"secret"_s);
+    const QByteArray secret = "tst_cluster: a shared HS256 key, 0123456789abcdef";
+    {
+        QFile f(secretFile);
+        QVERIFY(f.open(QIODevice::WriteOnly));
+        f.write(secret);
+    }
+    const auto tokens = [&](Herald::ServerConfig &c) {
+        c.authMode = Herald::ServerConfig::AuthMode::Token;
+        c.jwtSecretFile = secretFile;
+    };
+    Node *a = startNode(u"a"_s, tokens);
+    Node *b = startNode(u"b"_s, tokens);
+    Node *c = startNode(u"c"_s, tokens);
+    QVERIFY(a && b && c);
+    const std::chrono::milliseconds linger(400);
+    for (Node *n : {a, b, c})
+        n->server->hub()->setClaimLinger(linger);
+    const Herald::TokenVerifier minter(secret);
+    const QByteArray bob = minter.mint(u"bob"_s, Herald::Role::Subscriber, std::chrono::hours(1));
+    const QByteArray alice = minter.mint(u"alice"_s, Herald::Role::Subscriber, std::chrono::hours(1));
+    const auto target = [](const char *path, const QByteArray &token) -> QByteArray {
+        return QByteArray(path) + "?client_id=bobtab&token=" + token;
+    };
+
+    WsClient tab;
+    QVERIFY(tab.open(a->port(), QString::fromLatin1(target("/ws", bob))));
+    QVERIFY(tab.waitFor(u"connected"_s));
+    // On the other node, on both transports: Alice is refused, Bob is not.
+    QCOMPARE(handshakeStatus(b->port(), target("/ws", alice)), 403);
+    QCOMPARE(handshakeStatus(b->port(), target("/events", alice)), 403);
+    SseClient phone;
+    QVERIFY(phone.open(b->port(), target("/events", bob)));
+    QTRY_VERIFY(isConnectedTo(b, u"bobtab"_s));
+
+    // Held longer than a claim's TTL in Redis (three renewals at a node TTL of 1 s): the nodes renew it, so
+    // a node that never saw Bob refuses Alice too.
+    QTest::qWait(int(3 * std::max<qint64>(1000, linger.count())));
+    QCOMPARE(handshakeStatus(c->port(), target("/events", alice)), 403);
+
+    // Bob's connections close: the id lingers on every node, then is free.
+    tab.close();
+    phone.close();
+    QTRY_VERIFY(!isConnectedTo(a, u"bobtab"_s) && !isConnectedTo(b, u"bobtab"_s));
+    QCOMPARE(handshakeStatus(b->port(), target("/ws", alice)), 403);
+    QTRY_COMPARE_WITH_TIMEOUT(handshakeStatus(b->port(), target("/ws", alice)), 101, 10000);
+}
