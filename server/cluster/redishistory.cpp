@@ -2,6 +2,7 @@
 
 #include "channelname.h"
 #include "logging.h"
+#include "pagelimit.h"
 
 #include <QDateTime>
 #include <QJsonDocument>
@@ -117,12 +118,12 @@ redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
 return n
 )lua";
 
-// KEYS: seq, then msgs and meta of each channel. ARGV: since, limit.
-// Returns the sequence, the highest pruned point of the channels, then at most limit + 1 messages, newest
+// KEYS: seq, then msgs and meta of each channel. ARGV: since, fetch (the replay limit + 1, PageLimit).
+// Returns the sequence, the highest pruned point of the channels, then at most `fetch` messages, newest
 // first: all read in one go, so "from the future" and "recovered" are judged on the same state. From the
 // future (since beyond the sequence) the ids are another history's: no messages, they could not be matched.
 constexpr const char *ReplayLua = R"lua(
-local since, limit = ARGV[1], tonumber(ARGV[2])
+local since, fetch = ARGV[1], tonumber(ARGV[2])
 local seq = redis.call('GET', KEYS[1]) or '0'
 if tonumber(since) > tonumber(seq) then
   return {seq, '0'}
@@ -131,7 +132,7 @@ local n = (#KEYS - 1) / 2
 local lists, pos = {}, {}
 local pruned = '0'
 for i = 1, n do
-  lists[i] = redis.call('ZREVRANGEBYSCORE', KEYS[2 * i], '+inf', '(' .. since, 'WITHSCORES', 'LIMIT', 0, limit + 1)
+  lists[i] = redis.call('ZREVRANGEBYSCORE', KEYS[2 * i], '+inf', '(' .. since, 'WITHSCORES', 'LIMIT', 0, fetch)
   pos[i] = 1
   local p = redis.call('HGET', KEYS[2 * i + 1], 'pruned_up_to')
   if p and tonumber(p) > tonumber(pruned) then
@@ -139,7 +140,7 @@ for i = 1, n do
   end
 end
 local out = {seq, pruned}
-while #out - 2 <= limit do
+while #out - 2 < fetch do
   local best, bestId = nil, nil
   for i = 1, n do
     local score = lists[i][pos[i] + 1]
@@ -560,11 +561,12 @@ Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qin
     Q_UNUSED(currentLastId); // see the header: the cluster's sequence decides
     QStringList names = channels;
     names.removeDuplicates();
-    const int limit = std::max(1, m_config.replayLimit);
+    PageLimit limit(m_config.replayLimit);
     QByteArrayList keys{key("seq")};
     for (const QString &c : std::as_const(names))
         keys << key("msgs:", c) << key("chan:", c);
-    auto reply = m_redis.eval(replayScript(), keys, {QByteArray::number(since), QByteArray::number(limit)});
+    auto reply =
+        m_redis.eval(replayScript(), keys, {QByteArray::number(since), QByteArray::number(limit.fetch())});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -580,16 +582,14 @@ Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qin
         out.lose(ReplayGap::Reset);
     else if (*pruned > since)
         out.lose(ReplayGap::Expired);
-    for (size_t i = 2; i < r->elements; ++i) {
-        // One past the limit came back: the oldest are not sent.
-        if (out.messages.size() == limit) {
-            out.lose(ReplayGap::Limit);
-            break;
-        }
+    for (size_t i = 2; i < r->elements && limit.admit(); ++i) {
         if (auto m = decodeStored(redisBytes(r->element[i])))
             out.messages.append(std::move(*m));
     }
-    std::reverse(out.messages.begin(), out.messages.end());
+    // One past the limit came back: the oldest are not sent.
+    if (limit.more())
+        out.lose(ReplayGap::Limit);
+    oldestFirst(out.messages);
     return out;
 }
 
@@ -637,28 +637,25 @@ Result<StoredPage, StoreError> RedisHistory::replayPage(const QStringList &chann
     names.removeDuplicates();
     if (names.isEmpty())
         return page;
-    maxMessages = std::max(1, maxMessages);
+    PageLimit limit(maxMessages, maxBytes);
     QByteArrayList keys;
     for (const QString &c : std::as_const(names))
         keys << key("msgs:", c);
-    auto reply = m_redis.eval(pageScript(), keys,
-                              {QByteArray::number(after), QByteArray::number(qint64(maxMessages) + 1)});
+    auto reply =
+        m_redis.eval(pageScript(), keys, {QByteArray::number(after), QByteArray::number(limit.fetch())});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
     if (r->type != REDIS_REPLY_ARRAY)
         return R::failure(unexpectedRedisReply("replay"));
-    qint64 bytes = 0;
     for (size_t i = 0; i < r->elements; ++i) {
-        if (page.messages.size() >= maxMessages || (bytes >= maxBytes && !page.messages.isEmpty())) {
-            page.hasMore = true;
-            break;
-        }
         const QByteArray member = redisBytes(r->element[i]);
-        bytes += member.size();
+        if (!limit.admit(member.size()))
+            break;
         if (auto m = decodeStored(member))
             page.messages.append(std::move(*m));
     }
+    page.hasMore = limit.more();
     return page;
 }
 
@@ -666,7 +663,7 @@ Result<StoredPage, StoreError> RedisHistory::history(const QString &channel, qin
                                                      int limit)
 {
     using R = Result<StoredPage, StoreError>;
-    limit = std::max(0, limit);
+    PageLimit rows(limit);
     const bool forward = since >= 0;
     // Exclusive bounds: "(" before the id.
     QByteArray bound = "+inf";
@@ -674,29 +671,24 @@ Result<StoredPage, StoreError> RedisHistory::history(const QString &channel, qin
         bound = QByteArray("(") + QByteArray::number(since);
     else if (before > 0)
         bound = QByteArray("(") + QByteArray::number(before);
-    auto reply = m_redis.eval(historyScript(), {key("msgs:", channel), key("unread:", channel)},
-                              {forward ? "f" : "b", bound, QByteArray::number(qint64(limit) + 1),
-                               isUserChannel(channel) ? "1" : "0"});
+    auto reply = m_redis.eval(
+        historyScript(), {key("msgs:", channel), key("unread:", channel)},
+        {forward ? "f" : "b", bound, QByteArray::number(rows.fetch()), isUserChannel(channel) ? "1" : "0"});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 2 != 0)
         return R::failure(unexpectedRedisReply("history"));
     StoredPage page;
-    for (size_t i = 0; i + 1 < r->elements; i += 2) {
-        if (page.messages.size() == limit) {
-            page.hasMore = true;
-            break;
-        }
+    for (size_t i = 0; i + 1 < r->elements && rows.admit(); i += 2) {
         if (auto m = decodeStored(redisBytes(r->element[i]))) {
             page.messages.append(std::move(*m));
             page.read.append(redisBytes(r->element[i + 1]) == "1");
         }
     }
-    if (!forward) {
-        std::reverse(page.messages.begin(), page.messages.end());
-        std::reverse(page.read.begin(), page.read.end());
-    }
+    page.hasMore = rows.more();
+    if (!forward)
+        oldestFirst(page.messages, page.read);
     return page;
 }
 

@@ -2,6 +2,7 @@
 
 #include "channelname.h"
 #include "logging.h"
+#include "pagelimit.h"
 
 #include <QDir>
 #include <QFileInfo>
@@ -587,26 +588,24 @@ Result<Replay, StoreError> Store::replay(const QStringList &channels, qint64 sin
         return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
     QSqlQuery q(db);
     q.setForwardOnly(true);
-    const int limit = std::max(1, m_config.replayLimit);
-    // Newest first with one extra row: more than the limit means the oldest are not sent, so not recovered.
+    PageLimit limit(m_config.replayLimit);
+    // Newest first: more than the limit means the oldest are not sent, so not recovered.
     q.prepare(
         u"SELECT id, payload FROM messages WHERE channel IN (%1) AND id > ? ORDER BY id DESC LIMIT ?"_s.arg(
             placeholders(channels.size())));
     for (const QString &c : channels)
         q.addBindValue(c);
     q.addBindValue(since);
-    q.addBindValue(limit + 1);
+    q.addBindValue(limit.fetch());
     if (!q.exec())
         return R::failure(errorFrom(q));
-    while (q.next()) {
-        if (out.messages.size() == limit) {
-            out.lose(ReplayGap::Limit);
-            break;
-        }
+    while (q.next() && limit.admit()) {
         if (auto m = messageFromRow(q, 1))
             out.messages.append(std::move(*m));
     }
-    std::reverse(out.messages.begin(), out.messages.end());
+    if (limit.more())
+        out.lose(ReplayGap::Limit);
+    oldestFirst(out.messages);
 
     QSqlQuery p(db);
     p.prepare(
@@ -689,21 +688,16 @@ Result<StoredPage, StoreError> Store::replayPage(const QStringList &channels, qi
         placeholders(channels.size())));
     for (const QString &c : channels)
         q.addBindValue(c);
+    PageLimit limit(maxMessages, maxBytes);
     q.addBindValue(after);
-    q.addBindValue(std::max(1, maxMessages) + 1);
+    q.addBindValue(limit.fetch());
     if (!q.exec())
         return R::failure(errorFrom(q));
-    qint64 bytes = 0;
-    while (q.next()) {
-        if (page.messages.size() >= std::max(1, maxMessages) ||
-            (bytes >= maxBytes && !page.messages.isEmpty())) {
-            page.hasMore = true;
-            break;
-        }
-        bytes += q.value(1).toByteArray().size();
+    while (q.next() && limit.admit(q.value(1).toByteArray().size())) {
         if (auto m = messageFromRow(q, 1))
             page.messages.append(std::move(*m));
     }
+    page.hasMore = limit.more();
     return page;
 }
 
@@ -727,24 +721,20 @@ Result<StoredPage, StoreError> Store::history(const QString &channel, qint64 sin
         q.addBindValue(channel);
         q.addBindValue(before > 0 ? before : std::numeric_limits<qint64>::max());
     }
-    q.addBindValue(limit + 1);
+    PageLimit rows(limit);
+    q.addBindValue(rows.fetch());
     if (!q.exec())
         return R::failure(errorFrom(q));
     StoredPage page;
-    while (q.next()) {
-        if (page.messages.size() == limit) {
-            page.hasMore = true;
-            break;
-        }
+    while (q.next() && rows.admit()) {
         if (auto m = messageFromRow(q, 1)) {
             page.messages.append(std::move(*m));
             page.read.append(!q.value(2).isNull());
         }
     }
-    if (!forward) {
-        std::reverse(page.messages.begin(), page.messages.end());
-        std::reverse(page.read.begin(), page.read.end());
-    }
+    page.hasMore = rows.more();
+    if (!forward)
+        oldestFirst(page.messages, page.read);
     return page;
 }
 
