@@ -3,6 +3,7 @@
 // never a reset, even when the client was sending at that moment. Plain POSIX sockets, so a reset is seen as
 // ECONNRESET rather than hidden behind a client library.
 
+#include "rawclient.h"
 #include "testclient.h"
 #include "testserver.h"
 
@@ -42,11 +43,12 @@ enum class End
     Reset, // ECONNRESET (or another error)
 };
 
-// A WebSocket (or plain HTTP) client on a blocking POSIX socket, driven from its own thread.
-class RawClient
+// A WebSocket (or plain HTTP) client on a blocking POSIX socket, driven from its own thread (RawClient spins
+// the event loop instead), which tells a FIN from a reset.
+class BlockingClient
 {
 public:
-    ~RawClient()
+    ~BlockingClient()
     {
         if (m_fd >= 0)
             ::close(m_fd);
@@ -69,9 +71,7 @@ public:
     {
         if (!connectTo(port, rcvbuf))
             return false;
-        sendAll("GET " + pathAndQuery +
-                " HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
+        sendAll(upgradeRequest(pathAndQuery));
         QElapsedTimer t;
         t.start();
         while (!m_in.contains("\r\n\r\n")) {
@@ -125,36 +125,12 @@ public:
         return m_end;
     }
 
-    struct Frame
-    {
-        int opcode = -1;
-        QByteArray payload;
-    };
     // The next whole server frame from what was read.
-    std::optional<Frame> nextFrame()
+    std::optional<WsFrame> nextFrame()
     {
-        if (m_in.size() < 2)
+        WsFrame f;
+        if (!takeFrame(m_in, f))
             return std::nullopt;
-        const auto *b = reinterpret_cast<const uchar *>(m_in.constData());
-        qint64 len = b[1] & 0x7f;
-        qsizetype head = 2;
-        if (len == 126) {
-            if (m_in.size() < 4)
-                return std::nullopt;
-            len = (qint64(b[2]) << 8) | b[3];
-            head = 4;
-        } else if (len == 127) {
-            if (m_in.size() < 10)
-                return std::nullopt;
-            len = 0;
-            for (int i = 2; i < 10; ++i)
-                len = (len << 8) | b[i];
-            head = 10;
-        }
-        if (m_in.size() < head + len)
-            return std::nullopt;
-        Frame f{b[0] & 0x0f, m_in.mid(head, len)};
-        m_in.remove(0, head + len);
         return f;
     }
 
@@ -183,9 +159,9 @@ private:
 // What a client saw of the server's close.
 struct Outcome
 {
-    QList<RawClient::Frame> before; // the frames before the Close
-    int closeCode = -1;             // -1: no Close frame
-    bool endedEarly = false;        // the connection ended before the client answered the Close
+    QList<WsFrame> before;   // the frames before the Close
+    int closeCode = -1;      // -1: no Close frame
+    bool endedEarly = false; // the connection ended before the client answered the Close
     End end = End::Open;
     qint64 endAfterCloseMs = -1; // from reading the server's Close to the end of the connection
 };
@@ -200,7 +176,7 @@ struct Behaviour
 
 // Sends fillers while reading until the server's Close; then, as a client whose frames were in flight, a few
 // more; answers the Close after a while; reads until the connection ends.
-Outcome runUntilClose(RawClient &c, const Behaviour &b, int timeoutMs = 15000)
+Outcome runUntilClose(BlockingClient &c, const Behaviour &b, int timeoutMs = 15000)
 {
     Outcome out;
     QElapsedTimer t;
@@ -286,7 +262,7 @@ QByteArray pingJson()
     return QByteArrayLiteral(R"({"action":"ping"})");
 }
 
-bool hasError(const QList<RawClient::Frame> &frames, const QString &code)
+bool hasError(const QList<WsFrame> &frames, const QString &code)
 {
     for (const auto &f : frames) {
         const QJsonObject o = QJsonDocument::fromJson(f.payload).object();
@@ -296,7 +272,7 @@ bool hasError(const QList<RawClient::Frame> &frames, const QString &code)
     return false;
 }
 
-int countType(const QList<RawClient::Frame> &frames, const QString &type)
+int countType(const QList<WsFrame> &frames, const QString &type)
 {
     int n = 0;
     for (const auto &f : frames)
@@ -366,7 +342,7 @@ void TestClosing::closeReachesSendingClient()
     QVERIFY(server);
     const quint16 port = server->port();
 
-    RawClient client;
+    BlockingClient client;
     const bool slow = trigger == u"slow"_s;
     QByteArray path = slow ? "/ws?client_id=victim&channels=slow.feed" : "/ws?client_id=victim";
     if (trigger == u"expiry"_s)
@@ -484,7 +460,7 @@ void TestClosing::closeWaitsForPeer()
         c.rateLimit = 0;
     });
     QVERIFY(server);
-    RawClient client;
+    BlockingClient client;
     QVERIFY(offThread([&] { return client.upgrade(server->port(), "/ws?client_id=victim"); }));
 
     Behaviour b;
@@ -511,7 +487,7 @@ void TestClosing::sseStreamEndsWithFin()
     QTemporaryDir dir;
     auto server = startTestServer(dir.path());
     QVERIFY(server);
-    RawClient client;
+    BlockingClient client;
     QVERIFY(offThread([&] {
         // A small receive buffer: the end of the stream is still in the server's kernel when it closes.
         if (!client.connectTo(server->port(), 4096))

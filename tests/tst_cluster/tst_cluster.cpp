@@ -1,6 +1,7 @@
 #include "auth.h"
 #include "cluster.h"
 #include "hub.h"
+#include "rawclient.h"
 #include "redishistory.h"
 #include "redisserver.h"
 #include "server.h"
@@ -165,23 +166,11 @@ private:
 // The status of a WebSocket upgrade or an event stream's answer (0 if none came): a refusal is an HTTP error.
 int handshakeStatus(quint16 port, const QByteArray &target)
 {
-    QTcpSocket s;
-    s.connectToHost(QHostAddress::LocalHost, port);
-    if (!s.waitForConnected(5000))
+    RawClient c;
+    if (!c.connectTo(port))
         return 0;
-    QByteArray request = "GET " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
-    if (target.startsWith("/ws"))
-        request += "Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\n"
-                   "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n";
-    s.write(request + "\r\n");
-    QByteArray head;
-    QElapsedTimer t;
-    t.start();
-    while (!head.contains("\r\n") && t.elapsed() < 5000) {
-        QTest::qWait(5);
-        head += s.readAll();
-    }
-    return head.split(' ').value(1).toInt();
+    c.write(target.startsWith("/ws") ? upgradeRequest(target) : httpRequest("GET", target));
+    return c.readResponse().status;
 }
 
 } // namespace

@@ -1,4 +1,5 @@
 #include "hub.h"
+#include "rawclient.h"
 #include "server.h"
 #include "serveroptions.h"
 #include "store.h"
@@ -582,81 +583,6 @@ QByteArray httpAnswer(quint16 port, const QByteArray &request, int timeoutMs = 5
     s.abort();
     return out;
 }
-
-// A WebSocket client written by hand, for frames QWebSocket refuses to send (unmasked, invalid UTF-8).
-class RawWebSocket
-{
-public:
-    bool open(quint16 port, int timeoutMs = 5000)
-    {
-        m_socket.connectToHost(u"127.0.0.1"_s, port);
-        QElapsedTimer t;
-        t.start();
-        while (m_socket.state() != QAbstractSocket::ConnectedState && t.elapsed() < timeoutMs)
-            QTest::qWait(5);
-        m_socket.write("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                       "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n");
-        while (!m_in.contains("\r\n\r\n") && t.elapsed() < timeoutMs) {
-            QTest::qWait(5);
-            m_in += m_socket.readAll();
-        }
-        const qsizetype end = m_in.indexOf("\r\n\r\n");
-        if (end < 0 || !m_in.startsWith("HTTP/1.1 101"))
-            return false;
-        m_in.remove(0, end + 4);
-        return true;
-    }
-    void write(const QByteArray &bytes) { m_socket.write(bytes); }
-    // The status code of the server's close frame, or -1 if none came.
-    int waitCloseCode(int timeoutMs = 5000)
-    {
-        QElapsedTimer t;
-        t.start();
-        while (t.elapsed() < timeoutMs) {
-            m_in += m_socket.readAll();
-            const int code = closeCodeIn(m_in);
-            if (code >= 0)
-                return code;
-            if (m_socket.state() == QAbstractSocket::UnconnectedState)
-                break;
-            QTest::qWait(5);
-        }
-        return closeCodeIn(m_in);
-    }
-    ~RawWebSocket() { m_socket.abort(); }
-
-private:
-    static int closeCodeIn(const QByteArray &in)
-    {
-        qsizetype pos = 0;
-        const auto *p = reinterpret_cast<const uchar *>(in.constData());
-        while (in.size() - pos >= 2) {
-            const int opcode = p[pos] & 0x0f;
-            qint64 length = p[pos + 1] & 0x7f;
-            qsizetype header = 2;
-            if (length == 126) {
-                if (in.size() - pos < 4)
-                    return -1;
-                length = qFromBigEndian<quint16>(p + pos + 2);
-                header = 4;
-            } else if (length == 127) {
-                if (in.size() - pos < 10)
-                    return -1;
-                length = qint64(qFromBigEndian<quint64>(p + pos + 2));
-                header = 10;
-            }
-            if (in.size() - pos - header < length)
-                return -1;
-            if (opcode == 0x8)
-                return length >= 2 ? qFromBigEndian<quint16>(p + pos + header) : 1005;
-            pos += header + length;
-        }
-        return -1;
-    }
-
-    QTcpSocket m_socket;
-    QByteArray m_in;
-};
 
 } // namespace
 
@@ -1930,13 +1856,17 @@ void tst_Docs::closeCodes()
         QVERIFY(c->waitDisconnected());
         got = c->closeCode();
     } else if (clause.contains(u"protocol violation"_s)) {
-        RawWebSocket raw;
-        QVERIFY(raw.open(m_port));
+        RawClient raw; // for frames QWebSocket refuses to send
+        QVERIFY(raw.connectTo(m_port));
+        raw.write(upgradeRequest("/ws"));
+        QCOMPARE(raw.readResponse().status, 101);
         raw.write("\x81\x02hi"_ba); // a client frame without a mask
         got = raw.waitCloseCode();
     } else if (clause.contains(u"invalid UTF-8"_s)) {
-        RawWebSocket raw;
-        QVERIFY(raw.open(m_port));
+        RawClient raw; // for frames QWebSocket refuses to send
+        QVERIFY(raw.connectTo(m_port));
+        raw.write(upgradeRequest("/ws"));
+        QCOMPARE(raw.readResponse().status, 101);
         raw.write("\x81\x82\x00\x00\x00\x00\xff\xfe"_ba); // masked (with a zero key) text, not UTF-8
         got = raw.waitCloseCode();
     } else if (clause.contains(u"shutdown"_s)) {
