@@ -48,6 +48,13 @@ public:
     // table. What remains is the same; what prune() deletes, and so what pruned() reports, is not.
     virtual bool countRetentionOnStore() const = 0;
 
+    // Where the two backends differ on purpose, too: what bounds the ids a client may resume from. A cluster
+    // judges them by its shared sequence in Redis (a node may lag behind the others, or a client may come
+    // from a node that has seen more, so the node's own last id proves nothing); one Store judges them by the
+    // hub's last id, which is the one sequence there is (the database reserves ids ahead, so its own is no
+    // bound).
+    virtual bool sharedSequence() const = 0;
+
     // Backend-specific proof that retention left nothing behind of the deleted messages: `onChannel` of the
     // channel's messages are stored, `inAll` on all channels. Redis counts its index keys; SQLite's rows go
     // whole, so there is nothing more to check.

@@ -7,11 +7,15 @@
 #include <QCoreApplication>
 #include <QHash>
 #include <QJsonArray>
+#include <QMutex>
 #include <QSignalSpy>
 #include <QTest>
 #include <QThread>
 
+#include <algorithm>
+#include <atomic>
 #include <tuple>
+#include <vector>
 
 using namespace Qt::StringLiterals;
 using namespace Herald;
@@ -233,9 +237,7 @@ void tst_HistoryContract::replayFromTheFutureNotRecovered()
     for (qint64 id = 1; id <= 3; ++id)
         QCOMPARE(store(*h, makeMessage(u"a"_s)), id);
 
-    // The client saw id 10 but only 3 were handed out: its history was reset. (Where "handed out" is read
-    // differs: Store trusts the hub's last id, a cluster its shared sequence; tst_redishistory's
-    // replayTrustsTheClusterSequence shows the difference.)
+    // The client saw id 10 but only 3 were handed out: its history was reset.
     auto r = h->replay({u"a"_s}, 10, 3);
     QVERIFY2(r, why(r).constData());
     QVERIFY(r->messages.isEmpty());
@@ -254,6 +256,34 @@ void tst_HistoryContract::replayFromTheFutureNotRecovered()
     QVERIFY2(none, why(none).constData());
     QVERIFY(!none->recovered);
     QCOMPARE(none->gap, ReplayGap::Reset);
+
+    // Which last id counts (see HistoryBackend::sharedSequence).
+    auto generous = h->replay({u"a"_s}, 10, 100);
+    QVERIFY2(generous, why(generous).constData());
+    QVERIFY(generous->messages.isEmpty());
+    auto lagging = h->replay({u"a"_s}, 2, 1);
+    QVERIFY2(lagging, why(lagging).constData());
+    if (m_backend->sharedSequence()) {
+        // The cluster has handed out 3: a node's own idea of the last id (a generous 100) does not matter…
+        QCOMPARE(generous->gap, ReplayGap::Reset);
+        // …and a node that lags behind the cluster (it has seen only id 1) still resumes a client at 3 or 2.
+        auto atThree = h->replay({u"a"_s}, 3, 1);
+        QVERIFY2(atThree, why(atThree).constData());
+        QVERIFY(atThree->recovered);
+        QCOMPARE(idsOf(lagging->messages), (QList<qint64>{3}));
+        QVERIFY(lagging->recovered);
+        QCOMPARE(lagging->gap, ReplayGap::None);
+        auto noChannels = h->replay({}, 4, 100);
+        QVERIFY2(noChannels, why(noChannels).constData());
+        QVERIFY(!noChannels->recovered);
+    } else {
+        // The hub's last id is the bound: 10 of 100 is in the past (nothing after it is stored), and 2 is
+        // beyond a hub that has handed out 1.
+        QVERIFY(generous->recovered);
+        QCOMPARE(generous->gap, ReplayGap::None);
+        QVERIFY(lagging->messages.isEmpty());
+        QCOMPARE(lagging->gap, ReplayGap::Reset);
+    }
 }
 
 void tst_HistoryContract::replayLimitKeepsNewest()
@@ -727,6 +757,124 @@ void tst_HistoryContract::threadEndingWithoutRelease()
     QCOMPARE(idsOf(page->messages), range(1, 5));
     m_backend->close(*h);
     QCOMPARE(m_backend->connectionCount(*h), 0);
+}
+
+void tst_HistoryContract::concurrentStoresAndReplays()
+{
+    constexpr int Writers = 4;
+    constexpr int PerWriter = 200;
+    constexpr qint64 Total = Writers * PerWriter;
+    const QStringList channels = {u"load.0"_s, u"load.1"_s};
+
+    auto h = open(config());
+    QVERIFY(h);
+    QCOMPARE(m_backend->connectionCount(*h), 1);
+
+    // The channel each id was stored on, as its writer was told.
+    QMutex mutex;
+    QHash<qint64, QString> sent;
+    std::atomic<int> failures{0};
+    std::atomic<int> replayFailures{0};
+    std::atomic<int> unordered{0};
+    std::atomic<int> replays{0};
+    std::atomic<bool> writersDone{false};
+
+    std::vector<std::unique_ptr<QThread>> writers;
+    for (int t = 0; t < Writers; ++t) {
+        writers.emplace_back(QThread::create([&, t] {
+            const QString channel = channels.at(t % 2);
+            for (int i = 0; i < PerWriter; ++i) {
+                auto id = m_backend->store(*h, makeMessage(channel));
+                QMutexLocker lock(&mutex);
+                if (!id || sent.contains(*id))
+                    ++failures;
+                else
+                    sent.insert(*id, channel);
+            }
+            m_backend->releaseThreadConnection(*h);
+        }));
+    }
+    std::unique_ptr<QThread> reader(QThread::create([&] {
+        do {
+            auto r = h->replay(channels, 0, Total);
+            if (!r) {
+                ++replayFailures;
+                continue;
+            }
+            const QList<qint64> ids = idsOf(r->messages);
+            if (!std::is_sorted(ids.begin(), ids.end()) ||
+                std::adjacent_find(ids.begin(), ids.end()) != ids.end())
+                ++unordered;
+            ++replays;
+        } while (!writersDone.load());
+        m_backend->releaseThreadConnection(*h);
+    }));
+
+    reader->start();
+    for (auto &w : writers)
+        w->start();
+    for (auto &w : writers)
+        w->wait();
+    writersDone = true;
+    reader->wait();
+
+    QCOMPARE(failures.load(), 0);
+    QCOMPARE(replayFailures.load(), 0);
+    QCOMPARE(unordered.load(), 0);
+    QVERIFY(replays.load() > 0);
+    // Each thread had a connection of its own and gave it back; the one open() made remains.
+    QCOMPARE(m_backend->connectionCount(*h), 1);
+
+    // Unique and gap-free: exactly 1..Total, each on its writer's channel.
+    QList<qint64> ids = sent.keys();
+    std::sort(ids.begin(), ids.end());
+    QCOMPARE(ids, range(1, Total));
+    auto all = h->replay(channels, 0, Total);
+    QVERIFY2(all, why(all).constData());
+    QVERIFY(all->recovered);
+    QCOMPARE(idsOf(all->messages), range(1, Total));
+    for (const Message &m : all->messages)
+        QCOMPARE(m.channel, sent.value(m.id));
+
+    auto list = h->channels();
+    QVERIFY2(list, why(list).constData());
+    QCOMPARE(list->size(), 2);
+    for (const StoredChannel &c : *list)
+        QCOMPARE(c.messages, Total / 2);
+
+    m_backend->close(*h);
+    QCOMPARE(m_backend->connectionCount(*h), 0);
+}
+
+void tst_HistoryContract::closeRefuses()
+{
+    auto h = open(config());
+    QVERIFY(h);
+    for (qint64 id = 1; id <= 3; ++id)
+        QCOMPARE(store(*h, makeMessage(u"a"_s)), id);
+    m_backend->close(*h);
+    QCOMPARE(m_backend->connectionCount(*h), 0);
+
+    auto r = m_backend->store(*h, makeMessage(u"a"_s));
+    QVERIFY(!r);
+    QCOMPARE(r.error().kind, StoreError::Kind::Unavailable);
+    auto page = h->history(u"a"_s, 0, 0, 100);
+    QVERIFY(!page);
+    QCOMPARE(page.error().kind, StoreError::Kind::Unavailable);
+    auto replay = h->replay({u"a"_s}, 0, 3);
+    QVERIFY(!replay);
+    QCOMPARE(replay.error().kind, StoreError::Kind::Unavailable);
+    QVERIFY(!h->prune());
+    m_backend->close(*h); // twice is harmless
+    QCOMPARE(m_backend->connectionCount(*h), 0);
+
+    // Opened again, the data is where it was.
+    h.reset();
+    auto again = open(config());
+    QVERIFY(again);
+    auto all = again->history(u"a"_s, 0, 0, 100);
+    QVERIFY2(all, why(all).constData());
+    QCOMPARE(idsOf(all->messages), range(1, 3));
 }
 
 int runHistoryContract(std::unique_ptr<HistoryBackend> backend, int argc, char **argv)

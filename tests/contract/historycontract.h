@@ -50,6 +50,8 @@ private Q_SLOTS:
     void channelsArePaged();
 
     void threadEndingWithoutRelease();
+    void concurrentStoresAndReplays();
+    void closeRefuses();
 
 private:
     // The tests' base configuration: retention runs when a test calls prune(), not on its own halfway

@@ -54,6 +54,7 @@ public:
         return static_cast<RedisHistory &>(history).threadConnectionCount();
     }
     bool countRetentionOnStore() const override { return true; }
+    bool sharedSequence() const override { return true; }
     // Memory stays bounded: a deleted message leaves no entry in the channel's indexes or the id map.
     void checkEntries(const QString &channel, qint64 onChannel, qint64 inAll) override
     {

@@ -3,6 +3,7 @@
 #include "historycontract.h"
 
 #include "store.h"
+#include "storeconnections.h"
 
 #include <QSqlDatabase>
 #include <QTemporaryDir>
@@ -12,19 +13,9 @@
 
 using namespace Qt::StringLiterals;
 using namespace Herald;
+using HeraldTest::storeConnectionCount;
 
 namespace {
-
-// The store's connections, all threads': each is named herald-store-….
-int storeConnectionCount()
-{
-    int n = 0;
-    for (const QString &name : QSqlDatabase::connectionNames()) {
-        if (name.startsWith(u"herald-store-"_s))
-            ++n;
-    }
-    return n;
-}
 
 class SqliteBackend : public HeraldTest::HistoryBackend
 {
@@ -69,6 +60,7 @@ public:
     }
     int connectionCount(History &) override { return storeConnectionCount(); }
     bool countRetentionOnStore() const override { return false; }
+    bool sharedSequence() const override { return false; }
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;

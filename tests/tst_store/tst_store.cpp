@@ -2,6 +2,7 @@
 #include "historytest.h"
 #include "message.h"
 #include "store.h"
+#include "storeconnections.h"
 
 #include <QElapsedTimer>
 #include <QFile>
@@ -28,6 +29,7 @@
 using namespace Qt::StringLiterals;
 using namespace Herald;
 using HeraldTest::idsOf;
+using HeraldTest::storeConnectionCount;
 using HeraldTest::why;
 
 namespace {
@@ -92,16 +94,6 @@ private:
     bool m_open = false;
 };
 
-int storeConnectionCount()
-{
-    int n = 0;
-    for (const QString &name : QSqlDatabase::connectionNames()) {
-        if (name.startsWith(u"herald-store-"_s))
-            ++n;
-    }
-    return n;
-}
-
 } // namespace
 
 class tst_Store : public QObject
@@ -135,8 +127,7 @@ private Q_SLOTS:
     void reservedIdsSurviveReopen();
     void maxDatabaseSizeGivesFull();
     void lockedDatabaseUnavailable();
-    void concurrentInsertAndReplay();
-    void closeCheckpointsAndRefuses();
+    void closeCheckpoints();
 
 private:
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -607,87 +598,9 @@ void tst_Store::lockedDatabaseUnavailable()
     QCOMPARE(idsOf(page->messages), (QList<qint64>{1, 2, 3}));
 }
 
-void tst_Store::concurrentInsertAndReplay()
-{
-    constexpr int Writers = 4;
-    constexpr int PerWriter = 200;
-    constexpr qint64 Total = Writers * PerWriter;
-    const QStringList channels = {u"load.0"_s, u"load.1"_s};
-
-    Store store(config());
-    QVERIFY2(store.open(), qPrintable(store.errorString()));
-    QCOMPARE(storeConnectionCount(), 1);
-
-    std::atomic<int> insertFailures{0};
-    std::atomic<int> replayFailures{0};
-    std::atomic<int> unordered{0};
-    std::atomic<int> replays{0};
-    std::atomic<bool> writersDone{false};
-
-    std::vector<std::unique_ptr<QThread>> writers;
-    for (int t = 0; t < Writers; ++t) {
-        writers.emplace_back(QThread::create([&store, &insertFailures, &channels, t] {
-            for (int i = 0; i < PerWriter; ++i) {
-                // Distinct ids, interleaved between the threads.
-                const qint64 id = qint64(i) * Writers + t + 1;
-                if (!store.insert(makeMessage(id, channels.at(t % 2))))
-                    ++insertFailures;
-            }
-            store.releaseThreadConnection();
-        }));
-    }
-    std::unique_ptr<QThread> reader(QThread::create([&] {
-        do {
-            auto r = store.replay(channels, 0, Total);
-            if (!r) {
-                ++replayFailures;
-                continue;
-            }
-            const QList<qint64> ids = idsOf(r->messages);
-            if (!std::is_sorted(ids.begin(), ids.end()) ||
-                std::adjacent_find(ids.begin(), ids.end()) != ids.end())
-                ++unordered;
-            ++replays;
-        } while (!writersDone.load());
-        store.releaseThreadConnection();
-    }));
-
-    reader->start();
-    for (auto &w : writers)
-        w->start();
-    for (auto &w : writers)
-        w->wait();
-    writersDone = true;
-    reader->wait();
-
-    QCOMPARE(insertFailures.load(), 0);
-    QCOMPARE(replayFailures.load(), 0);
-    QCOMPARE(unordered.load(), 0);
-    QVERIFY(replays.load() > 0);
-    // The threads' connections are gone; the one open() made on this thread remains.
-    QCOMPARE(storeConnectionCount(), 1);
-
-    auto all = store.replay(channels, 0, Total);
-    QVERIFY2(all, why(all).constData());
-    QVERIFY(all->recovered);
-    QList<qint64> expected;
-    for (qint64 id = 1; id <= Total; ++id)
-        expected.append(id);
-    QCOMPARE(idsOf(all->messages), expected);
-    for (const Message &m : all->messages)
-        QCOMPARE(m.channel, channels.at(((m.id - 1) % Writers) % 2));
-
-    auto list = store.channels();
-    QVERIFY2(list, why(list).constData());
-    QCOMPARE(list->size(), 2);
-    for (const StoredChannel &c : *list)
-        QCOMPARE(c.messages, Total / 2);
-
-    store.close();
-    QCOMPARE(storeConnectionCount(), 0);
-}
-
-void tst_Store::closeCheckpointsAndRefuses()
+// That a closed store refuses everything and opens again with its data is the History contract's closeRefuses
+// (tst_historycontract_sqlite); here what SQLite adds: close() leaves herald.db whole, the WAL checkpointed.
+void tst_Store::closeCheckpoints()
 {
     Store store(config());
     QVERIFY2(store.open(), qPrintable(store.errorString()));
@@ -709,22 +622,10 @@ void tst_Store::closeCheckpointsAndRefuses()
         QVERIFY2(!QFileInfo::exists(wal) || QFileInfo(wal).size() == 0,
                  qPrintable(u"%1 bytes left in the WAL"_s.arg(QFileInfo(wal).size())));
     }
-
-    auto r = store.insert(makeMessage(21, u"a"_s));
-    QVERIFY(!r);
-    QCOMPARE(r.error().kind, StoreError::Kind::Unavailable);
-    auto page = store.history(u"a"_s, 0, 0, 100);
-    QVERIFY(!page);
-    QCOMPARE(page.error().kind, StoreError::Kind::Unavailable);
-    auto replay = store.replay({u"a"_s}, 0, 20);
-    QVERIFY(!replay);
-    QCOMPARE(replay.error().kind, StoreError::Kind::Unavailable);
-    auto pruned = store.prune();
-    QVERIFY(!pruned);
+    // Store's own calls are refused too.
     auto reserved = store.reserveIds(100);
     QVERIFY(!reserved);
     QCOMPARE(reserved.error().kind, StoreError::Kind::Unavailable);
-    store.close(); // twice is harmless
     QCOMPARE(storeConnectionCount(), 0);
 
     // herald.db alone holds everything.
