@@ -4,9 +4,7 @@
 #include "historycontract.h"
 
 #include "channelname.h"
-#include "redisaddress.h"
-#include "redishistory.h"
-#include "redisserver.h"
+#include "redisnode.h"
 
 #include <QTest>
 
@@ -28,15 +26,7 @@ public:
     void init() override { m_prefix = u"contract:%1:"_s.arg(++m_serial); }
     std::unique_ptr<History> open(const ServerConfig &config) override
     {
-        const auto address = RedisAddress::parse(m_redis->url());
-        if (!address)
-            return nullptr;
-        auto h = std::make_unique<RedisHistory>(config, *address, m_prefix);
-        if (!h->open()) {
-            qWarning().noquote() << "RedisHistory did not open:" << h->errorString();
-            return nullptr;
-        }
-        return h;
+        return HeraldTest::openRedisNode(*m_redis, config, m_prefix);
     }
     // The id comes from the cluster's sequence in Redis; the hub publishes what is not stored too.
     Result<qint64, StoreError> store(History &history, const Message &message) override

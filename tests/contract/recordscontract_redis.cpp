@@ -4,9 +4,7 @@
 
 #include "recordscontract.h"
 
-#include "redisaddress.h"
-#include "redishistory.h"
-#include "redisserver.h"
+#include "redisnode.h"
 
 #include <QTest>
 
@@ -43,15 +41,8 @@ public:
     {
         ServerConfig c;
         c.pruneInterval = std::chrono::hours(1);
-        const auto address = RedisAddress::parse(m_redis->url());
-        if (!address)
-            return nullptr;
-        auto node = std::make_unique<RedisHistory>(c, *address, m_prefix);
-        if (!node->open()) {
-            qWarning().noquote() << "RedisHistory did not open:" << node->errorString();
-            return nullptr;
-        }
-        return std::make_unique<OpenNode>(std::move(node));
+        auto node = HeraldTest::openRedisNode(*m_redis, c, m_prefix);
+        return node ? std::make_unique<OpenNode>(std::move(node)) : nullptr;
     }
     bool sharedLock() const override { return true; }
     // One index key a value, none left for a value no record has.

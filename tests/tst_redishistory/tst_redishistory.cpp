@@ -3,6 +3,7 @@
 #include "message.h"
 #include "redisaddress.h"
 #include "redishistory.h"
+#include "redisnode.h"
 #include "redisserver.h"
 
 #include <QJsonArray>
@@ -134,15 +135,7 @@ private:
     std::unique_ptr<RedisHistory> openHistory(const ServerConfig &c, const QString &prefix = {},
                                               const RedisServer *redis = nullptr)
     {
-        const auto address = RedisAddress::parse((redis ? redis : m_redis.get())->url());
-        if (!address)
-            return nullptr;
-        auto h = std::make_unique<RedisHistory>(c, *address, prefix.isEmpty() ? m_prefix : prefix);
-        if (!h->open()) {
-            qWarning().noquote() << "RedisHistory did not open:" << h->errorString();
-            return nullptr;
-        }
-        return h;
+        return HeraldTest::openRedisNode(redis ? *redis : *m_redis, c, prefix.isEmpty() ? m_prefix : prefix);
     }
     static qint64 append(RedisHistory &h, const Message &m, const QByteArray &bus = "{}")
     {

@@ -2,6 +2,7 @@
 #include "recordstest.h"
 #include "redisaddress.h"
 #include "redishistory.h"
+#include "redisnode.h"
 #include "redisrecords.h"
 #include "redisserver.h"
 
@@ -68,15 +69,7 @@ private:
     {
         ServerConfig c;
         c.pruneInterval = std::chrono::hours(1);
-        const auto address = RedisAddress::parse(m_redis->url());
-        if (!address)
-            return nullptr;
-        auto h = std::make_unique<RedisHistory>(c, *address, m_prefix);
-        if (!h->open()) {
-            qWarning().noquote() << "RedisHistory did not open:" << h->errorString();
-            return nullptr;
-        }
-        return h;
+        return openRedisNode(*m_redis, c, m_prefix);
     }
     // How many of this test's keys match the pattern (after the prefix).
     qint64 keyCount(const QString &pattern) const
