@@ -55,6 +55,14 @@ public:
     // bound).
     virtual bool sharedSequence() const = 0;
 
+    // What a history hands on as it stores, for the backend to check. Redis publishes each message on its bus
+    // for the other nodes, as "<id> <payload>" (store() gives the message's text as the payload).
+    // watchDeliveries() before a test stores anything; checkDeliveries() after, with every message stored,
+    // oldest first: each was delivered once, in id order, with its payload. Store delivers nothing itself
+    // (its hub hands messages to the subscribers in the process), so there is nothing to check.
+    virtual void watchDeliveries(Herald::History &history) { Q_UNUSED(history); }
+    virtual void checkDeliveries(const QList<Herald::Message> &stored) { Q_UNUSED(stored); }
+
     // Backend-specific proof that retention left nothing behind of the deleted messages: `onChannel` of the
     // channel's messages are stored, `inAll` on all channels. Redis counts its index keys; SQLite's rows go
     // whole, so there is nothing more to check.

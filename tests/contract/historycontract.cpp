@@ -769,6 +769,9 @@ void tst_HistoryContract::concurrentStoresAndReplays()
     auto h = open(config());
     QVERIFY(h);
     QCOMPARE(m_backend->connectionCount(*h), 1);
+    m_backend->watchDeliveries(*h);
+    if (QTest::currentTestFailed())
+        return;
 
     // The channel each id was stored on, as its writer was told.
     QMutex mutex;
@@ -784,7 +787,9 @@ void tst_HistoryContract::concurrentStoresAndReplays()
         writers.emplace_back(QThread::create([&, t] {
             const QString channel = channels.at(t % 2);
             for (int i = 0; i < PerWriter; ++i) {
-                auto id = m_backend->store(*h, makeMessage(channel));
+                Message m = makeMessage(channel);
+                m.message = u"writer %1 #%2"_s.arg(t).arg(i);
+                auto id = m_backend->store(*h, m);
                 QMutexLocker lock(&mutex);
                 if (!id || sent.contains(*id))
                     ++failures;
@@ -835,6 +840,9 @@ void tst_HistoryContract::concurrentStoresAndReplays()
     QCOMPARE(idsOf(all->messages), range(1, Total));
     for (const Message &m : all->messages)
         QCOMPARE(m.channel, sent.value(m.id));
+    m_backend->checkDeliveries(all->messages);
+    if (QTest::currentTestFailed())
+        return;
 
     auto list = h->channels();
     QVERIFY2(list, why(list).constData());

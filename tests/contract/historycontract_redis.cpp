@@ -24,6 +24,7 @@ public:
     }
     void cleanupTestCase() override { m_redis.reset(); }
     void init() override { m_prefix = u"contract:%1:"_s.arg(++m_serial); }
+    void cleanup() override { m_bus.reset(); }
     std::unique_ptr<History> open(const ServerConfig &config) override
     {
         return HeraldTest::openRedisNode(*m_redis, config, m_prefix);
@@ -32,7 +33,7 @@ public:
     Result<qint64, StoreError> store(History &history, const Message &message) override
     {
         auto &h = static_cast<RedisHistory &>(history);
-        return h.append(message, h.isPersistent(message.channel), "{}");
+        return h.append(message, h.isPersistent(message.channel), message.message.toUtf8());
     }
     void close(History &history) override { static_cast<RedisHistory &>(history).close(); }
     void releaseThreadConnection(History &history) override
@@ -42,6 +43,22 @@ public:
     int connectionCount(History &history) override
     {
         return static_cast<RedisHistory &>(history).threadConnectionCount();
+    }
+    void watchDeliveries(History &history) override
+    {
+        m_bus = std::make_unique<HeraldTest::BusReader>(*m_redis,
+                                                        static_cast<RedisHistory &>(history).busChannel());
+        QVERIFY(m_bus->isSubscribed());
+    }
+    void checkDeliveries(const QList<Message> &stored) override
+    {
+        QVERIFY(m_bus);
+        for (const Message &m : stored) {
+            const auto message = m_bus->next();
+            QVERIFY2(message, "a bus message is missing");
+            QCOMPARE(HeraldTest::busId(*message), m.id);
+            QCOMPARE(message->mid(message->indexOf(' ') + 1), m.message.toUtf8());
+        }
     }
     bool countRetentionOnStore() const override { return true; }
     bool sharedSequence() const override { return true; }
@@ -63,6 +80,7 @@ private:
     }
 
     std::unique_ptr<RedisServer> m_redis;
+    std::unique_ptr<HeraldTest::BusReader> m_bus;
     QString m_prefix;
     int m_serial = 0;
 };

@@ -26,7 +26,10 @@
 
 using namespace Qt::StringLiterals;
 using namespace Herald;
+using HeraldTest::busId;
+using HeraldTest::BusReader;
 using HeraldTest::idsOf;
+using HeraldTest::nextBusId;
 using HeraldTest::range;
 using HeraldTest::RedisServer;
 using HeraldTest::why;
@@ -43,48 +46,6 @@ Message makeMessage(const QString &channel, const QDateTime &timestamp = QDateTi
     m.timestamp = timestamp;
     m.message = u"message on %1"_s.arg(channel);
     return m;
-}
-
-// A test's own subscription to a bus channel, on a blocking hiredis connection.
-class BusReader
-{
-public:
-    BusReader(const RedisServer &redis, const QByteArray &channel)
-        : m_context(redis.connect(10000))
-    {
-        if (!m_context)
-            return;
-        const auto reply = RedisServer::commandOn(m_context.get(), {"SUBSCRIBE", channel});
-        m_subscribed = reply.has_value(); // SUBSCRIBE's confirmation: from here on, nothing is missed
-    }
-    bool isSubscribed() const { return m_subscribed; }
-    // The next message's payload; nullopt when none comes within the connection's timeout (10 s).
-    std::optional<QByteArray> next()
-    {
-        void *raw = nullptr;
-        if (!m_context || redisGetReply(m_context.get(), &raw) != REDIS_OK || !raw)
-            return std::nullopt;
-        std::unique_ptr<redisReply, RedisReplyDeleter> reply(static_cast<redisReply *>(raw));
-        if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 3)
-            return std::nullopt;
-        const redisReply *payload = reply->element[2];
-        return QByteArray(payload->str, qsizetype(payload->len));
-    }
-
-private:
-    HeraldTest::RedisContext m_context;
-    bool m_subscribed = false;
-};
-
-qint64 busId(const QByteArray &message)
-{
-    return message.left(message.indexOf(' ')).toLongLong();
-}
-
-qint64 nextBusId(BusReader &bus)
-{
-    const auto message = bus.next();
-    return message ? busId(*message) : 0;
 }
 
 } // namespace
@@ -110,7 +71,6 @@ private Q_SLOTS:
     void ephemeralNotStored();
     void busPayloadIsBinarySafe();
 
-    void concurrentAppendsReachTheBusInOrder();
     void twoNodesShareHistory();
     void epochSharedPerPrefix();
     void prefixesAreIsolated();
@@ -404,62 +364,6 @@ void tst_RedisHistory::busPayloadIsBinarySafe()
     auto id = h->append(makeMessage(u"chat"_s), true, QByteArray());
     QVERIFY2(id, why(id).constData());
     QCOMPARE(bus.next().value_or("none"), QByteArray::number(*id) + ' ');
-}
-
-// Concurrent stores get unique, gap-free ids and replay in order on every History (the contract's
-// concurrentStoresAndReplays); a cluster's bus also delivers them in id order, each with its writer's bytes.
-void tst_RedisHistory::concurrentAppendsReachTheBusInOrder()
-{
-    constexpr int Writers = 4;
-    constexpr int PerWriter = 200;
-    constexpr qint64 Total = Writers * PerWriter;
-    const QStringList channels = {u"load.0"_s, u"load.1"_s};
-
-    auto h = openHistory(config());
-    QVERIFY(h);
-    BusReader bus(*m_redis, h->busChannel());
-    QVERIFY(bus.isSubscribed());
-
-    // What each writer was told, by id: its payload.
-    QMutex mutex;
-    QHash<qint64, QByteArray> sent;
-    std::atomic<int> failures{0};
-    std::vector<std::unique_ptr<QThread>> writers;
-    for (int t = 0; t < Writers; ++t) {
-        writers.emplace_back(QThread::create([&, t] {
-            for (int i = 0; i < PerWriter; ++i) {
-                const QByteArray payload = "writer " + QByteArray::number(t) + " #" + QByteArray::number(i);
-                auto id = h->append(makeMessage(channels.at(t % 2)), true, payload);
-                if (!id) {
-                    ++failures;
-                    continue;
-                }
-                QMutexLocker lock(&mutex);
-                if (sent.contains(*id))
-                    ++failures;
-                sent.insert(*id, payload);
-            }
-            h->releaseThreadConnection();
-        }));
-    }
-    for (auto &w : writers)
-        w->start();
-    for (auto &w : writers)
-        w->wait();
-    QCOMPARE(failures.load(), 0);
-
-    // Unique and gap-free: exactly 1..Total.
-    QList<qint64> ids = sent.keys();
-    std::sort(ids.begin(), ids.end());
-    QCOMPARE(ids, range(1, Total));
-
-    // The bus delivered them all in id order, each with its writer's bytes.
-    for (qint64 expected = 1; expected <= Total; ++expected) {
-        const auto message = bus.next();
-        QVERIFY2(message, "a bus message is missing");
-        QCOMPARE(busId(*message), expected);
-        QCOMPARE(message->mid(message->indexOf(' ') + 1), sent.value(expected));
-    }
 }
 
 void tst_RedisHistory::twoNodesShareHistory()
