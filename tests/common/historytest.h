@@ -5,6 +5,7 @@
 #include "history.h"
 
 #include <QByteArray>
+#include <QDateTime>
 #include <QList>
 
 namespace HeraldTest {
@@ -22,6 +23,18 @@ inline QList<qint64> idsOf(const QList<Herald::Message> &messages)
     for (const Herald::Message &m : messages)
         ids.append(m.id);
     return ids;
+}
+
+// A notification on the channel, at `timestamp`, for a history to store (it gives the id).
+inline Herald::Message makeMessage(const QString &channel,
+                                   const QDateTime &timestamp = QDateTime::currentDateTimeUtc())
+{
+    Herald::Message m;
+    m.channel = channel;
+    m.type = QStringLiteral("notification");
+    m.timestamp = timestamp;
+    m.message = QStringLiteral("message on %1").arg(channel);
+    return m;
 }
 
 // first, first + 1, …, last.

@@ -24,16 +24,6 @@ using namespace std::chrono_literals;
 
 namespace {
 
-Message makeMessage(const QString &channel, const QDateTime &timestamp = QDateTime::currentDateTimeUtc())
-{
-    Message m;
-    m.channel = channel;
-    m.type = u"notification"_s;
-    m.timestamp = timestamp;
-    m.message = u"message on %1"_s.arg(channel);
-    return m;
-}
-
 // Both backends are QObjects with the signal pruned(qint64 deleted).
 QObject *asObject(History &history)
 {

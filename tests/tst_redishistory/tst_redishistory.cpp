@@ -29,26 +29,13 @@ using namespace Herald;
 using HeraldTest::busId;
 using HeraldTest::BusReader;
 using HeraldTest::idsOf;
+using HeraldTest::makeMessage;
 using HeraldTest::nextBusId;
 using HeraldTest::range;
 using HeraldTest::RedisServer;
 using HeraldTest::why;
 
-namespace {
-
 using namespace std::chrono_literals;
-
-Message makeMessage(const QString &channel, const QDateTime &timestamp = QDateTime::currentDateTimeUtc())
-{
-    Message m;
-    m.channel = channel;
-    m.type = u"notification"_s;
-    m.timestamp = timestamp;
-    m.message = u"message on %1"_s.arg(channel);
-    return m;
-}
-
-} // namespace
 
 class tst_RedisHistory : public QObject
 {
