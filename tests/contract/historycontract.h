@@ -38,6 +38,7 @@ private Q_SLOTS:
     void replayLimitKeepsNewest();
     void replayNoChannels();
 
+    void countRetention_data();
     void countRetention();
     void pruneByAge();
     void pruneRulesFirstMatchWins();
