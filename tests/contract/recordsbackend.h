@@ -1,0 +1,53 @@
+#pragma once
+
+// What the RecordStore contract (recordscontract.h) needs of one backend beyond the RecordStore interface: a
+// fresh, empty set of records per test, opened and closed. One implementation a backend:
+// recordscontract_sqlite.cpp (Store), recordscontract_redis.cpp (RedisRecords, inside a RedisHistory).
+// Failures inside these calls are reported with QTest's macros, so the caller checks
+// QTest::currentTestFailed() after the void ones.
+
+#include "recordstore.h"
+
+#include <QString>
+
+#include <memory>
+
+namespace HeraldTest {
+
+// One opened store of records; destroyed, it is closed.
+class OpenRecords
+{
+public:
+    virtual ~OpenRecords() = default;
+    virtual Herald::RecordStore &records() = 0;
+    virtual void close() = 0;
+};
+
+class RecordsBackend
+{
+public:
+    virtual ~RecordsBackend() = default;
+
+    // Once per run (a Redis server is started here), and before and after each test.
+    virtual void initTestCase() {}
+    virtual void cleanupTestCase() {}
+    // Makes the next open() reach new, empty records: a new temporary data dir, or a new Redis key prefix.
+    virtual void init() = 0;
+    virtual void cleanup() {}
+
+    // Opens the test's records; every call within one test reaches the same data, as a restart would. Null,
+    // with a warning, if they do not open.
+    virtual std::unique_ptr<OpenRecords> open() = 0;
+
+    // Where the two backends differ on purpose: the lock of lockChanges(). A cluster's is a lease in Redis,
+    // with a token that fences the writes made under it, and it cannot be had while Redis is away (or the
+    // store closed). One server's nodes are its threads, which ModelApi's in-process mutex already
+    // serialises: Store's lock is empty (no token, nothing to release) and always granted.
+    virtual bool sharedLock() const = 0;
+
+    // Backend-specific proof that an index follows the records: `values` distinct emails are indexed. Redis
+    // keeps a key a value; SQLite queries the table itself, so there is nothing more to check.
+    virtual void checkEmailIndex(qint64 values) { Q_UNUSED(values); }
+};
+
+} // namespace HeraldTest

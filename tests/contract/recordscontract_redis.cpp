@@ -1,0 +1,67 @@
+// The RecordStore contract (recordscontract.h) against RedisRecords, the records of a RedisHistory: one
+// redis-server for the run (a free loopback port, tests/common/redisserver.h), a key prefix of each test's
+// own.
+
+#include "recordscontract.h"
+
+#include "redisnode.h"
+
+#include <QTest>
+
+using namespace Qt::StringLiterals;
+using namespace Herald;
+using HeraldTest::RedisServer;
+
+namespace {
+
+class OpenNode : public HeraldTest::OpenRecords
+{
+public:
+    explicit OpenNode(std::unique_ptr<RedisHistory> node)
+        : m_node(std::move(node))
+    {}
+    RecordStore &records() override { return *m_node->records(); }
+    void close() override { m_node->close(); }
+
+private:
+    std::unique_ptr<RedisHistory> m_node;
+};
+
+class RedisRecordsBackend : public HeraldTest::RecordsBackend
+{
+public:
+    void initTestCase() override
+    {
+        m_redis = std::make_unique<RedisServer>();
+        QVERIFY2(m_redis->start(), qPrintable(m_redis->errorString()));
+    }
+    void cleanupTestCase() override { m_redis.reset(); }
+    void init() override { m_prefix = u"records:%1:"_s.arg(++m_serial); }
+    std::unique_ptr<HeraldTest::OpenRecords> open() override
+    {
+        ServerConfig c;
+        c.pruneInterval = std::chrono::hours(1);
+        auto node = HeraldTest::openRedisNode(*m_redis, c, m_prefix);
+        return node ? std::make_unique<OpenNode>(std::move(node)) : nullptr;
+    }
+    bool sharedLock() const override { return true; }
+    // One index key a value, none left for a value no record has.
+    void checkEmailIndex(qint64 values) override
+    {
+        const auto keys = m_redis->command({"EVAL", "return #redis.call('KEYS', ARGV[1])", "0",
+                                            (m_prefix + u"idx:users:email:*"_s).toUtf8()});
+        QCOMPARE(keys.value_or("-1").toLongLong(), values);
+    }
+
+private:
+    std::unique_ptr<RedisServer> m_redis;
+    QString m_prefix;
+    int m_serial = 0;
+};
+
+} // namespace
+
+int main(int argc, char **argv)
+{
+    return runRecordsContract(std::make_unique<RedisRecordsBackend>(), argc, argv);
+}
