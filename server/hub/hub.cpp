@@ -171,7 +171,7 @@ void Hub::setStore(Store *store)
 {
     m_store = store;
     m_history = store;
-    m_records = store;
+    m_records = store->records();
 }
 
 void Hub::releaseThreadConnections()
@@ -602,7 +602,7 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
     EnvelopePtr envelope = makeEnvelope(std::move(message), target, exclude, stored);
     if (stored || record) {
         auto committed = stored ? m_store->insert(envelope->message, envelope->json, record)
-                                : m_store->writeRecord(*record);
+                                : m_store->records()->writeRecord(*record);
         if (!committed) {
             Metrics::add(m_metrics.storeErrors);
             return PublishResult::failure(committed.error());
@@ -736,8 +736,8 @@ Result<QList<QJsonObject>, StoreError> Hub::listRecords(const QString &model, in
         return Result<QList<QJsonObject>, StoreError>::failure(
             {StoreError::Kind::Unavailable, u"the hub has no store"_s});
     Result<QList<QJsonObject>, StoreError> records = QList<QJsonObject>();
-    *lastId =
-        readConsistent([&] { records = m_store->records(model, limit, offset, filterField, filterValue); });
+    *lastId = readConsistent(
+        [&] { records = m_store->records()->records(model, limit, offset, filterField, filterValue); });
     return records;
 }
 

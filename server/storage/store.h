@@ -2,9 +2,9 @@
 
 #include "history.h"
 #include "message.h"
-#include "recordstore.h"
 #include "result.h"
 #include "serverconfig.h"
+#include "sqliterecords.h"
 
 #include <QDateTime>
 #include <QHash>
@@ -29,7 +29,7 @@ namespace Herald {
 // PRAGMA user_version and migrated at start-up. Thread-safe: each thread that calls in gets its own
 // connection (Qt Sql connections belong to the thread that opened them); writes are serialised by one mutex,
 // readers run beside the writer as WAL allows.
-class Store : public QObject, public History, public RecordStore
+class Store : public QObject, public History
 {
     Q_OBJECT
 
@@ -69,18 +69,8 @@ public:
     };
     Result<bool, StoreError> insertBatch(const QList<Insert> &batch);
 
-    // Model records (seed 004), as RecordStore describes them: a table in this database.
-    Result<qint64, StoreError> allocateRecordId(const QString &model) override;
-    Result<bool, StoreError> writeRecord(const RecordWrite &record) override;
-    Result<std::optional<QJsonObject>, StoreError> record(const QString &model, qint64 id) override;
-    Result<QList<QJsonObject>, StoreError> records(const QString &model, int limit, int offset,
-                                                   const QString &filterField = {},
-                                                   const QJsonValue &filterValue = {}) override;
-    Result<qint64, StoreError> countRecords(const QString &model, const QString &field,
-                                            const QJsonValue &value, bool ignoreCase = false,
-                                            qint64 exceptId = 0) override;
-    // Nothing to hold: only this process writes the database, and ModelApi's mutex serialises its threads.
-    Result<RecordLock, StoreError> lockChanges() override;
+    // Model records (seed 004): a table in this database. Lives as long as this object.
+    SqliteRecords *records() { return &m_records; }
 
     // Stored messages on these channels with id > since, oldest first, at most limit (the newest limit of
     // them when there are more: recovered is then false).
@@ -119,6 +109,9 @@ protected:
     Result<bool, StoreError> markStoredRead(qint64 id, const QString &channel) override;
 
 private:
+    // Its records share the connections, the write lock and the size check.
+    friend class SqliteRecords;
+
     // The calling thread's connection, opened on first use; invalid (and not kept) if it cannot be opened.
     QSqlDatabase connection(QString *error = nullptr);
     bool openConnection(QSqlDatabase &db, QString *error);
@@ -130,7 +123,6 @@ private:
     // Under m_writeMutex, before a write: with --max-db-size, herald.db and its WAL together stay within it.
     Result<bool, StoreError> ensureRoom(QSqlDatabase &db);
     Result<bool, StoreError> noteWrite(Result<bool, StoreError> outcome);
-    Result<bool, StoreError> applyRecord(QSqlDatabase &db, const RecordWrite &record);
     Result<qint64, StoreError> pruneChannel(QSqlDatabase &db, const QString &channel,
                                             const RetentionRule &rule, qint64 nowMs);
 
@@ -148,6 +140,7 @@ private:
     qint64 m_walBudget = 0; // bytes of --max-db-size kept for the WAL
     mutable QMutex m_failureMutex;
     std::optional<StoreError> m_writeFailure;
+    SqliteRecords m_records{*this};
 };
 
 } // namespace Herald

@@ -19,14 +19,14 @@ public:
     explicit OpenStore(std::unique_ptr<Store> store)
         : m_store(std::move(store))
     {}
-    RecordStore &records() override { return *m_store; }
+    RecordStore &records() override { return *m_store->records(); }
     void close() override { m_store->close(); }
 
 private:
     std::unique_ptr<Store> m_store;
 };
 
-class SqliteRecords : public HeraldTest::RecordsBackend
+class SqliteBackend : public HeraldTest::RecordsBackend
 {
 public:
     void init() override
@@ -61,5 +61,5 @@ private:
 
 int main(int argc, char **argv)
 {
-    return runRecordsContract(std::make_unique<SqliteRecords>(), argc, argv);
+    return runRecordsContract(std::make_unique<SqliteBackend>(), argc, argv);
 }

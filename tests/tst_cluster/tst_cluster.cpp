@@ -636,7 +636,7 @@ void tst_Cluster::recordsSharedAcrossNodes()
     }
     // A node's own SQLite holds none of it.
     for (Node *n : {a, b, c})
-        QCOMPARE(n->server->store()->records(u"users"_s, 10, 0).value().size(), 0);
+        QCOMPARE(n->server->store()->records()->records(u"users"_s, 10, 0).value().size(), 0);
 }
 
 void tst_Cluster::sameEmailOnTwoNodes()

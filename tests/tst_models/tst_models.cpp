@@ -1531,7 +1531,7 @@ void tst_Models::lateJoinerWhileAnotherThreadWrites()
             write.model = u"users"_s;
             const QString now = Herald::nowTimestamp();
             if (i % 3 == 0 || live.size() < 3) {
-                const auto id = hub->store()->allocateRecordId(u"users"_s);
+                const auto id = hub->store()->records()->allocateRecordId(u"users"_s);
                 if (!id) {
                     failed.store(true);
                     break;
