@@ -2,7 +2,6 @@
 
 #include "auth.h"
 #include "channelname.h"
-#include "logging.h"
 #include "redisaddress.h"
 #include "request.h"
 

@@ -6,7 +6,6 @@
 #include "httpjson.h"
 #include "httprequesthead.h"
 #include "hub.h"
-#include "logging.h"
 #include "message.h"
 #include "rawhttp.h"
 #include "request.h"
