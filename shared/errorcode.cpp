@@ -37,6 +37,8 @@ QString errorCodeName(ErrorCode code)
         return u"method_not_allowed"_s;
     case ErrorCode::OutcomeUnknown:
         return u"outcome_unknown"_s;
+    case ErrorCode::Timeout:
+        return u"timeout"_s;
     }
     return u"internal"_s;
 }

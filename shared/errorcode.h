@@ -28,6 +28,9 @@ enum class ErrorCode
     // "outcome_unknown": HTTP 504, the store took the write but its answer was lost (Redis timed out twice):
     // the message may have been published; look before publishing it again
     OutcomeUnknown,
+    // "timeout": HTTP 408, no complete request head, or a body not all there, within --request-timeout or
+    // --body-timeout (sent by server/transport)
+    Timeout,
 };
 
 QString errorCodeName(ErrorCode code);

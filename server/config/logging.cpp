@@ -3,10 +3,7 @@
 using namespace Qt::StringLiterals;
 
 Q_LOGGING_CATEGORY(lcServer, "herald.server", QtInfoMsg)
-Q_LOGGING_CATEGORY(lcHub, "herald.hub", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcWs, "herald.ws", QtInfoMsg)
-Q_LOGGING_CATEGORY(lcSse, "herald.sse", QtInfoMsg)
-Q_LOGGING_CATEGORY(lcHttp, "herald.http", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcStore, "herald.store", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcCluster, "herald.cluster", QtInfoMsg)
 Q_LOGGING_CATEGORY(lcRedis, "herald.redis", QtInfoMsg)

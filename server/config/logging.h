@@ -2,11 +2,10 @@
 
 #include <QLoggingCategory>
 
+// One category per subsystem that logs (herald.<name>, for QT_LOGGING_RULES); add one when a subsystem first
+// logs rather than declaring it ahead.
 Q_DECLARE_LOGGING_CATEGORY(lcServer)
-Q_DECLARE_LOGGING_CATEGORY(lcHub)
 Q_DECLARE_LOGGING_CATEGORY(lcWs)
-Q_DECLARE_LOGGING_CATEGORY(lcSse)
-Q_DECLARE_LOGGING_CATEGORY(lcHttp)
 Q_DECLARE_LOGGING_CATEGORY(lcStore)
 Q_DECLARE_LOGGING_CATEGORY(lcCluster)
 Q_DECLARE_LOGGING_CATEGORY(lcRedis)

@@ -2,7 +2,6 @@
 
 #include "auth.h"
 #include "channelname.h"
-#include "logging.h"
 #include "redisaddress.h"
 #include "request.h"
 
@@ -12,6 +11,8 @@
 #include <QRegularExpression>
 
 #include <algorithm>
+#include <functional>
+#include <limits>
 #include <vector>
 
 using namespace Qt::StringLiterals;
@@ -90,37 +91,125 @@ QString parseRetention(const QString &pattern, const QString &value, RetentionRu
     return {};
 }
 
-// Every setting is one row: its long option, its key in the config file's [server] section, its help and how
-// it is read. One table, so an option cannot exist in one place and not the other. `apply` returns an empty
-// string or what is wrong with the value, without the setting's name: the caller adds "--name" or the file's
-// line.
-using ApplyFn = QString (*)(ServerConfig &, const QString &);
+// Every setting is one row: its long option, which is also its key in the config file's [server] section, its
+// help, the name of its value, and how it is read and applied. One table, so an option cannot exist in one
+// place and not the other, and adding one is adding a row. `apply` returns an empty string or what is wrong
+// with the value, without the setting's name: the caller adds "--name" or the file's line.
+using Apply = std::function<QString(ServerConfig &, const QString &)>;
 struct OptionSpec
 {
     const char16_t *name;
     const char16_t *help;
     const char16_t *valueName;
-    ApplyFn apply;
+    Apply apply;
 };
 
-template<auto Member>
-QString applyDeadline(ServerConfig &c, const QString &value)
+// The kinds of value below build a row's `apply` from where the value goes and the error for a value they
+// refuse ("'%1' is not …", %1 the value as given), so a row says only what differs from the others.
+
+// Where a number goes: a ServerConfig member, or a small lambda where the member is nested.
+using SetNumber = std::function<void(ServerConfig &, qint64)>;
+
+template<typename T>
+SetNumber into(T ServerConfig::*member)
 {
-    // A deadline cannot be turned off: without one a silent client holds its connection forever.
-    const auto v = parseDuration(value);
-    if (!v || *v < 1 || *v > 3600)
-        return u"'%1' is not a duration from 1s to 1h"_s.arg(value);
-    c.*Member = std::chrono::seconds(*v);
-    return {};
+    return [member](ServerConfig &c, qint64 v) {
+        // Durations are read in seconds; the member may hold milliseconds.
+        if constexpr (requires { typename T::period; })
+            c.*member = std::chrono::seconds(v);
+        else
+            c.*member = T(v);
+    };
 }
 
-template<auto Member>
-QString applyPath(ServerConfig &c, const QString &value)
+// What a number may be: min to max, and 0 too where 0 means "off" or "no limit" below min.
+struct Range
 {
-    if (value.trimmed().isEmpty())
-        return u"empty path"_s;
-    c.*Member = value.trimmed();
-    return {};
+    qint64 min;
+    qint64 max;
+    bool orZero;
+};
+constexpr Range from(qint64 min)
+{
+    return Range{min, std::numeric_limits<qint64>::max(), false};
+}
+constexpr Range fromOrZero(qint64 min)
+{
+    return Range{min, std::numeric_limits<qint64>::max(), true};
+}
+constexpr Range between(qint64 min, qint64 max)
+{
+    return Range{min, max, false};
+}
+
+using ReadNumber = std::optional<qint64> (*)(const QString &);
+
+Apply number(ReadNumber read, Range range, SetNumber set, const QString &expected)
+{
+    return [=](ServerConfig &c, const QString &value) -> QString {
+        const auto v = read(value);
+        if (!v || *v > range.max || (*v < range.min && !(range.orZero && *v == 0)))
+            return expected.arg(value);
+        set(c, *v);
+        return {};
+    };
+}
+
+std::optional<qint64> readInteger(const QString &text)
+{
+    const auto v = parseBoundedInt(text, std::numeric_limits<int>::min(), std::numeric_limits<int>::max());
+    return v ? std::optional<qint64>(*v) : std::nullopt;
+}
+
+// A plain integer.
+Apply integer(Range range, SetNumber set, const QString &expected)
+{
+    return number(readInteger, range, std::move(set), expected);
+}
+
+// A duration, "90", "90s", "15m", "12h", "7d", "2w", in seconds.
+Apply duration(Range range, SetNumber set, const QString &expected)
+{
+    return number(parseDuration, range, std::move(set), expected);
+}
+
+// A deadline on a phase of a connection. It cannot be turned off: without one a silent client holds its
+// connection forever.
+Apply deadline(SetNumber set)
+{
+    return duration(between(1, 3600), std::move(set), u"'%1' is not a duration from 1s to 1h"_s);
+}
+
+// A size, "65536", "64k", "100M", "2G", in bytes.
+Apply size(Range range, SetNumber set, const QString &expected)
+{
+    return number(parseSize, range, std::move(set), expected);
+}
+
+// A file or directory: the value trimmed, not empty.
+Apply path(QString ServerConfig::*member)
+{
+    return [member](ServerConfig &c, const QString &value) -> QString {
+        if (value.trimmed().isEmpty())
+            return u"empty path"_s;
+        c.*member = value.trimmed();
+        return {};
+    };
+}
+
+// One of a few words, whatever their case; `set` gets the word in lower case.
+Apply choice(const QStringList &words, std::function<void(ServerConfig &, const QString &)> set)
+{
+    // "normal or full", "one of debug, info, warning, error"
+    const QString expected =
+        words.size() == 2 ? words.join(u" or "_s) : QString(u"one of "_s + words.join(u", "_s));
+    return [=](ServerConfig &c, const QString &value) -> QString {
+        const QString v = value.trimmed().toLower();
+        if (!words.contains(v))
+            return u"'%1' is not %2"_s.arg(value, expected);
+        set(c, v);
+        return {};
+    };
 }
 
 const OptionSpec optionSpecs[] = {
@@ -137,116 +226,59 @@ const OptionSpec optionSpecs[] = {
          return {};
      }},
     {u"port", u"Port for HTTP, WebSocket and SSE (default 8000; 0 = any).", u"port",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 0, 65535);
-         if (!v)
-             return u"'%1' is not a port number (0-65535)"_s.arg(value);
-         c.port = quint16(*v);
-         return {};
-     }},
+     integer(between(0, 65535), into(&ServerConfig::port), u"'%1' is not a port number (0-65535)"_s)},
     {u"data-dir", u"Directory for the database (default ./herald-data).", u"dir",
-     applyPath<&ServerConfig::dataDir>},
+     path(&ServerConfig::dataDir)},
     {u"log-level", u"debug, info, warning or error (default info).", u"level",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const QString v = value.trimmed().toLower();
-         if (v != u"debug"_s && v != u"info"_s && v != u"warning"_s && v != u"error"_s)
-             return u"'%1' is not one of debug, info, warning, error"_s.arg(value);
-         c.logLevel = v;
-         return {};
-     }},
+     choice({u"debug"_s, u"info"_s, u"warning"_s, u"error"_s},
+            [](ServerConfig &c, const QString &v) { c.logLevel = v; })},
     {u"demo-interval", u"Publish a demo notification to users 1 and 2 every N seconds (default 0 = off).",
      u"seconds",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 0, 86400);
-         if (!v)
-             return u"'%1' is not a number of seconds (0-86400)"_s.arg(value);
-         c.demoIntervalSeconds = *v;
-         return {};
-     }},
+     integer(between(0, 86400), into(&ServerConfig::demoIntervalSeconds),
+             u"'%1' is not a number of seconds (0-86400)"_s)},
     {u"workers", u"I/O threads (default: one per core).", u"count",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 0, 256);
-         if (!v)
-             return u"'%1' is not a thread count (0-256, 0 = one per core)"_s.arg(value);
-         c.workerThreads = *v;
-         return {};
-     }},
+     integer(between(0, 256), into(&ServerConfig::workerThreads),
+             u"'%1' is not a thread count (0-256, 0 = one per core)"_s)},
     {u"publish-window",
      u"REST publishes a connection may have in flight before answers wait for the fan-out (default 0 = "
      u"answer "
      u"at once; 1 = after the fan-out, as nchan).",
      u"count",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 0, 1024);
-         if (!v)
-             return u"'%1' is not a count of publishes (0-1024, 0 = answer at once)"_s.arg(value);
-         c.publishWindow = *v;
-         return {};
-     }},
+     integer(between(0, 1024), into(&ServerConfig::publishWindow),
+             u"'%1' is not a count of publishes (0-1024, 0 = answer at once)"_s)},
     {u"max-message-size", u"Largest WebSocket message or HTTP body in bytes (default 65536).", u"bytes",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 128, 64 * 1024 * 1024);
-         if (!v)
-             return u"'%1' is not a size in bytes (128 to 64 MiB)"_s.arg(value);
-         c.maxMessageSize = *v;
-         return {};
-     }},
+     integer(between(128, 64 * 1024 * 1024), into(&ServerConfig::maxMessageSize),
+             u"'%1' is not a size in bytes (128 to 64 MiB)"_s)},
     {u"backlog", u"Listen queue length (default 4096).", u"length",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 1, 65535);
-         if (!v)
-             return u"'%1' is not a queue length (1-65535)"_s.arg(value);
-         c.listenBacklog = *v;
-         return {};
-     }},
+     integer(between(1, 65535), into(&ServerConfig::listenBacklog),
+             u"'%1' is not a queue length (1-65535)"_s)},
     {u"history-size", u"Messages kept per channel for history and replay (default 1000; 0 = no limit).",
      u"count",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 0, 100000000);
-         if (!v)
-             return u"'%1' is not a message count (0 = no count limit)"_s.arg(value);
-         c.defaultRetention.maxCount = *v;
-         return {};
-     }},
+     integer(
+         between(0, 100000000), [](ServerConfig &c, qint64 v) { c.defaultRetention.maxCount = int(v); },
+         u"'%1' is not a message count (0 = no count limit)"_s)},
     {u"history-ttl", u"Age after which stored messages are deleted, e.g. 12h, 7d (default 7d; 0 = never).",
      u"duration",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseDuration(value);
-         if (!v)
-             return u"'%1' is not a duration (e.g. 90s, 15m, 12h, 7d; 0 = no age limit)"_s.arg(value);
-         c.defaultRetention.maxAge = std::chrono::seconds(*v);
-         return {};
-     }},
+     duration(
+         from(0), [](ServerConfig &c, qint64 v) { c.defaultRetention.maxAge = std::chrono::seconds(v); },
+         u"'%1' is not a duration (e.g. 90s, 15m, 12h, 7d; 0 = no age limit)"_s)},
     {u"replay-limit", u"Most messages one reconnect replays (default 5000).", u"count",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 1, 1000000);
-         if (!v)
-             return u"'%1' is not a message count (1-1000000)"_s.arg(value);
-         c.replayLimit = *v;
-         return {};
-     }},
+     integer(between(1, 1000000), into(&ServerConfig::replayLimit),
+             u"'%1' is not a message count (1-1000000)"_s)},
     {u"max-db-size", u"Largest database, e.g. 500M; when full, publishes get 503 (default: no limit).",
      u"size",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseSize(value);
-         if (!v || (*v != 0 && *v < 64 * 1024))
-             return u"'%1' is not a size of at least 64k (e.g. 500M, 2G; 0 = no limit)"_s.arg(value);
-         c.maxDatabaseSize = *v;
-         return {};
-     }},
+     size(fromOrZero(64 * 1024), into(&ServerConfig::maxDatabaseSize),
+          u"'%1' is not a size of at least 64k (e.g. 500M, 2G; 0 = no limit)"_s)},
     {u"sync",
-     u"normal: a commit survives a crash of the process (kill -9); full: also a power cut, at an fsync per "
+     u"normal: a commit survives a crash of the process (kill -9); full: also a power cut, at an fsync "
+     u"per "
      u"commit (default normal).",
      u"mode",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const QString v = value.trimmed().toLower();
-         if (v != u"normal"_s && v != u"full"_s)
-             return u"'%1' is not normal or full"_s.arg(value);
-         c.synchronousFull = v == u"full"_s;
-         return {};
-     }},
+     choice({u"normal"_s, u"full"_s},
+            [](ServerConfig &c, const QString &v) { c.synchronousFull = v == u"full"_s; })},
     {u"ephemeral-channels",
-     u"Comma-separated channel patterns delivered live but never stored or replayed (client:* always is).",
+     u"Comma-separated channel patterns delivered live but never stored or replayed (client:* always "
+     u"is).",
      u"patterns",
      [](ServerConfig &c, const QString &value) -> QString {
          QStringList patterns;
@@ -261,17 +293,15 @@ const OptionSpec optionSpecs[] = {
          return {};
      }},
     {u"auth", u"open or token (default: open on a loopback address, token on any other).", u"mode",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const QString v = value.trimmed().toLower();
-         if (v != u"open"_s && v != u"token"_s)
-             return u"'%1' is not open or token"_s.arg(value);
-         c.authMode = v == u"open"_s ? ServerConfig::AuthMode::Open : ServerConfig::AuthMode::Token;
-         return {};
-     }},
+     choice({u"open"_s, u"token"_s},
+            [](ServerConfig &c, const QString &v) {
+                c.authMode = v == u"open"_s ? ServerConfig::AuthMode::Open : ServerConfig::AuthMode::Token;
+            })},
     {u"jwt-secret-file", u"File holding the HS256 secret that signs tokens (at least 32 bytes).", u"file",
-     applyPath<&ServerConfig::jwtSecretFile>},
+     path(&ServerConfig::jwtSecretFile)},
     {u"allowed-origins",
-     u"Comma-separated origins allowed for WebSocket, SSE and CORS besides the server's own, or * (default: "
+     u"Comma-separated origins allowed for WebSocket, SSE and CORS besides the server's own, or * "
+     u"(default: "
      u"any "
      u"with --auth token; none with --auth open).",
      u"origins",
@@ -304,80 +334,51 @@ const OptionSpec optionSpecs[] = {
          c.allowedHosts = hosts;
          return {};
      }},
-    // What the session counts: every text or binary WebSocket frame from the client, control frames aside.
+    // What the session counts: every text or binary WebSocket frame from the client, control frames
+    // aside.
     {u"rate-limit",
      u"WebSocket frames per second one connection may send (burst twice that; 0 = off; default 100).",
      u"count",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 0, 1000000);
-         if (!v)
-             return u"'%1' is not a number of frames per second (0 = off)"_s.arg(value);
-         c.rateLimit = *v;
-         return {};
-     }},
+     integer(between(0, 1000000), into(&ServerConfig::rateLimit),
+             u"'%1' is not a number of frames per second (0 = off)"_s)},
     {u"max-connections-per-ip",
      u"Connections one address may hold (0 = no cap; default 0 on loopback, 1000 otherwise).", u"count",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 0, 10000000);
-         if (!v)
-             return u"'%1' is not a count (0 = no cap)"_s.arg(value);
-         c.maxConnectionsPerIp = *v;
-         return {};
-     }},
+     integer(between(0, 10000000), into(&ServerConfig::maxConnectionsPerIp),
+             u"'%1' is not a count (0 = no cap)"_s)},
     {u"idle-timeout", u"Close a WebSocket silent this long; pinged halfway (default 60s; 0 = off).",
      u"duration",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseDuration(value);
-         if (!v || (*v != 0 && *v < 2))
-             return u"'%1' is not a duration of at least 2s (0 = off)"_s.arg(value);
-         c.idleTimeout = std::chrono::seconds(*v);
-         return {};
-     }},
+     duration(fromOrZero(2), into(&ServerConfig::idleTimeout),
+              u"'%1' is not a duration of at least 2s (0 = off)"_s)},
     {u"handshake-timeout",
      u"Close a TLS connection whose handshake is not done this long after connecting (default 10s).",
-     u"duration", applyDeadline<&ServerConfig::tlsHandshakeTimeout>},
+     u"duration", deadline(into(&ServerConfig::tlsHandshakeTimeout))},
     {u"request-timeout",
      u"Answer 408 to a connection that sends no complete request head in this long (default 10s).",
-     u"duration", applyDeadline<&ServerConfig::handshakeTimeout>},
+     u"duration", deadline(into(&ServerConfig::handshakeTimeout))},
     {u"body-timeout",
      u"Answer 408 to a request whose body is not all there this long after its head (default 10s).",
-     u"duration", applyDeadline<&ServerConfig::bodyTimeout>},
+     u"duration", deadline(into(&ServerConfig::bodyTimeout))},
     {u"write-timeout",
      u"Close a connection whose client reads nothing of its answer for this long (default 30s).", u"duration",
-     applyDeadline<&ServerConfig::writeTimeout>},
+     deadline(into(&ServerConfig::writeTimeout))},
     {u"max-subscriptions", u"Channels one connection may subscribe to (default 1000).", u"count",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseBoundedInt(value, 1, 1000000);
-         if (!v)
-             return u"'%1' is not a count (1-1000000)"_s.arg(value);
-         c.maxSubscriptions = *v;
-         return {};
-     }},
+     integer(between(1, 1000000), into(&ServerConfig::maxSubscriptions),
+             u"'%1' is not a count (1-1000000)"_s)},
     {u"send-buffer",
-     u"Bytes queued for one client; a burst or replay beyond it is read from the store as the client reads "
+     u"Bytes queued for one client; a burst or replay beyond it is read from the store as the client "
+     u"reads "
      u"(default 4M).",
      u"size",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseSize(value);
-         if (!v || *v < 64 * 1024)
-             return u"'%1' is not a size of at least 64k"_s.arg(value);
-         c.maxSendBuffer = *v;
-         return {};
-     }},
+     size(from(64 * 1024), into(&ServerConfig::maxSendBuffer), u"'%1' is not a size of at least 64k"_s)},
     {u"send-stall-timeout",
-     u"Cut off (to resume later) a client owed more than --send-buffer that reads nothing this long (default "
+     u"Cut off (to resume later) a client owed more than --send-buffer that reads nothing this long "
+     u"(default "
      u"5s).",
      u"duration",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseDuration(value);
-         if (!v || *v < 1)
-             return u"'%1' is not a duration of at least 1s"_s.arg(value);
-         c.sendStallTimeout = std::chrono::seconds(*v);
-         return {};
-     }},
+     duration(from(1), into(&ServerConfig::sendStallTimeout), u"'%1' is not a duration of at least 1s"_s)},
     {u"tls-cert", u"PEM certificate (chain) for https:// and wss:// on the same port.", u"file",
-     applyPath<&ServerConfig::tlsCert>},
-    {u"tls-key", u"PEM private key for --tls-cert.", u"file", applyPath<&ServerConfig::tlsKey>},
+     path(&ServerConfig::tlsCert)},
+    {u"tls-key", u"PEM private key for --tls-cert.", u"file", path(&ServerConfig::tlsKey)},
     {u"redis", u"Run as one node of a cluster on this Redis, e.g. redis://127.0.0.1:6379.", u"url",
      [](ServerConfig &c, const QString &value) -> QString {
          const QString v = value.trimmed();
@@ -405,13 +406,7 @@ const OptionSpec optionSpecs[] = {
      }},
     {u"node-ttl", u"A node that stops reporting leaves the cluster totals after this (default 6s).",
      u"duration",
-     [](ServerConfig &c, const QString &value) -> QString {
-         const auto v = parseDuration(value);
-         if (!v || *v < 1 || *v > 3600)
-             return u"'%1' is not a duration from 1s to 1h"_s.arg(value);
-         c.nodeTtl = std::chrono::seconds(*v);
-         return {};
-     }},
+     duration(between(1, 3600), into(&ServerConfig::nodeTtl), u"'%1' is not a duration from 1s to 1h"_s)},
 };
 
 const OptionSpec *findOption(QStringView name)

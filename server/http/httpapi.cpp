@@ -6,7 +6,6 @@
 #include "httpjson.h"
 #include "httprequesthead.h"
 #include "hub.h"
-#include "logging.h"
 #include "message.h"
 #include "rawhttp.h"
 #include "request.h"
@@ -164,7 +163,7 @@ void HttpApi::registerRoutes()
             const QString resource = u":/web"_s + path;
             if (QFileInfo(resource).isFile()) {
                 QHttpServerResponse r = read ? staticFile(resource)
-                                             : errorResponse(405, errorCodeName(ErrorCode::MethodNotAllowed),
+                                             : errorResponse(405, ErrorCode::MethodNotAllowed,
                                                              u"%1 is read with GET or HEAD"_s.arg(path));
                 if (!read)
                     r.setHeader("Allow", "GET, HEAD");
@@ -178,13 +177,13 @@ void HttpApi::registerRoutes()
             !(request.method() == QHttpServerRequest::Method::Get && allow.startsWith("GET"))) {
             // RFC 9110 15.5.6: the resource exists, not with this method; Allow says which it has.
             QHttpServerResponse r =
-                errorResponse(405, errorCodeName(ErrorCode::MethodNotAllowed),
+                errorResponse(405, ErrorCode::MethodNotAllowed,
                               u"method not allowed: %1 answers %2"_s.arg(path, QString::fromLatin1(allow)));
             r.setHeader("Allow", allow);
             answer(std::move(r), request, std::move(responder));
             return;
         }
-        answer(errorResponse(404, u"not_found"_s, u"no route for %1"_s.arg(path)), request,
+        answer(errorResponse(404, ErrorCode::NotFound, u"no route for %1"_s.arg(path)), request,
                std::move(responder));
     });
 }
@@ -240,7 +239,7 @@ RestResponse HttpApi::serveHot(const HotRoute &route, const RestRequest &request
         response = health();
         break;
     case HotRoute::Kind::None:
-        response = restError(404, u"not_found"_s, u"no route for %1"_s.arg(request.path));
+        response = restError(404, ErrorCode::NotFound, u"no route for %1"_s.arg(request.path));
         break;
     }
     // What answer() does for QHttpServer's routes.
@@ -272,7 +271,7 @@ QHttpServerResponse HttpApi::staticFile(const QString &resourcePath) const
 {
     QFile file(resourcePath);
     if (!file.open(QIODevice::ReadOnly))
-        return errorResponse(404, u"not_found"_s, u"no such file"_s);
+        return errorResponse(404, ErrorCode::NotFound, u"no such file"_s);
     QHttpServerResponse response(mimeTypeFor(resourcePath), file.readAll());
     response.setHeader("Cache-Control", "no-cache");
     return response;
@@ -396,7 +395,7 @@ std::optional<QHttpServerResponse> HttpApi::readPaging(const QUrlQuery &query, P
             continue;
         const auto v = parseSequence(query.queryItemValue(key));
         if (!v)
-            return errorResponse(422, u"bad_request"_s,
+            return errorResponse(422, ErrorCode::BadRequest,
                                  u"%1 must be a non-negative integer (a message id)"_s.arg(key));
         *target = *v;
     }
@@ -404,7 +403,7 @@ std::optional<QHttpServerResponse> HttpApi::readPaging(const QUrlQuery &query, P
         bool ok = false;
         const int limit = query.queryItemValue(u"limit"_s).toInt(&ok);
         if (!ok || limit < 1 || limit > MaxLimit)
-            return errorResponse(422, u"bad_request"_s,
+            return errorResponse(422, ErrorCode::BadRequest,
                                  u"limit must be an integer from 1 to %1"_s.arg(MaxLimit));
         paging.limit = limit;
     }
@@ -449,9 +448,9 @@ QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
     const QUrlQuery query(request.url());
     const QString userId = query.queryItemValue(u"user_id"_s);
     if (userId.isEmpty())
-        return errorResponse(422, u"bad_request"_s, u"user_id is required"_s);
+        return errorResponse(422, ErrorCode::BadRequest, u"user_id is required"_s);
     if (!isValidIdentifier(userId))
-        return errorResponse(422, u"bad_request"_s, u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s);
+        return errorResponse(422, ErrorCode::BadRequest, u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s);
     Paging paging;
     if (auto error = readPaging(query, paging))
         return std::move(*error);
@@ -481,19 +480,20 @@ QHttpServerResponse HttpApi::markRead(const QString &idText, const QHttpServerRe
         return std::move(*refused);
     const auto id = parseSequence(idText);
     if (!id)
-        return errorResponse(422, u"bad_request"_s, u"the notification id must be a non-negative integer"_s);
+        return errorResponse(422, ErrorCode::BadRequest,
+                             u"the notification id must be a non-negative integer"_s);
     auto owner = m_hub->history()->channelOf(*id);
     if (!owner)
         return storeErrorResponse(owner.error());
     // Another user's notification is "not found", not "forbidden": ids are guessable, queues are private.
     if (owner->has_value() && !who.canRead(**owner))
-        return errorResponse(404, u"not_found"_s, u"no stored notification %1"_s.arg(*id));
+        return errorResponse(404, ErrorCode::NotFound, u"no stored notification %1"_s.arg(*id));
     QString channel;
     auto marked = m_hub->history()->markRead(*id, &channel);
     if (!marked)
         return storeErrorResponse(marked.error());
     if (!*marked)
-        return errorResponse(404, u"not_found"_s, u"no stored notification %1"_s.arg(*id));
+        return errorResponse(404, ErrorCode::NotFound, u"no stored notification %1"_s.arg(*id));
     auto unread = m_hub->history()->unreadCount(channel);
     if (!unread)
         return storeErrorResponse(unread.error());
@@ -510,7 +510,7 @@ QHttpServerResponse HttpApi::markAllRead(const QHttpServerRequest &request)
         return std::move(*refused);
     const QString userId = QUrlQuery(request.url()).queryItemValue(u"user_id"_s);
     if (!isValidIdentifier(userId))
-        return errorResponse(422, u"bad_request"_s, u"user_id is required: [A-Za-z0-9_.:-]{1,121}"_s);
+        return errorResponse(422, ErrorCode::BadRequest, u"user_id is required: [A-Za-z0-9_.:-]{1,121}"_s);
     if (auto refused =
             m_guard.require(who.canRead(userChannel(userId)), who.refusal(userChannel(userId), false)))
         return std::move(*refused);
@@ -534,12 +534,12 @@ QHttpServerResponse HttpApi::channels(const QHttpServerRequest &request) const
         bool ok = false;
         limit = query.queryItemValue(u"limit"_s).toInt(&ok);
         if (!ok || limit < 1 || limit > MaxLimit)
-            return errorResponse(422, u"bad_request"_s,
+            return errorResponse(422, ErrorCode::BadRequest,
                                  u"limit must be an integer from 1 to %1"_s.arg(MaxLimit));
     }
     const QString after = query.queryItemValue(u"after"_s, QUrl::FullyDecoded);
     if (!after.isEmpty() && !isValidChannelName(after))
-        return errorResponse(422, u"bad_channel"_s,
+        return errorResponse(422, ErrorCode::BadChannel,
                              u"after must be a channel name: the 'next' of the previous page"_s);
     auto stored = m_hub->history()->channels(after, limit + 1);
     if (!stored)
@@ -595,7 +595,7 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
     if (!isValidChannelName(channel))
-        return errorResponse(422, u"bad_channel"_s, invalidChannelMessage(channel));
+        return errorResponse(422, ErrorCode::BadChannel, invalidChannelMessage(channel));
     if (auto refused = m_guard.require(who.canRead(channel), who.refusal(channel, false)))
         return std::move(*refused);
     Paging paging;
@@ -606,7 +606,7 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
     if (!known)
         return storeErrorResponse(known.error());
     if (!*known && m_hub->subscriberCount(channel) == 0)
-        return errorResponse(404, u"not_found"_s,
+        return errorResponse(404, ErrorCode::NotFound,
                              u"no channel '%1': nothing was published on it"_s.arg(channel));
     auto page = store->history(channel, paging.since, paging.before, paging.limit);
     if (!page)
@@ -626,7 +626,7 @@ RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequ
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
     if (!isValidChannelName(channel))
-        return restError(422, u"bad_channel"_s, invalidChannelMessage(channel));
+        return restError(422, ErrorCode::BadChannel, invalidChannelMessage(channel));
     if (auto refused = m_guard.check(who.canWrite(channel), who.refusal(channel, true)))
         return std::move(*refused);
     QJsonObject o;
@@ -636,11 +636,11 @@ RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequ
     if (!o.contains("type"_L1) && o.value("event"_L1).isString())
         o.insert("type"_L1, o.take("event"_L1));
     if (!o.value("type"_L1).isString())
-        return restError(422, u"bad_request"_s, u"field 'type' (the event name) is required"_s);
+        return restError(422, ErrorCode::BadRequest, u"field 'type' (the event name) is required"_s);
     o.remove("event"_L1);
     auto message = messageFromPayload(o, QString());
     if (!message)
-        return restError(422, errorCodeName(message.error().code), message.error().message);
+        return restError(422, message.error().code, message.error().message);
     Message m = std::move(message).value();
     m.channel = channel;
     const QString clientId = QString::fromUtf8(request.header("x-client-id"));
@@ -667,7 +667,7 @@ QHttpServerResponse HttpApi::broadcast(const QHttpServerRequest &request)
         return std::move(*error);
     auto message = publishedMessageFromPayload(o, u"broadcast"_s);
     if (!message)
-        return errorResponse(422, errorCodeName(message.error().code), message.error().message);
+        return errorResponse(422, message.error().code, message.error().message);
     Message m = std::move(message).value();
     m.sender = who.senderFor(QString::fromUtf8(request.value("X-Client-Id")), m.sender);
     const PublishResult id = m_hub->broadcastToAll(std::move(m));
@@ -686,14 +686,14 @@ RestResponse HttpApi::publish(const RestRequest &request)
         return std::move(*error);
     const QJsonValue channel = o.value("channel"_L1);
     if (!channel.isString())
-        return restError(422, u"bad_request"_s, u"field 'channel' is required and must be a string"_s);
+        return restError(422, ErrorCode::BadRequest, u"field 'channel' is required and must be a string"_s);
     if (!isValidChannelName(channel.toString()))
-        return restError(422, u"bad_channel"_s, invalidChannelMessage(channel.toString()));
+        return restError(422, ErrorCode::BadChannel, invalidChannelMessage(channel.toString()));
     if (auto refused = m_guard.check(who.canWrite(channel.toString()), who.refusal(channel.toString(), true)))
         return std::move(*refused);
     auto message = publishedMessageFromPayload(o, u"message"_s);
     if (!message)
-        return restError(422, errorCodeName(message.error().code), message.error().message);
+        return restError(422, message.error().code, message.error().message);
     Message m = std::move(message).value();
     m.channel = channel.toString();
     const QString exclude = QString::fromUtf8(request.header("x-client-id"));

@@ -19,7 +19,7 @@ std::optional<RestResponse> HttpGuard::identify(const RestRequest &request, Iden
     const AuthPolicy &auth = m_hub->auth();
     if (!auth.originAllowed(request.header("origin"), request.header("host"))) {
         Metrics::add(m_hub->metrics().refusedOrigin);
-        return restError(403, u"forbidden"_s, u"origin not allowed"_s);
+        return restError(403, ErrorCode::Forbidden, u"origin not allowed"_s);
     }
     QByteArray token = bearerToken(request.header("authorization"));
     if (token.isEmpty())
@@ -29,7 +29,7 @@ std::optional<RestResponse> HttpGuard::identify(const RestRequest &request, Iden
         identity = Result<Identity, AuthError>::failure({u"authentication required: send a token"_s});
     if (!identity) {
         Metrics::add(m_hub->metrics().refusedUnauthorized);
-        RestResponse r = restError(401, u"unauthorized"_s, identity.error().message);
+        RestResponse r = restError(401, ErrorCode::Unauthorized, identity.error().message);
         r.setHeader("WWW-Authenticate", "Bearer");
         return r;
     }
@@ -49,7 +49,7 @@ std::optional<RestResponse> HttpGuard::check(bool allowed, const QString &reason
     if (allowed)
         return std::nullopt;
     Metrics::add(m_hub->metrics().refusedForbidden);
-    return restError(403, u"forbidden"_s, reason);
+    return restError(403, ErrorCode::Forbidden, reason);
 }
 
 std::optional<QHttpServerResponse> HttpGuard::require(bool allowed, const QString &reason) const

@@ -21,11 +21,11 @@ RestResponse restJson(const QJsonObject &body, int status)
     return r;
 }
 
-RestResponse restError(int status, const QString &code, const QString &detail)
+RestResponse restError(int status, ErrorCode code, const QString &detail)
 {
     RestResponse r;
     r.status = status;
-    r.body = jsonErrorBody(code, detail);
+    r.body = jsonErrorBody(errorCodeName(code), detail);
     return r;
 }
 
@@ -33,21 +33,21 @@ RestResponse restStoreError(const StoreError &error)
 {
     // Not 503: the write may have happened, and a blind retry could publish it twice.
     if (error.kind == StoreError::Kind::Unknown)
-        return restError(504, errorCodeName(ErrorCode::OutcomeUnknown), error.message);
+        return restError(504, ErrorCode::OutcomeUnknown, error.message);
     // 503: the client may retry later; nothing was published.
     const QString what =
         error.kind == StoreError::Kind::Full ? u"the store is full"_s : u"the store is unavailable"_s;
-    return restError(503, u"unavailable"_s, u"%1: %2"_s.arg(what, error.message));
+    return restError(503, ErrorCode::Unavailable, u"%1: %2"_s.arg(what, error.message));
 }
 
 std::optional<RestResponse> readJsonBody(const QByteArray &body, qint64 maxSize, QJsonObject &out)
 {
     if (body.size() > maxSize)
-        return restError(413, u"too_large"_s, u"the body is larger than %1 bytes"_s.arg(maxSize));
+        return restError(413, ErrorCode::TooLarge, u"the body is larger than %1 bytes"_s.arg(maxSize));
     JsonObjectError error;
     auto object = parseJsonObject(body, &error);
     if (!object)
-        return restError(400, u"invalid_json"_s, error.message.replace(u"the JSON"_s, u"the body"_s));
+        return restError(400, ErrorCode::InvalidJson, error.message.replace(u"the JSON"_s, u"the body"_s));
     out = std::move(*object);
     return std::nullopt;
 }
@@ -64,7 +64,7 @@ QHttpServerResponse jsonResponse(const QJsonArray &body, int status)
                                QHttpServerResponse::StatusCode(status));
 }
 
-QHttpServerResponse errorResponse(int status, const QString &code, const QString &detail)
+QHttpServerResponse errorResponse(int status, ErrorCode code, const QString &detail)
 {
     return toHttpServerResponse(restError(status, code, detail));
 }

@@ -1,5 +1,6 @@
 #pragma once
 
+#include "errorcode.h"
 #include "restrequest.h"
 
 #include <QHttpServerResponder>
@@ -17,9 +18,10 @@ struct StoreError;
 
 // JSON answers of the REST API (SPEC section 5): a body and an explicit status; errors are
 // {"error":code,"detail":…}. The rest* forms are what the handlers shared with the keep-alive path return;
-// the others are the same answers as QHttpServer responses.
+// the others are the same answers as QHttpServer responses. An error's code is an ErrorCode, never a string,
+// so every code the REST API sends is one of the append-only wire names (errorCodeName).
 RestResponse restJson(const QJsonObject &body, int status = 200);
-RestResponse restError(int status, const QString &code, const QString &detail);
+RestResponse restError(int status, ErrorCode code, const QString &detail);
 // 503 "unavailable": the store could not read or commit; nothing was changed.
 RestResponse restStoreError(const StoreError &error);
 // A request body that must be one JSON object of at most maxSize bytes. On failure returns the answer to
@@ -28,7 +30,7 @@ std::optional<RestResponse> readJsonBody(const QByteArray &body, qint64 maxSize,
 
 QHttpServerResponse jsonResponse(const QJsonObject &body, int status = 200);
 QHttpServerResponse jsonResponse(const QJsonArray &body, int status = 200);
-QHttpServerResponse errorResponse(int status, const QString &code, const QString &detail);
+QHttpServerResponse errorResponse(int status, ErrorCode code, const QString &detail);
 QHttpServerResponse storeErrorResponse(const StoreError &error);
 std::optional<QHttpServerResponse> readJsonObject(const QHttpServerRequest &request, qint64 maxSize,
                                                   QJsonObject &out);

@@ -30,13 +30,13 @@ std::optional<qint64> parseId(const QString &text)
 QHttpServerResponse badId(const ModelSpec &model, const QString &text)
 {
     return errorResponse(
-        422, u"bad_request"_s,
+        422, ErrorCode::BadRequest,
         u"'%1' is not a %2 id (a positive integer)"_s.arg(text.left(40), model.display.toLower()));
 }
 
 QHttpServerResponse notFound(const ModelSpec &model, qint64 id)
 {
-    return errorResponse(404, u"not_found"_s,
+    return errorResponse(404, ErrorCode::NotFound,
                          u"%1 not found: no %2 %3"_s.arg(model.display, model.name).arg(id));
 }
 
@@ -48,14 +48,15 @@ QHttpServerResponse fieldErrors(const QList<FieldError> &errors)
         list.append(QJsonObject{{"field"_L1, e.field}, {"message"_L1, e.message}});
         lines.append(e.field + u' ' + e.message);
     }
-    return jsonResponse(
-        QJsonObject{{"error"_L1, "bad_request"_L1}, {"detail"_L1, lines.join(u"; "_s)}, {"errors"_L1, list}},
-        422);
+    return jsonResponse(QJsonObject{{"error"_L1, errorCodeName(ErrorCode::BadRequest)},
+                                    {"detail"_L1, lines.join(u"; "_s)},
+                                    {"errors"_L1, list}},
+                        422);
 }
 
 QHttpServerResponse methodNotAllowed(const QString &allowed)
 {
-    QHttpServerResponse r = errorResponse(405, errorCodeName(ErrorCode::MethodNotAllowed),
+    QHttpServerResponse r = errorResponse(405, ErrorCode::MethodNotAllowed,
                                           u"method not allowed here; allowed: %1"_s.arg(allowed));
     r.setHeader("Allow", allowed.toLatin1());
     return r;
@@ -182,7 +183,7 @@ QHttpServerResponse ModelApi::list(const ModelSpec &model, const QHttpServerRequ
         bool ok = false;
         const int v = query.queryItemValue(key).toInt(&ok);
         if (!ok || v < (key == u"limit"_s ? 1 : 0) || v > max)
-            return errorResponse(422, u"bad_request"_s,
+            return errorResponse(422, ErrorCode::BadRequest,
                                  key == u"limit"_s
                                      ? u"limit must be an integer from 1 to %1"_s.arg(MaxListLimit)
                                      : u"offset must be a non-negative integer"_s);
@@ -196,7 +197,7 @@ QHttpServerResponse ModelApi::list(const ModelSpec &model, const QHttpServerRequ
             continue;
         const auto id = parseId(query.queryItemValue(f.name));
         if (!id)
-            return errorResponse(422, u"bad_request"_s, u"%1 must be a positive integer"_s.arg(f.name));
+            return errorResponse(422, ErrorCode::BadRequest, u"%1 must be a positive integer"_s.arg(f.name));
         filterField = f.name;
         filterValue = *id;
     }
@@ -244,7 +245,7 @@ std::optional<QHttpServerResponse> ModelApi::checkConstraints(const ModelSpec &m
             if (!taken)
                 return storeErrorResponse(taken.error());
             if (*taken > 0)
-                return errorResponse(409, u"conflict"_s,
+                return errorResponse(409, ErrorCode::Conflict,
                                      u"a %1 with %2 '%3' already exists"_s.arg(
                                          model.display.toLower(), f.name, v.toVariant().toString()));
         }
@@ -386,7 +387,7 @@ QHttpServerResponse ModelApi::remove(const ModelSpec &model, const QString &idTe
                 return storeErrorResponse(count.error());
             if (*count > 0)
                 return errorResponse(
-                    409, u"conflict"_s,
+                    409, ErrorCode::Conflict,
                     u"%1 %2 is still referenced by %3 %4; delete %5 first"_s.arg(model.display)
                         .arg(*id)
                         .arg(*count)

@@ -772,7 +772,7 @@ void tst_Docs::errorCodesAreKnown()
 {
     QFETCH(QString, code);
     QStringList known;
-    for (int i = 0; i <= int(Herald::ErrorCode::OutcomeUnknown); ++i) // the last of the append-only enum
+    for (int i = 0; i <= int(Herald::ErrorCode::Timeout); ++i) // the last of the append-only enum
         known.append(Herald::errorCodeName(Herald::ErrorCode(i)));
     QVERIFY2(known.contains(code), qPrintable(u"'%1' is not one of %2"_s.arg(code, known.join(u", "_s))));
 }

@@ -250,6 +250,16 @@ void tst_Protocol::errorCodeNames()
     QCOMPARE(errorCodeName(ErrorCode::BadChannel), u"bad_channel"_s);
     QCOMPARE(errorCodeName(ErrorCode::RateLimited), u"rate_limited"_s);
     QCOMPARE(errorCodeName(ErrorCode::TooLarge), u"too_large"_s);
+    QCOMPARE(errorCodeName(ErrorCode::BadRequest), u"bad_request"_s);
+    QCOMPARE(errorCodeName(ErrorCode::NotFound), u"not_found"_s);
+    QCOMPARE(errorCodeName(ErrorCode::Unauthorized), u"unauthorized"_s);
+    QCOMPARE(errorCodeName(ErrorCode::Unavailable), u"unavailable"_s);
+    QCOMPARE(errorCodeName(ErrorCode::Internal), u"internal"_s);
+    QCOMPARE(errorCodeName(ErrorCode::Conflict), u"conflict"_s);
+    QCOMPARE(errorCodeName(ErrorCode::TooManySubscriptions), u"too_many_subscriptions"_s);
+    QCOMPARE(errorCodeName(ErrorCode::MethodNotAllowed), u"method_not_allowed"_s);
+    QCOMPARE(errorCodeName(ErrorCode::OutcomeUnknown), u"outcome_unknown"_s);
+    QCOMPARE(errorCodeName(ErrorCode::Timeout), u"timeout"_s);
 }
 
 void tst_Protocol::boundedInt_data()

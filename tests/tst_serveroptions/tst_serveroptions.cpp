@@ -27,6 +27,8 @@ private Q_SLOTS:
     void exampleKeysAreOptions_data();
     void exampleKeysAreOptions();
     void configOnlyKeysAreOptions();
+    void optionsReachTheirSettings();
+    void zeroOrAtLeast();
     void tokenHelp();
 };
 
@@ -338,6 +340,48 @@ void tst_ServerOptions::configOnlyKeysAreOptions()
     const auto bad = parseServerOptions({u"herald-server"_s, u"--sync"_s, u"sometimes"_s});
     QVERIFY(!bad.hasValue());
     QCOMPARE(bad.error(), u"--sync: 'sometimes' is not normal or full"_s);
+}
+
+// The settings no other test reads back: each option's value lands in its own ServerConfig member.
+void tst_ServerOptions::optionsReachTheirSettings()
+{
+    const auto r = parseServerOptions(
+        {u"herald-server"_s, u"--workers=3"_s, u"--backlog=17"_s, u"--max-connections-per-ip=9"_s,
+         u"--log-level= WARNING "_s, u"--auth=Token"_s, u"--node-ttl=2m"_s, u"--node-id=n-1"_s,
+         u"--redis-prefix=h2:"_s, u"--jwt-secret-file= /etc/herald/secret "_s, u"--tls-cert=/c.pem"_s,
+         u"--tls-key=/k.pem"_s, u"--allowed-hosts=Herald.Example.com."_s,
+         u"--allowed-origins=https://a.example/"_s});
+    QVERIFY2(r.hasValue(), qPrintable(r.hasValue() ? QString() : r.error()));
+    const ServerConfig &c = r->config;
+    QCOMPARE(c.workerThreads, 3);
+    QCOMPARE(c.listenBacklog, 17);
+    QCOMPARE(c.maxConnectionsPerIp, 9);
+    QCOMPARE(c.logLevel, u"warning"_s);
+    QCOMPARE(c.authMode, ServerConfig::AuthMode::Token);
+    QCOMPARE(c.nodeTtl, std::chrono::seconds(120));
+    QCOMPARE(c.nodeId, u"n-1"_s);
+    QCOMPARE(c.redisPrefix, u"h2:"_s);
+    QCOMPARE(c.jwtSecretFile, u"/etc/herald/secret"_s);
+    QCOMPARE(c.tlsCert, u"/c.pem"_s);
+    QCOMPARE(c.tlsKey, u"/k.pem"_s);
+    QCOMPARE(c.allowedHosts, QStringList{u"herald.example.com"_s});
+    QCOMPARE(c.allowedOrigins, QStringList{u"https://a.example"_s});
+}
+
+// Where 0 means "off" or "no limit" it is allowed below the option's least value, and only 0.
+void tst_ServerOptions::zeroOrAtLeast()
+{
+    const auto off = parseServerOptions({u"herald-server"_s, u"--idle-timeout=0"_s, u"--max-db-size=0"_s});
+    QVERIFY2(off.hasValue(), qPrintable(off.hasValue() ? QString() : off.error()));
+    QCOMPARE(off->config.idleTimeout, std::chrono::seconds(0));
+    QCOMPARE(off->config.maxDatabaseSize, 0);
+    const auto idle = parseServerOptions({u"herald-server"_s, u"--idle-timeout=1s"_s});
+    QVERIFY(!idle.hasValue());
+    QCOMPARE(idle.error(), u"--idle-timeout: '1s' is not a duration of at least 2s (0 = off)"_s);
+    const auto size = parseServerOptions({u"herald-server"_s, u"--max-db-size=63k"_s});
+    QVERIFY(!size.hasValue());
+    QCOMPARE(size.error(),
+             u"--max-db-size: '63k' is not a size of at least 64k (e.g. 500M, 2G; 0 = no limit)"_s);
 }
 
 // `herald-server token --help` is the token command's help, not the server's.
