@@ -28,6 +28,7 @@ namespace Herald {
 class Hub;
 class HttpApi;
 class HttpIntake;
+class PlainConnection;
 class Session;
 struct HttpRequestHead;
 
@@ -79,48 +80,15 @@ Q_SIGNALS:
     void drained();
 
 private:
+    // The keep-alive engine of each plain connection: reads this worker's configuration, hub and peek buffer,
+    // and hands a connection it does not serve itself to watchHead or route.
+    friend class PlainConnection;
+
     void drainInbox();
     void deliver(const Envelope &envelope);
     void flushDirty();
-    struct HotRequest;
-    // A plain TCP connection waiting for its next request head: before the first one, and between the
-    // keep-alive requests the worker serves itself. While idle only a descriptor and a read notifier, no
-    // QTcpSocket; heads are peeked in the kernel (MSG_PEEK), so a request that goes elsewhere keeps its
-    // bytes.
-    struct PendingPlain : QObject
-    {
-        explicit PendingPlain(QObject *parent);
-        ~PendingPlain() override;
-        int fd = -1;
-        QHostAddress peer;
-        bool counted = false; // holds a --max-connections-per-ip slot
-        int served = 0;       // requests answered on this connection
-        qint64 deadline = 0;  // steady ms: 408 before a complete request, a quiet close when idle after one
-        QSocketNotifier *notifier = nullptr;      // readable
-        QSocketNotifier *writeNotifier = nullptr; // only while an answer waits for room in the kernel
-        QByteArray unsent;                        // that answer's rest; no request is read until it is sent
-        QByteArray held;    // a publish answer waiting for the fan-out of earlier publishes (serveHot)
-        int fanningOut = 0; // this connection's publishes not yet written by every worker
-        std::unique_ptr<HotRequest> partial; // a hot request whose body is still arriving
-    };
     void adoptPlain(qintptr descriptor);
-    void sniffPlain(PendingPlain *pending);
-    // One request head or body read; true if a request was answered and the next may already be waiting.
-    bool stepPlain(PendingPlain *pending);
-    bool readHotBody(PendingPlain *pending);
-    bool serveHot(PendingPlain *pending, HotRequest &request);
-    // What a publish made on this connection waited for is done: its group commit (failure: it failed) and,
-    // with --publish-window, every worker's write.
-    void fannedOut(PendingPlain *pending, const std::optional<StoreError> &failure);
-    int keepAliveSeconds() const;
-    // Sends now what the kernel takes and waits for writability with the rest; false if not all was sent
-    // (or the connection failed and was dropped).
-    bool sendPlain(PendingPlain *pending, QByteArrayView bytes);
-    void flushPlain(PendingPlain *pending);
     void sweepPlain();
-    // Wraps the descriptor in a QTcpSocket (unbuffered for sessions) and forgets the pending entry.
-    QTcpSocket *takePlain(PendingPlain *pending, bool unbuffered);
-    void dropPlain(PendingPlain *pending);
     static bool isSessionRequest(const HttpRequestHead &head);
     // A socket whose head is read into its own buffer (TLS, or a plain one whose head arrives in pieces
     // after a keep-alive request): sniff() peeks there until the head is complete, within the time limit.
@@ -168,7 +136,7 @@ private:
     QList<Session *> m_pageCountsListeners;
     std::vector<Session *> m_dirty;
     QSet<QTcpSocket *> m_pending; // TLS connections whose first request head is not read yet
-    QSet<PendingPlain *> m_plainPending;
+    QSet<PlainConnection *> m_plainPending;
     QTimer m_plainSweep;     // head, body and keep-alive deadlines of m_plainPending
     QByteArray m_peekBuffer; // for every head peeked on this thread
     std::optional<QSslConfiguration> m_tls;
