@@ -1,11 +1,10 @@
 #include "plainconnection.h"
 
-#include "httpapi.h"
-#include "httpjson.h"
 #include "httprequesthead.h"
 #include "hub.h"
 #include "logging.h"
 #include "rawhttp.h"
+#include "requesthandler.h"
 #include "restrequest.h"
 #include "worker.h"
 
@@ -47,14 +46,14 @@ qint64 steadyMs()
         .count();
 }
 
-// The hot REST routes (HttpApi::hotRoute) are served here, with keep-alive: the connection reads exactly that
-// request's head and body, answers through the same HttpApi handler as QHttpServer's route, and peeks the
-// next head on the same descriptor. So every head on a reused connection still passes the
+// The hot REST routes (RequestHandler::keepAliveRoute) are served here, with keep-alive: the connection reads
+// exactly that request's head and body, has the handler answer it (the same code as QHttpServer's route),
+// and peeks the next head on the same descriptor. So every head on a reused connection still passes the
 // checks below (size, framing, sessions), and an idle keep-alive connection costs no more than a fresh one.
 struct PlainConnection::HotRequest
 {
     HttpRequestHead head;
-    HttpApi::HotRoute route;
+    RequestHandler::KeepAliveRoute route;
     QByteArray body;
     qint64 length = 0; // the announced body size
 };
@@ -146,9 +145,11 @@ bool PlainConnection::step()
         break;
     }
     HttpRequestHead &head = parsed.head;
-    const bool session = Worker::isSessionRequest(head);
-    const HttpApi::HotRoute hot = session ? HttpApi::HotRoute{} : HttpApi::hotRoute(head);
-    if (!session && hot.kind == HttpApi::HotRoute::Kind::None) {
+    RequestHandler &handler = *worker.m_handler;
+    const bool session = handler.isSessionRequest(head);
+    RequestHandler::KeepAliveRoute hot =
+        session ? RequestHandler::KeepAliveRoute{} : handler.keepAliveRoute(head);
+    if (!session && hot.id == 0) {
         // The rest of the REST API and the pages: QHttpServer, one request, then the connection closes.
         worker.route(takeSocket(false), head, true);
         return false;
@@ -188,7 +189,7 @@ bool PlainConnection::step()
         return false;
     }
     request->head = std::move(head);
-    request->route = hot;
+    request->route = std::move(hot);
     if (request->body.size() < request->length) {
         // The rest of the body is on its way: read it as it comes, within the head's time limit.
         const bool expects =
@@ -244,7 +245,7 @@ bool PlainConnection::serveHot(HotRequest &request)
     RestResponse response;
     {
         const Hub::PublishScope scope(watch, window > 0, keepAlive ? &worker : nullptr);
-        response = worker.m_api->serveHot(request.route, rest);
+        response = worker.m_handler->serveKeepAlive(request.route, rest);
     }
     ++m_served;
     const QByteArray bytes = serializeResponse(response, keepAlive, keepAliveSeconds());
@@ -311,7 +312,7 @@ void PlainConnection::fannedOut(const std::optional<StoreError> &failure)
         return;
     // Only a group commit fails, and its answer is the one held: nothing after it was read meanwhile.
     if (failure)
-        m_held = serializeResponse(restStoreError(*failure), true, keepAliveSeconds());
+        m_held = serializeResponse(m_worker->m_handler->storeFailure(*failure), true, keepAliveSeconds());
     if (m_fanningOut >= std::max(m_worker->m_config.publishWindow, 1))
         return;
     const QByteArray bytes = std::exchange(m_held, QByteArray());

@@ -1,22 +1,17 @@
 #include "worker.h"
 
 #include "channelname.h"
-#include "httpapi.h"
 #include "httprequesthead.h"
 #include "hub.h"
-#include "listener.h"
 #include "logging.h"
-#include "modelapi.h"
 #include "plainconnection.h"
 #include "rawhttp.h"
-#include "session.h"
-#include "ssesession.h"
+#include "requesthandler.h"
+#include "subscriber.h"
 #include "tcpprogress.h"
-#include "wssession.h"
 
 #include <QCoreApplication>
 #include <QDateTime>
-#include <QHttpServer>
 #include <QPointer>
 #include <QSocketNotifier>
 #include <QSslSocket>
@@ -90,7 +85,7 @@ private:
     bool m_answering = false;
 };
 
-void removeOne(QList<Session *> &list, Session *s)
+void removeOne(QList<Subscriber *> &list, Subscriber *s)
 {
     const qsizetype i = list.indexOf(s);
     if (i < 0)
@@ -101,7 +96,7 @@ void removeOne(QList<Session *> &list, Session *s)
 }
 } // namespace
 
-Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int index)
+Worker::Worker(Hub *hub, const ServerConfig &config, int index)
     : m_hub(hub)
     , m_config(config)
     , m_index(index)
@@ -112,12 +107,6 @@ Worker::Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int ind
 {
     m_doorbell = std::make_shared<Doorbell>();
     m_doorbell->worker = this;
-    // Children: they move to the worker's thread with it.
-    m_http = new QHttpServer(this);
-    m_httpIntake = new HttpIntake(this);
-    m_api = new HttpApi(m_hub, m_config, m_http, this);
-    new ModelApi(m_hub, m_config, m_http, m_api, modelMutex, this);
-    m_httpIntake->bindTo(m_http);
     m_heartbeat.setInterval(m_config.sseHeartbeat);
     connect(&m_heartbeat, &QTimer::timeout, this, &Worker::heartbeat);
     // One timer for every plain connection's deadline, rather than one each: a burst of thousands of connects
@@ -149,7 +138,7 @@ Worker::~Worker()
     m_shuttingDown = true;
     const auto sessions = m_sessions;
     m_sessions.clear();
-    for (Session *s : sessions)
+    for (Subscriber *s : sessions)
         s->abandon();
     qDeleteAll(sessions);
     const auto plain = m_plainPending;
@@ -199,8 +188,8 @@ void Worker::deliver(const Envelope &e)
     qint64 n = 0;
     // A copy (shared, so it costs a reference count): a delivery can close its session, which takes it out
     // of these lists, or drops the channel's list altogether, while the walk goes on.
-    auto sendAll = [&](const QList<Session *> list) {
-        for (Session *s : list)
+    auto sendAll = [&](const QList<Subscriber *> list) {
+        for (Subscriber *s : list)
             n += s->deliver(e) ? 1 : 0;
     };
     switch (e.target) {
@@ -228,7 +217,7 @@ void Worker::deliver(const Envelope &e)
     m_deliveredUnreported += n;
 }
 
-void Worker::markDirty(Session *session)
+void Worker::markDirty(Subscriber *session)
 {
     if (session->queuedForFlush)
         return;
@@ -243,9 +232,9 @@ void Worker::markDirty(Session *session)
 void Worker::flushDirty()
 {
     m_flushScheduled = false;
-    std::vector<Session *> dirty;
+    std::vector<Subscriber *> dirty;
     dirty.swap(m_dirty);
-    for (Session *s : dirty) {
+    for (Subscriber *s : dirty) {
         s->queuedForFlush = false;
         s->flush();
     }
@@ -367,14 +356,6 @@ void Worker::sweepPlain()
         m_plainSweep.stop();
 }
 
-bool Worker::isSessionRequest(const HttpRequestHead &head)
-{
-    const QString &path = head.path;
-    const bool wsPath = path == u"/ws"_s || path.startsWith(u"/ws/"_s);
-    const bool ssePath = path == u"/events"_s || path.startsWith(u"/events/"_s);
-    return (wsPath && head.isWebSocketUpgrade()) || (ssePath && head.method == "GET");
-}
-
 void Worker::setTls(const QSslConfiguration &configuration)
 {
     m_tls = configuration;
@@ -407,7 +388,6 @@ void Worker::sniff(QTcpSocket *socket)
 
 void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKernel)
 {
-    const bool wsPath = head.path == u"/ws"_s || head.path.startsWith(u"/ws/"_s);
     // Every request, whoever serves it, is framed one way (HttpRequestHead::framingError): a head that leaves
     // where its body ends to the reader is answered and the connection closed, so nothing after it is read as
     // another request. QHttpServer would buffer a body of any size (SPEC section 7: 413 over the limit).
@@ -416,22 +396,17 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKerne
         writeHttpError(socket, refusal->status, refusal->reason, refusal->code, refusal->detail);
         return;
     }
-    if (isSessionRequest(head)) {
+    if (m_handler->isSessionRequest(head)) {
         if (!inKernel)
             socket->read(head.headSize); // peeked from the socket's buffer: consume it now
         socket->setParent(nullptr);
-        Session *session = wsPath ? static_cast<Session *>(WsSession::create(this, socket, head))
-                                  : static_cast<Session *>(SseSession::create(this, socket, head));
-        if (!session) {
+        if (!m_handler->startSession(socket, head)) {
             // The session wrote the HTTP error; the socket closes once it is sent, then deletes itself.
             socket->setParent(this);
         }
         return;
     }
-    // Everything else is the REST API and the pages: this worker's QHttpServer takes it over.
-    // QHttpServer (6.4) picks sockets up on pendingConnectionAvailable, which addPendingConnection emits,
-    // then waits for readyRead; the request is already buffered (it was only peeked), so announce it once
-    // more. It deletes a socket once it disconnects; the intake owns one still open when the worker goes.
+    // Everything else is the REST API and the pages, served one request per connection (serveOneShot).
     // One request, however the client sees it: once the answer is out, nothing more is read. A client that
     // ignores "Connection: close" cannot get a second request past the checks above.
     auto answered = std::make_shared<QMetaObject::Connection>();
@@ -445,10 +420,9 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKerne
             closeAfterAnswer(socket);
     });
     new AnswerDeadline(socket, m_config, m_hub->metrics());
-    socket->setParent(m_httpIntake);
-    m_httpIntake->take(socket);
-    // Bytes already in the socket's buffer (peeked there) would not announce themselves again; bytes still in
-    // the kernel do, through the socket's notifier.
+    m_handler->serveOneShot(socket);
+    // Bytes already in the socket's buffer (peeked there) would not announce themselves again, so announce
+    // them once more; bytes still in the kernel do, through the socket's notifier.
     if (!inKernel)
         Q_EMIT socket->readyRead();
 }
@@ -466,15 +440,15 @@ void Worker::closeSession(quint64 sessionId, quint16 closeCode, const QString &r
     QMetaObject::invokeMethod(
         this,
         [=, this] {
-            if (Session *s = m_sessions.value(sessionId))
+            if (Subscriber *s = m_sessions.value(sessionId))
                 s->close(closeCode, reason);
         },
         Qt::QueuedConnection);
 }
 
-void Worker::sessionStarted(Session *session)
+void Worker::sessionStarted(Subscriber *session)
 {
-    m_sessions.insert(session->sessionId(), session);
+    m_sessions.insert(session->info().sessionId, session);
     if (!m_heartbeat.isActive())
         m_heartbeat.start();
     if (!m_stallSweep.isActive())
@@ -483,20 +457,20 @@ void Worker::sessionStarted(Session *session)
         m_idleCheck.start();
 }
 
-void Worker::joinEveryone(Session *session)
+void Worker::joinEveryone(Subscriber *session)
 {
-    if (!session->isAdmin() && !m_everyone.contains(session))
+    if (!session->info().isAdmin() && !m_everyone.contains(session))
         m_everyone.append(session);
 }
 
-void Worker::subscribeLocal(Session *session, const QString &channel)
+void Worker::subscribeLocal(Subscriber *session, const QString &channel)
 {
-    QList<Session *> &list = m_channelIndex[channel];
+    QList<Subscriber *> &list = m_channelIndex[channel];
     if (!list.contains(session))
         list.append(session);
 }
 
-void Worker::unsubscribeLocal(Session *session, const QString &channel)
+void Worker::unsubscribeLocal(Subscriber *session, const QString &channel)
 {
     auto it = m_channelIndex.find(channel);
     if (it == m_channelIndex.end())
@@ -506,17 +480,17 @@ void Worker::unsubscribeLocal(Session *session, const QString &channel)
         m_channelIndex.erase(it);
 }
 
-void Worker::addCountsListener(Session *session, bool page)
+void Worker::addCountsListener(Subscriber *session, bool page)
 {
     (page ? m_pageCountsListeners : m_countsListeners).append(session);
 }
 
-void Worker::addAdmin(Session *session)
+void Worker::addAdmin(Subscriber *session)
 {
     m_admins.append(session);
 }
 
-void Worker::sessionClosing(Session *session)
+void Worker::sessionClosing(Subscriber *session)
 {
     removeOne(m_everyone, session);
     removeOne(m_admins, session);
@@ -524,7 +498,7 @@ void Worker::sessionClosing(Session *session)
     removeOne(m_pageCountsListeners, session);
     for (const QString &channel : session->info().channels)
         unsubscribeLocal(session, channel);
-    unsubscribeLocal(session, clientChannel(session->clientId()));
+    unsubscribeLocal(session, clientChannel(session->info().clientId));
     if (session->queuedForFlush) {
         m_dirty.erase(std::remove(m_dirty.begin(), m_dirty.end(), session), m_dirty.end());
         session->queuedForFlush = false;
@@ -532,11 +506,11 @@ void Worker::sessionClosing(Session *session)
     m_stalls.remove(session); // GracefulClose bounds a closing session's last writes
 }
 
-void Worker::sessionFinished(Session *session)
+void Worker::sessionFinished(Subscriber *session)
 {
-    if (!m_sessions.contains(session->sessionId()))
+    if (!m_sessions.contains(session->info().sessionId))
         return;
-    m_sessions.remove(session->sessionId());
+    m_sessions.remove(session->info().sessionId);
     sessionClosing(session);
     if (m_sessions.isEmpty()) {
         m_heartbeat.stop();
@@ -547,7 +521,7 @@ void Worker::sessionFinished(Session *session)
 
 void Worker::heartbeat()
 {
-    for (Session *s : std::as_const(m_everyone))
+    for (Subscriber *s : std::as_const(m_everyone))
         s->heartbeat();
     flushDirty();
 }
@@ -556,7 +530,7 @@ void Worker::checkIdle()
 {
     const qint64 now = QDateTime::currentMSecsSinceEpoch();
     const auto sessions = m_sessions; // a session may close itself
-    for (Session *s : sessions)
+    for (Subscriber *s : sessions)
         s->checkIdle(now, m_config.idleTimeout);
     flushDirty();
 }
@@ -568,8 +542,8 @@ void Worker::sweepStalls()
     // on, and only --send-buffer limits it. Sessions with nothing waiting are not tracked.
     const qint64 now = steadyMs();
     const auto sessions = m_sessions; // aborting one finishes it
-    for (Session *s : sessions) {
-        auto *socket = s->findChild<QTcpSocket *>();
+    for (Subscriber *s : sessions) {
+        auto *socket = s->socket();
         const auto progress = socket ? tcpProgress(int(socket->socketDescriptor())) : std::nullopt;
         if (!progress || (progress->unacked == 0 && socket->bytesToWrite() == 0)) {
             m_stalls.remove(s);
@@ -599,7 +573,7 @@ void Worker::shutdown()
         for (PlainConnection *p : plain)
             p->drop();
         const auto sessions = m_sessions;
-        for (Session *s : sessions)
+        for (Subscriber *s : sessions)
             s->close(1001, u"server shutting down"_s);
         flushDirty();
         QTimer::singleShot(m_config.shutdownGrace, this, &Worker::abortAll);
@@ -610,8 +584,8 @@ void Worker::shutdown()
 void Worker::abortAll()
 {
     const auto sessions = m_sessions;
-    for (Session *s : sessions) {
-        if (auto *socket = s->findChild<QTcpSocket *>())
+    for (Subscriber *s : sessions) {
+        if (auto *socket = s->socket())
             socket->abort();
     }
     m_sessions.clear();
