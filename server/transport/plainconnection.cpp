@@ -108,23 +108,36 @@ bool PlainConnection::step()
     QByteArray &buffer = worker.m_peekBuffer;
     if (buffer.size() != MaxHeadSize + 1)
         buffer.resize(MaxHeadSize + 1);
-    const ssize_t n = ::recv(m_fd, buffer.data(), size_t(buffer.size()), MSG_PEEK | MSG_DONTWAIT);
+    // The start of the head already read (m_head), then what the kernel holds.
+    const qsizetype kept = m_head.size();
+    if (kept > 0)
+        std::copy(m_head.cbegin(), m_head.cend(), buffer.begin());
+    const ssize_t n =
+        ::recv(m_fd, buffer.data() + kept, size_t(buffer.size() - kept), MSG_PEEK | MSG_DONTWAIT);
     if (n == 0 || (n < 0 && !wouldBlock())) {
         drop(); // closed or failed between requests
         return false;
     }
     if (n < 0)
         return false;
-    const QByteArrayView peeked(buffer.constData(), n);
+    const QByteArrayView peeked(buffer.constData(), kept + n);
     HeadParseResult parsed = parseRequestHead(peeked, MaxHeadSize);
+    if (kept > 0 && parsed.status != HeadStatus::Incomplete && !isKeepAliveRequest(parsed)) {
+        // Whatever else the head is, it goes the way it went before it was read in pieces: a socket reads it.
+        handOverHead();
+        return false;
+    }
     switch (parsed.status) {
     case HeadStatus::Incomplete:
         if (m_served > 0) {
             // A reused connection: the head must not wait in the kernel. After a run of pipelined requests
             // its first bytes can sit in a large buffer the kernel charges in full, so it announces no
-            // window for the rest: peeking would wait forever. All the bytes waiting are this head's, so a
-            // socket may read them; the request then goes the way of every head a socket reads (sniff).
-            worker.watchHead(takeSocket(false));
+            // window for the rest: peeking would wait forever. All the bytes waiting are this head's, so
+            // they are read into m_head, and the connection stays on this engine, kept alive.
+            if (kept == 0)
+                m_deadline = steadyMs() + worker.m_config.handshakeTimeout.count();
+            m_head.append(buffer.constData() + kept, n);
+            consume(n);
             return false;
         }
         // The bytes stay in the kernel, so the notifier would fire again at once: look again a little later.
@@ -166,24 +179,18 @@ bool PlainConnection::step()
     // Consume the head from the kernel, and of a hot request the part of its body already peeked; what
     // follows (a session's pipelined first frame, the next request) stays there.
     auto request = session ? nullptr : std::make_unique<HotRequest>();
-    qsizetype take = head.headSize;
+    qsizetype take = head.headSize - kept;
     if (request) {
         request->length = std::max<qint64>(0, head.contentLength());
         request->body = peeked.sliced(head.headSize)
-                            .first(std::min<qsizetype>(request->length, n - head.headSize))
+                            .first(std::min<qsizetype>(request->length, peeked.size() - head.headSize))
                             .toByteArray();
         take += request->body.size();
     }
-    qsizetype consumed = 0;
-    while (consumed < take) {
-        const ssize_t r = ::recv(m_fd, buffer.data(), size_t(take - consumed), MSG_DONTWAIT);
-        if (r <= 0 && !(r < 0 && errno == EINTR)) {
-            drop();
-            return false;
-        }
-        if (r > 0)
-            consumed += r;
-    }
+    if (kept > 0)
+        m_head = QByteArray(); // no buffer kept while idle
+    if (!consume(take))
+        return false;
     if (session) {
         worker.route(takeSocket(true), head, true);
         return false;
@@ -201,6 +208,39 @@ bool PlainConnection::step()
         return false;
     }
     return serveHot(*request);
+}
+
+bool PlainConnection::consume(qsizetype bytes)
+{
+    QByteArray &buffer = m_worker->m_peekBuffer; // only a place to put them: they were peeked already
+    qsizetype consumed = 0;
+    while (consumed < bytes) {
+        const ssize_t r = ::recv(m_fd, buffer.data(), size_t(bytes - consumed), MSG_DONTWAIT);
+        if (r <= 0 && !(r < 0 && errno == EINTR)) {
+            drop();
+            return false;
+        }
+        if (r > 0)
+            consumed += r;
+    }
+    return true;
+}
+
+bool PlainConnection::isKeepAliveRequest(const HeadParseResult &parsed) const
+{
+    const RequestHandler &handler = *m_worker->m_handler;
+    return parsed.status == HeadStatus::Complete && !handler.isSessionRequest(parsed.head) &&
+           handler.keepAliveRoute(parsed.head).id != 0;
+}
+
+void PlainConnection::handOverHead()
+{
+    const QByteArray head = std::exchange(m_head, QByteArray());
+    QTcpSocket *socket = takeSocket(false);
+    // The socket reads the rest from the kernel after these bytes, as if it had read them all.
+    for (qsizetype i = head.size(); i-- > 0;)
+        socket->ungetChar(head.at(i));
+    m_worker->watchHead(socket);
 }
 
 bool PlainConnection::readHotBody()
@@ -380,7 +420,7 @@ void PlainConnection::expire(qint64 now)
         return;
     }
     char byte = 0;
-    const bool idle = m_served > 0 && !m_partial && m_unsent.isEmpty() &&
+    const bool idle = m_served > 0 && !m_partial && m_unsent.isEmpty() && m_head.isEmpty() &&
                       ::recv(m_fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT) < 0 && wouldBlock();
     if (idle || !m_unsent.isEmpty()) {
         // An idle keep-alive connection closes quietly; one whose client does not read its answers, too.

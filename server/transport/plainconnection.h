@@ -16,6 +16,7 @@ class QTcpSocket;
 namespace Herald {
 
 class Worker;
+struct HeadParseResult;
 
 // The steady clock in ms: the clock of every connection deadline.
 qint64 steadyMs();
@@ -23,9 +24,9 @@ qint64 steadyMs();
 // A plain TCP connection on the worker's keep-alive HTTP/1.1 engine: before its first request head, and
 // between the keep-alive requests it serves itself. While idle only a descriptor and a read notifier, no
 // QTcpSocket; heads are peeked in the kernel (MSG_PEEK), so a request that goes elsewhere keeps its bytes.
-// It owns the descriptor, its notifiers, its deadline, its unsent and held answers and a hot request whose
-// body is still arriving, until it is closed or handed to a QTcpSocket (takeSocket). The worker keeps the
-// set of them and sweeps their deadlines with one timer.
+// It owns the descriptor, its notifiers, its deadline, its unsent and held answers, a head that arrives in
+// pieces on a reused connection and a hot request whose body is still arriving, until it is closed or handed
+// to a QTcpSocket (takeSocket). The worker keeps the set of them and sweeps their deadlines with one timer.
 class PlainConnection : public QObject
 {
 public:
@@ -51,6 +52,13 @@ private:
 
     // One request head or body read; true if a request was answered and the next may already be waiting.
     bool step();
+    // Reads (discards) that many bytes already peeked; false if the connection failed and was dropped.
+    bool consume(qsizetype bytes);
+    // A complete head the connection serves itself (a keep-alive route).
+    bool isKeepAliveRequest(const HeadParseResult &parsed) const;
+    // A head begun in m_head that the connection does not serve: a socket takes it over, m_head put back
+    // in front of what it reads, and the request goes the way of every head a socket reads (Worker::sniff).
+    void handOverHead();
     bool readHotBody();
     bool serveHot(HotRequest &request);
     int keepAliveSeconds() const;
@@ -73,6 +81,7 @@ private:
     QByteArray m_held;    // a publish answer waiting for the fan-out of earlier publishes (serveHot)
     int m_fanningOut = 0; // this connection's publishes not yet written by every worker
     std::unique_ptr<HotRequest> m_partial; // a hot request whose body is still arriving
+    QByteArray m_head; // on a reused connection, the start of a head that arrives in pieces, read already
 };
 
 } // namespace Herald
