@@ -7,6 +7,7 @@
 #include "listener.h"
 #include "logging.h"
 #include "redishistory.h"
+#include "requestrouter.h"
 #include "store.h"
 #include "worker.h"
 
@@ -144,7 +145,9 @@ bool Server::start()
         // (HERALD_QT_DISPATCHER=1 keeps Qt's, to compare; see bench/README.md).
         if (!qEnvironmentVariableIsSet("HERALD_QT_DISPATCHER"))
             thread->setEventDispatcher(new EpollDispatcher);
-        auto *worker = new Worker(m_hub, m_config, &m_modelChanges, i);
+        auto *worker = new Worker(m_hub, m_config, i);
+        // A child of the worker, so it moves to the worker's thread with it.
+        worker->setRequestHandler(new RequestRouter(worker, &m_modelChanges));
         if (tls)
             worker->setTls(*tls);
         worker->moveToThread(thread);

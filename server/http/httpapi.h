@@ -25,8 +25,8 @@ struct StoreError;
 struct StoredPage;
 
 // The REST API and the pages (SPEC section 5), as routes of a worker's QHttpServer (one per I/O thread).
-// The hot routes are also served by the worker itself on keep-alive connections (Worker::servePlain), through
-// serveHot(): the same handlers, so both ways answer alike.
+// The hot routes are also served on the workers' keep-alive connections (PlainConnection, through the
+// RequestRouter) by serveHot(): the same handlers, so both ways answer alike.
 class HttpApi : public QObject
 {
     Q_OBJECT

@@ -28,6 +28,11 @@ Session::Session(Worker *worker, QTcpSocket *socket, ClientInfo info)
 
 Session::~Session() = default;
 
+QTcpSocket *Session::socket() const
+{
+    return findChild<QTcpSocket *>();
+}
+
 std::optional<Identity> Session::identifyHandshake(Hub *hub, QTcpSocket *socket, const HttpRequestHead &head,
                                                    bool anonymousOk)
 {

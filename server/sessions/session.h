@@ -2,6 +2,7 @@
 
 #include "hub.h"
 #include "store.h"
+#include "subscriber.h"
 
 #include <QByteArray>
 #include <QObject>
@@ -19,7 +20,7 @@ struct HttpRequestHead;
 
 // One live client connection on a worker thread: the transport-independent half (identity, subscriptions,
 // de-duplication by id, corked output). WsSession and SseSession add the wire format.
-class Session : public QObject
+class Session : public QObject, public Subscriber
 {
     Q_OBJECT
 
@@ -29,19 +30,19 @@ public:
 
     quint64 sessionId() const { return m_info.sessionId; }
     const QString &clientId() const { return m_info.clientId; }
-    const ClientInfo &info() const { return m_info; }
+    const ClientInfo &info() const override { return m_info; }
     bool isAdmin() const { return m_info.isAdmin(); }
 
     // Queues an envelope for this client unless it already has it (id at or below the last one sent) or it
     // is excluded. Written on the next flush().
     // Returns whether it was queued.
-    bool deliver(const Envelope &envelope);
-    void flush();
+    bool deliver(const Envelope &envelope) override;
+    void flush() override;
     // Ends the connection: a close frame for WebSocket, end of stream for SSE.
-    virtual void close(quint16 code, const QString &reason) = 0;
-    virtual void heartbeat() {}
+    void close(quint16 code, const QString &reason) override = 0;
+    void heartbeat() override {}
     // Pings or closes a connection silent for long (WebSocket; SSE clients send nothing by design).
-    virtual void checkIdle(qint64 nowMs, std::chrono::seconds timeout)
+    void checkIdle(qint64 nowMs, std::chrono::seconds timeout) override
     {
         Q_UNUSED(nowMs);
         Q_UNUSED(timeout);
@@ -62,9 +63,9 @@ public:
     void sendReplayed(const Replay &replay);
 
     // The worker is being destroyed: no more callbacks into it or the hub.
-    void abandon() { m_finished = true; }
-
-    bool queuedForFlush = false; // owned by Worker
+    void abandon() override { m_finished = true; }
+    // A closing session hands its socket on (GracefulClose): then it has none.
+    QTcpSocket *socket() const override;
 
     // SPEC section 7 before a WebSocket upgrade or an SSE stream: the origin and the token (?token= or
     // Authorization: Bearer). Writes the 403/401 itself and returns nothing on refusal. Without a token in

@@ -82,6 +82,8 @@ struct HeadParseResult
 
 // More header lines than this make the head Invalid.
 inline constexpr qsizetype MaxHeaderCount = 100;
+// The largest request head the workers read (431 above).
+inline constexpr qsizetype MaxHeadSize = 16 * 1024;
 
 // Parses the head at the start of buffer. Incomplete when no "\r\n\r\n" yet (and the head could still fit);
 // TooLarge when no end of head within maxHeadSize bytes (so a buffer of maxHeadSize bytes without a

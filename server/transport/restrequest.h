@@ -16,7 +16,7 @@ namespace Herald {
 using HeaderList = QList<QPair<QByteArray, QByteArray>>;
 
 // One REST request, whoever read it off the wire: QHttpServer (restRequest() below) or the worker's
-// keep-alive path (Worker::servePlain). The handlers that take it run the same code for both, so auth, CORS,
+// keep-alive path (PlainConnection). The handlers that take it run the same code for both, so auth, CORS,
 // limits and error bodies cannot drift apart.
 struct RestRequest
 {

@@ -18,7 +18,6 @@
 #include <optional>
 #include <vector>
 
-class QHttpServer;
 class QSocketNotifier;
 class QTcpSocket;
 class QThread;
@@ -26,27 +25,29 @@ class QThread;
 namespace Herald {
 
 class Hub;
-class HttpApi;
-class HttpIntake;
-class Session;
+class PlainConnection;
+class RequestHandler;
+class Subscriber;
 struct HttpRequestHead;
 
 // Owns a share of the connections, on its own thread. Connections arrive as descriptors; the worker reads
-// every request head and keeps WebSocket and SSE connections as sessions. It serves the hot REST routes
-// (publish, /healthz) itself on keep-alive connections, and hands the rest of plain HTTP to its own
-// QHttpServer (the REST API and the pages, one request per connection), so no socket ever changes thread and
-// REST scales with the workers. Published envelopes arrive through post() and are written to the local
-// subscribers, corked: every session gets one socket write per batch, whatever the number of messages.
+// every request head and hands the request to its RequestHandler: WebSocket and SSE connections become
+// sessions (Subscriber), the hot REST routes (publish, /healthz) are answered on keep-alive connections
+// (PlainConnection), and the rest of plain HTTP is served one request per connection (the REST API and the
+// pages), so no socket ever changes thread and REST scales with the workers. Published envelopes arrive
+// through post() and are written to the local subscribers, corked: every session gets one socket write per
+// batch, whatever the number of messages.
 class Worker : public QObject
 {
     Q_OBJECT
 
 public:
-    // modelMutex serialises model changes across workers (a unique check and the write that follows it).
-    Worker(Hub *hub, const ServerConfig &config, QMutex *modelMutex, int index);
+    Worker(Hub *hub, const ServerConfig &config, int index);
     ~Worker() override;
 
     int index() const { return m_index; }
+    // What serves the requests this worker reads: set before the first connection. Not owned.
+    void setRequestHandler(RequestHandler *handler) { m_handler = handler; }
     // Connections are TLS from the first byte (--tls-cert): set before the first connection.
     void setTls(const QSslConfiguration &configuration);
     Hub *hub() const { return m_hub; }
@@ -62,66 +63,32 @@ public:
     void shutdown();
 
     // Called by this worker's sessions.
-    void joinEveryone(Session *session);
-    void subscribeLocal(Session *session, const QString &channel);
-    void unsubscribeLocal(Session *session, const QString &channel);
+    void joinEveryone(Subscriber *session);
+    void subscribeLocal(Subscriber *session, const QString &channel);
+    void unsubscribeLocal(Subscriber *session, const QString &channel);
     // `page`: the pages' counts frame (with the channel total) instead of seed 003's.
-    void addCountsListener(Session *session, bool page = false);
-    void addAdmin(Session *session);
-    void sessionStarted(Session *session);
+    void addCountsListener(Subscriber *session, bool page = false);
+    void addAdmin(Subscriber *session);
+    void sessionStarted(Subscriber *session);
     // The session has sent its last bytes and only waits for the connection's end: nothing is delivered to it
     // any more. It still counts until sessionFinished (a shutdown waits for it).
-    void sessionClosing(Session *session);
-    void sessionFinished(Session *session);
-    void markDirty(Session *session);
+    void sessionClosing(Subscriber *session);
+    void sessionFinished(Subscriber *session);
+    void markDirty(Subscriber *session);
 
 Q_SIGNALS:
     void drained();
 
 private:
+    // The keep-alive engine of each plain connection: reads this worker's configuration, hub and peek buffer,
+    // and hands a connection it does not serve itself to watchHead or route.
+    friend class PlainConnection;
+
     void drainInbox();
     void deliver(const Envelope &envelope);
     void flushDirty();
-    struct HotRequest;
-    // A plain TCP connection waiting for its next request head: before the first one, and between the
-    // keep-alive requests the worker serves itself. While idle only a descriptor and a read notifier, no
-    // QTcpSocket; heads are peeked in the kernel (MSG_PEEK), so a request that goes elsewhere keeps its
-    // bytes.
-    struct PendingPlain : QObject
-    {
-        explicit PendingPlain(QObject *parent);
-        ~PendingPlain() override;
-        int fd = -1;
-        QHostAddress peer;
-        bool counted = false; // holds a --max-connections-per-ip slot
-        int served = 0;       // requests answered on this connection
-        qint64 deadline = 0;  // steady ms: 408 before a complete request, a quiet close when idle after one
-        QSocketNotifier *notifier = nullptr;      // readable
-        QSocketNotifier *writeNotifier = nullptr; // only while an answer waits for room in the kernel
-        QByteArray unsent;                        // that answer's rest; no request is read until it is sent
-        QByteArray held;    // a publish answer waiting for the fan-out of earlier publishes (serveHot)
-        int fanningOut = 0; // this connection's publishes not yet written by every worker
-        std::unique_ptr<HotRequest> partial; // a hot request whose body is still arriving
-    };
     void adoptPlain(qintptr descriptor);
-    void sniffPlain(PendingPlain *pending);
-    // One request head or body read; true if a request was answered and the next may already be waiting.
-    bool stepPlain(PendingPlain *pending);
-    bool readHotBody(PendingPlain *pending);
-    bool serveHot(PendingPlain *pending, HotRequest &request);
-    // What a publish made on this connection waited for is done: its group commit (failure: it failed) and,
-    // with --publish-window, every worker's write.
-    void fannedOut(PendingPlain *pending, const std::optional<StoreError> &failure);
-    int keepAliveSeconds() const;
-    // Sends now what the kernel takes and waits for writability with the rest; false if not all was sent
-    // (or the connection failed and was dropped).
-    bool sendPlain(PendingPlain *pending, QByteArrayView bytes);
-    void flushPlain(PendingPlain *pending);
     void sweepPlain();
-    // Wraps the descriptor in a QTcpSocket (unbuffered for sessions) and forgets the pending entry.
-    QTcpSocket *takePlain(PendingPlain *pending, bool unbuffered);
-    void dropPlain(PendingPlain *pending);
-    static bool isSessionRequest(const HttpRequestHead &head);
     // A socket whose head is read into its own buffer (TLS, or a plain one whose head arrives in pieces
     // after a keep-alive request): sniff() peeks there until the head is complete, within the time limit.
     void watchHead(QTcpSocket *socket);
@@ -139,9 +106,7 @@ private:
 
     Hub *m_hub;
     const ServerConfig m_config;
-    QHttpServer *m_http = nullptr;      // this thread's REST API and pages
-    HttpApi *m_api = nullptr;           // its handlers, for the hot routes served on keep-alive connections
-    HttpIntake *m_httpIntake = nullptr; // never listens: plain HTTP connections are added to it
+    RequestHandler *m_handler = nullptr;
     int m_index;
 
     struct Posted
@@ -160,15 +125,15 @@ private:
     };
     std::shared_ptr<Doorbell> m_doorbell;
 
-    QHash<quint64, Session *> m_sessions;
-    QHash<QString, QList<Session *>> m_channelIndex;
-    QList<Session *> m_everyone; // non-admin sessions, for the "broadcast" channel
-    QList<Session *> m_admins;
-    QList<Session *> m_countsListeners;
-    QList<Session *> m_pageCountsListeners;
-    std::vector<Session *> m_dirty;
+    QHash<quint64, Subscriber *> m_sessions;
+    QHash<QString, QList<Subscriber *>> m_channelIndex;
+    QList<Subscriber *> m_everyone; // non-admin sessions, for the "broadcast" channel
+    QList<Subscriber *> m_admins;
+    QList<Subscriber *> m_countsListeners;
+    QList<Subscriber *> m_pageCountsListeners;
+    std::vector<Subscriber *> m_dirty;
     QSet<QTcpSocket *> m_pending; // TLS connections whose first request head is not read yet
-    QSet<PendingPlain *> m_plainPending;
+    QSet<PlainConnection *> m_plainPending;
     QTimer m_plainSweep;     // head, body and keep-alive deadlines of m_plainPending
     QByteArray m_peekBuffer; // for every head peeked on this thread
     std::optional<QSslConfiguration> m_tls;
@@ -176,7 +141,7 @@ private:
     QTimer m_idleCheck;
     QTimer m_stallSweep;
     // Only sessions with output waiting: (bytes the client had acknowledged, since when, steady ms).
-    QHash<Session *, std::pair<quint64, qint64>> m_stalls;
+    QHash<Subscriber *, std::pair<quint64, qint64>> m_stalls;
     qint64 m_deliveredUnreported = 0;
     bool m_flushScheduled = false;
     bool m_shuttingDown = false;
