@@ -31,12 +31,6 @@ end
 return #KEYS
 )lua";
 
-const RedisScript &claimScript()
-{
-    static const RedisScript script{QByteArray(ClaimLua)};
-    return script;
-}
-
 QByteArray ttlArg(std::chrono::milliseconds ttl)
 {
     return QByteArray::number(std::max<qint64>(0, ttl.count()));
@@ -51,7 +45,7 @@ RedisClaims::RedisClaims(RedisConnection &redis, QByteArray prefix)
 
 QList<const RedisScript *> RedisClaims::scripts()
 {
-    return {&claimScript()};
+    return {&redisScript<ClaimLua>()};
 }
 
 QByteArray RedisClaims::key(const QString &clientId) const
@@ -64,7 +58,7 @@ Result<bool, StoreError> RedisClaims::claim(const QString &clientId, const QStri
 {
     // A TTL of 0 would make SET fail: a claim lasts at least as long as it takes to be renewed.
     const auto reply = m_redis.eval(
-        claimScript(), {key(clientId)},
+        redisScript<ClaimLua>(), {key(clientId)},
         {userId.toUtf8(), ttlArg(std::max(ttl, std::chrono::milliseconds(1))), replacing.toUtf8()});
     using R = Result<bool, StoreError>;
     if (!reply)

@@ -64,6 +64,19 @@ private:
     QByteArray m_sha1;
 };
 
+// The script made of these sources, joined in order: one object per combination, built on first use. Each
+// source is a constexpr char array (what a template argument can name).
+template<const char *...Sources>
+const RedisScript &redisScript()
+{
+    static const RedisScript script{[] {
+        QByteArray source;
+        (source.append(Sources), ...);
+        return source;
+    }()};
+    return script;
+}
+
 struct RedisTimeouts
 {
     std::chrono::milliseconds connect{2000};

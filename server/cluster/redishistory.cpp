@@ -21,7 +21,7 @@ namespace {
 using Error = StoreError;
 
 // Shared by the scripts that delete: retention as Store applies it, over every key a message has.
-constexpr const char *RetentionLua = R"lua(
+constexpr char RetentionLua[] = R"lua(
 -- Deletes a channel's messages with id <= upTo (a decimal string) from every key that holds them, and keeps
 -- the highest such point: covers() and replay() must know that history before it is gone.
 local function removeUpTo(msgs, times, unread, meta, ids, upTo)
@@ -73,7 +73,7 @@ end
 // KEYS: seq, msgs, times, unread, meta, ids, channels, the publish's own key (see below).
 // ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, floor, then a
 // record write (RedisRecords::writeArgs) or ''.
-constexpr const char *AppendLua = R"lua(
+constexpr char AppendLua[] = R"lua(
 -- INCR, store and PUBLISH in one script: Redis runs one script at a time, so every node receives the bus
 -- messages in id order, and a client that resumes on another node from the last id it saw misses nothing.
 -- A model record changes in the same script as its event takes its id: a list read with the sequence
@@ -122,7 +122,7 @@ return n
 // Returns the sequence, the highest pruned point of the channels, then at most `fetch` messages, newest
 // first: all read in one go, so "from the future" and "recovered" are judged on the same state. From the
 // future (since beyond the sequence) the ids are another history's: no messages, they could not be matched.
-constexpr const char *ReplayLua = R"lua(
+constexpr char ReplayLua[] = R"lua(
 local since, fetch = ARGV[1], tonumber(ARGV[2])
 local seq = redis.call('GET', KEYS[1]) or '0'
 if tonumber(since) > tonumber(seq) then
@@ -160,7 +160,7 @@ return out
 // replay() without the messages. KEYS and the first ARGV as ReplayLua's, then the limit. Returns the
 // sequence, the highest pruned_up_to, how many there are (at most the limit) and the id the replay starts
 // after.
-constexpr const char *PlanLua = R"lua(
+constexpr char PlanLua[] = R"lua(
 local since, limit = ARGV[1], tonumber(ARGV[2])
 local seq = redis.call('GET', KEYS[1]) or '0'
 if tonumber(since) > tonumber(seq) then
@@ -186,7 +186,7 @@ return {seq, pruned, #ids, since}
 
 // One page of a paced replay. KEYS: msgs of each channel. ARGV: after (exclusive), at most this many.
 // Returns the stored members, oldest first.
-constexpr const char *PageLua = R"lua(
+constexpr char PageLua[] = R"lua(
 local after, max = ARGV[1], tonumber(ARGV[2])
 local lists, pos = {}, {}
 for i = 1, #KEYS do
@@ -213,7 +213,7 @@ return out
 
 // KEYS: msgs, unread. ARGV: 'f' (oldest after the bound) or 'b' (newest before it), bound, count, user queue.
 // Returns message, read flag, message, read flag, … in the order of the query.
-constexpr const char *HistoryLua = R"lua(
+constexpr char HistoryLua[] = R"lua(
 local list
 if ARGV[1] == 'f' then
   list = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf', 'LIMIT', 0, ARGV[3])
@@ -234,7 +234,7 @@ return out
 
 // KEYS: channels. ARGV: prefix. Returns name, count, last id, last timestamp ms of each channel with
 // messages.
-constexpr const char *ChannelsLua = R"lua(
+constexpr char ChannelsLua[] = R"lua(
 local out = {}
 for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
   local msgs = ARGV[1] .. 'msgs:' .. name
@@ -253,7 +253,7 @@ return out
 
 // ARGV: prefix, then channel names. The same as ChannelsLua for just these channels (a page of
 // /api/channels).
-constexpr const char *ChannelStatsLua = R"lua(
+constexpr char ChannelStatsLua[] = R"lua(
 local out = {}
 for i = 2, #ARGV do
   local name = ARGV[i]
@@ -272,7 +272,7 @@ return out
 )lua";
 
 // KEYS: ids, then msgs, times, unread, meta of each channel. ARGV: maxCount and cutoff of each channel.
-constexpr const char *PruneLua = R"lua(
+constexpr char PruneLua[] = R"lua(
 local deleted = 0
 for i = 0, (#KEYS - 1) / 4 - 1 do
   local k = 2 + 4 * i
@@ -283,7 +283,7 @@ return deleted
 )lua";
 
 // KEYS: seq. ARGV: at least.
-constexpr const char *RaiseLua = R"lua(
+constexpr char RaiseLua[] = R"lua(
 local current = redis.call('GET', KEYS[1])
 if not current or tonumber(current) < tonumber(ARGV[1]) then
   redis.call('SET', KEYS[1], ARGV[1])
@@ -295,46 +295,6 @@ return 0
 const RedisScript &appendScript()
 {
     static const RedisScript script(QByteArray(RetentionLua) + RedisRecords::lua() + AppendLua);
-    return script;
-}
-const RedisScript &replayScript()
-{
-    static const RedisScript script{QByteArray(ReplayLua)};
-    return script;
-}
-const RedisScript &planScript()
-{
-    static const RedisScript script{QByteArray(PlanLua)};
-    return script;
-}
-const RedisScript &pageScript()
-{
-    static const RedisScript script{QByteArray(PageLua)};
-    return script;
-}
-const RedisScript &historyScript()
-{
-    static const RedisScript script{QByteArray(HistoryLua)};
-    return script;
-}
-const RedisScript &channelsScript()
-{
-    static const RedisScript script{QByteArray(ChannelsLua)};
-    return script;
-}
-const RedisScript &channelStatsScript()
-{
-    static const RedisScript script{QByteArray(ChannelStatsLua)};
-    return script;
-}
-const RedisScript &pruneScript()
-{
-    static const RedisScript script(QByteArray(RetentionLua) + PruneLua);
-    return script;
-}
-const RedisScript &raiseScript()
-{
-    static const RedisScript script{QByteArray(RaiseLua)};
     return script;
 }
 
@@ -398,9 +358,15 @@ bool RedisHistory::open()
     };
     if (auto ok = m_redis.open(); !ok)
         return fail(ok.error());
-    QList<const RedisScript *> scripts{&appendScript(),   &replayScript(), &historyScript(),
-                                       &channelsScript(), &pruneScript(),  &raiseScript(),
-                                       &planScript(),     &pageScript(),   &channelStatsScript()};
+    QList<const RedisScript *> scripts{&appendScript(),
+                                       &redisScript<ReplayLua>(),
+                                       &redisScript<HistoryLua>(),
+                                       &redisScript<ChannelsLua>(),
+                                       &redisScript<RetentionLua, PruneLua>(),
+                                       &redisScript<RaiseLua>(),
+                                       &redisScript<PlanLua>(),
+                                       &redisScript<PageLua>(),
+                                       &redisScript<ChannelStatsLua>()};
     scripts += RedisRecords::scripts();
     scripts += RedisClaims::scripts();
     for (const RedisScript *script : std::as_const(scripts)) {
@@ -548,7 +514,7 @@ Result<qint64, StoreError> RedisHistory::lastId()
 Result<bool, StoreError> RedisHistory::raiseSequence(qint64 atLeast)
 {
     using R = Result<bool, StoreError>;
-    auto reply = m_redis.eval(raiseScript(), {key("seq")}, {QByteArray::number(atLeast)});
+    auto reply = m_redis.eval(redisScript<RaiseLua>(), {key("seq")}, {QByteArray::number(atLeast)});
     if (!reply)
         return R::failure(reply.error());
     return redisInteger(reply->get()).value_or(0) == 1;
@@ -565,8 +531,8 @@ Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qin
     QByteArrayList keys{key("seq")};
     for (const QString &c : std::as_const(names))
         keys << key("msgs:", c) << key("chan:", c);
-    auto reply =
-        m_redis.eval(replayScript(), keys, {QByteArray::number(since), QByteArray::number(limit.fetch())});
+    auto reply = m_redis.eval(redisScript<ReplayLua>(), keys,
+                              {QByteArray::number(since), QByteArray::number(limit.fetch())});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -604,7 +570,8 @@ Result<Replay, StoreError> RedisHistory::planReplay(const QStringList &channels,
     QByteArrayList keys{key("seq")};
     for (const QString &c : std::as_const(names))
         keys << key("msgs:", c) << key("chan:", c);
-    auto reply = m_redis.eval(planScript(), keys, {QByteArray::number(since), QByteArray::number(limit)});
+    auto reply =
+        m_redis.eval(redisScript<PlanLua>(), keys, {QByteArray::number(since), QByteArray::number(limit)});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -641,8 +608,8 @@ Result<StoredPage, StoreError> RedisHistory::replayPage(const QStringList &chann
     QByteArrayList keys;
     for (const QString &c : std::as_const(names))
         keys << key("msgs:", c);
-    auto reply =
-        m_redis.eval(pageScript(), keys, {QByteArray::number(after), QByteArray::number(limit.fetch())});
+    auto reply = m_redis.eval(redisScript<PageLua>(), keys,
+                              {QByteArray::number(after), QByteArray::number(limit.fetch())});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -672,7 +639,7 @@ Result<StoredPage, StoreError> RedisHistory::history(const QString &channel, qin
     else if (before > 0)
         bound = QByteArray("(") + QByteArray::number(before);
     auto reply = m_redis.eval(
-        historyScript(), {key("msgs:", channel), key("unread:", channel)},
+        redisScript<HistoryLua>(), {key("msgs:", channel), key("unread:", channel)},
         {forward ? "f" : "b", bound, QByteArray::number(rows.fetch()), isUserChannel(channel) ? "1" : "0"});
     if (!reply)
         return R::failure(reply.error());
@@ -759,7 +726,7 @@ Result<qint64, StoreError> RedisHistory::markAllRead(const QString &channel)
 Result<QList<StoredChannel>, StoreError> RedisHistory::channels()
 {
     using R = Result<QList<StoredChannel>, StoreError>;
-    auto reply = m_redis.eval(channelsScript(), {key("channels")}, {m_prefix});
+    auto reply = m_redis.eval(redisScript<ChannelsLua>(), {key("channels")}, {m_prefix});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -805,7 +772,7 @@ Result<QList<StoredChannel>, StoreError> RedisHistory::channels(const QString &a
         for (qsizetype i = next; i < next + take; ++i)
             args.append(names.at(i).toUtf8());
         next += take;
-        auto reply = m_redis.eval(channelStatsScript(), {}, args);
+        auto reply = m_redis.eval(redisScript<ChannelStatsLua>(), {}, args);
         if (!reply)
             return R::failure(reply.error());
         const redisReply *r = reply->get();
@@ -858,7 +825,7 @@ Result<qint64, StoreError> RedisHistory::prune()
                  << (rule.maxAge.count() > 0 ? QByteArray::number(now - qint64(rule.maxAge.count()) * 1000)
                                              : QByteArray());
         }
-        auto reply = m_redis.eval(pruneScript(), keys, args);
+        auto reply = m_redis.eval(redisScript<RetentionLua, PruneLua>(), keys, args);
         if (!reply)
             return R::failure(reply.error());
         deleted += redisInteger(reply->get()).value_or(0);

@@ -21,7 +21,7 @@ namespace {
 using Error = StoreError;
 
 // Shared by every script here and by RedisHistory's append script.
-constexpr const char *RecordLua = R"lua(
+constexpr char RecordLua[] = R"lua(
 -- A field's value as the index keys spell it: typed, so 1 and "1" differ (as in SQLite), and lower-cased
 -- when folded (string.lower: ASCII letters only, as SQLite's lower()). nil for null, absent, arrays and
 -- objects: not indexed, and equal to nothing.
@@ -107,7 +107,7 @@ end
 )lua";
 
 // ARGV: a record write (planRecord).
-constexpr const char *WriteLua = R"lua(
+constexpr char WriteLua[] = R"lua(
 local plan, why = planRecord(ARGV, 1)
 if not plan then
   return redis.error_reply(why)
@@ -119,7 +119,7 @@ return 1
 // ARGV: prefix, model, offset, limit (negative: no limit), and with a filter: its field, its value as JSON
 // ("[v]"), '1' if the field has an index. Returns the message sequence, then the records' JSON, oldest first:
 // read in one go, so the list is exactly the state after that id.
-constexpr const char *ListLua = R"lua(
+constexpr char ListLua[] = R"lua(
 local prefix, model = ARGV[1], ARGV[2]
 local offset, limit = tonumber(ARGV[3]), tonumber(ARGV[4])
 local out = {redis.call('GET', prefix .. 'seq') or '0'}
@@ -174,7 +174,7 @@ return out
 
 // ARGV: prefix, model, field, '1' to fold case, the value as JSON ("[v]"), the id left out ('0': none), '1'
 // if the field has an index with that folding.
-constexpr const char *CountLua = R"lua(
+constexpr char CountLua[] = R"lua(
 local prefix, model, field, fold, except = ARGV[1], ARGV[2], ARGV[3], ARGV[4] == '1', ARGV[6]
 local want = indexValue(cjson.decode(ARGV[5])[1], fold)
 if not want then
@@ -200,33 +200,12 @@ return n
 
 // KEYS: the lock. ARGV: the token. Deletes the lock only while it is this holder's: one whose lease ran out
 // must not release its successor's.
-constexpr const char *UnlockLua = R"lua(
+constexpr char UnlockLua[] = R"lua(
 if redis.call('GET', KEYS[1]) == ARGV[1] then
   return redis.call('DEL', KEYS[1])
 end
 return 0
 )lua";
-
-const RedisScript &writeScript()
-{
-    static const RedisScript script(QByteArray(RecordLua) + WriteLua);
-    return script;
-}
-const RedisScript &listScript()
-{
-    static const RedisScript script(QByteArray(RecordLua) + ListLua);
-    return script;
-}
-const RedisScript &countScript()
-{
-    static const RedisScript script(QByteArray(RecordLua) + CountLua);
-    return script;
-}
-const RedisScript &unlockScript()
-{
-    static const RedisScript script{QByteArray(UnlockLua)};
-    return script;
-}
 
 // A value as a script reads it: JSON, in an array so that any value (a bare string, null) is a document.
 QByteArray valueArgument(const QJsonValue &value)
@@ -267,7 +246,8 @@ void RedisRecords::setLockTiming(std::chrono::milliseconds lease, std::chrono::m
 
 QList<const RedisScript *> RedisRecords::scripts()
 {
-    return {&writeScript(), &listScript(), &countScript(), &unlockScript()};
+    return {&redisScript<RecordLua, WriteLua>(), &redisScript<RecordLua, ListLua>(),
+            &redisScript<RecordLua, CountLua>(), &redisScript<UnlockLua>()};
 }
 
 QByteArray RedisRecords::lua()
@@ -319,7 +299,7 @@ Result<qint64, StoreError> RedisRecords::allocateRecordId(const QString &model)
 Result<bool, StoreError> RedisRecords::writeRecord(const RecordWrite &record)
 {
     using R = Result<bool, StoreError>;
-    auto reply = m_redis.eval(writeScript(), {}, writeArgs(record));
+    auto reply = m_redis.eval(redisScript<RecordLua, WriteLua>(), {}, writeArgs(record));
     if (!reply)
         return R::failure(reply.error());
     return true;
@@ -357,7 +337,7 @@ Result<QList<QJsonObject>, StoreError> RedisRecords::recordsAt(qint64 *sequence,
     if (!filterField.isEmpty())
         args << filterField.toUtf8() << valueArgument(filterValue)
              << (indexed(model, filterField, false) ? "1" : "0");
-    auto reply = m_redis.eval(listScript(), {}, args);
+    auto reply = m_redis.eval(redisScript<RecordLua, ListLua>(), {}, args);
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -382,7 +362,7 @@ Result<qint64, StoreError> RedisRecords::countRecords(const QString &model, cons
 {
     using R = Result<qint64, StoreError>;
     auto reply =
-        m_redis.eval(countScript(), {},
+        m_redis.eval(redisScript<RecordLua, CountLua>(), {},
                      {m_prefix, model.toUtf8(), field.toUtf8(), ignoreCase ? "1" : "0", valueArgument(value),
                       QByteArray::number(exceptId), indexed(model, field, ignoreCase) ? "1" : "0"});
     if (!reply)
@@ -429,7 +409,7 @@ Result<RecordLock, StoreError> RedisRecords::lockChanges()
 void RedisRecords::unlock(const QByteArray &token)
 {
     // Best effort: if Redis cannot be told, the lease ends the lock.
-    if (auto reply = m_redis.eval(unlockScript(), {m_prefix + "lock:records"}, {token}); !reply)
+    if (auto reply = m_redis.eval(redisScript<UnlockLua>(), {m_prefix + "lock:records"}, {token}); !reply)
         qCWarning(lcRedis).noquote() << "cannot release the lock on model changes:" << reply.error().message;
 }
 
