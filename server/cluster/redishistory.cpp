@@ -232,21 +232,28 @@ end
 return out
 )lua";
 
-// KEYS: channels. ARGV: prefix. Returns name, count, last id, last timestamp ms of each channel with
-// messages.
-constexpr char ChannelsLua[] = R"lua(
-local out = {}
-for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local msgs = ARGV[1] .. 'msgs:' .. name
+// Appends a channel's name, message count, last id and last timestamp (ms) to `out`, if it has messages: one
+// row of both channel listings below.
+constexpr char ChannelRowLua[] = R"lua(
+local function channelRow(prefix, name, out)
+  local msgs = prefix .. 'msgs:' .. name
   local count = redis.call('ZCARD', msgs)
   if count > 0 then
     local last = redis.call('ZREVRANGE', msgs, 0, 0)
-    local time = redis.call('ZREVRANGE', ARGV[1] .. 'times:' .. name, 0, 0, 'WITHSCORES')
+    local time = redis.call('ZREVRANGE', prefix .. 'times:' .. name, 0, 0, 'WITHSCORES')
     out[#out + 1] = name
     out[#out + 1] = count
     out[#out + 1] = string.match(last[1], '^%d+')
     out[#out + 1] = time[2] or '0'
   end
+end
+)lua";
+
+// KEYS: channels. ARGV: prefix. Returns a row (ChannelRowLua) of each channel with messages.
+constexpr char ChannelsLua[] = R"lua(
+local out = {}
+for _, name in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  channelRow(ARGV[1], name, out)
 end
 return out
 )lua";
@@ -256,17 +263,7 @@ return out
 constexpr char ChannelStatsLua[] = R"lua(
 local out = {}
 for i = 2, #ARGV do
-  local name = ARGV[i]
-  local msgs = ARGV[1] .. 'msgs:' .. name
-  local count = redis.call('ZCARD', msgs)
-  if count > 0 then
-    local last = redis.call('ZREVRANGE', msgs, 0, 0)
-    local time = redis.call('ZREVRANGE', ARGV[1] .. 'times:' .. name, 0, 0, 'WITHSCORES')
-    out[#out + 1] = name
-    out[#out + 1] = count
-    out[#out + 1] = string.match(last[1], '^%d+')
-    out[#out + 1] = time[2] or '0'
-  end
+  channelRow(ARGV[1], ARGV[i], out)
 end
 return out
 )lua";
@@ -361,12 +358,12 @@ bool RedisHistory::open()
     QList<const RedisScript *> scripts{&appendScript(),
                                        &redisScript<ReplayLua>(),
                                        &redisScript<HistoryLua>(),
-                                       &redisScript<ChannelsLua>(),
+                                       &redisScript<ChannelRowLua, ChannelsLua>(),
                                        &redisScript<RetentionLua, PruneLua>(),
                                        &redisScript<RaiseLua>(),
                                        &redisScript<PlanLua>(),
                                        &redisScript<PageLua>(),
-                                       &redisScript<ChannelStatsLua>()};
+                                       &redisScript<ChannelRowLua, ChannelStatsLua>()};
     scripts += RedisRecords::scripts();
     scripts += RedisClaims::scripts();
     for (const RedisScript *script : std::as_const(scripts)) {
@@ -726,7 +723,7 @@ Result<qint64, StoreError> RedisHistory::markAllRead(const QString &channel)
 Result<QList<StoredChannel>, StoreError> RedisHistory::channels()
 {
     using R = Result<QList<StoredChannel>, StoreError>;
-    auto reply = m_redis.eval(redisScript<ChannelsLua>(), {key("channels")}, {m_prefix});
+    auto reply = m_redis.eval(redisScript<ChannelRowLua, ChannelsLua>(), {key("channels")}, {m_prefix});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -772,7 +769,7 @@ Result<QList<StoredChannel>, StoreError> RedisHistory::channels(const QString &a
         for (qsizetype i = next; i < next + take; ++i)
             args.append(names.at(i).toUtf8());
         next += take;
-        auto reply = m_redis.eval(redisScript<ChannelStatsLua>(), {}, args);
+        auto reply = m_redis.eval(redisScript<ChannelRowLua, ChannelStatsLua>(), {}, args);
         if (!reply)
             return R::failure(reply.error());
         const redisReply *r = reply->get();
