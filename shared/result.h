@@ -1,5 +1,6 @@
 #pragma once
 
+#include <type_traits>
 #include <utility>
 #include <variant>
 
@@ -23,6 +24,16 @@ public:
     const T &operator*() const & { return value(); }
     const T *operator->() const { return &value(); }
     const E &error() const { return std::get<1>(m_v); }
+
+    // The value passed through f, or the same error (std::expected::transform).
+    template<class F>
+    auto transform(F &&f) const & -> Result<std::invoke_result_t<F, const T &>, E>
+    {
+        using R = Result<std::invoke_result_t<F, const T &>, E>;
+        if (!hasValue())
+            return R::failure(error());
+        return R(std::forward<F>(f)(value()));
+    }
 
 private:
     template<std::size_t I, class V>

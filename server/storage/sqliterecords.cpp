@@ -75,19 +75,11 @@ Result<RecordLock, StoreError> SqliteRecords::lockChanges()
 
 Result<std::optional<QJsonObject>, StoreError> SqliteRecords::record(const QString &model, qint64 id)
 {
-    using R = Result<std::optional<QJsonObject>, StoreError>;
-    QSqlDatabase db = m_store.connection();
-    if (!db.isOpen())
-        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    QSqlQuery q(db);
-    q.prepare(u"SELECT data FROM records WHERE model = ? AND id = ?"_s);
-    q.addBindValue(model);
-    q.addBindValue(id);
-    if (!q.exec())
-        return R::failure(m_store.errorFrom(q));
-    if (!q.next())
-        return std::optional<QJsonObject>();
-    return std::optional<QJsonObject>(QJsonDocument::fromJson(q.value(0).toByteArray()).object());
+    return m_store.queryValue(u"SELECT data FROM records WHERE model = ? AND id = ?"_s, {model, id})
+        .transform([](const std::optional<QVariant> &data) {
+            return data ? std::optional<QJsonObject>(QJsonDocument::fromJson(data->toByteArray()).object())
+                        : std::nullopt;
+        });
 }
 
 Result<QList<QJsonObject>, StoreError> SqliteRecords::records(const QString &model, int limit, int offset,
@@ -124,23 +116,13 @@ Result<qint64, StoreError> SqliteRecords::countRecords(const QString &model, con
                                                        const QJsonValue &value, bool ignoreCase,
                                                        qint64 exceptId)
 {
-    using R = Result<qint64, StoreError>;
-    QSqlDatabase db = m_store.connection();
-    if (!db.isOpen())
-        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    QSqlQuery q(db);
-    q.prepare(
-        ignoreCase
-            ? u"SELECT COUNT(*) FROM records WHERE model = ? AND id <> ? AND "
-              "lower(json_extract(data, ?)) = lower(?)"_s
-            : u"SELECT COUNT(*) FROM records WHERE model = ? AND id <> ? AND json_extract(data, ?) = ?"_s);
-    q.addBindValue(model);
-    q.addBindValue(exceptId);
-    q.addBindValue(QString(u"$."_s + field));
-    q.addBindValue(value.toVariant());
-    if (!q.exec() || !q.next())
-        return R::failure(m_store.errorFrom(q));
-    return q.value(0).toLongLong();
+    return m_store
+        .queryValue(ignoreCase ? u"SELECT COUNT(*) FROM records WHERE model = ? AND id <> ? AND "
+                                 "lower(json_extract(data, ?)) = lower(?)"_s
+                               : u"SELECT COUNT(*) FROM records WHERE model = ? AND id <> ? AND "
+                                 "json_extract(data, ?) = ?"_s,
+                    {model, exceptId, QString(u"$."_s + field), value.toVariant()})
+        .transform([](const std::optional<QVariant> &count) { return count ? count->toLongLong() : 0; });
 }
 
 } // namespace Herald

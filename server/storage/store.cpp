@@ -614,46 +614,41 @@ Result<StoredPage, StoreError> Store::history(const QString &channel, qint64 sin
     return page;
 }
 
-Result<bool, StoreError> Store::covers(const QString &channel, qint64 since)
+Result<std::optional<QVariant>, StoreError> Store::queryValue(const QString &sql, const QVariantList &values)
 {
-    QSqlDatabase db = connection();
-    if (!db.isOpen())
-        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    QSqlQuery q(db);
-    q.prepare(u"SELECT pruned_up_to FROM channels WHERE name = ?"_s);
-    q.addBindValue(channel);
-    if (!q.exec())
-        return Result<bool, StoreError>::failure(errorFrom(q));
-    return !(q.next() && q.value(0).toLongLong() > since);
-}
-
-Result<qint64, StoreError> Store::unreadCount(const QString &channel)
-{
-    QSqlDatabase db = connection();
-    if (!db.isOpen())
-        return Result<qint64, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    QSqlQuery q(db);
-    q.prepare(u"SELECT COUNT(*) FROM messages WHERE channel = ? AND read_ms IS NULL"_s);
-    q.addBindValue(channel);
-    if (!q.exec() || !q.next())
-        return Result<qint64, StoreError>::failure(errorFrom(q));
-    return q.value(0).toLongLong();
-}
-
-Result<std::optional<QString>, StoreError> Store::channelOf(qint64 id)
-{
-    using R = Result<std::optional<QString>, StoreError>;
+    using R = Result<std::optional<QVariant>, StoreError>;
     QSqlDatabase db = connection();
     if (!db.isOpen())
         return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
     QSqlQuery q(db);
-    q.prepare(u"SELECT channel FROM messages WHERE id = ?"_s);
-    q.addBindValue(id);
+    q.prepare(sql);
+    for (const QVariant &v : values)
+        q.addBindValue(v);
     if (!q.exec())
         return R::failure(errorFrom(q));
-    if (!q.next())
-        return std::optional<QString>();
-    return std::optional<QString>(q.value(0).toString());
+    return q.next() ? std::optional<QVariant>(q.value(0)) : std::nullopt;
+}
+
+Result<bool, StoreError> Store::covers(const QString &channel, qint64 since)
+{
+    return queryValue(u"SELECT pruned_up_to FROM channels WHERE name = ?"_s, {channel})
+        .transform([since](const std::optional<QVariant> &pruned) {
+            return !(pruned && pruned->toLongLong() > since);
+        });
+}
+
+Result<qint64, StoreError> Store::unreadCount(const QString &channel)
+{
+    return queryValue(u"SELECT COUNT(*) FROM messages WHERE channel = ? AND read_ms IS NULL"_s, {channel})
+        .transform([](const std::optional<QVariant> &count) { return count ? count->toLongLong() : 0; });
+}
+
+Result<std::optional<QString>, StoreError> Store::channelOf(qint64 id)
+{
+    return queryValue(u"SELECT channel FROM messages WHERE id = ?"_s, {id})
+        .transform([](const std::optional<QVariant> &channel) {
+            return channel ? std::optional<QString>(channel->toString()) : std::nullopt;
+        });
 }
 
 Result<bool, StoreError> Store::markStoredRead(qint64 id, const QString &channel)
@@ -743,17 +738,10 @@ Result<QList<StoredChannel>, StoreError> Store::channels(const QString &after, i
 
 Result<bool, StoreError> Store::knows(const QString &channel)
 {
-    QSqlDatabase db = connection();
-    if (!db.isOpen())
-        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    QSqlQuery q(db);
-    q.prepare(u"SELECT EXISTS (SELECT 1 FROM messages WHERE channel = ?) OR "
-              "EXISTS (SELECT 1 FROM channels WHERE name = ?)"_s);
-    q.addBindValue(channel);
-    q.addBindValue(channel);
-    if (!q.exec() || !q.next())
-        return Result<bool, StoreError>::failure(errorFrom(q));
-    return q.value(0).toBool();
+    return queryValue(u"SELECT EXISTS (SELECT 1 FROM messages WHERE channel = ?) OR "
+                      "EXISTS (SELECT 1 FROM channels WHERE name = ?)"_s,
+                      {channel, channel})
+        .transform([](const std::optional<QVariant> &known) { return known && known->toBool(); });
 }
 
 Result<qint64, StoreError> Store::prune()

@@ -15,6 +15,7 @@
 #include <QSet>
 #include <QString>
 #include <QStringList>
+#include <QVariant>
 
 #include <optional>
 
@@ -116,6 +117,9 @@ private:
     QSqlDatabase connection(QString *error = nullptr);
     bool openConnection(QSqlDatabase &db, QString *error);
     bool migrate(QSqlDatabase &db);
+    // The first column of a query's first row (nullopt when there is none), on the calling thread's
+    // connection: what the single-value reads (counts, lookups, flags) of Store and SqliteRecords share.
+    Result<std::optional<QVariant>, StoreError> queryValue(const QString &sql, const QVariantList &values);
     StoreError errorFrom(const QSqlQuery &query) const;
     StoreError errorFrom(const QSqlError &error) const;
     // Binds one message to a prepared InsertMessageSql and runs it.
