@@ -118,6 +118,35 @@ redis.call('PUBLISH', ARGV[1], id .. ' ' .. ARGV[2])
 return n
 )lua";
 
+// Appends to `out` the members of sorted WITHSCORES lists (member, score, …), merged in id order, newest
+// first when `descending`, until `max` have been appended: the merge both replay scripts share.
+constexpr char MergeLua[] = R"lua(
+local function mergeLists(lists, out, max, descending)
+  local pos, first = {}, #out
+  for i = 1, #lists do
+    pos[i] = 1
+  end
+  while #out - first < max do
+    local best, bestId = nil, nil
+    for i = 1, #lists do
+      local score = lists[i][pos[i] + 1]
+      if score then
+        local id = tonumber(score)
+        if not best or (descending and id > bestId) or (not descending and id < bestId) then
+          best, bestId = i, id
+        end
+      end
+    end
+    if not best then
+      break
+    end
+    out[#out + 1] = lists[best][pos[best]]
+    pos[best] = pos[best] + 2
+  end
+  return out
+end
+)lua";
+
 // KEYS: seq, then msgs and meta of each channel. ARGV: since, fetch (the replay limit + 1, PageLimit).
 // Returns the sequence, the highest pruned point of the channels, then at most `fetch` messages, newest
 // first: all read in one go, so "from the future" and "recovered" are judged on the same state. From the
@@ -128,33 +157,16 @@ local seq = redis.call('GET', KEYS[1]) or '0'
 if tonumber(since) > tonumber(seq) then
   return {seq, '0'}
 end
-local n = (#KEYS - 1) / 2
-local lists, pos = {}, {}
+local lists = {}
 local pruned = '0'
-for i = 1, n do
+for i = 1, (#KEYS - 1) / 2 do
   lists[i] = redis.call('ZREVRANGEBYSCORE', KEYS[2 * i], '+inf', '(' .. since, 'WITHSCORES', 'LIMIT', 0, fetch)
-  pos[i] = 1
   local p = redis.call('HGET', KEYS[2 * i + 1], 'pruned_up_to')
   if p and tonumber(p) > tonumber(pruned) then
     pruned = p
   end
 end
-local out = {seq, pruned}
-while #out - 2 < fetch do
-  local best, bestId = nil, nil
-  for i = 1, n do
-    local score = lists[i][pos[i] + 1]
-    if score and (not best or tonumber(score) > bestId) then
-      best, bestId = i, tonumber(score)
-    end
-  end
-  if not best then
-    break
-  end
-  out[#out + 1] = lists[best][pos[best]]
-  pos[best] = pos[best] + 2
-end
-return out
+return mergeLists(lists, {seq, pruned}, fetch, true)
 )lua";
 
 // replay() without the messages. KEYS and the first ARGV as ReplayLua's, then the limit. Returns the
@@ -188,27 +200,11 @@ return {seq, pruned, #ids, since}
 // Returns the stored members, oldest first.
 constexpr char PageLua[] = R"lua(
 local after, max = ARGV[1], tonumber(ARGV[2])
-local lists, pos = {}, {}
+local lists = {}
 for i = 1, #KEYS do
   lists[i] = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. after, '+inf', 'WITHSCORES', 'LIMIT', 0, max)
-  pos[i] = 1
 end
-local out = {}
-while #out < max do
-  local best, bestId = nil, nil
-  for i = 1, #KEYS do
-    local score = lists[i][pos[i] + 1]
-    if score and (not best or tonumber(score) < bestId) then
-      best, bestId = i, tonumber(score)
-    end
-  end
-  if not best then
-    break
-  end
-  out[#out + 1] = lists[best][pos[best]]
-  pos[best] = pos[best] + 2
-end
-return out
+return mergeLists(lists, {}, max, false)
 )lua";
 
 // KEYS: msgs, unread. ARGV: 'f' (oldest after the bound) or 'b' (newest before it), bound, count, user queue.
@@ -356,13 +352,13 @@ bool RedisHistory::open()
     if (auto ok = m_redis.open(); !ok)
         return fail(ok.error());
     QList<const RedisScript *> scripts{&appendScript(),
-                                       &redisScript<ReplayLua>(),
+                                       &redisScript<MergeLua, ReplayLua>(),
                                        &redisScript<HistoryLua>(),
                                        &redisScript<ChannelRowLua, ChannelsLua>(),
                                        &redisScript<RetentionLua, PruneLua>(),
                                        &redisScript<RaiseLua>(),
                                        &redisScript<PlanLua>(),
-                                       &redisScript<PageLua>(),
+                                       &redisScript<MergeLua, PageLua>(),
                                        &redisScript<ChannelRowLua, ChannelStatsLua>()};
     scripts += RedisRecords::scripts();
     scripts += RedisClaims::scripts();
@@ -528,7 +524,7 @@ Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qin
     QByteArrayList keys{key("seq")};
     for (const QString &c : std::as_const(names))
         keys << key("msgs:", c) << key("chan:", c);
-    auto reply = m_redis.eval(redisScript<ReplayLua>(), keys,
+    auto reply = m_redis.eval(redisScript<MergeLua, ReplayLua>(), keys,
                               {QByteArray::number(since), QByteArray::number(limit.fetch())});
     if (!reply)
         return R::failure(reply.error());
@@ -605,7 +601,7 @@ Result<StoredPage, StoreError> RedisHistory::replayPage(const QStringList &chann
     QByteArrayList keys;
     for (const QString &c : std::as_const(names))
         keys << key("msgs:", c);
-    auto reply = m_redis.eval(redisScript<PageLua>(), keys,
+    auto reply = m_redis.eval(redisScript<MergeLua, PageLua>(), keys,
                               {QByteArray::number(after), QByteArray::number(limit.fetch())});
     if (!reply)
         return R::failure(reply.error());
