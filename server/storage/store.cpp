@@ -324,19 +324,28 @@ RetentionRule Store::retentionFor(const QString &channel) const
     return retentionRuleFor(m_config, channel);
 }
 
-Result<bool, StoreError> Store::reserveIds(qint64 upTo)
+Result<qint64, StoreError> Store::execute(const QString &sql, const QVariantList &values)
 {
+    using R = Result<qint64, StoreError>;
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())
-        return Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s});
+        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
     QSqlQuery q(db);
-    q.prepare(u"INSERT INTO meta (key, value) VALUES ('seq_reserved', ?) "
-              "ON CONFLICT (key) DO UPDATE SET value = excluded.value"_s);
-    q.addBindValue(QString::number(upTo));
+    q.prepare(sql);
+    for (const QVariant &v : values)
+        q.addBindValue(v);
     if (!q.exec())
-        return Result<bool, StoreError>::failure(errorFrom(q));
-    return true;
+        return R::failure(errorFrom(q));
+    return qint64(q.numRowsAffected());
+}
+
+Result<bool, StoreError> Store::reserveIds(qint64 upTo)
+{
+    return execute(u"INSERT INTO meta (key, value) VALUES ('seq_reserved', ?) "
+                   "ON CONFLICT (key) DO UPDATE SET value = excluded.value"_s,
+                   {QString::number(upTo)})
+        .transform([](qint64) { return true; });
 }
 
 Result<bool, StoreError> Store::insert(const Message &message, const QByteArray &json,
@@ -654,36 +663,17 @@ Result<std::optional<QString>, StoreError> Store::channelOf(qint64 id)
 Result<bool, StoreError> Store::markStoredRead(qint64 id, const QString &channel)
 {
     Q_UNUSED(channel); // the row is found by its id
-    using R = Result<bool, StoreError>;
-    QMutexLocker lock(&m_writeMutex);
-    QSqlDatabase db = connection();
-    if (!db.isOpen())
-        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    QSqlQuery u(db);
-    u.prepare(u"UPDATE messages SET read_ms = COALESCE(read_ms, ?) WHERE id = ?"_s);
-    u.addBindValue(QDateTime::currentMSecsSinceEpoch());
-    u.addBindValue(id);
-    if (!u.exec())
-        return R::failure(errorFrom(u));
-    return true;
+    return execute(u"UPDATE messages SET read_ms = COALESCE(read_ms, ?) WHERE id = ?"_s,
+                   {QDateTime::currentMSecsSinceEpoch(), id})
+        .transform([](qint64) { return true; });
 }
 
 Result<qint64, StoreError> Store::markAllRead(const QString &channel)
 {
-    using R = Result<qint64, StoreError>;
     if (!isUserChannel(channel))
         return qint64(0); // read state belongs to user queues only
-    QMutexLocker lock(&m_writeMutex);
-    QSqlDatabase db = connection();
-    if (!db.isOpen())
-        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    QSqlQuery q(db);
-    q.prepare(u"UPDATE messages SET read_ms = ? WHERE channel = ? AND read_ms IS NULL"_s);
-    q.addBindValue(QDateTime::currentMSecsSinceEpoch());
-    q.addBindValue(channel);
-    if (!q.exec())
-        return R::failure(errorFrom(q));
-    return qint64(q.numRowsAffected());
+    return execute(u"UPDATE messages SET read_ms = ? WHERE channel = ? AND read_ms IS NULL"_s,
+                   {QDateTime::currentMSecsSinceEpoch(), channel});
 }
 
 namespace {

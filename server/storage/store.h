@@ -120,6 +120,8 @@ private:
     // The first column of a query's first row (nullopt when there is none), on the calling thread's
     // connection: what the single-value reads (counts, lookups, flags) of Store and SqliteRecords share.
     Result<std::optional<QVariant>, StoreError> queryValue(const QString &sql, const QVariantList &values);
+    // One statement under the write lock; returns the rows it changed.
+    Result<qint64, StoreError> execute(const QString &sql, const QVariantList &values);
     StoreError errorFrom(const QSqlQuery &query) const;
     StoreError errorFrom(const QSqlError &error) const;
     // Binds one message to a prepared InsertMessageSql and runs it.
