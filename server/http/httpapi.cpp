@@ -122,14 +122,15 @@ void HttpApi::registerRoutes()
     addRoute(u"/api/stats"_s, Get, [this](const RestRequest &r) { return stats(r); });
     addRoute(u"/healthz"_s, Get, [this](const RestRequest &) { return health(); });
     addRoute(u"/metrics"_s, Get, [this](const RestRequest &r) { return metrics(r); });
-    addRoute(u"/api/publish"_s, Post, [this](const RestRequest &r) { return publish(r); });
+    // One-shot requests: their publishes commit at once, nothing holds the answer.
+    addRoute(u"/api/publish"_s, Post, [this](const RestRequest &r) { return publish(r, nullptr); });
     addRoute(u"/api/notifications"_s, Get, [this](const RestRequest &r) { return notifications(r); });
     addRoute(u"/api/notifications/read-all"_s, Post, [this](const RestRequest &r) { return markAllRead(r); });
     addRoute(u"/api/notifications/<arg>/read"_s, Post,
              [this](const QString &id, const RestRequest &r) { return markRead(id, r); });
     addRoute(u"/api/channels"_s, Get, [this](const RestRequest &r) { return channels(r); });
     addRoute(u"/api/channels/<arg>/events"_s, Post, [this](const QString &channel, const RestRequest &r) {
-        return publishChannelEvent(channel, r);
+        return publishChannelEvent(channel, r, nullptr);
     });
     addRoute(u"/api/broadcast"_s, Post, [this](const RestRequest &r) { return broadcast(r); });
     addRoute(u"/api/channels/<arg>/history"_s, Get,
@@ -221,15 +222,16 @@ HttpApi::HotRoute HttpApi::hotRoute(const HttpRequestHead &head)
     return {};
 }
 
-RestResponse HttpApi::serveHot(const HotRoute &route, const RestRequest &request)
+RestResponse HttpApi::serveHot(const HotRoute &route, const RestRequest &request,
+                               const PublishOptions &options)
 {
     RestResponse response;
     switch (route.kind) {
     case HotRoute::Kind::Publish:
-        response = publish(request);
+        response = publish(request, &options);
         break;
     case HotRoute::Kind::ChannelEvent:
-        response = publishChannelEvent(route.channel, request);
+        response = publishChannelEvent(route.channel, request, &options);
         break;
     case HotRoute::Kind::Health:
         response = health();
@@ -612,7 +614,8 @@ RestResponse HttpApi::history(const QString &channel, const RestRequest &request
     return withRecovered(std::move(o), channel, paging.since);
 }
 
-RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequest &request)
+RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequest &request,
+                                          const PublishOptions *options)
 {
     // Seed 004's broadcast_custom("user_login", {...}): {"type":"user_login","channel":…,"data":…}, with
     // "model" on a model channel like its created/updated/deleted events.
@@ -641,7 +644,7 @@ RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequ
     m.sender = who.senderFor(clientId, m.sender);
     if (m_hub->isModelChannel(channel))
         m.extra.insert("model"_L1, channel);
-    const PublishResult id = m_hub->publish(std::move(m), clientId);
+    const PublishResult id = m_hub->publish(std::move(m), clientId, nullptr, options);
     if (!id)
         return restStoreError(id.error());
     return restJson(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel}}, 202);
@@ -670,7 +673,7 @@ RestResponse HttpApi::broadcast(const RestRequest &request)
     return restJson(QJsonObject{{"id"_L1, *id}, {"channel"_L1, Channels::Broadcast.toString()}}, 202);
 }
 
-RestResponse HttpApi::publish(const RestRequest &request)
+RestResponse HttpApi::publish(const RestRequest &request, const PublishOptions *options)
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
@@ -692,7 +695,7 @@ RestResponse HttpApi::publish(const RestRequest &request)
     m.channel = channel.toString();
     const QString exclude = QString::fromUtf8(request.header("x-client-id"));
     m.sender = who.senderFor(exclude, m.sender);
-    const PublishResult id = m_hub->publish(std::move(m), exclude);
+    const PublishResult id = m_hub->publish(std::move(m), exclude, nullptr, options);
     if (!id)
         return restStoreError(id.error());
     return restJson(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel.toString()}}, 202);

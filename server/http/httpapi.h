@@ -20,6 +20,7 @@ namespace Herald {
 
 class Hub;
 struct HttpRequestHead;
+struct PublishOptions;
 struct StoreError;
 struct StoredPage;
 
@@ -50,8 +51,9 @@ public:
     // QHttpServer might read differently stays with it, and the answer cannot depend on which way a request
     // went.
     static HotRoute hotRoute(const HttpRequestHead &head);
-    // The route's handler, then what answer() adds (CORS), counted in /metrics.
-    RestResponse serveHot(const HotRoute &route, const RestRequest &request);
+    // The route's handler, then what answer() adds (CORS), counted in /metrics. A publish goes to the hub
+    // with `options`: the keep-alive connection's watch and group commit.
+    RestResponse serveHot(const HotRoute &route, const RestRequest &request, const PublishOptions &options);
 
     // How every QHttpServer route answers (the model routes too): counted in /metrics, CORS, the connection
     // closed after it, and for HEAD the head alone. The one place a handler's RestResponse becomes
@@ -85,13 +87,15 @@ private:
     RestResponse stats(const RestRequest &request) const;
     RestResponse health() const;
     RestResponse metrics(const RestRequest &request) const;
-    RestResponse publish(const RestRequest &request);
+    // `options`: how Hub::publish commits and whom it tells (nullptr: at once, nobody waits).
+    RestResponse publish(const RestRequest &request, const PublishOptions *options);
     RestResponse notifications(const RestRequest &request);
     RestResponse markRead(const QString &idText, const RestRequest &request);
     RestResponse markAllRead(const RestRequest &request);
     RestResponse channels(const RestRequest &request) const;
     RestResponse history(const QString &channel, const RestRequest &request);
-    RestResponse publishChannelEvent(const QString &channel, const RestRequest &request);
+    RestResponse publishChannelEvent(const QString &channel, const RestRequest &request,
+                                     const PublishOptions *options);
     RestResponse broadcast(const RestRequest &request);
     RestResponse staticFile(const QString &resourcePath) const;
 
