@@ -44,9 +44,10 @@ RequestHandler::KeepAliveRoute RequestRouter::keepAliveRoute(const HttpRequestHe
     return {int(hot.kind), std::move(hot.channel)};
 }
 
-RestResponse RequestRouter::serveKeepAlive(const KeepAliveRoute &route, const RestRequest &request)
+RestResponse RequestRouter::serveKeepAlive(const KeepAliveRoute &route, const RestRequest &request,
+                                           const PublishOptions &options)
 {
-    return m_api->serveHot({HttpApi::HotRoute::Kind(route.id), route.argument}, request);
+    return m_api->serveHot({HttpApi::HotRoute::Kind(route.id), route.argument}, request, options);
 }
 
 RestResponse RequestRouter::storeFailure(const StoreError &error) const

@@ -24,7 +24,8 @@ public:
 
     bool isSessionRequest(const HttpRequestHead &head) const override;
     KeepAliveRoute keepAliveRoute(const HttpRequestHead &head) const override;
-    RestResponse serveKeepAlive(const KeepAliveRoute &route, const RestRequest &request) override;
+    RestResponse serveKeepAlive(const KeepAliveRoute &route, const RestRequest &request,
+                                const PublishOptions &options) override;
     RestResponse storeFailure(const StoreError &error) const override;
     bool startSession(QTcpSocket *socket, const HttpRequestHead &head) override;
     void serveOneShot(QTcpSocket *socket) override;

@@ -67,7 +67,7 @@ void HttpApi::addRoute(const QString &rule, bool get, Handler handler)
     m_routes.append({rule, get ? "GET, HEAD" : "POST"});
     m_server->route(rule, get ? Method::Get | Method::Head : Method::Post,
                     [this, handler](const QHttpServerRequest &request, QHttpServerResponder &&responder) {
-                        answer(handler(request), request, std::move(responder));
+                        answer(handler(restRequest(request)), request, std::move(responder));
                     });
 }
 
@@ -78,7 +78,7 @@ void HttpApi::addRoute(const QString &rule, bool get, ArgHandler handler)
     m_server->route(rule, get ? Method::Get | Method::Head : Method::Post,
                     [this, handler](const QString &arg, const QHttpServerRequest &request,
                                     QHttpServerResponder &&responder) {
-                        answer(handler(arg, request), request, std::move(responder));
+                        answer(handler(arg, restRequest(request)), request, std::move(responder));
                     });
 }
 
@@ -99,45 +99,42 @@ QByteArray HttpApi::allowedMethods(const QString &path) const
     return {};
 }
 
-void HttpApi::answer(QHttpServerResponse &&response, const QHttpServerRequest &request,
+void HttpApi::answer(RestResponse &&response, const QHttpServerRequest &request,
                      QHttpServerResponder &&responder) const
 {
     Metrics::add(m_hub->metrics().httpRequests);
-    applyCors(response, request);
+    for (const auto &[name, value] : corsHeaders(request.value("Origin")))
+        response.setHeader(name, value);
     // One request per connection here: the worker reads every request head itself, so that a reused
     // connection cannot carry an SSE stream (browsers reuse idle ones for EventSource) or a body past the
     // size and smuggling checks to QHttpServer, which would buffer any of them. The hot routes keep their
     // connections alive: the worker serves those itself (serveHot), and sees the next head first.
     response.setHeader("Connection", "close");
-    writeResponse(std::move(response), request, std::move(responder));
+    writeResponse(response, request, std::move(responder));
 }
 
 void HttpApi::registerRoutes()
 {
     constexpr bool Get = true;
     constexpr bool Post = false;
-    addRoute(u"/"_s, Get, [this](const QHttpServerRequest &) { return staticFile(u":/web/index.html"_s); });
-    addRoute(u"/ws/stats"_s, Get, [this](const QHttpServerRequest &r) { return stats(r); });
-    addRoute(u"/api/stats"_s, Get, [this](const QHttpServerRequest &r) { return stats(r); });
-    addRoute(u"/healthz"_s, Get,
-             [this](const QHttpServerRequest &) { return toHttpServerResponse(health()); });
-    addRoute(u"/metrics"_s, Get, [this](const QHttpServerRequest &r) { return metrics(r); });
-    addRoute(u"/api/publish"_s, Post, [this](const QHttpServerRequest &request) {
-        return toHttpServerResponse(publish(restRequest(request)));
-    });
-    addRoute(u"/api/notifications"_s, Get, [this](const QHttpServerRequest &r) { return notifications(r); });
-    addRoute(u"/api/notifications/read-all"_s, Post,
-             [this](const QHttpServerRequest &r) { return markAllRead(r); });
+    addRoute(u"/"_s, Get, [this](const RestRequest &) { return staticFile(u":/web/index.html"_s); });
+    addRoute(u"/ws/stats"_s, Get, [this](const RestRequest &r) { return stats(r); });
+    addRoute(u"/api/stats"_s, Get, [this](const RestRequest &r) { return stats(r); });
+    addRoute(u"/healthz"_s, Get, [this](const RestRequest &) { return health(); });
+    addRoute(u"/metrics"_s, Get, [this](const RestRequest &r) { return metrics(r); });
+    // One-shot requests: their publishes commit at once, nothing holds the answer.
+    addRoute(u"/api/publish"_s, Post, [this](const RestRequest &r) { return publish(r, nullptr); });
+    addRoute(u"/api/notifications"_s, Get, [this](const RestRequest &r) { return notifications(r); });
+    addRoute(u"/api/notifications/read-all"_s, Post, [this](const RestRequest &r) { return markAllRead(r); });
     addRoute(u"/api/notifications/<arg>/read"_s, Post,
-             [this](const QString &id, const QHttpServerRequest &r) { return markRead(id, r); });
-    addRoute(u"/api/channels"_s, Get, [this](const QHttpServerRequest &r) { return channels(r); });
-    addRoute(u"/api/channels/<arg>/events"_s, Post,
-             [this](const QString &channel, const QHttpServerRequest &request) {
-                 return toHttpServerResponse(publishChannelEvent(channel, restRequest(request)));
-             });
-    addRoute(u"/api/broadcast"_s, Post, [this](const QHttpServerRequest &r) { return broadcast(r); });
+             [this](const QString &id, const RestRequest &r) { return markRead(id, r); });
+    addRoute(u"/api/channels"_s, Get, [this](const RestRequest &r) { return channels(r); });
+    addRoute(u"/api/channels/<arg>/events"_s, Post, [this](const QString &channel, const RestRequest &r) {
+        return publishChannelEvent(channel, r, nullptr);
+    });
+    addRoute(u"/api/broadcast"_s, Post, [this](const RestRequest &r) { return broadcast(r); });
     addRoute(u"/api/channels/<arg>/history"_s, Get,
-             [this](const QString &channel, const QHttpServerRequest &r) { return history(channel, r); });
+             [this](const QString &channel, const RestRequest &r) { return history(channel, r); });
     // WebSocket upgrades and event streams are the worker's sessions, GET only: noted here so that another
     // method on them is a 405 too. A HEAD cannot open a stream, so it is one of those (Allow: GET).
     for (const QString &rule : {u"/ws"_s, u"/ws/<arg>"_s, u"/events"_s, u"/events/<arg>"_s})
@@ -150,7 +147,7 @@ void HttpApi::registerRoutes()
         const QString path = request.url().path();
         if (request.method() == QHttpServerRequest::Method::Options) {
             // CORS preflight for the REST API: a page on an allowed origin may send JSON and a bearer token.
-            QHttpServerResponse r(QHttpServerResponse::StatusCode::NoContent);
+            RestResponse r = restNoContent();
             r.setHeader("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
             r.setHeader("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Client-Id");
             r.setHeader("Access-Control-Max-Age", "600");
@@ -162,9 +159,9 @@ void HttpApi::registerRoutes()
         if (path.startsWith(u"/static/"_s) && !path.contains(u".."_s)) {
             const QString resource = u":/web"_s + path;
             if (QFileInfo(resource).isFile()) {
-                QHttpServerResponse r = read ? staticFile(resource)
-                                             : errorResponse(405, ErrorCode::MethodNotAllowed,
-                                                             u"%1 is read with GET or HEAD"_s.arg(path));
+                RestResponse r = read ? staticFile(resource)
+                                      : restError(405, ErrorCode::MethodNotAllowed,
+                                                  u"%1 is read with GET or HEAD"_s.arg(path));
                 if (!read)
                     r.setHeader("Allow", "GET, HEAD");
                 answer(std::move(r), request, std::move(responder));
@@ -176,14 +173,14 @@ void HttpApi::registerRoutes()
             !allow.isEmpty() &&
             !(request.method() == QHttpServerRequest::Method::Get && allow.startsWith("GET"))) {
             // RFC 9110 15.5.6: the resource exists, not with this method; Allow says which it has.
-            QHttpServerResponse r =
-                errorResponse(405, ErrorCode::MethodNotAllowed,
-                              u"method not allowed: %1 answers %2"_s.arg(path, QString::fromLatin1(allow)));
+            RestResponse r =
+                restError(405, ErrorCode::MethodNotAllowed,
+                          u"method not allowed: %1 answers %2"_s.arg(path, QString::fromLatin1(allow)));
             r.setHeader("Allow", allow);
             answer(std::move(r), request, std::move(responder));
             return;
         }
-        answer(errorResponse(404, ErrorCode::NotFound, u"no route for %1"_s.arg(path)), request,
+        answer(restError(404, ErrorCode::NotFound, u"no route for %1"_s.arg(path)), request,
                std::move(responder));
     });
 }
@@ -225,15 +222,16 @@ HttpApi::HotRoute HttpApi::hotRoute(const HttpRequestHead &head)
     return {};
 }
 
-RestResponse HttpApi::serveHot(const HotRoute &route, const RestRequest &request)
+RestResponse HttpApi::serveHot(const HotRoute &route, const RestRequest &request,
+                               const PublishOptions &options)
 {
     RestResponse response;
     switch (route.kind) {
     case HotRoute::Kind::Publish:
-        response = publish(request);
+        response = publish(request, &options);
         break;
     case HotRoute::Kind::ChannelEvent:
-        response = publishChannelEvent(route.channel, request);
+        response = publishChannelEvent(route.channel, request, &options);
         break;
     case HotRoute::Kind::Health:
         response = health();
@@ -261,28 +259,24 @@ HeaderList HttpApi::corsHeaders(QByteArrayView origin) const
     return {};
 }
 
-void HttpApi::applyCors(QHttpServerResponse &response, const QHttpServerRequest &request) const
-{
-    for (const auto &[name, value] : corsHeaders(request.value("Origin")))
-        response.setHeader(name, value);
-}
-
-QHttpServerResponse HttpApi::staticFile(const QString &resourcePath) const
+RestResponse HttpApi::staticFile(const QString &resourcePath) const
 {
     QFile file(resourcePath);
     if (!file.open(QIODevice::ReadOnly))
-        return errorResponse(404, ErrorCode::NotFound, u"no such file"_s);
-    QHttpServerResponse response(mimeTypeFor(resourcePath), file.readAll());
+        return restError(404, ErrorCode::NotFound, u"no such file"_s);
+    RestResponse response;
+    response.contentType = mimeTypeFor(resourcePath);
+    response.body = file.readAll();
     response.setHeader("Cache-Control", "no-cache");
     return response;
 }
 
-QHttpServerResponse HttpApi::stats(const QHttpServerRequest &request) const
+RestResponse HttpApi::stats(const RestRequest &request) const
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
-    return jsonResponse(m_hub->stats(&who));
+    return restJson(m_hub->stats(&who));
 }
 
 RestResponse HttpApi::health() const
@@ -317,13 +311,13 @@ RestResponse HttpApi::health() const
     return restJson(o);
 }
 
-QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
+RestResponse HttpApi::metrics(const RestRequest &request) const
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
     // Operational detail about everyone: for operators (an admin token, e.g. a Prometheus scrape config).
-    if (auto refused = m_guard.require(who.isAdmin(), u"/metrics needs an admin token"_s))
+    if (auto refused = m_guard.check(who.isAdmin(), u"/metrics needs an admin token"_s))
         return std::move(*refused);
     const Metrics &m = m_hub->metrics();
     const HubCounts c = m_hub->counts();
@@ -383,10 +377,13 @@ QHttpServerResponse HttpApi::metrics(const QHttpServerRequest &request) const
            "Transactions that stored several REST publishes at once.", {{"", Metrics::get(m.groupCommits)}});
     metric("herald_group_committed_total", "counter", "REST publishes stored by those transactions.",
            {{"", Metrics::get(m.groupCommitted)}});
-    return QHttpServerResponse("text/plain; version=0.0.4; charset=utf-8", out);
+    RestResponse response;
+    response.contentType = "text/plain; version=0.0.4; charset=utf-8";
+    response.body = std::move(out);
+    return response;
 }
 
-std::optional<QHttpServerResponse> HttpApi::readPaging(const QUrlQuery &query, Paging &paging)
+std::optional<RestResponse> HttpApi::readPaging(const QUrlQuery &query, Paging &paging)
 {
     // since/before: ids; limit: 1..MaxLimit. Anything else is a 422 naming the parameter.
     for (auto [key, target] :
@@ -395,28 +392,28 @@ std::optional<QHttpServerResponse> HttpApi::readPaging(const QUrlQuery &query, P
             continue;
         const auto v = parseSequence(query.queryItemValue(key));
         if (!v)
-            return errorResponse(422, ErrorCode::BadRequest,
-                                 u"%1 must be a non-negative integer (a message id)"_s.arg(key));
+            return restError(422, ErrorCode::BadRequest,
+                             u"%1 must be a non-negative integer (a message id)"_s.arg(key));
         *target = *v;
     }
     if (query.hasQueryItem(u"limit"_s)) {
         bool ok = false;
         const int limit = query.queryItemValue(u"limit"_s).toInt(&ok);
         if (!ok || limit < 1 || limit > MaxLimit)
-            return errorResponse(422, ErrorCode::BadRequest,
-                                 u"limit must be an integer from 1 to %1"_s.arg(MaxLimit));
+            return restError(422, ErrorCode::BadRequest,
+                             u"limit must be an integer from 1 to %1"_s.arg(MaxLimit));
         paging.limit = limit;
     }
     return std::nullopt;
 }
 
-QHttpServerResponse HttpApi::withRecovered(QJsonObject page, const QString &channel, qint64 since) const
+RestResponse HttpApi::withRecovered(QJsonObject page, const QString &channel, qint64 since) const
 {
     // With a resume point, whether the history after it is complete (SPEC section 2's "recovered").
     if (since >= 0) {
         auto covered = m_hub->history()->covers(channel, since);
         if (!covered)
-            return storeErrorResponse(covered.error());
+            return restStoreError(covered.error());
         const bool reset = since > m_hub->lastId();
         page.insert("recovered"_L1, *covered && !reset);
         // Why not, as in the replay frame (append only).
@@ -425,7 +422,7 @@ QHttpServerResponse HttpApi::withRecovered(QJsonObject page, const QString &chan
         else if (!*covered)
             page.insert("reason"_L1, replayGapName(ReplayGap::Expired));
     }
-    return jsonResponse(page);
+    return restJson(page);
 }
 
 QJsonArray HttpApi::messagesJson(const StoredPage &page, bool withRead)
@@ -440,30 +437,30 @@ QJsonArray HttpApi::messagesJson(const StoredPage &page, bool withRead)
     return list;
 }
 
-QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
+RestResponse HttpApi::notifications(const RestRequest &request)
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
-    const QUrlQuery query(request.url());
+    const QUrlQuery &query = request.query;
     const QString userId = query.queryItemValue(u"user_id"_s);
     if (userId.isEmpty())
-        return errorResponse(422, ErrorCode::BadRequest, u"user_id is required"_s);
+        return restError(422, ErrorCode::BadRequest, u"user_id is required"_s);
     if (!isValidIdentifier(userId))
-        return errorResponse(422, ErrorCode::BadRequest, u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s);
+        return restError(422, ErrorCode::BadRequest, u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s);
     Paging paging;
     if (auto error = readPaging(query, paging))
         return std::move(*error);
     History *store = m_hub->history();
     const QString channel = userChannel(userId);
-    if (auto refused = m_guard.require(who.canRead(channel), who.refusal(channel, false)))
+    if (auto refused = m_guard.check(who.canRead(channel), who.refusal(channel, false)))
         return std::move(*refused);
     auto page = store->history(channel, paging.since, paging.before, paging.limit);
     if (!page)
-        return storeErrorResponse(page.error());
+        return restStoreError(page.error());
     auto unread = store->unreadCount(channel);
     if (!unread)
-        return storeErrorResponse(unread.error());
+        return restStoreError(unread.error());
     QJsonObject o{{"user_id"_L1, userId},
                   {"channel"_L1, channel},
                   {"notifications"_L1, messagesJson(*page, true)},
@@ -473,54 +470,53 @@ QHttpServerResponse HttpApi::notifications(const QHttpServerRequest &request)
     return withRecovered(std::move(o), channel, paging.since);
 }
 
-QHttpServerResponse HttpApi::markRead(const QString &idText, const QHttpServerRequest &request)
+RestResponse HttpApi::markRead(const QString &idText, const RestRequest &request)
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
     const auto id = parseSequence(idText);
     if (!id)
-        return errorResponse(422, ErrorCode::BadRequest,
-                             u"the notification id must be a non-negative integer"_s);
+        return restError(422, ErrorCode::BadRequest, u"the notification id must be a non-negative integer"_s);
     auto owner = m_hub->history()->channelOf(*id);
     if (!owner)
-        return storeErrorResponse(owner.error());
+        return restStoreError(owner.error());
     // Another user's notification is "not found", not "forbidden": ids are guessable, queues are private.
     if (owner->has_value() && !who.canRead(**owner))
-        return errorResponse(404, ErrorCode::NotFound, u"no stored notification %1"_s.arg(*id));
+        return restError(404, ErrorCode::NotFound, u"no stored notification %1"_s.arg(*id));
     QString channel;
     auto marked = m_hub->history()->markRead(*id, &channel);
     if (!marked)
-        return storeErrorResponse(marked.error());
+        return restStoreError(marked.error());
     if (!*marked)
-        return errorResponse(404, ErrorCode::NotFound, u"no stored notification %1"_s.arg(*id));
+        return restError(404, ErrorCode::NotFound, u"no stored notification %1"_s.arg(*id));
     auto unread = m_hub->history()->unreadCount(channel);
     if (!unread)
-        return storeErrorResponse(unread.error());
-    return jsonResponse(QJsonObject{{"id"_L1, *id},
-                                    {"read"_L1, true},
-                                    {"user_id"_L1, channel.mid(Channels::UserPrefix.size())},
-                                    {"unread"_L1, *unread}});
+        return restStoreError(unread.error());
+    return restJson(QJsonObject{{"id"_L1, *id},
+                                {"read"_L1, true},
+                                {"user_id"_L1, channel.mid(Channels::UserPrefix.size())},
+                                {"unread"_L1, *unread}});
 }
 
-QHttpServerResponse HttpApi::markAllRead(const QHttpServerRequest &request)
+RestResponse HttpApi::markAllRead(const RestRequest &request)
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
-    const QString userId = QUrlQuery(request.url()).queryItemValue(u"user_id"_s);
+    const QString userId = request.query.queryItemValue(u"user_id"_s);
     if (!isValidIdentifier(userId))
-        return errorResponse(422, ErrorCode::BadRequest, u"user_id is required: [A-Za-z0-9_.:-]{1,121}"_s);
+        return restError(422, ErrorCode::BadRequest, u"user_id is required: [A-Za-z0-9_.:-]{1,121}"_s);
     if (auto refused =
-            m_guard.require(who.canRead(userChannel(userId)), who.refusal(userChannel(userId), false)))
+            m_guard.check(who.canRead(userChannel(userId)), who.refusal(userChannel(userId), false)))
         return std::move(*refused);
     auto marked = m_hub->history()->markAllRead(userChannel(userId));
     if (!marked)
-        return storeErrorResponse(marked.error());
-    return jsonResponse(QJsonObject{{"user_id"_L1, userId}, {"marked"_L1, *marked}, {"unread"_L1, 0}});
+        return restStoreError(marked.error());
+    return restJson(QJsonObject{{"user_id"_L1, userId}, {"marked"_L1, *marked}, {"unread"_L1, 0}});
 }
 
-QHttpServerResponse HttpApi::channels(const QHttpServerRequest &request) const
+RestResponse HttpApi::channels(const RestRequest &request) const
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
@@ -528,22 +524,22 @@ QHttpServerResponse HttpApi::channels(const QHttpServerRequest &request) const
     // One page, in name order: ?limit= (1 to MaxLimit, default DefaultChannelPage) after ?after=<name>. It
     // is built on an I/O thread, so its work is the page's, not the number of channels: the store and the
     // hub each give at most limit + 1 names after the cursor (the hub under its lock for that long only).
-    const QUrlQuery query(request.url());
+    const QUrlQuery &query = request.query;
     int limit = DefaultChannelPage;
     if (query.hasQueryItem(u"limit"_s)) {
         bool ok = false;
         limit = query.queryItemValue(u"limit"_s).toInt(&ok);
         if (!ok || limit < 1 || limit > MaxLimit)
-            return errorResponse(422, ErrorCode::BadRequest,
-                                 u"limit must be an integer from 1 to %1"_s.arg(MaxLimit));
+            return restError(422, ErrorCode::BadRequest,
+                             u"limit must be an integer from 1 to %1"_s.arg(MaxLimit));
     }
     const QString after = query.queryItemValue(u"after"_s, QUrl::FullyDecoded);
     if (!after.isEmpty() && !isValidChannelName(after))
-        return errorResponse(422, ErrorCode::BadChannel,
-                             u"after must be a channel name: the 'next' of the previous page"_s);
+        return restError(422, ErrorCode::BadChannel,
+                         u"after must be a channel name: the 'next' of the previous page"_s);
     auto stored = m_hub->history()->channels(after, limit + 1);
     if (!stored)
-        return storeErrorResponse(stored.error());
+        return restStoreError(stored.error());
     const QList<std::pair<QString, int>> live = m_hub->liveChannels(after, limit + 1);
     // Both lists are sorted: merge them, each name once, up to limit + 1 names (one more tells has_more).
     QJsonArray list;
@@ -586,31 +582,31 @@ QHttpServerResponse HttpApi::channels(const QHttpServerRequest &request) const
     QJsonObject o{{"channels"_L1, list}, {"last_id"_L1, m_hub->lastId()}, {"has_more"_L1, more}};
     if (more)
         o.insert("next"_L1, last);
-    return jsonResponse(o);
+    return restJson(o);
 }
 
-QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRequest &request)
+RestResponse HttpApi::history(const QString &channel, const RestRequest &request)
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
     if (!isValidChannelName(channel))
-        return errorResponse(422, ErrorCode::BadChannel, invalidChannelMessage(channel));
-    if (auto refused = m_guard.require(who.canRead(channel), who.refusal(channel, false)))
+        return restError(422, ErrorCode::BadChannel, invalidChannelMessage(channel));
+    if (auto refused = m_guard.check(who.canRead(channel), who.refusal(channel, false)))
         return std::move(*refused);
     Paging paging;
-    if (auto error = readPaging(QUrlQuery(request.url()), paging))
+    if (auto error = readPaging(request.query, paging))
         return std::move(*error);
     History *store = m_hub->history();
     auto known = store->knows(channel);
     if (!known)
-        return storeErrorResponse(known.error());
+        return restStoreError(known.error());
     if (!*known && m_hub->subscriberCount(channel) == 0)
-        return errorResponse(404, ErrorCode::NotFound,
-                             u"no channel '%1': nothing was published on it"_s.arg(channel));
+        return restError(404, ErrorCode::NotFound,
+                         u"no channel '%1': nothing was published on it"_s.arg(channel));
     auto page = store->history(channel, paging.since, paging.before, paging.limit);
     if (!page)
-        return storeErrorResponse(page.error());
+        return restStoreError(page.error());
     QJsonObject o{{"channel"_L1, channel},
                   {"messages"_L1, messagesJson(*page, false)},
                   {"has_more"_L1, page->hasMore},
@@ -618,7 +614,8 @@ QHttpServerResponse HttpApi::history(const QString &channel, const QHttpServerRe
     return withRecovered(std::move(o), channel, paging.since);
 }
 
-RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequest &request)
+RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequest &request,
+                                          const PublishOptions *options)
 {
     // Seed 004's broadcast_custom("user_login", {...}): {"type":"user_login","channel":…,"data":…}, with
     // "model" on a model channel like its created/updated/deleted events.
@@ -647,36 +644,36 @@ RestResponse HttpApi::publishChannelEvent(const QString &channel, const RestRequ
     m.sender = who.senderFor(clientId, m.sender);
     if (m_hub->isModelChannel(channel))
         m.extra.insert("model"_L1, channel);
-    const PublishResult id = m_hub->publish(std::move(m), clientId);
+    const PublishResult id = m_hub->publish(std::move(m), clientId, nullptr, options);
     if (!id)
         return restStoreError(id.error());
     return restJson(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel}}, 202);
 }
 
-QHttpServerResponse HttpApi::broadcast(const QHttpServerRequest &request)
+RestResponse HttpApi::broadcast(const RestRequest &request)
 {
     // Seed 004's broadcast_to_all_channels({"type":"maintenance","message":…}): every connected client.
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return std::move(*refused);
     const QString everyone = Channels::Broadcast.toString();
-    if (auto refused = m_guard.require(who.canWrite(everyone), who.refusal(everyone, true)))
+    if (auto refused = m_guard.check(who.canWrite(everyone), who.refusal(everyone, true)))
         return std::move(*refused);
     QJsonObject o;
-    if (auto error = readJsonObject(request, m_config.maxMessageSize, o))
+    if (auto error = readJsonBody(request.body, m_config.maxMessageSize, o))
         return std::move(*error);
     auto message = publishedMessageFromPayload(o, u"broadcast"_s);
     if (!message)
-        return errorResponse(422, message.error().code, message.error().message);
+        return restError(422, message.error().code, message.error().message);
     Message m = std::move(message).value();
-    m.sender = who.senderFor(QString::fromUtf8(request.value("X-Client-Id")), m.sender);
+    m.sender = who.senderFor(QString::fromUtf8(request.header("x-client-id")), m.sender);
     const PublishResult id = m_hub->broadcastToAll(std::move(m));
     if (!id)
-        return storeErrorResponse(id.error());
-    return jsonResponse(QJsonObject{{"id"_L1, *id}, {"channel"_L1, Channels::Broadcast.toString()}}, 202);
+        return restStoreError(id.error());
+    return restJson(QJsonObject{{"id"_L1, *id}, {"channel"_L1, Channels::Broadcast.toString()}}, 202);
 }
 
-RestResponse HttpApi::publish(const RestRequest &request)
+RestResponse HttpApi::publish(const RestRequest &request, const PublishOptions *options)
 {
     Identity who;
     if (auto refused = m_guard.identify(request, who))
@@ -698,7 +695,7 @@ RestResponse HttpApi::publish(const RestRequest &request)
     m.channel = channel.toString();
     const QString exclude = QString::fromUtf8(request.header("x-client-id"));
     m.sender = who.senderFor(exclude, m.sender);
-    const PublishResult id = m_hub->publish(std::move(m), exclude);
+    const PublishResult id = m_hub->publish(std::move(m), exclude, nullptr, options);
     if (!id)
         return restStoreError(id.error());
     return restJson(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel.toString()}}, 202);

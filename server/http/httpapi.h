@@ -14,13 +14,13 @@
 class QHttpServer;
 class QHttpServerRequest;
 class QHttpServerResponder;
-class QHttpServerResponse;
 class QUrlQuery;
 
 namespace Herald {
 
 class Hub;
 struct HttpRequestHead;
+struct PublishOptions;
 struct StoreError;
 struct StoredPage;
 
@@ -51,12 +51,14 @@ public:
     // QHttpServer might read differently stays with it, and the answer cannot depend on which way a request
     // went.
     static HotRoute hotRoute(const HttpRequestHead &head);
-    // The route's handler, then what answer() adds (CORS), counted in /metrics.
-    RestResponse serveHot(const HotRoute &route, const RestRequest &request);
+    // The route's handler, then what answer() adds (CORS), counted in /metrics. A publish goes to the hub
+    // with `options`: the keep-alive connection's watch and group commit.
+    RestResponse serveHot(const HotRoute &route, const RestRequest &request, const PublishOptions &options);
 
     // How every QHttpServer route answers (the model routes too): counted in /metrics, CORS, the connection
-    // closed after it, and for HEAD the head alone.
-    void answer(QHttpServerResponse &&response, const QHttpServerRequest &request,
+    // closed after it, and for HEAD the head alone. The one place a handler's RestResponse becomes
+    // QHttpServer's answer.
+    void answer(RestResponse &&response, const QHttpServerRequest &request,
                 QHttpServerResponder &&responder) const;
 
 private:
@@ -69,32 +71,33 @@ private:
         int limit = 50;
     };
 
-    static std::optional<QHttpServerResponse> readPaging(const QUrlQuery &query, Paging &paging);
+    static std::optional<RestResponse> readPaging(const QUrlQuery &query, Paging &paging);
     static QJsonArray messagesJson(const StoredPage &page, bool withRead);
-    QHttpServerResponse withRecovered(QJsonObject page, const QString &channel, qint64 since) const;
+    RestResponse withRecovered(QJsonObject page, const QString &channel, qint64 since) const;
 
     void registerRoutes();
     // Registers a route answering GET and HEAD, or POST, and notes it for allowedMethods().
-    using Handler = std::function<QHttpServerResponse(const QHttpServerRequest &)>;
-    using ArgHandler = std::function<QHttpServerResponse(const QString &, const QHttpServerRequest &)>;
+    using Handler = std::function<RestResponse(const RestRequest &)>;
+    using ArgHandler = std::function<RestResponse(const QString &, const RestRequest &)>;
     void addRoute(const QString &rule, bool get, Handler handler);
     void addRoute(const QString &rule, bool get, ArgHandler handler);
     // The Allow header for a path one of these routes has, whatever its method; empty for an unknown path.
     QByteArray allowedMethods(const QString &path) const;
     HeaderList corsHeaders(QByteArrayView origin) const;
-    void applyCors(QHttpServerResponse &response, const QHttpServerRequest &request) const;
-    QHttpServerResponse stats(const QHttpServerRequest &request) const;
+    RestResponse stats(const RestRequest &request) const;
     RestResponse health() const;
-    QHttpServerResponse metrics(const QHttpServerRequest &request) const;
-    RestResponse publish(const RestRequest &request);
-    QHttpServerResponse notifications(const QHttpServerRequest &request);
-    QHttpServerResponse markRead(const QString &idText, const QHttpServerRequest &request);
-    QHttpServerResponse markAllRead(const QHttpServerRequest &request);
-    QHttpServerResponse channels(const QHttpServerRequest &request) const;
-    QHttpServerResponse history(const QString &channel, const QHttpServerRequest &request);
-    RestResponse publishChannelEvent(const QString &channel, const RestRequest &request);
-    QHttpServerResponse broadcast(const QHttpServerRequest &request);
-    QHttpServerResponse staticFile(const QString &resourcePath) const;
+    RestResponse metrics(const RestRequest &request) const;
+    // `options`: how Hub::publish commits and whom it tells (nullptr: at once, nobody waits).
+    RestResponse publish(const RestRequest &request, const PublishOptions *options);
+    RestResponse notifications(const RestRequest &request);
+    RestResponse markRead(const QString &idText, const RestRequest &request);
+    RestResponse markAllRead(const RestRequest &request);
+    RestResponse channels(const RestRequest &request) const;
+    RestResponse history(const QString &channel, const RestRequest &request);
+    RestResponse publishChannelEvent(const QString &channel, const RestRequest &request,
+                                     const PublishOptions *options);
+    RestResponse broadcast(const RestRequest &request);
+    RestResponse staticFile(const QString &resourcePath) const;
 
     Hub *m_hub;
     ServerConfig m_config;

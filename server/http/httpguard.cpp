@@ -3,7 +3,6 @@
 #include "httpjson.h"
 #include "hub.h"
 
-#include <QHttpServerRequest>
 #include <QUrlQuery>
 
 using namespace Qt::StringLiterals;
@@ -37,26 +36,12 @@ std::optional<RestResponse> HttpGuard::identify(const RestRequest &request, Iden
     return std::nullopt;
 }
 
-std::optional<QHttpServerResponse> HttpGuard::identify(const QHttpServerRequest &request, Identity &who) const
-{
-    if (auto refused = identify(restRequest(request), who))
-        return toHttpServerResponse(*refused);
-    return std::nullopt;
-}
-
 std::optional<RestResponse> HttpGuard::check(bool allowed, const QString &reason) const
 {
     if (allowed)
         return std::nullopt;
     Metrics::add(m_hub->metrics().refusedForbidden);
     return restError(403, ErrorCode::Forbidden, reason);
-}
-
-std::optional<QHttpServerResponse> HttpGuard::require(bool allowed, const QString &reason) const
-{
-    if (auto refused = check(allowed, reason))
-        return toHttpServerResponse(*refused);
-    return std::nullopt;
 }
 
 } // namespace Herald

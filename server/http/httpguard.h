@@ -3,11 +3,7 @@
 #include "auth.h"
 #include "restrequest.h"
 
-#include <QHttpServerResponse>
-
 #include <optional>
-
-class QHttpServerRequest;
 
 namespace Herald {
 
@@ -23,10 +19,8 @@ public:
 
     // On success fills `who` and returns nothing; else the 401/403 to send.
     std::optional<RestResponse> identify(const RestRequest &request, Identity &who) const;
-    std::optional<QHttpServerResponse> identify(const QHttpServerRequest &request, Identity &who) const;
     // 403 {"error":"forbidden","detail":reason} unless `allowed`.
     std::optional<RestResponse> check(bool allowed, const QString &reason) const;
-    std::optional<QHttpServerResponse> require(bool allowed, const QString &reason) const;
 
 private:
     Hub *m_hub;

@@ -9,7 +9,6 @@
 #include <QHttpServer>
 #include <QHttpServerRequest>
 #include <QHttpServerResponder>
-#include <QHttpServerResponse>
 #include <QUrlQuery>
 
 using namespace Qt::StringLiterals;
@@ -27,20 +26,20 @@ std::optional<qint64> parseId(const QString &text)
     return id;
 }
 
-QHttpServerResponse badId(const ModelSpec &model, const QString &text)
+RestResponse badId(const ModelSpec &model, const QString &text)
 {
-    return errorResponse(
+    return restError(
         422, ErrorCode::BadRequest,
         u"'%1' is not a %2 id (a positive integer)"_s.arg(text.left(40), model.display.toLower()));
 }
 
-QHttpServerResponse notFound(const ModelSpec &model, qint64 id)
+RestResponse notFound(const ModelSpec &model, qint64 id)
 {
-    return errorResponse(404, ErrorCode::NotFound,
-                         u"%1 not found: no %2 %3"_s.arg(model.display, model.name).arg(id));
+    return restError(404, ErrorCode::NotFound,
+                     u"%1 not found: no %2 %3"_s.arg(model.display, model.name).arg(id));
 }
 
-QHttpServerResponse fieldErrors(const QList<FieldError> &errors)
+RestResponse fieldErrors(const QList<FieldError> &errors)
 {
     QJsonArray list;
     QStringList lines;
@@ -48,25 +47,25 @@ QHttpServerResponse fieldErrors(const QList<FieldError> &errors)
         list.append(QJsonObject{{"field"_L1, e.field}, {"message"_L1, e.message}});
         lines.append(e.field + u' ' + e.message);
     }
-    return jsonResponse(QJsonObject{{"error"_L1, errorCodeName(ErrorCode::BadRequest)},
-                                    {"detail"_L1, lines.join(u"; "_s)},
-                                    {"errors"_L1, list}},
-                        422);
+    return restJson(QJsonObject{{"error"_L1, errorCodeName(ErrorCode::BadRequest)},
+                                {"detail"_L1, lines.join(u"; "_s)},
+                                {"errors"_L1, list}},
+                    422);
 }
 
-QHttpServerResponse methodNotAllowed(const QString &allowed)
+RestResponse methodNotAllowed(const QString &allowed)
 {
-    QHttpServerResponse r = errorResponse(405, ErrorCode::MethodNotAllowed,
-                                          u"method not allowed here; allowed: %1"_s.arg(allowed));
+    RestResponse r =
+        restError(405, ErrorCode::MethodNotAllowed, u"method not allowed here; allowed: %1"_s.arg(allowed));
     r.setHeader("Allow", allowed.toLatin1());
     return r;
 }
 
-QHttpServerResponse preflight(const QString &allowed)
+RestResponse preflight(const QString &allowed)
 {
     // CORS preflight for cross-origin PATCH/DELETE and JSON bodies (SPEC section 7 narrows the origins
     // later).
-    QHttpServerResponse r(QHttpServerResponse::StatusCode::NoContent);
+    RestResponse r = restNoContent();
     r.setHeader("Allow", allowed.toLatin1());
     r.setHeader("Access-Control-Allow-Methods", allowed.toLatin1());
     r.setHeader("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Client-Id");
@@ -74,9 +73,14 @@ QHttpServerResponse preflight(const QString &allowed)
     return r;
 }
 
-bool broadcastWanted(const QHttpServerRequest &request)
+bool isRead(const RestRequest &request)
 {
-    const QString v = QUrlQuery(request.url()).queryItemValue(u"broadcast"_s).toLower();
+    return request.method == "GET" || request.method == "HEAD";
+}
+
+bool broadcastWanted(const RestRequest &request)
+{
+    const QString v = request.query.queryItemValue(u"broadcast"_s).toLower();
     return v != u"false"_s && v != u"0"_s && v != u"no"_s;
 }
 } // namespace
@@ -107,73 +111,59 @@ const ModelSpec *ModelApi::modelNamed(const QString &name) const
 void ModelApi::registerModel(const ModelSpec &model)
 {
     // Every method is routed here so that a wrong one is a 405 with Allow, not a 404.
-    const auto collection = [this, model](const QHttpServerRequest &request) {
-        if (request.method() == Method::Options)
+    const auto collection = [this, model](const RestRequest &request) {
+        if (request.method == "OPTIONS")
             return preflight(u"GET, POST, OPTIONS"_s);
         if (auto refused = authorize(model, request))
             return std::move(*refused);
-        switch (request.method()) {
-        case Method::Get:
-        case Method::Head:
+        if (isRead(request))
             return list(model, request);
-        case Method::Post:
+        if (request.method == "POST")
             return serialised([&](const QByteArray &fence) { return create(model, request, fence); });
-        case Method::Options:
-            return preflight(u"GET, POST, OPTIONS"_s);
-        default:
-            return methodNotAllowed(u"GET, HEAD, POST"_s);
-        }
+        return methodNotAllowed(u"GET, HEAD, POST"_s);
     };
-    const auto item = [this, model](const QString &id, const QHttpServerRequest &request) {
-        if (request.method() == Method::Options)
+    const auto item = [this, model](const QString &id, const RestRequest &request) {
+        if (request.method == "OPTIONS")
             return preflight(u"GET, PATCH, PUT, DELETE, OPTIONS"_s);
         if (auto refused = authorize(model, request))
             return std::move(*refused);
-        switch (request.method()) {
-        case Method::Get:
-        case Method::Head:
+        if (isRead(request))
             return get(model, id);
-        case Method::Patch:
-        case Method::Put: // a full PUT body validates as a patch that sets every field it names
+        // A full PUT body validates as a patch that sets every field it names.
+        if (request.method == "PATCH" || request.method == "PUT")
             return serialised([&](const QByteArray &fence) { return update(model, id, request, fence); });
-        case Method::Delete:
+        if (request.method == "DELETE")
             return serialised([&](const QByteArray &fence) { return remove(model, id, request, fence); });
-        case Method::Options:
-            return preflight(u"GET, PATCH, PUT, DELETE, OPTIONS"_s);
-        default:
-            return methodNotAllowed(u"GET, HEAD, PATCH, PUT, DELETE"_s);
-        }
+        return methodNotAllowed(u"GET, HEAD, PATCH, PUT, DELETE"_s);
     };
     // Answered through HttpApi::answer, as every route: CORS, the connection closed, HEAD without a body.
     const auto answerCollection = [this, collection](const QHttpServerRequest &request,
                                                      QHttpServerResponder &&responder) {
-        m_api->answer(collection(request), request, std::move(responder));
+        m_api->answer(collection(restRequest(request)), request, std::move(responder));
     };
     const auto answerItem = [this, item](const QString &id, const QHttpServerRequest &request,
                                          QHttpServerResponder &&responder) {
-        m_api->answer(item(id, request), request, std::move(responder));
+        m_api->answer(item(id, restRequest(request)), request, std::move(responder));
     };
     m_server->route(u"/%1/"_s.arg(model.name), Method::AnyKnown, answerCollection);
     m_server->route(u"/%1"_s.arg(model.name), Method::AnyKnown, answerCollection);
     m_server->route(u"/%1/<arg>"_s.arg(model.name), Method::AnyKnown, answerItem);
 }
 
-std::optional<QHttpServerResponse> ModelApi::authorize(const ModelSpec &model,
-                                                       const QHttpServerRequest &request)
+std::optional<RestResponse> ModelApi::authorize(const ModelSpec &model, const RestRequest &request)
 {
     // SPEC section 7: reading a model needs its channel; changing one is for admins.
     Identity who;
     if (auto refused = m_guard.identify(request, who))
         return refused;
-    const Method m = request.method();
-    if (m == Method::Get || m == Method::Head)
-        return m_guard.require(who.canRead(model.name), who.refusal(model.name, false));
-    return m_guard.require(who.isAdmin(), u"changing %1 needs an admin token"_s.arg(model.name));
+    if (isRead(request))
+        return m_guard.check(who.canRead(model.name), who.refusal(model.name, false));
+    return m_guard.check(who.isAdmin(), u"changing %1 needs an admin token"_s.arg(model.name));
 }
 
-QHttpServerResponse ModelApi::list(const ModelSpec &model, const QHttpServerRequest &request)
+RestResponse ModelApi::list(const ModelSpec &model, const RestRequest &request)
 {
-    const QUrlQuery query(request.url());
+    const QUrlQuery &query = request.query;
     int limit = MaxListLimit;
     int offset = 0;
     for (auto [key, target, max] : {std::tuple{u"limit"_s, &limit, MaxListLimit},
@@ -183,10 +173,9 @@ QHttpServerResponse ModelApi::list(const ModelSpec &model, const QHttpServerRequ
         bool ok = false;
         const int v = query.queryItemValue(key).toInt(&ok);
         if (!ok || v < (key == u"limit"_s ? 1 : 0) || v > max)
-            return errorResponse(422, ErrorCode::BadRequest,
-                                 key == u"limit"_s
-                                     ? u"limit must be an integer from 1 to %1"_s.arg(MaxListLimit)
-                                     : u"offset must be a non-negative integer"_s);
+            return restError(422, ErrorCode::BadRequest,
+                             key == u"limit"_s ? u"limit must be an integer from 1 to %1"_s.arg(MaxListLimit)
+                                               : u"offset must be a non-negative integer"_s);
         *target = v;
     }
     // Filtering by a reference (GET /posts/?user_id=3): the one filter a client of related models needs.
@@ -197,7 +186,7 @@ QHttpServerResponse ModelApi::list(const ModelSpec &model, const QHttpServerRequ
             continue;
         const auto id = parseId(query.queryItemValue(f.name));
         if (!id)
-            return errorResponse(422, ErrorCode::BadRequest, u"%1 must be a positive integer"_s.arg(f.name));
+            return restError(422, ErrorCode::BadRequest, u"%1 must be a positive integer"_s.arg(f.name));
         filterField = f.name;
         filterValue = *id;
     }
@@ -206,33 +195,33 @@ QHttpServerResponse ModelApi::list(const ModelSpec &model, const QHttpServerRequ
     qint64 lastId = 0;
     const auto records = m_hub->listRecords(model.name, limit, offset, filterField, filterValue, &lastId);
     if (!records)
-        return storeErrorResponse(records.error());
+        return restStoreError(records.error());
     QJsonArray array;
     for (const QJsonObject &o : *records)
         array.append(o);
     // Seed 004's clients expect a plain array (fetch('/users/').then(r => r.json()).then(setUsers)), so the
     // position travels in a header.
-    QHttpServerResponse r = jsonResponse(array);
+    RestResponse r = restJson(array);
     r.setHeader("X-Herald-Last-Id", QByteArray::number(lastId));
     r.setHeader("Access-Control-Expose-Headers", "X-Herald-Last-Id");
     return r;
 }
 
-QHttpServerResponse ModelApi::get(const ModelSpec &model, const QString &idText)
+RestResponse ModelApi::get(const ModelSpec &model, const QString &idText)
 {
     const auto id = parseId(idText);
     if (!id)
         return badId(model, idText);
     auto record = m_hub->records()->record(model.name, *id);
     if (!record)
-        return storeErrorResponse(record.error());
+        return restStoreError(record.error());
     if (!record->has_value())
         return notFound(model, *id);
-    return jsonResponse(**record);
+    return restJson(**record);
 }
 
-std::optional<QHttpServerResponse> ModelApi::checkConstraints(const ModelSpec &model,
-                                                              const QJsonObject &record, qint64 id)
+std::optional<RestResponse> ModelApi::checkConstraints(const ModelSpec &model, const QJsonObject &record,
+                                                       qint64 id)
 {
     RecordStore *store = m_hub->records();
     QList<FieldError> missing;
@@ -243,16 +232,16 @@ std::optional<QHttpServerResponse> ModelApi::checkConstraints(const ModelSpec &m
         if (f.unique) {
             auto taken = store->countRecords(model.name, f.name, v, f.type == FieldSpec::Type::Email, id);
             if (!taken)
-                return storeErrorResponse(taken.error());
+                return restStoreError(taken.error());
             if (*taken > 0)
-                return errorResponse(409, ErrorCode::Conflict,
-                                     u"a %1 with %2 '%3' already exists"_s.arg(
-                                         model.display.toLower(), f.name, v.toVariant().toString()));
+                return restError(409, ErrorCode::Conflict,
+                                 u"a %1 with %2 '%3' already exists"_s.arg(model.display.toLower(), f.name,
+                                                                           v.toVariant().toString()));
         }
         if (f.type == FieldSpec::Type::Reference) {
             auto target = store->record(f.references, v.toInteger());
             if (!target)
-                return storeErrorResponse(target.error());
+                return restStoreError(target.error());
             if (!target->has_value()) {
                 const ModelSpec *ref = modelNamed(f.references);
                 missing.append({f.name, u"refers to %1 %2, which does not exist"_s
@@ -266,14 +255,14 @@ std::optional<QHttpServerResponse> ModelApi::checkConstraints(const ModelSpec &m
     return std::nullopt;
 }
 
-std::optional<QHttpServerResponse> ModelApi::commit(const ModelSpec &model, const QString &event,
-                                                    const RecordWrite &write, const QJsonObject &eventData,
-                                                    const QHttpServerRequest &request)
+std::optional<RestResponse> ModelApi::commit(const ModelSpec &model, const QString &event,
+                                             const RecordWrite &write, const QJsonObject &eventData,
+                                             const RestRequest &request)
 {
     if (!broadcastWanted(request)) {
         auto written = m_hub->records()->writeRecord(write);
         if (!written)
-            return storeErrorResponse(written.error());
+            return restStoreError(written.error());
         return std::nullopt;
     }
     // Seed 004's frame: {"type":"created","model":"users","channel":"users","timestamp":…,"data":{…}}.
@@ -282,15 +271,14 @@ std::optional<QHttpServerResponse> ModelApi::commit(const ModelSpec &model, cons
     m.type = event;
     m.data = eventData;
     m.extra.insert("model"_L1, model.name);
-    const QString exclude = QString::fromUtf8(request.value("X-Client-Id"));
+    const QString exclude = QString::fromUtf8(request.header("x-client-id"));
     auto published = m_hub->publish(std::move(m), exclude, &write);
     if (!published)
-        return storeErrorResponse(published.error());
+        return restStoreError(published.error());
     return std::nullopt;
 }
 
-QHttpServerResponse
-ModelApi::serialised(const std::function<QHttpServerResponse(const QByteArray &fence)> &change)
+RestResponse ModelApi::serialised(const std::function<RestResponse(const QByteArray &fence)> &change)
 {
     // Why a lock rather than checks inside the write: the checks (checkConstraints, remove()'s references)
     // stay in this one C++ implementation, reading through RecordStore, for one server and a cluster alike;
@@ -301,16 +289,15 @@ ModelApi::serialised(const std::function<QHttpServerResponse(const QByteArray &f
     QMutexLocker local(m_changes);               // this node's threads, without a trip to Redis
     auto held = m_hub->records()->lockChanges(); // every node's; nothing to take on one server
     if (!held)
-        return storeErrorResponse(held.error());
+        return restStoreError(held.error());
     const RecordLock lock = std::move(held).value();
     return change(lock.token());
 }
 
-QHttpServerResponse ModelApi::create(const ModelSpec &model, const QHttpServerRequest &request,
-                                     const QByteArray &fence)
+RestResponse ModelApi::create(const ModelSpec &model, const RestRequest &request, const QByteArray &fence)
 {
     QJsonObject input;
-    if (auto error = readJsonObject(request, m_config.maxMessageSize, input))
+    if (auto error = readJsonBody(request.body, m_config.maxMessageSize, input))
         return std::move(*error);
     if (const auto errors = validateRecord(model, input, false); !errors.isEmpty())
         return fieldErrors(errors);
@@ -319,7 +306,7 @@ QHttpServerResponse ModelApi::create(const ModelSpec &model, const QHttpServerRe
         return std::move(*error);
     auto id = m_hub->records()->allocateRecordId(model.name);
     if (!id)
-        return storeErrorResponse(id.error());
+        return restStoreError(id.error());
     const QString now = nowTimestamp();
     record.insert("id"_L1, *id);
     record.insert("created_at"_L1, now);
@@ -327,23 +314,23 @@ QHttpServerResponse ModelApi::create(const ModelSpec &model, const QHttpServerRe
     const RecordWrite write{RecordWrite::Op::Upsert, model.name, *id, record, fence};
     if (auto error = commit(model, u"created"_s, write, record, request))
         return std::move(*error);
-    QHttpServerResponse r = jsonResponse(record, 201);
+    RestResponse r = restJson(record, 201);
     r.setHeader("Location", u"/%1/%2"_s.arg(model.name).arg(*id).toUtf8());
     return r;
 }
 
-QHttpServerResponse ModelApi::update(const ModelSpec &model, const QString &idText,
-                                     const QHttpServerRequest &request, const QByteArray &fence)
+RestResponse ModelApi::update(const ModelSpec &model, const QString &idText, const RestRequest &request,
+                              const QByteArray &fence)
 {
     const auto id = parseId(idText);
     if (!id)
         return badId(model, idText);
     QJsonObject input;
-    if (auto error = readJsonObject(request, m_config.maxMessageSize, input))
+    if (auto error = readJsonBody(request.body, m_config.maxMessageSize, input))
         return std::move(*error);
     auto existing = m_hub->records()->record(model.name, *id);
     if (!existing)
-        return storeErrorResponse(existing.error());
+        return restStoreError(existing.error());
     if (!existing->has_value())
         return notFound(model, *id);
     if (const auto errors = validateRecord(model, input, true); !errors.isEmpty())
@@ -362,18 +349,18 @@ QHttpServerResponse ModelApi::update(const ModelSpec &model, const QString &idTe
     const RecordWrite write{RecordWrite::Op::Upsert, model.name, *id, record, fence};
     if (auto error = commit(model, u"updated"_s, write, record, request))
         return std::move(*error);
-    return jsonResponse(record);
+    return restJson(record);
 }
 
-QHttpServerResponse ModelApi::remove(const ModelSpec &model, const QString &idText,
-                                     const QHttpServerRequest &request, const QByteArray &fence)
+RestResponse ModelApi::remove(const ModelSpec &model, const QString &idText, const RestRequest &request,
+                              const QByteArray &fence)
 {
     const auto id = parseId(idText);
     if (!id)
         return badId(model, idText);
     auto existing = m_hub->records()->record(model.name, *id);
     if (!existing)
-        return storeErrorResponse(existing.error());
+        return restStoreError(existing.error());
     if (!existing->has_value())
         return notFound(model, *id);
     // Restrict, as SQL does by default: deleting a user who still has posts would leave posts without an
@@ -384,9 +371,9 @@ QHttpServerResponse ModelApi::remove(const ModelSpec &model, const QString &idTe
                 continue;
             auto count = m_hub->records()->countRecords(other.name, f.name, QJsonValue(*id));
             if (!count)
-                return storeErrorResponse(count.error());
+                return restStoreError(count.error());
             if (*count > 0)
-                return errorResponse(
+                return restError(
                     409, ErrorCode::Conflict,
                     u"%1 %2 is still referenced by %3 %4; delete %5 first"_s.arg(model.display)
                         .arg(*id)
@@ -399,7 +386,7 @@ QHttpServerResponse ModelApi::remove(const ModelSpec &model, const QString &idTe
     const RecordWrite write{RecordWrite::Op::Delete, model.name, *id, {}, fence};
     if (auto error = commit(model, u"deleted"_s, write, QJsonObject{{"id"_L1, *id}}, request))
         return std::move(*error);
-    return jsonResponse(QJsonObject{{"message"_L1, u"%1 deleted"_s.arg(model.display)}, {"id"_L1, *id}});
+    return restJson(QJsonObject{{"message"_L1, u"%1 deleted"_s.arg(model.display)}, {"id"_L1, *id}});
 }
 
 } // namespace Herald

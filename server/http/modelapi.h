@@ -11,8 +11,6 @@
 #include <optional>
 
 class QHttpServer;
-class QHttpServerRequest;
-class QHttpServerResponse;
 
 namespace Herald {
 
@@ -43,27 +41,25 @@ public:
 
 private:
     void registerModel(const ModelSpec &model);
-    QHttpServerResponse list(const ModelSpec &model, const QHttpServerRequest &request);
-    QHttpServerResponse get(const ModelSpec &model, const QString &idText);
+    RestResponse list(const ModelSpec &model, const RestRequest &request);
+    RestResponse get(const ModelSpec &model, const QString &idText);
     // Runs one change (create, update, remove) as the only one in progress, handing it the fence for its
     // RecordWrite; 503 if the cluster's lock cannot be had.
-    QHttpServerResponse serialised(const std::function<QHttpServerResponse(const QByteArray &fence)> &change);
-    QHttpServerResponse create(const ModelSpec &model, const QHttpServerRequest &request,
-                               const QByteArray &fence);
-    QHttpServerResponse update(const ModelSpec &model, const QString &idText,
-                               const QHttpServerRequest &request, const QByteArray &fence);
-    QHttpServerResponse remove(const ModelSpec &model, const QString &idText,
-                               const QHttpServerRequest &request, const QByteArray &fence);
+    RestResponse serialised(const std::function<RestResponse(const QByteArray &fence)> &change);
+    RestResponse create(const ModelSpec &model, const RestRequest &request, const QByteArray &fence);
+    RestResponse update(const ModelSpec &model, const QString &idText, const RestRequest &request,
+                        const QByteArray &fence);
+    RestResponse remove(const ModelSpec &model, const QString &idText, const RestRequest &request,
+                        const QByteArray &fence);
 
     // 422 for field errors, 409 for a taken unique value or a record still referenced, 503 for the store.
-    std::optional<QHttpServerResponse> checkConstraints(const ModelSpec &model, const QJsonObject &record,
-                                                        qint64 id);
+    std::optional<RestResponse> checkConstraints(const ModelSpec &model, const QJsonObject &record,
+                                                 qint64 id);
     // Commits the change and, unless ?broadcast=false, its event. Returns an answer only on failure.
-    std::optional<QHttpServerResponse> commit(const ModelSpec &model, const QString &event,
-                                              const RecordWrite &write, const QJsonObject &eventData,
-                                              const QHttpServerRequest &request);
+    std::optional<RestResponse> commit(const ModelSpec &model, const QString &event, const RecordWrite &write,
+                                       const QJsonObject &eventData, const RestRequest &request);
     const ModelSpec *modelNamed(const QString &name) const;
-    std::optional<QHttpServerResponse> authorize(const ModelSpec &model, const QHttpServerRequest &request);
+    std::optional<RestResponse> authorize(const ModelSpec &model, const RestRequest &request);
 
     Hub *m_hub;
     const ServerConfig m_config;

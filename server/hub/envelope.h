@@ -10,6 +10,8 @@
 #include <functional>
 #include <memory>
 
+class QObject;
+
 namespace Herald {
 
 // A published message encoded once, shared read-only by every worker and every recipient.
@@ -39,9 +41,9 @@ struct Envelope
 
 using EnvelopePtr = std::shared_ptr<const Envelope>;
 
-// A REST publisher waiting for what its answer depends on (Worker::serveHot, Hub::PublishScope): the group
-// commit that stores its message, and with --publish-window, every worker having written the message to its
-// subscribers' sockets (then, as nchan does, a publisher cannot run ahead of the fan-out).
+// A REST publisher waiting for what its answer depends on (PlainConnection::serveHot, PublishOptions): the
+// group commit that stores its message, and with --publish-window, every worker having written the message to
+// its subscribers' sockets (then, as nchan does, a publisher cannot run ahead of the fan-out).
 struct FanoutWatch
 {
     // What is still to come (a group commit, each worker's write), plus one the waiter holds until it is
@@ -60,6 +62,20 @@ struct FanoutWatch
     }
 };
 using FanoutWatchPtr = std::shared_ptr<FanoutWatch>;
+
+// How Hub::publish answers a REST publisher that waits for its answer (PlainConnection::serveHot), passed
+// down from there with the request; without one (nullptr) a publish commits at once and nothing waits. Its
+// publishes report to `watch`: with `fanout`, every worker releases it once it has written the message to its
+// subscribers (messages on a channel nobody subscribes to are not watched). With `flushOn` (an object of the
+// publishing thread), a message on a stored channel joins a group commit instead of being committed at once:
+// it gets its id now, a Hub::flushPipeline() is posted to `flushOn`, and the watch is released once the batch
+// is committed, with `failure` set if that failed.
+struct PublishOptions
+{
+    FanoutWatchPtr watch;
+    bool fanout = false;
+    QObject *flushOn = nullptr;
+};
 
 // Encodes a message for every transport. Control frames (no id) get no SSE id line.
 EnvelopePtr makeEnvelope(Message message, Envelope::Target target, const QString &excludeClientId = {},

@@ -496,27 +496,6 @@ bool Hub::removeSubscription(quint64 sessionId, const QString &channel)
     return true;
 }
 
-namespace {
-// What a Hub::PublishScope says about this thread's publishes.
-struct PublishContext
-{
-    FanoutWatchPtr watch;
-    bool fanout = false;
-    QObject *flushOn = nullptr;
-};
-thread_local PublishContext t_publish;
-} // namespace
-
-Hub::PublishScope::PublishScope(FanoutWatchPtr watch, bool fanout, QObject *flushOn)
-{
-    t_publish = PublishContext{std::move(watch), fanout, flushOn};
-}
-
-Hub::PublishScope::~PublishScope()
-{
-    t_publish = PublishContext();
-}
-
 Result<qint64, StoreError> Hub::takeIdLocked()
 {
     const qint64 id = m_nextId;
@@ -536,29 +515,28 @@ Result<qint64, StoreError> Hub::takeIdLocked()
 }
 
 PublishResult Hub::publishLocked(Message message, Envelope::Target target, const QString &exclude,
-                                 const RecordWrite *record)
+                                 const RecordWrite *record, const PublishOptions *options)
 {
     if (m_cluster)
         return publishClustered(std::move(message), target, exclude, record);
     if (!message.timestamp.isValid())
         message.timestamp = QDateTime::currentDateTimeUtc();
     const bool stored = m_store && m_store->isPersistent(message.channel);
-    const PublishContext &context = t_publish;
-    // The watch the scope wants released by each worker's write of this envelope, if any.
+    // The watch the publisher wants released by each worker's write of this envelope, if any.
     const auto fanoutWatch = [&](const Envelope &envelope) {
-        return context.fanout && context.watch && mayHaveRecipients(envelope) ? context.watch
-                                                                              : FanoutWatchPtr();
+        return options && options->fanout && options->watch && mayHaveRecipients(envelope) ? options->watch
+                                                                                           : FanoutWatchPtr();
     };
 
     // Group commit, when it pays: a publish that can wait for its answer commits at once if no commit is
     // under way, so a lone publisher is answered without delay (and its worker serves its next request at
     // once). Otherwise it joins the pipeline instead of waiting for the lock.
     std::unique_lock<QMutex> commitLock(m_commitMutex, std::defer_lock);
-    const bool deferrable = stored && !record && context.watch && context.flushOn;
+    const bool deferrable = stored && !record && options && options->watch && options->flushOn;
     if (deferrable && !commitLock.try_lock()) {
         // Take the id now and join the pipeline. The first of a group posts the flush to its own thread,
         // which runs it after serving what else is ready: a group is what the I/O threads took in meanwhile.
-        // The answer waits for the commit (Worker::serveHot).
+        // The answer waits for the commit (PlainConnection::serveHot).
         QMutexLocker lock(&m_publishMutex);
         auto id = takeIdLocked();
         if (!id)
@@ -566,13 +544,13 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
         message.id = *id;
         EnvelopePtr envelope = makeEnvelope(std::move(message), target, exclude, stored);
         const bool fanout = fanoutWatch(*envelope) != nullptr;
-        context.watch->deferred = true;
-        context.watch->pending.fetch_add(1, std::memory_order_relaxed); // released by the group commit
-        m_pipeline.push_back(PendingPublish{std::move(envelope), context.watch, fanout});
+        options->watch->deferred = true;
+        options->watch->pending.fetch_add(1, std::memory_order_relaxed); // released by the group commit
+        m_pipeline.push_back(PendingPublish{std::move(envelope), options->watch, fanout});
         if (!m_flushScheduled) {
             m_flushScheduled = true;
             QMetaObject::invokeMethod(
-                context.flushOn, [this] { flushPipeline(); }, Qt::QueuedConnection);
+                options->flushOn, [this] { flushPipeline(); }, Qt::QueuedConnection);
         }
         return *id;
     }
@@ -705,11 +683,12 @@ void Hub::deliverFromCluster(Message message, Envelope::Target target, const QSt
     Q_EMIT messagePublished(envelope->message);
 }
 
-PublishResult Hub::publish(Message message, const QString &excludeClientId, const RecordWrite *record)
+PublishResult Hub::publish(Message message, const QString &excludeClientId, const RecordWrite *record,
+                           const PublishOptions *options)
 {
     const Envelope::Target target =
         message.channel == Channels::Broadcast ? Envelope::Target::Everyone : Envelope::Target::Channel;
-    return publishLocked(std::move(message), target, excludeClientId, record);
+    return publishLocked(std::move(message), target, excludeClientId, record, options);
 }
 
 qint64 Hub::readConsistent(const std::function<void()> &read)

@@ -194,9 +194,10 @@ public:
 
     // Assigns the next id and the timestamp, stores the message if its channel is persistent, then hands one
     // encoded envelope to every worker. Messages on "broadcast" reach every client. Fails, delivering
-    // nothing, when the store cannot commit.
+    // nothing, when the store cannot commit. With `options`, a waiting REST publisher's: its watch, and a
+    // group commit instead of an immediate one (PublishOptions); without, committed at once.
     PublishResult publish(Message message, const QString &excludeClientId = {},
-                          const RecordWrite *record = nullptr);
+                          const RecordWrite *record = nullptr, const PublishOptions *options = nullptr);
     // Runs `read` while no message is being published and returns the last id: what `read` saw is exactly
     // the state after that id (a late joiner's list, then ?since= that id, has no race). One server only: on
     // a cluster other nodes publish without this node's lock.
@@ -249,20 +250,6 @@ public:
     // The admin feed's first frame: counts, channels and clients.
     QByteArray snapshotFrame() const;
 
-    // While a scope lives, its thread's publishes report to `watch` (Worker::serveHot holds the answer until
-    // it is released): with `fanout`, every worker releases it once it has written the message to its
-    // subscribers (messages on a channel nobody subscribes to are not watched). With `flushOn` (an object of
-    // this thread), a message on a stored channel joins a group commit instead of being committed at once: it
-    // gets its id now, a flushPipeline() is posted to `flushOn`, and the watch is released once the batch is
-    // committed, with `failure` set if that failed.
-    class PublishScope
-    {
-    public:
-        PublishScope(FanoutWatchPtr watch, bool fanout, QObject *flushOn);
-        ~PublishScope();
-        PublishScope(const PublishScope &) = delete;
-        PublishScope &operator=(const PublishScope &) = delete;
-    };
     // Commits the publishes waiting for a group commit in one transaction, hands them to the workers in id
     // order, then releases their watches. Runs on an I/O thread, posted by the first publish of a group (so a
     // group is what the I/O threads took in while that one finished its pass), and at shutdown.
@@ -316,7 +303,7 @@ private:
     PublishResult publishClustered(Message message, Envelope::Target target, const QString &exclude,
                                    const RecordWrite *record);
     PublishResult publishLocked(Message message, Envelope::Target target, const QString &exclude,
-                                const RecordWrite *record = nullptr);
+                                const RecordWrite *record = nullptr, const PublishOptions *options = nullptr);
 
     mutable QMutex m_mutex;
     // setWorkers() may run while other threads dispatch. Held only while posting to workers: nothing under it

@@ -282,11 +282,8 @@ bool PlainConnection::serveHot(HotRequest &request)
     const int window = config.publishWindow > 0                           ? config.publishWindow
                        : hub->queuedMessages() > config.maxQueuedMessages ? 1
                                                                           : 0;
-    RestResponse response;
-    {
-        const Hub::PublishScope scope(watch, window > 0, keepAlive ? &worker : nullptr);
-        response = worker.m_handler->serveKeepAlive(request.route, rest);
-    }
+    const PublishOptions options{watch, window > 0, keepAlive ? &worker : nullptr};
+    const RestResponse response = worker.m_handler->serveKeepAlive(request.route, rest, options);
     ++m_served;
     const QByteArray bytes = serializeResponse(response, keepAlive, keepAliveSeconds());
     if (!keepAlive) {

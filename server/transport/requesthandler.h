@@ -9,6 +9,7 @@ class QTcpSocket;
 namespace Herald {
 
 struct HttpRequestHead;
+struct PublishOptions;
 struct StoreError;
 
 // What serves the requests a worker reads (the shape of qBittorrent's IRequestHandler): the transport reads
@@ -33,7 +34,9 @@ public:
     // Of a plain connection's request that is no session: a route answered on the connection, which stays
     // open (serveKeepAlive), or none, and then the request goes the one-shot way (serveOneShot).
     virtual KeepAliveRoute keepAliveRoute(const HttpRequestHead &head) const = 0;
-    virtual RestResponse serveKeepAlive(const KeepAliveRoute &route, const RestRequest &request) = 0;
+    // `options` go with the request's publishes to the hub: the answer's watch and group commit.
+    virtual RestResponse serveKeepAlive(const KeepAliveRoute &route, const RestRequest &request,
+                                        const PublishOptions &options) = 0;
     // The answer of a keep-alive publish whose group commit failed (it replaces the one held).
     virtual RestResponse storeFailure(const StoreError &error) const = 0;
     // The socket's head is consumed; it has no parent. False if refused, the HTTP error written: the socket
