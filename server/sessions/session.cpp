@@ -3,9 +3,11 @@
 #include "channelname.h"
 #include "envelope.h"
 #include "errorcode.h"
+#include "expirytimer.h"
 #include "httprequesthead.h"
 #include "rawhttp.h"
 #include "worker.h"
+#include "wsframe.h"
 
 #include <QTcpSocket>
 #include <QTimer>
@@ -68,6 +70,27 @@ bool Session::registerHandshake(Hub *hub, QTcpSocket *socket, ClientInfo &info, 
     writeHttpError(socket, 403, "Forbidden", errorCodeName(ErrorCode::Forbidden),
                    u"client id %1 is in use by another user"_s.arg(info.clientId));
     return false;
+}
+
+void Session::refuseHandshake(Worker *worker, QTcpSocket *socket, const HeadRefusal &refusal)
+{
+    if (refusal.code == errorCodeName(ErrorCode::TooManySubscriptions))
+        Metrics::add(worker->hub()->metrics().subscriptionsCapped);
+    writeHttpError(socket, refusal.status, refusal.reason, refusal.code, refusal.detail);
+}
+
+void Session::expireWith(const QDateTime &deadline)
+{
+    if (!m_expiry) {
+        if (!deadline.isValid())
+            return;
+        m_expiry = new ExpiryTimer(this);
+        connect(m_expiry, &ExpiryTimer::expired, this, [this] {
+            Metrics::add(m_worker->hub()->metrics().refusedUnauthorized);
+            close(Ws::CloseCode::PolicyViolation, u"token expired"_s);
+        });
+    }
+    m_expiry->start(deadline);
 }
 
 void Session::start(bool joinNow)

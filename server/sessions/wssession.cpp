@@ -5,13 +5,13 @@
 #include "httprequesthead.h"
 #include "logging.h"
 #include "rawhttp.h"
+#include "streamrequest.h"
 #include "worker.h"
 
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QTcpSocket>
 #include <QTimer>
-#include <QUuid>
 
 using namespace Qt::StringLiterals;
 
@@ -25,26 +25,12 @@ constexpr quint16 CloseKicked = 4001;
 constexpr quint16 CloseSlowConsumer = 4002;
 // no frame, not even a pong, for --idle-timeout.
 constexpr quint16 CloseIdle = 4003;
-
-// Stops past `most` channels: more is refused anyway, and the duplicate check is quadratic.
-QStringList splitChannels(const QString &list, qsizetype most)
-{
-    QStringList out;
-    for (const QString &part : list.split(u',', Qt::SkipEmptyParts)) {
-        const QString c = part.trimmed();
-        if (!c.isEmpty() && !out.contains(c))
-            out.append(c);
-        if (out.size() > most)
-            break;
-    }
-    return out;
-}
 } // namespace
 
 WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpRequestHead &head)
 {
-    if (head.method != "GET") {
-        writeHttpError(socket, 405, "Method Not Allowed", u"bad_request"_s, u"WebSocket upgrades use GET"_s);
+    if (auto refusal = StreamRequest::refuseMethod(head, u"WebSocket upgrades use GET"_s)) {
+        refuseHandshake(worker, socket, *refusal);
         return nullptr;
     }
     // RFC 6455 4.2.1: HTTP/1.1 or later, and one key and one version (11.3.1, 11.3.5: not repeated).
@@ -103,47 +89,15 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
         }
     }
 
-    const QString queryClientId = head.queryValue(u"client_id"_s);
-    if (info.route == Route::SeedChat) {
-        info.clientId = setup.segment;
-    } else if (!queryClientId.isEmpty()) {
-        if (!isValidIdentifier(queryClientId)) {
-            writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
-                           u"client_id must match [A-Za-z0-9_.:-]{1,121}"_s);
-            return nullptr;
-        }
-        info.clientId = queryClientId;
-    } else {
-        info.clientId = QUuid::createUuid().toString(QUuid::WithoutBraces);
+    auto request =
+        StreamRequest::forWebSocket(head, info.route == Route::SeedChat ? setup.segment : QString(),
+                                    info.route == Route::Native, worker->config().maxSubscriptions);
+    if (!request) {
+        refuseHandshake(worker, socket, request.error());
+        return nullptr;
     }
-
-    // The resume point (SPEC section 2): replay what was stored after it, then go live.
-    const QString sinceText = head.queryValue(u"since"_s);
-    if (!sinceText.isNull()) {
-        setup.since = parseSequence(sinceText);
-        if (!setup.since) {
-            writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
-                           u"since must be a non-negative integer (the last message id seen)"_s);
-            return nullptr;
-        }
-    }
-    setup.epoch = head.queryValue(u"epoch"_s);
-    if (info.route == Route::Native) {
-        setup.userId = head.queryValue(u"user_id"_s);
-        setup.channels = splitChannels(head.queryValue(u"channels"_s), worker->config().maxSubscriptions);
-        // --max-subscriptions: asking for more at connect is refused before the upgrade.
-        const qsizetype asked = setup.channels.size() + (setup.userId.isEmpty() ? 0 : 1);
-        if (asked > worker->config().maxSubscriptions) {
-            Metrics::add(worker->hub()->metrics().subscriptionsCapped);
-            writeHttpError(socket, 400, "Bad Request", errorCodeName(ErrorCode::TooManySubscriptions),
-                           u"more than %1 channels: the most one connection may subscribe to"_s.arg(
-                               worker->config().maxSubscriptions));
-            return nullptr;
-        }
-        // A page that shows the live counts needs no second socket (which would count itself twice).
-        const QString counts = head.queryValue(u"counts"_s);
-        setup.counts = counts == u"1"_s || counts == u"true"_s;
-    }
+    setup.stream = std::move(request).value();
+    info.clientId = setup.stream.clientId();
 
     // Refused before the upgrade (SPEC section 7): a page from another origin, a bad token, a token that does
     // not allow this route. Without any token in token mode the upgrade goes ahead and the first frame must
@@ -159,8 +113,8 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     }
     if (identity->authenticated)
         info.userId = identity->subject; // SPEC section 2: the user is the token's sub when auth is on
-    else if (info.route == Route::Native && isValidIdentifier(setup.userId))
-        info.userId = setup.userId; // known before registration, so the admin feed carries it
+    else if (info.route == Route::Native && isValidIdentifier(setup.stream.userId()))
+        info.userId = setup.stream.userId(); // known before registration, so the admin feed carries it
     // A client id held by another identity is refused here; without a token yet, it is claimed (or refused,
     // closing 1008) by the auth frame.
     if (!registerHandshake(hub, socket, info, *identity))
@@ -211,10 +165,10 @@ QString WsSession::routeRefusal(const Identity &who, Route route, const RouteSet
         return who.canRead(Channels::Chat.toString()) ? QString()
                                                       : who.refusal(Channels::Chat.toString(), false);
     case Route::Native:
-        if (!setup.userId.isEmpty() && isValidIdentifier(setup.userId) &&
-            !who.canRead(userChannel(setup.userId)))
-            return who.refusal(userChannel(setup.userId), false);
-        for (const QString &ch : setup.channels) {
+        if (const QString &userId = setup.stream.userId();
+            !userId.isEmpty() && isValidIdentifier(userId) && !who.canRead(userChannel(userId)))
+            return who.refusal(userChannel(userId), false);
+        for (const QString &ch : setup.stream.channels()) {
             if (isValidChannelName(ch) && !who.canRead(ch))
                 return who.refusal(ch, false);
         }
@@ -231,8 +185,8 @@ void WsSession::setUpRoute()
     Worker *worker = m_worker;
     switch (m_info.route) {
     case Route::Native:
-        welcome(m_setup.channels, m_setup.userId);
-        if (m_setup.counts) {
+        welcome(m_setup.stream.channels(), m_setup.stream.userId());
+        if (m_setup.stream.counts()) {
             worker->addCountsListener(this, true);
             sendRaw(Ws::encodeFrame(Ws::Opcode::Text, worker->hub()->pageCountsFrame()));
         }
@@ -259,26 +213,20 @@ void WsSession::setUpRoute()
     case Route::Events:
         break;
     }
-    if (m_setup.since && m_info.route != Route::Admin && m_info.route != Route::SeedClient) {
+    if (m_setup.stream.since() && m_info.route != Route::Admin && m_info.route != Route::SeedClient) {
         QStringList channels = m_info.channels.toList();
         // Broadcasts reach every client, so a resuming client has missed those too.
         channels.append(Channels::Broadcast.toString());
-        resume(channels, *m_setup.since, m_setup.epoch, nullptr);
+        resume(channels, *m_setup.stream.since(), m_setup.stream.epoch(), nullptr);
     }
-    // A token's life ends the connection's: a subscription must not outlive the right to it.
     if (m_identity.authenticated)
-        m_expiry.start(m_identity.expiresAt);
+        expireWith(m_identity.expiresAt);
 }
 
 WsSession::WsSession(Worker *worker, QTcpSocket *socket, ClientInfo info, qint64 maxMessageSize)
     : Session(worker, socket, std::move(info))
     , m_parser(maxMessageSize)
-    , m_expiry(this)
 {
-    connect(&m_expiry, &ExpiryTimer::expired, this, [this] {
-        Metrics::add(m_worker->hub()->metrics().refusedUnauthorized);
-        close(Ws::CloseCode::PolicyViolation, u"token expired"_s);
-    });
     connect(m_socket, &QTcpSocket::readyRead, this, &WsSession::onReadyRead);
     connect(m_socket, &QTcpSocket::disconnected, this,
             [this] { Metrics::add(m_worker->hub()->metrics().wsConnections, -1); });
@@ -667,7 +615,7 @@ void WsSession::doAuth(const Request &r)
         join();
         setUpRoute();
     } else {
-        m_expiry.start(m_identity.expiresAt); // none: stopped
+        expireWith(m_identity.expiresAt); // none: stopped
     }
 }
 

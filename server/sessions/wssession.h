@@ -1,8 +1,8 @@
 #pragma once
 
-#include "expirytimer.h"
 #include "request.h"
 #include "session.h"
+#include "streamrequest.h"
 #include "wsframe.h"
 
 #include <optional>
@@ -30,11 +30,7 @@ private:
     struct RouteSetup
     {
         QString segment; // /ws/{segment}
-        QString userId;  // /ws?user_id=
-        QStringList channels;
-        std::optional<qint64> since;
-        QString epoch;       // /ws?epoch=: the epoch `since` comes from (History::epoch)
-        bool counts = false; // /ws?counts=1: also the counts pushes /ws/client gets
+        StreamRequest stream;
     };
 
     WsSession(Worker *worker, QTcpSocket *socket, ClientInfo info, qint64 maxMessageSize);
@@ -77,7 +73,6 @@ private:
     bool m_awaitingAuth = false;
     // While welcome() subscribes to the query's channels, its error frames wait here: `connected` goes first.
     std::optional<QList<QJsonObject>> m_heldErrors;
-    ExpiryTimer m_expiry;
     qint64 m_lastReceivedMs = 0;
     bool m_pingSent = false;
     double m_tokens = 0;
