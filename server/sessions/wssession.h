@@ -13,7 +13,9 @@ class GracefulClose;
 struct HttpRequestHead;
 
 // A WebSocket client on one of the routes of SPEC section 3. Framing is our own (wsframe.h) so that a
-// published message is one pre-encoded frame shared by every recipient.
+// published message is one pre-encoded frame shared by every recipient. Defined in three files by job:
+// wshandshake.cpp (the upgrade and the route), wssession.cpp (the transport: frames, ping, idle, the token
+// bucket, close), wscommands.cpp (the client's requests).
 class WsSession final : public Session
 {
     Q_OBJECT
@@ -26,6 +28,14 @@ public:
     void close(quint16 code, const QString &reason) override;
 
 private:
+    // Herald's own close codes (4000-4999 is the application range of RFC 6455):
+    // an admin closing a client, distinguishable from a server shutdown (1001) or a policy refusal (1008);
+    static constexpr quint16 CloseKicked = 4001;
+    // a client that read too slowly and should reconnect with ?since= (SPEC section 7);
+    static constexpr quint16 CloseSlowConsumer = 4002;
+    // no frame, not even a pong, for --idle-timeout.
+    static constexpr quint16 CloseIdle = 4003;
+
     // What the route does once the connection may proceed (at once, or after first-frame authentication).
     struct RouteSetup
     {
