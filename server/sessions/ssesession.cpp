@@ -21,10 +21,6 @@ namespace Herald {
 
 SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpRequestHead &head)
 {
-    if (auto refusal = StreamRequest::refuseMethod(head, u"an event stream is opened with GET"_s)) {
-        refuseHandshake(worker, socket, *refusal);
-        return nullptr;
-    }
     const auto request = StreamRequest::forEvents(head, worker->config().maxSubscriptions);
     if (!request) {
         refuseHandshake(worker, socket, request.error());
@@ -41,7 +37,7 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     for (const QString &ch : std::as_const(channels)) {
         if (!identity->canRead(ch)) {
             Metrics::add(hub->metrics().refusedForbidden);
-            writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, identity->refusal(ch, false));
+            writeHttpError(socket, 403, "Forbidden", ErrorCode::Forbidden, identity->refusal(ch, false));
             return nullptr;
         }
     }

@@ -14,7 +14,7 @@ namespace Herald {
 namespace {
 HeadRefusal badRequest(ErrorCode code, const QString &detail)
 {
-    return HeadRefusal{400, "Bad Request", errorCodeName(code), detail};
+    return HeadRefusal{400, "Bad Request", code, detail};
 }
 
 // --max-subscriptions: asking for more at connect is refused before the handshake.
@@ -50,7 +50,7 @@ std::optional<HeadRefusal> StreamRequest::refuseMethod(const HttpRequestHead &he
 {
     if (head.method == "GET")
         return std::nullopt;
-    return HeadRefusal{405, "Method Not Allowed", errorCodeName(ErrorCode::BadRequest), detail};
+    return HeadRefusal{405, "Method Not Allowed", ErrorCode::MethodNotAllowed, detail};
 }
 
 std::optional<HeadRefusal> StreamRequest::readClientId(const HttpRequestHead &head)
@@ -86,6 +86,8 @@ Result<StreamRequest, HeadRefusal> StreamRequest::forEvents(const HttpRequestHea
                                                             qsizetype maxSubscriptions)
 {
     using R = Result<StreamRequest, HeadRefusal>;
+    if (auto refusal = refuseMethod(head, u"an event stream is opened with GET"_s))
+        return R::failure(*refusal);
     StreamRequest s;
     // /events?user_id=&channels=  or  /events/{user_id} (seed 002)
     s.m_userId = head.queryValue(u"user_id"_s);

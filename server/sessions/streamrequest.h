@@ -22,9 +22,11 @@ class StreamRequest
 public:
     StreamRequest() = default;
 
-    // 405 unless the method is GET; `detail` says how the stream is opened.
+    // 405 (method_not_allowed) unless the method is GET; `detail` says how the stream is opened.
     static std::optional<HeadRefusal> refuseMethod(const HttpRequestHead &head, const QString &detail);
-    // GET /events?user_id=&channels=&client_id=&since=&epoch=&counts=&named=, or /events/{user_id}.
+    // GET /events?user_id=&channels=&client_id=&since=&epoch=&counts=&named=, or /events/{user_id}; the
+    // method is checked first. A WebSocket checks its method before its upgrade headers, so it calls
+    // refuseMethod() itself.
     static Result<StreamRequest, HeadRefusal> forEvents(const HttpRequestHead &head,
                                                         qsizetype maxSubscriptions);
     // /ws and its routes. `pathClientId`: the route's path names the client (/ws/{client_id}), ?client_id= is

@@ -23,23 +23,24 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     }
     // RFC 6455 4.2.1: HTTP/1.1 or later, and one key and one version (11.3.1, 11.3.5: not repeated).
     if (head.versionMinor < 1) {
-        writeHttpError(socket, 400, "Bad Request", u"bad_request"_s, u"a WebSocket upgrade needs HTTP/1.1"_s);
+        writeHttpError(socket, 400, "Bad Request", ErrorCode::BadRequest,
+                       u"a WebSocket upgrade needs HTTP/1.1"_s);
         return nullptr;
     }
     if (head.headerValues("sec-websocket-key").size() > 1 ||
         head.headerValues("sec-websocket-version").size() > 1) {
-        writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
+        writeHttpError(socket, 400, "Bad Request", ErrorCode::BadRequest,
                        u"Sec-WebSocket-Key and Sec-WebSocket-Version may each appear once"_s);
         return nullptr;
     }
     if (head.header("sec-websocket-version") != "13") {
-        writeHttpError(socket, 426, "Upgrade Required", u"bad_request"_s,
+        writeHttpError(socket, 426, "Upgrade Required", ErrorCode::BadRequest,
                        u"only WebSocket version 13 is supported"_s, "Sec-WebSocket-Version: 13\r\n");
         return nullptr;
     }
     const QByteArray key = head.header("sec-websocket-key");
     if (QByteArray::fromBase64(key).size() != 16) {
-        writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
+        writeHttpError(socket, 400, "Bad Request", ErrorCode::BadRequest,
                        u"missing or malformed Sec-WebSocket-Key"_s);
         return nullptr;
     }
@@ -57,7 +58,7 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
     } else {
         setup.segment = path.mid(4);
         if (setup.segment.contains(u'/')) {
-            writeHttpError(socket, 404, "Not Found", u"not_found"_s,
+            writeHttpError(socket, 404, "Not Found", ErrorCode::NotFound,
                            u"no WebSocket endpoint at %1"_s.arg(path));
             return nullptr;
         }
@@ -70,7 +71,7 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
         else if (isValidIdentifier(setup.segment))
             info.route = Route::SeedChat;
         else {
-            writeHttpError(socket, 400, "Bad Request", u"bad_channel"_s,
+            writeHttpError(socket, 400, "Bad Request", ErrorCode::BadChannel,
                            u"'%1' is neither a channel nor a client id ([A-Za-z0-9_.:-], at most 121)"_s.arg(
                                setup.segment));
             return nullptr;
@@ -96,7 +97,7 @@ WsSession *WsSession::create(Worker *worker, QTcpSocket *socket, const HttpReque
         return nullptr;
     if (const QString refusal = routeRefusal(*identity, info.route, setup); !refusal.isEmpty()) {
         Metrics::add(hub->metrics().refusedForbidden);
-        writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, refusal);
+        writeHttpError(socket, 403, "Forbidden", ErrorCode::Forbidden, refusal);
         return nullptr;
     }
     if (identity->authenticated)
