@@ -282,6 +282,22 @@ void WsSession::doSubscribe(const Request &r, bool sub)
         resume(resumed, **since, epoch->value_or(QString()), &r);
 }
 
+std::optional<Message> WsSession::messageFrom(const Request &r, const QString &defaultKind)
+{
+    // With the kind given in "type", the message type cannot also come from "type".
+    QJsonObject payload = r.body;
+    if (r.kindFromType)
+        payload.remove("type"_L1);
+    auto message = publishedMessageFromPayload(payload, defaultKind);
+    if (!message) {
+        sendError(message.error().code, message.error().message, &r);
+        return std::nullopt;
+    }
+    Message m = std::move(message).value();
+    m.sender = m_identity.senderFor(clientId());
+    return m;
+}
+
 void WsSession::doPublish(const Request &r)
 {
     QString channel;
@@ -309,19 +325,11 @@ void WsSession::doPublish(const Request &r)
     }
     if (!allowed(m_identity.canWrite(channel), m_identity.refusal(channel, true), &r))
         return;
-    // With the kind given in "type", the message type cannot also come from "type".
-    QJsonObject payload = r.body;
-    if (r.kindFromType)
-        payload.remove("type"_L1);
-    auto message = publishedMessageFromPayload(payload, u"message"_s);
-    if (!message) {
-        sendError(message.error().code, message.error().message, &r);
+    std::optional<Message> m = messageFrom(r, u"message"_s);
+    if (!m)
         return;
-    }
-    Message m = std::move(message).value();
-    m.channel = channel;
-    m.sender = m_identity.senderFor(clientId());
-    const PublishResult id = m_worker->hub()->publish(std::move(m));
+    m->channel = channel;
+    const PublishResult id = m_worker->hub()->publish(std::move(*m));
     if (!id) {
         sendPublishError(id.error(), &r);
         return;
@@ -386,17 +394,10 @@ void WsSession::doBroadcast(const Request &r)
     if (!allowed(m_identity.canWrite(Channels::Broadcast.toString()),
                  m_identity.refusal(Channels::Broadcast.toString(), true), &r))
         return;
-    QJsonObject payload = r.body;
-    if (r.kindFromType)
-        payload.remove("type"_L1);
-    auto message = publishedMessageFromPayload(payload, u"broadcast"_s);
-    if (!message) {
-        sendError(message.error().code, message.error().message, &r);
+    std::optional<Message> m = messageFrom(r, u"broadcast"_s);
+    if (!m)
         return;
-    }
-    Message m = std::move(message).value();
-    m.sender = m_identity.senderFor(clientId());
-    const PublishResult id = m_worker->hub()->broadcastToAll(std::move(m));
+    const PublishResult id = m_worker->hub()->broadcastToAll(std::move(*m));
     if (!id) {
         sendPublishError(id.error(), &r);
         return;

@@ -70,6 +70,9 @@ private:
     void sendPublishError(const StoreError &error, const Request *replyTo);
 
     void doSubscribe(const Request &r, bool subscribe);
+    // The message a publish or broadcast request carries, from this client; nothing (an error frame sent)
+    // if it is not one.
+    std::optional<Message> messageFrom(const Request &r, const QString &defaultKind);
     void doPublish(const Request &r);
     void doSeedMessage(const Request &r);
     void doBroadcast(const Request &r);
