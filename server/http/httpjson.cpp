@@ -34,7 +34,7 @@ RestResponse restError(int status, ErrorCode code, const QString &detail)
 {
     RestResponse r;
     r.status = status;
-    r.body = jsonErrorBody(errorCodeName(code), detail);
+    r.body = jsonErrorBody(code, detail);
     return r;
 }
 

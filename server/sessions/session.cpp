@@ -3,9 +3,11 @@
 #include "channelname.h"
 #include "envelope.h"
 #include "errorcode.h"
+#include "expirytimer.h"
 #include "httprequesthead.h"
 #include "rawhttp.h"
 #include "worker.h"
+#include "wsframe.h"
 
 #include <QTcpSocket>
 #include <QTimer>
@@ -39,7 +41,7 @@ std::optional<Identity> Session::identifyHandshake(Hub *hub, QTcpSocket *socket,
     const AuthPolicy &auth = hub->auth();
     if (!auth.originAllowed(head.header("origin"), head.header("host"))) {
         Metrics::add(hub->metrics().refusedOrigin);
-        writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, u"origin not allowed"_s);
+        writeHttpError(socket, 403, "Forbidden", ErrorCode::Forbidden, u"origin not allowed"_s);
         return std::nullopt;
     }
     // The same order as REST (HttpGuard): the Authorization header, then ?token= (browsers cannot set
@@ -52,7 +54,7 @@ std::optional<Identity> Session::identifyHandshake(Hub *hub, QTcpSocket *socket,
         identity = Result<Identity, AuthError>::failure({u"authentication required: pass ?token="_s});
     if (!identity) {
         Metrics::add(hub->metrics().refusedUnauthorized);
-        writeHttpError(socket, 401, "Unauthorized", u"unauthorized"_s, identity.error().message,
+        writeHttpError(socket, 401, "Unauthorized", ErrorCode::Unauthorized, identity.error().message,
                        "WWW-Authenticate: Bearer\r\n");
         return std::nullopt;
     }
@@ -65,9 +67,30 @@ bool Session::registerHandshake(Hub *hub, QTcpSocket *socket, ClientInfo &info, 
     if (info.sessionId != 0)
         return true;
     Metrics::add(hub->metrics().refusedForbidden);
-    writeHttpError(socket, 403, "Forbidden", errorCodeName(ErrorCode::Forbidden),
+    writeHttpError(socket, 403, "Forbidden", ErrorCode::Forbidden,
                    u"client id %1 is in use by another user"_s.arg(info.clientId));
     return false;
+}
+
+void Session::refuseHandshake(Worker *worker, QTcpSocket *socket, const HeadRefusal &refusal)
+{
+    if (refusal.code == ErrorCode::TooManySubscriptions)
+        Metrics::add(worker->hub()->metrics().subscriptionsCapped);
+    writeHttpError(socket, refusal.status, refusal.reason, refusal.code, refusal.detail);
+}
+
+void Session::expireWith(const QDateTime &deadline)
+{
+    if (!m_expiry) {
+        if (!deadline.isValid())
+            return;
+        m_expiry = new ExpiryTimer(this);
+        connect(m_expiry, &ExpiryTimer::expired, this, [this] {
+            Metrics::add(m_worker->hub()->metrics().refusedUnauthorized);
+            close(Ws::CloseCode::PolicyViolation, u"token expired"_s);
+        });
+    }
+    m_expiry->start(deadline);
 }
 
 void Session::start(bool joinNow)

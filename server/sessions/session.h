@@ -14,8 +14,10 @@ class QTimer;
 
 namespace Herald {
 
+class ExpiryTimer;
 class Worker;
 struct Envelope;
+struct HeadRefusal;
 struct HttpRequestHead;
 
 // One live client connection on a worker thread: the transport-independent half (identity, subscriptions,
@@ -77,6 +79,9 @@ public:
     // `who` (Hub::registerSession), and sets info.sessionId. While another identity holds the id, writes the
     // 403 itself, the same on every transport, and returns false.
     static bool registerHandshake(Hub *hub, QTcpSocket *socket, ClientInfo &info, const Identity &who);
+    // Answers a handshake refused before it is identified (StreamRequest); one over --max-subscriptions is
+    // counted (subscriptionsCapped).
+    static void refuseHandshake(Worker *worker, QTcpSocket *socket, const HeadRefusal &refusal);
 
 protected:
     // Starts with the worker, registered with the hub already (registerHandshake); call once the handshake is
@@ -100,6 +105,9 @@ protected:
     // socket drains, then goes live again. Meanwhile live messages on them are not queued (they are read in
     // their turn) and live messages on other channels wait until the end: ids stay in order.
     void catchUp(const QStringList &channels, qint64 after);
+    // A token's life ends the connection's (a subscription must not outlive the right to it): closes it,
+    // 1008 "token expired", at `deadline`. Replaces an earlier one; an invalid one (no expiry) stops it.
+    void expireWith(const QDateTime &deadline);
 
     Worker *m_worker;
     QTcpSocket *m_socket;
@@ -143,6 +151,7 @@ private:
     qint64 m_progress = 0;          // bytesWritten notifications: the kernel took data
     qint64 m_progressAtTick = 0;
     int m_stalledTicks = 0;
+    ExpiryTimer *m_expiry = nullptr; // made by the first expireWith() with a deadline
 };
 
 } // namespace Herald

@@ -2,19 +2,18 @@
 
 #include "channelname.h"
 #include "errorcode.h"
-#include "expirytimer.h"
 #include "gracefulclose.h"
 #include "httprequesthead.h"
 #include "hub.h"
 #include "rawhttp.h"
 #include "request.h"
+#include "streamrequest.h"
 #include "worker.h"
 #include "wsframe.h"
 
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QTcpSocket>
-#include <QUuid>
 
 using namespace Qt::StringLiterals;
 
@@ -22,84 +21,12 @@ namespace Herald {
 
 SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpRequestHead &head)
 {
-    if (head.method != "GET") {
-        writeHttpError(socket, 405, "Method Not Allowed", u"bad_request"_s,
-                       u"an event stream is opened with GET"_s);
+    const auto request = StreamRequest::forEvents(head, worker->config().maxSubscriptions);
+    if (!request) {
+        refuseHandshake(worker, socket, request.error());
         return nullptr;
     }
-    // /events?user_id=&channels=  or  /events/{user_id} (seed 002)
-    QString userId = head.queryValue(u"user_id"_s);
-    const bool seedPath = head.path.startsWith(u"/events/"_s);
-    if (seedPath)
-        userId = head.path.mid(8);
-    QStringList channels;
-    if (!userId.isEmpty()) {
-        if (!isValidIdentifier(userId)) {
-            writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
-                           u"user_id must match [A-Za-z0-9_.:-]{1,121}"_s);
-            return nullptr;
-        }
-        channels.append(userChannel(userId));
-    }
-    for (const QString &part : head.queryValue(u"channels"_s).split(u',', Qt::SkipEmptyParts)) {
-        const QString ch = part.trimmed();
-        if (!isValidChannelName(ch) || ch.startsWith(Channels::ClientPrefix)) {
-            writeHttpError(socket, 400, "Bad Request", u"bad_channel"_s,
-                           ch.startsWith(Channels::ClientPrefix)
-                               ? u"client: channels are personal and cannot be subscribed"_s
-                               : invalidChannelMessage(ch));
-            return nullptr;
-        }
-        if (!channels.contains(ch))
-            channels.append(ch);
-        // --max-subscriptions: refused at once (which also bounds the duplicate check above).
-        if (channels.size() > worker->config().maxSubscriptions) {
-            Metrics::add(worker->hub()->metrics().subscriptionsCapped);
-            writeHttpError(socket, 400, "Bad Request", errorCodeName(ErrorCode::TooManySubscriptions),
-                           u"more than %1 channels: the most one connection may subscribe to"_s.arg(
-                               worker->config().maxSubscriptions));
-            return nullptr;
-        }
-    }
-    QString clientId = head.queryValue(u"client_id"_s);
-    if (clientId.isEmpty())
-        clientId = QUuid::createUuid().toString(QUuid::WithoutBraces);
-    else if (!isValidIdentifier(clientId)) {
-        writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
-                       u"client_id must match [A-Za-z0-9_.:-]{1,121}"_s);
-        return nullptr;
-    }
-    // Seed 002's page listens with EventSource.onmessage, which only sees unnamed events; /events names each
-    // event after the message type (SPEC section 4). ?named=0|1 overrides either default.
-    bool named = !seedPath;
-    const QString namedParam = head.queryValue(u"named"_s);
-    if (!namedParam.isNull())
-        named = namedParam != u"0"_s && namedParam != u"false"_s;
-
-    // The resume point: Last-Event-ID (what EventSource sends when it reconnects, so it wins over the URL's
-    // ?since=, which a reconnect repeats unchanged), else ?since=.
-    std::optional<qint64> since;
-    const QString sinceText = head.queryValue(u"since"_s);
-    if (!sinceText.isNull()) {
-        since = parseSequence(sinceText);
-        if (!since) {
-            writeHttpError(socket, 400, "Bad Request", u"bad_request"_s,
-                           u"since must be a non-negative integer (the last message id seen)"_s);
-            return nullptr;
-        }
-    }
-    // ?epoch= vouches for ?since= only. A reconnecting EventSource repeats its URL unchanged but sends the
-    // last id it got on the stream, from whatever epoch the server had then: held against the old epoch it
-    // would be a reset on every reconnect. A since ahead of the history is still caught as a reset.
-    QString epoch = head.queryValue(u"epoch"_s);
-    const QByteArray lastEventId = head.header("last-event-id").trimmed();
-    if (!lastEventId.isEmpty()) {
-        // Lenient: an EventSource that cannot reconnect stays dead, so a strange id is a fresh start instead.
-        if (auto id = parseSequence(QString::fromLatin1(lastEventId))) {
-            since = id;
-            epoch.clear();
-        }
-    }
+    QStringList channels = request->channels();
 
     // SPEC section 7, before the stream starts: the origin, the token (?token=, as EventSource cannot set
     // headers, or Authorization: Bearer), and every channel asked for.
@@ -110,14 +37,14 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
     for (const QString &ch : std::as_const(channels)) {
         if (!identity->canRead(ch)) {
             Metrics::add(hub->metrics().refusedForbidden);
-            writeHttpError(socket, 403, "Forbidden", u"forbidden"_s, identity->refusal(ch, false));
+            writeHttpError(socket, 403, "Forbidden", ErrorCode::Forbidden, identity->refusal(ch, false));
             return nullptr;
         }
     }
 
     ClientInfo info;
-    info.clientId = clientId;
-    info.userId = identity->authenticated ? identity->subject : userId;
+    info.clientId = request->clientId();
+    info.userId = identity->authenticated ? identity->subject : request->userId();
     info.transport = Transport::Sse;
     info.route = Route::Events;
     info.address = socket->peerAddress().toString();
@@ -133,36 +60,29 @@ SseSession *SseSession::create(Worker *worker, QTcpSocket *socket, const HttpReq
                              "Access-Control-Allow-Origin: " +
                              (origin.isEmpty() ? QByteArray("*") : origin) + "\r\n\r\n"));
 
-    auto *session = new SseSession(worker, socket, info, named);
+    auto *session = new SseSession(worker, socket, info, request->namedEvents());
     session->start();
     Metrics::add(worker->hub()->metrics().sseConnectionsTotal);
     Metrics::add(worker->hub()->metrics().sseConnections);
     const QByteArray preamble = "retry: " + QByteArray::number(worker->config().sseRetry.count()) +
-                                "\n: connected " + clientId.toUtf8() + "\n\n";
+                                "\n: connected " + request->clientId().toUtf8() + "\n\n";
     session->enqueue(preamble);
     for (const QString &ch : std::as_const(channels))
         session->subscribe(ch);
     // ?counts=1: the live counts on this stream as unnamed events, as /ws?counts=1 has them on its socket,
     // so a page on SSE needs no second connection (which would count it as two clients). The first one
     // after subscribing, so it already counts this stream's channels.
-    const QString counts = head.queryValue(u"counts"_s);
-    if (counts == u"1"_s || counts == u"true"_s) {
+    if (request->counts()) {
         worker->addCountsListener(session, true);
         session->enqueue(QByteArray("data: " + hub->pageCountsFrame() + "\n\n"));
     }
-    if (since) {
+    if (request->since()) {
         channels.append(Channels::Broadcast.toString());
-        session->resume(channels, *since, epoch);
+        session->resume(channels, *request->since(), request->epoch());
     }
     // The stream ends with its token; EventSource reconnects and must present a fresh one.
-    if (identity->authenticated && identity->expiresAt.isValid()) {
-        auto *expiry = new ExpiryTimer(session);
-        connect(expiry, &ExpiryTimer::expired, session, [session] {
-            Metrics::add(session->m_worker->hub()->metrics().refusedUnauthorized);
-            session->close(Ws::CloseCode::PolicyViolation, u"token expired"_s);
-        });
-        expiry->start(identity->expiresAt);
-    }
+    if (identity->authenticated)
+        session->expireWith(identity->expiresAt);
     session->flush();
     return session;
 }

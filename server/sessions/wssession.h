@@ -1,8 +1,8 @@
 #pragma once
 
-#include "expirytimer.h"
 #include "request.h"
 #include "session.h"
+#include "streamrequest.h"
 #include "wsframe.h"
 
 #include <optional>
@@ -13,7 +13,9 @@ class GracefulClose;
 struct HttpRequestHead;
 
 // A WebSocket client on one of the routes of SPEC section 3. Framing is our own (wsframe.h) so that a
-// published message is one pre-encoded frame shared by every recipient.
+// published message is one pre-encoded frame shared by every recipient. Defined in three files by job:
+// wshandshake.cpp (the upgrade and the route), wssession.cpp (the transport: frames, ping, idle, the token
+// bucket, close), wscommands.cpp (the client's requests).
 class WsSession final : public Session
 {
     Q_OBJECT
@@ -26,15 +28,19 @@ public:
     void close(quint16 code, const QString &reason) override;
 
 private:
+    // Herald's own close codes (4000-4999 is the application range of RFC 6455):
+    // an admin closing a client, distinguishable from a server shutdown (1001) or a policy refusal (1008);
+    static constexpr quint16 CloseKicked = 4001;
+    // a client that read too slowly and should reconnect with ?since= (SPEC section 7);
+    static constexpr quint16 CloseSlowConsumer = 4002;
+    // no frame, not even a pong, for --idle-timeout.
+    static constexpr quint16 CloseIdle = 4003;
+
     // What the route does once the connection may proceed (at once, or after first-frame authentication).
     struct RouteSetup
     {
         QString segment; // /ws/{segment}
-        QString userId;  // /ws?user_id=
-        QStringList channels;
-        std::optional<qint64> since;
-        QString epoch;       // /ws?epoch=: the epoch `since` comes from (History::epoch)
-        bool counts = false; // /ws?counts=1: also the counts pushes /ws/client gets
+        StreamRequest stream;
     };
 
     WsSession(Worker *worker, QTcpSocket *socket, ClientInfo info, qint64 maxMessageSize);
@@ -64,6 +70,9 @@ private:
     void sendPublishError(const StoreError &error, const Request *replyTo);
 
     void doSubscribe(const Request &r, bool subscribe);
+    // The message a publish or broadcast request carries, from this client; nothing (an error frame sent)
+    // if it is not one.
+    std::optional<Message> messageFrom(const Request &r, const QString &defaultKind);
     void doPublish(const Request &r);
     void doSeedMessage(const Request &r);
     void doBroadcast(const Request &r);
@@ -77,7 +86,6 @@ private:
     bool m_awaitingAuth = false;
     // While welcome() subscribes to the query's channels, its error frames wait here: `connected` goes first.
     std::optional<QList<QJsonObject>> m_heldErrors;
-    ExpiryTimer m_expiry;
     qint64 m_lastReceivedMs = 0;
     bool m_pingSent = false;
     double m_tokens = 0;

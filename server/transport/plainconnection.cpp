@@ -79,7 +79,7 @@ bool PlainConnection::start()
         if (!hub->acquireAddress(m_peer, cap)) {
             Metrics::add(hub->metrics().connectionsCapped);
             QTcpSocket *socket = takeSocket(false);
-            writeHttpError(socket, 429, "Too Many Requests", u"rate_limited"_s,
+            writeHttpError(socket, 429, "Too Many Requests", ErrorCode::RateLimited,
                            u"too many connections from this address (at most %1)"_s.arg(cap));
             return false;
         }

@@ -88,12 +88,12 @@ void writeToSocket(QTcpSocket *socket, QByteArrayView bytes)
     socket->write(bytes.data(), bytes.size());
 }
 
-QByteArray jsonErrorBody(const QString &code, const QString &detail)
+QByteArray jsonErrorBody(ErrorCode code, const QString &detail)
 {
-    return compactJson(QJsonObject{{"error"_L1, code}, {"detail"_L1, detail}});
+    return compactJson(QJsonObject{{"error"_L1, errorCodeName(code)}, {"detail"_L1, detail}});
 }
 
-void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, const QString &code,
+void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, ErrorCode code,
                     const QString &detail, QByteArrayView extraHeaders)
 {
     const QByteArray body = jsonErrorBody(code, detail);
@@ -134,31 +134,30 @@ std::optional<HeadRefusal> refuseRequestHead(const HttpRequestHead &head, qint64
                                              const AuthPolicy &auth)
 {
     if (!isKnownMethod(head.method)) {
-        return HeadRefusal{501, "Not Implemented", errorCodeName(ErrorCode::BadRequest),
+        return HeadRefusal{501, "Not Implemented", ErrorCode::BadRequest,
                            u"method %1 is not implemented"_s.arg(QString::fromLatin1(head.method.left(32)))};
     }
     const QList<QByteArray> hosts = head.headerValues("host");
     if (head.versionMinor >= 1 && hosts.size() != 1) {
-        return HeadRefusal{400, "Bad Request", errorCodeName(ErrorCode::BadRequest),
+        return HeadRefusal{400, "Bad Request", ErrorCode::BadRequest,
                            hosts.isEmpty() ? u"an HTTP/1.1 request needs a Host header"_s
                                            : u"more than one Host header"_s};
     }
     if (!hosts.isEmpty() && (hosts.size() > 1 || !isValidHostHeader(hosts.front()))) {
-        return HeadRefusal{400, "Bad Request", errorCodeName(ErrorCode::BadRequest),
-                           u"invalid Host header"_s};
+        return HeadRefusal{400, "Bad Request", ErrorCode::BadRequest, u"invalid Host header"_s};
     }
     // Framing first: with a Transfer-Encoding the Content-Length says nothing about the body's size.
     if (const auto framing = head.framingError()) {
         return HeadRefusal{framing->status, framing->status == 411 ? "Length Required" : "Bad Request",
-                           errorCodeName(ErrorCode::BadRequest), framing->detail};
+                           ErrorCode::BadRequest, framing->detail};
     }
     if (head.contentLength() > maxBody) {
-        return HeadRefusal{413, "Content Too Large", u"too_large"_s,
+        return HeadRefusal{413, "Content Too Large", ErrorCode::TooLarge,
                            u"the body is larger than %1 bytes"_s.arg(maxBody)};
     }
     if (!hosts.isEmpty() && !auth.hostAllowed(hosts.front())) {
         return HeadRefusal{
-            403, "Forbidden", errorCodeName(ErrorCode::Forbidden),
+            403, "Forbidden", ErrorCode::Forbidden,
             u"host %1 is not served: an open server answers localhost and IP addresses, and the "
             "names given with --allowed-hosts"_s.arg(QString::fromUtf8(hosts.value(0).left(64)))};
     }

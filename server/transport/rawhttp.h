@@ -1,5 +1,7 @@
 #pragma once
 
+#include "errorcode.h"
+
 #include <QByteArrayView>
 #include <QString>
 
@@ -18,13 +20,14 @@ class AuthPolicy;
 // cost (issue 8). TLS sockets always go through Qt, which encrypts.
 void writeToSocket(QTcpSocket *socket, QByteArrayView bytes);
 
-// The error body of every HTTP answer, REST or not: {"error":code,"detail":…}.
-QByteArray jsonErrorBody(const QString &code, const QString &detail);
+// The error body of every HTTP answer, REST or not: {"error":code,"detail":…}. The code is always one of
+// ErrorCode's names: clients switch on it.
+QByteArray jsonErrorBody(ErrorCode code, const QString &detail);
 
 // Answers a connection the workers own (not QHttpServer's) with {"error":code,"detail":…} and closes it once
 // the response is written; the socket deletes itself when the connection is gone. Used before a WebSocket
 // upgrade or an SSE stream is accepted.
-void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, const QString &code,
+void writeHttpError(QTcpSocket *socket, int status, QByteArrayView reason, ErrorCode code,
                     const QString &detail, QByteArrayView extraHeaders = {});
 // Writes a whole response that says "Connection: close", then closes the connection as writeHttpError does.
 void writeAndClose(QTcpSocket *socket, const QByteArray &response);
@@ -40,7 +43,7 @@ struct HeadRefusal
 {
     int status = 0;
     QByteArrayView reason;
-    QString code;
+    ErrorCode code;
     QString detail;
 };
 // Then RFC 9110/9112 conformance: an unknown method 501; HTTP/1.1 without exactly one valid Host 400. Then

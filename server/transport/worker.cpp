@@ -73,7 +73,7 @@ private:
         // disconnects its readyRead), and the 408 itself must leave in time too.
         Metrics::add(m_metrics.bodyTimeouts);
         m_answering = true;
-        writeHttpError(m_socket, 408, "Request Timeout", u"timeout"_s,
+        writeHttpError(m_socket, 408, "Request Timeout", ErrorCode::Timeout,
                        u"request body not received in time"_s);
         m_timer.start(m_writeTimeout);
     }
@@ -270,7 +270,7 @@ void Worker::adoptDescriptor(qintptr descriptor)
             const QHostAddress peer = socket->peerAddress();
             if (!m_hub->acquireAddress(peer, cap)) {
                 Metrics::add(m_hub->metrics().connectionsCapped);
-                writeHttpError(socket, 429, "Too Many Requests", u"rate_limited"_s,
+                writeHttpError(socket, 429, "Too Many Requests", ErrorCode::RateLimited,
                                u"too many connections from this address (at most %1)"_s.arg(cap));
                 return;
             }
@@ -430,7 +430,8 @@ void Worker::route(QTcpSocket *socket, const HttpRequestHead &head, bool inKerne
 void Worker::rejectHttp(QTcpSocket *socket, int status, QByteArrayView reason, const QString &detail)
 {
     m_pending.remove(socket);
-    writeHttpError(socket, status, reason, status == 408 ? u"timeout"_s : u"bad_request"_s, detail);
+    writeHttpError(socket, status, reason, status == 408 ? ErrorCode::Timeout : ErrorCode::BadRequest,
+                   detail);
 }
 
 void Worker::closeSession(quint64 sessionId, quint16 closeCode, const QString &reason)
