@@ -76,7 +76,9 @@ void Session::refuseHandshake(Worker *worker, QTcpSocket *socket, const HeadRefu
 {
     if (refusal.code == ErrorCode::TooManySubscriptions)
         Metrics::add(worker->hub()->metrics().subscriptionsCapped);
-    writeHttpError(socket, refusal.status, refusal.reason, refusal.code, refusal.detail);
+    // A 405 names what the route takes (RFC 9110 15.5.6), as the REST API's do.
+    writeHttpError(socket, refusal.status, refusal.reason, refusal.code, refusal.detail,
+                   refusal.status == 405 ? QByteArrayView("Allow: GET\r\n") : QByteArrayView());
 }
 
 void Session::expireWith(const QDateTime &deadline)

@@ -1210,6 +1210,10 @@ void tst_Security::httpConformance_data()
                    QByteArray::number(body.size()) + "\r\n\r\n" + body)
             << 400;
     }
+    QTest::newRow("an upgrade by POST")
+        << QByteArray("POST /ws HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 0\r\n" + upgrade + key +
+                      version + "\r\n")
+        << 405;
     QTest::newRow("a good upgrade") << QByteArray("GET /ws HTTP/1.1\r\nHost: 127.0.0.1\r\n" + upgrade + key +
                                                   version + "\r\n")
                                     << 101;
@@ -1224,6 +1228,11 @@ void tst_Security::httpConformance()
     QCOMPARE(r.status, status);
     if (status >= 400)
         QVERIFY2(r.body.contains("\"error\""), r.body.constData());
+    if (status == 405) {
+        // What the route takes, and the code every 405 has.
+        QCOMPARE(r.header("allow"), QByteArray("GET"));
+        QCOMPARE(r.json().value("error"_L1).toString(), u"method_not_allowed"_s);
+    }
 }
 
 // ---- 3. Roles and channels ----
