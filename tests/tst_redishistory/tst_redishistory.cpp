@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -91,6 +92,23 @@ private:
             qWarning().noquote() << "append failed:" << r.error().message;
         return r ? *r : -1;
     }
+    // `redis` started and a history on it (under this test's prefix, adjusted by `beforeOpen`) that holds one
+    // message, id 1 on "chat": for the tests that then stop, pause or fill that Redis. Null, with the reason
+    // logged, where any of that fails.
+    std::unique_ptr<RedisHistory>
+    startWithOneMessage(RedisServer &redis, const std::function<void(RedisHistory &)> &beforeOpen = {})
+    {
+        if (!redis.start()) {
+            qWarning().noquote() << "redis-server did not start:" << redis.errorString();
+            return nullptr;
+        }
+        auto h = HeraldTest::openRedisNode(redis, config(), m_prefix, beforeOpen);
+        if (!h || append(*h, makeMessage(u"chat"_s)) != 1)
+            return nullptr;
+        return h;
+    }
+    // 500 ms to connect, 300 ms for a command: a hung Redis is given up on soon.
+    static void shortTimeouts(RedisHistory &h) { h.setTimeouts({500ms, 300ms}); }
     // The size of one of this test's keys, straight from Redis (ZCARD, HLEN, …).
     qint64 count(const char *command, const QString &key) const
     {
@@ -494,10 +512,8 @@ void tst_RedisHistory::restartedRedisHeals()
 void tst_RedisHistory::stoppedRedisUnavailable()
 {
     RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    auto h = openHistory(config(), {}, &redis);
+    auto h = startWithOneMessage(redis);
     QVERIFY(h);
-    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 1);
 
     redis.stop();
     auto appended = h->append(makeMessage(u"chat"_s), true, "{}");
@@ -525,28 +541,23 @@ void tst_RedisHistory::stoppedRedisUnavailable()
 void tst_RedisHistory::hungRedisTimesOut()
 {
     RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const auto address = RedisAddress::parse(redis.url());
-    QVERIFY(address);
-    RedisHistory h(config(), *address, m_prefix);
-    h.setTimeouts({500ms, 300ms});
-    QVERIFY2(h.open(), qPrintable(h.errorString()));
-    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+    auto h = startWithOneMessage(redis, shortTimeouts);
+    QVERIFY(h);
 
     // Redis still holds its socket but answers nothing: calls give up after the command timeout.
     QVERIFY(redis.pause());
-    auto last = h.lastId();
+    auto last = h->lastId();
     QVERIFY(!last);
     QCOMPARE(last.error().kind, StoreError::Kind::Unavailable);
     QVERIFY2(last.error().message.contains(u"did not answer within 300 ms"_s),
              qPrintable(last.error().message));
     // A new connection too (connecting succeeds: the kernel accepts for it).
-    auto page = h.history(u"chat"_s, 0, 0, 10);
+    auto page = h->history(u"chat"_s, 0, 0, 10);
     QVERIFY(!page);
     QCOMPARE(page.error().kind, StoreError::Kind::Unavailable);
 
     redis.resume();
-    last = h.lastId();
+    last = h->lastId();
     QVERIFY2(last, why(last).constData());
     QCOMPARE(*last, 1);
 }
@@ -568,13 +579,8 @@ void tst_RedisHistory::lostAnswerIsRetriedWithItsKey()
     QFETCH(int, hungMs);
     QFETCH(bool, answered);
     RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const auto address = RedisAddress::parse(redis.url());
-    QVERIFY(address);
-    RedisHistory h(config(), *address, m_prefix);
-    h.setTimeouts({500ms, 300ms});
-    QVERIFY2(h.open(), qPrintable(h.errorString()));
-    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+    auto h = startWithOneMessage(redis, shortTimeouts);
+    QVERIFY(h);
 
     QVERIFY(redis.pause());
     const pid_t pid = pid_t(redis.processId());
@@ -582,7 +588,7 @@ void tst_RedisHistory::lostAnswerIsRetriedWithItsKey()
         std::this_thread::sleep_for(std::chrono::milliseconds(hungMs));
         ::kill(pid, SIGCONT);
     });
-    auto r = h.append(makeMessage(u"chat"_s), true, "{}");
+    auto r = h->append(makeMessage(u"chat"_s), true, "{}");
     waker.join();
     redis.resume();
     if (answered) {
@@ -595,23 +601,21 @@ void tst_RedisHistory::lostAnswerIsRetriedWithItsKey()
     }
     // Either way it is stored once: every try that reached Redis ran, and all but the first found its key.
     const auto lastId = [&h] {
-        auto last = h.lastId();
+        auto last = h->lastId();
         return last ? *last : qint64(-1);
     };
     QTRY_COMPARE(lastId(), 2);
-    auto page = h.history(u"chat"_s, 0, 0, 10);
+    auto page = h->history(u"chat"_s, 0, 0, 10);
     QVERIFY2(page, why(page).constData());
     QCOMPARE(page->messages.size(), 2);
-    QCOMPARE(append(h, makeMessage(u"chat"_s)), 3);
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 3);
 }
 
 void tst_RedisHistory::maxmemoryGivesFull()
 {
     RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    auto h = openHistory(config(), {}, &redis);
+    auto h = startWithOneMessage(redis);
     QVERIFY(h);
-    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 1);
 
     QCOMPARE(redis.command({"CONFIG", "SET", "maxmemory", "1"}).value_or(""), "OK");
     for (bool persist : {true, false}) {
