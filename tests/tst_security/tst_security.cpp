@@ -1,4 +1,5 @@
 #include "auth.h"
+#include "datarows.h"
 #include "expirytimer.h"
 #include "hub.h"
 #include "rawclient.h"
@@ -299,7 +300,15 @@ private Q_SLOTS:
 
 private:
     bool startServer(const std::function<void(ServerConfig &)> &adjust = {});
-    static void openMode(ServerConfig &c) { c.authMode = ServerConfig::AuthMode::Open; }
+    // In open mode (no tokens), then `adjust`ed.
+    bool startOpenServer(const std::function<void(ServerConfig &)> &adjust = {})
+    {
+        return startServer([&adjust](ServerConfig &c) {
+            c.authMode = ServerConfig::AuthMode::Open;
+            if (adjust)
+                adjust(c);
+        });
+    }
     QByteArray adminToken() const { return mint(u"root"_s, Role::Admin); }
     HttpReply request(const QByteArray &method, const QByteArray &target, const QByteArray &token = {},
                       const QByteArray &body = {}, const QByteArray &headers = {});
@@ -380,10 +389,7 @@ HttpReply tst_Security::sse(const QByteArray &target, const QByteArray &headers)
 
 std::unique_ptr<WsClient> tst_Security::ws(const QByteArray &target)
 {
-    auto c = std::make_unique<WsClient>();
-    if (!c->open(m_port, QString::fromLatin1(target)))
-        return nullptr;
-    return c;
+    return openWs(m_port, QString::fromLatin1(target));
 }
 
 qint64 tst_Security::publishAsAdmin(const QString &channel, const QString &text)
@@ -830,7 +836,7 @@ void tst_Security::clientIdsInOpenMode()
 {
     // Open mode has no identities (and is loopback-only by default): every id is free for anyone, as the
     // seeds had it, on every transport.
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     auto first = ws("/ws?client_id=shared&user_id=alice");
     QVERIFY(first && first->waitFor(u"connected"_s));
     auto second = ws("/ws?client_id=shared&user_id=bob");
@@ -1987,10 +1993,7 @@ void tst_Security::corsPreflight()
 
 void tst_Security::messageSizeLimits()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxMessageSize = 4096;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxMessageSize = 4096; }));
     // WebSocket: 4096 bytes is a message, 4097 closes 1009.
     auto c = ws("/ws");
     QVERIFY(c && c->waitFor(u"connected"_s));
@@ -2028,10 +2031,7 @@ void tst_Security::messageSizeLimits()
 
 void tst_Security::bodyAnnouncedTwiceIsRefused()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxMessageSize = 4096;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxMessageSize = 4096; }));
     // A small Content-Length beside Transfer-Encoding: chunked (RFC 9112 6.3: chunked wins) must not let a
     // large chunked body past the size check.
     const QByteArray body = paddedJson({{"channel"_L1, "news"_L1}}, 20000);
@@ -2108,7 +2108,7 @@ void tst_Security::requestSmugglingIsRefused()
 {
     QFETCH(QByteArray, request);
     QFETCH(int, status);
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     const qint64 lastId = m_server->hub()->lastId();
     RawClient c;
     QVERIFY(c.connectTo(m_port));
@@ -2127,10 +2127,7 @@ void tst_Security::requestSmugglingIsRefused()
 
 void tst_Security::perIpConnectionCap()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxConnectionsPerIp = 3;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxConnectionsPerIp = 3; }));
     std::vector<std::unique_ptr<WsClient>> clients;
     for (int i = 0; i < 3; ++i) {
         clients.push_back(ws("/ws"));
@@ -2154,8 +2151,7 @@ void tst_Security::perIpConnectionCap()
 
 void tst_Security::rateLimitBurst()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
+    QVERIFY(startOpenServer([](ServerConfig &c) {
         c.rateLimit = 10; // burst 20
     }));
     auto c = ws("/ws");
@@ -2181,10 +2177,7 @@ void tst_Security::rateLimitBurst()
 
 void tst_Security::rateLimitSteadyStream()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.rateLimit = 10;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.rateLimit = 10; }));
     auto c = ws("/ws");
     QVERIFY(c && c->waitFor(u"connected"_s));
     // Empty the bucket (the whole burst passes), then half the rate: every frame then needs a refill.
@@ -2202,10 +2195,7 @@ void tst_Security::rateLimitSteadyStream()
 
 void tst_Security::rateLimitFlood()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.rateLimit = 10;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.rateLimit = 10; }));
     auto reader = ws("/ws?channels=news");
     QVERIFY(reader && reader->waitFor(u"connected"_s));
     auto flooder = ws("/ws");
@@ -2251,8 +2241,7 @@ void tst_Security::rateLimitFlood()
 
 void tst_Security::slowConsumerIsCutOff()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
+    QVERIFY(startOpenServer([](ServerConfig &c) {
         c.maxSendBuffer = 64 * 1024;
         c.sendStallTimeout = std::chrono::milliseconds(500); // cut half a second after its last read
         c.rateLimit = 0;
@@ -2310,10 +2299,7 @@ void tst_Security::slowConsumerIsCutOff()
 
 void tst_Security::idleTimeout()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.idleTimeout = 2s;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.idleTimeout = 2s; }));
     QElapsedTimer since;
     since.start();
     RawClient silent; // reads everything, answers nothing, not even pings
@@ -2347,7 +2333,7 @@ void tst_Security::idleTimeout()
 
 void tst_Security::keepAlivePublishesOnOneConnection()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     auto subscriber = ws("/ws?channels=kept");
     QVERIFY(subscriber && subscriber->waitFor(u"connected"_s));
     RawClient c;
@@ -2375,7 +2361,7 @@ void tst_Security::keepAlivePublishesOnOneConnection()
 
 void tst_Security::keepAlivePipelined()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     auto subscriber = ws("/ws?channels=piped");
     QVERIFY(subscriber && subscriber->waitFor(u"connected"_s));
     RawClient c;
@@ -2440,10 +2426,7 @@ void tst_Security::keepAliveSecondHeadIsChecked()
     QFETCH(QByteArray, second);
     QFETCH(int, status);
     QFETCH(QString, error);
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxMessageSize = 4096;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxMessageSize = 4096; }));
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"news"_s, u"first"_s)));
@@ -2462,15 +2445,13 @@ void tst_Security::keepAliveSecondHeadIsChecked()
 
 void tst_Security::keepAliveThenSession_data()
 {
-    QTest::addColumn<bool>("webSocket");
-    QTest::newRow("websocket") << true;
-    QTest::newRow("sse") << false;
+    boolRows("webSocket", {{"websocket", true}, {"sse", false}});
 }
 
 void tst_Security::keepAliveThenSession()
 {
     QFETCH(bool, webSocket);
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"later"_s, u"before"_s)));
@@ -2626,7 +2607,7 @@ void tst_Security::keepAliveEnds()
 {
     QFETCH(QByteArray, request);
     QFETCH(bool, kept);
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(request);
@@ -2646,7 +2627,7 @@ void tst_Security::keepAliveEnds()
 
 void tst_Security::keepAliveOtherRoutesClose()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"news"_s, u"m"_s)));
@@ -2666,10 +2647,7 @@ void tst_Security::keepAliveOtherRoutesClose()
 
 void tst_Security::keepAliveIdleTimeout()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.keepAliveTimeout = 300ms;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.keepAliveTimeout = 300ms; }));
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("GET", "/healthz"));
@@ -2683,7 +2661,7 @@ void tst_Security::keepAliveIdleTimeout()
 
 void tst_Security::keepAliveBodyInPieces()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     const QByteArray body = publishBody(u"news"_s, QString(3000, u'x'));
     RawClient c;
     QVERIFY(c.connectTo(m_port));
@@ -2719,7 +2697,7 @@ void tst_Security::keepAliveHeadInPieces_data()
 void tst_Security::keepAliveHeadInPieces()
 {
     QFETCH(QByteArray, cutAfter);
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("GET", "/healthz"));
@@ -2746,7 +2724,7 @@ void tst_Security::keepAliveHeadInPieces()
 // already read put back in front), which answers it and closes, as for any other route.
 void tst_Security::keepAliveOtherHeadInPieces()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("GET", "/healthz"));
@@ -2764,7 +2742,7 @@ void tst_Security::keepAliveOtherHeadInPieces()
 
 void tst_Security::keepAliveClientLeavesMidBody()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     const qint64 lastId = m_server->hub()->lastId();
     {
         RawClient c;
@@ -2784,7 +2762,7 @@ void tst_Security::keepAliveClientLeavesMidBody()
 
 void tst_Security::keepAliveWaitsForASlowReader()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     const Herald::Metrics &metrics = m_server->hub()->metrics();
     RawClient c;
     QVERIFY(c.connectTo(m_port, 4096));
@@ -2828,8 +2806,7 @@ void tst_Security::slowBodyTimesOut_data()
 void tst_Security::slowBodyTimesOut()
 {
     QFETCH(QByteArray, path);
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
+    QVERIFY(startOpenServer([](ServerConfig &c) {
         c.handshakeTimeout = 10s; // the head's deadline is not the one that ends this
         c.bodyTimeout = 1s;
     }));
@@ -2854,8 +2831,7 @@ void tst_Security::slowBodyTimesOut()
 // MB) loses its connection, instead of holding it and the answer's memory forever.
 void tst_Security::unreadAnswerTimesOut()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
+    QVERIFY(startOpenServer([](ServerConfig &c) {
         c.maxMessageSize = 2 * 1024 * 1024;
         c.writeTimeout = 1s;
     }));
@@ -2882,18 +2858,13 @@ void tst_Security::unreadAnswerTimesOut()
 // already served a keep-alive request.
 void tst_Security::slowHeadTimesOut_data()
 {
-    QTest::addColumn<bool>("afterARequest");
-    QTest::newRow("first head") << false;
-    QTest::newRow("second head on a keep-alive connection") << true;
+    boolRows("afterARequest", {{"first head", false}, {"second head on a keep-alive connection", true}});
 }
 
 void tst_Security::slowHeadTimesOut()
 {
     QFETCH(bool, afterARequest);
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.handshakeTimeout = 500ms;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.handshakeTimeout = 500ms; }));
     const Herald::Metrics &metrics = m_server->hub()->metrics();
     RawClient c;
     QVERIFY(c.connectTo(m_port));
@@ -2912,10 +2883,7 @@ void tst_Security::slowHeadTimesOut()
 // their answers is dropped once the kernel takes no more of them for that long.
 void tst_Security::keepAliveUnreadAnswersTimeOut()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.writeTimeout = 1s;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.writeTimeout = 1s; }));
     const Herald::Metrics &metrics = m_server->hub()->metrics();
     RawClient c;
     QVERIFY(c.connectTo(m_port, 4096));
@@ -2933,16 +2901,13 @@ void tst_Security::keepAliveUnreadAnswersTimeOut()
 // filled, which a quiet channel never does). One that reads the same messages stays.
 void tst_Security::unreadStreamTimesOut_data()
 {
-    QTest::addColumn<bool>("webSocket");
-    QTest::newRow("sse") << false;
-    QTest::newRow("websocket") << true;
+    boolRows("webSocket", {{"sse", false}, {"websocket", true}});
 }
 
 void tst_Security::unreadStreamTimesOut()
 {
     QFETCH(bool, webSocket);
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
+    QVERIFY(startOpenServer([](ServerConfig &c) {
         c.writeTimeout = 1s;
         c.idleTimeout = 0s; // not the rule under test
     }));
@@ -2974,10 +2939,7 @@ void tst_Security::unreadStreamTimesOut()
 // freed slot can be used again.
 void tst_Security::subscriptionCap()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxSubscriptions = 5;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxSubscriptions = 5; }));
     const Herald::Metrics &metrics = m_server->hub()->metrics();
     auto c = ws("/ws?channels=a,b,c");
     QVERIFY(c);
@@ -3027,10 +2989,7 @@ void tst_Security::subscriptionCapAtConnect()
     QFETCH(bool, webSocket);
     QFETCH(QByteArray, target);
     QFETCH(bool, refused);
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxSubscriptions = 5;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxSubscriptions = 5; }));
     HttpReply r;
     if (webSocket)
         upgrade(target, {}, &r);
@@ -3054,10 +3013,7 @@ void tst_Security::subscriptionCapAtConnect()
 // order, each page no longer than its limit.
 void tst_Security::channelListIsPaged()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxSubscriptions = 2000;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxSubscriptions = 2000; }));
     auto name = [](int i) {
         return u"ch.%1"_s.arg(i, 4, 10, QChar(u'0'));
     };
@@ -3143,7 +3099,7 @@ void tst_Security::channelListLimits()
     QFETCH(QByteArray, query);
     QFETCH(int, status);
     QFETCH(QString, code);
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     QCOMPARE(request("POST", "/api/publish", {}, publishBody(u"news"_s, u"x"_s)).status, 202);
     const HttpReply r = request("GET", "/api/channels" + query);
     QCOMPARE(r.status, status);

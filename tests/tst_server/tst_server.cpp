@@ -76,13 +76,7 @@ private:
     std::unique_ptr<Herald::Server> m_server;
     quint16 m_port = 0;
 
-    std::unique_ptr<WsClient> client(const QString &path)
-    {
-        auto c = std::make_unique<WsClient>();
-        if (!c->open(m_port, path))
-            return nullptr;
-        return c;
-    }
+    std::unique_ptr<WsClient> client(const QString &path) { return openWs(m_port, path); }
 };
 
 void tst_Server::init()
@@ -178,12 +172,9 @@ void tst_Server::seed001ChatReachesEveryChatClient()
     QVERIFY(a && b);
     QTRY_COMPARE(m_server->hub()->channelCounts().value(u"chat"_s), 2);
     a->send({{"type"_L1, "chat"_L1}, {"message"_L1, "hola"_L1}});
-    for (WsClient *c : {a.get(), b.get()}) {
-        const auto chat = c->waitFor(u"chat"_s);
-        QVERIFY(chat);
-        QCOMPARE(chat->value("sender"_L1).toString(), u"alice"_s);
-        QCOMPARE(chat->value("message"_L1).toString(), u"hola"_s);
-    }
+    const QJsonObject chat{{"sender"_L1, "alice"_L1}, {"message"_L1, "hola"_L1}};
+    for (WsClient *c : {a.get(), b.get()})
+        QCOMPARE(nextFrameLike(*c, u"chat"_s, chat), chat);
 }
 
 void tst_Server::seed001NotificationOnlyToSender()
@@ -192,10 +183,8 @@ void tst_Server::seed001NotificationOnlyToSender()
     auto b = client(u"/ws/bob"_s);
     QVERIFY(a && b);
     a->send({{"type"_L1, "notification"_L1}, {"message"_L1, "just me"_L1}});
-    const auto n = a->waitFor(u"notification"_s);
-    QVERIFY(n);
-    QCOMPARE(n->value("message"_L1).toString(), u"just me"_s);
-    QCOMPARE(n->value("scope"_L1).toString(), u"personal"_s);
+    const QJsonObject personal{{"message"_L1, "just me"_L1}, {"scope"_L1, "personal"_L1}};
+    QCOMPARE(nextFrameLike(*a, u"notification"_s, personal), personal);
     QVERIFY(b->noFrame(u"notification"_s));
 }
 
@@ -849,19 +838,16 @@ void tst_Server::adminFeed()
     const auto connected = admin->waitFor(u"client_connected"_s);
     QVERIFY(connected);
     QCOMPARE(connected->value("client"_L1).toObject().value("client_id"_L1).toString(), u"watched"_s);
-    const auto subscribed = admin->waitFor(u"client_subscribed"_s);
-    QVERIFY(subscribed);
-    QCOMPARE(subscribed->value("channel"_L1).toString(), u"user:7"_s);
-    const auto counts = admin->waitFor(u"counts"_s);
-    QVERIFY(counts);
-    QCOMPARE(counts->value("clients"_L1).toInt(), 1);
+    const QJsonObject subscribed{{"channel"_L1, "user:7"_L1}};
+    QCOMPARE(nextFrameLike(*admin, u"client_subscribed"_s, subscribed), subscribed);
+    const QJsonObject counts{{"clients"_L1, 1}};
+    QCOMPARE(nextFrameLike(*admin, u"counts"_s, counts), counts);
 
     // Admin publishes to a user, the user gets it, the feed sees every message.
     admin->send({{"action"_L1, "publish"_L1}, {"user_id"_L1, "7"_L1}, {"message"_L1, "from admin"_L1}});
     QVERIFY(admin->waitFor(u"published"_s));
-    const auto got = c->waitFor(u"message"_s);
-    QVERIFY(got);
-    QCOMPARE(got->value("message"_L1).toString(), u"from admin"_s);
+    const QJsonObject got{{"message"_L1, "from admin"_L1}};
+    QCOMPARE(nextFrameLike(*c, u"message"_s, got), got);
     QVERIFY(admin->waitFor(u"message"_s));
 
     admin->send(
@@ -869,9 +855,8 @@ void tst_Server::adminFeed()
     QVERIFY(c->waitFor(u"maintenance"_s));
 
     c->close();
-    const auto gone = admin->waitFor(u"client_disconnected"_s);
-    QVERIFY(gone);
-    QCOMPARE(gone->value("client_id"_L1).toString(), u"watched"_s);
+    const QJsonObject gone{{"client_id"_L1, "watched"_L1}};
+    QCOMPARE(nextFrameLike(*admin, u"client_disconnected"_s, gone), gone);
 }
 
 void tst_Server::adminDisconnectsClient()
@@ -880,9 +865,8 @@ void tst_Server::adminDisconnectsClient()
     auto victim = client(u"/ws/victim"_s);
     QVERIFY(admin && victim);
     admin->send({{"action"_L1, "disconnect"_L1}, {"client_id"_L1, "victim"_L1}});
-    const auto ack = admin->waitFor(u"disconnected"_s);
-    QVERIFY(ack);
-    QCOMPARE(ack->value("connections"_L1).toInt(), 1);
+    const QJsonObject ack{{"connections"_L1, 1}};
+    QCOMPARE(nextFrameLike(*admin, u"disconnected"_s, ack), ack);
     QVERIFY(victim->waitDisconnected());
     QCOMPARE(victim->closeCode(), 4001);
     QTRY_COMPARE(m_server->hub()->counts().clients, 0);
