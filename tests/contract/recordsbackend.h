@@ -6,6 +6,7 @@
 // Failures inside these calls are reported with QTest's macros, so the caller checks
 // QTest::currentTestFailed() after the void ones.
 
+#include "backendfixture.h"
 #include "recordstore.h"
 
 #include <QString>
@@ -23,18 +24,10 @@ public:
     virtual void close() = 0;
 };
 
-class RecordsBackend
+// The fixture hooks (initTestCase … cleanup) are BackendFixture's: init() makes new, empty records.
+class RecordsBackend : public BackendFixture
 {
 public:
-    virtual ~RecordsBackend() = default;
-
-    // Once per run (a Redis server is started here), and before and after each test.
-    virtual void initTestCase() {}
-    virtual void cleanupTestCase() {}
-    // Makes the next open() reach new, empty records: a new temporary data dir, or a new Redis key prefix.
-    virtual void init() = 0;
-    virtual void cleanup() {}
-
     // Opens the test's records; every call within one test reaches the same data, as a restart would. Null,
     // with a warning, if they do not open.
     virtual std::unique_ptr<OpenRecords> open() = 0;

@@ -4,6 +4,7 @@
 
 #include "recordscontract.h"
 
+#include "onredis.h"
 #include "redisnode.h"
 
 #include <QTest>
@@ -27,16 +28,12 @@ private:
     std::unique_ptr<RedisHistory> m_node;
 };
 
-class RedisRecordsBackend : public HeraldTest::RecordsBackend
+class RedisRecordsBackend : public HeraldTest::OnRedis<HeraldTest::RecordsBackend>
 {
 public:
-    void initTestCase() override
-    {
-        m_redis = std::make_unique<RedisServer>();
-        QVERIFY2(m_redis->start(), qPrintable(m_redis->errorString()));
-    }
-    void cleanupTestCase() override { m_redis.reset(); }
-    void init() override { m_prefix = u"records:%1:"_s.arg(++m_serial); }
+    RedisRecordsBackend()
+        : OnRedis(u"records"_s)
+    {}
     std::unique_ptr<HeraldTest::OpenRecords> open() override
     {
         ServerConfig c;
@@ -52,11 +49,6 @@ public:
                                             (m_prefix + u"idx:users:email:*"_s).toUtf8()});
         QCOMPARE(keys.value_or("-1").toLongLong(), values);
     }
-
-private:
-    std::unique_ptr<RedisServer> m_redis;
-    QString m_prefix;
-    int m_serial = 0;
 };
 
 } // namespace
