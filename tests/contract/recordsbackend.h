@@ -8,10 +8,12 @@
 
 #include "backendfixture.h"
 #include "recordstore.h"
+#include "serverconfig.h"
 
 #include <QString>
 
 #include <memory>
+#include <utility>
 
 namespace HeraldTest {
 
@@ -23,6 +25,36 @@ public:
     virtual Herald::RecordStore &records() = 0;
     virtual void close() = 0;
 };
+
+// The records of an opened Store or RedisHistory (`Holder`), closed with it.
+template<class Holder>
+class OpenRecordsOf : public OpenRecords
+{
+public:
+    explicit OpenRecordsOf(std::unique_ptr<Holder> holder)
+        : m_holder(std::move(holder))
+    {}
+    Herald::RecordStore &records() override { return *m_holder->records(); }
+    void close() override { m_holder->close(); }
+
+private:
+    std::unique_ptr<Holder> m_holder;
+};
+
+// What open() returns for an opened Store or RedisHistory: null where `holder` is (it did not open).
+template<class Holder>
+std::unique_ptr<OpenRecords> openedRecords(std::unique_ptr<Holder> holder)
+{
+    return holder ? std::make_unique<OpenRecordsOf<Holder>>(std::move(holder)) : nullptr;
+}
+
+// What the records are opened with: Herald's defaults, but retention runs when a test calls prune() only.
+inline Herald::ServerConfig recordsConfig()
+{
+    Herald::ServerConfig c;
+    c.pruneInterval = std::chrono::hours(1);
+    return c;
+}
 
 // The fixture hooks (initTestCase … cleanup) are BackendFixture's: init() makes new, empty records.
 class RecordsBackend : public BackendFixture

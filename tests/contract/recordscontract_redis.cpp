@@ -15,19 +15,6 @@ using HeraldTest::RedisServer;
 
 namespace {
 
-class OpenNode : public HeraldTest::OpenRecords
-{
-public:
-    explicit OpenNode(std::unique_ptr<RedisHistory> node)
-        : m_node(std::move(node))
-    {}
-    RecordStore &records() override { return *m_node->records(); }
-    void close() override { m_node->close(); }
-
-private:
-    std::unique_ptr<RedisHistory> m_node;
-};
-
 class RedisRecordsBackend : public HeraldTest::OnRedis<HeraldTest::RecordsBackend>
 {
 public:
@@ -36,10 +23,8 @@ public:
     {}
     std::unique_ptr<HeraldTest::OpenRecords> open() override
     {
-        ServerConfig c;
-        c.pruneInterval = std::chrono::hours(1);
-        auto node = HeraldTest::openRedisNode(*m_redis, c, m_prefix);
-        return node ? std::make_unique<OpenNode>(std::move(node)) : nullptr;
+        return HeraldTest::openedRecords(
+            HeraldTest::openRedisNode(*m_redis, HeraldTest::recordsConfig(), m_prefix));
     }
     bool sharedLock() const override { return true; }
     // One index key a value, none left for a value no record has.

@@ -12,28 +12,12 @@ using namespace Herald;
 
 namespace {
 
-class OpenStore : public HeraldTest::OpenRecords
-{
-public:
-    explicit OpenStore(std::unique_ptr<Store> store)
-        : m_store(std::move(store))
-    {}
-    RecordStore &records() override { return *m_store->records(); }
-    void close() override { m_store->close(); }
-
-private:
-    std::unique_ptr<Store> m_store;
-};
-
 class SqliteBackend : public HeraldTest::OnSqlite<HeraldTest::RecordsBackend>
 {
 public:
     std::unique_ptr<HeraldTest::OpenRecords> open() override
     {
-        ServerConfig c;
-        c.pruneInterval = std::chrono::hours(1);
-        auto store = openStore(c);
-        return store ? std::make_unique<OpenStore>(std::move(store)) : nullptr;
+        return HeraldTest::openedRecords(openStore(HeraldTest::recordsConfig()));
     }
     bool sharedLock() const override { return false; }
 };
