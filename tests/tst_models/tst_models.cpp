@@ -1,3 +1,4 @@
+#include "datarows.h"
 #include "hub.h"
 #include "modelspec.h"
 #include "server.h"
@@ -606,18 +607,16 @@ void tst_Models::listOrderLimitOffset()
 
 void tst_Models::badListQuery_data()
 {
-    QTest::addColumn<QString>("path");
-
-    QTest::newRow("limit 0") << u"/users/?limit=0"_s;
-    QTest::newRow("limit 1001") << u"/users/?limit=1001"_s;
-    QTest::newRow("limit abc") << u"/users/?limit=abc"_s;
-    QTest::newRow("limit -1") << u"/users/?limit=-1"_s;
-    QTest::newRow("limit empty") << u"/users/?limit="_s;
-    QTest::newRow("offset -1") << u"/users/?offset=-1"_s;
-    QTest::newRow("offset x") << u"/users?offset=x"_s;
-    QTest::newRow("user_id abc") << u"/posts/?user_id=abc"_s;
-    QTest::newRow("user_id 0") << u"/posts/?user_id=0"_s;
-    QTest::newRow("user_id -3") << u"/posts/?user_id=-3"_s;
+    rowsOf<QString>("path", {{"limit 0", u"/users/?limit=0"_s},
+                             {"limit 1001", u"/users/?limit=1001"_s},
+                             {"limit abc", u"/users/?limit=abc"_s},
+                             {"limit -1", u"/users/?limit=-1"_s},
+                             {"limit empty", u"/users/?limit="_s},
+                             {"offset -1", u"/users/?offset=-1"_s},
+                             {"offset x", u"/users?offset=x"_s},
+                             {"user_id abc", u"/posts/?user_id=abc"_s},
+                             {"user_id 0", u"/posts/?user_id=0"_s},
+                             {"user_id -3", u"/posts/?user_id=-3"_s}});
 }
 
 void tst_Models::badListQuery()
@@ -1258,11 +1257,7 @@ void tst_Models::updatedAndDeletedEvents()
 
 void tst_Models::eventAfterCommit_data()
 {
-    QTest::addColumn<QString>("event");
-
-    QTest::newRow("created") << u"created"_s;
-    QTest::newRow("updated") << u"updated"_s;
-    QTest::newRow("deleted") << u"deleted"_s;
+    namedRows("event", {"created", "updated", "deleted"});
 }
 
 void tst_Models::eventAfterCommit()
@@ -2019,10 +2014,7 @@ void tst_Models::recordsSurviveRestart()
 
 void tst_Models::idsNeverReused_data()
 {
-    QTest::addColumn<QString>("model");
-
-    QTest::newRow("users") << u"users"_s;
-    QTest::newRow("posts") << u"posts"_s;
+    namedRows("model", {"users", "posts"});
 }
 
 void tst_Models::idsNeverReused()

@@ -971,10 +971,8 @@ void tst_Security::tokens()
 
 void tst_Security::tokenTransports_data()
 {
-    QTest::addColumn<QString>("transport");
-    for (const char *t : {"rest bearer", "rest bearer lowercase", "rest query", "ws query", "ws bearer",
-                          "ws first frame", "sse query", "sse bearer"})
-        QTest::newRow(t) << QString::fromLatin1(t);
+    namedRows("transport", {"rest bearer", "rest bearer lowercase", "rest query", "ws query", "ws bearer",
+                            "ws first frame", "sse query", "sse bearer"});
 }
 
 void tst_Security::tokenTransports()
@@ -1024,9 +1022,7 @@ void tst_Security::tokenTransports()
 
 void tst_Security::headerTokenWins_data()
 {
-    QTest::addColumn<QString>("transport");
-    for (const char *t : {"rest", "ws", "sse"})
-        QTest::newRow(t) << QString::fromLatin1(t);
+    namedRows("transport", {"rest", "ws", "sse"});
 }
 
 void tst_Security::headerTokenWins()
@@ -1048,9 +1044,7 @@ void tst_Security::headerTokenWins()
 
 void tst_Security::senderIsTheIdentity_data()
 {
-    QTest::addColumn<QString>("how");
-    for (const char *h : {"rest publish", "rest channel event", "ws publish", "ws broadcast", "ws chat"})
-        QTest::newRow(h) << QString::fromLatin1(h);
+    namedRows("how", {"rest publish", "rest channel event", "ws publish", "ws broadcast", "ws chat"});
 }
 
 void tst_Security::senderIsTheIdentity()
