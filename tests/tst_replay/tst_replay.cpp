@@ -380,15 +380,12 @@ void tst_Replay::wsResumeIncludesBroadcastNotPersonal()
 
     auto back = client(u"/ws?client_id=me&channels=chat&since=%1"_s.arg(since));
     QVERIFY(back);
-    const auto notice = back->waitFor(u"replay"_s);
-    QVERIFY(notice);
-    QCOMPARE(notice->value("count"_L1).toInt(), 2);
-    const auto chat = back->waitFor(u"chat"_s);
-    QVERIFY(chat);
-    QCOMPARE(chat->value("message"_L1).toString(), u"hi all"_s);
-    const auto broadcast = back->waitFor(u"notification"_s);
-    QVERIFY(broadcast);
-    QCOMPARE(broadcast->value("message"_L1).toString(), u"to everyone"_s);
+    const QJsonObject notice{{"count"_L1, 2}};
+    QCOMPARE(replayNotice(*back, notice), notice);
+    const QJsonObject chat{{"message"_L1, "hi all"_L1}};
+    QCOMPARE(nextFrameLike(*back, u"chat"_s, chat), chat);
+    const QJsonObject broadcast{{"message"_L1, "to everyone"_L1}};
+    QCOMPARE(nextFrameLike(*back, u"notification"_s, broadcast), broadcast);
     QVERIFY(back->noFrame(u"notification"_s));
 }
 
@@ -507,9 +504,7 @@ void tst_Replay::notRecoveredFromTheFuture()
 
 void tst_Replay::resetSinceAheadGoesLive_data()
 {
-    QTest::addColumn<QString>("kind");
-    for (const char *kind : {"ws", "ws-frame", "sse", "sse-unnamed", "sse-header"})
-        QTest::newRow(kind) << QString::fromLatin1(kind);
+    namedRows("kind", {"ws", "ws-frame", "sse", "sse-unnamed", "sse-header"});
 }
 
 void tst_Replay::resetSinceAheadGoesLive()
@@ -963,11 +958,7 @@ void tst_Replay::pruneDuringCatchUpIsAnnounced()
 QTEST_MAIN(tst_Replay)
 void tst_Replay::bigResumeAtReaderPace_data()
 {
-    QTest::addColumn<QString>("kind");
-    QTest::newRow("ws") << u"ws"_s;
-    QTest::newRow("ws-frame") << u"ws-frame"_s;
-    QTest::newRow("sse") << u"sse"_s;
-    QTest::newRow("sse-header") << u"sse-header"_s;
+    namedRows("kind", {"ws", "ws-frame", "sse", "sse-header"});
 }
 
 // A history many times the send buffer (3 MB against 64 KiB) is replayed whole to a client that reads: in
@@ -1002,9 +993,7 @@ void tst_Replay::bigResumeAtReaderPace()
 
 void tst_Replay::liveBurstBeyondSendBuffer_data()
 {
-    QTest::addColumn<QString>("kind");
-    QTest::newRow("ws") << u"ws"_s;
-    QTest::newRow("sse") << u"sse"_s;
+    namedRows("kind", {"ws", "sse"});
 }
 
 // One burst of live messages far larger than the send buffer, to a reader that keeps reading: it gets all of

@@ -1,3 +1,4 @@
+#include "datarows.h"
 #include "hub.h"
 #include "server.h"
 #include "testclient.h"
@@ -145,9 +146,8 @@ void tst_Server::seed003NotifyReachesDashboardAndSubscribers()
     QTRY_COMPARE(m_server->hub()->counts().subscribers, 1);
 
     sender->send({{"action"_L1, "notify"_L1}, {"message"_L1, "Hello from the client!"_L1}});
-    const auto atDashboard = dashboard->waitFor(u"notify"_s);
-    QVERIFY(atDashboard);
-    QCOMPARE(atDashboard->value("message"_L1).toString(), u"Hello from the client!"_s);
+    const QJsonObject notify{{"message"_L1, "Hello from the client!"_L1}};
+    QCOMPARE(nextFrameLike(*dashboard, u"notify"_s, notify), notify);
     const auto atListener = listener->waitFor(u"notify"_s);
     QVERIFY(atListener);
     QCOMPARE(atListener->value("message"_L1).toString(), u"Hello from the client!"_s);
@@ -268,12 +268,11 @@ void tst_Server::seed004StatsFrameAndEndpoint()
 
 void tst_Server::pingPongOnEveryRoute_data()
 {
-    QTest::addColumn<QString>("path");
-    QTest::newRow("native") << u"/ws"_s;
-    QTest::newRow("seed003 client") << u"/ws/client"_s;
-    QTest::newRow("seed003 server") << u"/ws/server"_s;
-    QTest::newRow("seed004 channel") << u"/ws/users"_s;
-    QTest::newRow("seed001 client id") << u"/ws/some-client"_s;
+    rowsOf<QString>("path", {{"native", u"/ws"_s},
+                             {"seed003 client", u"/ws/client"_s},
+                             {"seed003 server", u"/ws/server"_s},
+                             {"seed004 channel", u"/ws/users"_s},
+                             {"seed001 client id", u"/ws/some-client"_s}});
 }
 
 void tst_Server::pingPongOnEveryRoute()
@@ -282,9 +281,8 @@ void tst_Server::pingPongOnEveryRoute()
     auto c = client(path);
     QVERIFY(c);
     c->send({{"type"_L1, "ping"_L1}});
-    const auto pong = c->waitFor(u"pong"_s);
-    QVERIFY(pong);
-    QCOMPARE(pong->value("message"_L1).toString(), u"pong"_s);
+    const QJsonObject pong{{"message"_L1, "pong"_L1}};
+    QCOMPARE(nextFrameLike(*c, u"pong"_s, pong), pong);
     c->send({{"type"_L1, "get_stats"_L1}});
     QVERIFY(c->waitFor(u"stats"_s));
 }
@@ -422,11 +420,10 @@ void tst_Server::badQueryChannelGetsErrorFrame()
 {
     auto c = client(u"/ws?channels=ok,not%20ok"_s);
     QVERIFY(c);
-    const auto error = c->waitFor(u"error"_s);
-    QVERIFY(error);
-    QCOMPARE(error->value("code"_L1).toString(), u"bad_channel"_s);
-    QCOMPARE(error->value("message"_L1).toString(),
-             u"invalid channel name 'not ok': use [A-Za-z0-9_.:-], 1 to 128 characters"_s);
+    const QJsonObject error{
+        {"code"_L1, "bad_channel"_L1},
+        {"message"_L1, "invalid channel name 'not ok': use [A-Za-z0-9_.:-], 1 to 128 characters"_L1}};
+    QCOMPARE(nextFrameLike(*c, u"error"_s, error), error);
     const auto hello = c->waitFor(u"connected"_s);
     QVERIFY(hello);
     QCOMPARE(hello->value("channels"_L1).toArray(), QJsonArray({u"ok"_s}));
