@@ -107,6 +107,22 @@ private:
             return nullptr;
         return h;
     }
+    // A history at `url` (a Redis of the test's own, with its password, user or database) under this test's
+    // prefix, opened; null, with the reason logged, if the URL does not parse or it does not open.
+    std::unique_ptr<RedisHistory> openAt(const QString &url) const
+    {
+        const auto address = RedisAddress::parse(url);
+        if (!address) {
+            qWarning().noquote() << "not a Redis URL:" << url;
+            return nullptr;
+        }
+        auto h = std::make_unique<RedisHistory>(config(), *address, m_prefix);
+        if (!h->open()) {
+            qWarning().noquote() << "RedisHistory did not open:" << h->errorString();
+            return nullptr;
+        }
+        return h;
+    }
     // 500 ms to connect, 300 ms for a command: a hung Redis is given up on soon.
     static void shortTimeouts(RedisHistory &h) { h.setTimeouts({500ms, 300ms}); }
     // The size of one of this test's keys, straight from Redis (ZCARD, HLEN, …).
@@ -230,11 +246,9 @@ void tst_RedisHistory::openWithPasswordAndDb()
 {
     RedisServer redis({u"--requirepass"_s, u"s3cret"_s});
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const auto address = RedisAddress::parse(u"redis://:s3cret@127.0.0.1:%1/3"_s.arg(redis.port()));
-    QVERIFY(address);
-    RedisHistory h(config(), *address, m_prefix);
-    QVERIFY2(h.open(), qPrintable(h.errorString()));
-    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+    auto h = openAt(u"redis://:s3cret@127.0.0.1:%1/3"_s.arg(redis.port()));
+    QVERIFY(h);
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 1);
 
     // The keys are in database 3, not 0.
     HeraldTest::RedisContext raw = redis.connect();
@@ -250,11 +264,9 @@ void tst_RedisHistory::openWithAclUser()
 {
     RedisServer redis({u"--user"_s, u"herald"_s, u"on"_s, u">pw"_s, u"~*"_s, u"&*"_s, u"+@all"_s});
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const auto address = RedisAddress::parse(u"redis://herald:pw@127.0.0.1:%1"_s.arg(redis.port()));
-    QVERIFY(address);
-    RedisHistory h(config(), *address, m_prefix);
-    QVERIFY2(h.open(), qPrintable(h.errorString()));
-    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+    auto h = openAt(u"redis://herald:pw@127.0.0.1:%1"_s.arg(redis.port()));
+    QVERIFY(h);
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 1);
 
     const auto wrong = RedisAddress::parse(u"redis://herald:nope@127.0.0.1:%1"_s.arg(redis.port()));
     QVERIFY(wrong);
