@@ -13,26 +13,26 @@
 
 namespace HeraldTest {
 
+// An upsert of `model` record `id` with these fields (the id goes in as a field too).
+inline Herald::RecordWrite upsertWrite(const QString &model, qint64 id, QJsonObject fields)
+{
+    fields.insert(QStringLiteral("id"), id);
+    return {Herald::RecordWrite::Op::Upsert, model, id, fields, {}};
+}
+
 inline Herald::RecordWrite userWrite(qint64 id, const QString &email,
                                      const QString &name = QStringLiteral("Someone"))
 {
     using namespace Qt::StringLiterals;
-    return {Herald::RecordWrite::Op::Upsert,
-            u"users"_s,
-            id,
-            QJsonObject{{"id"_L1, id}, {"email"_L1, email}, {"name"_L1, name}, {"is_active"_L1, true}},
-            {}};
+    return upsertWrite(u"users"_s, id, {{"email"_L1, email}, {"name"_L1, name}, {"is_active"_L1, true}});
 }
 
 inline Herald::RecordWrite postWrite(qint64 id, qint64 userId,
                                      const QString &title = QStringLiteral("A post"))
 {
     using namespace Qt::StringLiterals;
-    return {Herald::RecordWrite::Op::Upsert,
-            u"posts"_s,
-            id,
-            QJsonObject{{"id"_L1, id}, {"user_id"_L1, userId}, {"title"_L1, title}, {"published"_L1, false}},
-            {}};
+    return upsertWrite(u"posts"_s, id,
+                       {{"user_id"_L1, userId}, {"title"_L1, title}, {"published"_L1, false}});
 }
 
 inline Herald::RecordWrite deleteWrite(const QString &model, qint64 id)

@@ -10,19 +10,23 @@
 #include <QByteArray>
 #include <QDebug>
 
+#include <functional>
 #include <memory>
 #include <optional>
 
 namespace HeraldTest {
 
-// Null, with a warning, if it does not open.
+// Null, with a warning, if it does not open. `beforeOpen`, where given, adjusts it first (setTimeouts …).
 inline std::unique_ptr<Herald::RedisHistory>
-openRedisNode(const RedisServer &redis, const Herald::ServerConfig &config, const QString &prefix)
+openRedisNode(const RedisServer &redis, const Herald::ServerConfig &config, const QString &prefix,
+              const std::function<void(Herald::RedisHistory &)> &beforeOpen = {})
 {
     const auto address = Herald::RedisAddress::parse(redis.url());
     if (!address)
         return nullptr;
     auto node = std::make_unique<Herald::RedisHistory>(config, *address, prefix);
+    if (beforeOpen)
+        beforeOpen(*node);
     if (!node->open()) {
         qWarning().noquote() << "RedisHistory did not open:" << node->errorString();
         return nullptr;

@@ -128,6 +128,45 @@ private:
     QString m_closeReason;
 };
 
+// The "id" of each object in a JSON array (a list of records, of stored notifications …), in order.
+inline QList<qint64> idsIn(const QJsonArray &objects)
+{
+    QList<qint64> ids;
+    for (const QJsonValue &v : objects)
+        ids.append(v.toObject().value("id"_L1).toInteger());
+    return ids;
+}
+
+// The next frame of `type` the client gets, cut to the keys of `like`, so that a QCOMPARE with `like` checks
+// those fields and shows them all where one differs; {"error": "no <type> frame"} if none comes.
+inline QJsonObject nextFrameLike(WsClient &c, const QString &type, const QJsonObject &like)
+{
+    const auto frame = c.waitFor(type);
+    if (!frame)
+        return {{"error"_L1, u"no %1 frame"_s.arg(type)}};
+    QJsonObject cut;
+    for (auto it = like.begin(); it != like.end(); ++it) {
+        if (frame->contains(it.key()))
+            cut.insert(it.key(), frame->value(it.key()));
+    }
+    return cut;
+}
+
+// The "replay" notice a resuming client gets first, cut to the keys of `like` (see nextFrameLike).
+inline QJsonObject replayNotice(WsClient &c, const QJsonObject &like)
+{
+    return nextFrameLike(c, u"replay"_s, like);
+}
+
+// A WebSocket client on the loopback port's `pathAndQuery`, open; null if it did not open (within 5 s).
+inline std::unique_ptr<WsClient> openWs(quint16 port, const QString &pathAndQuery)
+{
+    auto c = std::make_unique<WsClient>();
+    if (!c->open(port, pathAndQuery))
+        return nullptr;
+    return c;
+}
+
 // Connects `socket` to the loopback port with a small receive window (SO_RCVBUF before connect()) and a Qt
 // read buffer of the same size: a client that stops reading then holds little, and the server sees it stall
 // after a few KB instead of megabytes.

@@ -6,6 +6,7 @@
 #include "server.h"
 
 #include <QDebug>
+#include <QSignalSpy>
 
 #include <functional>
 #include <memory>
@@ -31,6 +32,19 @@ inline std::unique_ptr<Herald::Server> startTestServer(const QString &dataDir, c
         return nullptr;
     }
     return server;
+}
+
+// Stops `server` (if any) and waits for it to say so (up to `timeoutMs`), then destroys it. False if it did
+// not stop in time.
+inline bool stopTestServer(std::unique_ptr<Herald::Server> &server, int timeoutMs = 5000)
+{
+    if (!server)
+        return true;
+    QSignalSpy stopped(server.get(), &Herald::Server::stopped);
+    server->stop();
+    const bool ok = stopped.wait(timeoutMs);
+    server.reset();
+    return ok;
 }
 
 } // namespace HeraldTest

@@ -6,6 +6,7 @@
 // (RedisHistory). Failures inside these calls are reported with QTest's macros, so the caller checks
 // QTest::currentTestFailed() after the void ones.
 
+#include "backendfixture.h"
 #include "history.h"
 #include "serverconfig.h"
 
@@ -15,19 +16,10 @@
 
 namespace HeraldTest {
 
-class HistoryBackend
+// The fixture hooks (initTestCase … cleanup) are BackendFixture's: init() makes a new, empty history.
+class HistoryBackend : public BackendFixture
 {
 public:
-    virtual ~HistoryBackend() = default;
-
-    // Once per run (a Redis server is started here), and before and after each test.
-    virtual void initTestCase() {}
-    virtual void cleanupTestCase() {}
-    // Makes the next open() reach a new, empty history: a new temporary data dir, or a new Redis key prefix.
-    virtual void init() = 0;
-    // After each test, with every history of the test destroyed: checks nothing was left open.
-    virtual void cleanup() {}
-
     // Opens the test's history with `config` (its data dir or Redis address is the backend's); every call
     // within one test reaches the same data, as a restart would. Null, with a warning, if it does not open.
     // The object is a QObject too, with the signal pruned(qint64).

@@ -1,6 +1,7 @@
 #include "historycontract.h"
 
 #include "channelname.h"
+#include "datarows.h"
 #include "historytest.h"
 #include "message.h"
 
@@ -565,9 +566,7 @@ void tst_HistoryContract::pruneEverythingStillKnown()
 
 void tst_HistoryContract::pruneRunsOnTimer_data()
 {
-    QTest::addColumn<bool>("byCount");
-    QTest::newRow("by age") << false;
-    QTest::newRow("by count") << true;
+    boolRows("byCount", {{"by age", false}, {"by count", true}});
 }
 
 void tst_HistoryContract::pruneRunsOnTimer()

@@ -4,6 +4,7 @@
 #include "historycontract.h"
 
 #include "channelname.h"
+#include "onredis.h"
 #include "redisnode.h"
 
 #include <QTest>
@@ -14,16 +15,12 @@ using HeraldTest::RedisServer;
 
 namespace {
 
-class RedisBackend : public HeraldTest::HistoryBackend
+class RedisBackend : public HeraldTest::OnRedis<HeraldTest::HistoryBackend>
 {
 public:
-    void initTestCase() override
-    {
-        m_redis = std::make_unique<RedisServer>();
-        QVERIFY2(m_redis->start(), qPrintable(m_redis->errorString()));
-    }
-    void cleanupTestCase() override { m_redis.reset(); }
-    void init() override { m_prefix = u"contract:%1:"_s.arg(++m_serial); }
+    RedisBackend()
+        : OnRedis(u"contract"_s)
+    {}
     void cleanup() override { m_bus.reset(); }
     std::unique_ptr<History> open(const ServerConfig &config) override
     {
@@ -79,10 +76,7 @@ private:
         return m_redis->command({command, (m_prefix + key).toUtf8()}).value_or("-1").toLongLong();
     }
 
-    std::unique_ptr<RedisServer> m_redis;
     std::unique_ptr<HeraldTest::BusReader> m_bus;
-    QString m_prefix;
-    int m_serial = 0;
 };
 
 } // namespace

@@ -2,11 +2,11 @@
 
 #include "historycontract.h"
 
+#include "onsqlite.h"
 #include "store.h"
 #include "storeconnections.h"
 
 #include <QSqlDatabase>
-#include <QTemporaryDir>
 #include <QTest>
 
 #include <atomic>
@@ -17,32 +17,15 @@ using HeraldTest::storeConnectionCount;
 
 namespace {
 
-class SqliteBackend : public HeraldTest::HistoryBackend
+class SqliteBackend : public HeraldTest::OnSqlite<HeraldTest::HistoryBackend>
 {
 public:
     void init() override
     {
-        m_dir = std::make_unique<QTemporaryDir>();
-        QVERIFY(m_dir->isValid());
+        OnSqlite::init();
         m_lastId = 0;
     }
-    void cleanup() override
-    {
-        m_dir.reset();
-        // Every store closed (destroyed) removes its connections; a leftover means a leak.
-        QCOMPARE(storeConnectionCount(), 0);
-    }
-    std::unique_ptr<History> open(const ServerConfig &config) override
-    {
-        ServerConfig c = config;
-        c.dataDir = m_dir->path();
-        auto store = std::make_unique<Store>(c);
-        if (!store->open()) {
-            qWarning().noquote() << "Store did not open:" << store->errorString();
-            return nullptr;
-        }
-        return store;
-    }
+    std::unique_ptr<History> open(const ServerConfig &config) override { return openStore(config); }
     // The hub hands out the ids on one node: here, the test's own counter.
     Result<qint64, StoreError> store(History &history, const Message &message) override
     {
@@ -63,7 +46,6 @@ public:
     bool sharedSequence() const override { return false; }
 
 private:
-    std::unique_ptr<QTemporaryDir> m_dir;
     std::atomic<qint64> m_lastId{0};
 };
 

@@ -6,11 +6,14 @@
 // Failures inside these calls are reported with QTest's macros, so the caller checks
 // QTest::currentTestFailed() after the void ones.
 
+#include "backendfixture.h"
 #include "recordstore.h"
+#include "serverconfig.h"
 
 #include <QString>
 
 #include <memory>
+#include <utility>
 
 namespace HeraldTest {
 
@@ -23,18 +26,40 @@ public:
     virtual void close() = 0;
 };
 
-class RecordsBackend
+// The records of an opened Store or RedisHistory (`Holder`), closed with it.
+template<class Holder>
+class OpenRecordsOf : public OpenRecords
 {
 public:
-    virtual ~RecordsBackend() = default;
+    explicit OpenRecordsOf(std::unique_ptr<Holder> holder)
+        : m_holder(std::move(holder))
+    {}
+    Herald::RecordStore &records() override { return *m_holder->records(); }
+    void close() override { m_holder->close(); }
 
-    // Once per run (a Redis server is started here), and before and after each test.
-    virtual void initTestCase() {}
-    virtual void cleanupTestCase() {}
-    // Makes the next open() reach new, empty records: a new temporary data dir, or a new Redis key prefix.
-    virtual void init() = 0;
-    virtual void cleanup() {}
+private:
+    std::unique_ptr<Holder> m_holder;
+};
 
+// What open() returns for an opened Store or RedisHistory: null where `holder` is (it did not open).
+template<class Holder>
+std::unique_ptr<OpenRecords> openedRecords(std::unique_ptr<Holder> holder)
+{
+    return holder ? std::make_unique<OpenRecordsOf<Holder>>(std::move(holder)) : nullptr;
+}
+
+// What the records are opened with: Herald's defaults, but retention runs when a test calls prune() only.
+inline Herald::ServerConfig recordsConfig()
+{
+    Herald::ServerConfig c;
+    c.pruneInterval = std::chrono::hours(1);
+    return c;
+}
+
+// The fixture hooks (initTestCase … cleanup) are BackendFixture's: init() makes new, empty records.
+class RecordsBackend : public BackendFixture
+{
+public:
     // Opens the test's records; every call within one test reaches the same data, as a restart would. Null,
     // with a warning, if they do not open.
     virtual std::unique_ptr<OpenRecords> open() = 0;

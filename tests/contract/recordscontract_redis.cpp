@@ -4,6 +4,7 @@
 
 #include "recordscontract.h"
 
+#include "onredis.h"
 #include "redisnode.h"
 
 #include <QTest>
@@ -14,35 +15,16 @@ using HeraldTest::RedisServer;
 
 namespace {
 
-class OpenNode : public HeraldTest::OpenRecords
+class RedisRecordsBackend : public HeraldTest::OnRedis<HeraldTest::RecordsBackend>
 {
 public:
-    explicit OpenNode(std::unique_ptr<RedisHistory> node)
-        : m_node(std::move(node))
+    RedisRecordsBackend()
+        : OnRedis(u"records"_s)
     {}
-    RecordStore &records() override { return *m_node->records(); }
-    void close() override { m_node->close(); }
-
-private:
-    std::unique_ptr<RedisHistory> m_node;
-};
-
-class RedisRecordsBackend : public HeraldTest::RecordsBackend
-{
-public:
-    void initTestCase() override
-    {
-        m_redis = std::make_unique<RedisServer>();
-        QVERIFY2(m_redis->start(), qPrintable(m_redis->errorString()));
-    }
-    void cleanupTestCase() override { m_redis.reset(); }
-    void init() override { m_prefix = u"records:%1:"_s.arg(++m_serial); }
     std::unique_ptr<HeraldTest::OpenRecords> open() override
     {
-        ServerConfig c;
-        c.pruneInterval = std::chrono::hours(1);
-        auto node = HeraldTest::openRedisNode(*m_redis, c, m_prefix);
-        return node ? std::make_unique<OpenNode>(std::move(node)) : nullptr;
+        return HeraldTest::openedRecords(
+            HeraldTest::openRedisNode(*m_redis, HeraldTest::recordsConfig(), m_prefix));
     }
     bool sharedLock() const override { return true; }
     // One index key a value, none left for a value no record has.
@@ -52,11 +34,6 @@ public:
                                             (m_prefix + u"idx:users:email:*"_s).toUtf8()});
         QCOMPARE(keys.value_or("-1").toLongLong(), values);
     }
-
-private:
-    std::unique_ptr<RedisServer> m_redis;
-    QString m_prefix;
-    int m_serial = 0;
 };
 
 } // namespace

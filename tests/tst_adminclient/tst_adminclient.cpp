@@ -3,6 +3,7 @@
 #include "hub.h"
 #include "server.h"
 #include "testclient.h"
+#include "testserver.h"
 
 #include <QTcpServer>
 #include <QTemporaryDir>
@@ -43,13 +44,7 @@ private Q_SLOTS:
 private:
     bool startServer(quint16 port = 0);
     void stopServer();
-    std::unique_ptr<WsClient> client(const QString &path)
-    {
-        auto c = std::make_unique<WsClient>();
-        if (!c->open(m_port, path))
-            return nullptr;
-        return c;
-    }
+    std::unique_ptr<WsClient> client(const QString &path) { return openWs(m_port, path); }
     QUrl feed() const { return QUrl(u"ws://127.0.0.1:%1/ws/server"_s.arg(m_port)); }
 
     std::unique_ptr<QTemporaryDir> m_dir;
@@ -59,28 +54,14 @@ private:
 
 bool tst_AdminClient::startServer(quint16 port)
 {
-    Herald::ServerConfig config;
-    config.port = port;
-    config.dataDir = m_dir->path();
-    config.workerThreads = 2;
-    config.shutdownGrace = ms(1000);
-    m_server = std::make_unique<Herald::Server>(config);
-    if (!m_server->start()) {
-        qWarning() << m_server->errorString();
-        return false;
-    }
-    m_port = m_server->port();
-    return true;
+    m_server = startTestServer(m_dir->path(), [port](Herald::ServerConfig &c) { c.port = port; });
+    m_port = m_server ? m_server->port() : 0;
+    return m_server != nullptr;
 }
 
 void tst_AdminClient::stopServer()
 {
-    if (!m_server)
-        return;
-    QSignalSpy stopped(m_server.get(), &Herald::Server::stopped);
-    m_server->stop();
-    QVERIFY(stopped.wait(5000));
-    m_server.reset();
+    QVERIFY(stopTestServer(m_server));
 }
 
 void tst_AdminClient::init()

@@ -1,3 +1,4 @@
+#include "processrun.h"
 #include "testclient.h"
 
 #include <QFile>
@@ -33,24 +34,12 @@ private Q_SLOTS:
     void badStoreOptions();
 
 private:
-    struct Run
-    {
-        int exitCode = -1;
-        QByteArray out, err;
-    };
+    using Run = ProcessRun;
     static Run run(const QStringList &args)
     {
         QProcess p;
         p.start(QStringLiteral(HERALD_SERVER_BINARY), args);
-        Run r;
-        if (!p.waitForFinished(10000)) {
-            p.kill();
-            p.waitForFinished();
-        }
-        r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-        r.out = p.readAllStandardOutput();
-        r.err = p.readAllStandardError();
-        return r;
+        return collectRun(p, p.waitForFinished(10000));
     }
 };
 
@@ -276,18 +265,13 @@ void tst_Cli::killNineLosesNothingAcknowledged()
 
     const HttpResult list = http("GET", port, u"/api/notifications?user_id=7&limit=1000"_s);
     QCOMPARE(list.status, 200);
-    QList<qint64> stored;
-    for (const QJsonValue &v : list.json().value("notifications"_L1).toArray())
-        stored.append(v.toObject().value("id"_L1).toInteger());
-    QCOMPARE(stored, acked);
+    QCOMPARE(idsIn(list.json().value("notifications"_L1).toArray()), acked);
 
     // The subscriber comes back with the first id it saw and gets the other 149, in order.
     WsClient back;
     QVERIFY(back.open(port, u"/ws?user_id=7&since=%1"_s.arg(acked.first())));
-    const auto notice = back.waitFor(u"replay"_s);
-    QVERIFY(notice);
-    QCOMPARE(notice->value("count"_L1).toInt(), 149);
-    QCOMPARE(notice->value("recovered"_L1).toBool(), true);
+    const QJsonObject notice{{"count"_L1, 149}, {"recovered"_L1, true}};
+    QCOMPARE(replayNotice(back, notice), notice);
     QList<qint64> replayed;
     QElapsedTimer t;
     t.start();

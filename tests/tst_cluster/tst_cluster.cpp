@@ -41,6 +41,19 @@ QJsonObject publishOn(quint16 port, const QString &channel, const QString &text,
     return r.json();
 }
 
+// The ids of the next `n` "note" frames the client gets, fewer where one does not come.
+QList<qint64> noteIds(WsClient &ws, int n)
+{
+    QList<qint64> ids;
+    for (int i = 0; i < n; ++i) {
+        const auto m = ws.waitFor(u"note"_s);
+        if (!m)
+            break;
+        ids.append(m->value("id"_L1).toInteger());
+    }
+    return ids;
+}
+
 // A request of a concurrent batch, to one node.
 Flight at(quint16 port, const QByteArray &method, const QString &path, const QByteArray &body)
 {
@@ -318,22 +331,12 @@ void tst_Cluster::resumeOnAnotherNodeMissesNothing()
     }
     WsClient onC;
     QVERIFY(onC.open(c->port(), u"/ws?channels=orders&since=%1"_s.arg(lastSeen)));
-    const auto replay = onC.waitFor(u"replay"_s);
-    QVERIFY(replay);
-    QCOMPARE(replay->value("count"_L1).toInt(), 30);
-    QCOMPARE(replay->value("recovered"_L1).toBool(), true);
-    QList<qint64> got;
-    for (int i = 0; i < 30; ++i) {
-        const auto m = onC.waitFor(u"note"_s);
-        QVERIFY(m);
-        got.append(m->value("id"_L1).toInteger());
-    }
-    QCOMPARE(got, missed);
+    const QJsonObject replay{{"count"_L1, 30}, {"recovered"_L1, true}};
+    QCOMPARE(replayNotice(onC, replay), replay);
+    QCOMPARE(noteIds(onC, 30), missed);
     // And live after the replay, from a node the client never used.
     const qint64 live = publishOn(a->port(), u"orders"_s, u"live"_s).value("id"_L1).toInteger();
-    const auto m = onC.waitFor(u"note"_s);
-    QVERIFY(m);
-    QCOMPARE(m->value("id"_L1).toInteger(), live);
+    QCOMPARE(noteIds(onC, 1), QList<qint64>({live}));
     QVERIFY(onC.noFrame(u"note"_s, 200));
 }
 
@@ -882,21 +885,16 @@ void tst_Cluster::resetOnTheClusterGoesLive()
     // Ids from another history, far ahead of the cluster's sequence: a reset, judged by Redis's sequence.
     WsClient onB;
     QVERIFY(onB.open(b->port(), u"/ws?channels=news&since=100000"_s));
-    const auto notice = onB.waitFor(u"replay"_s);
-    QVERIFY(notice);
-    QCOMPARE(notice->value("recovered"_L1).toBool(), false);
-    QCOMPARE(notice->value("reason"_L1).toString(), u"reset"_s);
-    QCOMPARE(notice->value("count"_L1).toInt(), 0);
-    QCOMPARE(notice->value("epoch"_L1).toString(), b->server->hub()->epoch());
+    const QJsonObject reset{{"recovered"_L1, false},
+                            {"reason"_L1, "reset"_L1},
+                            {"count"_L1, 0},
+                            {"epoch"_L1, b->server->hub()->epoch()}};
+    QCOMPARE(replayNotice(onB, reset), reset);
     // Then live, from either node, though below the stale since.
     QList<qint64> live;
     live.append(publishOn(a->port(), u"news"_s, u"1"_s).value("id"_L1).toInteger());
     live.append(publishOn(b->port(), u"news"_s, u"2"_s).value("id"_L1).toInteger());
-    for (qint64 id : std::as_const(live)) {
-        const auto m = onB.waitFor(u"note"_s);
-        QVERIFY(m);
-        QCOMPARE(m->value("id"_L1).toInteger(), id);
-    }
+    QCOMPARE(noteIds(onB, live.size()), live);
     QVERIFY(onB.noFrame(u"note"_s, 200));
 }
 

@@ -9,6 +9,7 @@
 #include "settingsdialog.h"
 #include "soundplayer.h"
 #include "testclient.h"
+#include "testserver.h"
 #include "traynotifier.h"
 
 #include <QAction>
@@ -114,18 +115,18 @@ QJsonObject clusterStats(const QString &state, const QJsonArray &nodes)
 
 const QJsonObject selfNode{
     {"id"_L1, "host-8001-1a2b"_L1}, {"clients"_L1, 10}, {"subscribers"_L1, 9}, {"self"_L1, true}};
-const QJsonObject secondNode{{"id"_L1, "host-8002-77aa"_L1},
-                             {"address"_L1, "127.0.0.1:8002"_L1},
-                             {"started_at"_L1, "2026-11-22T10:00:00.000Z"_L1},
-                             {"clients"_L1, 30},
-                             {"subscribers"_L1, 26},
-                             {"last_id"_L1, 1234}};
-const QJsonObject thirdNode{{"id"_L1, "host-8003-c0de"_L1},
-                            {"address"_L1, "127.0.0.1:8003"_L1},
-                            {"started_at"_L1, "2026-11-22T10:05:12.000Z"_L1},
-                            {"clients"_L1, 7},
-                            {"subscribers"_L1, 5},
-                            {"last_id"_L1, 1230}};
+// Another node of the cluster, as the feed lists it.
+QJsonObject peerNode(QLatin1StringView id, QLatin1StringView address, QLatin1StringView startedAt,
+                     int clients, int subscribers, qint64 lastId)
+{
+    return {{"id"_L1, id},           {"address"_L1, address},         {"started_at"_L1, startedAt},
+            {"clients"_L1, clients}, {"subscribers"_L1, subscribers}, {"last_id"_L1, lastId}};
+}
+const QJsonObject secondNode =
+    peerNode("host-8002-77aa"_L1, "127.0.0.1:8002"_L1, "2026-11-22T10:00:00.000Z"_L1, 30, 26, 1234);
+const QJsonObject thirdNode =
+    peerNode("host-8003-c0de"_L1, "127.0.0.1:8003"_L1, "2026-11-22T10:05:12.000Z"_L1, 7, 5, 1230);
+
 // Stands in for the desktop's browser and file viewer: QDesktopServices hands it the URLs to open.
 class UrlCatcher : public QObject
 {
@@ -171,13 +172,7 @@ private Q_SLOTS:
 private:
     bool startServer(quint16 port = 0);
     void stopServer();
-    std::unique_ptr<WsClient> client(const QString &path)
-    {
-        auto c = std::make_unique<WsClient>();
-        if (!c->open(m_port, path))
-            return nullptr;
-        return c;
-    }
+    std::unique_ptr<WsClient> client(const QString &path) { return openWs(m_port, path); }
     template<class T>
     T *widget(const char *name) const
     {
@@ -228,26 +223,15 @@ private:
 
 bool tst_Dashboard::startServer(quint16 port)
 {
-    Herald::ServerConfig config;
-    config.port = port;
-    config.dataDir = m_dir->filePath(u"data"_s);
-    config.workerThreads = 2;
-    config.shutdownGrace = ms(1000);
-    m_server = std::make_unique<Herald::Server>(config);
-    if (!m_server->start()) {
-        qWarning() << m_server->errorString();
-        return false;
-    }
-    m_port = m_server->port();
-    return true;
+    m_server =
+        startTestServer(m_dir->filePath(u"data"_s), [port](Herald::ServerConfig &c) { c.port = port; });
+    m_port = m_server ? m_server->port() : 0;
+    return m_server != nullptr;
 }
 
 void tst_Dashboard::stopServer()
 {
-    QSignalSpy stopped(m_server.get(), &Herald::Server::stopped);
-    m_server->stop();
-    QVERIFY(stopped.wait(5000));
-    m_server.reset();
+    QVERIFY(stopTestServer(m_server));
 }
 
 void tst_Dashboard::init()

@@ -1,4 +1,5 @@
 #include "hub.h"
+#include "processrun.h"
 #include "server.h"
 
 #include <QImage>
@@ -10,6 +11,7 @@
 #include <QTest>
 
 using namespace Qt::StringLiterals;
+using HeraldTest::collectRun;
 
 // The herald-dashboard program itself: options, the embedded mode (with a busy port), the remote mode against
 // a real server, and a refused token. The window runs offscreen and quits after its --screenshot.
@@ -27,12 +29,7 @@ private Q_SLOTS:
     void refusedTokenIsReported();
 
 private:
-    struct Run
-    {
-        int exitCode = -1;
-        QByteArray out;
-        QByteArray err;
-    };
+    using Run = HeraldTest::ProcessRun;
     // Runs the dashboard to completion while this process's event loop keeps serving (the remote tests run
     // their server in here).
     Run run(const QStringList &args, int timeoutMs = 30000)
@@ -46,17 +43,9 @@ private:
         p.setProcessEnvironment(env);
         QSignalSpy finished(&p, &QProcess::finished);
         p.start(QStringLiteral(HERALD_DASHBOARD_BINARY), args);
-        Run r;
         if (!p.waitForStarted())
-            return r;
-        if (!finished.wait(timeoutMs)) {
-            p.kill();
-            p.waitForFinished();
-        }
-        r.exitCode = p.exitStatus() == QProcess::NormalExit ? p.exitCode() : -1;
-        r.out = p.readAllStandardOutput();
-        r.err = p.readAllStandardError();
-        return r;
+            return Run();
+        return collectRun(p, finished.wait(timeoutMs));
     }
     QStringList screenshotArgs(int delayMs = 2000) const
     {

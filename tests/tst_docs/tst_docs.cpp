@@ -693,10 +693,7 @@ void tst_Docs::cleanup()
 
 std::unique_ptr<WsClient> tst_Docs::openWs(const QString &path)
 {
-    auto c = std::make_unique<WsClient>();
-    if (!c->open(m_port, path))
-        return nullptr;
-    return c;
+    return HeraldTest::openWs(m_port, path);
 }
 
 QList<WsClient *> tst_Docs::everyClient(const QString &prefix)

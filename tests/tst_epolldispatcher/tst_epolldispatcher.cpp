@@ -1,3 +1,4 @@
+#include "datarows.h"
 #include "epolldispatcher.h"
 
 #include <QAbstractEventDispatcher>
@@ -28,6 +29,7 @@
 
 using namespace Qt::StringLiterals;
 using Herald::EpollDispatcher;
+using HeraldTest::boolRows;
 
 // Every case runs on a QThread whose dispatcher is an EpollDispatcher, with the objects under test living
 // there, and observes it from the test thread. HERALD_QT_DISPATCHER=1 (as for herald-server) runs the same
@@ -345,9 +347,7 @@ void tst_EpollDispatcher::wakesUpFromIdleEveryTime()
 
 void tst_EpollDispatcher::deleteLater_data()
 {
-    QTest::addColumn<bool>("fromWorker");
-    QTest::newRow("in the worker thread") << true;
-    QTest::newRow("from another thread") << false;
+    boolRows("fromWorker", {{"in the worker thread", true}, {"from another thread", false}});
 }
 
 void tst_EpollDispatcher::deleteLater()
@@ -698,9 +698,7 @@ void tst_EpollDispatcher::timersUnregisteredWithTheirObject()
 
 void tst_EpollDispatcher::timersFollowMoveToThread_data()
 {
-    QTest::addColumn<bool>("fromWorker");
-    QTest::newRow("worker to test thread") << true;
-    QTest::newRow("test thread to worker") << false;
+    boolRows("fromWorker", {{"worker to test thread", true}, {"test thread to worker", false}});
 }
 
 void tst_EpollDispatcher::timersFollowMoveToThread()

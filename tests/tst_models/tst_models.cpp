@@ -1,3 +1,4 @@
+#include "datarows.h"
 #include "hub.h"
 #include "modelspec.h"
 #include "server.h"
@@ -63,14 +64,6 @@ QStringList errorFields(const QJsonObject &body)
     return fields;
 }
 
-QList<qint64> idsIn(const QJsonArray &records)
-{
-    QList<qint64> ids;
-    for (const QJsonValue &v : records)
-        ids.append(v.toObject().value("id"_L1).toInteger());
-    return ids;
-}
-
 bool isModelEvent(const QJsonObject &frame)
 {
     const QString type = frame.value("type"_L1).toString();
@@ -93,6 +86,50 @@ QList<qint64> eventIds(const QList<QJsonObject> &events)
     for (const QJsonObject &e : events)
         ids.append(e.value("id"_L1).toInteger());
     return ids;
+}
+
+// Whether each id is above the one before it, the first above `since`.
+bool ascendingAfter(const QList<qint64> &ids, qint64 since)
+{
+    for (qint64 id : ids) {
+        if (id <= since)
+            return false;
+        since = id;
+    }
+    return true;
+}
+
+// Applies model events in order to `state` (the records by id); where one does not fit the state it follows,
+// stops and says why. Empty when all applied.
+QString applyEvents(QMap<qint64, QJsonObject> &state, const QList<QJsonObject> &events)
+{
+    for (const QJsonObject &e : events) {
+        const QJsonObject data = e.value("data"_L1).toObject();
+        const qint64 id = data.value("id"_L1).toInteger();
+        const QString type = e.value("type"_L1).toString();
+        if (type == "created"_L1) {
+            if (state.contains(id))
+                return u"a record created twice"_s;
+            state.insert(id, data);
+        } else if (type == "updated"_L1) {
+            if (!state.contains(id))
+                return u"an update of a record the joiner never saw"_s;
+            state.insert(id, data);
+        } else {
+            if (!state.contains(id))
+                return u"a delete of a record the joiner never saw"_s;
+            state.remove(id);
+        }
+    }
+    return {};
+}
+
+QJsonArray recordsOf(const QMap<qint64, QJsonObject> &state)
+{
+    QJsonArray records;
+    for (const QJsonObject &o : state)
+        records.append(o);
+    return records;
 }
 
 qint64 lastFrameId(const QList<QJsonObject> &frames)
@@ -398,6 +435,16 @@ private:
     {
         return http(method, m_port, path, body, headers);
     }
+    // Stores Ann (id 1), then sends `method` to `path`, with a name to set where the method takes a body. A
+    // status of 0 if Ann was not stored as id 1.
+    HttpResult sendWithAnnStored(const QByteArray &method, const QString &path)
+    {
+        if (createUser(u"ann@example.com"_s, u"Ann"_s) != 1)
+            return {};
+        const QByteArray body =
+            method == "PATCH" || method == "PUT" ? QByteArray(R"({"name":"X"})") : QByteArray();
+        return send(method, path, body);
+    }
     HttpResult sendJson(const QByteArray &method, const QString &path, const QJsonObject &body,
                         const Headers &headers = {})
     {
@@ -420,8 +467,8 @@ private:
     // A client on /ws/{model} (or another route) that has had its first frame.
     std::unique_ptr<WsClient> openClient(const QString &path, const QString &greeting = u"connection"_s)
     {
-        auto c = std::make_unique<WsClient>();
-        if (!c->open(m_port, path) || !c->waitFor(greeting))
+        auto c = openWs(m_port, path);
+        if (!c || !c->waitFor(greeting))
             return nullptr;
         return c;
     }
@@ -560,18 +607,16 @@ void tst_Models::listOrderLimitOffset()
 
 void tst_Models::badListQuery_data()
 {
-    QTest::addColumn<QString>("path");
-
-    QTest::newRow("limit 0") << u"/users/?limit=0"_s;
-    QTest::newRow("limit 1001") << u"/users/?limit=1001"_s;
-    QTest::newRow("limit abc") << u"/users/?limit=abc"_s;
-    QTest::newRow("limit -1") << u"/users/?limit=-1"_s;
-    QTest::newRow("limit empty") << u"/users/?limit="_s;
-    QTest::newRow("offset -1") << u"/users/?offset=-1"_s;
-    QTest::newRow("offset x") << u"/users?offset=x"_s;
-    QTest::newRow("user_id abc") << u"/posts/?user_id=abc"_s;
-    QTest::newRow("user_id 0") << u"/posts/?user_id=0"_s;
-    QTest::newRow("user_id -3") << u"/posts/?user_id=-3"_s;
+    rowsOf<QString>("path", {{"limit 0", u"/users/?limit=0"_s},
+                             {"limit 1001", u"/users/?limit=1001"_s},
+                             {"limit abc", u"/users/?limit=abc"_s},
+                             {"limit -1", u"/users/?limit=-1"_s},
+                             {"limit empty", u"/users/?limit="_s},
+                             {"offset -1", u"/users/?offset=-1"_s},
+                             {"offset x", u"/users?offset=x"_s},
+                             {"user_id abc", u"/posts/?user_id=abc"_s},
+                             {"user_id 0", u"/posts/?user_id=0"_s},
+                             {"user_id -3", u"/posts/?user_id=-3"_s}});
 }
 
 void tst_Models::badListQuery()
@@ -710,10 +755,7 @@ void tst_Models::notFound()
 {
     QFETCH(QByteArray, method);
     QFETCH(QString, path);
-    QCOMPARE(createUser(u"ann@example.com"_s, u"Ann"_s), 1);
-    const QByteArray body =
-        method == "PATCH" || method == "PUT" ? QByteArray(R"({"name":"X"})") : QByteArray();
-    const HttpResult r = send(method, path, body);
+    const HttpResult r = sendWithAnnStored(method, path);
     QCOMPARE(r.status, 404);
     QCOMPARE(r.json().value("error"_L1).toString(), u"not_found"_s);
     QVERIFY(!r.json().value("detail"_L1).toString().isEmpty());
@@ -739,10 +781,7 @@ void tst_Models::badId()
 {
     QFETCH(QByteArray, method);
     QFETCH(QString, path);
-    QCOMPARE(createUser(u"ann@example.com"_s, u"Ann"_s), 1);
-    const QByteArray body =
-        method == "PATCH" || method == "PUT" ? QByteArray(R"({"name":"X"})") : QByteArray();
-    const HttpResult r = send(method, path, body);
+    const HttpResult r = sendWithAnnStored(method, path);
     QCOMPARE(r.status, 422);
     QCOMPARE(r.json().value("error"_L1).toString(), u"bad_request"_s);
     QVERIFY(r.json().value("detail"_L1).toString().contains("positive integer"_L1));
@@ -1218,11 +1257,7 @@ void tst_Models::updatedAndDeletedEvents()
 
 void tst_Models::eventAfterCommit_data()
 {
-    QTest::addColumn<QString>("event");
-
-    QTest::newRow("created") << u"created"_s;
-    QTest::newRow("updated") << u"updated"_s;
-    QTest::newRow("deleted") << u"deleted"_s;
+    namedRows("event", {"created", "updated", "deleted"});
 }
 
 void tst_Models::eventAfterCommit()
@@ -1612,9 +1647,7 @@ void tst_Models::lateJoinerWhileAnotherThreadWrites()
     }
     const QList<qint64> ids = eventIds(events);
     QCOMPARE(ids.size(), expectedWriterIds.size() + 3);
-    QVERIFY(ids.constFirst() > since);
-    for (qsizetype i = 1; i < ids.size(); ++i)
-        QVERIFY(ids.at(i) > ids.at(i - 1));
+    QVERIFY(ascendingAfter(ids, since));
     for (qint64 id : std::as_const(expectedWriterIds))
         QVERIFY(ids.contains(id));
 
@@ -1622,25 +1655,9 @@ void tst_Models::lateJoinerWhileAnotherThreadWrites()
     QMap<qint64, QJsonObject> state;
     for (const QJsonValue &v : parseArray(listed.body))
         state.insert(v.toObject().value("id"_L1).toInteger(), v.toObject());
-    for (const QJsonObject &e : events) {
-        const QJsonObject data = e.value("data"_L1).toObject();
-        const qint64 id = data.value("id"_L1).toInteger();
-        const QString type = e.value("type"_L1).toString();
-        if (type == "created"_L1) {
-            QVERIFY2(!state.contains(id), "a record created twice");
-            state.insert(id, data);
-        } else if (type == "updated"_L1) {
-            QVERIFY2(state.contains(id), "an update of a record the joiner never saw");
-            state.insert(id, data);
-        } else {
-            QVERIFY2(state.contains(id), "a delete of a record the joiner never saw");
-            state.remove(id);
-        }
-    }
-    QJsonArray rebuilt;
-    for (const QJsonObject &o : std::as_const(state))
-        rebuilt.append(o);
-    QCOMPARE(rebuilt, parseArray(final.body));
+    const QString misfit = applyEvents(state, events);
+    QVERIFY2(misfit.isEmpty(), qPrintable(misfit));
+    QCOMPARE(recordsOf(state), parseArray(final.body));
 }
 
 void tst_Models::lateJoinerWhileRequestsInFlight()
@@ -1711,28 +1728,10 @@ void tst_Models::lateJoinerWhileRequestsInFlight()
     const QList<QJsonObject> events = modelEvents(joiner->frames());
     QCOMPARE(events.size(), 10 - reflected + 3);
     const QList<qint64> ids = eventIds(events);
-    QVERIFY(ids.constFirst() > since);
-    for (qsizetype i = 1; i < ids.size(); ++i)
-        QVERIFY(ids.at(i) > ids.at(i - 1));
-    for (const QJsonObject &e : events) {
-        const QJsonObject data = e.value("data"_L1).toObject();
-        const qint64 id = data.value("id"_L1).toInteger();
-        const QString type = e.value("type"_L1).toString();
-        if (type == "created"_L1) {
-            QVERIFY2(!state.contains(id), "a record created twice");
-            state.insert(id, data);
-        } else if (type == "updated"_L1) {
-            QVERIFY2(state.contains(id), "an update of a record the joiner never saw");
-            state.insert(id, data);
-        } else {
-            QVERIFY2(state.contains(id), "a delete of a record the joiner never saw");
-            state.remove(id);
-        }
-    }
-    QJsonArray rebuilt;
-    for (const QJsonObject &o : std::as_const(state))
-        rebuilt.append(o);
-    QCOMPARE(rebuilt, parseArray(final.body));
+    QVERIFY(ascendingAfter(ids, since));
+    const QString misfit = applyEvents(state, events);
+    QVERIFY2(misfit.isEmpty(), qPrintable(misfit));
+    QCOMPARE(recordsOf(state), parseArray(final.body));
     qDeleteAll(burst);
     delete list;
 }
@@ -2015,10 +2014,7 @@ void tst_Models::recordsSurviveRestart()
 
 void tst_Models::idsNeverReused_data()
 {
-    QTest::addColumn<QString>("model");
-
-    QTest::newRow("users") << u"users"_s;
-    QTest::newRow("posts") << u"posts"_s;
+    namedRows("model", {"users", "posts"});
 }
 
 void tst_Models::idsNeverReused()

@@ -18,6 +18,7 @@
 #include <algorithm>
 #include <atomic>
 #include <csignal>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <thread>
@@ -91,6 +92,39 @@ private:
             qWarning().noquote() << "append failed:" << r.error().message;
         return r ? *r : -1;
     }
+    // `redis` started and a history on it (under this test's prefix, adjusted by `beforeOpen`) that holds one
+    // message, id 1 on "chat": for the tests that then stop, pause or fill that Redis. Null, with the reason
+    // logged, where any of that fails.
+    std::unique_ptr<RedisHistory>
+    startWithOneMessage(RedisServer &redis, const std::function<void(RedisHistory &)> &beforeOpen = {})
+    {
+        if (!redis.start()) {
+            qWarning().noquote() << "redis-server did not start:" << redis.errorString();
+            return nullptr;
+        }
+        auto h = HeraldTest::openRedisNode(redis, config(), m_prefix, beforeOpen);
+        if (!h || append(*h, makeMessage(u"chat"_s)) != 1)
+            return nullptr;
+        return h;
+    }
+    // A history at `url` (a Redis of the test's own, with its password, user or database) under this test's
+    // prefix, opened; null, with the reason logged, if the URL does not parse or it does not open.
+    std::unique_ptr<RedisHistory> openAt(const QString &url) const
+    {
+        const auto address = RedisAddress::parse(url);
+        if (!address) {
+            qWarning().noquote() << "not a Redis URL:" << url;
+            return nullptr;
+        }
+        auto h = std::make_unique<RedisHistory>(config(), *address, m_prefix);
+        if (!h->open()) {
+            qWarning().noquote() << "RedisHistory did not open:" << h->errorString();
+            return nullptr;
+        }
+        return h;
+    }
+    // 500 ms to connect, 300 ms for a command: a hung Redis is given up on soon.
+    static void shortTimeouts(RedisHistory &h) { h.setTimeouts({500ms, 300ms}); }
     // The size of one of this test's keys, straight from Redis (ZCARD, HLEN, …).
     qint64 count(const char *command, const QString &key) const
     {
@@ -212,11 +246,9 @@ void tst_RedisHistory::openWithPasswordAndDb()
 {
     RedisServer redis({u"--requirepass"_s, u"s3cret"_s});
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const auto address = RedisAddress::parse(u"redis://:s3cret@127.0.0.1:%1/3"_s.arg(redis.port()));
-    QVERIFY(address);
-    RedisHistory h(config(), *address, m_prefix);
-    QVERIFY2(h.open(), qPrintable(h.errorString()));
-    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+    auto h = openAt(u"redis://:s3cret@127.0.0.1:%1/3"_s.arg(redis.port()));
+    QVERIFY(h);
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 1);
 
     // The keys are in database 3, not 0.
     HeraldTest::RedisContext raw = redis.connect();
@@ -232,11 +264,9 @@ void tst_RedisHistory::openWithAclUser()
 {
     RedisServer redis({u"--user"_s, u"herald"_s, u"on"_s, u">pw"_s, u"~*"_s, u"&*"_s, u"+@all"_s});
     QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const auto address = RedisAddress::parse(u"redis://herald:pw@127.0.0.1:%1"_s.arg(redis.port()));
-    QVERIFY(address);
-    RedisHistory h(config(), *address, m_prefix);
-    QVERIFY2(h.open(), qPrintable(h.errorString()));
-    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+    auto h = openAt(u"redis://herald:pw@127.0.0.1:%1"_s.arg(redis.port()));
+    QVERIFY(h);
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 1);
 
     const auto wrong = RedisAddress::parse(u"redis://herald:nope@127.0.0.1:%1"_s.arg(redis.port()));
     QVERIFY(wrong);
@@ -494,10 +524,8 @@ void tst_RedisHistory::restartedRedisHeals()
 void tst_RedisHistory::stoppedRedisUnavailable()
 {
     RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    auto h = openHistory(config(), {}, &redis);
+    auto h = startWithOneMessage(redis);
     QVERIFY(h);
-    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 1);
 
     redis.stop();
     auto appended = h->append(makeMessage(u"chat"_s), true, "{}");
@@ -525,28 +553,23 @@ void tst_RedisHistory::stoppedRedisUnavailable()
 void tst_RedisHistory::hungRedisTimesOut()
 {
     RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const auto address = RedisAddress::parse(redis.url());
-    QVERIFY(address);
-    RedisHistory h(config(), *address, m_prefix);
-    h.setTimeouts({500ms, 300ms});
-    QVERIFY2(h.open(), qPrintable(h.errorString()));
-    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+    auto h = startWithOneMessage(redis, shortTimeouts);
+    QVERIFY(h);
 
     // Redis still holds its socket but answers nothing: calls give up after the command timeout.
     QVERIFY(redis.pause());
-    auto last = h.lastId();
+    auto last = h->lastId();
     QVERIFY(!last);
     QCOMPARE(last.error().kind, StoreError::Kind::Unavailable);
     QVERIFY2(last.error().message.contains(u"did not answer within 300 ms"_s),
              qPrintable(last.error().message));
     // A new connection too (connecting succeeds: the kernel accepts for it).
-    auto page = h.history(u"chat"_s, 0, 0, 10);
+    auto page = h->history(u"chat"_s, 0, 0, 10);
     QVERIFY(!page);
     QCOMPARE(page.error().kind, StoreError::Kind::Unavailable);
 
     redis.resume();
-    last = h.lastId();
+    last = h->lastId();
     QVERIFY2(last, why(last).constData());
     QCOMPARE(*last, 1);
 }
@@ -568,13 +591,8 @@ void tst_RedisHistory::lostAnswerIsRetriedWithItsKey()
     QFETCH(int, hungMs);
     QFETCH(bool, answered);
     RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    const auto address = RedisAddress::parse(redis.url());
-    QVERIFY(address);
-    RedisHistory h(config(), *address, m_prefix);
-    h.setTimeouts({500ms, 300ms});
-    QVERIFY2(h.open(), qPrintable(h.errorString()));
-    QCOMPARE(append(h, makeMessage(u"chat"_s)), 1);
+    auto h = startWithOneMessage(redis, shortTimeouts);
+    QVERIFY(h);
 
     QVERIFY(redis.pause());
     const pid_t pid = pid_t(redis.processId());
@@ -582,7 +600,7 @@ void tst_RedisHistory::lostAnswerIsRetriedWithItsKey()
         std::this_thread::sleep_for(std::chrono::milliseconds(hungMs));
         ::kill(pid, SIGCONT);
     });
-    auto r = h.append(makeMessage(u"chat"_s), true, "{}");
+    auto r = h->append(makeMessage(u"chat"_s), true, "{}");
     waker.join();
     redis.resume();
     if (answered) {
@@ -595,23 +613,21 @@ void tst_RedisHistory::lostAnswerIsRetriedWithItsKey()
     }
     // Either way it is stored once: every try that reached Redis ran, and all but the first found its key.
     const auto lastId = [&h] {
-        auto last = h.lastId();
+        auto last = h->lastId();
         return last ? *last : qint64(-1);
     };
     QTRY_COMPARE(lastId(), 2);
-    auto page = h.history(u"chat"_s, 0, 0, 10);
+    auto page = h->history(u"chat"_s, 0, 0, 10);
     QVERIFY2(page, why(page).constData());
     QCOMPARE(page->messages.size(), 2);
-    QCOMPARE(append(h, makeMessage(u"chat"_s)), 3);
+    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 3);
 }
 
 void tst_RedisHistory::maxmemoryGivesFull()
 {
     RedisServer redis;
-    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
-    auto h = openHistory(config(), {}, &redis);
+    auto h = startWithOneMessage(redis);
     QVERIFY(h);
-    QCOMPARE(append(*h, makeMessage(u"chat"_s)), 1);
 
     QCOMPARE(redis.command({"CONFIG", "SET", "maxmemory", "1"}).value_or(""), "OK");
     for (bool persist : {true, false}) {

@@ -1,3 +1,4 @@
+#include "datarows.h"
 #include "hub.h"
 #include "server.h"
 #include "store.h"
@@ -13,6 +14,7 @@
 
 #include <atomic>
 #include <thread>
+#include <tuple>
 
 using namespace Qt::StringLiterals;
 using namespace HeraldTest;
@@ -183,13 +185,7 @@ private:
     qint64 metric(const QByteArray &name);
     void startServer(const ConfigTweak &adjust = {});
     qint64 publish(const QString &channel, const QString &text);
-    std::unique_ptr<WsClient> client(const QString &path)
-    {
-        auto c = std::make_unique<WsClient>();
-        if (!c->open(m_port, path))
-            return nullptr;
-        return c;
-    }
+    std::unique_ptr<WsClient> client(const QString &path) { return openWs(m_port, path); }
 
     std::unique_ptr<QTemporaryDir> m_dir;
     std::unique_ptr<Herald::Server> m_server;
@@ -285,11 +281,8 @@ void tst_Replay::wsResumeGetsExactlyTheMissed()
     auto again = client(u"/ws?client_id=tab&channels=news&since=%1"_s.arg(last));
     QVERIFY(again);
     QVERIFY(again->waitFor(u"connected"_s));
-    const auto notice = again->waitFor(u"replay"_s);
-    QVERIFY(notice);
-    QCOMPARE(notice->value("count"_L1).toInt(), 100);
-    QCOMPARE(notice->value("recovered"_L1).toBool(), true);
-    QCOMPARE(notice->value("since"_L1).toInteger(), last);
+    const QJsonObject notice{{"count"_L1, 100}, {"recovered"_L1, true}, {"since"_L1, last}};
+    QCOMPARE(replayNotice(*again, notice), notice);
     QTRY_COMPARE(idsOf(again->frames()).size(), 100);
     QCOMPARE(idsOf(again->frames()), missed);
     QCOMPARE(again->frames().constFirst().value("message"_L1).toString(), u"missed 0"_s);
@@ -352,11 +345,8 @@ void tst_Replay::wsSubscribeFrameWithSince()
     c->send({{"action"_L1, "subscribe"_L1}, {"channel"_L1, "alerts"_L1}, {"since"_L1, first}, {"ref"_L1, 7}});
     const auto ack = c->waitFor(u"subscribed"_s);
     QVERIFY(ack);
-    const auto notice = c->waitFor(u"replay"_s);
-    QVERIFY(notice);
-    QCOMPARE(notice->value("ref"_L1).toInt(), 7);
-    QCOMPARE(notice->value("count"_L1).toInt(), 2);
-    QCOMPARE(notice->value("recovered"_L1).toBool(), true);
+    const QJsonObject notice{{"ref"_L1, 7}, {"count"_L1, 2}, {"recovered"_L1, true}};
+    QCOMPARE(replayNotice(*c, notice), notice);
     QTRY_COMPARE(idsOf(c->frames()), QList<qint64>({second, third}));
 
     // A string id (what Last-Event-ID style clients keep) is accepted too; a bad one is an error frame.
@@ -390,15 +380,12 @@ void tst_Replay::wsResumeIncludesBroadcastNotPersonal()
 
     auto back = client(u"/ws?client_id=me&channels=chat&since=%1"_s.arg(since));
     QVERIFY(back);
-    const auto notice = back->waitFor(u"replay"_s);
-    QVERIFY(notice);
-    QCOMPARE(notice->value("count"_L1).toInt(), 2);
-    const auto chat = back->waitFor(u"chat"_s);
-    QVERIFY(chat);
-    QCOMPARE(chat->value("message"_L1).toString(), u"hi all"_s);
-    const auto broadcast = back->waitFor(u"notification"_s);
-    QVERIFY(broadcast);
-    QCOMPARE(broadcast->value("message"_L1).toString(), u"to everyone"_s);
+    const QJsonObject notice{{"count"_L1, 2}};
+    QCOMPARE(replayNotice(*back, notice), notice);
+    const QJsonObject chat{{"message"_L1, "hi all"_L1}};
+    QCOMPARE(nextFrameLike(*back, u"chat"_s, chat), chat);
+    const QJsonObject broadcast{{"message"_L1, "to everyone"_L1}};
+    QCOMPARE(nextFrameLike(*back, u"notification"_s, broadcast), broadcast);
     QVERIFY(back->noFrame(u"notification"_s));
 }
 
@@ -475,11 +462,8 @@ void tst_Replay::notRecoveredAfterRetention()
 
     auto c = client(u"/ws?user_id=3&since=%1"_s.arg(start));
     QVERIFY(c);
-    const auto notice = c->waitFor(u"replay"_s);
-    QVERIFY(notice);
-    QCOMPARE(notice->value("recovered"_L1).toBool(), false);
-    QCOMPARE(notice->value("reason"_L1).toString(), u"expired"_s);
-    QCOMPARE(notice->value("count"_L1).toInt(), 10);
+    const QJsonObject expired{{"recovered"_L1, false}, {"reason"_L1, "expired"_L1}, {"count"_L1, 10}};
+    QCOMPARE(replayNotice(*c, expired), expired);
     QTRY_COMPARE(idsOf(c->frames()).size(), 10);
 
     // The seed 002 stream says so in words, as an event its page shows.
@@ -510,11 +494,8 @@ void tst_Replay::notRecoveredFromTheFuture()
     publish(u"news"_s, u"x"_s);
     auto c = client(u"/ws?channels=news&since=999999"_s);
     QVERIFY(c);
-    const auto notice = c->waitFor(u"replay"_s);
-    QVERIFY(notice);
-    QCOMPARE(notice->value("recovered"_L1).toBool(), false);
-    QCOMPARE(notice->value("reason"_L1).toString(), u"reset"_s);
-    QCOMPARE(notice->value("count"_L1).toInt(), 0);
+    const QJsonObject reset{{"recovered"_L1, false}, {"reason"_L1, "reset"_L1}, {"count"_L1, 0}};
+    QCOMPARE(replayNotice(*c, reset), reset);
     // The REST history says the same.
     const HttpResult h = http("GET", m_port, u"/api/channels/news/history?since=999999"_s);
     QCOMPARE(h.json().value("recovered"_L1).toBool(), false);
@@ -523,9 +504,7 @@ void tst_Replay::notRecoveredFromTheFuture()
 
 void tst_Replay::resetSinceAheadGoesLive_data()
 {
-    QTest::addColumn<QString>("kind");
-    for (const char *kind : {"ws", "ws-frame", "sse", "sse-unnamed", "sse-header"})
-        QTest::newRow(kind) << QString::fromLatin1(kind);
+    namedRows("kind", {"ws", "ws-frame", "sse", "sse-unnamed", "sse-header"});
 }
 
 void tst_Replay::resetSinceAheadGoesLive()
@@ -640,12 +619,9 @@ void tst_Replay::epochKeptAcrossRestart()
         publish(u"news"_s, u"new history %1"_s.arg(i));
     auto stale = client(u"/ws?channels=news&since=%1&epoch=%2"_s.arg(ids.at(0)).arg(epoch));
     QVERIFY(stale);
-    const auto reset = stale->waitFor(u"replay"_s);
-    QVERIFY(reset);
-    QCOMPARE(reset->value("recovered"_L1).toBool(), false);
-    QCOMPARE(reset->value("reason"_L1).toString(), u"reset"_s);
-    QCOMPARE(reset->value("epoch"_L1).toString(), fresh);
-    QCOMPARE(reset->value("count"_L1).toInt(), 0);
+    const QJsonObject reset{
+        {"recovered"_L1, false}, {"reason"_L1, "reset"_L1}, {"epoch"_L1, fresh}, {"count"_L1, 0}};
+    QCOMPARE(replayNotice(*stale, reset), reset);
 }
 
 void tst_Replay::badSinceRejected()
@@ -759,32 +735,28 @@ void tst_Replay::badQueries_data()
     QTest::addColumn<QString>("path");
     QTest::addColumn<int>("status");
     QTest::addColumn<QString>("code");
-    QTest::newRow("notifications without user")
-        << QByteArray("GET") << u"/api/notifications"_s << 422 << u"bad_request"_s;
-    QTest::newRow("bad user id") << QByteArray("GET") << u"/api/notifications?user_id=a%20b"_s << 422
-                                 << u"bad_request"_s;
-    QTest::newRow("negative limit") << QByteArray("GET") << u"/api/notifications?user_id=1&limit=-1"_s << 422
-                                    << u"bad_request"_s;
-    QTest::newRow("huge limit") << QByteArray("GET") << u"/api/notifications?user_id=1&limit=100000"_s << 422
-                                << u"bad_request"_s;
-    QTest::newRow("zero limit") << QByteArray("GET") << u"/api/notifications?user_id=1&limit=0"_s << 422
-                                << u"bad_request"_s;
-    QTest::newRow("text limit") << QByteArray("GET") << u"/api/channels/news/history?limit=ten"_s << 422
-                                << u"bad_request"_s;
-    QTest::newRow("negative since") << QByteArray("GET") << u"/api/channels/news/history?since=-1"_s << 422
-                                    << u"bad_request"_s;
-    QTest::newRow("bad before") << QByteArray("GET") << u"/api/notifications?user_id=1&before=x"_s << 422
-                                << u"bad_request"_s;
+    // 422 bad_request: a query or an id that does not parse, or a user left out.
+    const QList<std::tuple<const char *, QByteArray, QString>> badRequests{
+        {"notifications without user", "GET", u"/api/notifications"_s},
+        {"bad user id", "GET", u"/api/notifications?user_id=a%20b"_s},
+        {"negative limit", "GET", u"/api/notifications?user_id=1&limit=-1"_s},
+        {"huge limit", "GET", u"/api/notifications?user_id=1&limit=100000"_s},
+        {"zero limit", "GET", u"/api/notifications?user_id=1&limit=0"_s},
+        {"text limit", "GET", u"/api/channels/news/history?limit=ten"_s},
+        {"negative since", "GET", u"/api/channels/news/history?since=-1"_s},
+        {"bad before", "GET", u"/api/notifications?user_id=1&before=x"_s},
+        {"read bad id", "POST", u"/api/notifications/abc/read"_s},
+        {"read-all without user", "POST", u"/api/notifications/read-all"_s},
+    };
+    for (const auto &[name, method, path] : badRequests)
+        QTest::newRow(name) << method << path << 422 << u"bad_request"_s;
     QTest::newRow("bad channel") << QByteArray("GET") << u"/api/channels/a$b/history"_s << 422
                                  << u"bad_channel"_s;
+    // 404 not_found: well formed, but nothing there.
     QTest::newRow("unknown channel") << QByteArray("GET") << u"/api/channels/nothing-here/history"_s << 404
                                      << u"not_found"_s;
-    QTest::newRow("read bad id") << QByteArray("POST") << u"/api/notifications/abc/read"_s << 422
-                                 << u"bad_request"_s;
     QTest::newRow("read missing id") << QByteArray("POST") << u"/api/notifications/123456/read"_s << 404
                                      << u"not_found"_s;
-    QTest::newRow("read-all without user")
-        << QByteArray("POST") << u"/api/notifications/read-all"_s << 422 << u"bad_request"_s;
 }
 
 void tst_Replay::badQueries()
@@ -901,10 +873,7 @@ void tst_Replay::restartKeepsMessagesAndSequence()
     startServer(); // same data dir
     const HttpResult r = http("GET", m_port, u"/api/notifications?user_id=4&limit=100"_s);
     QCOMPARE(r.status, 200);
-    QList<qint64> stored;
-    for (const QJsonValue &v : r.json().value("notifications"_L1).toArray())
-        stored.append(v.toObject().value("id"_L1).toInteger());
-    QCOMPARE(stored, ids);
+    QCOMPARE(idsIn(r.json().value("notifications"_L1).toArray()), ids);
     const qint64 next = publish(u"user:4"_s, u"after restart"_s);
     QVERIFY2(next > *personalId, qPrintable(u"%1 <= %2"_s.arg(next).arg(*personalId)));
 
@@ -989,11 +958,7 @@ void tst_Replay::pruneDuringCatchUpIsAnnounced()
 QTEST_MAIN(tst_Replay)
 void tst_Replay::bigResumeAtReaderPace_data()
 {
-    QTest::addColumn<QString>("kind");
-    QTest::newRow("ws") << u"ws"_s;
-    QTest::newRow("ws-frame") << u"ws-frame"_s;
-    QTest::newRow("sse") << u"sse"_s;
-    QTest::newRow("sse-header") << u"sse-header"_s;
+    namedRows("kind", {"ws", "ws-frame", "sse", "sse-header"});
 }
 
 // A history many times the send buffer (3 MB against 64 KiB) is replayed whole to a client that reads: in
@@ -1028,9 +993,7 @@ void tst_Replay::bigResumeAtReaderPace()
 
 void tst_Replay::liveBurstBeyondSendBuffer_data()
 {
-    QTest::addColumn<QString>("kind");
-    QTest::newRow("ws") << u"ws"_s;
-    QTest::newRow("sse") << u"sse"_s;
+    namedRows("kind", {"ws", "sse"});
 }
 
 // One burst of live messages far larger than the send buffer, to a reader that keeps reading: it gets all of
@@ -1059,9 +1022,7 @@ void tst_Replay::liveBurstBeyondSendBuffer()
 
 void tst_Replay::stalledReaderIsCutOff_data()
 {
-    QTest::addColumn<bool>("webSocket");
-    QTest::newRow("ws") << true;
-    QTest::newRow("sse") << false;
+    boolRows("webSocket", {{"ws", true}, {"sse", false}});
 }
 
 // A client that stops reading is still cut off, within the stall timeout (1 s here) of its last read, and

@@ -1,4 +1,5 @@
 #include "auth.h"
+#include "datarows.h"
 #include "expirytimer.h"
 #include "hub.h"
 #include "rawclient.h"
@@ -299,7 +300,15 @@ private Q_SLOTS:
 
 private:
     bool startServer(const std::function<void(ServerConfig &)> &adjust = {});
-    static void openMode(ServerConfig &c) { c.authMode = ServerConfig::AuthMode::Open; }
+    // In open mode (no tokens), then `adjust`ed.
+    bool startOpenServer(const std::function<void(ServerConfig &)> &adjust = {})
+    {
+        return startServer([&adjust](ServerConfig &c) {
+            c.authMode = ServerConfig::AuthMode::Open;
+            if (adjust)
+                adjust(c);
+        });
+    }
     QByteArray adminToken() const { return mint(u"root"_s, Role::Admin); }
     HttpReply request(const QByteArray &method, const QByteArray &target, const QByteArray &token = {},
                       const QByteArray &body = {}, const QByteArray &headers = {});
@@ -380,10 +389,7 @@ HttpReply tst_Security::sse(const QByteArray &target, const QByteArray &headers)
 
 std::unique_ptr<WsClient> tst_Security::ws(const QByteArray &target)
 {
-    auto c = std::make_unique<WsClient>();
-    if (!c->open(m_port, QString::fromLatin1(target)))
-        return nullptr;
-    return c;
+    return openWs(m_port, QString::fromLatin1(target));
 }
 
 qint64 tst_Security::publishAsAdmin(const QString &channel, const QString &text)
@@ -830,7 +836,7 @@ void tst_Security::clientIdsInOpenMode()
 {
     // Open mode has no identities (and is loopback-only by default): every id is free for anyone, as the
     // seeds had it, on every transport.
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     auto first = ws("/ws?client_id=shared&user_id=alice");
     QVERIFY(first && first->waitFor(u"connected"_s));
     auto second = ws("/ws?client_id=shared&user_id=bob");
@@ -965,10 +971,8 @@ void tst_Security::tokens()
 
 void tst_Security::tokenTransports_data()
 {
-    QTest::addColumn<QString>("transport");
-    for (const char *t : {"rest bearer", "rest bearer lowercase", "rest query", "ws query", "ws bearer",
-                          "ws first frame", "sse query", "sse bearer"})
-        QTest::newRow(t) << QString::fromLatin1(t);
+    namedRows("transport", {"rest bearer", "rest bearer lowercase", "rest query", "ws query", "ws bearer",
+                            "ws first frame", "sse query", "sse bearer"});
 }
 
 void tst_Security::tokenTransports()
@@ -1018,9 +1022,7 @@ void tst_Security::tokenTransports()
 
 void tst_Security::headerTokenWins_data()
 {
-    QTest::addColumn<QString>("transport");
-    for (const char *t : {"rest", "ws", "sse"})
-        QTest::newRow(t) << QString::fromLatin1(t);
+    namedRows("transport", {"rest", "ws", "sse"});
 }
 
 void tst_Security::headerTokenWins()
@@ -1042,9 +1044,7 @@ void tst_Security::headerTokenWins()
 
 void tst_Security::senderIsTheIdentity_data()
 {
-    QTest::addColumn<QString>("how");
-    for (const char *h : {"rest publish", "rest channel event", "ws publish", "ws broadcast", "ws chat"})
-        QTest::newRow(h) << QString::fromLatin1(h);
+    namedRows("how", {"rest publish", "rest channel event", "ws publish", "ws broadcast", "ws chat"});
 }
 
 void tst_Security::senderIsTheIdentity()
@@ -1996,10 +1996,7 @@ void tst_Security::corsPreflight()
 
 void tst_Security::messageSizeLimits()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxMessageSize = 4096;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxMessageSize = 4096; }));
     // WebSocket: 4096 bytes is a message, 4097 closes 1009.
     auto c = ws("/ws");
     QVERIFY(c && c->waitFor(u"connected"_s));
@@ -2037,10 +2034,7 @@ void tst_Security::messageSizeLimits()
 
 void tst_Security::bodyAnnouncedTwiceIsRefused()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxMessageSize = 4096;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxMessageSize = 4096; }));
     // A small Content-Length beside Transfer-Encoding: chunked (RFC 9112 6.3: chunked wins) must not let a
     // large chunked body past the size check.
     const QByteArray body = paddedJson({{"channel"_L1, "news"_L1}}, 20000);
@@ -2117,7 +2111,7 @@ void tst_Security::requestSmugglingIsRefused()
 {
     QFETCH(QByteArray, request);
     QFETCH(int, status);
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     const qint64 lastId = m_server->hub()->lastId();
     RawClient c;
     QVERIFY(c.connectTo(m_port));
@@ -2136,10 +2130,7 @@ void tst_Security::requestSmugglingIsRefused()
 
 void tst_Security::perIpConnectionCap()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxConnectionsPerIp = 3;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxConnectionsPerIp = 3; }));
     std::vector<std::unique_ptr<WsClient>> clients;
     for (int i = 0; i < 3; ++i) {
         clients.push_back(ws("/ws"));
@@ -2163,8 +2154,7 @@ void tst_Security::perIpConnectionCap()
 
 void tst_Security::rateLimitBurst()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
+    QVERIFY(startOpenServer([](ServerConfig &c) {
         c.rateLimit = 10; // burst 20
     }));
     auto c = ws("/ws");
@@ -2190,10 +2180,7 @@ void tst_Security::rateLimitBurst()
 
 void tst_Security::rateLimitSteadyStream()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.rateLimit = 10;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.rateLimit = 10; }));
     auto c = ws("/ws");
     QVERIFY(c && c->waitFor(u"connected"_s));
     // Empty the bucket (the whole burst passes), then half the rate: every frame then needs a refill.
@@ -2211,10 +2198,7 @@ void tst_Security::rateLimitSteadyStream()
 
 void tst_Security::rateLimitFlood()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.rateLimit = 10;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.rateLimit = 10; }));
     auto reader = ws("/ws?channels=news");
     QVERIFY(reader && reader->waitFor(u"connected"_s));
     auto flooder = ws("/ws");
@@ -2260,8 +2244,7 @@ void tst_Security::rateLimitFlood()
 
 void tst_Security::slowConsumerIsCutOff()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
+    QVERIFY(startOpenServer([](ServerConfig &c) {
         c.maxSendBuffer = 64 * 1024;
         c.sendStallTimeout = std::chrono::milliseconds(500); // cut half a second after its last read
         c.rateLimit = 0;
@@ -2319,10 +2302,7 @@ void tst_Security::slowConsumerIsCutOff()
 
 void tst_Security::idleTimeout()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.idleTimeout = 2s;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.idleTimeout = 2s; }));
     QElapsedTimer since;
     since.start();
     RawClient silent; // reads everything, answers nothing, not even pings
@@ -2356,7 +2336,7 @@ void tst_Security::idleTimeout()
 
 void tst_Security::keepAlivePublishesOnOneConnection()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     auto subscriber = ws("/ws?channels=kept");
     QVERIFY(subscriber && subscriber->waitFor(u"connected"_s));
     RawClient c;
@@ -2384,7 +2364,7 @@ void tst_Security::keepAlivePublishesOnOneConnection()
 
 void tst_Security::keepAlivePipelined()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     auto subscriber = ws("/ws?channels=piped");
     QVERIFY(subscriber && subscriber->waitFor(u"connected"_s));
     RawClient c;
@@ -2449,10 +2429,7 @@ void tst_Security::keepAliveSecondHeadIsChecked()
     QFETCH(QByteArray, second);
     QFETCH(int, status);
     QFETCH(QString, error);
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxMessageSize = 4096;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxMessageSize = 4096; }));
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"news"_s, u"first"_s)));
@@ -2471,15 +2448,13 @@ void tst_Security::keepAliveSecondHeadIsChecked()
 
 void tst_Security::keepAliveThenSession_data()
 {
-    QTest::addColumn<bool>("webSocket");
-    QTest::newRow("websocket") << true;
-    QTest::newRow("sse") << false;
+    boolRows("webSocket", {{"websocket", true}, {"sse", false}});
 }
 
 void tst_Security::keepAliveThenSession()
 {
     QFETCH(bool, webSocket);
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"later"_s, u"before"_s)));
@@ -2635,7 +2610,7 @@ void tst_Security::keepAliveEnds()
 {
     QFETCH(QByteArray, request);
     QFETCH(bool, kept);
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(request);
@@ -2655,7 +2630,7 @@ void tst_Security::keepAliveEnds()
 
 void tst_Security::keepAliveOtherRoutesClose()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("POST", "/api/publish", {}, publishBody(u"news"_s, u"m"_s)));
@@ -2675,10 +2650,7 @@ void tst_Security::keepAliveOtherRoutesClose()
 
 void tst_Security::keepAliveIdleTimeout()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.keepAliveTimeout = 300ms;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.keepAliveTimeout = 300ms; }));
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("GET", "/healthz"));
@@ -2692,7 +2664,7 @@ void tst_Security::keepAliveIdleTimeout()
 
 void tst_Security::keepAliveBodyInPieces()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     const QByteArray body = publishBody(u"news"_s, QString(3000, u'x'));
     RawClient c;
     QVERIFY(c.connectTo(m_port));
@@ -2728,7 +2700,7 @@ void tst_Security::keepAliveHeadInPieces_data()
 void tst_Security::keepAliveHeadInPieces()
 {
     QFETCH(QByteArray, cutAfter);
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("GET", "/healthz"));
@@ -2755,7 +2727,7 @@ void tst_Security::keepAliveHeadInPieces()
 // already read put back in front), which answers it and closes, as for any other route.
 void tst_Security::keepAliveOtherHeadInPieces()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     RawClient c;
     QVERIFY(c.connectTo(m_port));
     c.write(keptRequest("GET", "/healthz"));
@@ -2773,7 +2745,7 @@ void tst_Security::keepAliveOtherHeadInPieces()
 
 void tst_Security::keepAliveClientLeavesMidBody()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     const qint64 lastId = m_server->hub()->lastId();
     {
         RawClient c;
@@ -2793,7 +2765,7 @@ void tst_Security::keepAliveClientLeavesMidBody()
 
 void tst_Security::keepAliveWaitsForASlowReader()
 {
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     const Herald::Metrics &metrics = m_server->hub()->metrics();
     RawClient c;
     QVERIFY(c.connectTo(m_port, 4096));
@@ -2837,8 +2809,7 @@ void tst_Security::slowBodyTimesOut_data()
 void tst_Security::slowBodyTimesOut()
 {
     QFETCH(QByteArray, path);
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
+    QVERIFY(startOpenServer([](ServerConfig &c) {
         c.handshakeTimeout = 10s; // the head's deadline is not the one that ends this
         c.bodyTimeout = 1s;
     }));
@@ -2863,8 +2834,7 @@ void tst_Security::slowBodyTimesOut()
 // MB) loses its connection, instead of holding it and the answer's memory forever.
 void tst_Security::unreadAnswerTimesOut()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
+    QVERIFY(startOpenServer([](ServerConfig &c) {
         c.maxMessageSize = 2 * 1024 * 1024;
         c.writeTimeout = 1s;
     }));
@@ -2891,18 +2861,13 @@ void tst_Security::unreadAnswerTimesOut()
 // already served a keep-alive request.
 void tst_Security::slowHeadTimesOut_data()
 {
-    QTest::addColumn<bool>("afterARequest");
-    QTest::newRow("first head") << false;
-    QTest::newRow("second head on a keep-alive connection") << true;
+    boolRows("afterARequest", {{"first head", false}, {"second head on a keep-alive connection", true}});
 }
 
 void tst_Security::slowHeadTimesOut()
 {
     QFETCH(bool, afterARequest);
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.handshakeTimeout = 500ms;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.handshakeTimeout = 500ms; }));
     const Herald::Metrics &metrics = m_server->hub()->metrics();
     RawClient c;
     QVERIFY(c.connectTo(m_port));
@@ -2921,10 +2886,7 @@ void tst_Security::slowHeadTimesOut()
 // their answers is dropped once the kernel takes no more of them for that long.
 void tst_Security::keepAliveUnreadAnswersTimeOut()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.writeTimeout = 1s;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.writeTimeout = 1s; }));
     const Herald::Metrics &metrics = m_server->hub()->metrics();
     RawClient c;
     QVERIFY(c.connectTo(m_port, 4096));
@@ -2942,16 +2904,13 @@ void tst_Security::keepAliveUnreadAnswersTimeOut()
 // filled, which a quiet channel never does). One that reads the same messages stays.
 void tst_Security::unreadStreamTimesOut_data()
 {
-    QTest::addColumn<bool>("webSocket");
-    QTest::newRow("sse") << false;
-    QTest::newRow("websocket") << true;
+    boolRows("webSocket", {{"sse", false}, {"websocket", true}});
 }
 
 void tst_Security::unreadStreamTimesOut()
 {
     QFETCH(bool, webSocket);
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
+    QVERIFY(startOpenServer([](ServerConfig &c) {
         c.writeTimeout = 1s;
         c.idleTimeout = 0s; // not the rule under test
     }));
@@ -2983,10 +2942,7 @@ void tst_Security::unreadStreamTimesOut()
 // freed slot can be used again.
 void tst_Security::subscriptionCap()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxSubscriptions = 5;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxSubscriptions = 5; }));
     const Herald::Metrics &metrics = m_server->hub()->metrics();
     auto c = ws("/ws?channels=a,b,c");
     QVERIFY(c);
@@ -3036,10 +2992,7 @@ void tst_Security::subscriptionCapAtConnect()
     QFETCH(bool, webSocket);
     QFETCH(QByteArray, target);
     QFETCH(bool, refused);
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxSubscriptions = 5;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxSubscriptions = 5; }));
     HttpReply r;
     if (webSocket)
         upgrade(target, {}, &r);
@@ -3063,10 +3016,7 @@ void tst_Security::subscriptionCapAtConnect()
 // order, each page no longer than its limit.
 void tst_Security::channelListIsPaged()
 {
-    QVERIFY(startServer([](ServerConfig &c) {
-        openMode(c);
-        c.maxSubscriptions = 2000;
-    }));
+    QVERIFY(startOpenServer([](ServerConfig &c) { c.maxSubscriptions = 2000; }));
     auto name = [](int i) {
         return u"ch.%1"_s.arg(i, 4, 10, QChar(u'0'));
     };
@@ -3152,7 +3102,7 @@ void tst_Security::channelListLimits()
     QFETCH(QByteArray, query);
     QFETCH(int, status);
     QFETCH(QString, code);
-    QVERIFY(startServer(openMode));
+    QVERIFY(startOpenServer());
     QCOMPARE(request("POST", "/api/publish", {}, publishBody(u"news"_s, u"x"_s)).status, 202);
     const HttpReply r = request("GET", "/api/channels" + query);
     QCOMPARE(r.status, status);

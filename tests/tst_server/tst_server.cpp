@@ -1,3 +1,4 @@
+#include "datarows.h"
 #include "hub.h"
 #include "server.h"
 #include "testclient.h"
@@ -76,13 +77,7 @@ private:
     std::unique_ptr<Herald::Server> m_server;
     quint16 m_port = 0;
 
-    std::unique_ptr<WsClient> client(const QString &path)
-    {
-        auto c = std::make_unique<WsClient>();
-        if (!c->open(m_port, path))
-            return nullptr;
-        return c;
-    }
+    std::unique_ptr<WsClient> client(const QString &path) { return openWs(m_port, path); }
 };
 
 void tst_Server::init()
@@ -151,9 +146,8 @@ void tst_Server::seed003NotifyReachesDashboardAndSubscribers()
     QTRY_COMPARE(m_server->hub()->counts().subscribers, 1);
 
     sender->send({{"action"_L1, "notify"_L1}, {"message"_L1, "Hello from the client!"_L1}});
-    const auto atDashboard = dashboard->waitFor(u"notify"_s);
-    QVERIFY(atDashboard);
-    QCOMPARE(atDashboard->value("message"_L1).toString(), u"Hello from the client!"_s);
+    const QJsonObject notify{{"message"_L1, "Hello from the client!"_L1}};
+    QCOMPARE(nextFrameLike(*dashboard, u"notify"_s, notify), notify);
     const auto atListener = listener->waitFor(u"notify"_s);
     QVERIFY(atListener);
     QCOMPARE(atListener->value("message"_L1).toString(), u"Hello from the client!"_s);
@@ -178,12 +172,9 @@ void tst_Server::seed001ChatReachesEveryChatClient()
     QVERIFY(a && b);
     QTRY_COMPARE(m_server->hub()->channelCounts().value(u"chat"_s), 2);
     a->send({{"type"_L1, "chat"_L1}, {"message"_L1, "hola"_L1}});
-    for (WsClient *c : {a.get(), b.get()}) {
-        const auto chat = c->waitFor(u"chat"_s);
-        QVERIFY(chat);
-        QCOMPARE(chat->value("sender"_L1).toString(), u"alice"_s);
-        QCOMPARE(chat->value("message"_L1).toString(), u"hola"_s);
-    }
+    const QJsonObject chat{{"sender"_L1, "alice"_L1}, {"message"_L1, "hola"_L1}};
+    for (WsClient *c : {a.get(), b.get()})
+        QCOMPARE(nextFrameLike(*c, u"chat"_s, chat), chat);
 }
 
 void tst_Server::seed001NotificationOnlyToSender()
@@ -192,10 +183,8 @@ void tst_Server::seed001NotificationOnlyToSender()
     auto b = client(u"/ws/bob"_s);
     QVERIFY(a && b);
     a->send({{"type"_L1, "notification"_L1}, {"message"_L1, "just me"_L1}});
-    const auto n = a->waitFor(u"notification"_s);
-    QVERIFY(n);
-    QCOMPARE(n->value("message"_L1).toString(), u"just me"_s);
-    QCOMPARE(n->value("scope"_L1).toString(), u"personal"_s);
+    const QJsonObject personal{{"message"_L1, "just me"_L1}, {"scope"_L1, "personal"_L1}};
+    QCOMPARE(nextFrameLike(*a, u"notification"_s, personal), personal);
     QVERIFY(b->noFrame(u"notification"_s));
 }
 
@@ -279,12 +268,11 @@ void tst_Server::seed004StatsFrameAndEndpoint()
 
 void tst_Server::pingPongOnEveryRoute_data()
 {
-    QTest::addColumn<QString>("path");
-    QTest::newRow("native") << u"/ws"_s;
-    QTest::newRow("seed003 client") << u"/ws/client"_s;
-    QTest::newRow("seed003 server") << u"/ws/server"_s;
-    QTest::newRow("seed004 channel") << u"/ws/users"_s;
-    QTest::newRow("seed001 client id") << u"/ws/some-client"_s;
+    rowsOf<QString>("path", {{"native", u"/ws"_s},
+                             {"seed003 client", u"/ws/client"_s},
+                             {"seed003 server", u"/ws/server"_s},
+                             {"seed004 channel", u"/ws/users"_s},
+                             {"seed001 client id", u"/ws/some-client"_s}});
 }
 
 void tst_Server::pingPongOnEveryRoute()
@@ -293,9 +281,8 @@ void tst_Server::pingPongOnEveryRoute()
     auto c = client(path);
     QVERIFY(c);
     c->send({{"type"_L1, "ping"_L1}});
-    const auto pong = c->waitFor(u"pong"_s);
-    QVERIFY(pong);
-    QCOMPARE(pong->value("message"_L1).toString(), u"pong"_s);
+    const QJsonObject pong{{"message"_L1, "pong"_L1}};
+    QCOMPARE(nextFrameLike(*c, u"pong"_s, pong), pong);
     c->send({{"type"_L1, "get_stats"_L1}});
     QVERIFY(c->waitFor(u"stats"_s));
 }
@@ -433,11 +420,10 @@ void tst_Server::badQueryChannelGetsErrorFrame()
 {
     auto c = client(u"/ws?channels=ok,not%20ok"_s);
     QVERIFY(c);
-    const auto error = c->waitFor(u"error"_s);
-    QVERIFY(error);
-    QCOMPARE(error->value("code"_L1).toString(), u"bad_channel"_s);
-    QCOMPARE(error->value("message"_L1).toString(),
-             u"invalid channel name 'not ok': use [A-Za-z0-9_.:-], 1 to 128 characters"_s);
+    const QJsonObject error{
+        {"code"_L1, "bad_channel"_L1},
+        {"message"_L1, "invalid channel name 'not ok': use [A-Za-z0-9_.:-], 1 to 128 characters"_L1}};
+    QCOMPARE(nextFrameLike(*c, u"error"_s, error), error);
     const auto hello = c->waitFor(u"connected"_s);
     QVERIFY(hello);
     QCOMPARE(hello->value("channels"_L1).toArray(), QJsonArray({u"ok"_s}));
@@ -849,19 +835,16 @@ void tst_Server::adminFeed()
     const auto connected = admin->waitFor(u"client_connected"_s);
     QVERIFY(connected);
     QCOMPARE(connected->value("client"_L1).toObject().value("client_id"_L1).toString(), u"watched"_s);
-    const auto subscribed = admin->waitFor(u"client_subscribed"_s);
-    QVERIFY(subscribed);
-    QCOMPARE(subscribed->value("channel"_L1).toString(), u"user:7"_s);
-    const auto counts = admin->waitFor(u"counts"_s);
-    QVERIFY(counts);
-    QCOMPARE(counts->value("clients"_L1).toInt(), 1);
+    const QJsonObject subscribed{{"channel"_L1, "user:7"_L1}};
+    QCOMPARE(nextFrameLike(*admin, u"client_subscribed"_s, subscribed), subscribed);
+    const QJsonObject counts{{"clients"_L1, 1}};
+    QCOMPARE(nextFrameLike(*admin, u"counts"_s, counts), counts);
 
     // Admin publishes to a user, the user gets it, the feed sees every message.
     admin->send({{"action"_L1, "publish"_L1}, {"user_id"_L1, "7"_L1}, {"message"_L1, "from admin"_L1}});
     QVERIFY(admin->waitFor(u"published"_s));
-    const auto got = c->waitFor(u"message"_s);
-    QVERIFY(got);
-    QCOMPARE(got->value("message"_L1).toString(), u"from admin"_s);
+    const QJsonObject got{{"message"_L1, "from admin"_L1}};
+    QCOMPARE(nextFrameLike(*c, u"message"_s, got), got);
     QVERIFY(admin->waitFor(u"message"_s));
 
     admin->send(
@@ -869,9 +852,8 @@ void tst_Server::adminFeed()
     QVERIFY(c->waitFor(u"maintenance"_s));
 
     c->close();
-    const auto gone = admin->waitFor(u"client_disconnected"_s);
-    QVERIFY(gone);
-    QCOMPARE(gone->value("client_id"_L1).toString(), u"watched"_s);
+    const QJsonObject gone{{"client_id"_L1, "watched"_L1}};
+    QCOMPARE(nextFrameLike(*admin, u"client_disconnected"_s, gone), gone);
 }
 
 void tst_Server::adminDisconnectsClient()
@@ -880,9 +862,8 @@ void tst_Server::adminDisconnectsClient()
     auto victim = client(u"/ws/victim"_s);
     QVERIFY(admin && victim);
     admin->send({{"action"_L1, "disconnect"_L1}, {"client_id"_L1, "victim"_L1}});
-    const auto ack = admin->waitFor(u"disconnected"_s);
-    QVERIFY(ack);
-    QCOMPARE(ack->value("connections"_L1).toInt(), 1);
+    const QJsonObject ack{{"connections"_L1, 1}};
+    QCOMPARE(nextFrameLike(*admin, u"disconnected"_s, ack), ack);
     QVERIFY(victim->waitDisconnected());
     QCOMPARE(victim->closeCode(), 4001);
     QTRY_COMPARE(m_server->hub()->counts().clients, 0);
