@@ -6,6 +6,8 @@
 #include <QHash>
 #include <QTest>
 
+#include <memory>
+
 using namespace Qt::StringLiterals;
 using namespace Herald;
 using namespace HeraldTest;
@@ -252,8 +254,10 @@ void tst_RecordsContract::answersAfterChanges()
     for (const auto &[model, offset, ids] : pages) {
         auto list = records.records(model, 2, offset);
         QVERIFY2(list, why(list).constData());
-        QVERIFY2(*list == latest(model, ids), qPrintable(u"%1 from %2: %3"_s.arg(model).arg(offset).arg(
-                                                  QString::fromLatin1(QTest::toString(idsOf(*list))))));
+        // QTest::toString's string is ours to free.
+        const std::unique_ptr<char[]> got(QTest::toString(idsOf(*list)));
+        QVERIFY2(*list == latest(model, ids),
+                 qPrintable(u"%1 from %2: %3"_s.arg(model).arg(offset).arg(QString::fromLatin1(got.get()))));
     }
     for (const auto &[author, ids] :
          {std::pair{qint64(1), QList<qint64>{1}}, std::pair{qint64(2), QList<qint64>{}},
