@@ -96,13 +96,63 @@ QString parseRetention(const QString &pattern, const QString &value, RetentionRu
 // place and not the other, and adding one is adding a row. `apply` returns an empty string or what is wrong
 // with the value, without the setting's name: the caller adds "--name" or the file's line.
 using Apply = std::function<QString(ServerConfig &, const QString &)>;
+// A setting's value as its help shows it. With one, the help's %1 is ServerConfig's default in that form, so
+// a default is written once, where ServerConfig declares it.
+using Show = std::function<QString(const ServerConfig &)>;
 struct OptionSpec
 {
     const char16_t *name;
     const char16_t *help;
     const char16_t *valueName;
     Apply apply;
+    Show shown = {};
 };
+
+// The help of a setting, with its default filled in.
+QString helpOf(const OptionSpec &spec)
+{
+    const QString help = QString::fromUtf16(spec.help);
+    return spec.shown ? help.arg(spec.shown(ServerConfig())) : help;
+}
+
+// How the help shows a default: a number as it is; a duration in days when it is whole days, else in seconds
+// ("7d", "60s"); a size in MiB or KiB when it is whole ones ("4M").
+template<typename T>
+Show asNumber(T ServerConfig::*member)
+{
+    return [member](const ServerConfig &c) {
+        return QString::number(c.*member);
+    };
+}
+QString durationText(qint64 seconds)
+{
+    return seconds > 0 && seconds % 86400 == 0 ? u"%1d"_s.arg(seconds / 86400) : u"%1s"_s.arg(seconds);
+}
+template<typename D>
+Show asDuration(D ServerConfig::*member)
+{
+    return [member](const ServerConfig &c) {
+        return durationText(std::chrono::duration_cast<std::chrono::seconds>(c.*member).count());
+    };
+}
+template<typename T>
+Show asSize(T ServerConfig::*member)
+{
+    return [member](const ServerConfig &c) {
+        const qint64 v = c.*member;
+        if (v > 0 && v % (1024 * 1024) == 0)
+            return u"%1M"_s.arg(v / (1024 * 1024));
+        if (v > 0 && v % 1024 == 0)
+            return u"%1k"_s.arg(v / 1024);
+        return QString::number(v);
+    };
+}
+Show asText(QString ServerConfig::*member)
+{
+    return [member](const ServerConfig &c) {
+        return c.*member;
+    };
+}
 
 // The kinds of value below build a row's `apply` from where the value goes and the error for a value they
 // refuse ("'%1' is not …", %1 the value as given), so a row says only what differs from the others.
@@ -213,7 +263,7 @@ Apply choice(const QStringList &words, std::function<void(ServerConfig &, const 
 }
 
 const OptionSpec optionSpecs[] = {
-    {u"bind", u"Address to listen on (default 127.0.0.1).", u"address",
+    {u"bind", u"Address to listen on (default %1).", u"address",
      [](ServerConfig &c, const QString &value) -> QString {
          QHostAddress address;
          const QString v = value.trimmed();
@@ -224,14 +274,17 @@ const OptionSpec optionSpecs[] = {
          c.bind = address;
          c.bindText = v;
          return {};
-     }},
-    {u"port", u"Port for HTTP, WebSocket and SSE (default 8000; 0 = any).", u"port",
-     integer(between(0, 65535), into(&ServerConfig::port), u"'%1' is not a port number (0-65535)"_s)},
-    {u"data-dir", u"Directory for the database (default ./herald-data).", u"dir",
-     path(&ServerConfig::dataDir)},
-    {u"log-level", u"debug, info, warning or error (default info).", u"level",
+     },
+     asText(&ServerConfig::bindText)},
+    {u"port", u"Port for HTTP, WebSocket and SSE (default %1; 0 = any).", u"port",
+     integer(between(0, 65535), into(&ServerConfig::port), u"'%1' is not a port number (0-65535)"_s),
+     asNumber(&ServerConfig::port)},
+    {u"data-dir", u"Directory for the database (default %1).", u"dir", path(&ServerConfig::dataDir),
+     asText(&ServerConfig::dataDir)},
+    {u"log-level", u"debug, info, warning or error (default %1).", u"level",
      choice({u"debug"_s, u"info"_s, u"warning"_s, u"error"_s},
-            [](ServerConfig &c, const QString &v) { c.logLevel = v; })},
+            [](ServerConfig &c, const QString &v) { c.logLevel = v; }),
+     asText(&ServerConfig::logLevel)},
     {u"demo-interval", u"Publish a demo notification to users 1 and 2 every N seconds (default 0 = off).",
      u"seconds",
      integer(between(0, 86400), into(&ServerConfig::demoIntervalSeconds),
@@ -246,25 +299,34 @@ const OptionSpec optionSpecs[] = {
      u"count",
      integer(between(0, 1024), into(&ServerConfig::publishWindow),
              u"'%1' is not a count of publishes (0-1024, 0 = answer at once)"_s)},
-    {u"max-message-size", u"Largest WebSocket message or HTTP body in bytes (default 65536).", u"bytes",
+    {u"max-message-size", u"Largest WebSocket message or HTTP body in bytes (default %1).", u"bytes",
      integer(between(128, 64 * 1024 * 1024), into(&ServerConfig::maxMessageSize),
-             u"'%1' is not a size in bytes (128 to 64 MiB)"_s)},
-    {u"backlog", u"Listen queue length (default 4096).", u"length",
+             u"'%1' is not a size in bytes (128 to 64 MiB)"_s),
+     asNumber(&ServerConfig::maxMessageSize)},
+    {u"backlog", u"Listen queue length (default %1).", u"length",
      integer(between(1, 65535), into(&ServerConfig::listenBacklog),
-             u"'%1' is not a queue length (1-65535)"_s)},
-    {u"history-size", u"Messages kept per channel for history and replay (default 1000; 0 = no limit).",
+             u"'%1' is not a queue length (1-65535)"_s),
+     asNumber(&ServerConfig::listenBacklog)},
+    {u"history-size", u"Messages kept per channel for history and replay (default %1; 0 = no limit).",
      u"count",
      integer(
          between(0, 100000000), [](ServerConfig &c, qint64 v) { c.defaultRetention.maxCount = int(v); },
-         u"'%1' is not a message count (0 = no count limit)"_s)},
-    {u"history-ttl", u"Age after which stored messages are deleted, e.g. 12h, 7d (default 7d; 0 = never).",
+         u"'%1' is not a message count (0 = no count limit)"_s),
+     [](const ServerConfig &c) {
+         return QString::number(c.defaultRetention.maxCount);
+     }},
+    {u"history-ttl", u"Age after which stored messages are deleted, e.g. 12h, 7d (default %1; 0 = never).",
      u"duration",
      duration(
          from(0), [](ServerConfig &c, qint64 v) { c.defaultRetention.maxAge = std::chrono::seconds(v); },
-         u"'%1' is not a duration (e.g. 90s, 15m, 12h, 7d; 0 = no age limit)"_s)},
-    {u"replay-limit", u"Most messages one reconnect replays (default 5000).", u"count",
+         u"'%1' is not a duration (e.g. 90s, 15m, 12h, 7d; 0 = no age limit)"_s),
+     [](const ServerConfig &c) {
+         return durationText(c.defaultRetention.maxAge.count());
+     }},
+    {u"replay-limit", u"Most messages one reconnect replays (default %1).", u"count",
      integer(between(1, 1000000), into(&ServerConfig::replayLimit),
-             u"'%1' is not a message count (1-1000000)"_s)},
+             u"'%1' is not a message count (1-1000000)"_s),
+     asNumber(&ServerConfig::replayLimit)},
     {u"max-db-size", u"Largest database, e.g. 500M; when full, publishes get 503 (default: no limit).",
      u"size",
      size(fromOrZero(64 * 1024), into(&ServerConfig::maxDatabaseSize),
@@ -272,10 +334,13 @@ const OptionSpec optionSpecs[] = {
     {u"sync",
      u"normal: a commit survives a crash of the process (kill -9); full: also a power cut, at an fsync "
      u"per "
-     u"commit (default normal).",
+     u"commit (default %1).",
      u"mode",
      choice({u"normal"_s, u"full"_s},
-            [](ServerConfig &c, const QString &v) { c.synchronousFull = v == u"full"_s; })},
+            [](ServerConfig &c, const QString &v) { c.synchronousFull = v == u"full"_s; }),
+     [](const ServerConfig &c) {
+         return c.synchronousFull ? u"full"_s : u"normal"_s;
+     }},
     {u"ephemeral-channels",
      u"Comma-separated channel patterns delivered live but never stored or replayed (client:* always "
      u"is).",
@@ -337,45 +402,52 @@ const OptionSpec optionSpecs[] = {
     // What the session counts: every text or binary WebSocket frame from the client, control frames
     // aside.
     {u"rate-limit",
-     u"WebSocket frames per second one connection may send (burst twice that; 0 = off; default 100).",
+     u"WebSocket frames per second one connection may send (burst twice that; 0 = off; default %1).",
      u"count",
      integer(between(0, 1000000), into(&ServerConfig::rateLimit),
-             u"'%1' is not a number of frames per second (0 = off)"_s)},
+             u"'%1' is not a number of frames per second (0 = off)"_s),
+     asNumber(&ServerConfig::rateLimit)},
     {u"max-connections-per-ip",
      u"Connections one address may hold (0 = no cap; default 0 on loopback, 1000 otherwise).", u"count",
      integer(between(0, 10000000), into(&ServerConfig::maxConnectionsPerIp),
              u"'%1' is not a count (0 = no cap)"_s)},
-    {u"idle-timeout", u"Close a WebSocket silent this long; pinged halfway (default 60s; 0 = off).",
+    {u"idle-timeout", u"Close a WebSocket silent this long; pinged halfway (default %1; 0 = off).",
      u"duration",
      duration(fromOrZero(2), into(&ServerConfig::idleTimeout),
-              u"'%1' is not a duration of at least 2s (0 = off)"_s)},
+              u"'%1' is not a duration of at least 2s (0 = off)"_s),
+     asDuration(&ServerConfig::idleTimeout)},
     {u"handshake-timeout",
-     u"Close a TLS connection whose handshake is not done this long after connecting (default 10s).",
-     u"duration", deadline(into(&ServerConfig::tlsHandshakeTimeout))},
+     u"Close a TLS connection whose handshake is not done this long after connecting (default %1).",
+     u"duration", deadline(into(&ServerConfig::tlsHandshakeTimeout)),
+     asDuration(&ServerConfig::tlsHandshakeTimeout)},
     {u"request-timeout",
-     u"Answer 408 to a connection that sends no complete request head in this long (default 10s).",
-     u"duration", deadline(into(&ServerConfig::handshakeTimeout))},
+     u"Answer 408 to a connection that sends no complete request head in this long (default %1).",
+     u"duration", deadline(into(&ServerConfig::handshakeTimeout)),
+     asDuration(&ServerConfig::handshakeTimeout)},
     {u"body-timeout",
-     u"Answer 408 to a request whose body is not all there this long after its head (default 10s).",
-     u"duration", deadline(into(&ServerConfig::bodyTimeout))},
+     u"Answer 408 to a request whose body is not all there this long after its head (default %1).",
+     u"duration", deadline(into(&ServerConfig::bodyTimeout)), asDuration(&ServerConfig::bodyTimeout)},
     {u"write-timeout",
-     u"Close a connection whose client reads nothing of its answer for this long (default 30s).", u"duration",
-     deadline(into(&ServerConfig::writeTimeout))},
-    {u"max-subscriptions", u"Channels one connection may subscribe to (default 1000).", u"count",
+     u"Close a connection whose client reads nothing of its answer for this long (default %1).", u"duration",
+     deadline(into(&ServerConfig::writeTimeout)), asDuration(&ServerConfig::writeTimeout)},
+    {u"max-subscriptions", u"Channels one connection may subscribe to (default %1).", u"count",
      integer(between(1, 1000000), into(&ServerConfig::maxSubscriptions),
-             u"'%1' is not a count (1-1000000)"_s)},
+             u"'%1' is not a count (1-1000000)"_s),
+     asNumber(&ServerConfig::maxSubscriptions)},
     {u"send-buffer",
      u"Bytes queued for one client; a burst or replay beyond it is read from the store as the client "
      u"reads "
-     u"(default 4M).",
+     u"(default %1).",
      u"size",
-     size(from(64 * 1024), into(&ServerConfig::maxSendBuffer), u"'%1' is not a size of at least 64k"_s)},
+     size(from(64 * 1024), into(&ServerConfig::maxSendBuffer), u"'%1' is not a size of at least 64k"_s),
+     asSize(&ServerConfig::maxSendBuffer)},
     {u"send-stall-timeout",
      u"Cut off (to resume later) a client owed more than --send-buffer that reads nothing this long "
      u"(default "
-     u"5s).",
+     u"%1).",
      u"duration",
-     duration(from(1), into(&ServerConfig::sendStallTimeout), u"'%1' is not a duration of at least 1s"_s)},
+     duration(from(1), into(&ServerConfig::sendStallTimeout), u"'%1' is not a duration of at least 1s"_s),
+     asDuration(&ServerConfig::sendStallTimeout)},
     {u"tls-cert", u"PEM certificate (chain) for https:// and wss:// on the same port.", u"file",
      path(&ServerConfig::tlsCert)},
     {u"tls-key", u"PEM private key for --tls-cert.", u"file", path(&ServerConfig::tlsKey)},
@@ -388,14 +460,15 @@ const OptionSpec optionSpecs[] = {
          c.redisUrl = v;
          return {};
      }},
-    {u"redis-prefix", u"Prefix of the cluster's Redis keys and channels (default herald:).", u"prefix",
+    {u"redis-prefix", u"Prefix of the cluster's Redis keys and channels (default %1).", u"prefix",
      [](ServerConfig &c, const QString &value) -> QString {
          const QString v = value.trimmed();
          if (v.isEmpty() || v.size() > 64 || v.contains(u' '))
              return u"'%1' is not a key prefix of 1 to 64 characters without spaces"_s.arg(value);
          c.redisPrefix = v;
          return {};
-     }},
+     },
+     asText(&ServerConfig::redisPrefix)},
     {u"node-id", u"This node's name in the cluster (default: host-port-random).", u"name",
      [](ServerConfig &c, const QString &value) -> QString {
          const QString v = value.trimmed();
@@ -404,9 +477,10 @@ const OptionSpec optionSpecs[] = {
          c.nodeId = v;
          return {};
      }},
-    {u"node-ttl", u"A node that stops reporting leaves the cluster totals after this (default 6s).",
+    {u"node-ttl", u"A node that stops reporting leaves the cluster totals after this (default %1).",
      u"duration",
-     duration(between(1, 3600), into(&ServerConfig::nodeTtl), u"'%1' is not a duration from 1s to 1h"_s)},
+     duration(between(1, 3600), into(&ServerConfig::nodeTtl), u"'%1' is not a duration from 1s to 1h"_s),
+     asDuration(&ServerConfig::nodeTtl)},
 };
 
 const OptionSpec *findOption(QStringView name)
@@ -617,7 +691,7 @@ Result<ServerOptions, QString> parseServerOptions(const QStringList &arguments)
     parser.addOptions({help, version, config});
     std::vector<std::pair<QCommandLineOption, const OptionSpec *>> cli;
     for (const OptionSpec &spec : optionSpecs) {
-        cli.emplace_back(QCommandLineOption(QString::fromUtf16(spec.name), QString::fromUtf16(spec.help),
+        cli.emplace_back(QCommandLineOption(QString::fromUtf16(spec.name), helpOf(spec),
                                             QString::fromUtf16(spec.valueName)),
                          &spec);
         parser.addOption(cli.back().first);

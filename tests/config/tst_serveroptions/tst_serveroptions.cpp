@@ -5,6 +5,8 @@
 #include <QTemporaryDir>
 #include <QTest>
 
+#include <functional>
+
 using namespace Qt::StringLiterals;
 using namespace Herald;
 
@@ -17,6 +19,8 @@ private Q_SLOTS:
     void options_data();
     void options();
     void helpAndVersion();
+    void helpDefaultsAreTheDefaults_data();
+    void helpDefaultsAreTheDefaults();
     void configFile();
     void configFileErrors_data();
     void configFileErrors();
@@ -142,6 +146,80 @@ void tst_ServerOptions::helpAndVersion()
     const auto version = parseServerOptions({u"herald-server"_s, u"--version"_s});
     QVERIFY(version.hasValue());
     QVERIFY(version->text.startsWith(u"herald-server "_s));
+}
+
+// The default each option's help shows is what the server runs with when the option is not given: taken from
+// the help and given back as the option's value, it changes nothing.
+void tst_ServerOptions::helpDefaultsAreTheDefaults_data()
+{
+    QTest::addColumn<QString>("option");
+    QTest::addColumn<std::function<QString(const ServerConfig &)>>("setting");
+    const auto number = [](auto member) {
+        return std::function<QString(const ServerConfig &)>(
+            [member](const ServerConfig &c) { return QString::number(qint64(c.*member)); });
+    };
+    const auto ms = [](auto member) {
+        return std::function<QString(const ServerConfig &)>([member](const ServerConfig &c) {
+            return QString::number(std::chrono::milliseconds(c.*member).count());
+        });
+    };
+    const auto text = [](QString ServerConfig::*member) {
+        return std::function<QString(const ServerConfig &)>(
+            [member](const ServerConfig &c) { return c.*member; });
+    };
+    QTest::newRow("bind") << u"bind"_s << text(&ServerConfig::bindText);
+    QTest::newRow("port") << u"port"_s << number(&ServerConfig::port);
+    QTest::newRow("data-dir") << u"data-dir"_s << text(&ServerConfig::dataDir);
+    QTest::newRow("log-level") << u"log-level"_s << text(&ServerConfig::logLevel);
+    QTest::newRow("max-message-size") << u"max-message-size"_s << number(&ServerConfig::maxMessageSize);
+    QTest::newRow("backlog") << u"backlog"_s << number(&ServerConfig::listenBacklog);
+    QTest::newRow("history-size") << u"history-size"_s
+                                  << std::function<QString(const ServerConfig &)>([](const ServerConfig &c) {
+                                         return QString::number(c.defaultRetention.maxCount);
+                                     });
+    QTest::newRow("history-ttl") << u"history-ttl"_s
+                                 << std::function<QString(const ServerConfig &)>([](const ServerConfig &c) {
+                                        return QString::number(c.defaultRetention.maxAge.count());
+                                    });
+    QTest::newRow("replay-limit") << u"replay-limit"_s << number(&ServerConfig::replayLimit);
+    QTest::newRow("rate-limit") << u"rate-limit"_s << number(&ServerConfig::rateLimit);
+    QTest::newRow("idle-timeout") << u"idle-timeout"_s << ms(&ServerConfig::idleTimeout);
+    QTest::newRow("handshake-timeout") << u"handshake-timeout"_s << ms(&ServerConfig::tlsHandshakeTimeout);
+    QTest::newRow("request-timeout") << u"request-timeout"_s << ms(&ServerConfig::handshakeTimeout);
+    QTest::newRow("body-timeout") << u"body-timeout"_s << ms(&ServerConfig::bodyTimeout);
+    QTest::newRow("write-timeout") << u"write-timeout"_s << ms(&ServerConfig::writeTimeout);
+    QTest::newRow("max-subscriptions") << u"max-subscriptions"_s << number(&ServerConfig::maxSubscriptions);
+    QTest::newRow("send-buffer") << u"send-buffer"_s << number(&ServerConfig::maxSendBuffer);
+    QTest::newRow("send-stall-timeout") << u"send-stall-timeout"_s << ms(&ServerConfig::sendStallTimeout);
+    QTest::newRow("sync") << u"sync"_s
+                          << std::function<QString(const ServerConfig &)>([](const ServerConfig &c) {
+                                 return c.synchronousFull ? u"full"_s : u"normal"_s;
+                             });
+    QTest::newRow("redis-prefix") << u"redis-prefix"_s << text(&ServerConfig::redisPrefix);
+    QTest::newRow("node-ttl") << u"node-ttl"_s << ms(&ServerConfig::nodeTtl);
+}
+
+void tst_ServerOptions::helpDefaultsAreTheDefaults()
+{
+    QFETCH(QString, option);
+    QFETCH(std::function<QString(const ServerConfig &)>, setting);
+    const auto help = parseServerOptions({u"herald-server"_s, u"--help"_s});
+    QVERIFY(help.hasValue());
+    // "--name <value>   … (default X; …)": the description may wrap, so read the text flattened.
+    const QString flat = help->text.simplified();
+    const qsizetype at = flat.indexOf(u"--"_s + option + u" <"_s);
+    QVERIFY2(at >= 0, qPrintable(option));
+    static const QRegularExpression shown(u"(?:\\(|; )default ([^;) ]+)"_s);
+    const auto m = shown.match(flat, at);
+    // Within this option's description: before the next option ("--name <…>"), if any.
+    static const QRegularExpression nextOption(u" --[a-z-]+ <"_s);
+    const auto next = nextOption.match(flat, at + 2);
+    QVERIFY2(m.hasMatch() && (!next.hasMatch() || next.capturedStart() > m.capturedStart()),
+             qPrintable(option));
+    const QString value = m.captured(1).chopped(m.captured(1).endsWith(u'.') ? 1 : 0);
+    const auto given = parseServerOptions({u"herald-server"_s, u"--"_s + option, value});
+    QVERIFY2(given.hasValue(), qPrintable(given.hasValue() ? QString() : given.error()));
+    QCOMPARE(setting(given->config), setting(ServerConfig()));
 }
 
 void tst_ServerOptions::configFile()
