@@ -324,10 +324,9 @@ RetentionRule Store::retentionFor(const QString &channel) const
     return retentionRuleFor(m_config, channel);
 }
 
-Result<qint64, StoreError> Store::execute(const QString &sql, const QVariantList &values)
+Result<QSqlQuery, StoreError> Store::run(const QString &sql, const QVariantList &values)
 {
-    using R = Result<qint64, StoreError>;
-    QMutexLocker lock(&m_writeMutex);
+    using R = Result<QSqlQuery, StoreError>;
     QSqlDatabase db = connection();
     if (!db.isOpen())
         return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
@@ -337,7 +336,13 @@ Result<qint64, StoreError> Store::execute(const QString &sql, const QVariantList
         q.addBindValue(v);
     if (!q.exec())
         return R::failure(errorFrom(q));
-    return qint64(q.numRowsAffected());
+    return q;
+}
+
+Result<qint64, StoreError> Store::execute(const QString &sql, const QVariantList &values)
+{
+    QMutexLocker lock(&m_writeMutex);
+    return run(sql, values).transform([](const QSqlQuery &q) { return qint64(q.numRowsAffected()); });
 }
 
 Result<bool, StoreError> Store::reserveIds(qint64 upTo)
@@ -625,17 +630,11 @@ Result<StoredPage, StoreError> Store::history(const QString &channel, qint64 sin
 
 Result<std::optional<QVariant>, StoreError> Store::queryValue(const QString &sql, const QVariantList &values)
 {
-    using R = Result<std::optional<QVariant>, StoreError>;
-    QSqlDatabase db = connection();
-    if (!db.isOpen())
-        return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
-    QSqlQuery q(db);
-    q.prepare(sql);
-    for (const QVariant &v : values)
-        q.addBindValue(v);
-    if (!q.exec())
-        return R::failure(errorFrom(q));
-    return q.next() ? std::optional<QVariant>(q.value(0)) : std::nullopt;
+    auto q = run(sql, values);
+    if (!q)
+        return Result<std::optional<QVariant>, StoreError>::failure(q.error());
+    QSqlQuery &query = q.value();
+    return query.next() ? std::optional<QVariant>(query.value(0)) : std::nullopt;
 }
 
 Result<bool, StoreError> Store::covers(const QString &channel, qint64 since)

@@ -13,6 +13,7 @@
 #include <QMutex>
 #include <QObject>
 #include <QSet>
+#include <QSqlQuery>
 #include <QString>
 #include <QStringList>
 #include <QVariant>
@@ -21,7 +22,6 @@
 
 class QSqlDatabase;
 class QSqlError;
-class QSqlQuery;
 class QTimer;
 
 namespace Herald {
@@ -120,6 +120,9 @@ private:
     // The first column of a query's first row (nullopt when there is none), on the calling thread's
     // connection: what the single-value reads (counts, lookups, flags) of Store and SqliteRecords share.
     Result<std::optional<QVariant>, StoreError> queryValue(const QString &sql, const QVariantList &values);
+    // Prepares, binds and runs one statement on the calling thread's connection: what queryValue and execute
+    // share.
+    Result<QSqlQuery, StoreError> run(const QString &sql, const QVariantList &values);
     // One statement under the write lock; returns the rows it changed.
     Result<qint64, StoreError> execute(const QString &sql, const QVariantList &values);
     StoreError errorFrom(const QSqlQuery &query) const;

@@ -43,7 +43,8 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)Herald::parseSequence(v);
     }
 
-    // What the worker decides from a head, and the request its keep-alive path builds (PlainConnection::serveHot).
+    // What the worker decides from a head, and the request its keep-alive path builds
+    // (PlainConnection::serveHot).
     (void)head.keepAlive();
     (void)head.hasToken("expect", "100-continue");
     // Open mode (the Host and Origin rules apply) and token mode (they do not).
