@@ -291,6 +291,21 @@ const RedisScript &appendScript()
     return script;
 }
 
+// The rows ChannelRowLua appends (name, count, last id, last timestamp ms), as both channel listings read
+// them.
+void appendChannelRows(const redisReply *rows, QList<StoredChannel> &out)
+{
+    for (size_t i = 0; i + 3 < rows->elements; i += 4) {
+        StoredChannel c;
+        c.name = QString::fromUtf8(redisBytes(rows->element[i]));
+        c.messages = redisInteger(rows->element[i + 1]).value_or(0);
+        c.lastId = redisInteger(rows->element[i + 2]).value_or(0);
+        c.lastMessageAt =
+            QDateTime::fromMSecsSinceEpoch(redisInteger(rows->element[i + 3]).value_or(0), Qt::UTC);
+        out.append(c);
+    }
+}
+
 // Channels per prune script: each run blocks Redis, so many short ones rather than one long one.
 constexpr qsizetype PruneBatch = 100;
 
@@ -726,15 +741,7 @@ Result<QList<StoredChannel>, StoreError> RedisHistory::channels()
     if (r->type != REDIS_REPLY_ARRAY || r->elements % 4 != 0)
         return R::failure(unexpectedRedisReply("channels"));
     QList<StoredChannel> list;
-    for (size_t i = 0; i + 3 < r->elements; i += 4) {
-        StoredChannel c;
-        c.name = QString::fromUtf8(redisBytes(r->element[i]));
-        c.messages = redisInteger(r->element[i + 1]).value_or(0);
-        c.lastId = redisInteger(r->element[i + 2]).value_or(0);
-        c.lastMessageAt =
-            QDateTime::fromMSecsSinceEpoch(redisInteger(r->element[i + 3]).value_or(0), Qt::UTC);
-        list.append(c);
-    }
+    appendChannelRows(r, list);
     return list;
 }
 
@@ -771,15 +778,7 @@ Result<QList<StoredChannel>, StoreError> RedisHistory::channels(const QString &a
         const redisReply *r = reply->get();
         if (r->type != REDIS_REPLY_ARRAY || r->elements % 4 != 0)
             return R::failure(unexpectedRedisReply("channel stats"));
-        for (size_t i = 0; i + 3 < r->elements; i += 4) {
-            StoredChannel c;
-            c.name = QString::fromUtf8(redisBytes(r->element[i]));
-            c.messages = redisInteger(r->element[i + 1]).value_or(0);
-            c.lastId = redisInteger(r->element[i + 2]).value_or(0);
-            c.lastMessageAt =
-                QDateTime::fromMSecsSinceEpoch(redisInteger(r->element[i + 3]).value_or(0), Qt::UTC);
-            list.append(c);
-        }
+        appendChannelRows(r, list);
     }
     return list;
 }
