@@ -52,6 +52,7 @@ QJsonObject Message::toJson() const
         o.insert("title"_L1, title);
     if (!data.isUndefined())
         o.insert("data"_L1, data);
+    notification.writeTo(o);
     return o;
 }
 
@@ -86,8 +87,10 @@ Result<Message, ProtocolError> Message::fromJson(const QJsonObject &object)
         m.timestamp = QDateTime::fromString(ts.toString(), Qt::ISODateWithMs);
     static const QStringList known = {u"id"_s,     u"channel"_s, u"type"_s,  u"timestamp"_s,
                                       u"sender"_s, u"message"_s, u"title"_s, u"data"_s};
+    m.notification = notificationFieldsFromJson(object);
+    const QStringList &rich = notificationFieldNames();
     for (auto it = object.begin(); it != object.end(); ++it) {
-        if (!known.contains(it.key()))
+        if (!known.contains(it.key()) && !rich.contains(it.key()))
             m.extra.insert(it.key(), it.value());
     }
     return m;
@@ -97,10 +100,16 @@ Result<Message, ProtocolError> publishedMessageFromPayload(const QJsonObject &ob
                                                            const QString &defaultType)
 {
     auto parsed = messageFromPayload(object, defaultType);
-    if (parsed && parsed->title.isEmpty() && parsed->message.isEmpty() && parsed->data.isUndefined()) {
+    if (!parsed)
+        return parsed;
+    if (parsed->title.isEmpty() && parsed->message.isEmpty() && parsed->data.isUndefined()) {
         return Result<Message, ProtocolError>::failure(
             {ErrorCode::BadRequest, u"nothing to publish: give a 'title', a 'message' or 'data'"_s});
     }
+    auto fields = notificationFieldsFromPayload(object, parsed->timestamp);
+    if (!fields)
+        return Result<Message, ProtocolError>::failure(fields.error());
+    parsed.value().notification = std::move(fields).value();
     return parsed;
 }
 

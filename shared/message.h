@@ -1,6 +1,7 @@
 #pragma once
 
 #include "errorcode.h"
+#include "notification.h"
 #include "result.h"
 
 #include <QByteArray>
@@ -26,6 +27,8 @@ struct Message
     QString message;
     QString title;
     QJsonValue data = QJsonValue(QJsonValue::Undefined);
+    // Priority, tags, click, actions, icon, attachment, expiry, replaces/withdraws, quiet (notification.h).
+    NotificationFields notification;
     // Further top-level fields some seed frames carry (seed 004's "model", seed 001's "scope").
     QJsonObject extra;
 
@@ -45,7 +48,8 @@ QString nowTimestamp();
 // body into a Message, checking their JSON types. The channel is not read here.
 Result<Message, ProtocolError> messageFromPayload(const QJsonObject &object, const QString &defaultType);
 
-// What a client publishes or broadcasts (REST and WebSocket): messageFromPayload, and it must carry something
+// What a client publishes or broadcasts (REST and WebSocket): messageFromPayload with the notification
+// fields (notificationFieldsFromPayload, a bad one refused naming it), and it must carry something
 // to show: a title, a message or data. One with none would reach every subscriber as an empty notification,
 // so it is refused (bad_request, HTTP 422). Channel events (a type alone) and stored messages use
 // messageFromPayload.

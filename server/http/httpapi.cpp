@@ -7,6 +7,7 @@
 #include "httprequesthead.h"
 #include "hub.h"
 #include "message.h"
+#include "publisher.h"
 #include "rawhttp.h"
 #include "request.h"
 #include "store.h"
@@ -149,7 +150,8 @@ void HttpApi::registerRoutes()
             // CORS preflight for the REST API: a page on an allowed origin may send JSON and a bearer token.
             RestResponse r = restNoContent();
             r.setHeader("Access-Control-Allow-Methods", "GET, POST, PATCH, PUT, DELETE, OPTIONS");
-            r.setHeader("Access-Control-Allow-Headers", "Content-Type, Authorization, X-Client-Id");
+            r.setHeader("Access-Control-Allow-Headers",
+                        "Content-Type, Authorization, X-Client-Id, Idempotency-Key");
             r.setHeader("Access-Control-Max-Age", "600");
             answer(std::move(r), request, std::move(responder));
             return;
@@ -691,14 +693,61 @@ RestResponse HttpApi::publish(const RestRequest &request, const PublishOptions *
     auto message = publishedMessageFromPayload(o, u"message"_s);
     if (!message)
         return restError(422, message.error().code, message.error().message);
-    Message m = std::move(message).value();
-    m.channel = channel.toString();
-    const QString exclude = QString::fromUtf8(request.header("x-client-id"));
-    m.sender = who.senderFor(exclude, m.sender);
-    const PublishResult id = m_hub->publish(std::move(m), exclude, nullptr, options);
-    if (!id)
-        return restStoreError(id.error());
-    return restJson(QJsonObject{{"id"_L1, *id}, {"channel"_L1, channel.toString()}}, 202);
+    PublishRequest publish;
+    publish.message = std::move(message).value();
+    publish.message.channel = channel.toString();
+    publish.excludeClientId = QString::fromUtf8(request.header("x-client-id"));
+    publish.message.sender = who.senderFor(publish.excludeClientId, publish.message.sender);
+    publish.options = options;
+    if (auto refused = readDelivery(request, o, who, publish))
+        return std::move(*refused);
+    return publishAnswer(m_hub->publisher().publish(std::move(publish)), channel.toString());
+}
+
+std::optional<RestResponse> HttpApi::readDelivery(const RestRequest &request, const QJsonObject &body,
+                                                  const Identity &who, PublishRequest &publish)
+{
+    // The key may come as the Idempotency-Key header (IETF draft, Stripe's and Centrifugo's name) or, as in
+    // frames, the idempotency_key field; the header wins.
+    const QList<QByteArray> keys = request.headerValues("idempotency-key");
+    if (keys.size() > 1)
+        return restError(422, ErrorCode::BadRequest,
+                         u"one Idempotency-Key header, not %1"_s.arg(keys.size()));
+    if (!keys.isEmpty()) {
+        publish.idempotencyKey = QString::fromLatin1(keys.first()).trimmed();
+        if (!isValidIdempotencyKey(publish.idempotencyKey))
+            return restError(422, ErrorCode::BadRequest,
+                             u"header 'Idempotency-Key' must be 1 to 128 printable ASCII characters"_s);
+    } else {
+        auto key = idempotencyKeyFromPayload(body);
+        if (!key)
+            return restError(422, key.error().code, key.error().message);
+        publish.idempotencyKey = key->value_or(QString());
+    }
+    publish.idempotencyScope = who.subject;
+    auto when = scheduleFromPayload(body, publish.message.timestamp);
+    if (!when)
+        return restError(422, when.error().code, when.error().message);
+    publish.deliverAt = *when;
+    return std::nullopt;
+}
+
+RestResponse HttpApi::publishAnswer(const PublishAnswer &answer, const QString &channel)
+{
+    if (!answer) {
+        const PublishFailure &f = answer.error();
+        return f.store ? restStoreError(*f.store) : restError(f.status, f.code, f.message);
+    }
+    QJsonObject o{{"channel"_L1, channel}};
+    if (answer->id > 0)
+        o.insert("id"_L1, answer->id);
+    if (answer->duplicate)
+        o.insert("duplicate"_L1, true);
+    if (!answer->scheduled.isEmpty()) {
+        o.insert("scheduled"_L1, answer->scheduled);
+        o.insert("at"_L1, formatTimestamp(answer->deliverAt));
+    }
+    return restJson(o, 202);
 }
 
 } // namespace Herald

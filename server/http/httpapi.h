@@ -1,6 +1,7 @@
 #pragma once
 
 #include "httpguard.h"
+#include "publisher.h"
 #include "restrequest.h"
 #include "serverconfig.h"
 
@@ -89,6 +90,10 @@ private:
     RestResponse metrics(const RestRequest &request) const;
     // `options`: how Hub::publish commits and whom it tells (nullptr: at once, nobody waits).
     RestResponse publish(const RestRequest &request, const PublishOptions *options);
+    // A publish's Idempotency-Key and schedule ("at", "delay"), into `publish`; a bad one is a 422.
+    static std::optional<RestResponse> readDelivery(const RestRequest &request, const QJsonObject &body,
+                                                    const Identity &who, PublishRequest &publish);
+    static RestResponse publishAnswer(const PublishAnswer &answer, const QString &channel);
     RestResponse notifications(const RestRequest &request);
     RestResponse markRead(const QString &idText, const RestRequest &request);
     RestResponse markAllRead(const RestRequest &request);

@@ -5,6 +5,7 @@
 
 #include "channelname.h"
 #include "cluster.h"
+#include "publisher.h"
 #include "redishistory.h"
 #include "worker.h"
 
@@ -14,6 +15,7 @@ namespace Herald {
 
 Hub::Hub(QObject *parent)
     : QObject(parent)
+    , m_publisher(std::make_unique<Publisher>(this))
 {}
 
 Hub::~Hub() = default;

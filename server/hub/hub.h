@@ -22,10 +22,12 @@
 #include <chrono>
 #include <deque>
 #include <functional>
+#include <memory>
 
 namespace Herald {
 
 class Cluster;
+class Publisher;
 class RedisHistory;
 class RedisRecords;
 class Worker;
@@ -62,6 +64,10 @@ public:
     Cluster *cluster() const { return m_cluster; }
     // The calling thread's store and Redis connections (a worker thread that ends).
     void releaseThreadConnections();
+
+    // Where REST and WebSocket publishes go: idempotency, scheduling, replaces and quiet hours around
+    // publish() (docs/protocol.md, "Notifications").
+    Publisher &publisher() { return *m_publisher; }
 
     Metrics &metrics() { return m_metrics; }
     // Set up before any connection arrives; read-only afterwards.
@@ -218,6 +224,7 @@ private:
     History *m_history = nullptr;
     RecordStore *m_records = nullptr;
     RedisRecords *m_clusterRecords = nullptr; // the same object as m_records on a cluster
+    std::unique_ptr<Publisher> m_publisher;
     Cluster *m_cluster = nullptr;
     // Lock order: m_commitMutex, then m_publishMutex. The first is held while a batch is committed and
     // dispatched, so batches and immediate publishes reach the workers in id order; the second while an id is

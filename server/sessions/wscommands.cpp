@@ -2,6 +2,7 @@
 #include "wssession.h"
 
 #include "channelname.h"
+#include "publisher.h"
 #include "worker.h"
 
 #include <QJsonArray>
@@ -329,12 +330,37 @@ void WsSession::doPublish(const Request &r)
     if (!m)
         return;
     m->channel = channel;
-    const PublishResult id = m_worker->hub()->publish(std::move(*m));
-    if (!id) {
-        sendPublishError(id.error(), &r);
+    PublishRequest publish;
+    publish.message = std::move(*m);
+    publish.idempotencyScope = m_identity.subject;
+    auto key = idempotencyKeyFromPayload(r.body);
+    auto when = scheduleFromPayload(r.body, publish.message.timestamp);
+    if (!key || !when) {
+        const ProtocolError &e = !key ? key.error() : when.error();
+        sendError(e.code, e.message, &r);
         return;
     }
-    sendJson(QJsonObject{{"type"_L1, "published"_L1}, {"id"_L1, *id}, {"channel"_L1, channel}}, &r);
+    publish.idempotencyKey = key->value_or(QString());
+    publish.deliverAt = *when;
+    const PublishAnswer answer = m_worker->hub()->publisher().publish(std::move(publish));
+    if (!answer) {
+        const PublishFailure &f = answer.error();
+        if (f.store)
+            sendPublishError(*f.store, &r);
+        else
+            sendError(f.code, f.message, &r);
+        return;
+    }
+    QJsonObject published{{"type"_L1, "published"_L1}, {"channel"_L1, channel}};
+    if (answer->id > 0)
+        published.insert("id"_L1, answer->id);
+    if (answer->duplicate)
+        published.insert("duplicate"_L1, true);
+    if (!answer->scheduled.isEmpty()) {
+        published.insert("scheduled"_L1, answer->scheduled);
+        published.insert("at"_L1, formatTimestamp(answer->deliverAt));
+    }
+    sendJson(published, &r);
 }
 
 void WsSession::doSeedMessage(const Request &r)

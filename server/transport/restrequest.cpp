@@ -43,6 +43,16 @@ QByteArray RestRequest::header(QByteArrayView lowerName) const
     return {};
 }
 
+QList<QByteArray> RestRequest::headerValues(QByteArrayView lowerName) const
+{
+    QList<QByteArray> values;
+    for (const auto &[name, value] : headers) {
+        if (name == lowerName)
+            values.append(value);
+    }
+    return values;
+}
+
 void RestResponse::setHeader(const QByteArray &name, const QByteArray &value)
 {
     for (auto &[n, v] : headers) {

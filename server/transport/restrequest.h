@@ -28,6 +28,8 @@ struct RestRequest
     QHostAddress peer;
 
     QByteArray header(QByteArrayView lowerName) const; // first value, or null
+    // Every value, for a header that must come once (QHttpServer joins repeats into one with ", ").
+    QList<QByteArray> headerValues(QByteArrayView lowerName) const;
 };
 
 // A REST answer: status, body and the headers beyond Content-Type and Content-Length.

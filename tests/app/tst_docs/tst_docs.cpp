@@ -976,7 +976,7 @@ void tst_Docs::serverFrames()
     const QJsonObject expected = *parsed;
     const QString type = expected.value("type"_L1).toString();
 
-    if (section == u"## Messages"_s) {
+    if (section == u"## Messages"_s || section == u"## Notifications"_s) {
         // Published over REST with the example's own fields, read by a subscriber.
         QJsonObject body = stripOpen(expected).toObject();
         body.remove("id"_L1);

@@ -24,6 +24,13 @@ private Q_SLOTS:
     void payload();
     void messageJson();
     void messageRoundTrip();
+    void notificationFields_data();
+    void notificationFields();
+    void notificationRoundTrip();
+    void durations_data();
+    void durations();
+    void schedule_data();
+    void schedule();
     void sequence_data();
     void sequence();
     void idsAcceptWholeNumbersChannelsDoNot();
@@ -199,6 +206,172 @@ void tst_Protocol::messageRoundTrip()
     QCOMPARE(back->data, m.data);
     QCOMPARE(back->extra.value("model"_L1).toString(), u"users"_s);
     QCOMPARE(formatTimestamp(back->timestamp), formatTimestamp(m.timestamp));
+}
+
+void tst_Protocol::notificationFields_data()
+{
+    // A publish body with the rich fields: accepted, or refused naming the bad field.
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<QString>("badField"); // empty: accepted
+    const QByteArray title = R"("title":"t",)";
+    auto row = [&](const char *name, const QByteArray &fields, const QString &bad) {
+        QTest::newRow(name) << QByteArray("{" + title + fields + "}") << bad;
+    };
+    row("priority 5", R"("priority":5)", {});
+    row("priority name", R"("priority":"urgent")", {});
+    row("priority string digit", R"("priority":"2")", {});
+    row("priority 9", R"("priority":9)", u"priority"_s);
+    row("priority 0", R"("priority":0)", u"priority"_s);
+    row("priority 2.5", R"("priority":2.5)", u"priority"_s);
+    row("priority word", R"("priority":"loud")", u"priority"_s);
+    row("tags", R"("tags":["ci","build"])", {});
+    row("tags comma string", R"("tags":"ci, build")", {});
+    row("20 tags",
+        R"("tags":["a","b","c","d","e","f","g","h","i","j","k","l","m","n","o","p","q","r","s","t"])",
+        u"tags"_s);
+    row("empty tag", R"("tags":["a",""])", u"tags"_s);
+    row("long tag", QByteArray(R"("tags":[")" + QByteArray(33, 'x') + R"("])"), u"tags"_s);
+    row("numeric tag", R"("tags":[1])", u"tags"_s);
+    row("click https", R"("click":"https://example.com/build/7")", {});
+    row("click javascript", R"x("click":"javascript:alert(1)")x", u"click"_s);
+    row("click data", R"("click":"data:text/html,<b>x</b>")", u"click"_s);
+    row("click relative", R"("click":"/build/7")", u"click"_s);
+    row("icon ftp", R"("icon":"ftp://example.com/i.png")", u"icon"_s);
+    row("two actions",
+        R"("actions":[{"action":"view","label":"Open","url":"https://x.example/"},)"
+        R"({"action":"reply","label":"Approve","channel":"builds.replies","message":"yes"}])",
+        {});
+    row("four actions",
+        R"("actions":[{"action":"view","label":"a","url":"https://x.example/"},{"action":"view","label":"b","url":"https://x.example/"},)"
+        R"({"action":"view","label":"c","url":"https://x.example/"},{"action":"view","label":"d","url":"https://x.example/"}])",
+        u"actions"_s);
+    row("unknown action kind", R"("actions":[{"action":"http","label":"Go","url":"https://x.example/"}])",
+        u"actions"_s);
+    row("view action javascript", R"x("actions":[{"action":"view","label":"Go","url":"javascript:x()"}])x",
+        u"actions"_s);
+    row("reply without channel", R"("actions":[{"action":"reply","label":"Yes"}])", u"actions"_s);
+    row("action without label", R"("actions":[{"action":"view","url":"https://x.example/"}])", u"actions"_s);
+    row("attachment", R"("attachment":{"url":"https://x.example/log.txt","name":"log.txt"})", {});
+    row("attachment url only", R"("attachment":"https://x.example/log.txt")", {});
+    row("attachment file url", R"("attachment":{"url":"file:///etc/passwd"})", u"attachment"_s);
+    row("expires duration", R"("expires":"1h")", {});
+    row("expires iso", R"("expires":"2999-01-01T00:00:00Z")", {});
+    row("expires past", R"("expires":"2001-01-01T00:00:00Z")", u"expires"_s);
+    row("expires no zone", R"("expires":"2999-01-01T00:00:00")", u"expires"_s);
+    row("expires nonsense", R"("expires":"soon")", u"expires"_s);
+    row("replaces", R"("replaces":42)", {});
+    row("replaces zero", R"("replaces":0)", u"replaces"_s);
+    row("replaces string", R"("replaces":"42")", u"replaces"_s);
+}
+
+void tst_Protocol::notificationFields()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(QString, badField);
+    const auto m = publishedMessageFromPayload(QJsonDocument::fromJson(json).object(), u"message"_s);
+    if (badField.isEmpty()) {
+        QVERIFY2(m.hasValue(), qPrintable(m.hasValue() ? QString() : m.error().message));
+        return;
+    }
+    QVERIFY(!m.hasValue());
+    QCOMPARE(m.error().code, ErrorCode::BadRequest);
+    QVERIFY2(m.error().message.startsWith(u"field '%1'"_s.arg(badField)), qPrintable(m.error().message));
+}
+
+void tst_Protocol::notificationRoundTrip()
+{
+    const QByteArray body =
+        R"({"title":"Build 7","priority":"high","tags":["ci"],"click":"https://x.example/7",)"
+        R"("actions":[{"action":"view","label":"Open","url":"https://x.example/7"},)"
+        R"({"action":"reply","label":"Approve","channel":"builds.replies"}],"icon":"https://x.example/i.png",)"
+        R"("attachment":"https://x.example/logs/7.txt","expires":"2h","replaces":3})";
+    auto published = publishedMessageFromPayload(QJsonDocument::fromJson(body).object(), u"message"_s);
+    QVERIFY(published.hasValue());
+    Message m = std::move(published).value();
+    m.channel = u"builds"_s;
+    m.id = 9;
+    const NotificationFields &f = m.notification;
+    QCOMPARE(f.priority, 4);
+    QCOMPARE(f.actions.size(), 2);
+    QCOMPARE(f.actions.at(1).kind, NotificationAction::Kind::Reply);
+    QCOMPARE(f.attachment->name, u"7.txt"_s);
+    QVERIFY(qAbs(m.timestamp.secsTo(f.expires) - 7200) <= 1);
+    const auto back = Message::fromJson(QJsonDocument::fromJson(m.toJsonBytes()).object());
+    QVERIFY(back.hasValue());
+    QCOMPARE(back->notification.priority, f.priority);
+    QCOMPARE(back->notification.tags, f.tags);
+    QCOMPARE(back->notification.actions, f.actions);
+    QCOMPARE(back->notification.attachment, f.attachment);
+    QCOMPARE(back->notification.replaces, 3);
+    QCOMPARE(formatTimestamp(back->notification.expires), formatTimestamp(f.expires));
+    // Known fields are not carried twice in extra.
+    QVERIFY(back->extra.isEmpty());
+    // A message without them has none on the wire.
+    Message plain;
+    plain.channel = u"c"_s;
+    plain.type = u"message"_s;
+    QVERIFY(!plain.toJson().contains("priority"_L1));
+}
+
+void tst_Protocol::durations_data()
+{
+    QTest::addColumn<QJsonValue>("value");
+    QTest::addColumn<qint64>("seconds"); // -1: refused
+    QTest::newRow("number") << QJsonValue(90) << qint64(90);
+    QTest::newRow("30s") << QJsonValue(u"30s"_s) << qint64(30);
+    QTest::newRow("10m") << QJsonValue(u"10m"_s) << qint64(600);
+    QTest::newRow("1h30m") << QJsonValue(u"1h30m"_s) << qint64(5400);
+    QTest::newRow("2d") << QJsonValue(u"2d"_s) << qint64(172800);
+    QTest::newRow("1w") << QJsonValue(u"1w"_s) << qint64(604800);
+    QTest::newRow("bare digits") << QJsonValue(u"45"_s) << qint64(45);
+    QTest::newRow("1h30 typo") << QJsonValue(u"1h30"_s) << qint64(-1);
+    QTest::newRow("zero") << QJsonValue(0) << qint64(-1);
+    QTest::newRow("negative") << QJsonValue(-5) << qint64(-1);
+    QTest::newRow("unit only") << QJsonValue(u"m"_s) << qint64(-1);
+    QTest::newRow("unknown unit") << QJsonValue(u"3y"_s) << qint64(-1);
+    QTest::newRow("object") << QJsonValue(QJsonObject()) << qint64(-1);
+}
+
+void tst_Protocol::durations()
+{
+    QFETCH(QJsonValue, value);
+    QFETCH(qint64, seconds);
+    const auto d = parseDuration(value);
+    QCOMPARE(d.has_value(), seconds >= 0);
+    if (d)
+        QCOMPARE(d->count(), seconds * 1000);
+}
+
+void tst_Protocol::schedule_data()
+{
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<qint64>("aheadSeconds"); // -1: none given; -2: refused
+    QTest::newRow("none") << R"({})"_ba << qint64(-1);
+    QTest::newRow("delay 30s") << R"({"delay":"30s"})"_ba << qint64(30);
+    QTest::newRow("delay number") << R"({"delay":120})"_ba << qint64(120);
+    QTest::newRow("at duration") << R"({"at":"10m"})"_ba << qint64(600);
+    QTest::newRow("at iso") << R"({"at":"2026-12-01T10:01:00+00:00"})"_ba << qint64(60);
+    QTest::newRow("at unix") << R"({"at":1796119320})"_ba << qint64(120);
+    QTest::newRow("at past") << R"({"at":"2026-12-01T09:00:00Z"})"_ba << qint64(-2);
+    QTest::newRow("both") << R"({"at":"10m","delay":"10m"})"_ba << qint64(-2);
+    QTest::newRow("too far") << R"({"delay":"400d"})"_ba << qint64(-2);
+    QTest::newRow("bad delay") << R"({"delay":"later"})"_ba << qint64(-2);
+}
+
+void tst_Protocol::schedule()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(qint64, aheadSeconds);
+    const QDateTime now(QDate(2026, 12, 1), QTime(10, 0), Qt::UTC);
+    const auto when = scheduleFromPayload(QJsonDocument::fromJson(json).object(), now);
+    QCOMPARE(when.hasValue(), aheadSeconds != -2);
+    if (aheadSeconds == -2) {
+        QCOMPARE(when.error().code, ErrorCode::BadRequest);
+        return;
+    }
+    QCOMPARE(when->has_value(), aheadSeconds >= 0);
+    if (aheadSeconds >= 0)
+        QCOMPARE(now.secsTo(**when), aheadSeconds);
 }
 
 void tst_Protocol::sequence_data()

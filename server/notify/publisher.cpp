@@ -1,0 +1,63 @@
+#include "publisher.h"
+
+#include "hub.h"
+
+using namespace Qt::StringLiterals;
+
+namespace Herald {
+
+Publisher::Publisher(Hub *hub)
+    : m_hub(hub)
+{}
+
+PublishAnswer Publisher::publish(PublishRequest request)
+{
+    if (auto answered = checkIdempotency(request))
+        return std::move(*answered);
+    if (auto answered = schedule(request)) {
+        rememberIdempotency(request, *answered);
+        return std::move(*answered);
+    }
+    if (auto refused = resolveReplaces(request.message))
+        return PublishAnswer::failure(std::move(*refused));
+    applyQuietHours(request.message);
+    const PublishResult id =
+        m_hub->publish(std::move(request.message), request.excludeClientId, nullptr, request.options);
+    PublishAnswer answer = id ? PublishAnswer(PublishOutcome{*id, false, {}, {}})
+                              : PublishAnswer::failure(PublishFailure::fromStore(id.error()));
+    rememberIdempotency(request, answer);
+    return answer;
+}
+
+PublishAnswer Publisher::deliver(Message message)
+{
+    if (auto refused = resolveReplaces(message))
+        return PublishAnswer::failure(std::move(*refused));
+    applyQuietHours(message);
+    const PublishResult id = m_hub->publish(std::move(message));
+    if (!id)
+        return PublishAnswer::failure(PublishFailure::fromStore(id.error()));
+    return PublishOutcome{*id, false, {}, {}};
+}
+
+// The steps below are placeholders until their parts land (issue 20): each moves to a file of its own.
+std::optional<PublishAnswer> Publisher::checkIdempotency(PublishRequest &)
+{
+    return std::nullopt;
+}
+
+void Publisher::rememberIdempotency(const PublishRequest &, const PublishAnswer &) {}
+
+std::optional<PublishAnswer> Publisher::schedule(PublishRequest &)
+{
+    return std::nullopt;
+}
+
+std::optional<PublishFailure> Publisher::resolveReplaces(Message &)
+{
+    return std::nullopt;
+}
+
+void Publisher::applyQuietHours(Message &) {}
+
+} // namespace Herald

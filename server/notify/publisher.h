@@ -1,0 +1,81 @@
+#pragma once
+
+#include "envelope.h"
+#include "errorcode.h"
+#include "history.h"
+#include "message.h"
+#include "result.h"
+
+#include <QDateTime>
+#include <QString>
+
+#include <optional>
+
+namespace Herald {
+
+class Hub;
+
+// One publish as the REST API and WebSocket sessions hand it over: the message and what the publisher asked
+// of its delivery (docs/protocol.md, "Notifications").
+struct PublishRequest
+{
+    Message message;
+    QString excludeClientId;
+    // Idempotency-Key (REST) or idempotency_key (frames); empty: none. Keys are the publisher's: `scope` (its
+    // identity) keeps two publishers' equal keys apart.
+    QString idempotencyKey;
+    QString idempotencyScope;
+    // Scheduled delivery ("at" or "delay"): the message is kept and published then, taking its id then.
+    std::optional<QDateTime> deliverAt;
+    const PublishOptions *options = nullptr; // a waiting REST publisher's (Hub::publish)
+};
+
+struct PublishOutcome
+{
+    qint64 id = 0;          // 0 for a scheduled publish: it has no id until it is delivered
+    bool duplicate = false; // an earlier publish with the same idempotency key: its id, nothing delivered
+    QString scheduled;      // the scheduled publish's handle (GET/DELETE /api/scheduled/{handle})
+    QDateTime deliverAt;
+};
+
+// Why a publish was refused: the store's refusal (503/504), or a request error with its status.
+struct PublishFailure
+{
+    int status = 422;
+    ErrorCode code = ErrorCode::BadRequest;
+    QString message;
+    std::optional<StoreError> store;
+
+    static PublishFailure fromStore(const StoreError &error)
+    {
+        return {503, ErrorCode::Unavailable, error.message, error};
+    }
+};
+
+using PublishAnswer = Result<PublishOutcome, PublishFailure>;
+
+// The steps of a notification publish around Hub::publish, in this order: the idempotency window (a retry
+// answers with the first id), scheduling (kept for later), `replaces` resolved to its chain's latest message,
+// the recipient's quiet hours, then the hub's publish. Each step is in a file of its own. Thread-safe:
+// workers call in from their threads.
+class Publisher
+{
+public:
+    explicit Publisher(Hub *hub);
+
+    PublishAnswer publish(PublishRequest request);
+    // Publishes what the scheduler hands over when its time has come (no idempotency, no schedule).
+    PublishAnswer deliver(Message message);
+
+private:
+    // Each returns an answer when the publish ends there (a duplicate, a scheduled publish, a refusal).
+    std::optional<PublishAnswer> checkIdempotency(PublishRequest &request);
+    void rememberIdempotency(const PublishRequest &request, const PublishAnswer &answer);
+    std::optional<PublishAnswer> schedule(PublishRequest &request);
+    std::optional<PublishFailure> resolveReplaces(Message &message);
+    void applyQuietHours(Message &message);
+
+    Hub *m_hub;
+};
+
+} // namespace Herald
