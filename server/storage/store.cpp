@@ -51,9 +51,11 @@ const QList<QStringList> &migrations()
         // now: its clients cannot have seen another, so nothing they hold is invalidated.
         {EnsureEpochSql.toString()},
         // 6: publishes' idempotency keys (SqliteIdempotency): a key's answer, kept for --idempotency-window.
-        {u"CREATE TABLE idempotency (scope TEXT NOT NULL, key TEXT NOT NULL, created_ms INTEGER NOT NULL, "
+        // IF NOT EXISTS: a database set back to an older user_version by hand (tst_store) runs it again.
+        {u"CREATE TABLE IF NOT EXISTS idempotency (scope TEXT NOT NULL, key TEXT NOT NULL, created_ms "
+         u"INTEGER NOT NULL, "
          "id INTEGER NOT NULL, scheduled TEXT, deliver_at_ms INTEGER, PRIMARY KEY (scope, key))"_s,
-         u"CREATE INDEX idempotency_created ON idempotency (created_ms)"_s},
+         u"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_ms)"_s},
     };
     return list;
 }
