@@ -17,6 +17,7 @@
 #include <QSqlQuery>
 #include <QTemporaryDir>
 #include <QTest>
+#include <QTimer>
 #include <QUuid>
 
 #include <csignal>
@@ -312,7 +313,17 @@ void tst_Idempotency::concurrentSameKeyDeliversOnce()
                                {"idempotency_key"_L1, "once"_L1}};
         flights.append(Flight{"POST", u"/api/publish"_s, QJsonDocument(body).toJson(QJsonDocument::Compact)});
     }
+    // The database is locked while they arrive and unlocked a moment later (well within the busy timeout), so
+    // that the first holds its key while the others come: without the claim they would all publish.
+    QSqlDatabase locker = QSqlDatabase::addDatabase(u"QSQLITE"_s, u"tst_idempotency_pause"_s);
+    locker.setDatabaseName(m_server->store()->databasePath());
+    QVERIFY(locker.open());
+    QVERIFY(QSqlQuery(locker).exec(u"BEGIN EXCLUSIVE"_s));
+    QTimer::singleShot(500, this, [&locker] { QSqlQuery(locker).exec(u"ROLLBACK"_s); });
     const QList<HttpResult> answers = sendConcurrently(flights, m_port);
+    locker.close();
+    locker = QSqlDatabase();
+    QSqlDatabase::removeDatabase(u"tst_idempotency_pause"_s);
     int published = 0;
     QSet<qint64> ids;
     for (const HttpResult &r : answers) {
