@@ -50,7 +50,7 @@ const QList<QStringList> &migrations()
         // 3: the history's epoch (History::epoch), made once with the database. An older database gets one
         // now: its clients cannot have seen another, so nothing they hold is invalidated.
         {EnsureEpochSql.toString()},
-        // 6: publishes' idempotency keys (SqliteIdempotency): a key's answer, kept for --idempotency-window.
+        // 4: publishes' idempotency keys (SqliteIdempotency): a key's answer, kept for --idempotency-window.
         // IF NOT EXISTS: a database set back to an older user_version by hand (tst_store) runs it again.
         {u"CREATE TABLE IF NOT EXISTS idempotency (scope TEXT NOT NULL, key TEXT NOT NULL, created_ms "
          u"INTEGER NOT NULL, "
@@ -81,6 +81,11 @@ std::optional<Message> messageFromRow(const QSqlQuery &q, int payloadColumn)
 }
 
 } // namespace
+
+int Store::schemaVersion()
+{
+    return int(migrations().size());
+}
 
 Store::Store(const ServerConfig &config, QObject *parent)
     : QObject(parent)
@@ -146,7 +151,7 @@ bool Store::open()
     connect(m_pruneTimer, &QTimer::timeout, this, [this] { prune(); });
     m_pruneTimer->start();
     prune();
-    qCInfo(lcStore).noquote() << "database" << m_path << "schema" << SchemaVersion << "epoch" << m_epoch
+    qCInfo(lcStore).noquote() << "database" << m_path << "schema" << schemaVersion() << "epoch" << m_epoch
                               << "last id" << last;
     return true;
 }
@@ -278,13 +283,13 @@ bool Store::migrate(QSqlDatabase &db)
         return false;
     }
     const int version = q.value(0).toInt();
-    if (version > SchemaVersion) {
+    if (version > schemaVersion()) {
         m_error =
             u"database %1 has schema %2, newer than this herald-server (%3)"_s.arg(m_path).arg(version).arg(
-                SchemaVersion);
+                schemaVersion());
         return false;
     }
-    for (int v = version; v < SchemaVersion; ++v) {
+    for (int v = version; v < schemaVersion(); ++v) {
         db.transaction();
         QStringList statements = migrations().at(v);
         statements.append(u"PRAGMA user_version = %1"_s.arg(v + 1));

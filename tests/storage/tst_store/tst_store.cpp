@@ -208,7 +208,7 @@ void tst_Store::openCreatesWalDatabase()
 
     RawDb raw(dbPath());
     QVERIFY(raw.isOpen());
-    QCOMPARE(raw.scalar(u"PRAGMA user_version"_s).toInt(), Store::SchemaVersion);
+    QCOMPARE(raw.scalar(u"PRAGMA user_version"_s).toInt(), Store::schemaVersion());
     QCOMPARE(raw.scalar(u"PRAGMA journal_mode"_s).toString().toLower(), u"wal"_s);
 }
 
@@ -278,13 +278,13 @@ void tst_Store::epochAddedToOlderSchema()
         QCOMPARE(store.lastStoredId(), 1);
     }
     RawDb raw(dbPath());
-    QCOMPARE(raw.scalar(u"PRAGMA user_version"_s).toInt(), Store::SchemaVersion);
+    QCOMPARE(raw.scalar(u"PRAGMA user_version"_s).toInt(), Store::schemaVersion());
     QCOMPARE(raw.scalar(u"SELECT value FROM meta WHERE key = 'epoch'"_s).toString(), epoch);
 }
 
 void tst_Store::newerSchemaRefused()
 {
-    const int newer = Store::SchemaVersion + 1;
+    const int newer = Store::schemaVersion() + 1;
     {
         RawDb raw(dbPath());
         QVERIFY(raw.isOpen());
