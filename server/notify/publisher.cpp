@@ -21,10 +21,8 @@ PublishAnswer Publisher::publish(PublishRequest request)
     if (auto refused = resolveReplaces(request.message))
         return PublishAnswer::failure(std::move(*refused));
     applyQuietHours(request.message);
-    const PublishResult id =
-        m_hub->publish(std::move(request.message), request.excludeClientId, nullptr, request.options);
-    PublishAnswer answer = id ? PublishAnswer(PublishOutcome{*id, false, {}, {}})
-                              : PublishAnswer::failure(PublishFailure::fromStore(id.error()));
+    PublishAnswer answer =
+        publishResolved(std::move(request.message), request.excludeClientId, request.options);
     rememberIdempotency(request, answer);
     return answer;
 }
@@ -34,10 +32,7 @@ PublishAnswer Publisher::deliver(Message message)
     if (auto refused = resolveReplaces(message))
         return PublishAnswer::failure(std::move(*refused));
     applyQuietHours(message);
-    const PublishResult id = m_hub->publish(std::move(message));
-    if (!id)
-        return PublishAnswer::failure(PublishFailure::fromStore(id.error()));
-    return PublishOutcome{*id, false, {}, {}};
+    return publishResolved(std::move(message), {}, nullptr);
 }
 
 // The steps below are placeholders until their parts land (issue 20): each moves to a file of its own.
@@ -49,11 +44,6 @@ std::optional<PublishAnswer> Publisher::checkIdempotency(PublishRequest &)
 void Publisher::rememberIdempotency(const PublishRequest &, const PublishAnswer &) {}
 
 std::optional<PublishAnswer> Publisher::schedule(PublishRequest &)
-{
-    return std::nullopt;
-}
-
-std::optional<PublishFailure> Publisher::resolveReplaces(Message &)
 {
     return std::nullopt;
 }
