@@ -202,7 +202,7 @@ void tst_Notifications::concurrentUpdatesStayOneChain()
     QVERIFY(sub.waitFor(u"connected"_s));
     const qint64 a = publish(server.port(), {{"channel"_L1, "user:7"_L1}, {"message"_L1, "0%"_L1}});
     QVERIFY(a > 0);
-    constexpr int Updates = 12;
+    constexpr int Updates = 200;
     QList<Flight> flights;
     for (int i = 1; i <= Updates; ++i)
         flights.append(
