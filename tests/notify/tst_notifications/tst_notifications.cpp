@@ -1,6 +1,7 @@
 // Expiry, updates (replaces) and withdrawals (docs/protocol.md, "Expiry", "Updates and withdrawals") end to
 // end: the herald-server binary on a real port, REST and WebSocket clients, resumes, and a kill -9.
 #include "processrun.h"
+#include "redisserver.h"
 #include "testclient.h"
 
 #include <QElapsedTimer>
@@ -22,8 +23,10 @@ namespace {
 class ServerProcess
 {
 public:
-    explicit ServerProcess(const QString &dataDir)
+    // `extraArgs`: a cluster node's --redis and --redis-prefix, or none for SQLite.
+    ServerProcess(const QString &dataDir, const QStringList &extraArgs)
         : m_dataDir(dataDir)
+        , m_extraArgs(extraArgs)
         , m_port(freePort())
     {}
     ~ServerProcess() { stop(); }
@@ -33,8 +36,9 @@ public:
         m_process = std::make_unique<QProcess>();
         m_process->setProcessChannelMode(QProcess::ForwardedErrorChannel);
         m_process->start(QStringLiteral(HERALD_SERVER_BINARY),
-                         {u"--port"_s, QString::number(m_port), u"--data-dir"_s, m_dataDir, u"--log-level"_s,
-                          u"warning"_s});
+                         QStringList{u"--port"_s, QString::number(m_port), u"--data-dir"_s, m_dataDir,
+                                     u"--log-level"_s, u"warning"_s} +
+                             m_extraArgs);
         if (!m_process->waitForStarted())
             return false;
         QElapsedTimer t;
@@ -68,6 +72,7 @@ public:
 
 private:
     QString m_dataDir;
+    QStringList m_extraArgs;
     quint16 m_port;
     std::unique_ptr<QProcess> m_process;
 };
@@ -131,23 +136,54 @@ class tst_Notifications : public QObject
     Q_OBJECT
 
 private Q_SLOTS:
+    void initTestCase();
+    // Every test runs on both histories: SQLite (one server) and Redis (a cluster node, --redis).
+    void updateChainLive_data() { backends(); }
     void updateChainLive();
+    void concurrentUpdatesStayOneChain_data() { backends(); }
     void concurrentUpdatesStayOneChain();
     void updateRefusals_data();
     void updateRefusals();
+    void resumeSeesLatestOnly_data() { backends(); }
     void resumeSeesLatestOnly();
     void withdrawAcrossResume_data();
     void withdrawAcrossResume();
+    void expiryHidesFromHistoryAndResume_data() { backends(); }
     void expiryHidesFromHistoryAndResume();
+    void killNineKeepsExpiryAndSupersession_data() { backends(); }
     void killNineKeepsExpiryAndSupersession();
+
+private:
+    static void backends()
+    {
+        QTest::addColumn<bool>("redis");
+        QTest::newRow("sqlite") << false;
+        QTest::newRow("redis") << true;
+    }
+    // The current row's server arguments: a fresh key space in the suite's Redis for each call.
+    QStringList backendArgs()
+    {
+        QFETCH(bool, redis);
+        if (!redis)
+            return {};
+        return {u"--redis"_s, m_redis.url(), u"--redis-prefix"_s, u"notify%1:"_s.arg(++m_prefixes)};
+    }
+
+    RedisServer m_redis;
+    int m_prefixes = 0;
 };
+
+void tst_Notifications::initTestCase()
+{
+    QVERIFY2(m_redis.start(), qPrintable(m_redis.errorString()));
+}
 
 void tst_Notifications::updateChainLive()
 {
     // A build's progress: 40%, 80%, done. A live subscriber gets each with `replaces` naming the one it
     // shows; `replaces` may name any id of the chain. The queue then lists the latest alone.
     QTemporaryDir dir;
-    ServerProcess server(dir.path());
+    ServerProcess server(dir.path(), backendArgs());
     QVERIFY(server.start());
     WsClient sub;
     QVERIFY(sub.open(server.port(), u"/ws?user_id=7"_s));
@@ -195,7 +231,7 @@ void tst_Notifications::concurrentUpdatesStayOneChain()
     // Updates of one chain sent at once, each naming its first id: every one is published, and they form one
     // line (each replaces the one before it), so exactly one message of the chain is left listed.
     QTemporaryDir dir;
-    ServerProcess server(dir.path());
+    ServerProcess server(dir.path(), backendArgs());
     QVERIFY(server.start());
     WsClient sub;
     QVERIFY(sub.open(server.port(), u"/ws?user_id=7"_s));
@@ -227,10 +263,16 @@ void tst_Notifications::updateRefusals_data()
     QTest::addColumn<QString>("target"); // "unknown", "other channel", "withdrawn"
     QTest::addColumn<int>("status");
     QTest::addColumn<QByteArray>("detail");
-    QTest::newRow("unknown id") << u"unknown"_s << 404 << QByteArray("not_found");
-    QTest::newRow("another channel") << u"other channel"_s << 422 << QByteArray("'replaces'");
-    QTest::newRow("withdrawn") << u"withdrawn"_s << 404 << QByteArray("not_found");
-    QTest::newRow("a withdrawn event's type") << u"type"_s << 422 << QByteArray("'type'");
+    QTest::addColumn<bool>("redis");
+    for (bool redis : {false, true}) {
+        const char *backend = redis ? "redis" : "sqlite";
+        QTest::addRow("%s: unknown id", backend) << u"unknown"_s << 404 << QByteArray("not_found") << redis;
+        QTest::addRow("%s: another channel", backend)
+            << u"other channel"_s << 422 << QByteArray("'replaces'") << redis;
+        QTest::addRow("%s: withdrawn", backend) << u"withdrawn"_s << 404 << QByteArray("not_found") << redis;
+        QTest::addRow("%s: a withdrawn event's type", backend)
+            << u"type"_s << 422 << QByteArray("'type'") << redis;
+    }
 }
 
 void tst_Notifications::updateRefusals()
@@ -239,7 +281,7 @@ void tst_Notifications::updateRefusals()
     QFETCH(int, status);
     QFETCH(QByteArray, detail);
     QTemporaryDir dir;
-    ServerProcess server(dir.path());
+    ServerProcess server(dir.path(), backendArgs());
     QVERIFY(server.start());
     const qint64 news = publish(server.port(), {{"channel"_L1, "news"_L1}, {"message"_L1, "on news"_L1}});
     QVERIFY(news > 0);
@@ -265,7 +307,7 @@ void tst_Notifications::resumeSeesLatestOnly()
     // A client that was away for the whole chain resumes and gets its latest state only, over WebSocket, SSE
     // and ?since=.
     QTemporaryDir dir;
-    ServerProcess server(dir.path());
+    ServerProcess server(dir.path(), backendArgs());
     QVERIFY(server.start());
     const qint64 seen = publish(server.port(), {{"channel"_L1, "user:7"_L1}, {"message"_L1, "seen"_L1}});
     const qint64 a = publish(server.port(), {{"channel"_L1, "user:7"_L1}, {"message"_L1, "40%"_L1}});
@@ -299,8 +341,12 @@ void tst_Notifications::resumeSeesLatestOnly()
 void tst_Notifications::withdrawAcrossResume_data()
 {
     QTest::addColumn<bool>("overWebSocket");
-    QTest::newRow("DELETE /api/messages/{id}") << false;
-    QTest::newRow("withdraw frame") << true;
+    QTest::addColumn<bool>("redis");
+    for (bool redis : {false, true}) {
+        const char *backend = redis ? "redis" : "sqlite";
+        QTest::addRow("%s: DELETE /api/messages/{id}", backend) << false << redis;
+        QTest::addRow("%s: withdraw frame", backend) << true << redis;
+    }
 }
 
 void tst_Notifications::withdrawAcrossResume()
@@ -309,7 +355,7 @@ void tst_Notifications::withdrawAcrossResume()
     // of the withdrawal (the event names the chain's latest), and nothing of it is listed any more.
     QFETCH(bool, overWebSocket);
     QTemporaryDir dir;
-    ServerProcess server(dir.path());
+    ServerProcess server(dir.path(), backendArgs());
     QVERIFY(server.start());
     WsClient sub;
     QVERIFY(sub.open(server.port(), u"/ws?user_id=7"_s));
@@ -365,7 +411,7 @@ void tst_Notifications::withdrawAcrossResume()
 void tst_Notifications::expiryHidesFromHistoryAndResume()
 {
     QTemporaryDir dir;
-    ServerProcess server(dir.path());
+    ServerProcess server(dir.path(), backendArgs());
     QVERIFY(server.start());
     const qint64 before = publish(server.port(), {{"channel"_L1, "user:7"_L1}, {"message"_L1, "stays"_L1}});
     const qint64 brief =
@@ -396,8 +442,9 @@ void tst_Notifications::killNineKeepsExpiryAndSupersession()
 {
     QTemporaryDir dir;
     qint64 a = 0, b = 0, brief = 0, plain = 0;
+    const QStringList args = backendArgs(); // the restart finds the same key space
     {
-        ServerProcess server(dir.path());
+        ServerProcess server(dir.path(), args);
         QVERIFY(server.start());
         a = publish(server.port(), {{"channel"_L1, "user:7"_L1}, {"message"_L1, "40%"_L1}});
         b = publish(server.port(),
@@ -408,7 +455,7 @@ void tst_Notifications::killNineKeepsExpiryAndSupersession()
         QVERIFY(a > 0 && b > a && brief > b && plain > brief);
         QVERIFY(server.crash());
     }
-    ServerProcess restarted(dir.path());
+    ServerProcess restarted(dir.path(), args);
     QVERIFY(restarted.start());
     // Supersession survived at once; expiry once its time has come.
     QVERIFY(!notificationIds(restarted.port()).contains(a));
