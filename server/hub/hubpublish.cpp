@@ -105,7 +105,10 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
         auto committed = stored ? m_store->insert(envelope->message, envelope->json, record)
                                 : m_store->records()->writeRecord(*record);
         if (!committed) {
-            Metrics::add(m_metrics.storeErrors);
+            // A stale update is the publisher's to resolve again (Publisher::publishResolved), not a store
+            // error.
+            if (committed.error().kind != StoreError::Kind::Stale)
+                Metrics::add(m_metrics.storeErrors);
             return PublishResult::failure(committed.error());
         }
     }
@@ -180,7 +183,8 @@ PublishResult Hub::publishClustered(Message message, Envelope::Target target, co
     // transaction on a single server.
     auto id = m_cluster->publish(message, target, exclude, stored, record);
     if (!id) {
-        Metrics::add(m_metrics.storeErrors);
+        if (id.error().kind != StoreError::Kind::Stale) // as in publishLocked
+            Metrics::add(m_metrics.storeErrors);
         return PublishResult::failure(id.error());
     }
     raiseLastId(*id);

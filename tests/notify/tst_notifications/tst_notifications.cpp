@@ -1,10 +1,12 @@
 // Expiry, updates (replaces) and withdrawals (docs/protocol.md, "Expiry", "Updates and withdrawals") end to
 // end: the herald-server binary on a real port, REST and WebSocket clients, resumes, and a kill -9.
+#include "auth.h"
 #include "processrun.h"
 #include "redisserver.h"
 #include "testclient.h"
 
 #include <QElapsedTimer>
+#include <QFile>
 #include <QJsonArray>
 #include <QProcess>
 #include <QTemporaryDir>
@@ -148,6 +150,8 @@ private Q_SLOTS:
     void resumeSeesLatestOnly();
     void withdrawAcrossResume_data();
     void withdrawAcrossResume();
+    void withdrawNeedsWritePermission_data();
+    void withdrawNeedsWritePermission();
     void expiryHidesFromHistoryAndResume_data() { backends(); }
     void expiryHidesFromHistoryAndResume();
     void killNineKeepsExpiryAndSupersession_data() { backends(); }
@@ -406,6 +410,62 @@ void tst_Notifications::withdrawAcrossResume()
     QCOMPARE(
         http("GET", server.port(), u"/api/notifications?user_id=7"_s).json().value("unread"_L1).toInteger(),
         0);
+}
+
+void tst_Notifications::withdrawNeedsWritePermission_data()
+{
+    // Token mode: who withdraws what. Without write permission on the message's channel it is refused:
+    // 403 where the caller may read the channel, 404 where it may not even see the message (a queue of
+    // another user: ids are guessable, queues are private), as markRead answers.
+    QTest::addColumn<QString>("sub");
+    QTest::addColumn<QString>("role");
+    QTest::addColumn<QStringList>("allowed"); // the token's channel allow-list
+    QTest::addColumn<QString>("channel");     // where the message is
+    QTest::addColumn<int>("status");
+    QTest::newRow("publisher on its channel")
+        << u"ci"_s << u"publisher"_s << QStringList{u"news"_s} << u"news"_s << 200;
+    QTest::newRow("publisher on a user queue")
+        << u"ci"_s << u"publisher"_s << QStringList{} << u"user:alice"_s << 200;
+    QTest::newRow("publisher outside its channels")
+        << u"ci"_s << u"publisher"_s << QStringList{u"news"_s} << u"user:alice"_s << 404;
+    QTest::newRow("subscriber on a channel it reads")
+        << u"alice"_s << u"subscriber"_s << QStringList{} << u"news"_s << 403;
+    QTest::newRow("subscriber on another's queue")
+        << u"bob"_s << u"subscriber"_s << QStringList{} << u"user:alice"_s << 404;
+}
+
+void tst_Notifications::withdrawNeedsWritePermission()
+{
+    QFETCH(QString, sub);
+    QFETCH(QString, role);
+    QFETCH(QStringList, allowed);
+    QFETCH(QString, channel);
+    QFETCH(int, status);
+    QTemporaryDir dir;
+    const QByteArray secret = "a secret of at least thirty-two bytes, for tst_notifications";
+    QFile file(dir.filePath(u"jwt.secret"_s));
+    QVERIFY(file.open(QIODevice::WriteOnly));
+    file.write(secret + '\n');
+    file.close();
+    ServerProcess server(dir.filePath(u"data"_s),
+                         {u"--auth"_s, u"token"_s, u"--jwt-secret-file"_s, file.fileName()});
+    QVERIFY(server.start());
+    const Herald::TokenVerifier tokens(secret);
+    const QByteArray admin = tokens.mint(u"root"_s, Herald::Role::Admin, std::chrono::hours(1));
+    const QByteArray caller =
+        tokens.mint(sub, Herald::roleFromName(role).value(), std::chrono::hours(1), allowed);
+    const HttpResult published = http("POST", server.port(), u"/api/publish"_s,
+                                      json({{"channel"_L1, channel}, {"message"_L1, "to withdraw"_L1}}),
+                                      {{"Authorization", "Bearer " + admin}});
+    QCOMPARE(published.status, 202);
+    const qint64 id = published.json().value("id"_L1).toInteger();
+    const HttpResult r = http("DELETE", server.port(), u"/api/messages/%1"_s.arg(id), {},
+                              {{"Authorization", "Bearer " + caller}});
+    QCOMPARE(r.status, status);
+    // Refused: still there. Done: gone for its owner too.
+    const HttpResult again = http("DELETE", server.port(), u"/api/messages/%1"_s.arg(id), {},
+                                  {{"Authorization", "Bearer " + admin}});
+    QCOMPARE(again.status, status == 200 ? 404 : 200);
 }
 
 void tst_Notifications::expiryHidesFromHistoryAndResume()
