@@ -710,8 +710,9 @@ Result<StoredPage, StoreError> Store::history(const QString &channel, qint64 sin
     StoredPage page;
     while (q.next() && rows.admit()) {
         if (auto m = messageFromRow(q, 1)) {
+            // A withdrawn event is never unread (as in Redis, where it is not in the unread set).
+            page.read.append(!q.value(2).isNull() || m->type == WithdrawnType);
             page.messages.append(std::move(*m));
-            page.read.append(!q.value(2).isNull());
         }
     }
     page.hasMore = rows.more();

@@ -851,6 +851,9 @@ void tst_HistoryContract::withdrawnHidden()
     QCOMPARE(l.planned, 2);
     QCOMPARE(l.pages, (QList<qint64>{3, 4}));
     QCOMPARE(l.unread, 1);
+    auto since = h->history(alice, 0, 0, 100);
+    QVERIFY2(since, why(since).constData());
+    QCOMPARE(since->read, (QList<bool>{true, false})); // the event is never unread
     auto replay = h->replay({alice}, 0, 4);
     QVERIFY2(replay, why(replay).constData());
     QCOMPARE(replay->messages.first().type, u"withdrawn"_s);
