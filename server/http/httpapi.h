@@ -95,8 +95,6 @@ private:
                                                     const Identity &who, PublishRequest &publish);
     static RestResponse publishAnswer(const PublishAnswer &answer, const QString &channel);
     RestResponse notifications(const RestRequest &request);
-    RestResponse markRead(const QString &idText, const RestRequest &request);
-    RestResponse markAllRead(const RestRequest &request);
     RestResponse channels(const RestRequest &request) const;
     RestResponse history(const QString &channel, const RestRequest &request);
     RestResponse publishChannelEvent(const QString &channel, const RestRequest &request,

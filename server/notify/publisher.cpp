@@ -58,6 +58,4 @@ std::optional<PublishFailure> Publisher::resolveReplaces(Message &)
     return std::nullopt;
 }
 
-void Publisher::applyQuietHours(Message &) {}
-
 } // namespace Herald

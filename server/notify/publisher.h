@@ -4,6 +4,7 @@
 #include "errorcode.h"
 #include "history.h"
 #include "message.h"
+#include "quiethours.h"
 #include "result.h"
 
 #include <QDateTime>
@@ -66,6 +67,8 @@ public:
     PublishAnswer publish(PublishRequest request);
     // Publishes what the scheduler hands over when its time has come (no idempotency, no schedule).
     PublishAnswer deliver(Message message);
+    // The users' settings the quiet-hours step reads (quiethours.cpp); forget() one after changing it.
+    UserSettingsCache &userSettings() { return m_settings; }
 
 private:
     // Each returns an answer when the publish ends there (a duplicate, a scheduled publish, a refusal).
@@ -76,6 +79,7 @@ private:
     void applyQuietHours(Message &message);
 
     Hub *m_hub;
+    UserSettingsCache m_settings{m_hub};
 };
 
 } // namespace Herald

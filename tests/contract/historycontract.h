@@ -47,6 +47,9 @@ private Q_SLOTS:
     void pruneRunsOnTimer();
 
     void readFlags();
+    void readListsUnreadAndDelete();
+    void markReadUpTo();
+    void userSettingsKept();
     void channelsSummary();
     void channelsArePaged();
 
