@@ -51,8 +51,9 @@ const QList<QStringList> &migrations()
         // now: its clients cannot have seen another, so nothing they hold is invalidated.
         {EnsureEpochSql.toString()},
         // 7 (issue 20's numbering; the integrator puts 4 to 6 before it): each user's settings, the JSON
-        // object PUT /api/users/{id}/settings saved (quiet hours, minimum priority).
-        {u"CREATE TABLE user_settings (user_id TEXT PRIMARY KEY, settings TEXT NOT NULL)"_s},
+        // object PUT /api/users/{id}/settings saved (quiet hours, minimum priority). IF NOT EXISTS: a
+        // database set back to an older user_version (tst_store does) still has the table.
+        {u"CREATE TABLE IF NOT EXISTS user_settings (user_id TEXT PRIMARY KEY, settings TEXT NOT NULL)"_s},
     };
     return list;
 }
