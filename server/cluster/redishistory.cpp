@@ -70,9 +70,10 @@ local function prune(msgs, times, unread, meta, ids, maxCount, cutoff)
 end
 )lua";
 
-// KEYS: seq, msgs, times, unread, meta, ids, channels, the publish's own key (see below).
+// KEYS: seq, msgs, times, unread, meta, ids, channels, the publish's own key (see below), and for a scheduled
+// publish the schedule's two keys (RedisSchedule::consumeKeys).
 // ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, floor, then a
-// record write (RedisRecords::writeArgs) or ''.
+// record write (RedisRecords::writeArgs) or '', and for a scheduled publish its handle last.
 constexpr char AppendLua[] = R"lua(
 -- INCR, store and PUBLISH in one script: Redis runs one script at a time, so every node receives the bus
 -- messages in id order, and a client that resumes on another node from the last id it saw misses nothing.
@@ -91,6 +92,14 @@ if ARGV[10] ~= '' then
   if not plan then
     return redis.error_reply(why)
   end
+end
+-- A scheduled publish is delivered by deleting its entry in this same step: gone already (cancelled, or
+-- delivered by another node whose lease this one outlived), nothing is published (0).
+if KEYS[10] then
+  if redis.call('HDEL', KEYS[10], ARGV[#ARGV]) == 0 then
+    return 0
+  end
+  redis.call('ZREM', KEYS[9], ARGV[#ARGV])
 end
 -- The floor: an id the caller has already seen. A Redis that lost its data (restarted without persistence)
 -- must not hand out that id again.
@@ -339,6 +348,7 @@ RedisHistory::RedisHistory(const ServerConfig &config, RedisAddress address, QSt
     , m_redis(std::move(address))
     , m_records(m_redis, m_prefix, config.models)
     , m_claims(m_redis, m_prefix)
+    , m_schedule(m_redis, m_prefix)
 {}
 
 RedisHistory::~RedisHistory()
@@ -377,6 +387,7 @@ bool RedisHistory::open()
                                        &redisScript<ChannelRowLua, ChannelStatsLua>()};
     scripts += RedisRecords::scripts();
     scripts += RedisClaims::scripts();
+    scripts += RedisSchedule::scripts();
     for (const RedisScript *script : std::as_const(scripts)) {
         if (auto loaded = m_redis.load(*script); !loaded)
             return fail(loaded.error());
@@ -449,7 +460,7 @@ RetentionRule RedisHistory::retentionFor(const QString &channel) const
 
 Result<qint64, StoreError> RedisHistory::append(const Message &message, bool persist,
                                                 const QByteArray &busPayload, const RecordWrite *record,
-                                                qint64 floor)
+                                                qint64 floor, const QString &scheduled)
 {
     using R = Result<qint64, StoreError>;
     const QString &channel = message.channel;
@@ -479,14 +490,18 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
     // again (AppendLua). Kept 10 minutes, far longer than any retry.
     const QByteArray once =
         key("publish:") + QByteArray::number(QRandomGenerator::system()->generate64(), 16);
-    const QByteArrayList keys{key("seq"),
-                              key("msgs:", channel),
-                              key("times:", channel),
-                              key("unread:", channel),
-                              key("chan:", channel),
-                              key("ids"),
-                              key("channels"),
-                              once};
+    QByteArrayList keys{key("seq"),
+                        key("msgs:", channel),
+                        key("times:", channel),
+                        key("unread:", channel),
+                        key("chan:", channel),
+                        key("ids"),
+                        key("channels"),
+                        once};
+    if (!scheduled.isEmpty()) {
+        keys += m_schedule.consumeKeys();
+        args.append(scheduled.toUtf8());
+    }
     auto reply = m_redis.eval(appendScript(), keys, args);
     if (!reply && reply.error().answerLost) {
         // A timeout or a dropped connection: the script may or may not have run. Once more, on a new
@@ -502,6 +517,9 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
     if (!reply)
         return R::failure(reply.error());
     const auto id = redisInteger(reply->get());
+    if (id && *id == 0 && !scheduled.isEmpty())
+        return R::failure({StoreError::Kind::Gone,
+                           u"scheduled publish %1 was cancelled or delivered already"_s.arg(scheduled)});
     if (!id || *id <= 0)
         return R::failure(unexpectedRedisReply("append"));
     return *id;

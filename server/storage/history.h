@@ -24,6 +24,9 @@ struct StoreError
         // A write reached the store but its answer never came back (Redis timed out or went away): it may
         // have happened. Redis publishes are retried once first, so this means Redis stayed away.
         Unknown,
+        // A scheduled publish's entry was no longer there (cancelled, or delivered by another node): the
+        // commit that was to remove it wrote nothing.
+        Gone,
     };
     Kind kind = Kind::Unavailable;
     QString message;

@@ -50,6 +50,10 @@ const QList<QStringList> &migrations()
         // 3: the history's epoch (History::epoch), made once with the database. An older database gets one
         // now: its clients cannot have seen another, so nothing they hold is invalidated.
         {EnsureEpochSql.toString()},
+        // 5: scheduled publishes (issue 20), waiting for their time; due_ms orders them (SqliteSchedule).
+        {u"CREATE TABLE scheduled (handle TEXT PRIMARY KEY, due_ms INTEGER NOT NULL, channel TEXT NOT NULL, "
+         "entry TEXT NOT NULL)"_s,
+         u"CREATE INDEX scheduled_due ON scheduled (due_ms)"_s},
     };
     return list;
 }
@@ -354,8 +358,11 @@ Result<bool, StoreError> Store::reserveIds(qint64 upTo)
 }
 
 Result<bool, StoreError> Store::insert(const Message &message, const QByteArray &json,
-                                       const RecordWrite *record)
+                                       const RecordWrite *record, const QString &scheduled)
 {
+    // A scheduled publish leaves the schedule in the transaction that stores it: a kill -9 leaves either
+    // the entry (delivered after the restart) or the message (and no entry), never both nor neither.
+    const bool transaction = record || !scheduled.isEmpty();
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())
@@ -363,13 +370,19 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
             Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s}));
     if (auto room = ensureRoom(db); !room)
         return noteWrite(room);
-    if (record)
+    if (transaction)
         db.transaction();
     auto fail = [&](const StoreError &e) {
-        if (record)
+        if (transaction)
             db.rollback();
-        return noteWrite(Result<bool, StoreError>::failure(e));
+        // A schedule's entry already gone is not a failing store.
+        return e.kind == Error::Kind::Gone ? Result<bool, StoreError>::failure(e)
+                                           : noteWrite(Result<bool, StoreError>::failure(e));
     };
+    if (!scheduled.isEmpty()) {
+        if (auto taken = m_schedule.take(db, scheduled); !taken)
+            return fail(taken.error());
+    }
     if (record) {
         if (auto r = m_records.apply(db, *record); !r)
             return fail(r.error());
@@ -378,7 +391,7 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
     q.prepare(InsertMessageSql.toString());
     if (!execInsert(q, message, json))
         return fail(errorFrom(q));
-    if (record && !db.commit())
+    if (transaction && !db.commit())
         return fail(errorFrom(db.lastError()));
     return noteWrite(true);
 }

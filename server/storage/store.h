@@ -5,6 +5,7 @@
 #include "result.h"
 #include "serverconfig.h"
 #include "sqliterecords.h"
+#include "sqliteschedule.h"
 
 #include <QDateTime>
 #include <QHash>
@@ -35,7 +36,7 @@ class Store : public QObject, public History
     Q_OBJECT
 
 public:
-    static constexpr int SchemaVersion = 3;
+    static constexpr int SchemaVersion = 4;
 
     explicit Store(const ServerConfig &config, QObject *parent = nullptr);
     ~Store() override;
@@ -59,9 +60,11 @@ public:
     RetentionRule retentionFor(const QString &channel) const;
 
     // Commits one message (its id already assigned), as `json` when given (the bytes already encoded for
-    // delivery), and the record change it announces, if any, in the same transaction. Thread-safe.
+    // delivery), and the record change it announces, if any, in the same transaction. With `scheduled`, the
+    // handle of the scheduled publish the message delivers: its entry is deleted in that transaction, and
+    // nothing is written (Gone) if it is not there. Thread-safe.
     Result<bool, StoreError> insert(const Message &message, const QByteArray &json = {},
-                                    const RecordWrite *record = nullptr);
+                                    const RecordWrite *record = nullptr, const QString &scheduled = {});
     // Commits several messages in one transaction (a group commit, Hub::flushPipeline): all or none.
     struct Insert
     {
@@ -72,6 +75,8 @@ public:
 
     // Model records (seed 004): a table in this database. Lives as long as this object.
     SqliteRecords *records() { return &m_records; }
+    // Scheduled publishes (one server): a table in this database. Lives as long as this object.
+    SqliteSchedule *schedule() { return &m_schedule; }
 
     // Stored messages on these channels with id > since, oldest first, at most limit (the newest limit of
     // them when there are more: recovered is then false).
@@ -112,6 +117,7 @@ protected:
 private:
     // Its records share the connections, the write lock and the size check.
     friend class SqliteRecords;
+    friend class SqliteSchedule;
 
     // The calling thread's connection, opened on first use; invalid (and not kept) if it cannot be opened.
     QSqlDatabase connection(QString *error = nullptr);
@@ -150,6 +156,7 @@ private:
     mutable QMutex m_failureMutex;
     std::optional<StoreError> m_writeFailure;
     SqliteRecords m_records{*this};
+    SqliteSchedule m_schedule{*this};
 };
 
 } // namespace Herald
