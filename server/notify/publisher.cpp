@@ -29,12 +29,14 @@ PublishAnswer Publisher::publish(PublishRequest request)
     return answer;
 }
 
-PublishAnswer Publisher::deliver(Message message)
+PublishAnswer Publisher::deliver(Message message, const QString &scheduled, const QString &excludeClientId)
 {
     if (auto refused = resolveReplaces(message))
         return PublishAnswer::failure(std::move(*refused));
     applyQuietHours(message);
-    const PublishResult id = m_hub->publish(std::move(message));
+    PublishOptions options;
+    options.scheduled = scheduled;
+    const PublishResult id = m_hub->publish(std::move(message), excludeClientId, nullptr, &options);
     if (!id)
         return PublishAnswer::failure(PublishFailure::fromStore(id.error()));
     return PublishOutcome{*id, false, {}, {}};
@@ -47,11 +49,6 @@ std::optional<PublishAnswer> Publisher::checkIdempotency(PublishRequest &)
 }
 
 void Publisher::rememberIdempotency(const PublishRequest &, const PublishAnswer &) {}
-
-std::optional<PublishAnswer> Publisher::schedule(PublishRequest &)
-{
-    return std::nullopt;
-}
 
 std::optional<PublishFailure> Publisher::resolveReplaces(Message &)
 {
