@@ -50,10 +50,12 @@ const QList<QStringList> &migrations()
         // 3: the history's epoch (History::epoch), made once with the database. An older database gets one
         // now: its clients cannot have seen another, so nothing they hold is invalidated.
         {EnsureEpochSql.toString()},
-        // 5: scheduled publishes (issue 20), waiting for their time; due_ms orders them (SqliteSchedule).
-        {u"CREATE TABLE scheduled (handle TEXT PRIMARY KEY, due_ms INTEGER NOT NULL, channel TEXT NOT NULL, "
-         "entry TEXT NOT NULL)"_s,
-         u"CREATE INDEX scheduled_due ON scheduled (due_ms)"_s},
+        // 5: scheduled publishes (issue 20), waiting for their time; due_ms orders them (SqliteSchedule). IF
+        // NOT
+        // EXISTS: a database whose user_version was set back (by hand, or tst_store) has the table already.
+        {u"CREATE TABLE IF NOT EXISTS scheduled (handle TEXT PRIMARY KEY, due_ms INTEGER NOT NULL, "
+         "channel TEXT NOT NULL, entry TEXT NOT NULL)"_s,
+         u"CREATE INDEX IF NOT EXISTS scheduled_due ON scheduled (due_ms)"_s},
     };
     return list;
 }
