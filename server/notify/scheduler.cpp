@@ -25,6 +25,8 @@ Scheduler::Scheduler(Hub *hub, ScheduleStore *store, bool clustered, QObject *pa
     , m_clustered(clustered)
 {
     m_timer.setSingleShot(true);
+    // A coarse timer may fire 5 % early, which would only mean another pass: on time is the point here.
+    m_timer.setTimerType(Qt::PreciseTimer);
     connect(&m_timer, &QTimer::timeout, this, &Scheduler::deliverDue);
 }
 

@@ -2,6 +2,7 @@
 // is answered with a handle, delivered at its time with an id taken then, listed, read and cancelled over
 // REST, survives a kill -9 of the real herald-server, and is delivered once by a cluster of three nodes.
 
+#include "auth.h"
 #include "cluster.h"
 #include "redisserver.h"
 #include "server.h"
@@ -108,6 +109,7 @@ private Q_SLOTS:
     void listedAndRead();
     void badScheduleNamesTheField_data();
     void badScheduleNamesTheField();
+    void permissionsLikePublish();
     void survivesKill9AndRestart();
     void clusterDeliversOnce();
     void clusterNodeDiesAfterScheduling();
@@ -334,6 +336,53 @@ void tst_Scheduled::badScheduleNamesTheField()
     QCOMPARE(r.json().value("error"_L1).toString(), u"bad_request"_s);
     QVERIFY2(r.json().value("detail"_L1).toString().contains(named), r.body.constData());
     QCOMPARE(http("GET", m_port, u"/api/scheduled"_s).json().value("scheduled"_L1).toArray().size(), 0);
+}
+
+// With tokens: a publisher sees, reads and cancels only what it may publish; without a token, nothing.
+void tst_Scheduled::permissionsLikePublish()
+{
+    const QByteArray secret = "tst_scheduled: a test key for HS256, 0123456789abcdef";
+    const QString secretFile = m_dir.filePath(u"jwt.secret"_s);
+    QFile f(secretFile);
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(secret + '\n');
+    f.close();
+    auto dir = std::make_unique<QTemporaryDir>();
+    m_server = startTestServer(dir->path(), [&](Herald::ServerConfig &c) {
+        c.authMode = Herald::ServerConfig::AuthMode::Token;
+        c.jwtSecretFile = secretFile;
+    });
+    m_nodeDirs.push_back(std::move(dir));
+    QVERIFY(m_server);
+    m_port = m_server->port();
+    const Herald::TokenVerifier tokens(secret);
+    const auto bearer = [](const QByteArray &token) {
+        return QList<QPair<QByteArray, QByteArray>>{{"Authorization", "Bearer " + token}};
+    };
+    const auto admin = bearer(tokens.mint(u"root"_s, Herald::Role::Admin, std::chrono::hours(1), {}));
+    const auto newsOnly =
+        bearer(tokens.mint(u"pub"_s, Herald::Role::Publisher, std::chrono::hours(1), {u"news"_s}));
+    auto scheduleAs = [&](const QString &channel) {
+        const HttpResult r = http("POST", m_port, u"/api/publish"_s,
+                                  body(with(note(channel, u"x"_s), u"delay"_s, u"1h"_s)), admin);
+        return r.json().value("scheduled"_L1).toString();
+    };
+    const QString news = scheduleAs(u"news"_s);
+    const QString hidden = scheduleAs(u"secret"_s);
+    QVERIFY(!news.isEmpty() && !hidden.isEmpty());
+
+    QCOMPARE(http("GET", m_port, u"/api/scheduled"_s).status, 401);
+    QCOMPARE(
+        http("GET", m_port, u"/api/scheduled"_s, {}, admin).json().value("scheduled"_L1).toArray().size(), 2);
+    const QJsonArray listed =
+        http("GET", m_port, u"/api/scheduled"_s, {}, newsOnly).json().value("scheduled"_L1).toArray();
+    QCOMPARE(listed.size(), 1);
+    QCOMPARE(listed.first().toObject().value("handle"_L1).toString(), news);
+    QCOMPARE(http("GET", m_port, u"/api/scheduled?channel=secret"_s, {}, newsOnly).status, 403);
+    QCOMPARE(http("GET", m_port, u"/api/scheduled/"_s + hidden, {}, newsOnly).status, 403);
+    QCOMPARE(http("DELETE", m_port, u"/api/scheduled/"_s + hidden, {}, newsOnly).status, 403);
+    QCOMPARE(http("GET", m_port, u"/api/scheduled/"_s + hidden, {}, admin).status, 200); // still there
+    QCOMPARE(http("DELETE", m_port, u"/api/scheduled/"_s + news, {}, newsOnly).status, 200);
 }
 
 // The real binary, killed -9 right after it accepted a publish 3 s ahead, then started again on its data dir:
