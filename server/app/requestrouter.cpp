@@ -6,6 +6,7 @@
 #include "listener.h"
 #include "modelapi.h"
 #include "readsapi.h"
+#include "scheduleapi.h"
 #include "ssesession.h"
 #include "worker.h"
 #include "wssession.h"
@@ -26,6 +27,7 @@ RequestRouter::RequestRouter(Worker *worker, QMutex *modelMutex)
 {
     new ModelApi(worker->hub(), worker->config(), m_http, m_api, modelMutex, this);
     new ReadsApi(worker->hub(), worker->config(), m_http, m_api, this);
+    new ScheduleApi(worker->hub(), m_http, m_api, this);
     m_httpIntake->bindTo(m_http);
 }
 

@@ -106,10 +106,11 @@ local function prune(c, ids, maxCount, cutoff)
 end
 )lua";
 
-// KEYS: seq, ids, channels, the publish's own key (see below), then the channel's block (RetentionLua).
+// KEYS: seq, ids, channels, the publish's own key (see below), then the channel's block (RetentionLua), and
+// for a scheduled publish the schedule's two keys (RedisSchedule::consumeKeys) last.
 // ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, floor, expires
 // ms or '', the id it supersedes or '', '1' for a withdrawn event, then a record write
-// (RedisRecords::writeArgs) or ''.
+// (RedisRecords::writeArgs) or '', and for a scheduled publish its handle last.
 constexpr char AppendLua[] = R"lua(
 -- INCR, store and PUBLISH in one script: Redis runs one script at a time, so every node receives the bus
 -- messages in id order, and a client that resumes on another node from the last id it saw misses nothing.
@@ -139,6 +140,14 @@ if ARGV[13] ~= '' then
   if not plan then
     return redis.error_reply(why)
   end
+end
+-- A scheduled publish is delivered by deleting its entry in this same step: gone already (cancelled, or
+-- delivered by another node whose lease this one outlived), nothing is published (0).
+if KEYS[13] then
+  if redis.call('HDEL', KEYS[13], ARGV[#ARGV]) == 0 then
+    return 0
+  end
+  redis.call('ZREM', KEYS[12], ARGV[#ARGV])
 end
 -- The floor: an id the caller has already seen. A Redis that lost its data (restarted without persistence)
 -- must not hand out that id again.
@@ -513,6 +522,7 @@ RedisHistory::RedisHistory(const ServerConfig &config, RedisAddress address, QSt
     , m_records(m_redis, m_prefix, config.models)
     , m_claims(m_redis, m_prefix)
     , m_idempotency(m_redis, m_prefix, config.idempotencyWindow)
+    , m_schedule(m_redis, m_prefix)
 {}
 
 RedisHistory::~RedisHistory()
@@ -556,6 +566,7 @@ bool RedisHistory::open()
     scripts += RedisRecords::scripts();
     scripts += RedisClaims::scripts();
     scripts += RedisIdempotency::scripts();
+    scripts += RedisSchedule::scripts();
     for (const RedisScript *script : std::as_const(scripts)) {
         if (auto loaded = m_redis.load(*script); !loaded)
             return fail(loaded.error());
@@ -628,7 +639,7 @@ RetentionRule RedisHistory::retentionFor(const QString &channel) const
 
 Result<qint64, StoreError> RedisHistory::append(const Message &message, bool persist,
                                                 const QByteArray &busPayload, const RecordWrite *record,
-                                                qint64 floor)
+                                                qint64 floor, const QString &scheduled)
 {
     using R = Result<qint64, StoreError>;
     const QString &channel = message.channel;
@@ -665,8 +676,12 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
     // again (AppendLua). Kept 10 minutes, far longer than any retry.
     const QByteArray once =
         key("publish:") + QByteArray::number(QRandomGenerator::system()->generate64(), 16);
-    const QByteArrayList keys =
+    QByteArrayList keys =
         QByteArrayList{key("seq"), key("ids"), key("channels"), once} + channelKeys(channel);
+    if (!scheduled.isEmpty()) {
+        keys += m_schedule.consumeKeys(); // KEYS[12] and KEYS[13] (AppendLua)
+        args.append(scheduled.toUtf8());
+    }
     auto reply = m_redis.eval(appendScript(), keys, args);
     if (!reply && reply.error().answerLost) {
         // A timeout or a dropped connection: the script may or may not have run. Once more, on a new
@@ -686,6 +701,9 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
         return R::failure(e);
     }
     const auto id = redisInteger(reply->get());
+    if (id && *id == 0 && !scheduled.isEmpty())
+        return R::failure({StoreError::Kind::Gone,
+                           u"scheduled publish %1 was cancelled or delivered already"_s.arg(scheduled)});
     if (!id || *id <= 0)
         return R::failure(unexpectedRedisReply("append"));
     return *id;

@@ -27,6 +27,9 @@ struct StoreError
         // A publish that supersedes a message (replaces, withdraws) found it superseded meanwhile by another:
         // nothing was done; the publisher resolves the chain again (Publisher::resolveReplaces).
         Stale,
+        // A scheduled publish's entry was no longer there (cancelled, or delivered by another node): the
+        // commit that was to remove it wrote nothing.
+        Gone,
     };
     Kind kind = Kind::Unavailable;
     QString message;

@@ -90,6 +90,12 @@ const QList<QStringList> &migrations()
         // object PUT /api/users/{id}/settings saved (quiet hours, minimum priority). IF NOT EXISTS: a
         // database set back to an older user_version (tst_store does) still has the table.
         {u"CREATE TABLE IF NOT EXISTS user_settings (user_id TEXT PRIMARY KEY, settings TEXT NOT NULL)"_s},
+        // 7: scheduled publishes (issue 20), waiting for their time; due_ms orders them (SqliteSchedule). IF
+        // NOT EXISTS: a database whose user_version was set back (by hand, or tst_store) has the table
+        // already.
+        {u"CREATE TABLE IF NOT EXISTS scheduled (handle TEXT PRIMARY KEY, due_ms INTEGER NOT NULL, "
+         "channel TEXT NOT NULL, entry TEXT NOT NULL)"_s,
+         u"CREATE INDEX IF NOT EXISTS scheduled_due ON scheduled (due_ms)"_s},
     };
     return list;
 }
@@ -399,8 +405,12 @@ Result<bool, StoreError> Store::reserveIds(qint64 upTo)
 }
 
 Result<bool, StoreError> Store::insert(const Message &message, const QByteArray &json,
-                                       const RecordWrite *record)
+                                       const RecordWrite *record, const QString &scheduled)
 {
+    // A plain message is one statement; a record change or a supersession commits with it. A scheduled
+    // publish leaves the schedule in the transaction that stores it: a kill -9 leaves either the entry
+    // (delivered after the restart) or the message (and no entry), never both nor neither.
+    const bool transaction = record || supersededBy(message) || !scheduled.isEmpty();
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())
@@ -408,16 +418,20 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
             Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s}));
     if (auto room = ensureRoom(db); !room)
         return noteWrite(room);
-    // A plain message is one statement; a record change or a supersession commits with it.
-    const bool transaction = record || supersededBy(message);
     if (transaction)
         db.transaction();
     auto fail = [&](const StoreError &e) {
         if (transaction)
             db.rollback();
-        return e.kind == Error::Kind::Stale ? Result<bool, StoreError>::failure(e)
-                                            : noteWrite(Result<bool, StoreError>::failure(e));
+        // A stale supersession and a schedule's entry already gone are not a failing store.
+        return e.kind == Error::Kind::Stale || e.kind == Error::Kind::Gone
+                   ? Result<bool, StoreError>::failure(e)
+                   : noteWrite(Result<bool, StoreError>::failure(e));
     };
+    if (!scheduled.isEmpty()) {
+        if (auto taken = m_schedule.take(db, scheduled); !taken)
+            return fail(taken.error());
+    }
     if (record) {
         if (auto r = m_records.apply(db, *record); !r)
             return fail(r.error());

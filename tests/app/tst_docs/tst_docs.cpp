@@ -1148,6 +1148,21 @@ void tst_Docs::serverFrames()
         return;
     }
 
+    if (section == u"### Scheduled delivery"_s) {
+        // What GET /api/scheduled/{handle} shows: the example's message published an hour ahead, then read.
+        QJsonObject body = stripOpen(expected.value("message"_L1)).toObject();
+        body.insert("delay"_L1, "1h"_L1);
+        const HttpResult r = http("POST", m_port, u"/api/publish"_s, Herald::compactJson(body));
+        QCOMPARE(r.status, 202);
+        const QString handle = r.json().value("scheduled"_L1).toString();
+        const HttpResult live = http("GET", m_port, u"/api/scheduled/"_s + handle);
+        QCOMPARE(live.status, 200);
+        QVERIFY_SHAPE(expected, live.json());
+        QCOMPARE(live.json().value("handle"_L1).toString(), handle);
+        QCOMPARE(http("DELETE", m_port, u"/api/scheduled/"_s + handle).status, 200);
+        return;
+    }
+
     if (type == u"error"_s) {
         const QString code = expected.value("code"_L1).toString();
         QJsonObject request{{"action"_L1, expected.value("action"_L1)}};
@@ -1446,11 +1461,18 @@ void tst_Docs::httpTable()
             static const QRegularExpression readRoute(u"^/api/notifications/(\\d+)(/read|/unread)?$"_s);
             static const QRegularExpression historyRoute(u"^/api/channels/([^/?]+)/history"_s);
             static const QRegularExpression messageRoute(u"^/api/messages/(\\d+)$"_s);
+            static const QRegularExpression scheduledRoute(u"^/api/scheduled/[0-9a-f]{16}$"_s);
             if (messageRoute.match(path).hasMatch()) {
                 const HttpResult p = http("POST", m_port, u"/api/publish"_s,
                                           R"({"channel":"news","message":"for the document"})");
                 QCOMPARE(p.status, 202);
                 target = u"/api/messages/%1"_s.arg(p.json().value("id"_L1).toInteger());
+            } else if (scheduledRoute.match(path).hasMatch()) {
+                // A handle is random: schedule one and ask about it.
+                const HttpResult p = http("POST", m_port, u"/api/publish"_s,
+                                          R"({"channel":"news","message":"for the document","delay":"1h"})");
+                QCOMPARE(p.status, 202);
+                target = u"/api/scheduled/"_s + p.json().value("scheduled"_L1).toString();
             } else if (readRoute.match(path).hasMatch()) {
                 const HttpResult p = http("POST", m_port, u"/api/publish"_s,
                                           R"({"channel":"user:1","message":"for the document"})");
