@@ -89,25 +89,27 @@ void HistoryModel::markAllRead(qint64 upTo)
     setRead(ids, true);
 }
 
-void HistoryModel::removeRow(int row)
+bool HistoryModel::removeRow(int row)
 {
     const bool wasUnread = !m_entries.at(row).read;
     beginRemoveRows({}, row, row);
     m_entries.removeAt(row);
     endRemoveRows();
     rebuildIndex();
-    if (wasUnread)
-        setUnread(m_unread - 1);
+    return wasUnread;
 }
 
 void HistoryModel::removeMessages(const QList<qint64> &ids)
 {
     const QStringList channelsBefore = channels();
+    int unread = m_unread;
     for (qint64 id : ids) {
         const int row = rowOf(id);
-        if (row >= 0)
-            removeRow(row);
+        if (row >= 0 && removeRow(row))
+            --unread;
     }
+    // One change signalled, however many went.
+    setUnread(unread);
     if (channels() != channelsBefore)
         Q_EMIT channelsChanged();
 }

@@ -68,7 +68,7 @@ private:
         bool read = false;
     };
     int rowOf(qint64 id) const;
-    void removeRow(int row);
+    bool removeRow(int row); // true if it was unread
     void setUnread(int unread);
     void rebuildIndex();
 

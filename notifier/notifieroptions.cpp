@@ -64,8 +64,10 @@ Result<NotifierOptions, QString> parseNotifierOptions(const QStringList &argumen
     NotifierOptions options;
     if (parser.isSet(help)) {
         options.action = NotifierOptions::Action::Help;
-        // Parsed before the application object exists, so Qt cannot know the program's name yet.
-        options.text = parser.helpText().replace(u"<executable_name>"_s, u"herald-notifier"_s);
+        // The usage line names the program itself: before the application object exists Qt does not know
+        // it, and afterwards (tests) it would name whatever runs the parser.
+        const QString text = parser.helpText();
+        options.text = u"Usage: herald-notifier [options]"_s + text.mid(text.indexOf(u'\n'));
         return options;
     }
     if (parser.isSet(version)) {
