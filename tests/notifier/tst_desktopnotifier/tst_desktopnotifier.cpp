@@ -185,6 +185,8 @@ private Q_SLOTS:
             center.addMessage(notification(id));
         center.flush();
         sentinel(notifier, shown);
+        if (QTest::currentTestFailed())
+            return;
 
         const QList<Popup> popups = closeAllAndListHistory();
         QCOMPARE(popups.size(), 2);
@@ -219,6 +221,8 @@ private Q_SLOTS:
         }
         center.flush();
         sentinel(notifier, shown);
+        if (QTest::currentTestFailed())
+            return;
         const QList<Popup> popups = closeAllAndListHistory();
         QCOMPARE(popups.size(), 1);
         QCOMPARE(popups.constFirst().summary, u"sentinel"_s);
