@@ -114,7 +114,7 @@ void HistoryModel::removeMessages(const QList<qint64> &ids)
         Q_EMIT channelsChanged();
 }
 
-void HistoryModel::removeExpired(const QDateTime &now)
+QList<qint64> HistoryModel::removeExpired(const QDateTime &now)
 {
     QList<qint64> expired;
     for (const Entry &entry : std::as_const(m_entries)) {
@@ -122,6 +122,7 @@ void HistoryModel::removeExpired(const QDateTime &now)
             expired.append(entry.message.id);
     }
     removeMessages(expired);
+    return expired;
 }
 
 QList<qint64> HistoryModel::unreadIds() const

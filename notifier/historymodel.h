@@ -43,8 +43,8 @@ public:
     // Everything up to `upTo` (all when 0) is read: the read-all event names the last id it covered.
     void markAllRead(qint64 upTo = 0);
     void removeMessages(const QList<qint64> &ids);
-    // Drops what expired (the server sends nothing when a message's time is up).
-    void removeExpired(const QDateTime &now);
+    // Drops what expired (the server sends nothing when a message's time is up); returns their ids.
+    QList<qint64> removeExpired(const QDateTime &now);
 
     int unreadCount() const { return m_unread; }
     QList<qint64> unreadIds() const;

@@ -6,6 +6,8 @@
 #include "trayapp.h"
 
 #include <QApplication>
+#include <QDateTime>
+#include <QTemporaryDir>
 
 #include <cstdio>
 
@@ -40,6 +42,53 @@ bool editSettings(Herald::NotifierSettings &settings, Herald::TokenStore &tokens
     center->setMuted(values.muted);
     settings.sync();
     return true;
+}
+
+// The README's picture: sample notifications (two read), the history window and the tray menu.
+int screenshot(Herald::TrayApp &tray, const QString &file)
+{
+    struct Sample
+    {
+        const char *channel;
+        int priority;
+        const char *title;
+        const char *text;
+        bool read;
+    };
+    const Sample samples[] = {
+        {"user:1", 3, "Your order shipped", "Tracking number 1Z999AA10123456784", true},
+        {"news", 2, "Release 0.2 is out", "Read the notes on the blog", true},
+        {"ci", 4, "Nightly build slow", "Took 41 minutes (usual: 12)", false},
+        {"user:1", 3, "Anna mentioned you", "Can you look at the draft before 3?", false},
+        {"alerts", 5, "Disk almost full", "db-2: 97% of /var used", false},
+        {"ci", 5, "Build 7 failed", "test_login timed out", false},
+    };
+    Herald::NotificationCenter *center = tray.center();
+    center->setMuted(true); // no pop-ups for the samples
+    qint64 id = 50;
+    QList<qint64> read;
+    for (const Sample &s : samples) {
+        Herald::Message m;
+        m.id = ++id;
+        m.channel = QString::fromUtf8(s.channel);
+        m.type = u"message"_s;
+        m.timestamp = QDateTime::currentDateTimeUtc().addSecs((id - 57) * 420);
+        m.title = QString::fromUtf8(s.title);
+        m.message = QString::fromUtf8(s.text);
+        m.notification.priority = s.priority;
+        center->addMessage(m);
+        if (s.read)
+            read.append(m.id);
+    }
+    center->setRead(read);
+    center->setMuted(false);
+    tray.setConnectionState(Herald::TrayApp::ConnectionState::Online);
+    if (!tray.saveScreenshot(file)) {
+        std::fprintf(stderr, "herald-notifier: cannot write %s\n", qPrintable(file));
+        return 1;
+    }
+    std::printf("saved %s\n", qPrintable(file));
+    return 0;
 }
 
 } // namespace
@@ -78,7 +127,10 @@ int main(int argc, char *argv[])
     // It lives in the tray: closing the history window does not end it.
     QApplication::setQuitOnLastWindowClosed(false);
 
-    Herald::NotifierSettings settings;
+    // A picture must not depend on (or change) whoever runs it: settings in a scratch file then.
+    QTemporaryDir scratch;
+    Herald::NotifierSettings settings(
+        options->screenshotFile.isEmpty() ? QString() : scratch.filePath(u"notifier.ini"_s));
     Herald::TokenStore tokens;
     Herald::DesktopNotifier notifier;
     notifier.setAppName(QApplication::applicationDisplayName());
@@ -87,6 +139,8 @@ int main(int argc, char *argv[])
     QObject::connect(&tray, &Herald::TrayApp::settingsRequested, &tray,
                      [&] { editSettings(settings, tokens, tray.center()); });
 
+    if (!options->screenshotFile.isEmpty())
+        return screenshot(tray, options->screenshotFile);
     if (!options->skipsDialog() && !settings.isConfigured() && !editSettings(settings, tokens, tray.center()))
         return 0; // the first-run dialog was cancelled
 

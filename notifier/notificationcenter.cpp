@@ -8,6 +8,10 @@ using namespace Qt::StringLiterals;
 
 namespace Herald {
 
+namespace {
+constexpr int ExpiryCheckMs = 15'000;
+} // namespace
+
 NotificationCenter::NotificationCenter(DesktopNotifier *notifier, QObject *parent)
     : QObject(parent)
     , m_notifier(notifier)
@@ -16,6 +20,10 @@ NotificationCenter::NotificationCenter(DesktopNotifier *notifier, QObject *paren
     m_gather.setSingleShot(true);
     m_gather.setInterval(DefaultGatherMs);
     connect(&m_gather, &QTimer::timeout, this, &NotificationCenter::flush);
+    // The server sends nothing when a message expires: live clients drop it themselves.
+    m_expiry.setInterval(ExpiryCheckMs);
+    connect(&m_expiry, &QTimer::timeout, this, [this] { removeExpired(QDateTime::currentDateTimeUtc()); });
+    m_expiry.start();
     connect(m_history, &HistoryModel::unreadCountChanged, this, &NotificationCenter::unreadCountChanged);
     connect(m_notifier, &DesktopNotifier::clicked, this, &NotificationCenter::onClicked);
     connect(m_notifier, &DesktopNotifier::actionInvoked, this, &NotificationCenter::onActionInvoked);
@@ -82,6 +90,12 @@ void NotificationCenter::removeMessages(const QList<qint64> &ids)
 {
     m_history->removeMessages(ids);
     for (qint64 id : ids)
+        m_notifier->close(id);
+}
+
+void NotificationCenter::removeExpired(const QDateTime &now)
+{
+    for (qint64 id : m_history->removeExpired(now))
         m_notifier->close(id);
 }
 

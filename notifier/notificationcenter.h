@@ -46,6 +46,8 @@ public:
     bool isMuted() const { return m_muted; }
     void setMuted(bool muted);
     void setGatherInterval(int ms) { m_gather.setInterval(ms); }
+    // Drops expired messages from the history and closes their pop-ups (a timer does it every 15 s).
+    void removeExpired(const QDateTime &now);
     qint64 lastSeenId() const { return m_lastSeenId; }
     // Decide on what is gathered now (the timer does it otherwise).
     void flush();
@@ -72,6 +74,7 @@ private:
     HistoryModel *m_history;
     BurstPolicy m_policy;
     QTimer m_gather;
+    QTimer m_expiry;
     QList<Message> m_pending;
     bool m_muted = false;
     qint64 m_lastSeenId = 0;

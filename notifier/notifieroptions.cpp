@@ -53,7 +53,10 @@ Result<NotifierOptions, QString> parseNotifierOptions(const QStringList &argumen
                                        u"file"_s);
     const QCommandLineOption channels(
         u"channels"_s, u"Channels to follow besides your own queue, comma-separated."_s, u"list"_s);
-    parser.addOptions({help, version, server, user, tokenFile, channels});
+    QCommandLineOption screenshot(u"screenshot"_s,
+                                  u"Save a picture of the history and the menu, then quit."_s, u"file"_s);
+    screenshot.setFlags(QCommandLineOption::HiddenFromHelp);
+    parser.addOptions({help, version, server, user, tokenFile, channels, screenshot});
 
     if (!parser.parse(arguments))
         return R::failure(parser.errorText() + u" (see --help)"_s);
@@ -75,6 +78,7 @@ Result<NotifierOptions, QString> parseNotifierOptions(const QStringList &argumen
         options.text = u"herald-notifier %1\n"_s.arg(QStringLiteral(HERALD_VERSION));
         return options;
     }
+    options.screenshotFile = parser.value(screenshot);
     if (parser.isSet(user) && parser.isSet(tokenFile))
         return R::failure(u"--user and --token-file exclude each other (see --help)"_s);
     if ((parser.isSet(user) || parser.isSet(tokenFile) || parser.isSet(channels)) && !parser.isSet(server))

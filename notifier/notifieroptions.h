@@ -25,6 +25,8 @@ struct NotifierOptions
     QString tokenFile;    // a file holding the token (first line)
     QStringList channels; // besides the user's own queue
     bool channelsGiven = false;
+    // Hidden, for the README: sample notifications, the history window and the tray menu saved as a PNG.
+    QString screenshotFile;
 
     bool skipsDialog() const { return !server.isEmpty(); }
 };

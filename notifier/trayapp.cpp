@@ -84,6 +84,23 @@ void TrayApp::showHistory()
     window->activateWindow();
 }
 
+bool TrayApp::saveScreenshot(const QString &file)
+{
+    HistoryWindow *window = historyWindow();
+    window->show();
+    m_menu->adjustSize();
+    const QPixmap history = window->grab();
+    const QPixmap menu = m_menu->grab();
+    constexpr int Gap = 16;
+    QPixmap picture(history.width() + Gap + menu.width() + Gap, std::max(history.height(), menu.height()));
+    picture.fill(window->palette().color(QPalette::Window).darker(110));
+    QPainter p(&picture);
+    p.drawPixmap(0, 0, history);
+    p.drawPixmap(history.width() + Gap, 0, menu);
+    p.end();
+    return picture.save(file, "PNG");
+}
+
 void TrayApp::setConnectionState(ConnectionState state, const QString &detail)
 {
     m_state = state;

@@ -42,6 +42,8 @@ public:
     QString toolTip() const { return m_toolTip; }
 
     void setConnectionState(ConnectionState state, const QString &detail = {});
+    // The history window and the tray menu side by side, as a PNG (README pictures).
+    bool saveScreenshot(const QString &file);
     void showHistory();
 
     // The bell with the unread count on it (none at 0, "99+" past 99); dimmed while offline.

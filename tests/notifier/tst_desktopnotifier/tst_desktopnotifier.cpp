@@ -1,3 +1,4 @@
+#include "datarows.h"
 #include "desktopnotifier.h"
 #include "historymodel.h"
 #include "notificationcenter.h"
@@ -304,32 +305,36 @@ private Q_SLOTS:
         QCOMPARE(read.constFirst().at(0).value<QList<qint64>>(), QList<qint64>{58});
     }
 
-    // Withdrawn, or read elsewhere: its pop-up closes (CloseNotification).
+    // Withdrawn, read elsewhere, or expired: its pop-up closes (CloseNotification).
     void goneClosesThePopup_data()
     {
-        QTest::addColumn<bool>("withdrawn");
-        QTest::newRow("withdrawn") << true;
-        QTest::newRow("read elsewhere") << false;
+        HeraldTest::namedRows("how", {"withdrawn", "read elsewhere", "expired"});
     }
     void goneClosesThePopup()
     {
-        QFETCH(bool, withdrawn);
+        QFETCH(QString, how);
         DesktopNotifier notifier;
         NotificationCenter center(&notifier);
         QSignalSpy shown(&notifier, &DesktopNotifier::shown);
-        center.addMessage(notification(60));
+        Message m = notification(60);
+        const QDateTime now = QDateTime::currentDateTimeUtc();
+        m.notification.expires = now.addSecs(60);
+        center.addMessage(m);
         center.flush();
         QTRY_COMPARE_WITH_TIMEOUT(shown.size(), 1, 10'000);
         QTRY_COMPARE_WITH_TIMEOUT(displayedCount(), 1, 10'000);
-        if (withdrawn) {
+        if (how == "withdrawn"_L1) {
             Message w;
             w.id = 61;
             w.channel = u"user:1"_s;
             w.type = u"withdrawn"_s;
             w.notification.withdraws = 60;
             center.addMessage(w);
-        } else {
+        } else if (how == "read elsewhere"_L1) {
             center.setRead({60});
+        } else {
+            center.removeExpired(now.addSecs(61));
+            QCOMPARE(center.history()->rowCount(), 0);
         }
         QTRY_COMPARE_WITH_TIMEOUT(displayedCount(), 0, 10'000);
     }
