@@ -91,12 +91,19 @@ bool TrayApp::saveScreenshot(const QString &file)
     m_menu->adjustSize();
     const QPixmap history = window->grab();
     const QPixmap menu = m_menu->grab();
+    // The tray icon as the panel shows it, with its unread count, above its menu.
+    constexpr int IconSize = 48;
+    const QPixmap icon =
+        badgedIcon(m_baseIcon, m_center->history()->unreadCount(), false).pixmap(IconSize, IconSize);
     constexpr int Gap = 16;
-    QPixmap picture(history.width() + Gap + menu.width() + Gap, std::max(history.height(), menu.height()));
+    const int right = std::max(menu.width(), IconSize);
+    QPixmap picture(history.width() + Gap + right + Gap,
+                    std::max(history.height(), Gap + IconSize + Gap / 2 + menu.height()));
     picture.fill(window->palette().color(QPalette::Window).darker(110));
     QPainter p(&picture);
     p.drawPixmap(0, 0, history);
-    p.drawPixmap(history.width() + Gap, 0, menu);
+    p.drawPixmap(history.width() + Gap, Gap, icon);
+    p.drawPixmap(history.width() + Gap, Gap + IconSize + Gap / 2, menu);
     p.end();
     return picture.save(file, "PNG");
 }
