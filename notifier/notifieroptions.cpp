@@ -95,7 +95,7 @@ Result<NotifierOptions, QString> parseNotifierOptions(const QStringList &argumen
     }
     if (parser.isSet(user)) {
         options.userId = parser.value(user).trimmed();
-        if (!isValidChannelName(QString(u"user:"_s + options.userId)))
+        if (options.userId.isEmpty() || !isValidChannelName(QString(u"user:"_s + options.userId)))
             return R::failure(u"--user: '%1' is not a user id"_s.arg(options.userId));
     }
     options.tokenFile = parser.value(tokenFile);

@@ -92,7 +92,7 @@ QString SettingsDialog::problem() const
         return tr("The server must be an http or https address, e.g. https://herald.example.com.");
     if (v.useToken && v.token.isEmpty())
         return tr("Enter your token, or choose a user id if the server runs in open mode.");
-    if (!v.useToken && !isValidChannelName(QString(u"user:"_s + v.userId)))
+    if (!v.useToken && (v.userId.isEmpty() || !isValidChannelName(QString(u"user:"_s + v.userId))))
         return tr("Enter your user id.");
     for (const QString &channel : v.channels) {
         if (!isValidChannelName(channel))

@@ -123,11 +123,13 @@ QIcon TrayApp::badgedIcon(const QIcon &base, int unread, bool offline)
         if (pm.isNull())
             continue;
         if (unread > 0) {
+            // The pixmap's own size: a small base icon gives the same pixmap for every size asked.
+            const int w = pm.width();
             QPainter p(&pm);
             p.setRenderHint(QPainter::Antialiasing);
             const QString text = unread > 99 ? u"99+"_s : QString::number(unread);
-            const qreal d = size * (text.size() > 1 ? 0.7 : 0.55);
-            const QRectF badge(size - d, 0, d, d * 0.8);
+            const qreal d = w * (text.size() > 1 ? 0.7 : 0.55);
+            const QRectF badge(w - d, 0, d, d * 0.8);
             p.setPen(Qt::NoPen);
             p.setBrush(QColor(0xd0, 0x21, 0x2c));
             p.drawRoundedRect(badge, d * 0.4, d * 0.4);

@@ -56,6 +56,8 @@ private Q_SLOTS:
                                  << u"--server must be"_s << QString() << QString() << QStringList{};
         QTest::newRow("bad user id") << QStringList{u"--server"_s, u"http://h"_s, u"--user"_s, u"a b"_s}
                                      << u"not a user id"_s << QString() << QString() << QStringList{};
+        QTest::newRow("empty user id") << QStringList{u"--server"_s, u"http://h"_s, u"--user"_s, u""_s}
+                                       << u"not a user id"_s << QString() << QString() << QStringList{};
         QTest::newRow("bad channel") << QStringList{u"--server"_s, u"http://h"_s,   u"--user"_s,
                                                     u"1"_s,        u"--channels"_s, u"ok,bad channel"_s}
                                      << u"not a channel name"_s << QString() << QString() << QStringList{};
