@@ -172,3 +172,82 @@ test('a message leaves the page when its expiry passes', { timeout: 120000 }, ()
     assert.deepEqual(await listedIds(one.page), [keep]);
     assert.equal(await unreadBadge(one.page), '1');
   }));
+
+test('the send panel sets priority, tags, click, icon, attachment, buttons and expiry', { timeout: 120000 }, () =>
+  withServer(async (server, open) => {
+    const one = await open('?user_id=1');
+    const two = await open('?user_id=2');
+    const p = one.page;
+    await p.selectOption('#compose-kind', 'user');
+    await p.fill('#compose-target', '2');
+    await p.fill('#compose-title', 'Deploy 12');
+    await p.fill('#compose-message', 'waiting for approval');
+    await p.click('#compose-more summary');
+    await p.selectOption('#compose-priority', '5');
+    await p.fill('#compose-tags', 'deploy, prod');
+    await p.fill('#compose-click', server.url('/healthz?deploy=12'));
+    await p.fill('#compose-icon', server.url('/static/favicon.svg'));
+    await p.fill('#compose-attachment', server.url('/static/icons.svg'));
+    const rows = p.locator('#compose-actions .compose-action');
+    await rows.nth(0).locator('.action-kind').selectOption('view');
+    await rows.nth(0).locator('.action-label').fill('Diff');
+    await rows.nth(0).locator('.action-target').fill(server.url('/healthz?diff=12'));
+    await rows.nth(1).locator('.action-kind').selectOption('reply');
+    await rows.nth(1).locator('.action-label').fill('Approve');
+    await rows.nth(1).locator('.action-target').fill('user:1');
+    await rows.nth(1).locator('.action-message').fill('approved 12');
+    await p.fill('#compose-expires', '1h');
+    await p.click('#compose-send');
+
+    const li = two.page.locator('#notification-list li.notification', { hasText: 'waiting for approval' });
+    await li.waitFor();
+    assert.equal(await li.getAttribute('data-priority'), '5');
+    assert.deepEqual(await li.locator('.chip.tag').allTextContents(), ['deploy', 'prod']);
+    assert.equal(await li.locator('a.title').getAttribute('href'), server.url('/healthz?deploy=12'));
+    assert.equal(await li.locator('a.attachment').textContent(), 'icons.svg');
+    assert.equal(await li.locator('img.msg-icon').count(), 1);
+    assert.equal(await li.locator('.expires').count(), 1);
+    const id = Number(await li.getAttribute('data-id'));
+    const stored = (await server.json('GET', `/api/notifications?user_id=2&since=${id - 1}&limit=1`)).json.notifications[0];
+    assert.equal(stored.priority, 5);
+    assert.deepEqual(stored.actions.map((a) => a.action), ['view', 'reply']);
+    assert.ok(Date.parse(stored.expires) > Date.now() + 50 * 60000);
+
+    // Approve from user 2's page: the reply lands in user 1's list, from user 2.
+    await li.locator('button.action[data-action="reply"]').click();
+    const approved = p.locator('#notification-list li.notification', { hasText: 'approved 12' });
+    await approved.waitFor();
+
+    // A bad value is refused with the field named, and what was typed stays.
+    await p.fill('#compose-click', 'javascript:alert(1)');
+    await p.fill('#compose-message', 'second try');
+    await one.watch.expectHttpError(422, async () => {
+      await p.click('#compose-send');
+      await p.locator('#toasts .toast', { hasText: 'click' }).waitFor();
+    });
+    assert.equal(await p.inputValue('#compose-message'), 'second try');
+  }));
+
+test('browser notifications: shown through the service worker with their action buttons, never for quiet ones', { timeout: 120000 }, () =>
+  withServer(async (server, open) => {
+    const one = await open('?user_id=1');
+    await one.context.grantPermissions(['notifications'], { origin: server.base });
+    await one.page.click('#desktop-toggle');
+    await one.page.waitForFunction(() => window.herald.desktop.enabled);
+    // Alerts pop up while the tab is hidden: a headless tab never is, so it is told it is.
+    await one.page.evaluate(() => Object.defineProperty(document, 'hidden', { configurable: true, get: () => true }));
+    const id = await server.publish({
+      channel: 'user:1', title: 'Build 7 failed', priority: 5,
+      actions: [
+        { action: 'view', label: 'Open log', url: server.url('/healthz') },
+        { action: 'reply', label: 'Retry', channel: 'ci.commands' },
+      ],
+    });
+    await item(one.page, id).waitFor();
+    await one.page.waitForFunction(() => window.herald.desktop.shown === 1);
+    const shown = await one.page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.getRegistration('/static/js/');
+      return (await reg.getNotifications()).map((n) => ({ title: n.title, tag: n.tag, actions: n.actions.map((a) => a.title), sticky: n.requireInteraction }));
+    });
+    assert.deepEqual(shown, [{ title: 'Build 7 failed', tag: `herald-${id}`, actions: ['Open log', 'Retry'], sticky: true }]);
+  }));
