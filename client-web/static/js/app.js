@@ -520,7 +520,10 @@ function startApp() {
 
   const onMessage = (message, { replayed }) => {
     if (message.channel === readsChannel) {
-      if (message.type === 'settings' && message.settings && typeof message.settings === 'object') settings = message.settings;
+      if (message.type === 'settings' && message.settings && typeof message.settings === 'object') {
+        settings = message.settings;
+        if ($('#settings-modal').classList.contains('show')) renderSettings();
+      }
       else notifications.applyReadEvent(message);
       return;
     }
@@ -538,7 +541,7 @@ function startApp() {
       const added = notifications.add(message);
       if (!added) return;
       if (!replayed) announce(message, { updated: added === 'updated' });
-      else if (added === 'new') replayedBatch += 1;
+      else if (added === 'new' && !isQuiet(message)) replayedBatch += 1; // the catch-up rings once, not for quiet ones
     } else if (message.type === 'chat' || message.channel === 'chat') {
       chat.add(message);
     } else {
@@ -548,6 +551,57 @@ function startApp() {
       }
     }
   };
+
+  // The quiet-hours form (user menu): read from the server when opened, saved with PUT; a `settings` event
+  // (from this or another device) refreshes it.
+  const settingsModal = new window.bootstrap.Modal($('#settings-modal'));
+  const renderSettings = () => {
+    const q = settings?.quiet_hours;
+    $('#quiet-enabled').checked = Boolean(q);
+    if (q) {
+      $('#quiet-start').value = String(q.start ?? '');
+      $('#quiet-end').value = String(q.end ?? '');
+      $('#quiet-timezone').value = String(q.timezone ?? '');
+    }
+    if (!$('#quiet-timezone').value) $('#quiet-timezone').value = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    $('#quiet-min-priority').value = String(settings?.min_priority ?? 4);
+    for (const el of document.querySelectorAll('#quiet-start, #quiet-end, #quiet-timezone')) el.disabled = !$('#quiet-enabled').checked;
+  };
+  $('#quiet-enabled').addEventListener('change', () => {
+    for (const el of document.querySelectorAll('#quiet-start, #quiet-end, #quiet-timezone')) el.disabled = !$('#quiet-enabled').checked;
+  });
+  $('#open-settings').addEventListener('click', async () => {
+    setText($('#settings-error'), '');
+    setText($('#settings-state'), 'Loading…');
+    renderSettings();
+    settingsModal.show();
+    try {
+      settings = await api.settings(userId);
+      renderSettings();
+      setText($('#settings-state'), '');
+    } catch (err) {
+      setText($('#settings-state'), '');
+      setText($('#settings-error'), `Could not load them: ${err.message}`);
+    }
+  });
+  $('#settings-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = {
+      quiet_hours: $('#quiet-enabled').checked
+        ? { start: $('#quiet-start').value, end: $('#quiet-end').value, timezone: $('#quiet-timezone').value.trim() }
+        : null,
+      min_priority: Number($('#quiet-min-priority').value),
+    };
+    setText($('#settings-error'), '');
+    try {
+      const saved = await api.saveSettings(userId, body);
+      settings = saved?.settings && typeof saved.settings === 'object' ? saved.settings : (saved && typeof saved === 'object' ? saved : body);
+      renderSettings();
+      setText($('#settings-state'), 'Saved');
+    } catch (err) {
+      setText($('#settings-error'), err.message);
+    }
+  });
 
   // A button pressed on a browser notification, handed over by the service worker.
   navigator.serviceWorker?.addEventListener('message', (e) => {
