@@ -260,7 +260,22 @@ function startApp() {
       }
       if (answer?.scheduled) {
         lastScheduled = answer;
-        toast('Scheduled', `For ${new Date(answer.at).toLocaleString()} (${answer.scheduled})`, { tone: 'success', iconName: 'clock', delay: 4000 });
+        const handle = String(answer.scheduled);
+        const cancel = h('button', {
+          type: 'button',
+          class: 'btn btn-link btn-sm p-0 ms-2 cancel-scheduled',
+          onclick: async () => {
+            cancel.disabled = true;
+            try {
+              await api.cancelScheduled(handle);
+              cancel.replaceWith(h('span', { class: 'ms-2 text-muted' }, 'cancelled'));
+            } catch (err) {
+              cancel.replaceWith(h('span', { class: 'ms-2 text-danger' }, `not cancelled: ${err.message}`));
+            }
+          },
+        }, 'Cancel');
+        toast('Scheduled', h('span', {}, `For ${new Date(answer.at).toLocaleString()}`, cancel),
+          { tone: 'success', iconName: 'clock', delay: 10000 });
       }
       return true;
     } catch (err) {
