@@ -228,7 +228,7 @@ test('the send panel sets priority, tags, click, icon, attachment, buttons and e
     assert.equal(await p.inputValue('#compose-message'), 'second try');
   }));
 
-test('browser notifications: shown through the service worker with their action buttons, never for quiet ones', { timeout: 120000 }, () =>
+test('browser notifications: shown through the service worker with their action buttons', { timeout: 120000 }, () =>
   withServer(async (server, open) => {
     const one = await open('?user_id=1');
     await one.context.grantPermissions(['notifications'], { origin: server.base });
