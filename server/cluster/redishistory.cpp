@@ -407,6 +407,57 @@ end
 return 0
 )lua";
 
+// KEYS: ids, unread. ARGV: channel, '1' to mark read or '0' unread, then the ids. Returns the ids stored on
+// the channel, in the order given (each once).
+constexpr char SetReadLua[] = R"lua(
+local out, seen = {}, {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  if not seen[id] and redis.call('HGET', KEYS[1], id) == ARGV[1] then
+    seen[id] = true
+    if ARGV[2] == '1' then
+      redis.call('ZREM', KEYS[2], id)
+    else
+      redis.call('ZADD', KEYS[2], id, id)
+    end
+    out[#out + 1] = id
+  end
+end
+return out
+)lua";
+
+// KEYS: ids, msgs, times, unread. ARGV: channel, then the ids. Deletes those stored on the channel from every
+// key that holds them; returns them, in the order given (each once).
+constexpr char RemoveLua[] = R"lua(
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[1], id) == ARGV[1] then
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], id, id)
+    redis.call('ZREM', KEYS[3], id)
+    redis.call('ZREM', KEYS[4], id)
+    redis.call('HDEL', KEYS[1], id)
+    out[#out + 1] = id
+  end
+end
+return out
+)lua";
+
+// The ids of a script's answer (SetReadLua, RemoveLua), or nothing if it is not a list of them.
+std::optional<QList<qint64>> idsFromReply(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY)
+        return std::nullopt;
+    QList<qint64> ids;
+    for (size_t i = 0; i < r->elements; ++i) {
+        const auto id = redisInteger(r->element[i]);
+        if (!id)
+            return std::nullopt;
+        ids.append(*id);
+    }
+    return ids;
+}
+
 const RedisScript &appendScript()
 {
     static const RedisScript script(QByteArray(RetentionLua) + RedisRecords::lua() + AppendLua);
@@ -499,7 +550,9 @@ bool RedisHistory::open()
                                        &redisScript<RetentionLua, MergeLua, PageLua>(),
                                        &redisScript<ChannelRowLua, ChannelStatsLua>(),
                                        &redisScript<RetentionLua, UnreadLua>(),
-                                       &redisScript<ChainLua>()};
+                                       &redisScript<ChainLua>(),
+                                       &redisScript<SetReadLua>(),
+                                       &redisScript<RemoveLua>()};
     scripts += RedisRecords::scripts();
     scripts += RedisClaims::scripts();
     scripts += RedisIdempotency::scripts();
@@ -861,6 +914,77 @@ Result<qint64, StoreError> RedisHistory::markAllRead(const QString &channel)
     if (!n)
         return R::failure(unexpectedRedisReply("ZREMRANGEBYRANK"));
     return *n;
+}
+
+Result<qint64, StoreError> RedisHistory::markReadUpTo(const QString &channel, qint64 upTo)
+{
+    using R = Result<qint64, StoreError>;
+    if (!isUserChannel(channel))
+        return qint64(0);
+    auto reply =
+        m_redis.command({"ZREMRANGEBYSCORE", key("unread:", channel), "-inf", QByteArray::number(upTo)});
+    if (!reply)
+        return R::failure(reply.error());
+    const auto n = redisInteger(reply->get());
+    if (!n)
+        return R::failure(unexpectedRedisReply("ZREMRANGEBYSCORE"));
+    return *n;
+}
+
+Result<QList<qint64>, StoreError> RedisHistory::setRead(const QString &channel, const QList<qint64> &ids,
+                                                        bool read)
+{
+    using R = Result<QList<qint64>, StoreError>;
+    if (!isUserChannel(channel) || ids.isEmpty())
+        return QList<qint64>();
+    QByteArrayList args{channel.toUtf8(), read ? "1" : "0"};
+    for (qint64 id : ids)
+        args.append(QByteArray::number(id));
+    auto reply = m_redis.eval(redisScript<SetReadLua>(), {key("ids"), key("unread:", channel)}, args);
+    if (!reply)
+        return R::failure(reply.error());
+    const auto marked = idsFromReply(reply->get());
+    if (!marked)
+        return R::failure(unexpectedRedisReply("set read"));
+    return *marked;
+}
+
+Result<QList<qint64>, StoreError> RedisHistory::removeFromQueue(const QString &channel,
+                                                                const QList<qint64> &ids)
+{
+    using R = Result<QList<qint64>, StoreError>;
+    if (!isUserChannel(channel) || ids.isEmpty())
+        return QList<qint64>();
+    QByteArrayList args{channel.toUtf8()};
+    for (qint64 id : ids)
+        args.append(QByteArray::number(id));
+    auto reply = m_redis.eval(
+        redisScript<RemoveLua>(),
+        {key("ids"), key("msgs:", channel), key("times:", channel), key("unread:", channel)}, args);
+    if (!reply)
+        return R::failure(reply.error());
+    const auto removed = idsFromReply(reply->get());
+    if (!removed)
+        return R::failure(unexpectedRedisReply("remove"));
+    return *removed;
+}
+
+Result<QByteArray, StoreError> RedisHistory::userSettings(const QString &userId)
+{
+    using R = Result<QByteArray, StoreError>;
+    auto reply = m_redis.command({"HGET", key("settings"), userId.toUtf8()});
+    if (!reply)
+        return R::failure(reply.error());
+    return redisBytes(reply->get()); // nil: empty
+}
+
+Result<bool, StoreError> RedisHistory::saveUserSettings(const QString &userId, const QByteArray &json)
+{
+    using R = Result<bool, StoreError>;
+    auto reply = m_redis.command({"HSET", key("settings"), userId.toUtf8(), json});
+    if (!reply)
+        return R::failure(reply.error());
+    return true;
 }
 
 Result<QList<StoredChannel>, StoreError> RedisHistory::channels()

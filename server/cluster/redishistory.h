@@ -36,6 +36,7 @@ namespace Herald {
 //                          links; a superseded message leaves msgs, times and unread (ids keeps it)
 //   P wd:C         zset    as msgs, for "withdrawn" events: listings without since do not show them
 //   P epoch        string  the history's epoch (History::epoch), set once by whichever node comes first
+//   P settings     hash    user id -> that user's settings (JSON): quiet hours, minimum priority
 // and the pub/sub channel P bus, where append() publishes "<id> <caller's bytes>". Retention deletes a
 // message's entries from all of these together, so memory stays bounded by the retention rules. Scripts
 // derive some keys from the prefix: a single Redis (or a primary with replicas), not Redis Cluster. Model
@@ -112,6 +113,13 @@ public:
     Result<qint64, StoreError> unreadCount(const QString &channel) override;
     Result<std::optional<QString>, StoreError> channelOf(qint64 id) override;
     Result<qint64, StoreError> markAllRead(const QString &channel) override;
+    Result<qint64, StoreError> markReadUpTo(const QString &channel, qint64 upTo) override;
+    Result<QList<qint64>, StoreError> setRead(const QString &channel, const QList<qint64> &ids,
+                                              bool read) override;
+    Result<QList<qint64>, StoreError> removeFromQueue(const QString &channel,
+                                                      const QList<qint64> &ids) override;
+    Result<QByteArray, StoreError> userSettings(const QString &userId) override;
+    Result<bool, StoreError> saveUserSettings(const QString &userId, const QByteArray &json) override;
     Result<QList<StoredChannel>, StoreError> channels() override;
     Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit) override;
     Result<bool, StoreError> knows(const QString &channel) override;

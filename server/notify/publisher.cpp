@@ -44,6 +44,4 @@ std::optional<PublishAnswer> Publisher::schedule(PublishRequest &)
     return std::nullopt;
 }
 
-void Publisher::applyQuietHours(Message &) {}
-
 } // namespace Herald

@@ -4,6 +4,7 @@
 #include "errorcode.h"
 #include "history.h"
 #include "message.h"
+#include "quiethours.h"
 #include "result.h"
 
 #include <QDateTime>
@@ -85,6 +86,8 @@ public:
     // chain is unknown, expired or withdrawn already.
     Result<Withdrawal, PublishFailure> withdraw(qint64 id, const ChannelCheck &check,
                                                 const QString &excludeClientId = {});
+    // The users' settings the quiet-hours step reads (quiethours.cpp); forget() one after changing it.
+    UserSettingsCache &userSettings() { return m_settings; }
 
 private:
     // Each returns an answer when the publish ends there (a duplicate, a scheduled publish, a refusal).
@@ -99,6 +102,7 @@ private:
                                   const PublishOptions *options);
 
     Hub *m_hub;
+    UserSettingsCache m_settings{m_hub};
 };
 
 } // namespace Herald

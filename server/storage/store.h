@@ -96,6 +96,13 @@ public:
     // The channel a stored message is on, if it is stored.
     Result<std::optional<QString>, StoreError> channelOf(qint64 id) override;
     Result<qint64, StoreError> markAllRead(const QString &channel) override;
+    Result<qint64, StoreError> markReadUpTo(const QString &channel, qint64 upTo) override;
+    Result<QList<qint64>, StoreError> setRead(const QString &channel, const QList<qint64> &ids,
+                                              bool read) override;
+    Result<QList<qint64>, StoreError> removeFromQueue(const QString &channel,
+                                                      const QList<qint64> &ids) override;
+    Result<QByteArray, StoreError> userSettings(const QString &userId) override;
+    Result<bool, StoreError> saveUserSettings(const QString &userId, const QByteArray &json) override;
     Result<QList<StoredChannel>, StoreError> channels() override;
     Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit) override;
     // True if the channel has, or had, stored messages.

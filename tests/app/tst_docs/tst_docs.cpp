@@ -1104,6 +1104,50 @@ void tst_Docs::serverFrames()
         return;
     }
 
+    if (section == u"### Read state"_s || section == u"### Quiet hours"_s) {
+        // Made over REST for user 1, heard on reads:1.
+        WsClient *sub = keep(openWs(u"/ws?channels=reads:1"_s));
+        QVERIFY(sub && ready(sub));
+        if (!expected.contains("type"_L1)) {
+            // A settings body: saved as given, answered with it.
+            const HttpResult r =
+                http("PUT", m_port, u"/api/users/1/settings"_s, Herald::compactJson(expected));
+            QCOMPARE(r.status, 200);
+            QJsonObject answer = r.json();
+            QCOMPARE(answer.take("user_id"_L1).toString(), u"1"_s);
+            QCOMPARE(answer, expected);
+            return;
+        }
+        const qsizetype count = expected.value("ids"_L1).toArray().size();
+        QJsonArray ids;
+        for (qsizetype i = 0; i <= count; ++i) { // one more, so a count is left unread
+            const HttpResult p = http("POST", m_port, u"/api/publish"_s,
+                                      R"({"channel":"user:1","message":"for the document"})");
+            QCOMPARE(p.status, 202);
+            if (i < count)
+                ids.append(p.json().value("id"_L1).toInteger());
+        }
+        HttpResult r;
+        if (type == u"settings"_s)
+            r = http("PUT", m_port, u"/api/users/1/settings"_s,
+                     Herald::compactJson(expected.value("settings"_L1).toObject()));
+        else if (expected.value("all"_L1).toBool())
+            r = http("POST", m_port, u"/api/notifications/read-all?user_id=1"_s);
+        else if (type == u"deleted"_s && count == 1)
+            r = http("DELETE", m_port, u"/api/notifications/%1"_s.arg(ids.at(0).toInteger()));
+        else if (type == u"read"_s || type == u"unread"_s)
+            r = http("POST", m_port, u"/api/notifications/"_s + type,
+                     Herald::compactJson(QJsonObject{{"user_id"_L1, "1"_L1}, {"ids"_L1, ids}}));
+        else
+            QFAIL(qPrintable(u"tst_docs cannot produce a '%1' read event; teach it"_s.arg(type)));
+        QVERIFY2(r.status == 200, r.body.constData());
+        const auto live = sub->waitFor(type);
+        QVERIFY(live);
+        QVERIFY_SHAPE(expected, *live);
+        QCOMPARE(live->value("channel"_L1).toString(), u"reads:1"_s);
+        return;
+    }
+
     if (type == u"error"_s) {
         const QString code = expected.value("code"_L1).toString();
         QJsonObject request{{"action"_L1, expected.value("action"_L1)}};
@@ -1399,7 +1443,7 @@ void tst_Docs::httpTable()
             }
             // Routes about stored messages need one to exist: a notification to mark, a channel with history.
             QString target = path;
-            static const QRegularExpression readRoute(u"^/api/notifications/(\\d+)/read$"_s);
+            static const QRegularExpression readRoute(u"^/api/notifications/(\\d+)(/read|/unread)?$"_s);
             static const QRegularExpression historyRoute(u"^/api/channels/([^/?]+)/history"_s);
             static const QRegularExpression messageRoute(u"^/api/messages/(\\d+)$"_s);
             if (messageRoute.match(path).hasMatch()) {
@@ -1411,10 +1455,26 @@ void tst_Docs::httpTable()
                 const HttpResult p = http("POST", m_port, u"/api/publish"_s,
                                           R"({"channel":"user:1","message":"for the document"})");
                 QCOMPARE(p.status, 202);
-                target = u"/api/notifications/%1/read"_s.arg(p.json().value("id"_L1).toInteger());
+                target = u"/api/notifications/%1%2"_s.arg(p.json().value("id"_L1).toInteger())
+                             .arg(readRoute.match(path).captured(2));
             } else if (const auto h = historyRoute.match(path); h.hasMatch()) {
                 const QJsonObject m{{"channel"_L1, h.captured(1)}, {"message"_L1, "for the document"_L1}};
                 QCOMPARE(http("POST", m_port, u"/api/publish"_s, Herald::compactJson(m)).status, 202);
+            }
+            // A list of a user's notifications: as many as the example lists, published for it first.
+            if (const QJsonObject b = QJsonDocument::fromJson(body).object(); b.value("ids"_L1).isArray()) {
+                QJsonArray ids;
+                for (qsizetype i = 0; i < b.value("ids"_L1).toArray().size(); ++i) {
+                    const QJsonObject m{
+                        {"channel"_L1, QString(u"user:"_s + b.value("user_id"_L1).toString())},
+                        {"message"_L1, "for the document"_L1}};
+                    const HttpResult p = http("POST", m_port, u"/api/publish"_s, Herald::compactJson(m));
+                    QCOMPARE(p.status, 202);
+                    ids.append(p.json().value("id"_L1).toInteger());
+                }
+                QJsonObject withIds = b;
+                withIds.insert("ids"_L1, ids);
+                body = Herald::compactJson(withIds);
             }
             prepareModelRoute(path);
             QStringList counted;
