@@ -761,6 +761,8 @@ function startApp() {
     try {
       const page = await api.notifications(userId, { limit: 50 });
       notifications.load(page);
+      // Quiet hours, for the page's own rule on channels other than user:<id> (settings events keep it current).
+      settings = await api.settings(userId).catch(() => settings);
       for (const m of await recent('chat')) chat.add(m);
       // Activity: broadcasts (and notify relays, which travel on broadcast) and the user's other channels.
       for (const channel of ['broadcast', ...conn.channels.filter((c) => c !== 'chat')]) {
