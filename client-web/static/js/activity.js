@@ -2,6 +2,10 @@
 // messages on channels the user subscribed to. Newest first, one per id.
 import { h, icon, timeLabel, senderName } from './dom.js';
 import { titleOf } from './notifications.js';
+import {
+  ExpiryTimer, actionButtons, attachmentLink, expiresAt, iconElement, isExpired, isQuiet, priorityBadge, priorityOf,
+  quietMarker, tagChips, titleElement,
+} from './rich.js';
 
 const MAX_ITEMS = 100;
 
@@ -12,43 +16,88 @@ function iconFor(message) {
 }
 
 export class ActivityFeed {
-  constructor({ list, empty }) {
+  constructor({ list, empty, onReply }) {
     this.list = list;
     this.empty = empty;
+    this.onReply = onReply;
     this.ids = new Set();
+    this.expiry = new ExpiryTimer((id) => this.remove(id));
   }
 
   /** Empties the feed (the server's history was reset: these ids now name other messages). */
   clear() {
     this.ids.clear();
+    this.expiry.clear();
     this.list.replaceChildren();
     this.empty.classList.remove('d-none');
   }
 
+  render(message) {
+    const priority = priorityOf(message);
+    return h('li', {
+      class: `activity-item prio-${priority}${isQuiet(message) ? ' quiet' : ''}`,
+      dataset: { id: message.id ?? '', channel: message.channel || '', priority },
+    },
+    h('div', { class: 'activity-icon' }, iconElement(message) || icon(iconFor(message))),
+    h('div', { class: 'flex-grow-1 min-w-0' },
+      h('div', { class: 'd-flex gap-2 align-items-baseline' },
+        titleElement(message, titleOf(message), 'fw-semibold text-truncate title'),
+        priorityBadge(message),
+        h('span', { class: 'badge rounded-pill channel-badge ms-auto' }, message.channel || '')),
+      message.message ? h('div', { class: 'text' }, String(message.message)) : null,
+      tagChips(message),
+      actionButtons(message, { onReply: this.onReply }),
+      attachmentLink(message),
+      h('div', { class: 'meta' },
+        quietMarker(message),
+        h('time', { datetime: message.timestamp }, timeLabel(message.timestamp)),
+        message.sender ? ` · from ${senderName(message.sender)}` : null)));
+  }
+
+  /** 'new', 'updated' (it replaced the message it names, in place), or false (already shown, or expired). */
   add(message) {
     const key = message.id ?? `${message.timestamp}|${message.message}`;
-    if (this.ids.has(key)) return false;
+    if (this.ids.has(key) || isExpired(message)) return false;
     this.ids.add(key);
-    const el = h('li', { class: 'activity-item', dataset: { id: message.id ?? '', channel: message.channel || '' } },
-      h('div', { class: 'activity-icon' }, icon(iconFor(message))),
-      h('div', { class: 'flex-grow-1 min-w-0' },
-        h('div', { class: 'd-flex gap-2 align-items-baseline' },
-          h('span', { class: 'fw-semibold text-truncate' }, titleOf(message)),
-          h('span', { class: 'badge rounded-pill channel-badge ms-auto' }, message.channel || '')),
-        message.message ? h('div', { class: 'text' }, String(message.message)) : null,
-        h('div', { class: 'meta' },
-          h('time', { datetime: message.timestamp }, timeLabel(message.timestamp)),
-          message.sender ? ` · from ${senderName(message.sender)}` : null)));
+    const el = this.render(message);
+    const old = Number.isInteger(message.replaces) ? this.find(message.replaces) : null;
+    if (old) {
+      el.classList.add('updated');
+      el.dataset.sort = old.dataset.sort;
+      this.list.replaceChild(el, old);
+      this.ids.delete(message.replaces);
+      this.expiry.untrack(message.replaces);
+      this.expiry.track(message.id, expiresAt(message));
+      return 'updated';
+    }
+    el.dataset.sort = String(message.id ?? '');
     let before = null;
     for (const child of this.list.children) {
-      if (Number(child.dataset.id) < Number(message.id)) {
+      if (Number(child.dataset.sort) < Number(message.id)) {
         before = child;
         break;
       }
     }
     this.list.insertBefore(el, before);
+    if (message.id !== undefined) this.expiry.track(message.id, expiresAt(message));
     while (this.list.children.length > MAX_ITEMS) this.list.lastElementChild.remove();
     this.empty.classList.add('d-none');
+    return 'new';
+  }
+
+  find(id) {
+    for (const child of this.list.children) if (Number(child.dataset.id) === id) return child;
+    return null;
+  }
+
+  /** Takes a message off the feed (withdrawn or expired). */
+  remove(id) {
+    const el = this.find(id);
+    this.expiry.untrack(id);
+    if (!el) return false;
+    el.remove();
+    this.ids.delete(id);
+    this.empty.classList.toggle('d-none', this.list.children.length > 0);
     return true;
   }
 }

@@ -94,6 +94,16 @@ export const api = {
   },
   markRead: (id) => request('POST', `/api/notifications/${enc(id)}/read`),
   markAllRead: (userId) => request('POST', `/api/notifications/read-all?user_id=${enc(userId)}`),
+  markUnread: (id) => request('POST', `/api/notifications/${enc(id)}/unread`),
+  deleteNotification: (id) => request('DELETE', `/api/notifications/${enc(id)}`),
+  /** Several at once: {"user_id":…,"ids":[…]} to /api/notifications/read or /unread. */
+  markManyRead: (userId, ids) => request('POST', '/api/notifications/read', { user_id: userId, ids }),
+  markManyUnread: (userId, ids) => request('POST', '/api/notifications/unread', { user_id: userId, ids }),
+  settings: (userId) => request('GET', `/api/users/${enc(userId)}/settings`),
+  saveSettings: (userId, settings) => request('PUT', `/api/users/${enc(userId)}/settings`, settings),
+  withdraw: (id) => request('DELETE', `/api/messages/${enc(id)}`),
+  scheduled: () => request('GET', '/api/scheduled'),
+  cancelScheduled: (handle) => request('DELETE', `/api/scheduled/${enc(handle)}`),
   history: (channel, { limit = 50, since } = {}) => {
     const q = new URLSearchParams({ limit: String(limit) });
     if (since !== undefined) q.set('since', String(since));

@@ -12,6 +12,7 @@ import { CountsFeed } from './counts.js';
 import { $, h, icon, inlineSprite, setText, show, initials } from './dom.js';
 import { NotificationCenter, titleOf } from './notifications.js';
 import { Sound, DesktopAlerts } from './sound.js';
+import { actionsOf, isQuiet, priorityOf, safeUrl } from './rich.js';
 
 const ID_RE = /^[A-Za-z0-9_.:-]{1,121}$/;
 const params = new URLSearchParams(location.search);
@@ -172,6 +173,7 @@ function startApp() {
     badges: [$('#unread-count'), $('#bell-count')],
     markAllButton: $('#mark-all'),
     modal: { body: $('#detail-body'), title: $('#detail-title'), show: () => modal.show() },
+    onReply: (action, message) => reply(action, message),
   });
   notifications.addEventListener('failure', (e) => {
     toast(`Could not ${e.detail.action}`, e.detail.error.message, { tone: 'danger', iconName: 'alert' });
@@ -179,7 +181,7 @@ function startApp() {
   $('#bell').addEventListener('click', () => {
     $('#notifications-card').scrollIntoView({ behavior: 'smooth', block: 'start' });
   });
-  const activity = new ActivityFeed({ list: $('#activity-list'), empty: $('#activity-empty') });
+  const activity = new ActivityFeed({ list: $('#activity-list'), empty: $('#activity-empty'), onReply: (action, message) => reply(action, message) });
 
   // Channels beyond user:<id>: chat always, plus the user's own picks (remembered per user).
   const channelsKey = `herald.channels.${userId}`;
@@ -189,7 +191,9 @@ function startApp() {
   } catch {
     extra = [];
   }
-  const conn = new Connection({ transport, userId, clientId, channels: ['chat', ...extra], token });
+  // reads:<id> next to user:<id>: every change of this user's read state, from any tab or device.
+  const readsChannel = `reads:${userId}`;
+  const conn = new Connection({ transport, userId, clientId, channels: ['chat', ...extra], fixed: [readsChannel], token });
   // Set while the server refuses this page ({title, text, askToken}): the connection is stopped (trying again
   // with the same token would be refused again) and the panel above the cards says why.
   let refusal = null;
@@ -212,29 +216,66 @@ function startApp() {
   async function viaSocket(frame) {
     const answer = conn.request(frame);
     if (!answer) return false;
-    await answer;
-    return true;
+    return (await answer) || true;
   }
 
-  async function send({ kind, message, title, target }) {
+  // A reply button: its message (or label) published to its channel as this user, over the page's connection
+  // or REST. Resolves once Herald took it (the button then says so); rejects after saying why not.
+  async function reply(action, message) {
+    const payload = {
+      channel: action.channel,
+      type: 'reply',
+      message: action.message || action.label,
+      data: { user_id: userId, client_id: clientId, in_reply_to: message?.id ?? null },
+    };
+    try {
+      if (!(await viaSocket({ action: 'publish', ...payload }))) await api.publish(payload);
+      toast('Sent', `“${payload.message}” to ${action.channel}`, { tone: 'success', iconName: 'check', delay: 2500 });
+    } catch (err) {
+      toast('Not sent', err.message, { tone: 'danger', iconName: 'alert' });
+      throw err;
+    }
+  }
+
+  async function send({ kind, message, title, target, fields = {} }) {
     const data = { user_id: userId, client_id: clientId };
     try {
+      let answer = null;
       if (kind === 'chat') {
         const payload = { channel: 'chat', type: 'chat', message, sender: me, data };
         if (!(await viaSocket({ action: 'publish', ...payload }))) await api.publish(payload);
       } else if (kind === 'notify') {
         // Seed 003's notify: a "notify" message on broadcast, to every dashboard and every client. Published
         // as such rather than with the notify action, which the server does not acknowledge.
-        const payload = { channel: 'broadcast', type: 'notify', message, sender: clientId, data };
-        if (!(await viaSocket({ action: 'publish', ...payload }))) await api.publish(payload);
+        const payload = { channel: 'broadcast', type: 'notify', message, sender: clientId, data, ...fields };
+        answer = (await viaSocket({ action: 'publish', ...payload })) || (await api.publish(payload));
       } else if (kind === 'broadcast') {
-        const payload = { type: 'broadcast', message, title, sender: me, data };
-        if (!(await viaSocket({ action: 'broadcast', ...payload }))) await api.broadcast(payload);
+        const payload = { type: 'broadcast', message, title, sender: me, data, ...fields };
+        answer = (await viaSocket({ action: 'broadcast', ...payload })) || (await api.broadcast(payload));
       } else if (kind === 'user' || kind === 'channel') {
         const channel = kind === 'user' ? `user:${target}` : target;
-        const payload = { channel, type: 'notification', message, title: title || `Message from ${me}`, sender: me, data };
-        if (!(await viaSocket({ action: 'publish', ...payload }))) await api.publish(payload);
-        toast('Sent', `To ${channel}`, { tone: 'success', iconName: 'check', delay: 2500 });
+        const payload = { channel, type: 'notification', message, title: title || `Message from ${me}`, sender: me, data, ...fields };
+        answer = (await viaSocket({ action: 'publish', ...payload })) || (await api.publish(payload));
+        if (!answer?.scheduled) toast('Sent', `To ${channel}`, { tone: 'success', iconName: 'check', delay: 2500 });
+      }
+      if (answer?.scheduled) {
+        lastScheduled = answer;
+        const handle = String(answer.scheduled);
+        const cancel = h('button', {
+          type: 'button',
+          class: 'btn btn-link btn-sm p-0 ms-2 cancel-scheduled',
+          onclick: async () => {
+            cancel.disabled = true;
+            try {
+              await api.cancelScheduled(handle);
+              cancel.replaceWith(h('span', { class: 'ms-2 text-muted' }, 'cancelled'));
+            } catch (err) {
+              cancel.replaceWith(h('span', { class: 'ms-2 text-danger' }, `not cancelled: ${err.message}`));
+            }
+          },
+        }, 'Cancel');
+        toast('Scheduled', h('span', {}, `For ${new Date(answer.at).toLocaleString()}`, cancel),
+          { tone: 'success', iconName: 'clock', delay: 10000 });
       }
       return true;
     } catch (err) {
@@ -267,9 +308,78 @@ function startApp() {
       return;
     }
     targetInput.classList.remove('is-invalid');
-    if (await send({ kind, message, target, title: titleInput.value.trim() || undefined })) {
+    let fields;
+    try {
+      fields = composeFields();
+    } catch (err) {
+      toast('Not sent', err.message, { tone: 'danger', iconName: 'alert' });
+      return;
+    }
+    if (await send({ kind, message, target, title: titleInput.value.trim() || undefined, fields })) {
       $('#compose-message').value = '';
     }
+  });
+
+  // The send panel's options (docs/protocol.md, "Notifications"): only what is filled in is sent; the server
+  // checks every value and names the field it refuses.
+  let lastScheduled = null;
+  function composeFields() {
+    const f = {};
+    const value = (sel) => $(sel).value.trim();
+    const timeOrDuration = (v) => (/^\d+$/.test(v) ? Number(v) : v);
+    const priority = Number($('#compose-priority').value);
+    if (priority !== 3) f.priority = priority;
+    const tags = value('#compose-tags').split(',').map((t) => t.trim()).filter(Boolean);
+    if (tags.length) f.tags = tags;
+    if (value('#compose-click')) f.click = value('#compose-click');
+    if (value('#compose-icon')) f.icon = value('#compose-icon');
+    if (value('#compose-attachment')) {
+      f.attachment = { url: value('#compose-attachment') };
+      if (value('#compose-attachment-name')) f.attachment.name = value('#compose-attachment-name');
+    }
+    if (value('#compose-expires')) f.expires = timeOrDuration(value('#compose-expires'));
+    if (value('#compose-delay')) f.delay = timeOrDuration(value('#compose-delay'));
+    if (value('#compose-at')) {
+      const at = new Date(value('#compose-at'));
+      if (Number.isNaN(at.getTime())) throw new Error('“at” is not a time');
+      f.at = at.toISOString();
+    }
+    if (value('#compose-replaces')) {
+      const id = Number(value('#compose-replaces'));
+      if (!Number.isInteger(id) || id < 1) throw new Error('“replaces” takes the id of an earlier message');
+      f.replaces = id;
+    }
+    const actions = [];
+    for (const row of document.querySelectorAll('#compose-actions .compose-action')) {
+      const kind = row.querySelector('.action-kind').value;
+      const label = row.querySelector('.action-label').value.trim();
+      const target = row.querySelector('.action-target').value.trim();
+      const text = row.querySelector('.action-message').value.trim();
+      if (!kind) continue;
+      if (kind === 'view') actions.push({ action: 'view', label, url: target });
+      else actions.push({ action: 'reply', label, channel: target, ...(text ? { message: text } : {}) });
+    }
+    if (actions.length) f.actions = actions;
+    return f;
+  }
+  for (const row of document.querySelectorAll('#compose-actions .compose-action')) {
+    const kind = row.querySelector('.action-kind');
+    const renderRow = () => {
+      const target = row.querySelector('.action-target');
+      target.placeholder = kind.value === 'reply' ? 'channel' : 'https://…';
+      for (const el of row.querySelectorAll('.action-label, .action-target')) el.disabled = !kind.value;
+      show(row.querySelector('.action-message'), kind.value === 'reply');
+    };
+    kind.addEventListener('change', renderRow);
+    renderRow();
+  }
+  $('#compose-reset').addEventListener('click', () => {
+    for (const el of document.querySelectorAll('#compose-more input')) el.value = '';
+    for (const el of document.querySelectorAll('#compose-actions select')) {
+      el.value = '';
+      el.dispatchEvent(new Event('change'));
+    }
+    $('#compose-priority').value = '3';
   });
 
   // --- subscriptions -------------------------------------------------------------------------------------
@@ -278,6 +388,7 @@ function startApp() {
     const list = $('#channel-list');
     list.replaceChildren(
       h('span', { class: 'chip chip-fixed', title: 'Your notifications' }, icon('user'), `user:${userId}`),
+      h('span', { class: 'chip chip-fixed', title: 'Your read marks, from every tab and device' }, icon('check-all'), readsChannel),
       h('span', { class: 'chip chip-fixed', title: 'Reaches every client' }, icon('radio'), 'broadcast'),
       ...conn.channels.map((c) => h('span', { class: 'chip', dataset: { channel: c } }, icon('hash'), c,
         c === 'chat' ? null : h('button', {
@@ -303,7 +414,7 @@ function startApp() {
       setText(error, 'Use letters, digits and _ . : - (1 to 128)');
       return;
     }
-    if (c.startsWith('user:') || c.startsWith('client:')) {
+    if (c.startsWith('user:') || c.startsWith('client:') || c.startsWith('reads:')) {
       setText(error, 'Personal channels cannot be subscribed to from here.');
       return;
     }
@@ -355,24 +466,165 @@ function startApp() {
   const userChannel = `user:${userId}`;
   let replayedBatch = 0;
 
-  const onMessage = (message, { replayed }) => {
-    if (message.channel === userChannel) {
-      if (!notifications.add(message)) return;
-      if (!replayed) {
-        sound.play();
-        toast(titleOf(message), message.message ? String(message.message) : null, { tone: 'primary', iconName: 'bell' });
-        desktop.show(titleOf(message), message.message ? String(message.message) : '', `herald-${message.id}`);
-      } else {
-        replayedBatch += 1;
-      }
-    } else if (message.type === 'chat' || message.channel === 'chat') {
-      chat.add(message);
-    } else if (activity.add(message) && !replayed && message.channel === 'broadcast') {
-      sound.play();
-      toast(titleOf(message), message.message ? String(message.message) : null, { tone: 'info', iconName: message.type === 'notify' ? 'megaphone' : 'radio' });
-      desktop.show(titleOf(message), message.message ? String(message.message) : '', `herald-${message.id}`);
+  // A browser notification's tag per update chain: an update replaces the one shown for its predecessor
+  // (silently), a withdraw closes it.
+  const chainTags = new Map(); // message id -> tag
+  const tagFor = (message) => {
+    const tag = (Number.isInteger(message.replaces) && chainTags.get(message.replaces)) || `herald-${message.id}`;
+    chainTags.delete(message.replaces);
+    chainTags.set(message.id, tag);
+    if (chainTags.size > 500) chainTags.delete(chainTags.keys().next().value);
+    return tag;
+  };
+
+  // Quiet hours ({quiet_hours: {start, end, timezone}, min_priority}, from `settings` events on reads:<id>):
+  // the server flags what it delivers on user:<id>; the page applies the same rule to the other channels.
+  let settings = null;
+  const minutesIn = (timeZone, date) => {
+    try {
+      const parts = new Intl.DateTimeFormat('en-GB', { timeZone, hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).formatToParts(date);
+      const get = (type) => Number(parts.find((p) => p.type === type)?.value);
+      return get('hour') * 60 + get('minute');
+    } catch {
+      return date.getHours() * 60 + date.getMinutes();
     }
   };
+  const hhmm = (v) => {
+    const m = /^(\d{1,2}):(\d{2})$/.exec(String(v ?? ''));
+    return m ? Number(m[1]) * 60 + Number(m[2]) : null;
+  };
+  function quietByRule(message, now = new Date()) {
+    const q = settings?.quiet_hours;
+    if (!q || priorityOf(message) >= (Number(settings.min_priority) || 4)) return false;
+    const start = hhmm(q.start);
+    const end = hhmm(q.end);
+    if (start === null || end === null || start === end) return false;
+    const t = minutesIn(q.timezone || undefined, now);
+    return start < end ? t >= start && t < end : t >= start || t < end;
+  }
+
+  // What arrived live and how the page announced it (for the tests): {id, quiet, updated}.
+  const alerts = [];
+  // Rings, toasts and pops up a browser notification for a live message, unless it is quiet (flagged by the
+  // server, or by the user's quiet hours here). An update refreshes the browser notification silently; a
+  // priority of 2 makes no sound, a priority of 1 is only listed.
+  function announce(message, { updated = false, tone = 'primary', iconName = 'bell' } = {}) {
+    const quiet = isQuiet(message) || (message.channel !== userChannel && quietByRule(message));
+    const priority = priorityOf(message);
+    alerts.push({ id: message.id, quiet, updated });
+    if (alerts.length > 200) alerts.shift();
+    const tag = tagFor(message);
+    // Quiet, or priority 1 ("min"): listed, nothing more.
+    if (quiet || priority === 1) return;
+    const body = message.message ? String(message.message) : '';
+    if (!updated) {
+      if (priority >= 3) sound.play();
+      toast(titleOf(message), body || null, { tone: priority === 5 ? 'danger' : tone, iconName: priority === 5 ? 'alert' : iconName });
+    }
+    desktop.show({
+      title: titleOf(message),
+      body,
+      tag,
+      icon: safeUrl(message.icon),
+      actions: actionsOf(message),
+      urgent: priority === 5,
+      silent: updated || priority <= 2,
+      data: { id: message.id, click: safeUrl(message.click), page: location.href },
+    });
+  }
+
+  const onMessage = (message, { replayed }) => {
+    if (message.channel === readsChannel) {
+      if (message.type === 'settings' && message.settings && typeof message.settings === 'object') {
+        settings = message.settings;
+        if ($('#settings-modal').classList.contains('show')) renderSettings();
+      }
+      else notifications.applyReadEvent(message);
+      return;
+    }
+    if (message.type === 'withdrawn') {
+      const id = message.withdraws;
+      if (!Number.isInteger(id)) return;
+      if (message.channel === userChannel) notifications.remove(id);
+      else if (message.channel === 'chat') chat.remove(id);
+      else activity.remove(id);
+      const tag = chainTags.get(id);
+      if (tag) desktop.close(tag);
+      return;
+    }
+    if (message.channel === userChannel) {
+      const added = notifications.add(message);
+      if (!added) return;
+      if (!replayed) announce(message, { updated: added === 'updated' });
+      else if (added === 'new' && !isQuiet(message)) replayedBatch += 1; // the catch-up rings once, not for quiet ones
+    } else if (message.type === 'chat' || message.channel === 'chat') {
+      chat.add(message);
+    } else {
+      const added = activity.add(message);
+      if (added && !replayed && message.channel === 'broadcast') {
+        announce(message, { updated: added === 'updated', tone: 'info', iconName: message.type === 'notify' ? 'megaphone' : 'radio' });
+      }
+    }
+  };
+
+  // The quiet-hours form (user menu): read from the server when opened, saved with PUT; a `settings` event
+  // (from this or another device) refreshes it.
+  const settingsModal = new window.bootstrap.Modal($('#settings-modal'));
+  const renderSettings = () => {
+    const q = settings?.quiet_hours;
+    $('#quiet-enabled').checked = Boolean(q);
+    if (q) {
+      $('#quiet-start').value = String(q.start ?? '');
+      $('#quiet-end').value = String(q.end ?? '');
+      $('#quiet-timezone').value = String(q.timezone ?? '');
+    }
+    if (!$('#quiet-timezone').value) $('#quiet-timezone').value = Intl.DateTimeFormat().resolvedOptions().timeZone || 'UTC';
+    $('#quiet-min-priority').value = String(settings?.min_priority ?? 4);
+    for (const el of document.querySelectorAll('#quiet-start, #quiet-end, #quiet-timezone')) el.disabled = !$('#quiet-enabled').checked;
+  };
+  $('#quiet-enabled').addEventListener('change', () => {
+    for (const el of document.querySelectorAll('#quiet-start, #quiet-end, #quiet-timezone')) el.disabled = !$('#quiet-enabled').checked;
+  });
+  $('#open-settings').addEventListener('click', async () => {
+    setText($('#settings-error'), '');
+    setText($('#settings-state'), 'Loading…');
+    renderSettings();
+    settingsModal.show();
+    try {
+      settings = await api.settings(userId);
+      renderSettings();
+      setText($('#settings-state'), '');
+    } catch (err) {
+      setText($('#settings-state'), '');
+      setText($('#settings-error'), `Could not load them: ${err.message}`);
+    }
+  });
+  $('#settings-form').addEventListener('submit', async (e) => {
+    e.preventDefault();
+    const body = {
+      quiet_hours: $('#quiet-enabled').checked
+        ? { start: $('#quiet-start').value, end: $('#quiet-end').value, timezone: $('#quiet-timezone').value.trim() }
+        : null,
+      min_priority: Number($('#quiet-min-priority').value),
+    };
+    setText($('#settings-error'), '');
+    try {
+      const saved = await api.saveSettings(userId, body);
+      settings = saved?.settings && typeof saved.settings === 'object' ? saved.settings : (saved && typeof saved === 'object' ? saved : body);
+      renderSettings();
+      setText($('#settings-state'), 'Saved');
+    } catch (err) {
+      setText($('#settings-error'), err.message);
+    }
+  });
+
+  // A button pressed on a browser notification, handed over by the service worker.
+  navigator.serviceWorker?.addEventListener('message', (e) => {
+    const m = e.data;
+    if (m?.type === 'herald-action' && m.action?.action === 'reply' && typeof m.action.channel === 'string') {
+      reply(m.action, { id: m.id }).catch(() => {});
+    }
+  });
 
   conn.addEventListener('message', (e) => onMessage(e.detail.message, e.detail));
   conn.addEventListener('counts', (e) => counts.take(e.detail));
@@ -509,6 +761,8 @@ function startApp() {
     try {
       const page = await api.notifications(userId, { limit: 50 });
       notifications.load(page);
+      // Quiet hours, for the page's own rule on channels other than user:<id> (settings events keep it current).
+      settings = await api.settings(userId).catch(() => settings);
       for (const m of await recent('chat')) chat.add(m);
       // Activity: broadcasts (and notify relays, which travel on broadcast) and the user's other channels.
       for (const channel of ['broadcast', ...conn.channels.filter((c) => c !== 'chat')]) {
@@ -552,6 +806,10 @@ function startApp() {
     get refusal() { return refusal; },
     get retries() { return retries; }, // connections lost and retried since the page loaded
     get unread() { return notifications.unread; },
+    get alerts() { return alerts.slice(); },
+    get settings() { return settings; },
+    get lastScheduled() { return lastScheduled; },
+    get desktop() { return { enabled: desktop.enabled, ...desktop.stats }; },
     get sound() { return { state: sound.state, ...sound.stats }; },
     notificationIds: () => notifications.ids(),
   };

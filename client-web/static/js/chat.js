@@ -1,5 +1,6 @@
 // The chat room (channel "chat"): bubbles in id order, one per id, the user's own on the right.
 import { h, setText, timeLabel, initials, hueFor, senderName } from './dom.js';
+import { ExpiryTimer, expiresAt, isExpired } from './rich.js';
 
 const MAX_MESSAGES = 300;
 
@@ -14,6 +15,7 @@ export class ChatPanel {
     this.list = list;
     this.empty = empty;
     this.ids = new Set();
+    this.expiry = new ExpiryTimer((id) => this.remove(id));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const text = input.value.trim();
@@ -35,8 +37,9 @@ export class ChatPanel {
   }
 
   add(message) {
-    if (this.ids.has(message.id)) return false;
+    if (this.ids.has(message.id) || isExpired(message)) return false;
     this.ids.add(message.id);
+    this.expiry.track(message.id, expiresAt(message));
     const mine = this.isMine(message);
     const sender = senderName(message.sender) || 'anonymous';
     const bubble = h('li', { class: `chat-msg${mine ? ' mine' : ''}`, dataset: { id: message.id } },
@@ -45,6 +48,14 @@ export class ChatPanel {
         h('div', { class: 'who' }, mine ? 'You' : sender,
           h('time', { datetime: message.timestamp }, timeLabel(message.timestamp))),
         h('div', { class: 'bubble' }, String(message.message ?? ''))));
+    const old = Number.isInteger(message.replaces) ? this.find(message.replaces) : null;
+    if (old) {
+      // An edit: the new text where the old one was.
+      this.list.replaceChild(bubble, old);
+      this.ids.delete(message.replaces);
+      this.expiry.untrack(message.replaces);
+      return true;
+    }
     // In id order: replayed messages can land between ones already shown.
     let after = null;
     for (const child of this.list.children) {
@@ -64,9 +75,26 @@ export class ChatPanel {
     return true;
   }
 
+  find(id) {
+    for (const child of this.list.children) if (Number(child.dataset.id) === id) return child;
+    return null;
+  }
+
+  /** Takes a message out of the room (withdrawn or expired). */
+  remove(id) {
+    const el = this.find(id);
+    this.expiry.untrack(id);
+    if (!el) return false;
+    el.remove();
+    this.ids.delete(id);
+    this.empty.classList.toggle('d-none', this.list.children.length > 0);
+    return true;
+  }
+
   /** Empties the room (the server's history was reset: these ids now name other messages). */
   clear() {
     this.ids.clear();
+    this.expiry.clear();
     this.list.replaceChildren();
     this.empty.classList.remove('d-none');
   }

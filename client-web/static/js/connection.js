@@ -47,16 +47,18 @@ export class Connection extends EventTarget {
    * @param {string} o.userId     subscribes to user:<id>
    * @param {string} o.clientId
    * @param {string[]} o.channels extra channels (chat, …)
+   * @param {string[]} o.fixed    channels always subscribed, never listed in `channels` (reads:<id>)
    * @param {number|null} o.since resume point for the first connection
    * @param {string|null} o.epoch the epoch of the server's history that `since` comes from
    */
-  constructor({ transport = 'ws', userId, clientId, channels = [], since = null, epoch = null, token = null, backoff = new Backoff() }) {
+  constructor({ transport = 'ws', userId, clientId, channels = [], fixed = [], since = null, epoch = null, token = null, backoff = new Backoff() }) {
     super();
     this.token = token;
     this.transport = transport === 'sse' ? 'sse' : 'ws';
     this.userId = userId;
     this.clientId = clientId;
     this.channels = [...new Set(channels)];
+    this.fixed = [...new Set(fixed)];
     this.lastId = Number.isInteger(since) ? since : null;
     this.epoch = typeof epoch === 'string' && epoch ? epoch : null;
     this.backoff = backoff;
@@ -156,7 +158,8 @@ export class Connection extends EventTarget {
     const q = new URLSearchParams();
     q.set('client_id', this.clientId);
     if (this.userId) q.set('user_id', this.userId);
-    if (this.channels.length) q.set('channels', this.channels.join(','));
+    const channels = [...this.fixed, ...this.channels.filter((c) => !this.fixed.includes(c))];
+    if (channels.length) q.set('channels', channels.join(','));
     if (this.lastId !== null) {
       q.set('since', String(this.lastId));
       if (this.epoch) q.set('epoch', this.epoch);

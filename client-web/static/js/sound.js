@@ -87,13 +87,22 @@ export class Sound extends EventTarget {
   }
 }
 
-/** The optional browser Notification API: asked for only from a click, used while the tab is hidden. */
+/**
+ * The optional browser Notification API: asked for only from a click, used while the tab is hidden. Through the
+ * page's service worker (static/js/sw.js) where there is one, since only its notifications may carry action
+ * buttons (a button press then comes back to the page as a 'herald-action' message); else a plain Notification.
+ */
 export class DesktopAlerts extends EventTarget {
-  constructor({ storageKey = 'herald.desktop' } = {}) {
+  constructor({ storageKey = 'herald.desktop', worker = '/static/js/sw.js' } = {}) {
     super();
     this.storageKey = storageKey;
+    this.worker = worker;
     this.supported = typeof window.Notification === 'function';
     this.wanted = localStorage.getItem(storageKey) === '1';
+    this.shown = new Map(); // tag -> Notification (plain ones: closed by tag on a withdraw)
+    this.registration = null;
+    this.stats = { shown: 0, withActions: 0 };
+    if (this.enabled) this.register();
   }
 
   get permission() {
@@ -102,6 +111,24 @@ export class DesktopAlerts extends EventTarget {
 
   get enabled() {
     return this.wanted && this.permission === 'granted';
+  }
+
+  /** The service worker's registration, once; null where there is none (no support, not a secure context). */
+  register() {
+    if (!this.registration) {
+      this.registration = ('serviceWorker' in navigator && window.isSecureContext
+        ? navigator.serviceWorker.register(this.worker).then(async (reg) => {
+          const worker = reg.installing || reg.waiting;
+          if (worker && !reg.active) {
+            await new Promise((resolve) => {
+              worker.addEventListener('statechange', () => worker.state === 'activated' && resolve());
+            });
+          }
+          return reg;
+        })
+        : Promise.resolve(null)).catch(() => null);
+    }
+    return this.registration;
   }
 
   async toggle() {
@@ -118,22 +145,55 @@ export class DesktopAlerts extends EventTarget {
         }
       }
       this.wanted = permission === 'granted';
+      if (this.wanted) this.register();
     }
     localStorage.setItem(this.storageKey, this.wanted ? '1' : '0');
     this.dispatchEvent(new CustomEvent('change'));
     return this.enabled ? 'on' : this.permission;
   }
 
-  show(title, body, tag) {
-    if (!this.enabled || !document.hidden) return;
+  /**
+   * Shows (or, with the tag of one still shown, silently updates) a notification while the tab is hidden.
+   * `actions`: [{action, label, url, channel, message}] as the message carries them; `data` travels with it.
+   */
+  async show({ title, body = '', tag, icon, actions = [], urgent = false, silent = false, data = {} }, { force = false } = {}) {
+    if (!this.enabled || (!force && !document.hidden)) return false;
+    const options = { body, tag, icon: icon || '/static/favicon.svg', requireInteraction: urgent, silent, data };
+    const reg = await this.register();
     try {
-      const n = new Notification(title, { body, tag, icon: '/static/favicon.svg' });
-      n.onclick = () => {
-        window.focus();
-        n.close();
-      };
+      if (reg) {
+        if (actions.length && Notification.maxActions > 0) {
+          options.actions = actions.slice(0, Notification.maxActions).map((a, i) => ({ action: String(i), title: a.label }));
+          options.data = { ...data, actions };
+          this.stats.withActions += 1;
+        }
+        await reg.showNotification(title, options);
+      } else {
+        const n = new Notification(title, options);
+        this.shown.set(tag, n);
+        n.onclick = () => {
+          window.focus();
+          n.close();
+        };
+        n.onclose = () => this.shown.get(tag) === n && this.shown.delete(tag);
+      }
+      this.stats.shown += 1;
+      return true;
     } catch {
-      /* some platforms only allow notifications from a service worker */
+      return false; // some platforms allow notifications only from a service worker
+    }
+  }
+
+  /** Closes the notification shown under this tag (its message was withdrawn, read or expired). */
+  async close(tag) {
+    this.shown.get(tag)?.close();
+    this.shown.delete(tag);
+    const reg = this.registration ? await this.registration : null;
+    if (!reg) return;
+    try {
+      for (const n of await reg.getNotifications({ tag })) n.close();
+    } catch {
+      /* nothing shown */
     }
   }
 }

@@ -237,7 +237,7 @@ test('counts: every tab shows /ws/stats\'s figures, and an SSE tab is one client
     // Two tabs are two clients: the SSE one opens no second connection for its counts.
     let s = await stats();
     assert.equal(s.clients, 2, JSON.stringify(s));
-    assert.equal(s.total_channels, 3, JSON.stringify(s)); // user:1, user:2, chat
+    assert.equal(s.total_channels, 5, JSON.stringify(s)); // user:1, user:2, reads:1, reads:2 (read marks), chat
     await agree(s);
 
     // A channel only tab 2 subscribes to: a figure tab 1 must learn too.

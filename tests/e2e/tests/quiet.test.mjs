@@ -1,0 +1,75 @@
+// Issue 20, quiet hours in the page: set in the user menu (and seen by the user's other tabs), a message the
+// server flags quiet is listed with its marker but neither rings, toasts nor pops up; the page applies the same
+// rule to broadcasts; urgent ones still ring.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { HeraldServer, openApp, useBrowser } from '../lib.js';
+
+const browser = useBrowser();
+
+async function withServer(body, args = []) {
+  const server = await HeraldServer.start(args);
+  const contexts = [];
+  const open = async (query, opts) => {
+    const o = await openApp(browser, server, query, opts);
+    contexts.push(o);
+    return o;
+  };
+  try {
+    await body(server, open);
+    for (const { watch } of contexts) assert.deepEqual(watch.errors, [], 'no console errors');
+  } finally {
+    for (const { context } of contexts) await context.close();
+    await server.stop();
+  }
+}
+
+const item = (page, id) => page.locator(`#notification-list li.notification[data-id="${id}"]`);
+const hhmm = (d) => d.toISOString().slice(11, 16);
+
+test('quiet hours: set in the page, seen by the other tab; quiet messages are marked and make no noise', { timeout: 120000 }, () =>
+  withServer(async (server, open) => {
+    const a = await open('?user_id=1');
+    const b = await open('?user_id=1');
+    // Quiet from an hour ago to an hour from now, in UTC.
+    const now = Date.now();
+    await a.page.click('#user-menu');
+    await a.page.click('#open-settings');
+    await a.page.locator('#settings-modal.show').waitFor();
+    await a.page.waitForFunction(() => document.querySelector('#settings-state').textContent === '');
+    await a.page.check('#quiet-enabled');
+    await a.page.fill('#quiet-start', hhmm(new Date(now - 3600000)));
+    await a.page.fill('#quiet-end', hhmm(new Date(now + 3600000)));
+    await a.page.fill('#quiet-timezone', 'UTC');
+    await a.page.selectOption('#quiet-min-priority', '4');
+    await a.page.click('#settings-save');
+    await a.page.locator('#settings-state', { hasText: 'Saved' }).waitFor();
+    const stored = await server.json('GET', '/api/users/1/settings');
+    assert.equal(stored.json.min_priority, 4);
+    assert.equal(stored.json.quiet_hours.timezone, 'UTC');
+    // The other tab hears of it (a settings event on reads:1).
+    await b.page.waitForFunction(() => window.herald.settings?.quiet_hours?.timezone === 'UTC');
+    await a.page.keyboard.press('Escape');
+
+    // The first click unlocks sound, so a ring would be a play() attempt.
+    for (const tab of [a, b]) await tab.page.click('#counts-card');
+    const before = await b.page.evaluate(() => ({ ...window.herald.sound, toasts: document.querySelectorAll('#toasts .toast').length }));
+    const quiet = await server.publish({ channel: 'user:1', title: 'Newsletter', priority: 3 });
+    const urgent = await server.publish({ channel: 'user:1', title: 'Server down', priority: 5 });
+    await item(b.page, urgent).waitFor();
+    await item(b.page, quiet).waitFor();
+    assert.equal(await item(b.page, quiet).locator('.quiet-marker').count(), 1);
+    assert.equal(await item(b.page, urgent).locator('.quiet-marker').count(), 0);
+    await b.page.waitForFunction((id) => window.herald.alerts.some((x) => x.id === id), urgent);
+    const alerts = await b.page.evaluate(() => window.herald.alerts);
+    assert.deepEqual(alerts.filter((x) => x.id === quiet || x.id === urgent).map((x) => [x.id, x.quiet]), [[quiet, true], [urgent, false]]);
+    const after = await b.page.evaluate(() => ({ ...window.herald.sound }));
+    assert.equal(after.played + after.refused + after.skipped - (before.played + before.refused + before.skipped), 1, 'one ring: the urgent one');
+    assert.equal(await b.page.locator('#toasts .toast', { hasText: 'Newsletter' }).count(), 0, 'no toast for the quiet one');
+    assert.equal(await b.page.locator('#toasts .toast', { hasText: 'Server down' }).count(), 1);
+
+    // A broadcast below the threshold: quiet by the page's own rule.
+    const id = await server.publish({ channel: 'broadcast', type: 'broadcast', title: 'Lunch', message: 'pizza', priority: 2 });
+    await b.page.waitForFunction((id) => window.herald.alerts.some((x) => x.id === id), id);
+    assert.equal((await b.page.evaluate(() => window.herald.alerts)).find((x) => x.id === id).quiet, true);
+  }));

@@ -1,0 +1,96 @@
+// Issue 20, updates and withdrawals in the page: a message published with `replaces` takes the place of the one it
+// names (same position, new content and id), a chain stays one entry through any number of updates and a reload,
+// and a withdraw removes it live; on another user's subscribed channel too.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { HeraldServer, listedIds, openApp, screenshot, useBrowser } from '../lib.js';
+
+const browser = useBrowser();
+
+async function withServer(body, args = []) {
+  const server = await HeraldServer.start(args);
+  const contexts = [];
+  const open = async (query, opts) => {
+    const o = await openApp(browser, server, query, opts);
+    contexts.push(o);
+    return o;
+  };
+  try {
+    await body(server, open);
+    for (const { watch } of contexts) assert.deepEqual(watch.errors, [], 'no console errors');
+  } finally {
+    for (const { context } of contexts) await context.close();
+    await server.stop();
+  }
+}
+
+const item = (page, id) => page.locator(`#notification-list li.notification[data-id="${id}"]`);
+const texts = (page) => page.$$eval('#notification-list li.notification .text', (els) => els.map((e) => e.textContent));
+
+test('an update chain updates one entry in place; a withdraw removes it; a reload shows the latest state', { timeout: 120000 }, () =>
+  withServer(async (server, open) => {
+    const one = await open('?user_id=1');
+    const before = await server.publish({ channel: 'user:1', title: 'Before', message: 'before' });
+    const first = await server.publish({
+      channel: 'user:1', title: 'Build 9', message: '40%', priority: 5, tags: ['ci'],
+      actions: [
+        { action: 'view', label: 'Open', url: server.url('/healthz') },
+        { action: 'reply', label: 'Cancel', channel: 'ci.commands' },
+      ],
+    });
+    const after = await server.publish({ channel: 'user:1', title: 'After', message: 'after' });
+    await item(one.page, after).waitFor();
+    assert.deepEqual(await listedIds(one.page), [after, first, before]);
+    assert.equal(await one.page.textContent('#unread-count'), '3');
+
+    // 80%: the new id where the old one was (between "after" and "before"), the old id gone.
+    const second = await server.publish({ channel: 'user:1', title: 'Build 9', message: '80%', priority: 5, replaces: first });
+    await item(one.page, second).waitFor();
+    assert.equal(await item(one.page, first).count(), 0);
+    assert.deepEqual(await listedIds(one.page), [after, second, before]);
+    assert.deepEqual(await texts(one.page), ['after', '80%', 'before']);
+    assert.equal(await one.page.textContent('#unread-count'), '3', 'still one unread entry for the chain');
+
+    // "done", naming the chain's first id: the server resolves it to the latest, and the page follows.
+    const third = await server.publish({ channel: 'user:1', title: 'Build 9', message: 'done', priority: 3, replaces: first });
+    await item(one.page, third).waitFor();
+    assert.equal(await item(one.page, second).count(), 0);
+    assert.deepEqual(await listedIds(one.page), [after, third, before]);
+    assert.deepEqual(await texts(one.page), ['after', 'done', 'before']);
+    assert.equal(await item(one.page, third).getAttribute('data-priority'), '3');
+    assert.equal(await item(one.page, third).locator('.prio-badge').count(), 0, 'the update\'s own fields');
+    await screenshot(one.page, 'notifications-updated');
+
+    // A reload lists the chain once, as its latest state.
+    await one.page.reload();
+    await one.page.waitForFunction(() => window.herald && window.herald.state === 'live');
+    assert.deepEqual((await listedIds(one.page)).sort((a, b) => a - b), [before, after, third]);
+    assert.equal(await one.page.textContent('#unread-count'), '3');
+
+    // Withdrawn (naming any id of the chain): gone, and the unread count with it.
+    const r = await server.json('DELETE', `/api/messages/${first}`);
+    assert.equal(r.status, 200, JSON.stringify(r.json));
+    await item(one.page, third).waitFor({ state: 'detached' });
+    assert.deepEqual(await listedIds(one.page), [after, before]);
+    assert.equal(await one.page.textContent('#unread-count'), '2');
+  }));
+
+test('updates and withdrawals on a subscribed channel, under Activity', { timeout: 120000 }, () =>
+  withServer(async (server, open) => {
+    const one = await open('?user_id=1');
+    await one.page.fill('#subscribe-input', 'builds');
+    await one.page.press('#subscribe-input', 'Enter');
+    await one.page.waitForFunction(async () => {
+      const r = await fetch('/api/channels');
+      return (await r.json()).channels.some((c) => c.name === 'builds' && c.subscribers > 0);
+    });
+    const activity = (id) => one.page.locator(`#activity-list .activity-item[data-id="${id}"]`);
+    const first = await server.publish({ channel: 'builds', title: 'Build 10', message: '10%' });
+    await activity(first).waitFor();
+    const second = await server.publish({ channel: 'builds', title: 'Build 10', message: '90%', replaces: first });
+    await activity(second).waitFor();
+    assert.equal(await activity(first).count(), 0);
+    assert.equal(await activity(second).locator('.text').textContent(), '90%');
+    assert.equal((await server.json('DELETE', `/api/messages/${second}`)).status, 200);
+    await activity(second).waitFor({ state: 'detached' });
+  }));
