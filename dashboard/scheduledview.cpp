@@ -20,9 +20,9 @@ using namespace Qt::StringLiterals;
 
 namespace Herald {
 
-std::optional<ScheduledEntry> ScheduledEntry::fromJson(const QJsonObject &object)
+std::optional<ScheduledRow> ScheduledRow::fromJson(const QJsonObject &object)
 {
-    ScheduledEntry e;
+    ScheduledRow e;
     e.handle = object.value("handle"_L1).toString();
     if (e.handle.isEmpty())
         return std::nullopt;
@@ -34,9 +34,9 @@ std::optional<ScheduledEntry> ScheduledEntry::fromJson(const QJsonObject &object
     return e;
 }
 
-Result<QList<ScheduledEntry>, QString> ScheduledEntry::listFromJson(const QJsonDocument &document)
+Result<QList<ScheduledRow>, QString> ScheduledRow::listFromJson(const QJsonDocument &document)
 {
-    using R = Result<QList<ScheduledEntry>, QString>;
+    using R = Result<QList<ScheduledRow>, QString>;
     QJsonArray items;
     if (document.isArray())
         items = document.array();
@@ -44,13 +44,13 @@ Result<QList<ScheduledEntry>, QString> ScheduledEntry::listFromJson(const QJsonD
         items = document.object().value("scheduled"_L1).toArray();
     else
         return R::failure(ScheduledModel::tr("the server's answer has no list of scheduled messages"));
-    QList<ScheduledEntry> entries;
+    QList<ScheduledRow> entries;
     for (const QJsonValue &item : std::as_const(items)) {
         if (auto e = fromJson(item.toObject()))
             entries.append(std::move(*e));
     }
     std::stable_sort(entries.begin(), entries.end(),
-                     [](const ScheduledEntry &a, const ScheduledEntry &b) { return a.at < b.at; });
+                     [](const ScheduledRow &a, const ScheduledRow &b) { return a.at < b.at; });
     return entries;
 }
 
@@ -58,7 +58,7 @@ ScheduledModel::ScheduledModel(QObject *parent)
     : QAbstractTableModel(parent)
 {}
 
-void ScheduledModel::reset(const QList<ScheduledEntry> &entries)
+void ScheduledModel::reset(const QList<ScheduledRow> &entries)
 {
     beginResetModel();
     m_rows = entries;
@@ -99,7 +99,7 @@ QVariant ScheduledModel::data(const QModelIndex &index, int role) const
 {
     if (!index.isValid() || index.row() < 0 || index.row() >= m_rows.size())
         return {};
-    const ScheduledEntry &e = m_rows.at(index.row());
+    const ScheduledRow &e = m_rows.at(index.row());
     if (role == HandleRole)
         return e.handle;
     if (role == Qt::ToolTipRole)
@@ -212,21 +212,28 @@ void ScheduledView::hideEvent(QHideEvent *event)
 void ScheduledView::refresh()
 {
     const quint64 number = ++m_listRequest;
-    m_rest->send("GET", u"/api/scheduled"_s, std::nullopt, this, [this, number](const RestReply &reply) {
-        if (number != m_listRequest)
-            return;
-        if (!reply.ok()) {
-            setStatus(tr("Could not list the scheduled messages: %1").arg(reply.errorText()), true);
-        } else if (auto entries = ScheduledEntry::listFromJson(reply.document); !entries) {
-            setStatus(tr("Could not list the scheduled messages: %1").arg(entries.error()), true);
-        } else {
-            m_model->reset(*entries);
-            setStatus(entries->isEmpty() ? tr("Nothing is scheduled.")
-                                         : tr("%n message(s) scheduled.", nullptr, int(entries->size())),
-                      false);
-        }
-        Q_EMIT refreshed();
-    });
+    const QString query = u"limit=%1"_s.arg(ListLimit);
+    m_rest->send(
+        "GET", u"/api/scheduled"_s, std::nullopt, this,
+        [this, number](const RestReply &reply) {
+            if (number != m_listRequest)
+                return;
+            if (!reply.ok()) {
+                setStatus(tr("Could not list the scheduled messages: %1").arg(reply.errorText()), true);
+            } else if (auto entries = ScheduledRow::listFromJson(reply.document); !entries) {
+                setStatus(tr("Could not list the scheduled messages: %1").arg(entries.error()), true);
+            } else {
+                m_model->reset(*entries);
+                QString text = entries->isEmpty()
+                                   ? tr("Nothing is scheduled.")
+                                   : tr("%n message(s) scheduled.", nullptr, int(entries->size()));
+                if (reply.object().value("has_more"_L1).toBool())
+                    text = tr("%1 More are due later than these.").arg(text);
+                setStatus(text, false);
+            }
+            Q_EMIT refreshed();
+        },
+        query);
 }
 
 void ScheduledView::cancelSelected()

@@ -20,8 +20,9 @@ namespace Herald {
 
 class RestApi;
 
-// One publish waiting for its time, as GET /api/scheduled lists it.
-struct ScheduledEntry
+// One publish waiting for its time, as GET /api/scheduled lists it. (Not ScheduledEntry: that is the
+// server's, and herald_core is linked in for the embedded server.)
+struct ScheduledRow
 {
     QString handle;
     QDateTime at;
@@ -29,10 +30,10 @@ struct ScheduledEntry
     QJsonObject message;
 
     // {"handle":…,"at":…,"channel":…,"message":{…}}; nothing without a handle.
-    static std::optional<ScheduledEntry> fromJson(const QJsonObject &object);
+    static std::optional<ScheduledRow> fromJson(const QJsonObject &object);
     // The list answer: {"scheduled":[…]} (or a bare array), soonest first. Entries it cannot read are left
     // out; an answer that is no list at all is refused.
-    static Result<QList<ScheduledEntry>, QString> listFromJson(const QJsonDocument &document);
+    static Result<QList<ScheduledRow>, QString> listFromJson(const QJsonDocument &document);
 };
 
 class ScheduledModel : public QAbstractTableModel
@@ -56,10 +57,10 @@ public:
 
     explicit ScheduledModel(QObject *parent = nullptr);
 
-    void reset(const QList<ScheduledEntry> &entries);
+    void reset(const QList<ScheduledRow> &entries);
     bool remove(const QString &handle);
     int rowOf(const QString &handle) const;
-    const ScheduledEntry &entryAt(int row) const { return m_rows.at(row); }
+    const ScheduledRow &entryAt(int row) const { return m_rows.at(row); }
 
     int rowCount(const QModelIndex &parent = {}) const override;
     int columnCount(const QModelIndex &parent = {}) const override;
@@ -67,7 +68,7 @@ public:
     QVariant headerData(int section, Qt::Orientation orientation, int role = Qt::DisplayRole) const override;
 
 private:
-    QList<ScheduledEntry> m_rows;
+    QList<ScheduledRow> m_rows;
 };
 
 // The Scheduled tab: the publishes waiting for their time (GET /api/scheduled), refreshed while it is shown,
@@ -78,6 +79,7 @@ class ScheduledView : public QWidget
 
 public:
     static constexpr std::chrono::seconds RefreshInterval{10};
+    static constexpr int ListLimit = 1000; // the most one list answer holds
 
     // `rest` must outlive the view.
     explicit ScheduledView(RestApi *rest, QWidget *parent = nullptr);

@@ -77,7 +77,8 @@ public:
     struct Request
     {
         QByteArray method;
-        QByteArray path;
+        QByteArray path; // without the query
+        QByteArray query;
         QByteArray authorization;
     };
     std::function<std::pair<int, QByteArray>(const Request &)> answer;
@@ -105,7 +106,10 @@ private:
             return;
         const QList<QByteArray> lines = buffer.left(end).split('\n');
         const QList<QByteArray> first = lines.value(0).trimmed().split(' ');
-        Request r{first.value(0), first.value(1), {}};
+        const QByteArray target = first.value(1);
+        const qsizetype q = target.indexOf('?');
+        Request r{
+            first.value(0), q < 0 ? target : target.left(q), q < 0 ? QByteArray() : target.mid(q + 1), {}};
         for (const QByteArray &line : lines) {
             if (line.toLower().startsWith("authorization:"))
                 r.authorization = line.mid(14).trimmed();
@@ -582,6 +586,7 @@ void tst_DashboardNotify::scheduledViewListsAndCancels()
     QCOMPARE(model->index(1, ScheduledModel::Priority).data().toString(), u"5 urgent"_s);
     QCOMPARE(view.statusText(), u"2 message(s) scheduled."_s);
     QCOMPARE(fake.requests.first().authorization, QByteArray("Bearer tok"));
+    QCOMPARE(fake.requests.first().query, QByteArray("limit=1000"));
 
     auto *table = view.findChild<QTableView *>(u"scheduledTable"_s);
     auto *cancel = view.findChild<QPushButton *>(u"scheduledCancel"_s);
