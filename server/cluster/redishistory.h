@@ -5,6 +5,7 @@
 #include "redisaddress.h"
 #include "redisclaims.h"
 #include "redisconnection.h"
+#include "redisidempotency.h"
 #include "redisrecords.h"
 #include "result.h"
 #include "serverconfig.h"
@@ -30,6 +31,10 @@ namespace Herald {
 //   P times:C      zset    score the message's timestamp (ms), member id (age retention)
 //   P unread:C     zset    score id, member id: the unread messages of a user:<id> queue
 //   P chan:C       hash    pruned_up_to: the highest id retention deleted (covers, recovered)
+//   P exp:C        zset    score the expiry (ms), member id: messages with `expires` (purged on every read)
+//   P sup:C        zset    score id, member "<id> <id of the message that superseded it>": the update chains'
+//                          links; a superseded message leaves msgs, times and unread (ids keeps it)
+//   P wd:C         zset    as msgs, for "withdrawn" events: listings without since do not show them
 //   P epoch        string  the history's epoch (History::epoch), set once by whichever node comes first
 // and the pub/sub channel P bus, where append() publishes "<id> <caller's bytes>". Retention deletes a
 // message's entries from all of these together, so memory stays bounded by the retention rules. Scripts
@@ -61,6 +66,8 @@ public:
     RedisRecords *records() { return &m_records; }
     // The cluster's client-id claims, on the same connections. Lives as long as this object.
     RedisClaims *claims() { return &m_claims; }
+    // The cluster's idempotency keys of publishes, on the same connections. Lives as long as this object.
+    RedisIdempotency *idempotency() { return &m_idempotency; }
 
     const RedisAddress &address() const { return m_redis.address(); }
     QString keyPrefix() const { return QString::fromUtf8(m_prefix); }
@@ -108,6 +115,7 @@ public:
     Result<QList<StoredChannel>, StoreError> channels() override;
     Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit) override;
     Result<bool, StoreError> knows(const QString &channel) override;
+    Result<std::optional<ChainHead>, StoreError> chainHead(qint64 id) override;
     // Applies age and count retention to every known channel; also runs on a timer (pruneInterval).
     Result<qint64, StoreError> prune() override;
 
@@ -120,12 +128,17 @@ protected:
 private:
     QByteArray key(const char *kind, const QString &channel) const;
     QByteArray key(const char *kind) const { return m_prefix + kind; }
+    // A channel's keys in the order the scripts take them (RetentionLua's channelAt).
+    QByteArrayList channelKeys(const QString &channel) const;
+    // The time the scripts judge expiry by (ms): this node's clock.
+    static QByteArray nowArg();
 
     const ServerConfig m_config;
     const QByteArray m_prefix;
     RedisConnection m_redis;
     RedisRecords m_records;
     RedisClaims m_claims;
+    RedisIdempotency m_idempotency;
     QString m_error;
     QTimer *m_pruneTimer = nullptr;
     mutable QMutex m_epochMutex;

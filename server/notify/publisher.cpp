@@ -18,13 +18,14 @@ PublishAnswer Publisher::publish(PublishRequest request)
         rememberIdempotency(request, *answered);
         return std::move(*answered);
     }
-    if (auto refused = resolveReplaces(request.message))
-        return PublishAnswer::failure(std::move(*refused));
+    if (auto refused = resolveReplaces(request.message)) {
+        PublishAnswer answer = PublishAnswer::failure(std::move(*refused));
+        rememberIdempotency(request, answer); // frees the key
+        return answer;
+    }
     applyQuietHours(request.message);
-    const PublishResult id =
-        m_hub->publish(std::move(request.message), request.excludeClientId, nullptr, request.options);
-    PublishAnswer answer = id ? PublishAnswer(PublishOutcome{*id, false, {}, {}})
-                              : PublishAnswer::failure(PublishFailure::fromStore(id.error()));
+    PublishAnswer answer =
+        publishResolved(std::move(request.message), request.excludeClientId, request.options);
     rememberIdempotency(request, answer);
     return answer;
 }
@@ -34,26 +35,11 @@ PublishAnswer Publisher::deliver(Message message)
     if (auto refused = resolveReplaces(message))
         return PublishAnswer::failure(std::move(*refused));
     applyQuietHours(message);
-    const PublishResult id = m_hub->publish(std::move(message));
-    if (!id)
-        return PublishAnswer::failure(PublishFailure::fromStore(id.error()));
-    return PublishOutcome{*id, false, {}, {}};
+    return publishResolved(std::move(message), {}, nullptr);
 }
 
 // The steps below are placeholders until their parts land (issue 20): each moves to a file of its own.
-std::optional<PublishAnswer> Publisher::checkIdempotency(PublishRequest &)
-{
-    return std::nullopt;
-}
-
-void Publisher::rememberIdempotency(const PublishRequest &, const PublishAnswer &) {}
-
 std::optional<PublishAnswer> Publisher::schedule(PublishRequest &)
-{
-    return std::nullopt;
-}
-
-std::optional<PublishFailure> Publisher::resolveReplaces(Message &)
 {
     return std::nullopt;
 }

@@ -4,6 +4,7 @@
 #include "message.h"
 #include "result.h"
 #include "serverconfig.h"
+#include "sqliteidempotency.h"
 #include "sqliterecords.h"
 
 #include <QDateTime>
@@ -35,7 +36,8 @@ class Store : public QObject, public History
     Q_OBJECT
 
 public:
-    static constexpr int SchemaVersion = 3;
+    // The schema's version: the number of migrations in store.cpp's list, which only grows.
+    static int schemaVersion();
 
     explicit Store(const ServerConfig &config, QObject *parent = nullptr);
     ~Store() override;
@@ -72,6 +74,8 @@ public:
 
     // Model records (seed 004): a table in this database. Lives as long as this object.
     SqliteRecords *records() { return &m_records; }
+    // Publishes' idempotency keys (--idempotency-window), in this database. Lives as long as this object.
+    SqliteIdempotency *idempotency() { return &m_idempotency; }
 
     // Stored messages on these channels with id > since, oldest first, at most limit (the newest limit of
     // them when there are more: recovered is then false).
@@ -96,6 +100,7 @@ public:
     Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit) override;
     // True if the channel has, or had, stored messages.
     Result<bool, StoreError> knows(const QString &channel) override;
+    Result<std::optional<ChainHead>, StoreError> chainHead(qint64 id) override;
 
     // Applies retention now; returns how many messages were deleted. Also runs on a timer.
     Result<qint64, StoreError> prune() override;
@@ -112,6 +117,7 @@ protected:
 private:
     // Its records share the connections, the write lock and the size check.
     friend class SqliteRecords;
+    friend class SqliteIdempotency;
 
     // The calling thread's connection, opened on first use; invalid (and not kept) if it cannot be opened.
     QSqlDatabase connection(QString *error = nullptr);
@@ -129,6 +135,9 @@ private:
     StoreError errorFrom(const QSqlError &error) const;
     // Binds one message to a prepared InsertMessageSql and runs it.
     static bool execInsert(QSqlQuery &query, const Message &message, const QByteArray &json);
+    // After execInsert, in its transaction: marks the message it replaces or withdraws superseded (Stale if
+    // another update came first).
+    Result<bool, StoreError> supersede(QSqlDatabase &db, const Message &message);
     // Under m_writeMutex, before a write: with --max-db-size, herald.db and its WAL together stay within it.
     Result<bool, StoreError> ensureRoom(QSqlDatabase &db);
     Result<bool, StoreError> noteWrite(Result<bool, StoreError> outcome);
@@ -150,6 +159,7 @@ private:
     mutable QMutex m_failureMutex;
     std::optional<StoreError> m_writeFailure;
     SqliteRecords m_records{*this};
+    SqliteIdempotency m_idempotency{*this, m_config.idempotencyWindow};
 };
 
 } // namespace Herald
