@@ -427,6 +427,22 @@ void tst_DashboardNotify::composePublishesNotificationAndTableUpdatesInPlace()
     QCOMPARE(model->rowCount(), 1);
     QCOMPARE(model->index(0, 0).data(MessageModel::IdRole).toLongLong(), newId);
     QCOMPARE(model->index(0, MessageModel::State).data().toString(), u"updated"_s);
+
+    // Withdrawn by its first id (the server resolves the chain): the row is marked, not a row of its own.
+    const HttpResult withdrawn = http("DELETE", m_port, u"/api/messages/%1"_s.arg(id));
+    QCOMPARE(withdrawn.status, 200);
+    QTRY_COMPARE(model->index(0, MessageModel::State).data().toString(), u"updated, withdrawn"_s);
+    QCOMPARE(model->rowCount(), 1);
+
+    // One that stops mattering in a second greys out by itself.
+    f = {};
+    f.text = u"short-lived"_s;
+    f.expires = u"1s"_s;
+    fill(*panel, f);
+    QTest::mouseClick(panel->findChild<QPushButton *>(u"composeSend"_s), Qt::LeftButton);
+    QTRY_COMPARE(model->rowCount(), 2);
+    QCOMPARE(model->index(0, MessageModel::Text).data().toString(), u"short-lived"_s);
+    QTRY_COMPARE(model->index(0, MessageModel::State).data().toString(), u"expired"_s);
 }
 
 void tst_DashboardNotify::modelPriorityAndQuiet()
