@@ -1,12 +1,14 @@
 #include "mainwindow.h"
 
 #include "appicon.h"
-#include "channelname.h"
 #include "clientmodel.h"
+#include "composepanel.h"
 #include "dashboardlogging.h"
 #include "helplinks.h"
 #include "messagemodel.h"
 #include "nodemodel.h"
+#include "restapi.h"
+#include "scheduledview.h"
 #include "settings.h"
 #include "settingsdialog.h"
 #include "soundplayer.h"
@@ -17,13 +19,11 @@
 #include <QChart>
 #include <QChartView>
 #include <QCloseEvent>
-#include <QComboBox>
 #include <QDesktopServices>
 #include <QFileInfo>
-#include <QFormLayout>
-#include <QGroupBox>
 #include <QHBoxLayout>
 #include <QHeaderView>
+#include <QKeySequence>
 #include <QLabel>
 #include <QLegendMarker>
 #include <QLineEdit>
@@ -153,9 +153,19 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
 
     buildActions();
 
+    // REST calls go where the feed goes, with its token and the operator's name.
+    m_rest = new RestApi(
+        [this] {
+            return RestEndpoint{m_admin->serverUrl(), m_admin->token(), m_admin->clientId()};
+        },
+        this);
+    m_compose = new ComposePanel(m_rest);
+    m_scheduled = new ScheduledView(m_rest);
+    connect(m_compose, &ComposePanel::scheduled, m_scheduled, &ScheduledView::refresh);
+
     auto *top = new QSplitter(Qt::Horizontal);
     top->addWidget(buildChart());
-    top->addWidget(buildCompose());
+    top->addWidget(m_compose);
     top->setStretchFactor(0, 1);
     top->setStretchFactor(1, 0);
     top->setSizes({900, 380});
@@ -164,6 +174,7 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
     m_tabs->setObjectName(u"tabs"_s);
     m_tabs->addTab(buildMessages(), tr("Messages"));
     m_tabs->addTab(buildClients(), tr("Clients"));
+    m_tabs->addTab(m_scheduled, tr("Scheduled"));
     m_nodesTab = m_tabs->addTab(buildNodes(), tr("Nodes"));
 
     auto *split = new QSplitter(Qt::Vertical);
@@ -251,7 +262,6 @@ MainWindow::MainWindow(Settings *settings, QWidget *parent)
         restoreGeometry(m_settings->windowGeometry());
     updateCounters();
     updateCluster();
-    updateComposeTarget();
     updateMessageCount();
     setLive(false);
     takeSample();
@@ -440,51 +450,6 @@ QList<QLineSeries *> MainWindow::chartSegments(StatsHistory::Series series) cons
     return out;
 }
 
-QWidget *MainWindow::buildCompose()
-{
-    auto *box = new QGroupBox(tr("Compose"));
-    box->setObjectName(u"compose"_s);
-    m_composeTarget = new QComboBox(box);
-    m_composeTarget->setObjectName(u"composeTarget"_s);
-    m_composeTarget->addItem(tr("Everyone (broadcast)"));
-    m_composeTarget->addItem(tr("User"));
-    m_composeTarget->addItem(tr("Channel"));
-    m_composeRecipient = new QLineEdit(box);
-    m_composeRecipient->setObjectName(u"composeRecipient"_s);
-    m_composeType = new QLineEdit(box);
-    m_composeType->setObjectName(u"composeType"_s);
-    m_composeType->setPlaceholderText(tr("server default"));
-    m_composeTitle = new QLineEdit(box);
-    m_composeTitle->setObjectName(u"composeTitle"_s);
-    m_composeTitle->setPlaceholderText(tr("optional"));
-    m_composeText = new QLineEdit(box);
-    m_composeText->setObjectName(u"composeText"_s);
-    m_composeText->setPlaceholderText(tr("Message text"));
-    m_composeSend = new QPushButton(style()->standardIcon(QStyle::SP_ArrowRight), tr("Send"), box);
-    m_composeSend->setObjectName(u"composeSend"_s);
-    m_composeSend->setDefault(true);
-    m_composeResult = new QLabel(box);
-    m_composeResult->setObjectName(u"composeResult"_s);
-    m_composeResult->setWordWrap(true);
-    m_composeResult->setTextInteractionFlags(Qt::TextSelectableByMouse);
-
-    auto *form = new QFormLayout(box);
-    form->addRow(tr("To:"), m_composeTarget);
-    form->addRow(tr("User / channel:"), m_composeRecipient);
-    form->addRow(tr("Type:"), m_composeType);
-    form->addRow(tr("Title:"), m_composeTitle);
-    form->addRow(tr("Message:"), m_composeText);
-    form->addRow(QString(), m_composeSend);
-    form->addRow(m_composeResult);
-
-    connect(m_composeTarget, &QComboBox::currentIndexChanged, this, &MainWindow::updateComposeTarget);
-    connect(m_composeSend, &QPushButton::clicked, this, &MainWindow::sendCompose);
-    connect(m_composeText, &QLineEdit::returnPressed, this, &MainWindow::sendCompose);
-    box->setMinimumWidth(300);
-    box->setMaximumWidth(460);
-    return box;
-}
-
 QWidget *MainWindow::buildMessages()
 {
     auto *page = new QWidget;
@@ -512,6 +477,8 @@ QWidget *MainWindow::buildMessages()
     m_messageTable->setColumnWidth(MessageModel::Channel, 140);
     m_messageTable->setColumnWidth(MessageModel::Sender, 150);
     m_messageTable->setColumnWidth(MessageModel::Type, 110);
+    m_messageTable->setColumnWidth(MessageModel::Priority, 80);
+    m_messageTable->setColumnWidth(MessageModel::State, 110);
 
     connect(m_filter, &QLineEdit::textChanged, this, [this](const QString &text) {
         m_messageFilter->setFilterText(text);
@@ -712,7 +679,7 @@ void MainWindow::onStateChanged(AdminClient::State state, const QString &text)
         m_countedNodes = -1;
         m_admin->requestStats();
     }
-    m_composeSend->setEnabled(connected);
+    m_compose->setSendEnabled(connected);
     m_disconnectButton->setEnabled(connected && m_clientTable->selectionModel()->hasSelection());
     m_tray->setToolTip(tr("Herald Dashboard: %1").arg(text));
     if (state == AdminClient::State::Refused && !isVisible())
@@ -782,7 +749,9 @@ void MainWindow::onMessage(const Message &message)
     m_pendingMessages.append(message);
     if (!m_flushTimer.isActive())
         m_flushTimer.start();
-    if (isNotification(message)) {
+    // Quiet ones (the recipient's quiet hours) and ones already expired neither ring nor pop up.
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    if (isNotification(message) && !message.notification.quiet && !message.notification.isExpired(now)) {
         m_sound->play();
         if (!isVisible() || isMinimized()) {
             const QString title =
@@ -901,70 +870,6 @@ void MainWindow::updateMessageCount()
     m_tabs->setTabText(0, tr("Messages (%1)").arg(held));
 }
 
-void MainWindow::updateComposeTarget()
-{
-    const int target = m_composeTarget->currentIndex();
-    m_composeRecipient->setEnabled(target != 0);
-    m_composeRecipient->setPlaceholderText(target == 1   ? tr("user id, e.g. 1")
-                                           : target == 2 ? tr("channel, e.g. news")
-                                                         : tr("everyone"));
-}
-
-void MainWindow::setComposeResult(const QString &text, bool error)
-{
-    m_composeResult->setText(text);
-    m_composeResult->setStyleSheet(error ? u"color: #cf222e;"_s : u"color: #1a7f37;"_s);
-}
-
-void MainWindow::sendCompose()
-{
-    MessageDraft draft;
-    draft.type = m_composeType->text().trimmed();
-    draft.title = m_composeTitle->text().trimmed();
-    draft.message = m_composeText->text();
-    if (draft.message.trimmed().isEmpty() && draft.title.isEmpty()) {
-        setComposeResult(tr("Write a message first."), true);
-        return;
-    }
-    const QString recipient = m_composeRecipient->text().trimmed();
-    QString ref;
-    switch (m_composeTarget->currentIndex()) {
-    case 0:
-        ref = m_admin->broadcast(draft);
-        break;
-    case 1:
-        if (recipient.isEmpty()) {
-            setComposeResult(tr("Enter a user id."), true);
-            return;
-        }
-        if (!isValidIdentifier(recipient)) {
-            setComposeResult(tr("A user id is 1 to 121 characters: letters, digits and _ . : - (no spaces)."),
-                             true);
-            return;
-        }
-        ref = m_admin->publishToUser(recipient, draft);
-        break;
-    default:
-        if (recipient.isEmpty()) {
-            setComposeResult(tr("Enter a channel name."), true);
-            return;
-        }
-        if (!isValidChannelName(recipient)) {
-            setComposeResult(
-                tr("A channel name is 1 to 128 characters: letters, digits and _ . : - (no spaces)."), true);
-            return;
-        }
-        ref = m_admin->publishToChannel(recipient, draft);
-        break;
-    }
-    if (ref.isEmpty()) {
-        setComposeResult(tr("Not connected: nothing was sent."), true);
-        return;
-    }
-    m_composeRef = ref;
-    setComposeResult(tr("Sending…"), false);
-}
-
 void MainWindow::disconnectSelected()
 {
     const QModelIndexList rows = m_clientTable->selectionModel()->selectedRows();
@@ -986,14 +891,7 @@ void MainWindow::disconnectSelected()
 
 void MainWindow::onActionSucceeded(const QString &ref, const QJsonObject &reply)
 {
-    if (ref == m_composeRef) {
-        m_composeRef.clear();
-        setComposeResult(tr("Published #%1 to %2")
-                             .arg(reply.value("id"_L1).toInteger())
-                             .arg(reply.value("channel"_L1).toString()),
-                         false);
-        m_composeText->clear();
-    } else if (m_disconnectRefs.removeOne(ref)) {
+    if (m_disconnectRefs.removeOne(ref)) {
         statusBar()->showMessage(tr("Disconnected %1 (%2 connection(s))")
                                      .arg(reply.value("client_id"_L1).toString())
                                      .arg(reply.value("connections"_L1).toInt()),
@@ -1003,10 +901,7 @@ void MainWindow::onActionSucceeded(const QString &ref, const QJsonObject &reply)
 
 void MainWindow::onActionFailed(const QString &ref, const QString &code, const QString &message)
 {
-    if (!ref.isEmpty() && ref == m_composeRef) {
-        m_composeRef.clear();
-        setComposeResult(tr("Refused (%1): %2").arg(code, message), true);
-    } else if (m_disconnectRefs.removeOne(ref)) {
+    if (m_disconnectRefs.removeOne(ref)) {
         statusBar()->showMessage(tr("Disconnect failed: %1").arg(message), 5000);
     } else {
         statusBar()->showMessage(tr("Server error (%1): %2").arg(code, message), 5000);

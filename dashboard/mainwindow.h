@@ -24,9 +24,12 @@ class QValueAxis;
 namespace Herald {
 
 class ClientModel;
+class ComposePanel;
 class MessageFilterModel;
 class MessageModel;
 class NodeModel;
+class RestApi;
+class ScheduledView;
 class Settings;
 class SoundPlayer;
 class TrayNotifier;
@@ -54,6 +57,8 @@ public:
     MessageFilterModel *messageFilter() const { return m_messageFilter; }
     ClientModel *clientModel() const { return m_clients; }
     NodeModel *nodeModel() const { return m_nodes; }
+    ComposePanel *composePanel() const { return m_compose; }
+    ScheduledView *scheduledView() const { return m_scheduled; }
     const StatsHistory &history() const { return m_history; }
     SoundPlayer *soundPlayer() const { return m_sound; }
     TrayNotifier *trayNotifier() const { return m_tray; }
@@ -80,7 +85,6 @@ protected:
 private:
     QWidget *buildCounters();
     QWidget *buildChart();
-    QWidget *buildCompose();
     QWidget *buildMessages();
     QWidget *buildClients();
     QWidget *buildNodes();
@@ -101,8 +105,6 @@ private:
     void updateCounters();
     void updateCluster();
     void onNodeCount(int nodes);
-    void updateComposeTarget();
-    void sendCompose();
     void disconnectSelected();
     void openSettings();
     void showAbout();
@@ -110,7 +112,6 @@ private:
     void showFromTray();
     void updateMessageCount();
     void updateClientsTab();
-    void setComposeResult(const QString &text, bool error);
 
     Settings *m_settings;
     AdminClient *m_admin;
@@ -134,7 +135,6 @@ private:
     QList<Message> m_pendingMessages;
     QTimer m_flushTimer;
     QTimer m_sampleTimer;
-    QString m_composeRef;
     QStringList m_disconnectRefs;
 
     // Widgets.
@@ -153,13 +153,9 @@ private:
     QValueAxis *m_axisRate = nullptr;
     QWidget *m_staleBanner = nullptr;
     QLabel *m_staleText = nullptr;
-    QComboBox *m_composeTarget = nullptr;
-    QLineEdit *m_composeRecipient = nullptr;
-    QLineEdit *m_composeType = nullptr;
-    QLineEdit *m_composeTitle = nullptr;
-    QLineEdit *m_composeText = nullptr;
-    QPushButton *m_composeSend = nullptr;
-    QLabel *m_composeResult = nullptr;
+    RestApi *m_rest = nullptr;
+    ComposePanel *m_compose = nullptr;
+    ScheduledView *m_scheduled = nullptr;
     QTabWidget *m_tabs = nullptr;
     QLineEdit *m_filter = nullptr;
     QLabel *m_messageCount = nullptr;

@@ -838,7 +838,7 @@ void tst_Dashboard::singleServerShowsNoNodes()
     QVERIFY(!tabs->isTabVisible(nodesTab));
     QVERIFY(widget<QLabel>("clusterState")->isHidden());
     QVERIFY(widget<QWidget>("clusterWarning")->isHidden());
-    QCOMPARE(tabs->count(), 3); // Messages, Clients and the hidden Nodes
+    QCOMPARE(tabs->count(), 4); // Messages, Clients, Scheduled and the hidden Nodes
 }
 
 void tst_Dashboard::clusterNodesView()
