@@ -11,6 +11,8 @@
 #include <QSaveFile>
 #include <QUrlQuery>
 
+#include <algorithm>
+
 using namespace Qt::StringLiterals;
 
 namespace Herald {
@@ -66,6 +68,8 @@ Client::Client(QObject *parent)
     m_saveTimer.setSingleShot(true);
     m_saveTimer.setInterval(SaveDelay);
     connect(&m_saveTimer, &QTimer::timeout, this, &Client::saveResumePosition);
+    m_expiryTimer.setSingleShot(true);
+    connect(&m_expiryTimer, &QTimer::timeout, this, &Client::expireDue);
 }
 
 Client::~Client()
@@ -366,7 +370,9 @@ void Client::handleMessage(const QJsonObject &o)
     if (channel.startsWith("reads:"_L1)) {
         handleReadsEvent(o, id);
     } else if (type == u"withdrawn"_s) {
-        Q_EMIT withdrawn(o.value("withdraws"_L1).toInteger(), channel);
+        const qint64 gone = o.value("withdraws"_L1).toInteger();
+        forgetExpiry(gone);
+        Q_EMIT withdrawn(gone, channel);
     } else {
         auto message = Message::fromJson(o);
         if (!message) {
@@ -374,8 +380,11 @@ void Client::handleMessage(const QJsonObject &o)
         } else if (message->notification.isExpired(QDateTime::currentDateTimeUtc())) {
             qCDebug(lcHeraldClient) << "message" << id << "has expired";
         } else if (message->notification.replaces > 0) {
+            forgetExpiry(message->notification.replaces);
+            watchExpiry(*message);
             Q_EMIT replaced(message->notification.replaces, *message, delivery);
         } else {
+            watchExpiry(*message);
             Q_EMIT messageReceived(*message, delivery);
         }
     }
@@ -408,6 +417,44 @@ void Client::handleReadsEvent(const QJsonObject &o, qint64 id)
     event.upTo = o.value("up_to"_L1).toInteger();
     event.unread = o.value("unread"_L1).isDouble() ? o.value("unread"_L1).toInt() : -1;
     Q_EMIT readStateChanged(event);
+}
+
+void Client::watchExpiry(const Message &message)
+{
+    if (!message.notification.expires.isValid())
+        return;
+    const Expiry e{message.notification.expires, message.id, message.channel};
+    const auto at = std::upper_bound(m_expiries.begin(), m_expiries.end(), e,
+                                     [](const Expiry &a, const Expiry &b) { return a.at < b.at; });
+    m_expiries.insert(at, e);
+    scheduleExpiry();
+}
+
+void Client::forgetExpiry(qint64 id)
+{
+    m_expiries.removeIf([id](const Expiry &e) { return e.id == id; });
+    scheduleExpiry();
+}
+
+void Client::scheduleExpiry()
+{
+    if (m_expiries.isEmpty()) {
+        m_expiryTimer.stop();
+        return;
+    }
+    // QTimer takes int milliseconds: a far expiry is looked at again in a day.
+    const qint64 wait = QDateTime::currentDateTimeUtc().msecsTo(m_expiries.constFirst().at);
+    m_expiryTimer.start(int(std::clamp<qint64>(wait, 0, 24 * 3600 * 1000)));
+}
+
+void Client::expireDue()
+{
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    while (!m_expiries.isEmpty() && m_expiries.constFirst().at <= now) {
+        const Expiry e = m_expiries.takeFirst();
+        Q_EMIT expired(e.id, e.channel);
+    }
+    scheduleExpiry();
 }
 
 int Client::request(const QByteArray &method, const QString &path, const QJsonObject &body)

@@ -116,6 +116,8 @@ public:
 
     void open();
     void close();
+    // Offline: when the next attempt is due (valid from the stateChanged that says Offline on); open()
+    // retries at once.
     // Connected once the server has accepted the client (its `connected` frame), not at the upgrade: in
     // token mode a connection without a token is upgraded and then closed.
     State state() const { return m_state; }
@@ -138,6 +140,9 @@ Q_SIGNALS:
     void replaced(qint64 replacedId, const Herald::Message &message, Herald::Client::Delivery delivery);
     // The message `id` on `channel` was withdrawn by its publisher.
     void withdrawn(qint64 id, const QString &channel);
+    // A message this client delivered reached its `expires` time: stop showing it. (The server sends nothing
+    // then; an expired message is never delivered.)
+    void expired(qint64 id, const QString &channel);
     void readStateChanged(const Herald::ReadEvent &event);
     // The user's notification settings (quiet hours, min_priority) changed.
     void settingsChanged(const QString &userId, const QJsonObject &settings);
@@ -166,6 +171,10 @@ private:
     void finishReplay();
     QStringList allChannels() const;
     void loadResumeFile();
+    void watchExpiry(const Message &message);
+    void forgetExpiry(qint64 id);
+    void scheduleExpiry();
+    void expireDue();
     int postIds(const QString &path, const QList<qint64> &ids);
 
     Connection *m_connection;
@@ -185,6 +194,14 @@ private:
     bool m_fullReplay = false;
     int m_replayRemaining = 0;
     qint64 m_replayTarget = 0;
+    struct Expiry
+    {
+        QDateTime at;
+        qint64 id = 0;
+        QString channel;
+    };
+    QList<Expiry> m_expiries; // sorted by time
+    QTimer m_expiryTimer;
     QString m_resumeFile;
     QTimer m_saveTimer;
     bool m_dirty = false;

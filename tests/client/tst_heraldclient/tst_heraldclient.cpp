@@ -444,6 +444,7 @@ void tst_HeraldClient::typedEvents()
     QSignalSpy withdrawn(&client, &Client::withdrawn);
     QSignalSpy replaced(&client, &Client::replaced);
     QSignalSpy errors(&client, &Client::errorOccurred);
+    QSignalSpy expired(&client, &Client::expired);
     client.setServerUrl(QUrl(u"ws://127.0.0.1:%1"_s.arg(fake.serverPort())));
     client.setUserId(u"1"_s);
     client.open();
@@ -454,6 +455,8 @@ void tst_HeraldClient::typedEvents()
     QCOMPARE(client.epoch(), u"e1"_s);
 
     const QString ts = u"\"timestamp\":\"2026-12-07T10:00:00.000Z\""_s;
+    const QString soon =
+        Herald::formatTimestamp(QDateTime::currentDateTimeUtc().addMSecs(1500)); // expires while watched
     const QStringList frames{
         uR"({"id":11,"channel":"user:1","type":"notification","title":"a",%1})"_s.arg(ts),
         uR"({"id":12,"channel":"reads:1","type":"read","ids":[11],"unread":0,%1})"_s.arg(ts),
@@ -469,11 +472,17 @@ void tst_HeraldClient::typedEvents()
         uR"({"id":20,"channel":"reads:1","type":"archived","ids":[1],%1})"_s.arg(ts), // unknown: ignored
         uR"({"type":"error","code":"forbidden","message":"not yours"})"_s,
         uR"({"id":21,"channel":"user:1","type":"notification","title":"b",%1})"_s.arg(ts),
+        uR"({"id":22,"channel":"user:1","type":"notification","title":"c","expires":"%2",%1})"_s.arg(ts,
+                                                                                                     soon),
+        uR"({"id":23,"channel":"user:1","type":"notification","title":"d","expires":"%2",%1})"_s.arg(ts,
+                                                                                                     soon),
+        uR"({"id":24,"channel":"user:1","type":"withdrawn","withdraws":23,%1})"_s.arg(ts),
     };
     for (const QString &f : frames)
         peer->sendTextMessage(f);
-    QTRY_COMPARE(got.ids.size(), 2);
-    QCOMPARE(got.ids, (QList<qint64>{11, 21})); // not the update, the withdrawal, the expired one or events
+    QTRY_COMPARE(got.ids.size(), 4);
+    QCOMPARE(got.ids,
+             (QList<qint64>{11, 21, 22, 23})); // not the update, withdrawals, the expired one, events
     QCOMPARE(reads.size(), 4);
     QCOMPARE(reads.at(0).kind, Herald::ReadEvent::Kind::Read);
     QCOMPARE(reads.at(0).ids, QList<qint64>{11});
@@ -491,12 +500,17 @@ void tst_HeraldClient::typedEvents()
     QCOMPARE(replaced.size(), 1);
     QCOMPARE(replaced.first().at(0).toLongLong(), 11LL);
     QCOMPARE(replaced.first().at(1).value<Herald::Message>().title, u"a2"_s);
-    QCOMPARE(withdrawn.size(), 1);
+    QCOMPARE(withdrawn.size(), 2);
     QCOMPARE(withdrawn.first().at(0).toLongLong(), 17LL);
     QCOMPARE(withdrawn.first().at(1).toString(), u"user:1"_s);
     QCOMPARE(errors.size(), 1);
     QCOMPARE(errors.first().at(0).value<Client::Error>(), Client::Error::ServerError);
-    QCOMPARE(client.lastId(), qint64(21));
+    QCOMPARE(client.lastId(), qint64(24));
+    // 22 expires while shown; 23 was withdrawn before it could.
+    QTRY_COMPARE(expired.size(), 1);
+    QCOMPARE(expired.first().at(0).toLongLong(), 22LL);
+    QTest::qWait(50);
+    QCOMPARE(expired.size(), 1);
     client.close();
 }
 
