@@ -516,6 +516,13 @@ int Client::markAllRead()
                                QString::fromLatin1(QUrl::toPercentEncoding(m_userId)));
 }
 
+int Client::publish(const QString &channel, const QJsonObject &fields)
+{
+    QJsonObject body = fields;
+    body.insert("channel"_L1, channel);
+    return request("POST", u"/api/publish"_s, body);
+}
+
 int Client::deleteNotification(qint64 id)
 {
     return request("DELETE", u"/api/notifications/%1"_s.arg(id));

@@ -130,6 +130,9 @@ public:
     int markUnread(const QList<qint64> &ids);
     int markAllRead();
     int deleteNotification(qint64 id);
+    // Publishes `fields` (title, message, type, data, priority, …) to `channel` as this client (an action's
+    // reply, say); the reply names the new id: {"id":…,"channel":…}.
+    int publish(const QString &channel, const QJsonObject &fields);
     // Any other REST call on the same server, with the same token: `path` like "/api/notifications".
     int request(const QByteArray &method, const QString &path, const QJsonObject &body = {});
 

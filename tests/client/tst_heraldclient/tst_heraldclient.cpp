@@ -177,6 +177,16 @@ void tst_HeraldClient::liveAndSubscriptions()
     QTRY_COMPARE(got.ids.size(), 4); // the earlier "other" message, resumed from the position, and c
     QCOMPARE(got.ids.last(), c);
     QCOMPARE(client.lastId(), c);
+
+    // A reply published through the client's REST helper comes back on the channel.
+    QSignalSpy finished(&client, &Client::requestFinished);
+    const int req = client.publish(u"other"_s, QJsonObject{{"message"_L1, u"retry 7"_s}, {"priority"_L1, 4}});
+    QTRY_COMPARE(finished.size(), 1);
+    QCOMPARE(finished.first().at(0).toInt(), req);
+    QCOMPARE(finished.first().at(2).toInt(), 202);
+    const qint64 replyId = finished.first().at(3).toJsonObject().value("id"_L1).toInteger();
+    QTRY_COMPARE(got.ids.size(), 5);
+    QCOMPARE(got.ids.last(), replyId);
 }
 
 void tst_HeraldClient::resumeAcrossServerRestart()
