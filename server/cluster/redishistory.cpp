@@ -339,6 +339,7 @@ RedisHistory::RedisHistory(const ServerConfig &config, RedisAddress address, QSt
     , m_redis(std::move(address))
     , m_records(m_redis, m_prefix, config.models)
     , m_claims(m_redis, m_prefix)
+    , m_idempotency(m_redis, m_prefix, config.idempotencyWindow)
 {}
 
 RedisHistory::~RedisHistory()
@@ -377,6 +378,7 @@ bool RedisHistory::open()
                                        &redisScript<ChannelRowLua, ChannelStatsLua>()};
     scripts += RedisRecords::scripts();
     scripts += RedisClaims::scripts();
+    scripts += RedisIdempotency::scripts();
     for (const RedisScript *script : std::as_const(scripts)) {
         if (auto loaded = m_redis.load(*script); !loaded)
             return fail(loaded.error());

@@ -5,6 +5,7 @@
 #include "redisaddress.h"
 #include "redisclaims.h"
 #include "redisconnection.h"
+#include "redisidempotency.h"
 #include "redisrecords.h"
 #include "result.h"
 #include "serverconfig.h"
@@ -61,6 +62,8 @@ public:
     RedisRecords *records() { return &m_records; }
     // The cluster's client-id claims, on the same connections. Lives as long as this object.
     RedisClaims *claims() { return &m_claims; }
+    // The cluster's idempotency keys of publishes, on the same connections. Lives as long as this object.
+    RedisIdempotency *idempotency() { return &m_idempotency; }
 
     const RedisAddress &address() const { return m_redis.address(); }
     QString keyPrefix() const { return QString::fromUtf8(m_prefix); }
@@ -126,6 +129,7 @@ private:
     RedisConnection m_redis;
     RedisRecords m_records;
     RedisClaims m_claims;
+    RedisIdempotency m_idempotency;
     QString m_error;
     QTimer *m_pruneTimer = nullptr;
     mutable QMutex m_epochMutex;

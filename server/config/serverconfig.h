@@ -82,6 +82,9 @@ struct ServerConfig
     bool synchronousFull = false; // fsync every commit (power-loss safe) instead of WAL's NORMAL
     std::chrono::milliseconds storeBusyTimeout{2000};
     std::chrono::milliseconds pruneInterval{60000};
+    // How long a publish's Idempotency-Key is remembered: a retry within it gets the first answer
+    // (--idempotency-window; in SQLite, or in Redis on a cluster).
+    std::chrono::seconds idempotencyWindow{600};
 
     // Security (SPEC section 7).
     enum class AuthMode

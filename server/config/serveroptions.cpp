@@ -341,6 +341,13 @@ const OptionSpec optionSpecs[] = {
      [](const ServerConfig &c) {
          return c.synchronousFull ? u"full"_s : u"normal"_s;
      }},
+    {u"idempotency-window",
+     u"How long a publish's Idempotency-Key is remembered: a retry within it gets the first answer and "
+     u"publishes nothing (default %1).",
+     u"duration",
+     duration(between(1, 30 * 86400), into(&ServerConfig::idempotencyWindow),
+              u"'%1' is not a duration from 1s to 30d"_s),
+     asDuration(&ServerConfig::idempotencyWindow)},
     {u"ephemeral-channels",
      u"Comma-separated channel patterns delivered live but never stored or replayed (client:* always "
      u"is).",

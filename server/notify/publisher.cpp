@@ -18,8 +18,11 @@ PublishAnswer Publisher::publish(PublishRequest request)
         rememberIdempotency(request, *answered);
         return std::move(*answered);
     }
-    if (auto refused = resolveReplaces(request.message))
-        return PublishAnswer::failure(std::move(*refused));
+    if (auto refused = resolveReplaces(request.message)) {
+        PublishAnswer answer = PublishAnswer::failure(std::move(*refused));
+        rememberIdempotency(request, answer); // frees the key
+        return answer;
+    }
     applyQuietHours(request.message);
     const PublishResult id =
         m_hub->publish(std::move(request.message), request.excludeClientId, nullptr, request.options);
@@ -41,13 +44,6 @@ PublishAnswer Publisher::deliver(Message message)
 }
 
 // The steps below are placeholders until their parts land (issue 20): each moves to a file of its own.
-std::optional<PublishAnswer> Publisher::checkIdempotency(PublishRequest &)
-{
-    return std::nullopt;
-}
-
-void Publisher::rememberIdempotency(const PublishRequest &, const PublishAnswer &) {}
-
 std::optional<PublishAnswer> Publisher::schedule(PublishRequest &)
 {
     return std::nullopt;

@@ -28,6 +28,8 @@ struct PublishRequest
     // Scheduled delivery ("at" or "delay"): the message is kept and published then, taking its id then.
     std::optional<QDateTime> deliverAt;
     const PublishOptions *options = nullptr; // a waiting REST publisher's (Hub::publish)
+    // A keyed publish's own copy of `options`, which checkIdempotency points `options` at.
+    PublishOptions keyedOptions;
 };
 
 struct PublishOutcome

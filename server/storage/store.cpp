@@ -50,6 +50,12 @@ const QList<QStringList> &migrations()
         // 3: the history's epoch (History::epoch), made once with the database. An older database gets one
         // now: its clients cannot have seen another, so nothing they hold is invalidated.
         {EnsureEpochSql.toString()},
+        // 6: publishes' idempotency keys (SqliteIdempotency): a key's answer, kept for --idempotency-window.
+        // IF NOT EXISTS: a database set back to an older user_version by hand (tst_store) runs it again.
+        {u"CREATE TABLE IF NOT EXISTS idempotency (scope TEXT NOT NULL, key TEXT NOT NULL, created_ms "
+         u"INTEGER NOT NULL, "
+         "id INTEGER NOT NULL, scheduled TEXT, deliver_at_ms INTEGER, PRIMARY KEY (scope, key))"_s,
+         u"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_ms)"_s},
     };
     return list;
 }
@@ -757,6 +763,9 @@ Result<qint64, StoreError> Store::prune()
             return r;
         deleted += *r;
     }
+    // Keys past the idempotency window: a retry now publishes again.
+    if (auto keys = m_idempotency.prune(); !keys)
+        return R::failure(keys.error());
     if (deleted > 0) {
         qCDebug(lcStore) << "retention deleted" << deleted << "messages";
         Q_EMIT pruned(deleted);

@@ -4,6 +4,7 @@
 #include "message.h"
 #include "result.h"
 #include "serverconfig.h"
+#include "sqliteidempotency.h"
 #include "sqliterecords.h"
 
 #include <QDateTime>
@@ -35,7 +36,8 @@ class Store : public QObject, public History
     Q_OBJECT
 
 public:
-    static constexpr int SchemaVersion = 3;
+    // The number of migrations (store.cpp): migration 6 (idempotency keys) is this branch's 4th entry.
+    static constexpr int SchemaVersion = 4;
 
     explicit Store(const ServerConfig &config, QObject *parent = nullptr);
     ~Store() override;
@@ -72,6 +74,8 @@ public:
 
     // Model records (seed 004): a table in this database. Lives as long as this object.
     SqliteRecords *records() { return &m_records; }
+    // Publishes' idempotency keys (--idempotency-window), in this database. Lives as long as this object.
+    SqliteIdempotency *idempotency() { return &m_idempotency; }
 
     // Stored messages on these channels with id > since, oldest first, at most limit (the newest limit of
     // them when there are more: recovered is then false).
@@ -112,6 +116,7 @@ protected:
 private:
     // Its records share the connections, the write lock and the size check.
     friend class SqliteRecords;
+    friend class SqliteIdempotency;
 
     // The calling thread's connection, opened on first use; invalid (and not kept) if it cannot be opened.
     QSqlDatabase connection(QString *error = nullptr);
@@ -150,6 +155,7 @@ private:
     mutable QMutex m_failureMutex;
     std::optional<StoreError> m_writeFailure;
     SqliteRecords m_records{*this};
+    SqliteIdempotency m_idempotency{*this, m_config.idempotencyWindow};
 };
 
 } // namespace Herald

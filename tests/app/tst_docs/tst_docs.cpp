@@ -646,6 +646,8 @@ private:
         c->send({{"type"_L1, "ping"_L1}, {"ref"_L1, "ready"_L1}});
         return c->waitFor(u"pong"_s).has_value();
     }
+    // The request of the "Idempotent publish" section's http block: its Idempotency-Key and JSON body.
+    static std::optional<std::pair<QByteArray, QJsonObject>> idempotentRequest();
     // One client on every non-admin WebSocket route.
     QList<WsClient *> everyClient(const QString &prefix);
     // True if none of these clients got a frame of this type before a marker published after it: deliveries
@@ -694,6 +696,32 @@ void tst_Docs::cleanup()
 std::unique_ptr<WsClient> tst_Docs::openWs(const QString &path)
 {
     return HeraldTest::openWs(m_port, path);
+}
+
+std::optional<std::pair<QByteArray, QJsonObject>> tst_Docs::idempotentRequest()
+{
+    for (const Fence &f : doc().fences()) {
+        if (f.lang != u"http"_s || f.section != u"### Idempotent publish"_s)
+            continue;
+        // "POST /api/publish", headers, a blank line, the body.
+        const QStringList lines = f.text.split(u'\n');
+        if (lines.value(0) != u"POST /api/publish"_s)
+            return std::nullopt;
+        QByteArray key;
+        qsizetype i = 1;
+        for (; i < lines.size() && !lines.at(i).trimmed().isEmpty(); ++i) {
+            if (lines.at(i)
+                    .section(u':', 0, 0)
+                    .trimmed()
+                    .compare(u"Idempotency-Key"_s, Qt::CaseInsensitive) == 0)
+                key = lines.at(i).section(u':', 1).trimmed().toLatin1();
+        }
+        const QJsonObject body = parseObject(lines.mid(i).join(u'\n').toUtf8());
+        if (key.isEmpty() || body.isEmpty())
+            return std::nullopt;
+        return std::pair{key, body};
+    }
+    return std::nullopt;
 }
 
 QList<WsClient *> tst_Docs::everyClient(const QString &prefix)
@@ -989,6 +1017,47 @@ void tst_Docs::serverFrames()
         QVERIFY(live);
         QVERIFY_SHAPE(expected, *live);
         QCOMPARE(live->value("id"_L1).toInteger(), r.json().value("id"_L1).toInteger());
+        return;
+    }
+
+    if (section == u"### Idempotent publish"_s) {
+        // The section's request (its http block) sent twice, over REST or, for a "published" frame, as a
+        // WebSocket publish frame with the same fields and key: the example is the retry's answer.
+        const auto request = idempotentRequest();
+        QVERIFY2(request, "the Idempotent publish section has no http request block");
+        const auto &[key, body] = *request;
+        const QString channel = body.value("channel"_L1).toString();
+        WsClient *sub = keep(openWs(u"/ws?channels="_s + channel));
+        QVERIFY(sub && ready(sub));
+        QList<QJsonObject> answers;
+        if (type == u"published"_s) {
+            WsClient *publisher = keep(openWs(u"/ws"_s));
+            QVERIFY(publisher);
+            QJsonObject frame = body;
+            frame.insert("action"_L1, "publish"_L1);
+            frame.insert("idempotency_key"_L1, QString::fromLatin1(key));
+            for (const QJsonValue &ref : {QJsonValue(u"r1"_s), expected.value("ref"_L1)}) {
+                frame.insert("ref"_L1, ref);
+                publisher->send(frame);
+                const auto answer = publisher->waitFor(type);
+                QVERIFY(answer);
+                answers.append(*answer);
+            }
+        } else {
+            for (int i = 0; i < 2; ++i) {
+                const HttpResult r = http("POST", m_port, u"/api/publish"_s, Herald::compactJson(body),
+                                          {{"Idempotency-Key", key}});
+                QCOMPARE(r.status, 202);
+                answers.append(r.json());
+            }
+        }
+        QVERIFY(!answers.at(0).contains("duplicate"_L1));
+        QVERIFY_SHAPE(expected, answers.at(1));
+        QCOMPARE(answers.at(1).value("id"_L1).toInteger(), answers.at(0).value("id"_L1).toInteger());
+        // Delivered once.
+        const QString published = body.value("type"_L1).toString(u"message"_s);
+        QVERIFY(sub->waitFor(published));
+        QVERIFY(noneGot({sub}, published, channel));
         return;
     }
 
@@ -1413,6 +1482,10 @@ void tst_Docs::httpPublishErrors()
             R"({"channel":"news","message":")" + QByteArray(m_server->config().maxMessageSize, 'x') + R"("})";
     else if (code == u"unavailable"_s)
         body = R"({"channel":"news","message":"while the database is locked"})";
+    else if (code == u"conflict"_s)
+        // Two publishes with one key while the database is locked: one waits in the store, the other is told
+        // the key is in use.
+        body = R"({"channel":"news","message":"held","idempotency_key":"docs-held"})";
     else if (code == u"outcome_unknown"_s)
         QSKIP("cluster only (a Redis that hangs): tst_cluster lostAnswerIsOutcomeUnknown provokes it");
     else
@@ -1420,13 +1493,21 @@ void tst_Docs::httpPublishErrors()
     const qint64 before = m_server->hub()->lastId();
     // "unavailable": another process holds the database's write lock for longer than the busy timeout.
     std::optional<QSqlDatabase> locker;
-    if (code == u"unavailable"_s) {
+    if (code == u"unavailable"_s || code == u"conflict"_s) {
         locker = QSqlDatabase::addDatabase(u"QSQLITE"_s, u"tst_docs_locker"_s);
         locker->setDatabaseName(m_server->store()->databasePath());
         QVERIFY(locker->open());
         QVERIFY(QSqlQuery(*locker).exec(u"BEGIN EXCLUSIVE"_s));
     }
-    const HttpResult r = http("POST", m_port, u"/api/publish"_s, body);
+    HttpResult r;
+    if (code == u"conflict"_s) {
+        // Two connections, accepted one after the other: on the server's two I/O threads.
+        const QList<HttpResult> pair =
+            sendConcurrently({{"POST", u"/api/publish"_s, body}, {"POST", u"/api/publish"_s, body}}, m_port);
+        r = pair.at(0).status == 409 ? pair.at(0) : pair.at(1);
+    } else {
+        r = http("POST", m_port, u"/api/publish"_s, body);
+    }
     if (locker) {
         QSqlQuery(*locker).exec(u"ROLLBACK"_s);
         locker->close();
@@ -1912,6 +1993,9 @@ void tst_Docs::documentedDefaults_data()
     QTest::newRow("sse retry") << find(u"\nretry: (\\d+)\n"_s) << QString::number(c.sseRetry.count());
     QTest::newRow("model channels") << find(u"model channel \\(seed 004: ([^)]+)\\)"_s).remove(u'`')
                                     << c.modelNames().join(u", "_s);
+    QTest::newRow("idempotency window")
+        << find(u"`--idempotency-window` of that answer \\(default (\\d+) s"_s)
+        << QString::number(c.idempotencyWindow.count());
     QTest::newRow("client id claim")
         << find(u"for (\\d+) minutes after the last one\\s+closes"_s)
         << QString::number(

@@ -195,6 +195,7 @@ void tst_ServerOptions::helpDefaultsAreTheDefaults_data()
                           << std::function<QString(const ServerConfig &)>([](const ServerConfig &c) {
                                  return c.synchronousFull ? u"full"_s : u"normal"_s;
                              });
+    QTest::newRow("idempotency-window") << u"idempotency-window"_s << ms(&ServerConfig::idempotencyWindow);
     QTest::newRow("redis-prefix") << u"redis-prefix"_s << text(&ServerConfig::redisPrefix);
     QTest::newRow("node-ttl") << u"node-ttl"_s << ms(&ServerConfig::nodeTtl);
 }
