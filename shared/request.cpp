@@ -19,7 +19,7 @@ struct ActionName
     QStringView name;
 };
 
-constexpr std::array<ActionName, 12> actionNames{{
+constexpr std::array<ActionName, 13> actionNames{{
     {Action::Ping, u"ping"},
     {Action::GetStats, u"get_stats"},
     {Action::Subscribe, u"subscribe"},
@@ -32,6 +32,7 @@ constexpr std::array<ActionName, 12> actionNames{{
     {Action::Broadcast, u"broadcast"},
     {Action::Disconnect, u"disconnect"},
     {Action::Auth, u"auth"},
+    {Action::Withdraw, u"withdraw"},
 }};
 
 ProtocolError fieldError(QLatin1StringView key, QLatin1StringView what)

@@ -28,6 +28,7 @@ enum class Action
     Broadcast,             // admin: publish on every channel
     Disconnect,            // admin: drop a client
     Auth,                  // first-frame authentication
+    Withdraw,              // withdraw a message (docs/protocol.md, "Updates and withdrawals")
 };
 
 struct Request

@@ -20,43 +20,79 @@ namespace Herald {
 namespace {
 using Error = StoreError;
 
-// Shared by the scripts that delete: retention as Store applies it, over every key a message has.
+// Shared by the scripts that delete: retention as Store applies it, over every key a message has, and expiry.
+// A channel's keys come as a block of seven (RedisHistory::channelKeys): msgs, times, unread, meta (chan:),
+// exp, sup and wd.
 constexpr char RetentionLua[] = R"lua(
--- Deletes a channel's messages with id <= upTo (a decimal string) from every key that holds them, and keeps
--- the highest such point: covers() and replay() must know that history before it is gone.
-local function removeUpTo(msgs, times, unread, meta, ids, upTo)
-  local gone = redis.call('ZRANGEBYSCORE', msgs, '-inf', upTo)
-  local list = {}
-  for i = 1, #gone do
-    list[i] = string.match(gone[i], '^%d+')
+local function channelAt(base)
+  return {msgs = KEYS[base], times = KEYS[base + 1], unread = KEYS[base + 2], meta = KEYS[base + 3],
+          exp = KEYS[base + 4], sup = KEYS[base + 5], wd = KEYS[base + 6]}
+end
+
+local function idsOf(members, list)
+  for i = 1, #members do
+    list[#list + 1] = string.match(members[i], '^%d+')
   end
-  -- In slices: unpack() of a long list would overflow Lua's stack.
+  return list
+end
+
+-- Removes these ids from the keys that index messages by id, in slices: unpack() of a long list would
+-- overflow Lua's stack.
+local function forget(c, ids, list)
   for first = 1, #list, 500 do
     local last = math.min(first + 499, #list)
-    redis.call('ZREM', times, unpack(list, first, last))
+    redis.call('ZREM', c.times, unpack(list, first, last))
+    redis.call('ZREM', c.unread, unpack(list, first, last))
+    redis.call('ZREM', c.exp, unpack(list, first, last))
     redis.call('HDEL', ids, unpack(list, first, last))
   end
-  redis.call('ZREMRANGEBYSCORE', msgs, '-inf', upTo)
-  redis.call('ZREMRANGEBYSCORE', unread, '-inf', upTo)
-  local before = redis.call('HGET', meta, 'pruned_up_to')
+end
+
+-- Deletes a channel's messages with id <= upTo (a decimal string) from every key that holds them: shown,
+-- withdrawn events and superseded ones. Keeps the highest such point: covers() and replay() must know that
+-- history before it is gone.
+local function removeUpTo(c, ids, upTo)
+  local list = idsOf(redis.call('ZRANGEBYSCORE', c.msgs, '-inf', upTo), {})
+  idsOf(redis.call('ZRANGEBYSCORE', c.wd, '-inf', upTo), list)
+  idsOf(redis.call('ZRANGEBYSCORE', c.sup, '-inf', upTo), list)
+  forget(c, ids, list)
+  redis.call('ZREMRANGEBYSCORE', c.msgs, '-inf', upTo)
+  redis.call('ZREMRANGEBYSCORE', c.wd, '-inf', upTo)
+  redis.call('ZREMRANGEBYSCORE', c.sup, '-inf', upTo)
+  local before = redis.call('HGET', c.meta, 'pruned_up_to')
   if not before or tonumber(before) < tonumber(upTo) then
-    redis.call('HSET', meta, 'pruned_up_to', upTo)
+    redis.call('HSET', c.meta, 'pruned_up_to', upTo)
   end
+  return #list
+end
+
+-- Deletes the channel's messages whose expiry is at or before now (ms). No gap is recorded: an expired
+-- message is gone for everyone, a resume has nothing to miss. Every read of a channel runs this first, so
+-- that what it reads is exact; a channel without expiring messages costs one lookup.
+local function purgeExpired(c, ids, now)
+  local gone = redis.call('ZRANGEBYSCORE', c.exp, '-inf', now)
+  if #gone == 0 then
+    return 0
+  end
+  for i = 1, #gone do
+    redis.call('ZREMRANGEBYSCORE', c.msgs, gone[i], gone[i])
+  end
+  forget(c, ids, gone)
   return #gone
 end
 
 -- The newest maxCount messages stay (0: no limit); every message up to the newest one timed before the
 -- cutoff (ms, '' for no age limit) goes.
-local function prune(msgs, times, unread, meta, ids, maxCount, cutoff)
+local function prune(c, ids, maxCount, cutoff)
   local upTo = nil
   if maxCount > 0 then
-    local next = redis.call('ZREVRANGE', msgs, maxCount, maxCount)
+    local next = redis.call('ZREVRANGE', c.msgs, maxCount, maxCount)
     if next[1] then
       upTo = string.match(next[1], '^%d+')
     end
   end
   if cutoff ~= '' then
-    local old = redis.call('ZRANGEBYSCORE', times, '-inf', '(' .. cutoff)
+    local old = redis.call('ZRANGEBYSCORE', c.times, '-inf', '(' .. cutoff)
     for i = 1, #old do
       if not upTo or tonumber(old[i]) > tonumber(upTo) then
         upTo = old[i]
@@ -66,28 +102,40 @@ local function prune(msgs, times, unread, meta, ids, maxCount, cutoff)
   if not upTo then
     return 0
   end
-  return removeUpTo(msgs, times, unread, meta, ids, upTo)
+  return removeUpTo(c, ids, upTo)
 end
 )lua";
 
-// KEYS: seq, msgs, times, unread, meta, ids, channels, the publish's own key (see below).
-// ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, floor, then a
-// record write (RedisRecords::writeArgs) or ''.
+// KEYS: seq, ids, channels, the publish's own key (see below), then the channel's block (RetentionLua).
+// ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, floor, expires
+// ms or '', the id it supersedes or '', '1' for a withdrawn event, then a record write
+// (RedisRecords::writeArgs) or ''.
 constexpr char AppendLua[] = R"lua(
 -- INCR, store and PUBLISH in one script: Redis runs one script at a time, so every node receives the bus
 -- messages in id order, and a client that resumes on another node from the last id it saw misses nothing.
 -- A model record changes in the same script as its event takes its id: a list read with the sequence
 -- (RedisRecords::recordsAt) holds exactly the changes up to that id.
--- KEYS[8] is this publish's own key: a retry whose first try ran (its answer was lost) gets the id that try
+-- KEYS[4] is this publish's own key: a retry whose first try ran (its answer was lost) gets the id that try
 -- took and publishes nothing. Checked first, before a record's plan, which the first try changed.
-local done = redis.call('GET', KEYS[8])
+local done = redis.call('GET', KEYS[4])
 if done then
   return tonumber(done)
 end
+local c = channelAt(5)
+-- An update or a withdrawal supersedes its chain's latest message: still shown, or another update came
+-- first (RedisHistory::append answers Stale, the publisher resolves again). Checked before anything is done.
+local head = ARGV[11]
+if head ~= '' then
+  local expires = redis.call('ZSCORE', c.exp, head)
+  if #redis.call('ZRANGEBYSCORE', c.msgs, head, head) == 0 or
+     (expires and tonumber(expires) <= tonumber(ARGV[6])) then
+    return redis.error_reply('STALE message ' .. head .. ' is no longer the latest of its chain')
+  end
+end
 local plan = nil
-if ARGV[10] ~= '' then
+if ARGV[13] ~= '' then
   local why
-  plan, why = planRecord(ARGV, 10)
+  plan, why = planRecord(ARGV, 13)
   if not plan then
     return redis.error_reply(why)
   end
@@ -100,16 +148,32 @@ if floor > 0 and tonumber(redis.call('GET', KEYS[1]) or '0') < floor then
 end
 local n = redis.call('INCR', KEYS[1])
 local id = string.format('%d', n)
-redis.call('SET', KEYS[8], id, 'EX', 600)
+redis.call('SET', KEYS[4], id, 'EX', 600)
 if ARGV[3] == '1' then
-  redis.call('ZADD', KEYS[2], id, id .. ' ' .. ARGV[5])
-  redis.call('ZADD', KEYS[3], ARGV[6], id)
-  redis.call('HSET', KEYS[6], id, ARGV[4])
-  redis.call('SADD', KEYS[7], ARGV[4])
-  if ARGV[7] == '1' then
-    redis.call('ZADD', KEYS[4], id, id)
+  -- A withdrawn event is kept apart (wd): listings without since never show it, reads with since merge it.
+  if ARGV[12] == '1' then
+    redis.call('ZADD', c.wd, id, id .. ' ' .. ARGV[5])
+  else
+    redis.call('ZADD', c.msgs, id, id .. ' ' .. ARGV[5])
+    if ARGV[7] == '1' then
+      redis.call('ZADD', c.unread, id, id)
+    end
   end
-  prune(KEYS[2], KEYS[3], KEYS[4], KEYS[5], KEYS[6], tonumber(ARGV[8]), '')
+  redis.call('ZADD', c.times, ARGV[6], id)
+  redis.call('HSET', KEYS[2], id, ARGV[4])
+  redis.call('SADD', KEYS[3], ARGV[4])
+  if ARGV[10] ~= '' then
+    redis.call('ZADD', c.exp, ARGV[10], id)
+  end
+  if head ~= '' then
+    -- Hidden from every listing; the link (sup) resolves the chain from any of its ids (ChainLua).
+    redis.call('ZREMRANGEBYSCORE', c.msgs, head, head)
+    redis.call('ZREM', c.times, head)
+    redis.call('ZREM', c.unread, head)
+    redis.call('ZREM', c.exp, head)
+    redis.call('ZADD', c.sup, head, head .. ' ' .. id)
+  end
+  prune(c, KEYS[2], tonumber(ARGV[8]), '')
 end
 if plan then
   applyRecord(plan)
@@ -147,10 +211,11 @@ local function mergeLists(lists, out, max, descending)
 end
 )lua";
 
-// KEYS: seq, then msgs and meta of each channel. ARGV: since, fetch (the replay limit + 1, PageLimit).
-// Returns the sequence, the highest pruned point of the channels, then at most `fetch` messages, newest
-// first: all read in one go, so "from the future" and "recovered" are judged on the same state. From the
-// future (since beyond the sequence) the ids are another history's: no messages, they could not be matched.
+// KEYS: seq, ids, then each channel's block (RetentionLua). ARGV: since, fetch (the replay limit + 1,
+// PageLimit), now (ms). Returns the sequence, the highest pruned point of the channels, then at most `fetch`
+// messages (withdrawn events among them), newest first: all read in one go, so "from the future" and
+// "recovered" are judged on the same state. From the future (since beyond the sequence) the ids are another
+// history's: no messages, they could not be matched.
 constexpr char ReplayLua[] = R"lua(
 local since, fetch = ARGV[1], tonumber(ARGV[2])
 local seq = redis.call('GET', KEYS[1]) or '0'
@@ -159,9 +224,12 @@ if tonumber(since) > tonumber(seq) then
 end
 local lists = {}
 local pruned = '0'
-for i = 1, (#KEYS - 1) / 2 do
-  lists[i] = redis.call('ZREVRANGEBYSCORE', KEYS[2 * i], '+inf', '(' .. since, 'WITHSCORES', 'LIMIT', 0, fetch)
-  local p = redis.call('HGET', KEYS[2 * i + 1], 'pruned_up_to')
+for base = 3, #KEYS, 7 do
+  local c = channelAt(base)
+  purgeExpired(c, KEYS[2], ARGV[3])
+  lists[#lists + 1] = redis.call('ZREVRANGEBYSCORE', c.msgs, '+inf', '(' .. since, 'WITHSCORES', 'LIMIT', 0, fetch)
+  lists[#lists + 1] = redis.call('ZREVRANGEBYSCORE', c.wd, '+inf', '(' .. since, 'WITHSCORES', 'LIMIT', 0, fetch)
+  local p = redis.call('HGET', c.meta, 'pruned_up_to')
   if p and tonumber(p) > tonumber(pruned) then
     pruned = p
   end
@@ -169,7 +237,7 @@ end
 return mergeLists(lists, {seq, pruned}, fetch, true)
 )lua";
 
-// replay() without the messages. KEYS and the first ARGV as ReplayLua's, then the limit. Returns the
+// replay() without the messages. KEYS and ARGV as ReplayLua's, the second ARGV being the limit. Returns the
 // sequence, the highest pruned_up_to, how many there are (at most the limit) and the id the replay starts
 // after.
 constexpr char PlanLua[] = R"lua(
@@ -179,12 +247,16 @@ if tonumber(since) > tonumber(seq) then
   return {seq, '0', 0, since}
 end
 local ids, pruned = {}, '0'
-for i = 1, (#KEYS - 1) / 2 do
-  local l = redis.call('ZREVRANGEBYSCORE', KEYS[2 * i], '+inf', '(' .. since, 'WITHSCORES', 'LIMIT', 0, limit + 1)
-  for j = 2, #l, 2 do
-    ids[#ids + 1] = tonumber(l[j])
+for base = 3, #KEYS, 7 do
+  local c = channelAt(base)
+  purgeExpired(c, KEYS[2], ARGV[3])
+  for _, key in ipairs({c.msgs, c.wd}) do
+    local l = redis.call('ZREVRANGEBYSCORE', key, '+inf', '(' .. since, 'WITHSCORES', 'LIMIT', 0, limit + 1)
+    for j = 2, #l, 2 do
+      ids[#ids + 1] = tonumber(l[j])
+    end
   end
-  local p = redis.call('HGET', KEYS[2 * i + 1], 'pruned_up_to')
+  local p = redis.call('HGET', c.meta, 'pruned_up_to')
   if p and tonumber(p) > tonumber(pruned) then
     pruned = p
   end
@@ -196,36 +268,85 @@ end
 return {seq, pruned, #ids, since}
 )lua";
 
-// One page of a paced replay. KEYS: msgs of each channel. ARGV: after (exclusive), at most this many.
-// Returns the stored members, oldest first.
+// One page of a paced replay. KEYS: seq, ids, then each channel's block (RetentionLua). ARGV: after
+// (exclusive), at most this many, now (ms). Returns the stored members (withdrawn events among them), oldest
+// first.
 constexpr char PageLua[] = R"lua(
 local after, max = ARGV[1], tonumber(ARGV[2])
 local lists = {}
-for i = 1, #KEYS do
-  lists[i] = redis.call('ZRANGEBYSCORE', KEYS[i], '(' .. after, '+inf', 'WITHSCORES', 'LIMIT', 0, max)
+for base = 3, #KEYS, 7 do
+  local c = channelAt(base)
+  purgeExpired(c, KEYS[2], ARGV[3])
+  lists[#lists + 1] = redis.call('ZRANGEBYSCORE', c.msgs, '(' .. after, '+inf', 'WITHSCORES', 'LIMIT', 0, max)
+  lists[#lists + 1] = redis.call('ZRANGEBYSCORE', c.wd, '(' .. after, '+inf', 'WITHSCORES', 'LIMIT', 0, max)
 end
 return mergeLists(lists, {}, max, false)
 )lua";
 
-// KEYS: msgs, unread. ARGV: 'f' (oldest after the bound) or 'b' (newest before it), bound, count, user queue.
-// Returns message, read flag, message, read flag, … in the order of the query.
+// KEYS: seq, ids, then the channel's block (RetentionLua). ARGV: 'f' (oldest after the bound) or 'b' (newest
+// before it), bound, count, user queue, now (ms). Returns message, read flag, message, read flag, … in the
+// order of the query. Forward (a read with since) merges the withdrawn events in; backward shows none.
 constexpr char HistoryLua[] = R"lua(
+local c = channelAt(3)
+purgeExpired(c, KEYS[2], ARGV[5])
 local list
 if ARGV[1] == 'f' then
-  list = redis.call('ZRANGEBYSCORE', KEYS[1], ARGV[2], '+inf', 'LIMIT', 0, ARGV[3])
+  local count = tonumber(ARGV[3])
+  local lists = {redis.call('ZRANGEBYSCORE', c.msgs, ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, count),
+                 redis.call('ZRANGEBYSCORE', c.wd, ARGV[2], '+inf', 'WITHSCORES', 'LIMIT', 0, count)}
+  list = mergeLists(lists, {}, count, false)
 else
-  list = redis.call('ZREVRANGEBYSCORE', KEYS[1], ARGV[2], '-inf', 'LIMIT', 0, ARGV[3])
+  list = redis.call('ZREVRANGEBYSCORE', c.msgs, ARGV[2], '-inf', 'LIMIT', 0, ARGV[3])
 end
 local out = {}
 for i = 1, #list do
   out[#out + 1] = list[i]
   local read = '0'
-  if ARGV[4] == '1' and not redis.call('ZSCORE', KEYS[2], string.match(list[i], '^%d+')) then
+  if ARGV[4] == '1' and not redis.call('ZSCORE', c.unread, string.match(list[i], '^%d+')) then
     read = '1'
   end
   out[#out + 1] = read
 end
 return out
+)lua";
+
+// KEYS: seq, ids, then the channel's block (RetentionLua). ARGV: user queue, now (ms). As Store counts: a
+// user queue's unread messages; any other channel's messages are never marked read.
+constexpr char UnreadLua[] = R"lua(
+local c = channelAt(3)
+purgeExpired(c, KEYS[2], ARGV[2])
+if ARGV[1] == '1' then
+  return redis.call('ZCARD', c.unread)
+end
+return redis.call('ZCARD', c.msgs)
+)lua";
+
+// KEYS: ids. ARGV: prefix, id, now (ms). Follows the chain's links (sup) from the id to its latest message:
+// returns {id, channel} if that one is still shown, {} when the id is unknown or the chain ended withdrawn
+// (a wd entry), expired or pruned. Derives the channel's keys from the prefix: the channel is known only
+// here.
+constexpr char ChainLua[] = R"lua(
+local prefix, id = ARGV[1], ARGV[2]
+local channel = redis.call('HGET', KEYS[1], id)
+if not channel then
+  return {}
+end
+local sup = prefix .. 'sup:' .. channel
+while true do
+  local link = redis.call('ZRANGEBYSCORE', sup, id, id)
+  if #link == 0 then
+    break
+  end
+  id = string.match(link[1], ' (%d+)$')
+end
+if #redis.call('ZRANGEBYSCORE', prefix .. 'msgs:' .. channel, id, id) == 0 then
+  return {}
+end
+local expires = redis.call('ZSCORE', prefix .. 'exp:' .. channel, id)
+if expires and tonumber(expires) <= tonumber(ARGV[3]) then
+  return {}
+end
+return {id, channel}
 )lua";
 
 // Appends a channel's name, message count, last id and last timestamp (ms) to `out`, if it has messages: one
@@ -264,13 +385,14 @@ end
 return out
 )lua";
 
-// KEYS: ids, then msgs, times, unread, meta of each channel. ARGV: maxCount and cutoff of each channel.
+// KEYS: ids, then each channel's block (RetentionLua). ARGV: now (ms), then maxCount and cutoff of each
+// channel. Expired messages go first, then what retention deletes.
 constexpr char PruneLua[] = R"lua(
 local deleted = 0
-for i = 0, (#KEYS - 1) / 4 - 1 do
-  local k = 2 + 4 * i
-  deleted = deleted + prune(KEYS[k], KEYS[k + 1], KEYS[k + 2], KEYS[k + 3], KEYS[1],
-                            tonumber(ARGV[2 * i + 1]), ARGV[2 * i + 2])
+for i = 0, (#KEYS - 1) / 7 - 1 do
+  local c = channelAt(2 + 7 * i)
+  deleted = deleted + purgeExpired(c, KEYS[1], ARGV[1])
+  deleted = deleted + prune(c, KEYS[1], tonumber(ARGV[2 * i + 2]), ARGV[2 * i + 3])
 end
 return deleted
 )lua";
@@ -368,14 +490,16 @@ bool RedisHistory::open()
     if (auto ok = m_redis.open(); !ok)
         return fail(ok.error());
     QList<const RedisScript *> scripts{&appendScript(),
-                                       &redisScript<MergeLua, ReplayLua>(),
-                                       &redisScript<HistoryLua>(),
+                                       &redisScript<RetentionLua, MergeLua, ReplayLua>(),
+                                       &redisScript<RetentionLua, MergeLua, HistoryLua>(),
                                        &redisScript<ChannelRowLua, ChannelsLua>(),
                                        &redisScript<RetentionLua, PruneLua>(),
                                        &redisScript<RaiseLua>(),
-                                       &redisScript<PlanLua>(),
-                                       &redisScript<MergeLua, PageLua>(),
-                                       &redisScript<ChannelRowLua, ChannelStatsLua>()};
+                                       &redisScript<RetentionLua, PlanLua>(),
+                                       &redisScript<RetentionLua, MergeLua, PageLua>(),
+                                       &redisScript<ChannelRowLua, ChannelStatsLua>(),
+                                       &redisScript<RetentionLua, UnreadLua>(),
+                                       &redisScript<ChainLua>()};
     scripts += RedisRecords::scripts();
     scripts += RedisClaims::scripts();
     scripts += RedisIdempotency::scripts();
@@ -473,6 +597,13 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
                         isUserChannel(channel) ? "1" : "0",
                         QByteArray::number(std::max(0, rule.maxCount)),
                         QByteArray::number(std::max<qint64>(0, floor))};
+    // Expiry and supersession (docs/protocol.md, "Expiry", "Updates and withdrawals"): empty for a plain
+    // message, which the script then handles as before.
+    const NotificationFields &fields = message.notification;
+    const qint64 head = fields.replaces ? fields.replaces : fields.withdraws;
+    const bool withdrawn = fields.withdraws && message.type == WithdrawnType;
+    args << (fields.expires.isValid() ? QByteArray::number(fields.expires.toMSecsSinceEpoch()) : QByteArray())
+         << (head ? QByteArray::number(head) : QByteArray()) << (withdrawn ? "1" : "0");
     if (record)
         args += m_records.writeArgs(*record);
     else
@@ -481,14 +612,8 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
     // again (AppendLua). Kept 10 minutes, far longer than any retry.
     const QByteArray once =
         key("publish:") + QByteArray::number(QRandomGenerator::system()->generate64(), 16);
-    const QByteArrayList keys{key("seq"),
-                              key("msgs:", channel),
-                              key("times:", channel),
-                              key("unread:", channel),
-                              key("chan:", channel),
-                              key("ids"),
-                              key("channels"),
-                              once};
+    const QByteArrayList keys =
+        QByteArrayList{key("seq"), key("ids"), key("channels"), once} + channelKeys(channel);
     auto reply = m_redis.eval(appendScript(), keys, args);
     if (!reply && reply.error().answerLost) {
         // A timeout or a dropped connection: the script may or may not have run. Once more, on a new
@@ -501,8 +626,12 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
             return R::failure(unknown);
         }
     }
-    if (!reply)
-        return R::failure(reply.error());
+    if (!reply) {
+        StoreError e = reply.error();
+        if (e.message.contains(u"STALE"_s))
+            e.kind = StoreError::Kind::Stale; // nothing was done (AppendLua)
+        return R::failure(e);
+    }
     const auto id = redisInteger(reply->get());
     if (!id || *id <= 0)
         return R::failure(unexpectedRedisReply("append"));
@@ -538,11 +667,11 @@ Result<Replay, StoreError> RedisHistory::replay(const QStringList &channels, qin
     QStringList names = channels;
     names.removeDuplicates();
     PageLimit limit(m_config.replayLimit);
-    QByteArrayList keys{key("seq")};
+    QByteArrayList keys{key("seq"), key("ids")};
     for (const QString &c : std::as_const(names))
-        keys << key("msgs:", c) << key("chan:", c);
-    auto reply = m_redis.eval(redisScript<MergeLua, ReplayLua>(), keys,
-                              {QByteArray::number(since), QByteArray::number(limit.fetch())});
+        keys += channelKeys(c);
+    auto reply = m_redis.eval(redisScript<RetentionLua, MergeLua, ReplayLua>(), keys,
+                              {QByteArray::number(since), QByteArray::number(limit.fetch()), nowArg()});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -577,11 +706,11 @@ Result<Replay, StoreError> RedisHistory::planReplay(const QStringList &channels,
     QStringList names = channels;
     names.removeDuplicates();
     const int limit = std::max(1, m_config.replayLimit);
-    QByteArrayList keys{key("seq")};
+    QByteArrayList keys{key("seq"), key("ids")};
     for (const QString &c : std::as_const(names))
-        keys << key("msgs:", c) << key("chan:", c);
-    auto reply =
-        m_redis.eval(redisScript<PlanLua>(), keys, {QByteArray::number(since), QByteArray::number(limit)});
+        keys += channelKeys(c);
+    auto reply = m_redis.eval(redisScript<RetentionLua, PlanLua>(), keys,
+                              {QByteArray::number(since), QByteArray::number(limit), nowArg()});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -615,11 +744,11 @@ Result<StoredPage, StoreError> RedisHistory::replayPage(const QStringList &chann
     if (names.isEmpty())
         return page;
     PageLimit limit(maxMessages, maxBytes);
-    QByteArrayList keys;
+    QByteArrayList keys{key("seq"), key("ids")};
     for (const QString &c : std::as_const(names))
-        keys << key("msgs:", c);
-    auto reply = m_redis.eval(redisScript<MergeLua, PageLua>(), keys,
-                              {QByteArray::number(after), QByteArray::number(limit.fetch())});
+        keys += channelKeys(c);
+    auto reply = m_redis.eval(redisScript<RetentionLua, MergeLua, PageLua>(), keys,
+                              {QByteArray::number(after), QByteArray::number(limit.fetch()), nowArg()});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -648,9 +777,10 @@ Result<StoredPage, StoreError> RedisHistory::history(const QString &channel, qin
         bound = QByteArray("(") + QByteArray::number(since);
     else if (before > 0)
         bound = QByteArray("(") + QByteArray::number(before);
-    auto reply = m_redis.eval(
-        redisScript<HistoryLua>(), {key("msgs:", channel), key("unread:", channel)},
-        {forward ? "f" : "b", bound, QByteArray::number(rows.fetch()), isUserChannel(channel) ? "1" : "0"});
+    auto reply = m_redis.eval(redisScript<RetentionLua, MergeLua, HistoryLua>(),
+                              QByteArrayList{key("seq"), key("ids")} + channelKeys(channel),
+                              {forward ? "f" : "b", bound, QByteArray::number(rows.fetch()),
+                               isUserChannel(channel) ? "1" : "0", nowArg()});
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
@@ -684,14 +814,14 @@ Result<bool, StoreError> RedisHistory::covers(const QString &channel, qint64 sin
 Result<qint64, StoreError> RedisHistory::unreadCount(const QString &channel)
 {
     using R = Result<qint64, StoreError>;
-    // As Store counts: a user queue's unread messages; any other channel's messages are never marked read.
-    auto reply =
-        m_redis.command({"ZCARD", isUserChannel(channel) ? key("unread:", channel) : key("msgs:", channel)});
+    auto reply = m_redis.eval(redisScript<RetentionLua, UnreadLua>(),
+                              QByteArrayList{key("seq"), key("ids")} + channelKeys(channel),
+                              {isUserChannel(channel) ? "1" : "0", nowArg()});
     if (!reply)
         return R::failure(reply.error());
     const auto n = redisInteger(reply->get());
     if (!n)
-        return R::failure(unexpectedRedisReply("ZCARD"));
+        return R::failure(unexpectedRedisReply("unread"));
     return *n;
 }
 
@@ -811,10 +941,10 @@ Result<qint64, StoreError> RedisHistory::prune()
     qint64 deleted = 0;
     for (qsizetype first = 0; first < names.size(); first += PruneBatch) {
         QByteArrayList keys{key("ids")};
-        QByteArrayList args;
+        QByteArrayList args{QByteArray::number(now)};
         for (const QString &c : names.mid(first, PruneBatch)) {
             const RetentionRule rule = retentionFor(c);
-            keys << key("msgs:", c) << key("times:", c) << key("unread:", c) << key("chan:", c);
+            keys += channelKeys(c);
             args << QByteArray::number(std::max(0, rule.maxCount))
                  << (rule.maxAge.count() > 0 ? QByteArray::number(now - qint64(rule.maxAge.count()) * 1000)
                                              : QByteArray());
@@ -829,6 +959,33 @@ Result<qint64, StoreError> RedisHistory::prune()
         Q_EMIT pruned(deleted);
     }
     return deleted;
+}
+
+Result<std::optional<ChainHead>, StoreError> RedisHistory::chainHead(qint64 id)
+{
+    using R = Result<std::optional<ChainHead>, StoreError>;
+    auto reply =
+        m_redis.eval(redisScript<ChainLua>(), {key("ids")}, {m_prefix, QByteArray::number(id), nowArg()});
+    if (!reply)
+        return R::failure(reply.error());
+    const redisReply *r = reply->get();
+    if (r->type != REDIS_REPLY_ARRAY || (r->elements != 0 && r->elements != 2))
+        return R::failure(unexpectedRedisReply("chain"));
+    if (r->elements == 0)
+        return std::optional<ChainHead>();
+    const auto head = redisBytes(r->element[0]).toLongLong();
+    return std::optional<ChainHead>(ChainHead{head, QString::fromUtf8(redisBytes(r->element[1]))});
+}
+
+QByteArrayList RedisHistory::channelKeys(const QString &channel) const
+{
+    return {key("msgs:", channel), key("times:", channel), key("unread:", channel), key("chan:", channel),
+            key("exp:", channel),  key("sup:", channel),   key("wd:", channel)};
+}
+
+QByteArray RedisHistory::nowArg()
+{
+    return QByteArray::number(QDateTime::currentMSecsSinceEpoch());
 }
 
 } // namespace Herald

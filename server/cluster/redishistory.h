@@ -31,6 +31,10 @@ namespace Herald {
 //   P times:C      zset    score the message's timestamp (ms), member id (age retention)
 //   P unread:C     zset    score id, member id: the unread messages of a user:<id> queue
 //   P chan:C       hash    pruned_up_to: the highest id retention deleted (covers, recovered)
+//   P exp:C        zset    score the expiry (ms), member id: messages with `expires` (purged on every read)
+//   P sup:C        zset    score id, member "<id> <id of the message that superseded it>": the update chains'
+//                          links; a superseded message leaves msgs, times and unread (ids keeps it)
+//   P wd:C         zset    as msgs, for "withdrawn" events: listings without since do not show them
 //   P epoch        string  the history's epoch (History::epoch), set once by whichever node comes first
 // and the pub/sub channel P bus, where append() publishes "<id> <caller's bytes>". Retention deletes a
 // message's entries from all of these together, so memory stays bounded by the retention rules. Scripts
@@ -111,6 +115,7 @@ public:
     Result<QList<StoredChannel>, StoreError> channels() override;
     Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit) override;
     Result<bool, StoreError> knows(const QString &channel) override;
+    Result<std::optional<ChainHead>, StoreError> chainHead(qint64 id) override;
     // Applies age and count retention to every known channel; also runs on a timer (pruneInterval).
     Result<qint64, StoreError> prune() override;
 
@@ -123,6 +128,10 @@ protected:
 private:
     QByteArray key(const char *kind, const QString &channel) const;
     QByteArray key(const char *kind) const { return m_prefix + kind; }
+    // A channel's keys in the order the scripts take them (RetentionLua's channelAt).
+    QByteArrayList channelKeys(const QString &channel) const;
+    // The time the scripts judge expiry by (ms): this node's clock.
+    static QByteArray nowArg();
 
     const ServerConfig m_config;
     const QByteArray m_prefix;

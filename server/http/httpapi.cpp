@@ -83,6 +83,16 @@ void HttpApi::addRoute(const QString &rule, bool get, ArgHandler handler)
                     });
 }
 
+void HttpApi::addDeleteRoute(const QString &rule, ArgHandler handler)
+{
+    m_routes.append({rule, "DELETE"});
+    m_server->route(rule, QHttpServerRequest::Method::Delete,
+                    [this, handler](const QString &arg, const QHttpServerRequest &request,
+                                    QHttpServerResponder &&responder) {
+                        answer(handler(arg, restRequest(request)), request, std::move(responder));
+                    });
+}
+
 QByteArray HttpApi::allowedMethods(const QString &path) const
 {
     // The rules' own syntax: <arg> is one path segment.
@@ -130,6 +140,8 @@ void HttpApi::registerRoutes()
     addRoute(u"/api/notifications/<arg>/read"_s, Post,
              [this](const QString &id, const RestRequest &r) { return markRead(id, r); });
     addRoute(u"/api/channels"_s, Get, [this](const RestRequest &r) { return channels(r); });
+    addDeleteRoute(u"/api/messages/<arg>"_s,
+                   [this](const QString &id, const RestRequest &r) { return withdraw(id, r); });
     addRoute(u"/api/channels/<arg>/events"_s, Post, [this](const QString &channel, const RestRequest &r) {
         return publishChannelEvent(channel, r, nullptr);
     });

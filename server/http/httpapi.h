@@ -82,6 +82,7 @@ private:
     using ArgHandler = std::function<RestResponse(const QString &, const RestRequest &)>;
     void addRoute(const QString &rule, bool get, Handler handler);
     void addRoute(const QString &rule, bool get, ArgHandler handler);
+    void addDeleteRoute(const QString &rule, ArgHandler handler);
     // The Allow header for a path one of these routes has, whatever its method; empty for an unknown path.
     QByteArray allowedMethods(const QString &path) const;
     HeaderList corsHeaders(QByteArrayView origin) const;
@@ -97,6 +98,8 @@ private:
     RestResponse notifications(const RestRequest &request);
     RestResponse markRead(const QString &idText, const RestRequest &request);
     RestResponse markAllRead(const RestRequest &request);
+    // DELETE /api/messages/{id} (messageapi.cpp).
+    RestResponse withdraw(const QString &idText, const RestRequest &request);
     RestResponse channels(const RestRequest &request) const;
     RestResponse history(const QString &channel, const RestRequest &request);
     RestResponse publishChannelEvent(const QString &channel, const RestRequest &request,

@@ -52,7 +52,10 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
     // under way, so a lone publisher is answered without delay (and its worker serves its next request at
     // once). Otherwise it joins the pipeline instead of waiting for the lock.
     std::unique_lock<QMutex> commitLock(m_commitMutex, std::defer_lock);
-    const bool deferrable = stored && !record && options && options->watch && options->flushOn;
+    // An update or a withdrawal commits at once: the next one of its chain resolves against the store
+    // (Publisher::resolveReplaces), and a stale one must fail alone, not with a group.
+    const bool supersedes = message.notification.replaces || message.notification.withdraws;
+    const bool deferrable = stored && !record && !supersedes && options && options->watch && options->flushOn;
     if (deferrable && !commitLock.try_lock()) {
         // Take the id now and join the pipeline. The first of a group posts the flush to its own thread,
         // which runs it after serving what else is ready: a group is what the I/O threads took in meanwhile.
@@ -102,7 +105,10 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
         auto committed = stored ? m_store->insert(envelope->message, envelope->json, record)
                                 : m_store->records()->writeRecord(*record);
         if (!committed) {
-            Metrics::add(m_metrics.storeErrors);
+            // A stale update is the publisher's to resolve again (Publisher::publishResolved), not a store
+            // error.
+            if (committed.error().kind != StoreError::Kind::Stale)
+                Metrics::add(m_metrics.storeErrors);
             return PublishResult::failure(committed.error());
         }
     }
@@ -177,7 +183,8 @@ PublishResult Hub::publishClustered(Message message, Envelope::Target target, co
     // transaction on a single server.
     auto id = m_cluster->publish(message, target, exclude, stored, record);
     if (!id) {
-        Metrics::add(m_metrics.storeErrors);
+        if (id.error().kind != StoreError::Kind::Stale) // as in publishLocked
+            Metrics::add(m_metrics.storeErrors);
         return PublishResult::failure(id.error());
     }
     raiseLastId(*id);

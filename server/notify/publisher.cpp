@@ -24,10 +24,8 @@ PublishAnswer Publisher::publish(PublishRequest request)
         return answer;
     }
     applyQuietHours(request.message);
-    const PublishResult id =
-        m_hub->publish(std::move(request.message), request.excludeClientId, nullptr, request.options);
-    PublishAnswer answer = id ? PublishAnswer(PublishOutcome{*id, false, {}, {}})
-                              : PublishAnswer::failure(PublishFailure::fromStore(id.error()));
+    PublishAnswer answer =
+        publishResolved(std::move(request.message), request.excludeClientId, request.options);
     rememberIdempotency(request, answer);
     return answer;
 }
@@ -37,19 +35,11 @@ PublishAnswer Publisher::deliver(Message message)
     if (auto refused = resolveReplaces(message))
         return PublishAnswer::failure(std::move(*refused));
     applyQuietHours(message);
-    const PublishResult id = m_hub->publish(std::move(message));
-    if (!id)
-        return PublishAnswer::failure(PublishFailure::fromStore(id.error()));
-    return PublishOutcome{*id, false, {}, {}};
+    return publishResolved(std::move(message), {}, nullptr);
 }
 
 // The steps below are placeholders until their parts land (issue 20): each moves to a file of its own.
 std::optional<PublishAnswer> Publisher::schedule(PublishRequest &)
-{
-    return std::nullopt;
-}
-
-std::optional<PublishFailure> Publisher::resolveReplaces(Message &)
 {
     return std::nullopt;
 }

@@ -9,6 +9,7 @@
 #include <QDateTime>
 #include <QString>
 
+#include <functional>
 #include <optional>
 
 namespace Herald {
@@ -56,6 +57,17 @@ struct PublishFailure
 
 using PublishAnswer = Result<PublishOutcome, PublishFailure>;
 
+// A withdrawal done: the "withdrawn" event's id, the message it hid and their channel.
+struct Withdrawal
+{
+    qint64 id = 0;
+    qint64 withdraws = 0;
+    QString channel;
+};
+// The caller's rule for the chain's channel once it is known: a refusal (404 for a queue the caller may not
+// read, 403 without write permission), or nothing to go on.
+using ChannelCheck = std::function<std::optional<PublishFailure>(const QString &channel)>;
+
 // The steps of a notification publish around Hub::publish, in this order: the idempotency window (a retry
 // answers with the first id), scheduling (kept for later), `replaces` resolved to its chain's latest message,
 // the recipient's quiet hours, then the hub's publish. Each step is in a file of its own. Thread-safe:
@@ -68,6 +80,11 @@ public:
     PublishAnswer publish(PublishRequest request);
     // Publishes what the scheduler hands over when its time has come (no idempotency, no schedule).
     PublishAnswer deliver(Message message);
+    // Withdraws the update chain `id` belongs to (docs/protocol.md, "Updates and withdrawals"): its latest
+    // message is hidden and a stored "withdrawn" event naming it is published on its channel. 404 when the
+    // chain is unknown, expired or withdrawn already.
+    Result<Withdrawal, PublishFailure> withdraw(qint64 id, const ChannelCheck &check,
+                                                const QString &excludeClientId = {});
 
 private:
     // Each returns an answer when the publish ends there (a duplicate, a scheduled publish, a refusal).
@@ -76,6 +93,10 @@ private:
     std::optional<PublishAnswer> schedule(PublishRequest &request);
     std::optional<PublishFailure> resolveReplaces(Message &message);
     void applyQuietHours(Message &message);
+    // Hub::publish, and for an update that another one of its chain overtook (StoreError::Stale) the
+    // resolution again, so that the chain stays one line (replacement.cpp).
+    PublishAnswer publishResolved(Message message, const QString &excludeClientId,
+                                  const PublishOptions *options);
 
     Hub *m_hub;
 };

@@ -116,6 +116,9 @@ void WsSession::handleRequest(const Request &r)
     case Action::Auth:
         doAuth(r);
         return;
+    case Action::Withdraw:
+        doWithdraw(r);
+        return;
     case Action::Unknown:
         break;
     }
@@ -453,6 +456,41 @@ void WsSession::doDisconnect(const Request &r)
     sendJson(
         QJsonObject{{"type"_L1, "disconnected"_L1}, {"client_id"_L1, *target}, {"connections"_L1, count}},
         &r);
+}
+
+void WsSession::doWithdraw(const Request &r)
+{
+    // {"action":"withdraw","id":X}: as DELETE /api/messages/{id}, answered {"type":"withdrawn",...}.
+    const auto id = optionalSequence(r.body, "id"_L1);
+    if (!id || !id->has_value()) {
+        sendError(ErrorCode::BadRequest, u"withdraw needs an 'id': a message id"_s, &r);
+        return;
+    }
+    bool forbidden = false;
+    const ChannelCheck check = [&](const QString &channel) -> std::optional<PublishFailure> {
+        if (m_identity.canWrite(channel))
+            return std::nullopt;
+        if (!m_identity.canRead(channel)) // not found, as over REST
+            return PublishFailure{404, ErrorCode::NotFound, u"no message %1"_s.arg(**id), std::nullopt};
+        forbidden = true;
+        return PublishFailure{403, ErrorCode::Forbidden, m_identity.refusal(channel, true), std::nullopt};
+    };
+    const auto done = m_worker->hub()->publisher().withdraw(**id, check);
+    if (!done) {
+        const PublishFailure &f = done.error();
+        if (forbidden)
+            allowed(false, f.message, &r);
+        else if (f.store)
+            sendPublishError(*f.store, &r);
+        else
+            sendError(f.code, f.message, &r);
+        return;
+    }
+    sendJson(QJsonObject{{"type"_L1, "withdrawn"_L1},
+                         {"id"_L1, done->id},
+                         {"channel"_L1, done->channel},
+                         {"withdraws"_L1, done->withdraws}},
+             &r);
 }
 
 } // namespace Herald

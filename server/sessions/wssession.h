@@ -74,6 +74,7 @@ private:
     // if it is not one.
     std::optional<Message> messageFrom(const Request &r, const QString &defaultKind);
     void doPublish(const Request &r);
+    void doWithdraw(const Request &r);
     void doSeedMessage(const Request &r);
     void doBroadcast(const Request &r);
     void doDisconnect(const Request &r);

@@ -24,6 +24,9 @@ struct StoreError
         // A write reached the store but its answer never came back (Redis timed out or went away): it may
         // have happened. Redis publishes are retried once first, so this means Redis stayed away.
         Unknown,
+        // A publish that supersedes a message (replaces, withdraws) found it superseded meanwhile by another:
+        // nothing was done; the publisher resolves the chain again (Publisher::resolveReplaces).
+        Stale,
     };
     Kind kind = Kind::Unavailable;
     QString message;
@@ -71,6 +74,13 @@ struct Replay
         if (gap == ReplayGap::None || int(why) < int(gap))
             gap = why;
     }
+};
+
+// The latest message of an update chain (replaces), and the channel it is on.
+struct ChainHead
+{
+    qint64 id = 0;
+    QString channel;
 };
 
 struct StoredChannel
@@ -131,8 +141,16 @@ public:
     virtual Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit);
     // True if the channel has, or had, stored messages.
     virtual Result<bool, StoreError> knows(const QString &channel) = 0;
-    // Applies retention now; returns how many messages were deleted.
+    // Applies retention now, and deletes expired messages; returns how many messages were deleted.
     virtual Result<qint64, StoreError> prune() = 0;
+    // The chain's current latest message for any id of it (the id itself if nothing replaced it); none when
+    // the id is unknown, or the chain's latest message expired or was withdrawn.
+    virtual Result<std::optional<ChainHead>, StoreError> chainHead(qint64 id) = 0;
+
+    // What the listings hide (docs/protocol.md, "Expiry", "Updates and withdrawals"): expired messages and
+    // superseded ones (replaced by an update, or withdrawn) everywhere; "withdrawn" events everywhere but
+    // in reads with since (a resume, ?since=), which is how an offline client learns of a withdrawal.
+    static constexpr QStringView WithdrawnType = u"withdrawn";
 
 protected:
     // markRead() once it found the message stored on `channel`, a user queue.

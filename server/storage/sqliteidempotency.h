@@ -12,7 +12,7 @@ namespace Herald {
 
 class Store;
 
-// Idempotency keys in SQLite: the idempotency table of Store's database (migration 6), one row per key
+// Idempotency keys in SQLite: the idempotency table of Store's database (migration 4), one row per key
 // answered within the window; Store::prune() deletes older ones. A key in flight is held in memory only: one
 // process owns the database, and after a crash nothing is in flight any more.
 class SqliteIdempotency : public IdempotencyKeys

@@ -26,7 +26,30 @@ using Error = StoreError;
 
 // One message row: Store::insert and Store::insertBatch bind it with Store::execInsert().
 constexpr QStringView InsertMessageSql =
-    u"INSERT INTO messages (id, channel, type, created_ms, payload) VALUES (?, ?, ?, ?, ?)";
+    u"INSERT INTO messages (id, channel, type, created_ms, payload, expires_ms) VALUES (?, ?, ?, ?, ?, ?)";
+
+// The one message a publish supersedes (replaces, or withdraws), marked in the publish's transaction. Only
+// if it is still its chain's latest and not expired: else a concurrent update came first (StoreError::Stale).
+constexpr QStringView SupersedeSql =
+    u"UPDATE messages SET superseded_by = ? WHERE id = ? AND channel = ? AND "
+    "superseded_by IS NULL AND (expires_ms IS NULL OR expires_ms > ?)";
+
+// What every listing hides (History::WithdrawnType): superseded and expired rows; bind the time (ms).
+constexpr QStringView Visible = u"superseded_by IS NULL AND (expires_ms IS NULL OR expires_ms > ?)";
+// And listings without since also "withdrawn" events.
+constexpr QStringView Shown =
+    u"superseded_by IS NULL AND (expires_ms IS NULL OR expires_ms > ?) AND type <> 'withdrawn'";
+
+// The message a publish supersedes, 0 for none.
+qint64 supersededBy(const Message &message)
+{
+    return message.notification.replaces ? message.notification.replaces : message.notification.withdraws;
+}
+
+qint64 nowMs()
+{
+    return QDateTime::currentMSecsSinceEpoch();
+}
 
 // The epoch: 8 random bytes in hex, written only if there is none (a copy of herald.db keeps its epoch).
 constexpr QStringView EnsureEpochSql =
@@ -50,12 +73,19 @@ const QList<QStringList> &migrations()
         // 3: the history's epoch (History::epoch), made once with the database. An older database gets one
         // now: its clients cannot have seen another, so nothing they hold is invalidated.
         {EnsureEpochSql.toString()},
-        // 6: publishes' idempotency keys (SqliteIdempotency): a key's answer, kept for --idempotency-window.
+        // 4: publishes' idempotency keys (SqliteIdempotency): a key's answer, kept for --idempotency-window.
         // IF NOT EXISTS: a database set back to an older user_version by hand (tst_store) runs it again.
         {u"CREATE TABLE IF NOT EXISTS idempotency (scope TEXT NOT NULL, key TEXT NOT NULL, created_ms "
          u"INTEGER NOT NULL, "
          "id INTEGER NOT NULL, scheduled TEXT, deliver_at_ms INTEGER, PRIMARY KEY (scope, key))"_s,
          u"CREATE INDEX IF NOT EXISTS idempotency_created ON idempotency (created_ms)"_s},
+        // 5: expiry and updates (docs/protocol.md, "Expiry", "Updates and withdrawals"): when a message
+        // expires (ms, NULL = never), and the message that superseded it (an update or a withdrawn event).
+        // Both stay NULL for plain messages; the listings' index is (channel, id), these are filters on it.
+        {u"ALTER TABLE messages ADD COLUMN expires_ms INTEGER"_s,
+         u"ALTER TABLE messages ADD COLUMN superseded_by INTEGER"_s,
+         // prune's scan for expired rows; partial, so a plain message adds no index entry.
+         u"CREATE INDEX messages_expires ON messages (expires_ms) WHERE expires_ms IS NOT NULL"_s},
     };
     return list;
 }
@@ -81,6 +111,11 @@ std::optional<Message> messageFromRow(const QSqlQuery &q, int payloadColumn)
 }
 
 } // namespace
+
+int Store::schemaVersion()
+{
+    return int(migrations().size());
+}
 
 Store::Store(const ServerConfig &config, QObject *parent)
     : QObject(parent)
@@ -146,7 +181,7 @@ bool Store::open()
     connect(m_pruneTimer, &QTimer::timeout, this, [this] { prune(); });
     m_pruneTimer->start();
     prune();
-    qCInfo(lcStore).noquote() << "database" << m_path << "schema" << SchemaVersion << "epoch" << m_epoch
+    qCInfo(lcStore).noquote() << "database" << m_path << "schema" << schemaVersion() << "epoch" << m_epoch
                               << "last id" << last;
     return true;
 }
@@ -278,13 +313,13 @@ bool Store::migrate(QSqlDatabase &db)
         return false;
     }
     const int version = q.value(0).toInt();
-    if (version > SchemaVersion) {
+    if (version > schemaVersion()) {
         m_error =
             u"database %1 has schema %2, newer than this herald-server (%3)"_s.arg(m_path).arg(version).arg(
-                SchemaVersion);
+                schemaVersion());
         return false;
     }
-    for (int v = version; v < SchemaVersion; ++v) {
+    for (int v = version; v < schemaVersion(); ++v) {
         db.transaction();
         QStringList statements = migrations().at(v);
         statements.append(u"PRAGMA user_version = %1"_s.arg(v + 1));
@@ -369,12 +404,15 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
             Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s}));
     if (auto room = ensureRoom(db); !room)
         return noteWrite(room);
-    if (record)
+    // A plain message is one statement; a record change or a supersession commits with it.
+    const bool transaction = record || supersededBy(message);
+    if (transaction)
         db.transaction();
     auto fail = [&](const StoreError &e) {
-        if (record)
+        if (transaction)
             db.rollback();
-        return noteWrite(Result<bool, StoreError>::failure(e));
+        return e.kind == Error::Kind::Stale ? Result<bool, StoreError>::failure(e)
+                                            : noteWrite(Result<bool, StoreError>::failure(e));
     };
     if (record) {
         if (auto r = m_records.apply(db, *record); !r)
@@ -384,7 +422,9 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
     q.prepare(InsertMessageSql.toString());
     if (!execInsert(q, message, json))
         return fail(errorFrom(q));
-    if (record && !db.commit())
+    if (auto superseded = supersede(db, message); !superseded)
+        return fail(superseded.error());
+    if (transaction && !db.commit())
         return fail(errorFrom(db.lastError()));
     return noteWrite(true);
 }
@@ -407,6 +447,11 @@ Result<bool, StoreError> Store::insertBatch(const QList<Insert> &batch)
             const StoreError e = errorFrom(q);
             db.rollback();
             return noteWrite(Result<bool, StoreError>::failure(e));
+        }
+        // The hub commits supersessions at once, not in a group (Hub::publishLocked): none here in practice.
+        if (auto superseded = supersede(db, *i.message); !superseded) {
+            db.rollback();
+            return noteWrite(superseded);
         }
     }
     if (!db.commit()) {
@@ -464,7 +509,52 @@ bool Store::execInsert(QSqlQuery &query, const Message &message, const QByteArra
     query.bindValue(2, message.type);
     query.bindValue(3, message.timestamp.toMSecsSinceEpoch());
     query.bindValue(4, QString::fromUtf8(json.isEmpty() ? message.toJsonBytes() : json));
+    const QDateTime &expires = message.notification.expires;
+    query.bindValue(5, expires.isValid() ? QVariant(expires.toMSecsSinceEpoch())
+                                         : QVariant(QMetaType::fromType<qint64>()));
     return query.exec();
+}
+
+Result<bool, StoreError> Store::supersede(QSqlDatabase &db, const Message &message)
+{
+    const qint64 head = supersededBy(message);
+    if (!head)
+        return true;
+    QSqlQuery q(db);
+    q.prepare(SupersedeSql.toString());
+    q.addBindValue(message.id);
+    q.addBindValue(head);
+    q.addBindValue(message.channel);
+    q.addBindValue(nowMs());
+    if (!q.exec())
+        return Result<bool, StoreError>::failure(errorFrom(q));
+    if (q.numRowsAffected() != 1)
+        return Result<bool, StoreError>::failure(
+            {Error::Kind::Stale, u"message %1 is no longer the latest of its chain"_s.arg(head)});
+    return true;
+}
+
+Result<std::optional<ChainHead>, StoreError> Store::chainHead(qint64 id)
+{
+    using R = Result<std::optional<ChainHead>, StoreError>;
+    // Follows superseded_by to the row nothing superseded: the chain's latest, or the withdrawn event that
+    // ended it. Bounded: each step goes to a higher id.
+    auto q = run(u"WITH RECURSIVE chain(id, next) AS (SELECT id, superseded_by FROM messages WHERE id = ? "
+                 "UNION ALL SELECT m.id, m.superseded_by FROM messages m JOIN chain c ON m.id = c.next "
+                 "WHERE c.next > c.id) "
+                 "SELECT m.id, m.channel, m.type, m.expires_ms FROM chain c JOIN messages m ON m.id = c.id "
+                 "WHERE c.next IS NULL"_s,
+                 {id});
+    if (!q)
+        return R::failure(q.error());
+    QSqlQuery &row = q.value();
+    if (!row.next())
+        return std::optional<ChainHead>(); // unknown, or a link pruned away
+    if (row.value(2).toString() == WithdrawnType)
+        return std::optional<ChainHead>();
+    if (!row.value(3).isNull() && row.value(3).toLongLong() <= nowMs())
+        return std::optional<ChainHead>();
+    return std::optional<ChainHead>(ChainHead{row.value(0).toLongLong(), row.value(1).toString()});
 }
 
 Result<Replay, StoreError> Store::replay(const QStringList &channels, qint64 since, qint64 currentLastId)
@@ -487,11 +577,12 @@ Result<Replay, StoreError> Store::replay(const QStringList &channels, qint64 sin
     PageLimit limit(m_config.replayLimit);
     // Newest first: more than the limit means the oldest are not sent, so not recovered.
     q.prepare(
-        u"SELECT id, payload FROM messages WHERE channel IN (%1) AND id > ? ORDER BY id DESC LIMIT ?"_s.arg(
-            placeholders(channels.size())));
+        u"SELECT id, payload FROM messages WHERE channel IN (%1) AND id > ? AND %2 ORDER BY id DESC LIMIT ?"_s
+            .arg(placeholders(channels.size()), Visible));
     for (const QString &c : channels)
         q.addBindValue(c);
     q.addBindValue(since);
+    q.addBindValue(nowMs());
     q.addBindValue(limit.fetch());
     if (!q.exec())
         return R::failure(errorFrom(q));
@@ -531,16 +622,18 @@ Result<Replay, StoreError> Store::planReplay(const QStringList &channels, qint64
         return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
     const int limit = std::max(1, m_config.replayLimit);
     const QString in = placeholders(channels.size());
+    const qint64 now = nowMs();
     const auto bind = [&](QSqlQuery &q) {
         for (const QString &c : channels)
             q.addBindValue(c);
         q.addBindValue(since);
         q.addBindValue(currentLastId);
+        q.addBindValue(now);
     };
     // The one just older than the newest `limit`: if it exists, the replay starts after it.
     QSqlQuery b(db);
-    b.prepare(u"SELECT id FROM messages WHERE channel IN (%1) AND id > ? AND id <= ? ORDER BY id DESC "
-              "LIMIT 1 OFFSET ?"_s.arg(in));
+    b.prepare(u"SELECT id FROM messages WHERE channel IN (%1) AND id > ? AND id <= ? AND %2 ORDER BY id DESC "
+              "LIMIT 1 OFFSET ?"_s.arg(in, Visible));
     bind(b);
     b.addBindValue(limit);
     if (!b.exec())
@@ -551,7 +644,8 @@ Result<Replay, StoreError> Store::planReplay(const QStringList &channels, qint64
         out.lose(ReplayGap::Limit);
     } else {
         QSqlQuery c(db);
-        c.prepare(u"SELECT COUNT(*) FROM messages WHERE channel IN (%1) AND id > ? AND id <= ?"_s.arg(in));
+        c.prepare(u"SELECT COUNT(*) FROM messages WHERE channel IN (%1) AND id > ? AND id <= ? AND %2"_s.arg(
+            in, Visible));
         bind(c);
         if (!c.exec() || !c.next())
             return R::failure(errorFrom(c));
@@ -580,12 +674,14 @@ Result<StoredPage, StoreError> Store::replayPage(const QStringList &channels, qi
         return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
     QSqlQuery q(db);
     q.setForwardOnly(true);
-    q.prepare(u"SELECT id, payload FROM messages WHERE channel IN (%1) AND id > ? ORDER BY id LIMIT ?"_s.arg(
-        placeholders(channels.size())));
+    q.prepare(
+        u"SELECT id, payload FROM messages WHERE channel IN (%1) AND id > ? AND %2 ORDER BY id LIMIT ?"_s.arg(
+            placeholders(channels.size()), Visible));
     for (const QString &c : channels)
         q.addBindValue(c);
     PageLimit limit(maxMessages, maxBytes);
     q.addBindValue(after);
+    q.addBindValue(nowMs());
     q.addBindValue(limit.fetch());
     if (!q.exec())
         return R::failure(errorFrom(q));
@@ -607,16 +703,17 @@ Result<StoredPage, StoreError> Store::history(const QString &channel, qint64 sin
     q.setForwardOnly(true);
     const bool forward = since >= 0;
     if (forward) {
-        q.prepare(
-            u"SELECT id, payload, read_ms FROM messages WHERE channel = ? AND id > ? ORDER BY id LIMIT ?"_s);
+        q.prepare(u"SELECT id, payload, read_ms FROM messages WHERE channel = ? AND id > ? AND %1 "
+                  "ORDER BY id LIMIT ?"_s.arg(Visible));
         q.addBindValue(channel);
         q.addBindValue(since);
     } else {
-        q.prepare(u"SELECT id, payload, read_ms FROM messages WHERE channel = ? AND id < ? "
-                  "ORDER BY id DESC LIMIT ?"_s);
+        q.prepare(u"SELECT id, payload, read_ms FROM messages WHERE channel = ? AND id < ? AND %1 "
+                  "ORDER BY id DESC LIMIT ?"_s.arg(Shown));
         q.addBindValue(channel);
         q.addBindValue(before > 0 ? before : std::numeric_limits<qint64>::max());
     }
+    q.addBindValue(nowMs());
     PageLimit rows(limit);
     q.addBindValue(rows.fetch());
     if (!q.exec())
@@ -624,8 +721,9 @@ Result<StoredPage, StoreError> Store::history(const QString &channel, qint64 sin
     StoredPage page;
     while (q.next() && rows.admit()) {
         if (auto m = messageFromRow(q, 1)) {
+            // A withdrawn event is never unread (as in Redis, where it is not in the unread set).
+            page.read.append(!q.value(2).isNull() || m->type == WithdrawnType);
             page.messages.append(std::move(*m));
-            page.read.append(!q.value(2).isNull());
         }
     }
     page.hasMore = rows.more();
@@ -653,7 +751,9 @@ Result<bool, StoreError> Store::covers(const QString &channel, qint64 since)
 
 Result<qint64, StoreError> Store::unreadCount(const QString &channel)
 {
-    return queryValue(u"SELECT COUNT(*) FROM messages WHERE channel = ? AND read_ms IS NULL"_s, {channel})
+    return queryValue(
+               u"SELECT COUNT(*) FROM messages WHERE channel = ? AND read_ms IS NULL AND %1"_s.arg(Shown),
+               {channel, nowMs()})
         .transform([](const std::optional<QVariant> &count) { return count ? count->toLongLong() : 0; });
 }
 
@@ -766,6 +866,15 @@ Result<qint64, StoreError> Store::prune()
     // Keys past the idempotency window: a retry now publishes again.
     if (auto keys = m_idempotency.prune(); !keys)
         return R::failure(keys.error());
+    // Expired messages go whatever the retention: they are hidden already, so no gap is recorded. The
+    // partial scan runs once per prune, not per publish.
+    {
+        auto expired =
+            execute(u"DELETE FROM messages WHERE expires_ms IS NOT NULL AND expires_ms <= ?"_s, {now});
+        if (!expired)
+            return expired;
+        deleted += *expired;
+    }
     if (deleted > 0) {
         qCDebug(lcStore) << "retention deleted" << deleted << "messages";
         Q_EMIT pruned(deleted);

@@ -36,8 +36,8 @@ class Store : public QObject, public History
     Q_OBJECT
 
 public:
-    // The number of migrations (store.cpp): migration 6 (idempotency keys) is this branch's 4th entry.
-    static constexpr int SchemaVersion = 4;
+    // The schema's version: the number of migrations in store.cpp's list, which only grows.
+    static int schemaVersion();
 
     explicit Store(const ServerConfig &config, QObject *parent = nullptr);
     ~Store() override;
@@ -100,6 +100,7 @@ public:
     Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit) override;
     // True if the channel has, or had, stored messages.
     Result<bool, StoreError> knows(const QString &channel) override;
+    Result<std::optional<ChainHead>, StoreError> chainHead(qint64 id) override;
 
     // Applies retention now; returns how many messages were deleted. Also runs on a timer.
     Result<qint64, StoreError> prune() override;
@@ -134,6 +135,9 @@ private:
     StoreError errorFrom(const QSqlError &error) const;
     // Binds one message to a prepared InsertMessageSql and runs it.
     static bool execInsert(QSqlQuery &query, const Message &message, const QByteArray &json);
+    // After execInsert, in its transaction: marks the message it replaces or withdraws superseded (Stale if
+    // another update came first).
+    Result<bool, StoreError> supersede(QSqlDatabase &db, const Message &message);
     // Under m_writeMutex, before a write: with --max-db-size, herald.db and its WAL together stay within it.
     Result<bool, StoreError> ensureRoom(QSqlDatabase &db);
     Result<bool, StoreError> noteWrite(Result<bool, StoreError> outcome);

@@ -674,6 +674,204 @@ void tst_HistoryContract::readFlags()
     QCOMPARE(*nobody, 0);
 }
 
+namespace {
+// The ids of every read the listings offer: history newest (no since), history since 0, replay since 0, a
+// replay plan's count and its pages. Each is checked against what it must show.
+struct Listings
+{
+    QList<qint64> newest;
+    QList<qint64> since;
+    QList<qint64> replay;
+    qint64 planned = -1;
+    QList<qint64> pages;
+    qint64 unread = -1;
+};
+
+Listings listings(History &h, const QStringList &channels, qint64 lastId)
+{
+    Listings out;
+    auto newest = h.history(channels.first(), -1, 0, 100);
+    auto since = h.history(channels.first(), 0, 0, 100);
+    auto replay = h.replay(channels, 0, lastId);
+    auto plan = h.planReplay(channels, 0, lastId);
+    auto unread = h.unreadCount(channels.first());
+    if (!newest || !since || !replay || !plan || !unread) {
+        qWarning("a listing failed");
+        return out;
+    }
+    out.newest = idsOf(newest->messages);
+    out.since = idsOf(since->messages);
+    out.replay = idsOf(replay->messages);
+    out.planned = plan->count;
+    out.unread = *unread;
+    qint64 after = plan->after;
+    for (int page = 0; page < 100; ++page) {
+        auto p = h.replayPage(channels, after, 1, 1 << 20); // one a page: the paging itself is tested too
+        if (!p || p->messages.isEmpty())
+            break;
+        out.pages += idsOf(p->messages);
+        after = p->messages.last().id;
+    }
+    return out;
+}
+
+std::optional<ChainHead> headOf(History &h, qint64 id)
+{
+    auto head = h.chainHead(id);
+    if (!head) {
+        qWarning().noquote() << "chainHead failed:" << head.error().message;
+        return std::nullopt;
+    }
+    return *head;
+}
+
+Message replacing(const QString &channel, qint64 replaces)
+{
+    Message m = makeMessage(channel);
+    m.notification.replaces = replaces;
+    return m;
+}
+
+Message withdrawing(const QString &channel, qint64 withdraws)
+{
+    Message m;
+    m.channel = channel;
+    m.type = History::WithdrawnType.toString();
+    m.timestamp = QDateTime::currentDateTimeUtc();
+    m.notification.withdraws = withdraws;
+    return m;
+}
+} // namespace
+
+void tst_HistoryContract::expiredHidden()
+{
+    // docs/protocol.md, "Expiry": an expired message is not listed, replayed, counted unread, nor the head of
+    // a chain; prune deletes it without recording a gap.
+    auto h = open(config());
+    QVERIFY(h);
+    const QString alice = userChannel(u"alice");
+    const QDateTime now = QDateTime::currentDateTimeUtc();
+    Message expired = makeMessage(alice);
+    expired.notification.expires = now.addSecs(-1);
+    Message later = makeMessage(alice);
+    later.notification.expires = now.addSecs(3600);
+    Message otherExpired = makeMessage(u"a"_s);
+    otherExpired.notification.expires = now.addMSecs(-1);
+    QCOMPARE(store(*h, expired), 1);
+    QCOMPARE(store(*h, later), 2);
+    QCOMPARE(store(*h, makeMessage(alice)), 3);
+    QCOMPARE(store(*h, otherExpired), 4);
+
+    const Listings l = listings(*h, {alice, u"a"_s}, 4);
+    QCOMPARE(l.newest, (QList<qint64>{2, 3}));
+    QCOMPARE(l.since, (QList<qint64>{2, 3}));
+    QCOMPARE(l.replay, (QList<qint64>{2, 3}));
+    QCOMPARE(l.planned, 2);
+    QCOMPARE(l.pages, (QList<qint64>{2, 3}));
+    QCOMPARE(l.unread, 2);
+    QVERIFY(!headOf(*h, 1));
+    QVERIFY(!headOf(*h, 4));
+    QCOMPARE(headOf(*h, 2)->id, 2);
+    QCOMPARE(headOf(*h, 2)->channel, alice);
+
+    auto pruned = h->prune();
+    QVERIFY2(pruned, why(pruned).constData());
+    // What is left is the same, and complete: expiry is not a gap.
+    const Listings after = listings(*h, {alice, u"a"_s}, 4);
+    QCOMPARE(after.replay, (QList<qint64>{2, 3}));
+    auto replay = h->replay({alice, u"a"_s}, 0, 4);
+    QVERIFY2(replay, why(replay).constData());
+    QVERIFY(replay->recovered);
+    auto covered = h->covers(alice, 0);
+    QVERIFY2(covered, why(covered).constData());
+    QVERIFY(*covered);
+}
+
+void tst_HistoryContract::supersededHidden_data()
+{
+    QTest::addColumn<QString>("channel");
+    QTest::newRow("user queue") << userChannel(u"alice");
+    QTest::newRow("other channel") << u"a"_s;
+}
+
+void tst_HistoryContract::supersededHidden()
+{
+    // docs/protocol.md, "Updates and withdrawals": 40% -> 80% -> done shows only "done", from any id of
+    // the chain; an update of a message that is no longer the chain's latest is refused with nothing done.
+    QFETCH(QString, channel);
+    auto h = open(config());
+    QVERIFY(h);
+    QCOMPARE(store(*h, makeMessage(channel)), 1);
+    QCOMPARE(store(*h, replacing(channel, 1)), 2);
+    QCOMPARE(store(*h, makeMessage(channel)), 3);
+    QCOMPARE(store(*h, replacing(channel, 2)), 4);
+
+    const Listings l = listings(*h, {channel}, 4);
+    QCOMPARE(l.newest, (QList<qint64>{3, 4}));
+    QCOMPARE(l.since, (QList<qint64>{3, 4}));
+    QCOMPARE(l.replay, (QList<qint64>{3, 4}));
+    QCOMPARE(l.planned, 2);
+    QCOMPARE(l.pages, (QList<qint64>{3, 4}));
+    if (isUserChannel(channel))
+        QCOMPARE(l.unread, 2);
+    for (qint64 id : {1, 2, 4}) {
+        const auto head = headOf(*h, id);
+        QVERIFY2(head, qPrintable(QString::number(id)));
+        QCOMPARE(head->id, 4);
+        QCOMPARE(head->channel, channel);
+    }
+    QCOMPARE(headOf(*h, 3)->id, 3);
+    QVERIFY(!headOf(*h, 99));
+
+    // A concurrent update that resolved the chain before 4 was stored: refused, nothing stored.
+    auto stale = m_backend->store(*h, replacing(channel, 2));
+    QVERIFY(!stale);
+    QCOMPARE(stale.error().kind, StoreError::Kind::Stale);
+    const Listings same = listings(*h, {channel}, 10);
+    QCOMPARE(same.newest, (QList<qint64>{3, 4}));
+    QCOMPARE(same.replay, (QList<qint64>{3, 4}));
+}
+
+void tst_HistoryContract::withdrawnHidden()
+{
+    // A withdrawn chain is gone from every listing and count; its "withdrawn" event shows only to reads with
+    // since, and the chain resolves to nothing.
+    auto h = open(config());
+    QVERIFY(h);
+    const QString alice = userChannel(u"alice");
+    QCOMPARE(store(*h, makeMessage(alice)), 1);
+    QCOMPARE(store(*h, replacing(alice, 1)), 2);
+    QCOMPARE(store(*h, withdrawing(alice, 2)), 3);
+    QCOMPARE(store(*h, makeMessage(alice)), 4);
+
+    const Listings l = listings(*h, {alice}, 4);
+    QCOMPARE(l.newest, (QList<qint64>{4}));
+    QCOMPARE(l.since, (QList<qint64>{3, 4}));
+    QCOMPARE(l.replay, (QList<qint64>{3, 4}));
+    QCOMPARE(l.planned, 2);
+    QCOMPARE(l.pages, (QList<qint64>{3, 4}));
+    QCOMPARE(l.unread, 1);
+    auto since = h->history(alice, 0, 0, 100);
+    QVERIFY2(since, why(since).constData());
+    QCOMPARE(since->read, (QList<bool>{true, false})); // the event is never unread
+    auto replay = h->replay({alice}, 0, 4);
+    QVERIFY2(replay, why(replay).constData());
+    QCOMPARE(replay->messages.first().type, u"withdrawn"_s);
+    QCOMPARE(replay->messages.first().notification.withdraws, 2);
+    QVERIFY(!headOf(*h, 1));
+    QVERIFY(!headOf(*h, 2));
+    QVERIFY(!headOf(*h, 3));
+
+    auto again = m_backend->store(*h, withdrawing(alice, 2));
+    QVERIFY(!again);
+    QCOMPARE(again.error().kind, StoreError::Kind::Stale);
+    auto all = h->markAllRead(alice);
+    QVERIFY2(all, why(all).constData());
+    auto unread = h->unreadCount(alice);
+    QVERIFY2(unread, why(unread).constData());
+    QCOMPARE(*unread, 0);
+}
+
 void tst_HistoryContract::channelsSummary()
 {
     auto h = open(config());

@@ -47,6 +47,10 @@ private Q_SLOTS:
     void pruneRunsOnTimer();
 
     void readFlags();
+    void expiredHidden();
+    void supersededHidden_data();
+    void supersededHidden();
+    void withdrawnHidden();
     void channelsSummary();
     void channelsArePaged();
 

@@ -43,6 +43,13 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
         (void)Herald::optionalSequence(request->body, "since"_L1);
         (void)Herald::requiredString(request->body, "client_id"_L1);
         (void)Herald::messageFromPayload(request->body, u"message"_s);
+        // The rich notification fields, the schedule and the idempotency key a publish frame may carry.
+        if (auto published = Herald::publishedMessageFromPayload(request->body, u"message"_s))
+            (void)published->toJsonBytes();
+        const QDateTime now = QDateTime::currentDateTimeUtc();
+        (void)Herald::scheduleFromPayload(request->body, now);
+        (void)Herald::idempotencyKeyFromPayload(request->body);
+        (void)Herald::parseTimeOrDuration(request->body.value("expires"_L1), now);
         const QString channel = request->body.value("channel"_L1).toString();
         (void)Herald::isValidChannelName(channel);
         (void)Herald::channelMatches(channel, request->body.value("pattern"_L1).toString());

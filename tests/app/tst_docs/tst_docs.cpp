@@ -862,6 +862,13 @@ void tst_Docs::webSocketTable()
     shape.placeholders.insert(u"<client_id>"_s, requesterId);
 
     // What the request needs to mean something.
+    if (kind == u"withdraw"_s) {
+        // A message to withdraw.
+        const HttpResult p =
+            http("POST", m_port, u"/api/publish"_s, R"({"channel":"news","message":"to be withdrawn"})");
+        QCOMPARE(p.status, 202);
+        req.insert("id"_L1, p.json().value("id"_L1).toInteger());
+    }
     if (kind == u"unsubscribe"_s) {
         requester->send({{"action"_L1, "subscribe"_L1}, {"channel"_L1, req.value("channel"_L1)}});
         QVERIFY(requester->waitFor(u"subscribed"_s));
@@ -1004,7 +1011,43 @@ void tst_Docs::serverFrames()
     const QJsonObject expected = *parsed;
     const QString type = expected.value("type"_L1).toString();
 
-    if (section == u"## Messages"_s || section == u"## Notifications"_s) {
+    if (section == u"### Updates and withdrawals"_s) {
+        // An update of a message published first, or the withdrawal of one: what its subscribers get.
+        QJsonObject body = stripOpen(expected).toObject();
+        const QString channel = body.value("channel"_L1).toString();
+        WsClient *sub = keep(openWs(u"/ws?channels="_s + channel));
+        QVERIFY(sub && ready(sub));
+        const HttpResult first =
+            http("POST", m_port, u"/api/publish"_s,
+                 Herald::compactJson({{"channel"_L1, channel}, {"message"_L1, "first"_L1}}));
+        QCOMPARE(first.status, 202);
+        const qint64 firstId = first.json().value("id"_L1).toInteger();
+        QVERIFY(sub->waitFor(u"message"_s));
+        HttpResult r;
+        QString field;
+        if (body.contains("replaces"_L1)) {
+            field = u"replaces"_s;
+            body.remove("id"_L1);
+            body.remove("timestamp"_L1);
+            body.insert("replaces"_L1, firstId);
+            r = http("POST", m_port, u"/api/publish"_s, Herald::compactJson(body));
+            QCOMPARE(r.status, 202);
+        } else if (type == u"withdrawn"_s) {
+            field = u"withdraws"_s;
+            r = http("DELETE", m_port, u"/api/messages/%1"_s.arg(firstId));
+            QCOMPARE(r.status, 200);
+        } else {
+            QFAIL("tst_docs knows updates (replaces) and withdrawn events here; teach it");
+        }
+        const auto live = sub->waitFor(type);
+        QVERIFY(live);
+        QVERIFY_SHAPE(expected, *live);
+        QCOMPARE(live->value("id"_L1).toInteger(), r.json().value("id"_L1).toInteger());
+        QCOMPARE(live->value(field).toInteger(), firstId);
+        return;
+    }
+
+    if (section == u"## Messages"_s || section == u"## Notifications"_s || section == u"### Expiry"_s) {
         // Published over REST with the example's own fields, read by a subscriber.
         QJsonObject body = stripOpen(expected).toObject();
         body.remove("id"_L1);
@@ -1358,7 +1401,13 @@ void tst_Docs::httpTable()
             QString target = path;
             static const QRegularExpression readRoute(u"^/api/notifications/(\\d+)/read$"_s);
             static const QRegularExpression historyRoute(u"^/api/channels/([^/?]+)/history"_s);
-            if (readRoute.match(path).hasMatch()) {
+            static const QRegularExpression messageRoute(u"^/api/messages/(\\d+)$"_s);
+            if (messageRoute.match(path).hasMatch()) {
+                const HttpResult p = http("POST", m_port, u"/api/publish"_s,
+                                          R"({"channel":"news","message":"for the document"})");
+                QCOMPARE(p.status, 202);
+                target = u"/api/messages/%1"_s.arg(p.json().value("id"_L1).toInteger());
+            } else if (readRoute.match(path).hasMatch()) {
                 const HttpResult p = http("POST", m_port, u"/api/publish"_s,
                                           R"({"channel":"user:1","message":"for the document"})");
                 QCOMPARE(p.status, 202);
