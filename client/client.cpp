@@ -62,6 +62,8 @@ Client::Client(QObject *parent)
         if (state != State::Connected)
             setState(state, text);
     });
+    connect(m_connection, &Connection::retryScheduled, this,
+            [this](int attempt, int) { Q_EMIT retryScheduled(m_connection->nextRetryAt(), attempt); });
     connect(m_connection, &Connection::refused, this, [this](int httpStatus, const QString &text) {
         Q_EMIT errorOccurred(httpStatus == 403 ? Error::Forbidden : Error::TokenRefused, text);
     });
@@ -521,6 +523,11 @@ int Client::publish(const QString &channel, const QJsonObject &fields)
     QJsonObject body = fields;
     body.insert("channel"_L1, channel);
     return request("POST", u"/api/publish"_s, body);
+}
+
+int Client::withdraw(qint64 id)
+{
+    return request("DELETE", u"/api/messages/%1"_s.arg(id));
 }
 
 int Client::deleteNotification(qint64 id)

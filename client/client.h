@@ -130,6 +130,8 @@ public:
     int markUnread(const QList<qint64> &ids);
     int markAllRead();
     int deleteNotification(qint64 id);
+    // Withdraws a message this client may publish on (any id of an update chain withdraws the chain).
+    int withdraw(qint64 id);
     // Publishes `fields` (title, message, type, data, priority, …) to `channel` as this client (an action's
     // reply, say); the reply names the new id: {"id":…,"channel":…}.
     int publish(const QString &channel, const QJsonObject &fields);
@@ -150,6 +152,8 @@ Q_SIGNALS:
     // The user's notification settings (quiet hours, min_priority) changed.
     void settingsChanged(const QString &userId, const QJsonObject &settings);
     void stateChanged(Herald::Client::State state, const QString &text);
+    // Offline: the next attempt, the `attempt`-th since the last success, is due `at` (UTC).
+    void retryScheduled(const QDateTime &at, int attempt);
     void errorOccurred(Herald::Client::Error error, const QString &text);
     // A resume began: `info.count` messages follow as Delivery::Replayed. recovered false means missed
     // messages are gone (expired, limit): reload from REST if that matters.

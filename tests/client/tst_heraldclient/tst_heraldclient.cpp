@@ -73,6 +73,7 @@ private Q_SLOTS:
     void tokenRefusal();
     void typedEvents();
     void markAllRead();
+    void updatesAndWithdrawals();
 
 private:
     bool startServer(quint16 port = 0, const QString &dataDir = {}, const ConfigTweak &tweak = {});
@@ -343,9 +344,23 @@ void tst_HeraldClient::backoffBounds()
         if (s == State::Connecting)
             attemptsAt.append(clock.elapsed());
     });
+    QList<QDateTime> dueAt;
+    QList<QDateTime> saidAt;
+    connect(&client, &Client::retryScheduled, this, [&](const QDateTime &at, int attempt) {
+        QCOMPARE(qsizetype(attempt), delays.size()); // after the connection's own signal
+        dueAt.append(at);
+        saidAt.append(QDateTime::currentDateTimeUtc());
+    });
     client.setServerUrl(QUrl(u"ws://127.0.0.1:%1"_s.arg(port)));
     client.open();
-    QTRY_VERIFY_WITH_TIMEOUT(delays.size() >= 6, 15000);
+    QTRY_VERIFY_WITH_TIMEOUT(delays.size() >= 6 && dueAt.size() >= 6, 15000);
+    for (int i = 0; i < 6; ++i) {
+        // When the retry is due, as the client says it: its delay from when it was said (a little less, as
+        // it was taken just before).
+        const qint64 ahead = saidAt.at(i).msecsTo(dueAt.at(i));
+        QVERIFY2(ahead <= delays.at(i) && ahead >= delays.at(i) - 1000,
+                 qPrintable(u"retry %1 due in %2 ms, delay %3 ms"_s.arg(i + 1).arg(ahead).arg(delays.at(i))));
+    }
     client.close();
     for (int i = 0; i < 6; ++i) {
         // Attempt n waits initial·2^(n-1), capped, shortened by at most the jitter's share.
@@ -549,6 +564,48 @@ void tst_HeraldClient::markAllRead()
     QVERIFY(finished.last().at(2).toInt() >= 400);
     QCOMPARE(errors.size(), 1);
     QCOMPARE(errors.first().at(0).value<Client::Error>(), Client::Error::RequestFailed);
+}
+
+void tst_HeraldClient::updatesAndWithdrawals()
+{
+    Client client;
+    Received got;
+    got.watch(client);
+    QSignalSpy replaced(&client, &Client::replaced);
+    QSignalSpy withdrawn(&client, &Client::withdrawn);
+    QSignalSpy finished(&client, &Client::requestFinished);
+    client.setServerUrl(QUrl(url()));
+    client.setChannels({u"builds"_s});
+    client.open();
+    QTRY_COMPARE(client.state(), State::Connected);
+    const qint64 first = publish(u"builds"_s, u"40 %"_s);
+    QTRY_COMPARE(got.ids, QList<qint64>{first});
+
+    // An update names the message it replaces; the client says which.
+    client.publish(u"builds"_s, QJsonObject{{"title"_L1, u"80 %"_s}, {"replaces"_L1, first}});
+    QTRY_COMPARE(replaced.size(), 1);
+    QCOMPARE(replaced.first().at(0).toLongLong(), first);
+    const auto update = replaced.first().at(1).value<Herald::Message>();
+    QCOMPARE(update.title, u"80 %"_s);
+    QCOMPARE(got.ids.size(), 1); // an update is not a new message
+
+    // Withdrawn through the client: the chain's latest goes.
+    client.withdraw(first);
+    QTRY_COMPARE(withdrawn.size(), 1);
+    QCOMPARE(withdrawn.first().at(0).toLongLong(), update.id);
+    QCOMPARE(withdrawn.first().at(1).toString(), u"builds"_s);
+
+    // Withdrawn while the client was away: the resume brings the withdrawal.
+    const qint64 second = publish(u"builds"_s, u"build 8"_s);
+    QTRY_COMPARE(got.ids.size(), 2);
+    client.close();
+    QCOMPARE(http("DELETE", m_port, u"/api/messages/%1"_s.arg(second)).status, 200);
+    client.open();
+    QTRY_COMPARE(withdrawn.size(), 2);
+    QCOMPARE(withdrawn.last().at(0).toLongLong(), second);
+    QCOMPARE(got.ids.size(), 2);
+    QTRY_COMPARE(finished.size(), 2);
+    QVERIFY(finished.at(0).at(1).toBool() && finished.at(1).at(1).toBool());
 }
 
 QTEST_MAIN(tst_HeraldClient)
