@@ -74,4 +74,14 @@ QString clientChannel(QStringView clientId)
     return Channels::ClientPrefix.toString() + clientId;
 }
 
+QString readsChannel(QStringView userId)
+{
+    return Channels::ReadsPrefix.toString() + userId;
+}
+
+bool isReadsChannel(QStringView channel)
+{
+    return channel.startsWith(Channels::ReadsPrefix);
+}
+
 } // namespace Herald

@@ -17,12 +17,17 @@ inline constexpr QStringView Broadcast = u"broadcast";
 inline constexpr QStringView Chat = u"chat";
 inline constexpr QStringView UserPrefix = u"user:";
 inline constexpr QStringView ClientPrefix = u"client:";
+// reads:<id>: the server's events about user:<id>'s read state and settings (docs/protocol.md, "Read state").
+inline constexpr QStringView ReadsPrefix = u"reads:";
 } // namespace Channels
 
 QString userChannel(QStringView userId);
 // A user's queue (user:<id>): the channels with read marks.
 bool isUserChannel(QStringView channel);
 QString clientChannel(QStringView clientId);
+QString readsChannel(QStringView userId);
+// reads:<id>: readable as user:<id> is, written by the server only.
+bool isReadsChannel(QStringView channel);
 
 // Channel patterns (retention rules, ephemeral channels, token allow-lists): '*' matches any run of
 // characters, everything else matches itself. "*" alone matches every channel.

@@ -5,6 +5,8 @@
 #include "httprequesthead.h"
 #include "listener.h"
 #include "modelapi.h"
+#include "readsapi.h"
+#include "scheduleapi.h"
 #include "ssesession.h"
 #include "worker.h"
 #include "wssession.h"
@@ -24,6 +26,8 @@ RequestRouter::RequestRouter(Worker *worker, QMutex *modelMutex)
     , m_api(new HttpApi(worker->hub(), worker->config(), m_http, this))
 {
     new ModelApi(worker->hub(), worker->config(), m_http, m_api, modelMutex, this);
+    new ReadsApi(worker->hub(), worker->config(), m_http, m_api, this);
+    new ScheduleApi(worker->hub(), m_http, m_api, this);
     m_httpIntake->bindTo(m_http);
 }
 

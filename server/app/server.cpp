@@ -6,8 +6,10 @@
 #include "hub.h"
 #include "listener.h"
 #include "logging.h"
+#include "publisher.h"
 #include "redishistory.h"
 #include "requestrouter.h"
+#include "scheduler.h"
 #include "store.h"
 #include "worker.h"
 
@@ -135,6 +137,12 @@ bool Server::start()
     m_hub->setInitialSequence(m_store->lastStoredId());
     if (m_redis)
         joinCluster();
+    // Scheduled publishes wait where the history is: Redis on a cluster (every node delivers from there),
+    // the store on one server.
+    m_scheduler = new Scheduler(
+        m_hub, m_redis ? static_cast<ScheduleStore *>(m_redis->schedule()) : m_store->schedule(),
+        m_redis != nullptr, this);
+    m_hub->publisher().setScheduler(m_scheduler);
 
     const int count =
         m_config.workerThreads > 0 ? m_config.workerThreads : qMax(1, QThread::idealThreadCount());
@@ -167,6 +175,7 @@ bool Server::start()
 
     if (m_cluster)
         m_cluster->start(m_hub->lastId());
+    m_scheduler->start();
     if (m_config.demoIntervalSeconds > 0)
         startDemo();
     const QString scheme = m_config.tls() ? u"https"_s : u"http"_s;
@@ -282,6 +291,8 @@ void Server::stop()
     qCInfo(lcServer) << "shutting down";
     if (m_demo)
         m_demo->stop();
+    if (m_scheduler)
+        m_scheduler->stop();
     if (m_cluster)
         m_cluster->stop();
     if (m_listener)

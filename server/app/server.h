@@ -19,6 +19,7 @@ class Cluster;
 class Hub;
 class Listener;
 class RedisHistory;
+class Scheduler;
 class Store;
 class Worker;
 
@@ -65,6 +66,8 @@ private:
     Store *m_store = nullptr;
     RedisHistory *m_redis = nullptr;
     Cluster *m_cluster = nullptr;
+    // Scheduled publishes (docs/protocol.md, "Scheduled delivery").
+    Scheduler *m_scheduler = nullptr;
     QString m_redisAddress; // for messages: the URL without its password
     qint64 m_redisLastId = 0;
     Listener *m_listener = nullptr;

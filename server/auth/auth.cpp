@@ -121,6 +121,9 @@ bool Identity::canRead(const QString &channel) const
         return true;
     if (isUserChannel(channel))
         return channel.mid(Channels::UserPrefix.size()) == subject;
+    // A user's read events are as private as the queue they describe.
+    if (isReadsChannel(channel))
+        return channel.mid(Channels::ReadsPrefix.size()) == subject;
     if (!restricted)
         return true;
     for (const QString &pattern : channels) {
@@ -132,6 +135,9 @@ bool Identity::canRead(const QString &channel) const
 
 bool Identity::canWrite(const QString &channel) const
 {
+    // Read events say what the store holds: only the server publishes them, after the change they report.
+    if (isReadsChannel(channel))
+        return false;
     if (open)
         return true;
     if (!authenticated || role == Role::Subscriber)
@@ -148,11 +154,14 @@ bool Identity::canWrite(const QString &channel) const
 
 QString Identity::refusal(const QString &channel, bool write) const
 {
+    if (write && isReadsChannel(channel))
+        return u"%1 is written by the server only: change read state through /api/notifications"_s.arg(
+            channel);
     if (!open && !authenticated)
         return u"authentication required: present a token"_s;
     if (write && role == Role::Subscriber)
         return u"a subscriber token cannot publish"_s;
-    if (!write && isUserChannel(channel))
+    if (!write && (isUserChannel(channel) || isReadsChannel(channel)))
         return u"%1 belongs to another user"_s.arg(channel);
     return u"the token does not allow channel %1"_s.arg(channel);
 }

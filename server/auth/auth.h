@@ -38,9 +38,10 @@ struct Identity
 
     bool isAdmin() const { return open || (authenticated && role == Role::Admin); }
     bool canPublish() const { return open || (authenticated && role != Role::Subscriber); }
-    // Reading a channel: user:<id> only for its own user (or an admin); else the allow-list.
+    // Reading a channel: user:<id> and reads:<id> only for their own user (or an admin); else the allow-list.
     bool canRead(const QString &channel) const;
-    // Writing a channel: a publisher or an admin, within the allow-list.
+    // Writing a channel: a publisher or an admin, within the allow-list; reads:* nobody (the server publishes
+    // there itself).
     bool canWrite(const QString &channel) const;
     // Why canRead/canWrite said no, for the refusal's reason.
     QString refusal(const QString &channel, bool write) const;

@@ -138,13 +138,14 @@ void Cluster::stop()
 }
 
 Result<qint64, StoreError> Cluster::publish(const Message &message, Envelope::Target target,
-                                            const QString &exclude, bool stored, const RecordWrite *record)
+                                            const QString &exclude, bool stored, const RecordWrite *record,
+                                            const QString &scheduled)
 {
     QJsonObject body{
         {"target"_L1, targetName(target)}, {"stored"_L1, stored}, {"message"_L1, message.toJson()}};
     if (!exclude.isEmpty())
         body.insert("exclude"_L1, exclude);
-    return m_history->append(message, stored, compactJson(body), record, m_hub->lastId());
+    return m_history->append(message, stored, compactJson(body), record, m_hub->lastId(), scheduled);
 }
 
 void Cluster::releaseThreadConnection()

@@ -68,10 +68,11 @@ public:
     void stop();
 
     // Thread-safe. Commits (persistent channels, and the record change the message announces, if any) and
-    // publishes through Redis, in one script; delivery comes back on the bus.
+    // publishes through Redis, in one script; delivery comes back on the bus. `scheduled`: the scheduled
+    // publish this delivers (RedisHistory::append).
     Result<qint64, StoreError> publish(const Message &message, Envelope::Target target,
                                        const QString &exclude, bool stored,
-                                       const RecordWrite *record = nullptr);
+                                       const RecordWrite *record = nullptr, const QString &scheduled = {});
     // The calling thread's blocking Redis connection.
     void releaseThreadConnection();
     // Thread-safe: the other nodes close this client id's connections too.

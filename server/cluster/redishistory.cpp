@@ -106,10 +106,11 @@ local function prune(c, ids, maxCount, cutoff)
 end
 )lua";
 
-// KEYS: seq, ids, channels, the publish's own key (see below), then the channel's block (RetentionLua).
+// KEYS: seq, ids, channels, the publish's own key (see below), then the channel's block (RetentionLua), and
+// for a scheduled publish the schedule's two keys (RedisSchedule::consumeKeys) last.
 // ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, floor, expires
 // ms or '', the id it supersedes or '', '1' for a withdrawn event, then a record write
-// (RedisRecords::writeArgs) or ''.
+// (RedisRecords::writeArgs) or '', and for a scheduled publish its handle last.
 constexpr char AppendLua[] = R"lua(
 -- INCR, store and PUBLISH in one script: Redis runs one script at a time, so every node receives the bus
 -- messages in id order, and a client that resumes on another node from the last id it saw misses nothing.
@@ -139,6 +140,14 @@ if ARGV[13] ~= '' then
   if not plan then
     return redis.error_reply(why)
   end
+end
+-- A scheduled publish is delivered by deleting its entry in this same step: gone already (cancelled, or
+-- delivered by another node whose lease this one outlived), nothing is published (0).
+if KEYS[13] then
+  if redis.call('HDEL', KEYS[13], ARGV[#ARGV]) == 0 then
+    return 0
+  end
+  redis.call('ZREM', KEYS[12], ARGV[#ARGV])
 end
 -- The floor: an id the caller has already seen. A Redis that lost its data (restarted without persistence)
 -- must not hand out that id again.
@@ -407,6 +416,57 @@ end
 return 0
 )lua";
 
+// KEYS: ids, unread. ARGV: channel, '1' to mark read or '0' unread, then the ids. Returns the ids stored on
+// the channel, in the order given (each once).
+constexpr char SetReadLua[] = R"lua(
+local out, seen = {}, {}
+for i = 3, #ARGV do
+  local id = ARGV[i]
+  if not seen[id] and redis.call('HGET', KEYS[1], id) == ARGV[1] then
+    seen[id] = true
+    if ARGV[2] == '1' then
+      redis.call('ZREM', KEYS[2], id)
+    else
+      redis.call('ZADD', KEYS[2], id, id)
+    end
+    out[#out + 1] = id
+  end
+end
+return out
+)lua";
+
+// KEYS: ids, msgs, times, unread. ARGV: channel, then the ids. Deletes those stored on the channel from every
+// key that holds them; returns them, in the order given (each once).
+constexpr char RemoveLua[] = R"lua(
+local out = {}
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  if redis.call('HGET', KEYS[1], id) == ARGV[1] then
+    redis.call('ZREMRANGEBYSCORE', KEYS[2], id, id)
+    redis.call('ZREM', KEYS[3], id)
+    redis.call('ZREM', KEYS[4], id)
+    redis.call('HDEL', KEYS[1], id)
+    out[#out + 1] = id
+  end
+end
+return out
+)lua";
+
+// The ids of a script's answer (SetReadLua, RemoveLua), or nothing if it is not a list of them.
+std::optional<QList<qint64>> idsFromReply(const redisReply *r)
+{
+    if (r->type != REDIS_REPLY_ARRAY)
+        return std::nullopt;
+    QList<qint64> ids;
+    for (size_t i = 0; i < r->elements; ++i) {
+        const auto id = redisInteger(r->element[i]);
+        if (!id)
+            return std::nullopt;
+        ids.append(*id);
+    }
+    return ids;
+}
+
 const RedisScript &appendScript()
 {
     static const RedisScript script(QByteArray(RetentionLua) + RedisRecords::lua() + AppendLua);
@@ -462,6 +522,7 @@ RedisHistory::RedisHistory(const ServerConfig &config, RedisAddress address, QSt
     , m_records(m_redis, m_prefix, config.models)
     , m_claims(m_redis, m_prefix)
     , m_idempotency(m_redis, m_prefix, config.idempotencyWindow)
+    , m_schedule(m_redis, m_prefix)
 {}
 
 RedisHistory::~RedisHistory()
@@ -499,10 +560,13 @@ bool RedisHistory::open()
                                        &redisScript<RetentionLua, MergeLua, PageLua>(),
                                        &redisScript<ChannelRowLua, ChannelStatsLua>(),
                                        &redisScript<RetentionLua, UnreadLua>(),
-                                       &redisScript<ChainLua>()};
+                                       &redisScript<ChainLua>(),
+                                       &redisScript<SetReadLua>(),
+                                       &redisScript<RemoveLua>()};
     scripts += RedisRecords::scripts();
     scripts += RedisClaims::scripts();
     scripts += RedisIdempotency::scripts();
+    scripts += RedisSchedule::scripts();
     for (const RedisScript *script : std::as_const(scripts)) {
         if (auto loaded = m_redis.load(*script); !loaded)
             return fail(loaded.error());
@@ -575,7 +639,7 @@ RetentionRule RedisHistory::retentionFor(const QString &channel) const
 
 Result<qint64, StoreError> RedisHistory::append(const Message &message, bool persist,
                                                 const QByteArray &busPayload, const RecordWrite *record,
-                                                qint64 floor)
+                                                qint64 floor, const QString &scheduled)
 {
     using R = Result<qint64, StoreError>;
     const QString &channel = message.channel;
@@ -612,8 +676,12 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
     // again (AppendLua). Kept 10 minutes, far longer than any retry.
     const QByteArray once =
         key("publish:") + QByteArray::number(QRandomGenerator::system()->generate64(), 16);
-    const QByteArrayList keys =
+    QByteArrayList keys =
         QByteArrayList{key("seq"), key("ids"), key("channels"), once} + channelKeys(channel);
+    if (!scheduled.isEmpty()) {
+        keys += m_schedule.consumeKeys(); // KEYS[12] and KEYS[13] (AppendLua)
+        args.append(scheduled.toUtf8());
+    }
     auto reply = m_redis.eval(appendScript(), keys, args);
     if (!reply && reply.error().answerLost) {
         // A timeout or a dropped connection: the script may or may not have run. Once more, on a new
@@ -633,6 +701,9 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
         return R::failure(e);
     }
     const auto id = redisInteger(reply->get());
+    if (id && *id == 0 && !scheduled.isEmpty())
+        return R::failure({StoreError::Kind::Gone,
+                           u"scheduled publish %1 was cancelled or delivered already"_s.arg(scheduled)});
     if (!id || *id <= 0)
         return R::failure(unexpectedRedisReply("append"));
     return *id;
@@ -861,6 +932,77 @@ Result<qint64, StoreError> RedisHistory::markAllRead(const QString &channel)
     if (!n)
         return R::failure(unexpectedRedisReply("ZREMRANGEBYRANK"));
     return *n;
+}
+
+Result<qint64, StoreError> RedisHistory::markReadUpTo(const QString &channel, qint64 upTo)
+{
+    using R = Result<qint64, StoreError>;
+    if (!isUserChannel(channel))
+        return qint64(0);
+    auto reply =
+        m_redis.command({"ZREMRANGEBYSCORE", key("unread:", channel), "-inf", QByteArray::number(upTo)});
+    if (!reply)
+        return R::failure(reply.error());
+    const auto n = redisInteger(reply->get());
+    if (!n)
+        return R::failure(unexpectedRedisReply("ZREMRANGEBYSCORE"));
+    return *n;
+}
+
+Result<QList<qint64>, StoreError> RedisHistory::setRead(const QString &channel, const QList<qint64> &ids,
+                                                        bool read)
+{
+    using R = Result<QList<qint64>, StoreError>;
+    if (!isUserChannel(channel) || ids.isEmpty())
+        return QList<qint64>();
+    QByteArrayList args{channel.toUtf8(), read ? "1" : "0"};
+    for (qint64 id : ids)
+        args.append(QByteArray::number(id));
+    auto reply = m_redis.eval(redisScript<SetReadLua>(), {key("ids"), key("unread:", channel)}, args);
+    if (!reply)
+        return R::failure(reply.error());
+    const auto marked = idsFromReply(reply->get());
+    if (!marked)
+        return R::failure(unexpectedRedisReply("set read"));
+    return *marked;
+}
+
+Result<QList<qint64>, StoreError> RedisHistory::removeFromQueue(const QString &channel,
+                                                                const QList<qint64> &ids)
+{
+    using R = Result<QList<qint64>, StoreError>;
+    if (!isUserChannel(channel) || ids.isEmpty())
+        return QList<qint64>();
+    QByteArrayList args{channel.toUtf8()};
+    for (qint64 id : ids)
+        args.append(QByteArray::number(id));
+    auto reply = m_redis.eval(
+        redisScript<RemoveLua>(),
+        {key("ids"), key("msgs:", channel), key("times:", channel), key("unread:", channel)}, args);
+    if (!reply)
+        return R::failure(reply.error());
+    const auto removed = idsFromReply(reply->get());
+    if (!removed)
+        return R::failure(unexpectedRedisReply("remove"));
+    return *removed;
+}
+
+Result<QByteArray, StoreError> RedisHistory::userSettings(const QString &userId)
+{
+    using R = Result<QByteArray, StoreError>;
+    auto reply = m_redis.command({"HGET", key("settings"), userId.toUtf8()});
+    if (!reply)
+        return R::failure(reply.error());
+    return redisBytes(reply->get()); // nil: empty
+}
+
+Result<bool, StoreError> RedisHistory::saveUserSettings(const QString &userId, const QByteArray &json)
+{
+    using R = Result<bool, StoreError>;
+    auto reply = m_redis.command({"HSET", key("settings"), userId.toUtf8(), json});
+    if (!reply)
+        return R::failure(reply.error());
+    return true;
 }
 
 Result<QList<StoredChannel>, StoreError> RedisHistory::channels()

@@ -7,6 +7,7 @@
 #include "redisconnection.h"
 #include "redisidempotency.h"
 #include "redisrecords.h"
+#include "redisschedule.h"
 #include "result.h"
 #include "serverconfig.h"
 
@@ -36,6 +37,7 @@ namespace Herald {
 //                          links; a superseded message leaves msgs, times and unread (ids keeps it)
 //   P wd:C         zset    as msgs, for "withdrawn" events: listings without since do not show them
 //   P epoch        string  the history's epoch (History::epoch), set once by whichever node comes first
+//   P settings     hash    user id -> that user's settings (JSON): quiet hours, minimum priority
 // and the pub/sub channel P bus, where append() publishes "<id> <caller's bytes>". Retention deletes a
 // message's entries from all of these together, so memory stays bounded by the retention rules. Scripts
 // derive some keys from the prefix: a single Redis (or a primary with replicas), not Redis Cluster. Model
@@ -68,6 +70,8 @@ public:
     RedisClaims *claims() { return &m_claims; }
     // The cluster's idempotency keys of publishes, on the same connections. Lives as long as this object.
     RedisIdempotency *idempotency() { return &m_idempotency; }
+    // The cluster's scheduled publishes, on the same connections. Lives as long as this object.
+    RedisSchedule *schedule() { return &m_schedule; }
 
     const RedisAddress &address() const { return m_redis.address(); }
     QString keyPrefix() const { return QString::fromUtf8(m_prefix); }
@@ -80,9 +84,12 @@ public:
     // is ignored; its timestamp is kept as given. A record whose fence no longer holds the lock is refused
     // (Unavailable) with nothing done. After a timeout (Unavailable) the outcome is unknown: Redis may still
     // run the script once it catches up. The id is above `floor` (the last id the caller has seen), even if
-    // Redis lost the sequence.
+    // Redis lost the sequence. With `scheduled` (the handle of the scheduled publish the message delivers),
+    // the script deletes its entry in the same step, and does nothing (Gone) if it is not there
+    // (RedisSchedule).
     Result<qint64, StoreError> append(const Message &message, bool persist, const QByteArray &busPayload,
-                                      const RecordWrite *record = nullptr, qint64 floor = 0);
+                                      const RecordWrite *record = nullptr, qint64 floor = 0,
+                                      const QString &scheduled = {});
     // The last id handed out (0 before the first).
     Result<qint64, StoreError> lastId();
     // Makes the sequence at least `atLeast` (a node that handed out ids of its own while Redis was away);
@@ -112,6 +119,13 @@ public:
     Result<qint64, StoreError> unreadCount(const QString &channel) override;
     Result<std::optional<QString>, StoreError> channelOf(qint64 id) override;
     Result<qint64, StoreError> markAllRead(const QString &channel) override;
+    Result<qint64, StoreError> markReadUpTo(const QString &channel, qint64 upTo) override;
+    Result<QList<qint64>, StoreError> setRead(const QString &channel, const QList<qint64> &ids,
+                                              bool read) override;
+    Result<QList<qint64>, StoreError> removeFromQueue(const QString &channel,
+                                                      const QList<qint64> &ids) override;
+    Result<QByteArray, StoreError> userSettings(const QString &userId) override;
+    Result<bool, StoreError> saveUserSettings(const QString &userId, const QByteArray &json) override;
     Result<QList<StoredChannel>, StoreError> channels() override;
     Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit) override;
     Result<bool, StoreError> knows(const QString &channel) override;
@@ -139,6 +153,7 @@ private:
     RedisRecords m_records;
     RedisClaims m_claims;
     RedisIdempotency m_idempotency;
+    RedisSchedule m_schedule;
     QString m_error;
     QTimer *m_pruneTimer = nullptr;
     mutable QMutex m_epochMutex;

@@ -136,9 +136,7 @@ void HttpApi::registerRoutes()
     // One-shot requests: their publishes commit at once, nothing holds the answer.
     addRoute(u"/api/publish"_s, Post, [this](const RestRequest &r) { return publish(r, nullptr); });
     addRoute(u"/api/notifications"_s, Get, [this](const RestRequest &r) { return notifications(r); });
-    addRoute(u"/api/notifications/read-all"_s, Post, [this](const RestRequest &r) { return markAllRead(r); });
-    addRoute(u"/api/notifications/<arg>/read"_s, Post,
-             [this](const QString &id, const RestRequest &r) { return markRead(id, r); });
+    // Read state and settings: ReadsApi.
     addRoute(u"/api/channels"_s, Get, [this](const RestRequest &r) { return channels(r); });
     addDeleteRoute(u"/api/messages/<arg>"_s,
                    [this](const QString &id, const RestRequest &r) { return withdraw(id, r); });
@@ -482,52 +480,6 @@ RestResponse HttpApi::notifications(const RestRequest &request)
                   {"has_more"_L1, page->hasMore},
                   {"last_id"_L1, m_hub->lastId()}};
     return withRecovered(std::move(o), channel, paging.since);
-}
-
-RestResponse HttpApi::markRead(const QString &idText, const RestRequest &request)
-{
-    Identity who;
-    if (auto refused = m_guard.identify(request, who))
-        return std::move(*refused);
-    const auto id = parseSequence(idText);
-    if (!id)
-        return restError(422, ErrorCode::BadRequest, u"the notification id must be a non-negative integer"_s);
-    auto owner = m_hub->history()->channelOf(*id);
-    if (!owner)
-        return restStoreError(owner.error());
-    // Another user's notification is "not found", not "forbidden": ids are guessable, queues are private.
-    if (owner->has_value() && !who.canRead(**owner))
-        return restError(404, ErrorCode::NotFound, u"no stored notification %1"_s.arg(*id));
-    QString channel;
-    auto marked = m_hub->history()->markRead(*id, &channel);
-    if (!marked)
-        return restStoreError(marked.error());
-    if (!*marked)
-        return restError(404, ErrorCode::NotFound, u"no stored notification %1"_s.arg(*id));
-    auto unread = m_hub->history()->unreadCount(channel);
-    if (!unread)
-        return restStoreError(unread.error());
-    return restJson(QJsonObject{{"id"_L1, *id},
-                                {"read"_L1, true},
-                                {"user_id"_L1, channel.mid(Channels::UserPrefix.size())},
-                                {"unread"_L1, *unread}});
-}
-
-RestResponse HttpApi::markAllRead(const RestRequest &request)
-{
-    Identity who;
-    if (auto refused = m_guard.identify(request, who))
-        return std::move(*refused);
-    const QString userId = request.query.queryItemValue(u"user_id"_s);
-    if (!isValidIdentifier(userId))
-        return restError(422, ErrorCode::BadRequest, u"user_id is required: [A-Za-z0-9_.:-]{1,121}"_s);
-    if (auto refused =
-            m_guard.check(who.canRead(userChannel(userId)), who.refusal(userChannel(userId), false)))
-        return std::move(*refused);
-    auto marked = m_hub->history()->markAllRead(userChannel(userId));
-    if (!marked)
-        return restStoreError(marked.error());
-    return restJson(QJsonObject{{"user_id"_L1, userId}, {"marked"_L1, *marked}, {"unread"_L1, 0}});
 }
 
 RestResponse HttpApi::channels(const RestRequest &request) const

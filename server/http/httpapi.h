@@ -96,8 +96,6 @@ private:
                                                     const Identity &who, PublishRequest &publish);
     static RestResponse publishAnswer(const PublishAnswer &answer, const QString &channel);
     RestResponse notifications(const RestRequest &request);
-    RestResponse markRead(const QString &idText, const RestRequest &request);
-    RestResponse markAllRead(const RestRequest &request);
     // DELETE /api/messages/{id} (messageapi.cpp).
     RestResponse withdraw(const QString &idText, const RestRequest &request);
     RestResponse channels(const RestRequest &request) const;

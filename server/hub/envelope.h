@@ -75,6 +75,10 @@ struct PublishOptions
     FanoutWatchPtr watch;
     bool fanout = false;
     QObject *flushOn = nullptr;
+    // The handle of the scheduled publish this message delivers (Scheduler): its entry is deleted in the
+    // commit that stores the message (Store::insert, RedisHistory::append), and the publish fails with
+    // StoreError::Kind::Gone, publishing nothing, if the entry is gone already.
+    QString scheduled = {};
 };
 
 // Encodes a message for every transport. Control frames (no id) get no SSE id line.

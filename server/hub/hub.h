@@ -211,7 +211,7 @@ private:
     bool clusterMayClaim(const QString &clientId, const Identity &who, const QString &replacing);
     void raiseLastId(qint64 id);
     PublishResult publishClustered(Message message, Envelope::Target target, const QString &exclude,
-                                   const RecordWrite *record);
+                                   const RecordWrite *record, const QString &scheduled = {});
     PublishResult publishLocked(Message message, Envelope::Target target, const QString &exclude,
                                 const RecordWrite *record = nullptr, const PublishOptions *options = nullptr);
 

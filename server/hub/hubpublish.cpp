@@ -37,8 +37,9 @@ Result<qint64, StoreError> Hub::takeIdLocked()
 PublishResult Hub::publishLocked(Message message, Envelope::Target target, const QString &exclude,
                                  const RecordWrite *record, const PublishOptions *options)
 {
+    const QString scheduled = options ? options->scheduled : QString();
     if (m_cluster)
-        return publishClustered(std::move(message), target, exclude, record);
+        return publishClustered(std::move(message), target, exclude, record, scheduled);
     if (!message.timestamp.isValid())
         message.timestamp = QDateTime::currentDateTimeUtc();
     const bool stored = m_store && m_store->isPersistent(message.channel);
@@ -101,13 +102,24 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
         return PublishResult::failure(id.error());
     message.id = *id;
     EnvelopePtr envelope = makeEnvelope(std::move(message), target, exclude, stored);
-    if (stored || record) {
-        auto committed = stored ? m_store->insert(envelope->message, envelope->json, record)
-                                : m_store->records()->writeRecord(*record);
+    if (stored || record || (!scheduled.isEmpty() && m_store)) {
+        // A scheduled message on an unstored channel is taken from the schedule before it is sent: such a
+        // channel keeps nothing across a crash, this message no more than the others.
+        Result<bool, StoreError> committed = true;
+        if (stored)
+            committed = m_store->insert(envelope->message, envelope->json, record, scheduled);
+        else if (record)
+            committed = m_store->records()->writeRecord(*record);
+        else if (auto taken = m_store->schedule()->remove(scheduled); !taken)
+            committed = taken;
+        else if (!*taken)
+            committed = Result<bool, StoreError>::failure(
+                {StoreError::Kind::Gone, u"scheduled publish %1 was cancelled"_s.arg(scheduled)});
         if (!committed) {
-            // A stale update is the publisher's to resolve again (Publisher::publishResolved), not a store
-            // error.
-            if (committed.error().kind != StoreError::Kind::Stale)
+            // A stale update is the publisher's to resolve again (Publisher::publishResolved), and a
+            // scheduled publish that is gone was cancelled or delivered: neither is a store error.
+            if (committed.error().kind != StoreError::Kind::Stale &&
+                committed.error().kind != StoreError::Kind::Gone)
                 Metrics::add(m_metrics.storeErrors);
             return PublishResult::failure(committed.error());
         }
@@ -172,7 +184,7 @@ void Hub::releaseCommitted(const std::vector<PendingPublish> &batch, const std::
 }
 
 PublishResult Hub::publishClustered(Message message, Envelope::Target target, const QString &exclude,
-                                    const RecordWrite *record)
+                                    const RecordWrite *record, const QString &scheduled)
 {
     // Redis orders publishes (one script takes the id, stores and puts the message on the bus), so no lock
     // here: the delivery, on every node and this one, comes back from the bus in id order.
@@ -181,9 +193,10 @@ PublishResult Hub::publishClustered(Message message, Envelope::Target target, co
     const bool stored = m_history->isPersistent(message.channel);
     // The record change goes into Redis in the same script as its event: both or neither, as in one SQLite
     // transaction on a single server.
-    auto id = m_cluster->publish(message, target, exclude, stored, record);
+    auto id = m_cluster->publish(message, target, exclude, stored, record, scheduled);
     if (!id) {
-        if (id.error().kind != StoreError::Kind::Stale) // as in publishLocked
+        if (id.error().kind != StoreError::Kind::Stale &&
+            id.error().kind != StoreError::Kind::Gone) // as in publishLocked
             Metrics::add(m_metrics.storeErrors);
         return PublishResult::failure(id.error());
     }

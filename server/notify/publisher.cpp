@@ -30,20 +30,14 @@ PublishAnswer Publisher::publish(PublishRequest request)
     return answer;
 }
 
-PublishAnswer Publisher::deliver(Message message)
+PublishAnswer Publisher::deliver(Message message, const QString &scheduled, const QString &excludeClientId)
 {
     if (auto refused = resolveReplaces(message))
         return PublishAnswer::failure(std::move(*refused));
     applyQuietHours(message);
-    return publishResolved(std::move(message), {}, nullptr);
+    PublishOptions options;
+    options.scheduled = scheduled;
+    return publishResolved(std::move(message), excludeClientId, &options);
 }
-
-// The steps below are placeholders until their parts land (issue 20): each moves to a file of its own.
-std::optional<PublishAnswer> Publisher::schedule(PublishRequest &)
-{
-    return std::nullopt;
-}
-
-void Publisher::applyQuietHours(Message &) {}
 
 } // namespace Herald

@@ -4,6 +4,7 @@
 #include "errorcode.h"
 #include "history.h"
 #include "message.h"
+#include "quiethours.h"
 #include "result.h"
 
 #include <QDateTime>
@@ -15,6 +16,7 @@
 namespace Herald {
 
 class Hub;
+class Scheduler;
 
 // One publish as the REST API and WebSocket sessions hand it over: the message and what the publisher asked
 // of its delivery (docs/protocol.md, "Notifications").
@@ -78,13 +80,23 @@ public:
     explicit Publisher(Hub *hub);
 
     PublishAnswer publish(PublishRequest request);
-    // Publishes what the scheduler hands over when its time has come (no idempotency, no schedule).
-    PublishAnswer deliver(Message message);
+    // Publishes what the scheduler hands over when its time has come (no idempotency, no schedule):
+    // `scheduled` is its handle, whose entry goes in the same commit (PublishOptions::scheduled). A failure
+    // with StoreError::Kind::Gone: it was cancelled or delivered already, nothing was published.
+    PublishAnswer deliver(Message message, const QString &scheduled = {},
+                          const QString &excludeClientId = {});
+
+    // Where scheduled publishes wait (Server sets it up before any connection arrives; none: a publish with
+    // "at" or "delay" is refused with 503).
+    void setScheduler(Scheduler *scheduler) { m_scheduler = scheduler; }
+    Scheduler *scheduler() const { return m_scheduler; }
     // Withdraws the update chain `id` belongs to (docs/protocol.md, "Updates and withdrawals"): its latest
     // message is hidden and a stored "withdrawn" event naming it is published on its channel. 404 when the
     // chain is unknown, expired or withdrawn already.
     Result<Withdrawal, PublishFailure> withdraw(qint64 id, const ChannelCheck &check,
                                                 const QString &excludeClientId = {});
+    // The users' settings the quiet-hours step reads (quiethours.cpp); forget() one after changing it.
+    UserSettingsCache &userSettings() { return m_settings; }
 
 private:
     // Each returns an answer when the publish ends there (a duplicate, a scheduled publish, a refusal).
@@ -99,6 +111,8 @@ private:
                                   const PublishOptions *options);
 
     Hub *m_hub;
+    UserSettingsCache m_settings{m_hub};
+    Scheduler *m_scheduler = nullptr;
 };
 
 } // namespace Herald

@@ -27,6 +27,9 @@ struct StoreError
         // A publish that supersedes a message (replaces, withdraws) found it superseded meanwhile by another:
         // nothing was done; the publisher resolves the chain again (Publisher::resolveReplaces).
         Stale,
+        // A scheduled publish's entry was no longer there (cancelled, or delivered by another node): the
+        // commit that was to remove it wrote nothing.
+        Gone,
     };
     Kind kind = Kind::Unavailable;
     QString message;
@@ -95,9 +98,9 @@ struct StoredChannel
 bool isPersistentChannel(const ServerConfig &config, const QString &channel);
 RetentionRule retentionRuleFor(const ServerConfig &config, const QString &channel);
 
-// The read side of message history, and the read marks of user queues. Store (SQLite, one node) and
-// RedisHistory (a cluster, --redis) implement it; the hub, the REST API and resuming sessions only see this.
-// Thread-safe: workers call in from their own threads.
+// The read side of message history, the read marks of user queues and their users' settings. Store (SQLite,
+// one node) and RedisHistory (a cluster, --redis) implement it; the hub, the REST API and resuming sessions
+// only see this. Thread-safe: workers call in from their own threads.
 class History
 {
 public:
@@ -135,6 +138,20 @@ public:
     // Marks one message read; returns false if it is not stored on a user channel.
     Result<bool, StoreError> markRead(qint64 id, QString *channel = nullptr);
     virtual Result<qint64, StoreError> markAllRead(const QString &channel) = 0;
+    // Marks the user queue's messages with id <= upTo read; returns how many were unread.
+    virtual Result<qint64, StoreError> markReadUpTo(const QString &channel, qint64 upTo) = 0;
+    // Marks these messages of the user queue read (or unread); returns those of them stored on it, in the
+    // order given, whether or not their mark changed. Ids on other channels, or not stored, are left alone.
+    virtual Result<QList<qint64>, StoreError> setRead(const QString &channel, const QList<qint64> &ids,
+                                                      bool read) = 0;
+    // Deletes these messages from the user queue; returns those it deleted, in the order given. Not
+    // retention: a resume from before them is still recovered, it just no longer sees them.
+    virtual Result<QList<qint64>, StoreError> removeFromQueue(const QString &channel,
+                                                              const QList<qint64> &ids) = 0;
+    // A user's settings (quiet hours, minimum priority) as the JSON object they were saved as; empty if the
+    // user has none.
+    virtual Result<QByteArray, StoreError> userSettings(const QString &userId) = 0;
+    virtual Result<bool, StoreError> saveUserSettings(const QString &userId, const QByteArray &json) = 0;
     virtual Result<QList<StoredChannel>, StoreError> channels() = 0;
     // Up to `limit` stored channels named after `after` (from the first if empty), in name order: one page of
     // /api/channels. The base reads them all; a store that can page in its index overrides it.

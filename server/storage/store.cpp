@@ -86,6 +86,16 @@ const QList<QStringList> &migrations()
          u"ALTER TABLE messages ADD COLUMN superseded_by INTEGER"_s,
          // prune's scan for expired rows; partial, so a plain message adds no index entry.
          u"CREATE INDEX messages_expires ON messages (expires_ms) WHERE expires_ms IS NOT NULL"_s},
+        // 6: each user's settings, the JSON
+        // object PUT /api/users/{id}/settings saved (quiet hours, minimum priority). IF NOT EXISTS: a
+        // database set back to an older user_version (tst_store does) still has the table.
+        {u"CREATE TABLE IF NOT EXISTS user_settings (user_id TEXT PRIMARY KEY, settings TEXT NOT NULL)"_s},
+        // 7: scheduled publishes (issue 20), waiting for their time; due_ms orders them (SqliteSchedule). IF
+        // NOT EXISTS: a database whose user_version was set back (by hand, or tst_store) has the table
+        // already.
+        {u"CREATE TABLE IF NOT EXISTS scheduled (handle TEXT PRIMARY KEY, due_ms INTEGER NOT NULL, "
+         "channel TEXT NOT NULL, entry TEXT NOT NULL)"_s,
+         u"CREATE INDEX IF NOT EXISTS scheduled_due ON scheduled (due_ms)"_s},
     };
     return list;
 }
@@ -395,8 +405,12 @@ Result<bool, StoreError> Store::reserveIds(qint64 upTo)
 }
 
 Result<bool, StoreError> Store::insert(const Message &message, const QByteArray &json,
-                                       const RecordWrite *record)
+                                       const RecordWrite *record, const QString &scheduled)
 {
+    // A plain message is one statement; a record change or a supersession commits with it. A scheduled
+    // publish leaves the schedule in the transaction that stores it: a kill -9 leaves either the entry
+    // (delivered after the restart) or the message (and no entry), never both nor neither.
+    const bool transaction = record || supersededBy(message) || !scheduled.isEmpty();
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())
@@ -404,16 +418,20 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
             Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s}));
     if (auto room = ensureRoom(db); !room)
         return noteWrite(room);
-    // A plain message is one statement; a record change or a supersession commits with it.
-    const bool transaction = record || supersededBy(message);
     if (transaction)
         db.transaction();
     auto fail = [&](const StoreError &e) {
         if (transaction)
             db.rollback();
-        return e.kind == Error::Kind::Stale ? Result<bool, StoreError>::failure(e)
-                                            : noteWrite(Result<bool, StoreError>::failure(e));
+        // A stale supersession and a schedule's entry already gone are not a failing store.
+        return e.kind == Error::Kind::Stale || e.kind == Error::Kind::Gone
+                   ? Result<bool, StoreError>::failure(e)
+                   : noteWrite(Result<bool, StoreError>::failure(e));
     };
+    if (!scheduled.isEmpty()) {
+        if (auto taken = m_schedule.take(db, scheduled); !taken)
+            return fail(taken.error());
+    }
     if (record) {
         if (auto r = m_records.apply(db, *record); !r)
             return fail(r.error());
@@ -779,6 +797,103 @@ Result<qint64, StoreError> Store::markAllRead(const QString &channel)
         return qint64(0); // read state belongs to user queues only
     return execute(u"UPDATE messages SET read_ms = ? WHERE channel = ? AND read_ms IS NULL"_s,
                    {QDateTime::currentMSecsSinceEpoch(), channel});
+}
+
+Result<qint64, StoreError> Store::markReadUpTo(const QString &channel, qint64 upTo)
+{
+    if (!isUserChannel(channel))
+        return qint64(0);
+    return execute(u"UPDATE messages SET read_ms = ? WHERE channel = ? AND id <= ? AND read_ms IS NULL"_s,
+                   {QDateTime::currentMSecsSinceEpoch(), channel, upTo});
+}
+
+namespace {
+// The ids as SQL integer literals: they are numbers, so no binding is needed, and a list of any length is one
+// statement (SQLite caps bound parameters at 32766).
+QString idList(const QList<qint64> &ids)
+{
+    QStringList parts;
+    parts.reserve(ids.size());
+    for (qint64 id : ids)
+        parts.append(QString::number(id));
+    return parts.join(u',');
+}
+
+// `ids` in their given order, kept only if in `found` (each once).
+QList<qint64> inGivenOrder(const QList<qint64> &ids, const QSet<qint64> &found)
+{
+    QList<qint64> out;
+    QSet<qint64> seen;
+    for (qint64 id : ids) {
+        if (found.contains(id) && !seen.contains(id)) {
+            out.append(id);
+            seen.insert(id);
+        }
+    }
+    return out;
+}
+} // namespace
+
+Result<QList<qint64>, StoreError> Store::setRead(const QString &channel, const QList<qint64> &ids, bool read)
+{
+    using R = Result<QList<qint64>, StoreError>;
+    if (!isUserChannel(channel) || ids.isEmpty())
+        return QList<qint64>();
+    QMutexLocker lock(&m_writeMutex);
+    const QString in = idList(ids);
+    auto found = run(u"SELECT id FROM messages WHERE channel = ? AND id IN (%1)"_s.arg(in), {channel});
+    if (!found)
+        return R::failure(found.error());
+    QSet<qint64> present;
+    for (QSqlQuery &rows = found.value(); rows.next();)
+        present.insert(rows.value(0).toLongLong());
+    if (present.isEmpty())
+        return QList<qint64>();
+    auto changed =
+        read ? run(u"UPDATE messages SET read_ms = COALESCE(read_ms, ?) WHERE channel = ? AND id IN (%1)"_s
+                       .arg(in),
+                   {QDateTime::currentMSecsSinceEpoch(), channel})
+             : run(u"UPDATE messages SET read_ms = NULL WHERE channel = ? AND id IN (%1)"_s.arg(in),
+                   {channel});
+    if (!changed)
+        return R::failure(changed.error());
+    return inGivenOrder(ids, present);
+}
+
+Result<QList<qint64>, StoreError> Store::removeFromQueue(const QString &channel, const QList<qint64> &ids)
+{
+    using R = Result<QList<qint64>, StoreError>;
+    if (!isUserChannel(channel) || ids.isEmpty())
+        return QList<qint64>();
+    QMutexLocker lock(&m_writeMutex);
+    const QString in = idList(ids);
+    auto found = run(u"SELECT id FROM messages WHERE channel = ? AND id IN (%1)"_s.arg(in), {channel});
+    if (!found)
+        return R::failure(found.error());
+    QSet<qint64> present;
+    for (QSqlQuery &rows = found.value(); rows.next();)
+        present.insert(rows.value(0).toLongLong());
+    if (present.isEmpty())
+        return QList<qint64>();
+    if (auto gone = run(u"DELETE FROM messages WHERE channel = ? AND id IN (%1)"_s.arg(in), {channel}); !gone)
+        return R::failure(gone.error());
+    return inGivenOrder(ids, present);
+}
+
+Result<QByteArray, StoreError> Store::userSettings(const QString &userId)
+{
+    return queryValue(u"SELECT settings FROM user_settings WHERE user_id = ?"_s, {userId})
+        .transform([](const std::optional<QVariant> &json) {
+            return json ? json->toString().toUtf8() : QByteArray();
+        });
+}
+
+Result<bool, StoreError> Store::saveUserSettings(const QString &userId, const QByteArray &json)
+{
+    return execute(u"INSERT INTO user_settings (user_id, settings) VALUES (?, ?) "
+                   "ON CONFLICT (user_id) DO UPDATE SET settings = excluded.settings"_s,
+                   {userId, QString::fromUtf8(json)})
+        .transform([](qint64) { return true; });
 }
 
 namespace {

@@ -6,6 +6,7 @@
 #include "serverconfig.h"
 #include "sqliteidempotency.h"
 #include "sqliterecords.h"
+#include "sqliteschedule.h"
 
 #include <QDateTime>
 #include <QHash>
@@ -61,9 +62,11 @@ public:
     RetentionRule retentionFor(const QString &channel) const;
 
     // Commits one message (its id already assigned), as `json` when given (the bytes already encoded for
-    // delivery), and the record change it announces, if any, in the same transaction. Thread-safe.
+    // delivery), and the record change it announces, if any, in the same transaction. With `scheduled`, the
+    // handle of the scheduled publish the message delivers: its entry is deleted in that transaction, and
+    // nothing is written (Gone) if it is not there. Thread-safe.
     Result<bool, StoreError> insert(const Message &message, const QByteArray &json = {},
-                                    const RecordWrite *record = nullptr);
+                                    const RecordWrite *record = nullptr, const QString &scheduled = {});
     // Commits several messages in one transaction (a group commit, Hub::flushPipeline): all or none.
     struct Insert
     {
@@ -76,6 +79,8 @@ public:
     SqliteRecords *records() { return &m_records; }
     // Publishes' idempotency keys (--idempotency-window), in this database. Lives as long as this object.
     SqliteIdempotency *idempotency() { return &m_idempotency; }
+    // Scheduled publishes (one server): a table in this database. Lives as long as this object.
+    SqliteSchedule *schedule() { return &m_schedule; }
 
     // Stored messages on these channels with id > since, oldest first, at most limit (the newest limit of
     // them when there are more: recovered is then false).
@@ -96,6 +101,13 @@ public:
     // The channel a stored message is on, if it is stored.
     Result<std::optional<QString>, StoreError> channelOf(qint64 id) override;
     Result<qint64, StoreError> markAllRead(const QString &channel) override;
+    Result<qint64, StoreError> markReadUpTo(const QString &channel, qint64 upTo) override;
+    Result<QList<qint64>, StoreError> setRead(const QString &channel, const QList<qint64> &ids,
+                                              bool read) override;
+    Result<QList<qint64>, StoreError> removeFromQueue(const QString &channel,
+                                                      const QList<qint64> &ids) override;
+    Result<QByteArray, StoreError> userSettings(const QString &userId) override;
+    Result<bool, StoreError> saveUserSettings(const QString &userId, const QByteArray &json) override;
     Result<QList<StoredChannel>, StoreError> channels() override;
     Result<QList<StoredChannel>, StoreError> channels(const QString &after, int limit) override;
     // True if the channel has, or had, stored messages.
@@ -118,6 +130,7 @@ private:
     // Its records share the connections, the write lock and the size check.
     friend class SqliteRecords;
     friend class SqliteIdempotency;
+    friend class SqliteSchedule;
 
     // The calling thread's connection, opened on first use; invalid (and not kept) if it cannot be opened.
     QSqlDatabase connection(QString *error = nullptr);
@@ -160,6 +173,7 @@ private:
     std::optional<StoreError> m_writeFailure;
     SqliteRecords m_records{*this};
     SqliteIdempotency m_idempotency{*this, m_config.idempotencyWindow};
+    SqliteSchedule m_schedule{*this};
 };
 
 } // namespace Herald

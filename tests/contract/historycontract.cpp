@@ -872,6 +872,144 @@ void tst_HistoryContract::withdrawnHidden()
     QCOMPARE(*unread, 0);
 }
 
+void tst_HistoryContract::readListsUnreadAndDelete()
+{
+    auto h = open(config());
+    QVERIFY(h);
+    const QString alice = userChannel(u"alice");
+    for (qint64 id = 1; id <= 4; ++id)
+        QCOMPARE(store(*h, makeMessage(alice)), id);
+    QCOMPARE(store(*h, makeMessage(userChannel(u"bob"))), 5);
+    QCOMPARE(store(*h, makeMessage(u"chat"_s)), 6);
+
+    // Only alice's stored messages are marked, and reported in the order given, once each.
+    auto marked = h->setRead(alice, {3, 5, 1, 999, 6, 3}, true);
+    QVERIFY2(marked, why(marked).constData());
+    QCOMPARE(*marked, (QList<qint64>{3, 1}));
+    auto page = h->history(alice, 0, 0, 100);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(page->read, (QList<bool>{true, false, true, false}));
+    auto unread = h->unreadCount(alice);
+    QVERIFY2(unread, why(unread).constData());
+    QCOMPARE(*unread, 2);
+    auto bob = h->history(userChannel(u"bob"), 0, 0, 100);
+    QVERIFY2(bob, why(bob).constData());
+    QCOMPARE(bob->read, (QList<bool>{false}));
+
+    // Marked again: still reported (the state asked for holds), nothing changes.
+    marked = h->setRead(alice, {1}, true);
+    QVERIFY2(marked, why(marked).constData());
+    QCOMPARE(*marked, (QList<qint64>{1}));
+    unread = h->unreadCount(alice);
+    QCOMPARE(*unread, 2);
+
+    // Unread again.
+    marked = h->setRead(alice, {1, 2}, false);
+    QVERIFY2(marked, why(marked).constData());
+    QCOMPARE(*marked, (QList<qint64>{1, 2}));
+    page = h->history(alice, 0, 0, 100);
+    QCOMPARE(page->read, (QList<bool>{false, false, true, false}));
+    unread = h->unreadCount(alice);
+    QCOMPARE(*unread, 3);
+
+    // Not a user queue, or nothing asked: nothing.
+    marked = h->setRead(u"chat"_s, {6}, true);
+    QVERIFY2(marked, why(marked).constData());
+    QVERIFY(marked->isEmpty());
+    marked = h->setRead(alice, {}, true);
+    QVERIFY2(marked, why(marked).constData());
+    QVERIFY(marked->isEmpty());
+
+    // Deleted: gone from the queue, its count, its owner lookup and a replay; others stay.
+    auto removed = h->removeFromQueue(alice, {2, 5, 4, 2});
+    QVERIFY2(removed, why(removed).constData());
+    QCOMPARE(*removed, (QList<qint64>{2, 4}));
+    page = h->history(alice, 0, 0, 100);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(idsOf(page->messages), (QList<qint64>{1, 3}));
+    QCOMPARE(page->read, (QList<bool>{false, true}));
+    unread = h->unreadCount(alice);
+    QCOMPARE(*unread, 1);
+    auto owner = h->channelOf(2);
+    QVERIFY2(owner, why(owner).constData());
+    QVERIFY(!owner->has_value());
+    auto replay = h->replay({alice, userChannel(u"bob")}, 0, 6);
+    QVERIFY2(replay, why(replay).constData());
+    QCOMPARE(idsOf(replay->messages), (QList<qint64>{1, 3, 5}));
+    QVERIFY(replay->recovered);
+    // Deleted once: a second time finds nothing, and a mark does not bring it back.
+    removed = h->removeFromQueue(alice, {2});
+    QVERIFY2(removed, why(removed).constData());
+    QVERIFY(removed->isEmpty());
+    marked = h->setRead(alice, {2}, false);
+    QVERIFY2(marked, why(marked).constData());
+    QVERIFY(marked->isEmpty());
+    unread = h->unreadCount(alice);
+    QCOMPARE(*unread, 1);
+    removed = h->removeFromQueue(u"chat"_s, {6});
+    QVERIFY2(removed, why(removed).constData());
+    QVERIFY(removed->isEmpty());
+    // Nothing of 2 and 4 is left behind in the backend's keys (all unread again, so the unread index counts
+    // both that remain).
+    marked = h->setRead(alice, {3}, false);
+    QVERIFY2(marked, why(marked).constData());
+    m_backend->checkEntries(alice, 2, 4);
+}
+
+void tst_HistoryContract::markReadUpTo()
+{
+    auto h = open(config());
+    QVERIFY(h);
+    const QString alice = userChannel(u"alice");
+    for (qint64 id = 1; id <= 5; ++id)
+        QCOMPARE(store(*h, makeMessage(id == 3 ? userChannel(u"bob") : alice)), id);
+    auto marked = h->markReadUpTo(alice, 4);
+    QVERIFY2(marked, why(marked).constData());
+    QCOMPARE(*marked, 3); // 1, 2 and 4
+    auto page = h->history(alice, 0, 0, 100);
+    QVERIFY2(page, why(page).constData());
+    QCOMPARE(page->read, (QList<bool>{true, true, true, false}));
+    auto unread = h->unreadCount(alice);
+    QCOMPARE(*unread, 1);
+    auto bob = h->unreadCount(userChannel(u"bob"));
+    QCOMPARE(*bob, 1);
+    marked = h->markReadUpTo(alice, 4);
+    QVERIFY2(marked, why(marked).constData());
+    QCOMPARE(*marked, 0);
+    marked = h->markReadUpTo(u"chat"_s, 100);
+    QVERIFY2(marked, why(marked).constData());
+    QCOMPARE(*marked, 0);
+}
+
+void tst_HistoryContract::userSettingsKept()
+{
+    {
+        auto h = open(config());
+        QVERIFY(h);
+        auto none = h->userSettings(u"alice"_s);
+        QVERIFY2(none, why(none).constData());
+        QVERIFY(none->isEmpty());
+        const QByteArray first = R"({"min_priority":3,"quiet_hours":null})";
+        const QByteArray second = R"({"min_priority":4,"quiet_hours":{"start":"22:00"}})";
+        auto saved = h->saveUserSettings(u"alice"_s, first);
+        QVERIFY2(saved, why(saved).constData());
+        saved = h->saveUserSettings(u"alice"_s, second);
+        QVERIFY2(saved, why(saved).constData());
+        saved = h->saveUserSettings(u"bob"_s, first);
+        QVERIFY2(saved, why(saved).constData());
+        m_backend->close(*h);
+    }
+    // Kept across a restart, per user.
+    auto h = open(config());
+    QVERIFY(h);
+    auto alice = h->userSettings(u"alice"_s);
+    QVERIFY2(alice, why(alice).constData());
+    QCOMPARE(*alice, QByteArray(R"({"min_priority":4,"quiet_hours":{"start":"22:00"}})"));
+    auto bob = h->userSettings(u"bob"_s);
+    QVERIFY2(bob, why(bob).constData());
+    QCOMPARE(*bob, QByteArray(R"({"min_priority":3,"quiet_hours":null})"));
+}
+
 void tst_HistoryContract::channelsSummary()
 {
     auto h = open(config());

@@ -51,6 +51,9 @@ private Q_SLOTS:
     void supersededHidden_data();
     void supersededHidden();
     void withdrawnHidden();
+    void readListsUnreadAndDelete();
+    void markReadUpTo();
+    void userSettingsKept();
     void channelsSummary();
     void channelsArePaged();
 

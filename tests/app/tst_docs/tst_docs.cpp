@@ -1104,6 +1104,65 @@ void tst_Docs::serverFrames()
         return;
     }
 
+    if (section == u"### Read state"_s || section == u"### Quiet hours"_s) {
+        // Made over REST for user 1, heard on reads:1.
+        WsClient *sub = keep(openWs(u"/ws?channels=reads:1"_s));
+        QVERIFY(sub && ready(sub));
+        if (!expected.contains("type"_L1)) {
+            // A settings body: saved as given, answered with it.
+            const HttpResult r =
+                http("PUT", m_port, u"/api/users/1/settings"_s, Herald::compactJson(expected));
+            QCOMPARE(r.status, 200);
+            QJsonObject answer = r.json();
+            QCOMPARE(answer.take("user_id"_L1).toString(), u"1"_s);
+            QCOMPARE(answer, expected);
+            return;
+        }
+        const qsizetype count = expected.value("ids"_L1).toArray().size();
+        QJsonArray ids;
+        for (qsizetype i = 0; i <= count; ++i) { // one more, so a count is left unread
+            const HttpResult p = http("POST", m_port, u"/api/publish"_s,
+                                      R"({"channel":"user:1","message":"for the document"})");
+            QCOMPARE(p.status, 202);
+            if (i < count)
+                ids.append(p.json().value("id"_L1).toInteger());
+        }
+        HttpResult r;
+        if (type == u"settings"_s)
+            r = http("PUT", m_port, u"/api/users/1/settings"_s,
+                     Herald::compactJson(expected.value("settings"_L1).toObject()));
+        else if (expected.value("all"_L1).toBool())
+            r = http("POST", m_port, u"/api/notifications/read-all?user_id=1"_s);
+        else if (type == u"deleted"_s && count == 1)
+            r = http("DELETE", m_port, u"/api/notifications/%1"_s.arg(ids.at(0).toInteger()));
+        else if (type == u"read"_s || type == u"unread"_s)
+            r = http("POST", m_port, u"/api/notifications/"_s + type,
+                     Herald::compactJson(QJsonObject{{"user_id"_L1, "1"_L1}, {"ids"_L1, ids}}));
+        else
+            QFAIL(qPrintable(u"tst_docs cannot produce a '%1' read event; teach it"_s.arg(type)));
+        QVERIFY2(r.status == 200, r.body.constData());
+        const auto live = sub->waitFor(type);
+        QVERIFY(live);
+        QVERIFY_SHAPE(expected, *live);
+        QCOMPARE(live->value("channel"_L1).toString(), u"reads:1"_s);
+        return;
+    }
+
+    if (section == u"### Scheduled delivery"_s) {
+        // What GET /api/scheduled/{handle} shows: the example's message published an hour ahead, then read.
+        QJsonObject body = stripOpen(expected.value("message"_L1)).toObject();
+        body.insert("delay"_L1, "1h"_L1);
+        const HttpResult r = http("POST", m_port, u"/api/publish"_s, Herald::compactJson(body));
+        QCOMPARE(r.status, 202);
+        const QString handle = r.json().value("scheduled"_L1).toString();
+        const HttpResult live = http("GET", m_port, u"/api/scheduled/"_s + handle);
+        QCOMPARE(live.status, 200);
+        QVERIFY_SHAPE(expected, live.json());
+        QCOMPARE(live.json().value("handle"_L1).toString(), handle);
+        QCOMPARE(http("DELETE", m_port, u"/api/scheduled/"_s + handle).status, 200);
+        return;
+    }
+
     if (type == u"error"_s) {
         const QString code = expected.value("code"_L1).toString();
         QJsonObject request{{"action"_L1, expected.value("action"_L1)}};
@@ -1399,22 +1458,45 @@ void tst_Docs::httpTable()
             }
             // Routes about stored messages need one to exist: a notification to mark, a channel with history.
             QString target = path;
-            static const QRegularExpression readRoute(u"^/api/notifications/(\\d+)/read$"_s);
+            static const QRegularExpression readRoute(u"^/api/notifications/(\\d+)(/read|/unread)?$"_s);
             static const QRegularExpression historyRoute(u"^/api/channels/([^/?]+)/history"_s);
             static const QRegularExpression messageRoute(u"^/api/messages/(\\d+)$"_s);
+            static const QRegularExpression scheduledRoute(u"^/api/scheduled/[0-9a-f]{16}$"_s);
             if (messageRoute.match(path).hasMatch()) {
                 const HttpResult p = http("POST", m_port, u"/api/publish"_s,
                                           R"({"channel":"news","message":"for the document"})");
                 QCOMPARE(p.status, 202);
                 target = u"/api/messages/%1"_s.arg(p.json().value("id"_L1).toInteger());
+            } else if (scheduledRoute.match(path).hasMatch()) {
+                // A handle is random: schedule one and ask about it.
+                const HttpResult p = http("POST", m_port, u"/api/publish"_s,
+                                          R"({"channel":"news","message":"for the document","delay":"1h"})");
+                QCOMPARE(p.status, 202);
+                target = u"/api/scheduled/"_s + p.json().value("scheduled"_L1).toString();
             } else if (readRoute.match(path).hasMatch()) {
                 const HttpResult p = http("POST", m_port, u"/api/publish"_s,
                                           R"({"channel":"user:1","message":"for the document"})");
                 QCOMPARE(p.status, 202);
-                target = u"/api/notifications/%1/read"_s.arg(p.json().value("id"_L1).toInteger());
+                target = u"/api/notifications/%1%2"_s.arg(p.json().value("id"_L1).toInteger())
+                             .arg(readRoute.match(path).captured(2));
             } else if (const auto h = historyRoute.match(path); h.hasMatch()) {
                 const QJsonObject m{{"channel"_L1, h.captured(1)}, {"message"_L1, "for the document"_L1}};
                 QCOMPARE(http("POST", m_port, u"/api/publish"_s, Herald::compactJson(m)).status, 202);
+            }
+            // A list of a user's notifications: as many as the example lists, published for it first.
+            if (const QJsonObject b = QJsonDocument::fromJson(body).object(); b.value("ids"_L1).isArray()) {
+                QJsonArray ids;
+                for (qsizetype i = 0; i < b.value("ids"_L1).toArray().size(); ++i) {
+                    const QJsonObject m{
+                        {"channel"_L1, QString(u"user:"_s + b.value("user_id"_L1).toString())},
+                        {"message"_L1, "for the document"_L1}};
+                    const HttpResult p = http("POST", m_port, u"/api/publish"_s, Herald::compactJson(m));
+                    QCOMPARE(p.status, 202);
+                    ids.append(p.json().value("id"_L1).toInteger());
+                }
+                QJsonObject withIds = b;
+                withIds.insert("ids"_L1, ids);
+                body = Herald::compactJson(withIds);
             }
             prepareModelRoute(path);
             QStringList counted;

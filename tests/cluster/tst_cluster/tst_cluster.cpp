@@ -218,6 +218,7 @@ private Q_SLOTS:
     void resetOnTheClusterGoesLive();
     void busLostTwiceDeliversOnce();
     void clientIdClaimedAcrossNodes();
+    void readStateAcrossNodes();
 
 private:
     Node *startNode(const QString &name = {}, const std::function<void(Herald::ServerConfig &)> &tweak = {});
@@ -1003,4 +1004,58 @@ void tst_Cluster::clientIdClaimedAcrossNodes()
     QTRY_VERIFY(!isConnectedTo(a, u"bobtab"_s) && !isConnectedTo(b, u"bobtab"_s));
     QCOMPARE(handshakeStatus(b->port(), target("/ws", alice)), 403);
     QTRY_COMPARE_WITH_TIMEOUT(handshakeStatus(b->port(), target("/ws", alice)), 101, 10000);
+}
+
+// Issue 20: a change of read state on node A reaches user 1's connection on node B (reads:1), with the count;
+// a settings change on A reaches B's cache of them, so B's next publish is quiet.
+void tst_Cluster::readStateAcrossNodes()
+{
+    Node *a = startNode(u"a"_s);
+    Node *b = startNode(u"b"_s);
+    QVERIFY(a && b);
+    WsClient onB;
+    QVERIFY(onB.open(b->port(), u"/ws?channels=user:1,reads:1"_s));
+    QList<qint64> ids;
+    for (int i = 0; i < 3; ++i) {
+        ids.append(publishOn(a->port(), u"user:1"_s, QString::number(i)).value("id"_L1).toInteger());
+        QVERIFY(onB.waitFor(u"note"_s));
+    }
+
+    QCOMPARE(http("POST", a->port(), u"/api/notifications/%1/read"_s.arg(ids.at(0))).status, 200);
+    auto event = onB.waitFor(u"read"_s);
+    QVERIFY(event);
+    QCOMPARE(event->value("channel"_L1).toString(), u"reads:1"_s);
+    QCOMPARE(event->value("ids"_L1).toArray(), QJsonArray{ids.at(0)});
+    QCOMPARE(event->value("unread"_L1).toInt(), 2);
+
+    QCOMPARE(http("DELETE", a->port(), u"/api/notifications/%1"_s.arg(ids.at(1))).status, 200);
+    event = onB.waitFor(u"deleted"_s);
+    QVERIFY(event);
+    QCOMPARE(event->value("ids"_L1).toArray(), QJsonArray{ids.at(1)});
+    QCOMPARE(event->value("unread"_L1).toInt(), 1);
+    // B reads the store A changed.
+    const QJsonObject list = http("GET", b->port(), u"/api/notifications?user_id=1"_s).json();
+    QCOMPARE(idsIn(list.value("notifications"_L1).toArray()), (QList<qint64>{ids.at(0), ids.at(2)}));
+    QCOMPARE(list.value("unread"_L1).toInt(), 1);
+
+    // B has read user 1's settings (none) for a publish; A changes them: B's next publish sees the change.
+    const auto loud = [&](int priority) {
+        const HttpResult r = sendJson("POST", b->port(), u"/api/publish"_s,
+                                      {{"channel"_L1, "user:1"_L1},
+                                       {"type"_L1, "note"_L1},
+                                       {"message"_L1, "x"_L1},
+                                       {"priority"_L1, priority}});
+        const auto m = onB.waitFor(u"note"_s);
+        return r.status == 202 && m && !m->value("quiet"_L1).toBool();
+    };
+    QVERIFY(loud(2));
+    const QJsonObject allDay{{"start"_L1, "00:00"_L1}, {"end"_L1, "00:00"_L1}, {"timezone"_L1, "UTC"_L1}};
+    QCOMPARE(sendJson("PUT", a->port(), u"/api/users/1/settings"_s,
+                      {{"quiet_hours"_L1, allDay}, {"min_priority"_L1, 3}})
+                 .status,
+             200);
+    QVERIFY(onB.waitFor(u"settings"_s));
+    QVERIFY(!loud(2));
+    QVERIFY(loud(3));
+    QCOMPARE(http("GET", b->port(), u"/api/users/1/settings"_s).json().value("min_priority"_L1).toInt(), 3);
 }
