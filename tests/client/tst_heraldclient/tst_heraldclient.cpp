@@ -74,6 +74,7 @@ private Q_SLOTS:
     void typedEvents();
     void markAllRead();
     void updatesAndWithdrawals();
+    void readEventsFromServer();
 
 private:
     bool startServer(quint16 port = 0, const QString &dataDir = {}, const ConfigTweak &tweak = {});
@@ -347,7 +348,7 @@ void tst_HeraldClient::backoffBounds()
     QList<QDateTime> dueAt;
     QList<QDateTime> saidAt;
     connect(&client, &Client::retryScheduled, this, [&](const QDateTime &at, int attempt) {
-        QCOMPARE(qsizetype(attempt), delays.size()); // after the connection's own signal
+        QCOMPARE(qsizetype(attempt), dueAt.size() + 1);
         dueAt.append(at);
         saidAt.append(QDateTime::currentDateTimeUtc());
     });
@@ -606,6 +607,81 @@ void tst_HeraldClient::updatesAndWithdrawals()
     QCOMPARE(got.ids.size(), 2);
     QTRY_COMPARE(finished.size(), 2);
     QVERIFY(finished.at(0).at(1).toBool() && finished.at(1).at(1).toBool());
+}
+
+void tst_HeraldClient::readEventsFromServer()
+{
+    // The read state as the server publishes it on reads:1, whoever changes it (this client's REST helpers, a
+    // browser), live and, after an outage, replayed in order with the messages.
+    Client client;
+    Received got;
+    got.watch(client);
+    QList<Herald::ReadEvent> reads;
+    QList<Delivery> readDeliveries;
+    connect(&client, &Client::readStateChanged, this, [&](const Herald::ReadEvent &e) {
+        reads.append(e);
+        readDeliveries.append(client.isReplaying() ? Delivery::Replayed : Delivery::Live);
+    });
+    QSignalSpy settings(&client, &Client::settingsChanged);
+    QSignalSpy finished(&client, &Client::requestFinished);
+    client.setServerUrl(QUrl(url()));
+    client.setUserId(u"1"_s);
+    client.setResumeFile(resumeFile());
+    client.open();
+    QTRY_COMPARE(client.state(), State::Connected);
+    const qint64 a = publish(u"user:1"_s, u"a"_s);
+    const qint64 b = publish(u"user:1"_s, u"b"_s);
+    QTRY_COMPARE(got.ids, (QList<qint64>{a, b}));
+
+    client.markRead({a});
+    QTRY_COMPARE(reads.size(), 1);
+    QCOMPARE(reads.at(0).kind, Herald::ReadEvent::Kind::Read);
+    QCOMPARE(reads.at(0).ids, QList<qint64>{a});
+    QCOMPARE(reads.at(0).unread, 1);
+    QCOMPARE(reads.at(0).userId, u"1"_s);
+    client.markUnread({a});
+    QTRY_COMPARE(reads.size(), 2);
+    QCOMPARE(reads.at(1).kind, Herald::ReadEvent::Kind::Unread);
+    QCOMPARE(reads.at(1).unread, 2);
+    client.markAllRead();
+    QTRY_COMPARE(reads.size(), 3);
+    QVERIFY(reads.at(2).all);
+    QVERIFY(reads.at(2).upTo >= b);
+    QCOMPARE(reads.at(2).unread, 0);
+    client.deleteNotification(b);
+    QTRY_COMPARE(reads.size(), 4);
+    QCOMPARE(reads.at(3).kind, Herald::ReadEvent::Kind::Deleted);
+    QCOMPARE(reads.at(3).ids, QList<qint64>{b});
+    QTRY_COMPARE(finished.size(), 4);
+    for (const auto &f : std::as_const(finished))
+        QVERIFY2(f.at(1).toBool(),
+                 qPrintable(QString::fromUtf8(QJsonDocument(f.at(3).toJsonObject()).toJson())));
+    QCOMPARE(readDeliveries.count(Delivery::Live), 4);
+
+    const HttpResult put = http("PUT", m_port, u"/api/users/1/settings"_s, R"({"min_priority":5})");
+    QCOMPARE(put.status, 200);
+    QTRY_COMPARE(settings.size(), 1);
+    QCOMPARE(settings.first().at(0).toString(), u"1"_s);
+    QCOMPARE(settings.first().at(1).toJsonObject().value("min_priority"_L1).toInt(), 5);
+
+    // Away: a browser marks one unread and a new one arrives; back, both come in order, once.
+    client.close();
+    QCOMPARE(http("POST", m_port, u"/api/notifications/unread"_s,
+                  R"({"user_id":"1","ids":[%1]})"_ba.replace("%1", QByteArray::number(a)))
+                 .status,
+             200);
+    const qint64 c = publish(u"user:1"_s, u"c"_s);
+    client.open();
+    QTRY_COMPARE(got.ids.size(), 3);
+    QCOMPARE(got.ids.last(), c);
+    QTRY_COMPARE(reads.size(), 5);
+    QCOMPARE(reads.at(4).kind, Herald::ReadEvent::Kind::Unread);
+    QCOMPARE(reads.at(4).ids, QList<qint64>{a});
+    QCOMPARE(readDeliveries.at(4), Delivery::Replayed);
+    QVERIFY(reads.at(4).id < c); // in id order with the message
+    QTest::qWait(100);
+    QCOMPARE(reads.size(), 5);
+    QCOMPARE(got.ids.size(), 3);
 }
 
 QTEST_MAIN(tst_HeraldClient)
