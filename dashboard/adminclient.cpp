@@ -7,25 +7,11 @@
 #include <QNetworkAccessManager>
 #include <QNetworkReply>
 #include <QNetworkRequest>
-#include <QRegularExpression>
 #include <QUrlQuery>
-#include <QWebSocket>
 
 using namespace Qt::StringLiterals;
 
 namespace Herald {
-
-namespace {
-constexpr int CloseGoingAway = 1001;
-constexpr int ClosePolicyViolation = 1008;
-constexpr std::chrono::milliseconds ConnectTimeout{10000};
-
-QString authority(const QUrl &url)
-{
-    const int defaultPort = url.scheme() == u"wss"_s ? 443 : 80;
-    return u"%1:%2"_s.arg(url.host()).arg(url.port(defaultPort));
-}
-} // namespace
 
 ClientEntry ClientEntry::fromJson(const QJsonObject &object)
 {
@@ -46,35 +32,34 @@ ClientEntry ClientEntry::fromJson(const QJsonObject &object)
 
 AdminClient::AdminClient(QObject *parent)
     : QObject(parent)
+    , m_connection(new Connection(this))
 {
-    m_retryTimer.setSingleShot(true);
-    connect(&m_retryTimer, &QTimer::timeout, this, &AdminClient::connectNow);
-    m_connectTimeout.setSingleShot(true);
-    m_connectTimeout.setInterval(ConnectTimeout);
-    connect(&m_connectTimeout, &QTimer::timeout, this, [this] {
-        m_timedOut = true;
-        scheduleClosed();
-    });
-    m_statsTimer.setInterval(std::chrono::seconds(5));
-    connect(&m_statsTimer, &QTimer::timeout, this, [this] {
-        // get_stats doubles as a heartbeat: a feed that stays silent through three of them is dead even if
-        // TCP has not noticed yet (a suspended laptop, a dropped NAT entry).
-        if (m_lastFrame.isValid() && m_lastFrame.elapsed() > 3 * m_statsTimer.interval()) {
-            m_timedOut = true;
-            scheduleClosed();
-            return;
+    // The token goes both ways a server may look for it: the Authorization header and the query (which a
+    // proxy that drops the header still passes).
+    m_connection->setTokenInQuery(true);
+    // get_stats doubles as the heartbeat: a feed silent through three of them is dead.
+    setStatsInterval(std::chrono::seconds(5));
+    m_connection->setUrlHook([this](QUrl &url) {
+        // Not with a token: the server then names the token's subject as the sender, and an admin
+        // connection's client id would claim that id from the users who connect with it
+        // (Hub::mayClaimLocked).
+        if (!m_clientId.isEmpty() && m_connection->token().isEmpty()) {
+            QUrlQuery query(url);
+            query.removeAllQueryItems(u"client_id"_s);
+            query.addQueryItem(u"client_id"_s, m_clientId);
+            url.setQuery(query);
         }
-        requestStats();
     });
+    connect(m_connection, &Connection::stateChanged, this, &AdminClient::handleConnectionState);
+    connect(m_connection, &Connection::frameReceived, this, &AdminClient::handleFrame);
+    // Asked on every connect: a server that came back may be another version.
+    connect(m_connection, &Connection::opened, this, &AdminClient::requestServerVersion);
+    connect(m_connection, &Connection::retryScheduled, this, &AdminClient::reconnectScheduled);
+    connect(m_connection, &Connection::refused, this,
+            [this](int, const QString &) { Q_EMIT tokenRefused(m_statusText); });
 }
 
-AdminClient::~AdminClient()
-{
-    if (m_socket) {
-        disconnect(m_socket, nullptr, this, nullptr);
-        m_socket->abort();
-    }
-}
+AdminClient::~AdminClient() = default;
 
 QUrl AdminClient::feedUrl(const QString &text)
 {
@@ -100,18 +85,7 @@ QUrl AdminClient::feedUrl(const QString &text)
 
 QUrl AdminClient::httpUrl(const QUrl &feedUrl, const QString &path)
 {
-    QUrl url = feedUrl;
-    url.setScheme(feedUrl.scheme().toLower() == u"wss"_s ? u"https"_s : u"http"_s);
-    url.setUserInfo(QString());
-    url.setQuery(QString());
-    url.setFragment(QString());
-    QString prefix = feedUrl.path();
-    if (prefix.endsWith("/ws/server"_L1))
-        prefix.chop(10);
-    else
-        prefix.clear();
-    url.setPath(prefix + path);
-    return url;
+    return Connection::httpUrl(feedUrl, u"/ws/server"_s, path);
 }
 
 void AdminClient::setServerUrl(const QUrl &url)
@@ -119,6 +93,7 @@ void AdminClient::setServerUrl(const QUrl &url)
     const QUrl feed = feedUrl(url.toString());
     const QUrl previous = m_url;
     m_url = feed.isEmpty() ? url : feed;
+    m_connection->setUrl(m_url);
     // Another server's version is not this one's.
     if (m_url != previous)
         m_serverVersion.clear();
@@ -154,204 +129,40 @@ void AdminClient::requestServerVersion()
 
 void AdminClient::setStatsInterval(std::chrono::milliseconds interval)
 {
-    m_statsTimer.setInterval(interval);
+    m_connection->setHeartbeat(interval, QJsonObject{{"type"_L1, "get_stats"_L1}});
 }
 
 void AdminClient::open()
 {
-    m_wanted = true;
-    m_backoff.reset();
-    connectNow();
+    m_connection->open();
 }
 
 void AdminClient::close()
 {
-    m_wanted = false;
-    m_retryTimer.stop();
-    m_connectTimeout.stop();
-    m_statsTimer.stop();
-    ++m_generation;
-    if (m_socket) {
-        QWebSocket *socket = m_socket;
-        m_socket = nullptr;
-        disconnect(socket, nullptr, this, nullptr);
-        // Let the close handshake finish, but not forever.
-        connect(socket, &QWebSocket::disconnected, socket, &QObject::deleteLater);
-        QTimer::singleShot(2000, socket, &QObject::deleteLater);
-        socket->close();
-    }
-    setState(State::Idle, tr("Disconnected"));
+    m_connection->close();
 }
 
-void AdminClient::connectNow()
+void AdminClient::handleConnectionState(Connection::State state, const QString &text)
 {
-    m_retryTimer.stop();
-    m_statsTimer.stop();
-    if (m_socket) {
-        disconnect(m_socket, nullptr, this, nullptr);
-        m_socket->abort();
-        m_socket->deleteLater();
-        m_socket = nullptr;
+    switch (state) {
+    case Connection::State::Idle:
+        setState(State::Idle, !m_url.isValid() || m_url.host().isEmpty()
+                                  ? tr("No server URL: set one in Settings")
+                                  : text);
+        break;
+    case Connection::State::Connecting:
+        setState(State::Connecting, text);
+        break;
+    case Connection::State::Connected:
+        setState(State::Connected, text);
+        break;
+    case Connection::State::Offline:
+        setState(State::Reconnecting, text);
+        break;
+    case Connection::State::Refused:
+        setState(State::Refused, tr("%1: check the token in Settings").arg(text));
+        break;
     }
-    ++m_generation;
-    m_closeScheduled = false;
-    m_timedOut = false;
-    m_socketError = QAbstractSocket::UnknownSocketError;
-    m_socketErrorText.clear();
-
-    if (!m_url.isValid() || m_url.host().isEmpty()) {
-        m_wanted = false;
-        setState(State::Idle, tr("No server URL: set one in Settings"));
-        return;
-    }
-
-    // A fresh socket per attempt: nothing (close code, error string) carries over from the last one.
-    m_socket = new QWebSocket(QString(), QWebSocketProtocol::VersionLatest, this);
-    connect(m_socket, &QWebSocket::connected, this, [this] {
-        m_connectTimeout.stop();
-        m_backoff.reset();
-        m_lastFrame.start();
-        m_lastFrameMs = QDateTime::currentMSecsSinceEpoch();
-        m_statsTimer.start();
-        setState(State::Connected, tr("Connected to %1").arg(authority(m_url)));
-        // Asked on every connect: a server that came back may be another version.
-        requestServerVersion();
-    });
-    connect(m_socket, &QWebSocket::textMessageReceived, this, &AdminClient::handleFrame);
-    connect(m_socket, qOverload<QAbstractSocket::SocketError>(&QWebSocket::error), this,
-            [this](QAbstractSocket::SocketError error) {
-                m_socketError = error;
-                m_socketErrorText = m_socket ? m_socket->errorString() : QString();
-                scheduleClosed();
-            });
-    connect(m_socket, &QWebSocket::stateChanged, this, [this](QAbstractSocket::SocketState s) {
-        if (s == QAbstractSocket::UnconnectedState)
-            scheduleClosed();
-    });
-
-    // The token goes both ways a server may look for it: the query (browsers cannot set headers on a
-    // WebSocket) and the Authorization header.
-    QUrl url = m_url;
-    QNetworkRequest request;
-    // Not with a token: the server then names the token's subject as the sender, and an admin connection's
-    // client id would claim that id from the users who connect with it (Hub::mayClaimLocked).
-    if (!m_clientId.isEmpty() && m_token.isEmpty()) {
-        QUrlQuery query(url);
-        query.removeAllQueryItems(u"client_id"_s);
-        query.addQueryItem(u"client_id"_s, m_clientId);
-        url.setQuery(query);
-    }
-    if (!m_token.isEmpty()) {
-        QUrlQuery query(url);
-        query.removeAllQueryItems(u"token"_s);
-        query.addQueryItem(u"token"_s, QString::fromLatin1(QUrl::toPercentEncoding(m_token)));
-        url.setQuery(query);
-        request.setRawHeader("Authorization", "Bearer " + m_token.toUtf8());
-    }
-    request.setUrl(url);
-    setState(State::Connecting, tr("Connecting to %1…").arg(authority(m_url)));
-    qCDebug(lcAdminClient) << "connecting to" << m_url.toDisplayString();
-    m_connectTimeout.start();
-    m_socket->open(request);
-}
-
-void AdminClient::scheduleClosed()
-{
-    // QWebSocket reports one failure through several signals (error, stateChanged, disconnected), in an
-    // order that depends on where it failed; look at the outcome once, after all of them.
-    if (m_closeScheduled)
-        return;
-    m_closeScheduled = true;
-    QMetaObject::invokeMethod(
-        this,
-        [this, generation = m_generation] {
-            if (generation == m_generation)
-                handleClosed();
-        },
-        Qt::QueuedConnection);
-}
-
-void AdminClient::handleClosed()
-{
-    if (!m_socket)
-        return;
-    if (m_socket->state() == QAbstractSocket::ConnectedState && !m_timedOut) {
-        // An error that did not end the connection.
-        m_closeScheduled = false;
-        return;
-    }
-    m_connectTimeout.stop();
-    m_statsTimer.stop();
-    const bool wasConnected = m_state == State::Connected;
-    const int closeCode = int(m_socket->closeCode());
-    const QString closeReason = m_socket->closeReason();
-    disconnect(m_socket, nullptr, this, nullptr);
-    m_socket->abort();
-    m_socket->deleteLater();
-    m_socket = nullptr;
-    ++m_generation;
-
-    if (!m_wanted) {
-        setState(State::Idle, tr("Disconnected"));
-        return;
-    }
-
-    // QWebSocket reports a handshake answered with anything but 101 only in its error string.
-    int httpStatus = 0;
-    if (!wasConnected) {
-        static const QRegularExpression statusPattern(u"status code:?\\s*(\\d{3})"_s,
-                                                      QRegularExpression::CaseInsensitiveOption);
-        const auto match = statusPattern.match(m_socketErrorText);
-        if (match.hasMatch())
-            httpStatus = match.captured(1).toInt();
-    }
-    const QString where = authority(m_url);
-    if (httpStatus == 401 || httpStatus == 403 || (wasConnected && closeCode == ClosePolicyViolation)) {
-        const QString detail = httpStatus != 0 ? tr("HTTP %1").arg(httpStatus)
-                               : closeReason.isEmpty()
-                                   ? tr("close code %1").arg(closeCode)
-                                   : tr("close code %1: %2").arg(closeCode).arg(closeReason);
-        const QString text = tr("Token refused by %1 (%2): check the token in Settings").arg(where, detail);
-        qCWarning(lcAdminClient).noquote() << text;
-        m_wanted = false;
-        setState(State::Refused, text);
-        Q_EMIT tokenRefused(text);
-        return;
-    }
-
-    QString why;
-    if (m_timedOut) {
-        why = tr("No answer from %1").arg(where);
-    } else if (wasConnected) {
-        if (closeCode == CloseGoingAway)
-            why = tr("Server %1 went away (shutting down)").arg(where);
-        else if (!closeReason.isEmpty())
-            why = tr("Connection to %1 closed: %2").arg(where, closeReason);
-        else
-            why = tr("Connection to %1 lost").arg(where);
-    } else if (httpStatus != 0) {
-        why = tr("%1 answered HTTP %2: is it a Herald server?").arg(where).arg(httpStatus);
-    } else {
-        switch (m_socketError) {
-        case QAbstractSocket::ConnectionRefusedError:
-            why = tr("Server %1 is gone (connection refused)").arg(where);
-            break;
-        case QAbstractSocket::HostNotFoundError:
-            why = tr("Host %1 not found").arg(m_url.host());
-            break;
-        default:
-            why = m_socketErrorText.isEmpty() ? tr("Cannot reach %1").arg(where)
-                                              : tr("Cannot reach %1: %2").arg(where, m_socketErrorText);
-            break;
-        }
-    }
-    const auto delay = m_backoff.next();
-    const int attempt = m_backoff.attempts();
-    m_retryTimer.start(delay);
-    setState(State::Reconnecting, tr("%1; retrying in %2 s (attempt %3)")
-                                      .arg(why, QString::number(double(delay.count()) / 1000.0, 'f', 1))
-                                      .arg(attempt));
-    Q_EMIT reconnectScheduled(attempt, int(delay.count()));
 }
 
 void AdminClient::setState(State state, const QString &text)
@@ -360,8 +171,6 @@ void AdminClient::setState(State state, const QString &text)
         return;
     m_state = state;
     m_statusText = text;
-    if (state == State::Connected || state == State::Reconnecting)
-        qCInfo(lcAdminClient).noquote() << text;
     Q_EMIT stateChanged(state, text);
 }
 
@@ -382,17 +191,8 @@ QString AdminClient::stateName(State state)
     return u"idle"_s;
 }
 
-void AdminClient::handleFrame(const QString &text)
+void AdminClient::handleFrame(const QJsonObject &o)
 {
-    m_lastFrame.start();
-    m_lastFrameMs = QDateTime::currentMSecsSinceEpoch();
-    QJsonParseError error;
-    const QJsonDocument doc = QJsonDocument::fromJson(text.toUtf8(), &error);
-    if (!doc.isObject()) {
-        qCWarning(lcAdminClient) << "ignoring a frame that is not a JSON object:" << error.errorString();
-        return;
-    }
-    const QJsonObject o = doc.object();
     // A published message carries id, channel and timestamp whatever its type (even "counts"); control frames
     // never carry all three.
     if (o.value("id"_L1).isDouble() && o.value("channel"_L1).isString() &&
@@ -450,12 +250,11 @@ void AdminClient::handleControl(const QString &type, const QJsonObject &o)
 
 QString AdminClient::send(QJsonObject object)
 {
-    if (!m_socket || m_state != State::Connected)
+    if (m_state != State::Connected)
         return {};
     const QString ref = u"dash-%1"_s.arg(m_nextRef++);
     object.insert("ref"_L1, ref);
-    m_socket->sendTextMessage(QString::fromUtf8(compactJson(object)));
-    return ref;
+    return m_connection->sendJson(object) ? ref : QString();
 }
 
 void AdminClient::addDraft(QJsonObject &object, const MessageDraft &draft)

@@ -1,20 +1,17 @@
 #pragma once
 
 #include "backoff.h"
+#include "connection.h"
 #include "message.h"
 
-#include <QAbstractSocket>
 #include <QDateTime>
-#include <QElapsedTimer>
 #include <QJsonObject>
 #include <QList>
 #include <QObject>
 #include <QStringList>
-#include <QTimer>
 #include <QUrl>
 
 class QNetworkAccessManager;
-class QWebSocket;
 
 namespace Herald {
 
@@ -51,9 +48,10 @@ struct MessageDraft
     QString message;
 };
 
-// A client of a Herald server's admin feed (/ws/server): keeps the connection up with exponential backoff
-// and jitter, turns frames into signals and sends admin actions. The embedded and the remote mode both go
-// through this class, so the embedded mode exercises exactly what a remote server sees.
+// A client of a Herald server's admin feed (/ws/server): a Herald::Connection (the client library's, which
+// keeps it up with exponential backoff and jitter) whose frames it turns into signals, and admin actions. The
+// embedded and the remote mode both go through this class, so the embedded mode exercises exactly what a
+// remote server sees.
 class AdminClient : public QObject
 {
     Q_OBJECT
@@ -82,13 +80,13 @@ public:
     // Normalised through feedUrl(): ws://host:port is enough.
     void setServerUrl(const QUrl &url);
     QUrl serverUrl() const { return m_url; }
-    void setToken(const QString &token) { m_token = token; }
+    void setToken(const QString &token) { m_connection->setToken(token); }
     // Sent as ?client_id= from the next connect on, when there is no token: an open server names it as the
     // sender of what this client publishes (with a token, the token's subject is). Empty: the server's UUID.
     void setClientId(const QString &clientId) { m_clientId = clientId; }
     QString clientId() const { return m_clientId; }
-    QString token() const { return m_token; }
-    Backoff &backoff() { return m_backoff; }
+    QString token() const { return m_connection->token(); }
+    Backoff &backoff() { return m_connection->backoff(); }
     // How often get_stats is sent while connected; silence for three intervals counts as a dead connection.
     void setStatsInterval(std::chrono::milliseconds interval);
 
@@ -105,12 +103,9 @@ public:
     bool isConnected() const { return m_state == State::Connected; }
     // When the last frame arrived (or the feed connected): what the feed said was true then. Invalid before
     // the first connect.
-    QDateTime lastFrameAt() const
-    {
-        return m_lastFrameMs > 0 ? QDateTime::fromMSecsSinceEpoch(m_lastFrameMs) : QDateTime();
-    }
+    QDateTime lastFrameAt() const { return m_connection->lastFrameAt(); }
     // Milliseconds until the scheduled retry, or -1.
-    int retryDelay() const { return m_retryTimer.isActive() ? m_retryTimer.interval() : -1; }
+    int retryDelay() const { return m_connection->retryDelay(); }
 
     // Admin actions. Each returns the "ref" its reply will echo, or an empty string when not connected.
     QString broadcast(const MessageDraft &draft);
@@ -140,36 +135,21 @@ Q_SIGNALS:
     void serverVersionReceived(const QString &version);
 
 private:
-    void connectNow();
-    void scheduleClosed();
-    void handleClosed();
+    void handleConnectionState(Connection::State state, const QString &text);
     void setState(State state, const QString &text);
     void requestServerVersion();
-    void handleFrame(const QString &text);
+    void handleFrame(const QJsonObject &object);
     void handleControl(const QString &type, const QJsonObject &object);
     QString send(QJsonObject object);
     static void addDraft(QJsonObject &object, const MessageDraft &draft);
 
-    QWebSocket *m_socket = nullptr;
+    Connection *m_connection;
     QNetworkAccessManager *m_http = nullptr;
     QString m_serverVersion;
     QUrl m_url;
-    QString m_token;
     QString m_clientId;
-    Backoff m_backoff;
-    QTimer m_retryTimer;
-    QTimer m_connectTimeout;
-    QTimer m_statsTimer;
-    QElapsedTimer m_lastFrame;
-    qint64 m_lastFrameMs = 0; // a plain number: taken on every frame, so cheap
     State m_state = State::Idle;
     QString m_statusText;
-    QAbstractSocket::SocketError m_socketError = QAbstractSocket::UnknownSocketError;
-    QString m_socketErrorText;
-    bool m_wanted = false;
-    bool m_closeScheduled = false;
-    bool m_timedOut = false;
-    quint64 m_generation = 0;
     quint64 m_nextRef = 1;
 };
 

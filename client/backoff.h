@@ -5,7 +5,7 @@
 namespace Herald {
 
 // Reconnect delays: exponential growth from an initial delay up to a cap, each shortened by a random part of
-// up to `jitter` so that many dashboards cut off together do not come back in lockstep. With jitter below
+// up to `jitter` so that many clients cut off together do not come back in lockstep. With jitter below
 // one half every delay is still longer than the one before it, until the cap.
 class Backoff
 {
