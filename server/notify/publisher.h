@@ -8,6 +8,7 @@
 #include "result.h"
 
 #include <QDateTime>
+#include <QMutex>
 #include <QString>
 
 #include <functional>
@@ -113,6 +114,9 @@ private:
     Hub *m_hub;
     UserSettingsCache m_settings{m_hub};
     Scheduler *m_scheduler = nullptr;
+    // Held from an update's resolution to its commit, so this node's updates of a chain never overtake each
+    // other (a storm of them would otherwise retry until it gave up). Other nodes' still can: Stale, retry.
+    QMutex m_updateMutex;
 };
 
 } // namespace Herald
