@@ -286,6 +286,7 @@ void Session::pump()
                 m_inExpiredGap = true; // one notice per gap, however many pages it spans
                 Replay gap;
                 gap.after = m_catchUpAfter;
+                gap.upTo = m_catchUpAfter; // sent up to here; the rest of the catch-up follows
                 gap.lose(ReplayGap::Expired);
                 sendReplayNotice(replayNotice(m_catchUpAfter, gap));
             }
@@ -323,7 +324,7 @@ QJsonObject Session::replayNotice(qint64 since, const Replay &replay) const
                        {"since"_L1, since},
                        {"count"_L1, replay.count},
                        {"recovered"_L1, replay.recovered},
-                       {"last_id"_L1, m_worker->hub()->lastId()},
+                       {"last_id"_L1, replay.upTo > 0 ? replay.upTo : m_plannedUpTo},
                        {"epoch"_L1, m_worker->hub()->epoch()}};
     if (!replay.recovered)
         notice.insert("reason"_L1, replayGapName(replay.gap));
@@ -424,8 +425,10 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
         // where a catch-up page may have shown it to the client. Ask again once no publish is in flight.
         current = hub->readConsistent([] {});
     }
+    m_plannedUpTo = current;
     if (!store) {
         Replay none;
+        none.upTo = current;
         if (since > current)
             none.lose(ReplayGap::Reset);
         else if (since < current)
@@ -434,6 +437,7 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
     }
     if (!epoch.isEmpty() && epoch != store->epoch()) {
         Replay reset;
+        reset.upTo = current;
         reset.lose(ReplayGap::Reset);
         return reset;
     }
@@ -443,6 +447,8 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
             persistent.append(c);
     }
     auto r = store->planReplay(persistent, since, current);
+    if (r)
+        r.value().upTo = current;
     // After a reset, `since` names nothing here: the ids this history hands out next may well be below it.
     if (r && r->gap != ReplayGap::Reset) {
         // The client has everything up to `since`: a live copy of one of those is a repeat. On a cluster this

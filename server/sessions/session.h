@@ -139,6 +139,7 @@ private:
     QStringList resumableChannels() const;
 
     QStringList m_planned;     // the stored channels fetchReplay() planned a replay of
+    qint64 m_plannedUpTo = 0;  // the bound of the last plan: a notice's last_id when no plan came of it
     qint64 m_socketQueued = 0; // the socket's unsent bytes at the last flush (a cheap check for deliver())
     bool m_catchingUp = false;
     bool m_pumpScheduled = false;

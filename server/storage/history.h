@@ -68,6 +68,11 @@ struct Replay
     // `after` up to the hub's id when planned, to be read with replayPage().
     qint64 count = 0;
     qint64 after = 0;
+    // The hub's last id when planned (Session::fetchReplay): everything up to it is in the replay or was lost
+    // as the gap says, and a later id arrives live. The notice's `last_id`, where a client may move its
+    // position once the replay is through; a second read of the hub's id would name messages still to come
+    // live.
+    qint64 upTo = 0;
 
     // Not recovered, for this reason. With several, the one listed first in ReplayGap is reported: a reset
     // explains everything, and a gap left by retention is older than one left by the limit.

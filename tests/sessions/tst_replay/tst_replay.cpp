@@ -147,6 +147,7 @@ private Q_SLOTS:
 
     void wsResumeGetsExactlyTheMissed();
     void wsResumeWhilePublishing();
+    void noticeLastIdBoundsTheReplay();
     void wsSubscribeFrameWithSince();
     void wsResumeIncludesBroadcastNotPersonal();
     void sseResumeWithLastEventId();
@@ -332,6 +333,55 @@ void tst_Replay::wsResumeWhilePublishing()
     QCOMPARE(idsOf(sub->frames(), u"feed"_s), published);
     QTest::qWait(200);
     QCOMPARE(idsOf(sub->frames(), u"feed"_s).size(), Total);
+}
+
+void tst_Replay::noticeLastIdBoundsTheReplay()
+{
+    // A client moves its position to the notice's last_id once it has the `count` replayed messages, and
+    // drops anything at or below it as a repeat (HeraldClient, the page). So every message after those
+    // `count` must have an id above last_id, also when one is published while the replay is planned. Resumed
+    // many times in a steady stream of publishes, so that some resume meets one in that window.
+    const qint64 start = publish(u"feed"_s, u"start"_s);
+    QVERIFY(start > 0);
+    Herald::Hub *hub = m_server->hub();
+    std::atomic<bool> stop = false;
+    std::thread publisher([&] {
+        for (int i = 0; !stop; ++i) {
+            Herald::Message m;
+            m.channel = u"feed"_s;
+            m.type = u"message"_s;
+            m.message = u"n%1"_s.arg(i);
+            hub->publish(std::move(m));
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        hub->store()->releaseThreadConnection();
+    });
+    int violations = 0;
+    QString first;
+    for (int round = 0; round < 60; ++round) {
+        const qint64 since = std::max(start, hub->lastId() - 3);
+        auto sub = client(u"/ws?channels=feed&since=%1"_s.arg(since));
+        QVERIFY(sub);
+        const auto notice = sub->waitFor(u"replay"_s);
+        QVERIFY(notice);
+        const qint64 lastId = notice->value("last_id"_L1).toInteger();
+        const int count = notice->value("count"_L1).toInt();
+        QTRY_VERIFY(idsOf(sub->frames(), u"feed"_s).size() >= count + 5);
+        const QList<qint64> ids = idsOf(sub->frames(), u"feed"_s);
+        for (int k = count; k < ids.size(); ++k) {
+            if (ids.at(k) <= lastId) {
+                if (first.isEmpty())
+                    first =
+                        u"since %1: count %2, last_id %3, then id %4"_s.arg(since).arg(count).arg(lastId).arg(
+                            ids.at(k));
+                ++violations;
+                break;
+            }
+        }
+    }
+    stop = true;
+    publisher.join();
+    QVERIFY2(violations == 0, qPrintable(u"%1 of 60 resumes: %2"_s.arg(violations).arg(first)));
 }
 
 void tst_Replay::wsSubscribeFrameWithSince()
