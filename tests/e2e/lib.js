@@ -1,6 +1,7 @@
 // Shared helpers for Herald's end-to-end tests: a real herald-server per test (free port, temporary data
 // dir, killed afterwards), Debian's headless Chromium through playwright-core, console-error collection,
 // and the REST calls the tests make as a "publisher".
+import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
@@ -254,4 +255,36 @@ export async function openApp(browser, server, query, { viewport = { width: 1440
   await page.goto(server.url(`/${query}`));
   await page.waitForFunction(() => window.herald && window.herald.state === 'live');
   return { context, page, watch };
+}
+
+/**
+ * The fixture of the page tests: one browser for the file (useBrowser) and withServer(body, args), which runs
+ * body(server, open) against a fresh server started with `args`; open(query, opts) is openApp in a context of
+ * its own. When body succeeds, no page it opened may have logged a console error; its contexts are closed and
+ * its server stopped either way. Call at the top level of the file.
+ */
+export function usePages() {
+  const browser = useBrowser();
+  async function withServer(body, args = []) {
+    const server = await HeraldServer.start(args);
+    const contexts = [];
+    const open = async (query, opts) => {
+      const o = await openApp(browser, server, query, opts);
+      contexts.push(o);
+      return o;
+    };
+    try {
+      await body(server, open);
+      for (const { watch } of contexts) assert.deepEqual(watch.errors, [], 'no console errors');
+    } finally {
+      for (const { context } of contexts) await context.close();
+      await server.stop();
+    }
+  }
+  return { browser, withServer };
+}
+
+/** The entry of message `id` in a page's notification list. */
+export function notificationItem(page, id) {
+  return page.locator(`#notification-list li.notification[data-id="${id}"]`);
 }

@@ -3,29 +3,11 @@
 // withdrawals and read state kept live (two tabs of one user agree); the send panel's new fields.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HeraldServer, listedIds, openApp, screenshot, sleep, useBrowser } from '../lib.js';
+import { listedIds, notificationItem, screenshot, sleep, usePages } from '../lib.js';
 
-const browser = useBrowser();
+const { withServer } = usePages();
 
-/** Runs body with a fresh server, closing every context and the server afterwards. */
-async function withServer(body, args = []) {
-  const server = await HeraldServer.start(args);
-  const contexts = [];
-  const open = async (query, opts) => {
-    const o = await openApp(browser, server, query, opts);
-    contexts.push(o);
-    return o;
-  };
-  try {
-    await body(server, open);
-    for (const { watch } of contexts) assert.deepEqual(watch.errors, [], 'no console errors');
-  } finally {
-    for (const { context } of contexts) await context.close();
-    await server.stop();
-  }
-}
-
-const item = (page, id) => page.locator(`#notification-list li.notification[data-id="${id}"]`);
+const item = notificationItem;
 const unreadBadge = (page) => page.textContent('#unread-count');
 
 test('a priority-5 message with two actions, tags, click, icon and attachment; a reply button publishes', { timeout: 120000 }, () =>

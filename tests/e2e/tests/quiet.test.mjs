@@ -3,28 +3,11 @@
 // rule to broadcasts; urgent ones still ring.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HeraldServer, openApp, useBrowser } from '../lib.js';
+import { notificationItem, usePages } from '../lib.js';
 
-const browser = useBrowser();
+const { withServer } = usePages();
 
-async function withServer(body, args = []) {
-  const server = await HeraldServer.start(args);
-  const contexts = [];
-  const open = async (query, opts) => {
-    const o = await openApp(browser, server, query, opts);
-    contexts.push(o);
-    return o;
-  };
-  try {
-    await body(server, open);
-    for (const { watch } of contexts) assert.deepEqual(watch.errors, [], 'no console errors');
-  } finally {
-    for (const { context } of contexts) await context.close();
-    await server.stop();
-  }
-}
-
-const item = (page, id) => page.locator(`#notification-list li.notification[data-id="${id}"]`);
+const item = notificationItem;
 const hhmm = (d) => d.toISOString().slice(11, 16);
 
 test('quiet hours: set in the page, seen by the other tab; quiet messages are marked and make no noise', { timeout: 120000 }, () =>

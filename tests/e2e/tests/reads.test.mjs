@@ -2,28 +2,11 @@
 // deleting, in one tab (or over REST) shows in the other through the reads:<id> channel, badge and list alike.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HeraldServer, listedIds, openApp, useBrowser } from '../lib.js';
+import { listedIds, notificationItem, usePages } from '../lib.js';
 
-const browser = useBrowser();
+const { withServer } = usePages();
 
-async function withServer(body, args = []) {
-  const server = await HeraldServer.start(args);
-  const contexts = [];
-  const open = async (query, opts) => {
-    const o = await openApp(browser, server, query, opts);
-    contexts.push(o);
-    return o;
-  };
-  try {
-    await body(server, open);
-    for (const { watch } of contexts) assert.deepEqual(watch.errors, [], 'no console errors');
-  } finally {
-    for (const { context } of contexts) await context.close();
-    await server.stop();
-  }
-}
-
-const item = (page, id) => page.locator(`#notification-list li.notification[data-id="${id}"]`);
+const item = notificationItem;
 const isUnread = (page, id) => page.$eval(`#notification-list li.notification[data-id="${id}"]`, (el) => el.classList.contains('unread'));
 /** Waits until both the list and the badge of `page` show this; returns how long it took after `since`. */
 async function agrees(page, { unread, readIds = [], unreadIds = [], goneIds = [] }, since) {

@@ -3,28 +3,11 @@
 // and a withdraw removes it live; on another user's subscribed channel too.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { HeraldServer, listedIds, openApp, screenshot, useBrowser } from '../lib.js';
+import { listedIds, notificationItem, screenshot, usePages } from '../lib.js';
 
-const browser = useBrowser();
+const { withServer } = usePages();
 
-async function withServer(body, args = []) {
-  const server = await HeraldServer.start(args);
-  const contexts = [];
-  const open = async (query, opts) => {
-    const o = await openApp(browser, server, query, opts);
-    contexts.push(o);
-    return o;
-  };
-  try {
-    await body(server, open);
-    for (const { watch } of contexts) assert.deepEqual(watch.errors, [], 'no console errors');
-  } finally {
-    for (const { context } of contexts) await context.close();
-    await server.stop();
-  }
-}
-
-const item = (page, id) => page.locator(`#notification-list li.notification[data-id="${id}"]`);
+const item = notificationItem;
 const texts = (page) => page.$$eval('#notification-list li.notification .text', (els) => els.map((e) => e.textContent));
 
 test('an update chain updates one entry in place; a withdraw removes it; a reload shows the latest state', { timeout: 120000 }, () =>
