@@ -56,3 +56,40 @@ test('quiet hours: set in the page, seen by the other tab; quiet messages are ma
     await b.page.waitForFunction((id) => window.herald.alerts.some((x) => x.id === id), id);
     assert.equal((await b.page.evaluate(() => window.herald.alerts)).find((x) => x.id === id).quiet, true);
   }));
+
+test('a quiet message raises no browser notification, an urgent one does', { timeout: 120000 }, () =>
+  withServer(async (server, open) => {
+    // Quiet hours over REST, from an hour ago to an hour from now in UTC, below priority 4.
+    const now = Date.now();
+    const put = await server.json('PUT', '/api/users/1/settings', {
+      quiet_hours: { start: hhmm(new Date(now - 3600000)), end: hhmm(new Date(now + 3600000)), timezone: 'UTC' },
+      min_priority: 4,
+    });
+    assert.equal(put.status, 200, JSON.stringify(put.json));
+    const one = await open('?user_id=1');
+    await one.page.waitForFunction(() => window.herald.settings?.quiet_hours?.timezone === 'UTC');
+    await one.context.grantPermissions(['notifications'], { origin: server.base });
+    await one.page.click('#desktop-toggle');
+    await one.page.waitForFunction(() => window.herald.desktop.enabled);
+    // Alerts pop up while the tab is hidden: a headless tab never is, so it is told it is.
+    await one.page.evaluate(() => Object.defineProperty(document, 'hidden', { configurable: true, get: () => true }));
+
+    // The quiet one first: by the time the urgent one pops up, the page has dealt with both.
+    const quiet = await server.publish({ channel: 'user:1', title: 'Newsletter', message: 'weekly digest', priority: 2 });
+    const urgent = await server.publish({ channel: 'user:1', title: 'Server down', message: 'db01 unreachable', priority: 5 });
+    await item(one.page, urgent).waitFor();
+    await item(one.page, quiet).waitFor();
+    assert.equal(await item(one.page, quiet).locator('.quiet-marker').count(), 1, 'the quiet one is marked');
+    assert.equal(await item(one.page, urgent).locator('.quiet-marker').count(), 0);
+    const stored = (await server.json('GET', '/api/notifications?user_id=1')).json.notifications;
+    assert.deepEqual(stored.map((n) => [n.id, n.quiet === true]), [[quiet, true], [urgent, false]], 'the server flagged it');
+
+    const notifications = async () => one.page.evaluate(async () => {
+      const reg = await navigator.serviceWorker.getRegistration('/static/js/');
+      return (await reg.getNotifications()).map((n) => ({ title: n.title, tag: n.tag }));
+    });
+    await one.page.waitForFunction((id) => window.herald.alerts.some((x) => x.id === id), urgent);
+    await one.page.waitForFunction(() => window.herald.desktop.shown >= 1);
+    assert.deepEqual(await notifications(), [{ title: 'Server down', tag: `herald-${urgent}` }], 'one browser notification: the urgent one');
+    assert.equal(await one.page.evaluate(() => window.herald.desktop.shown), 1);
+  }));
