@@ -539,7 +539,7 @@ RedisHistory::RedisHistory(const ServerConfig &config, RedisAddress address, QSt
     , m_records(m_redis, m_prefix, config.models)
     , m_claims(m_redis, m_prefix)
     , m_idempotency(m_redis, m_prefix, config.idempotencyWindow)
-    , m_schedule(m_redis, m_prefix)
+    , m_schedule(m_redis, m_prefix, m_idempotency)
 {}
 
 RedisHistory::~RedisHistory()

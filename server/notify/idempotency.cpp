@@ -94,16 +94,9 @@ void Publisher::rememberIdempotency(const PublishRequest &request, PublishAnswer
         keys->release(request.idempotencyScope, request.idempotencyKey);
         return;
     }
-    if (answer->scheduled.isEmpty()) {
-        // Published: its commit wrote the answer (Store::insert, RedisHistory::append).
-        keys->committed(request.idempotencyScope, request.idempotencyKey);
-        return;
-    }
-    // A scheduled publish: its handle is kept now, after the schedule's entry was written.
-    const KeyedOutcome outcome{answer->id, answer->scheduled, answer->deliverAt};
-    if (auto kept = keys->remember(request.idempotencyScope, request.idempotencyKey, outcome); !kept)
-        qCWarning(lcStore).noquote() << "idempotency key of scheduled publish" << answer->scheduled
-                                     << "not kept (a retry would schedule again):" << kept.error().message;
+    // Published, or scheduled: the commit that stored the message (Store::insert, RedisHistory::append) or
+    // the schedule's entry (ScheduleStore::add) wrote the key's answer.
+    keys->committed(request.idempotencyScope, request.idempotencyKey);
 }
 
 } // namespace Herald

@@ -16,6 +16,7 @@ PublishAnswer Publisher::publish(PublishRequest request)
         return std::move(*answered);
     runKeyedHook(request, KeyedStep::Claimed, nullptr);
     if (auto answered = schedule(request)) {
+        runKeyedHook(request, KeyedStep::Published, &*answered);
         rememberIdempotency(request, *answered);
         return std::move(*answered);
     }

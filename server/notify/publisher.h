@@ -97,8 +97,9 @@ public:
     Result<Withdrawal, PublishFailure> withdraw(qint64 id, const ChannelCheck &check,
                                                 const QString &excludeClientId = {});
     // Tests only: called on the publishing thread once a keyed publish holds its key (Claimed, with no
-    // answer yet) and once Hub::publish answered it, before the key's hold ends (Published): what a crash at
-    // either point leaves is what the hook sees. Set it before publishing; nullptr removes it.
+    // answer yet) and once Hub::publish (or the schedule) answered it, before the key's hold ends
+    // (Published): what a crash at either point leaves is what the hook sees. Set it before publishing;
+    // nullptr removes it.
     enum class KeyedStep
     {
         Claimed,

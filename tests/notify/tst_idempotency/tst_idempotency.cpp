@@ -388,6 +388,9 @@ void tst_Idempotency::answerCommitsWithMessage_data()
     QTest::newRow("SQLite, unstored channel") << false << u"live"_s;
     QTest::newRow("Redis, stored channel") << true << u"news"_s;
     QTest::newRow("Redis, unstored channel") << true << u"live"_s;
+    // "scheduled": a publish with "delay", whose answer (the handle) commits with the schedule's entry.
+    QTest::newRow("SQLite, scheduled") << false << u"scheduled"_s;
+    QTest::newRow("Redis, scheduled") << true << u"scheduled"_s;
 }
 
 // The crash window of issue 20: a keyed publish that committed, and the process dying right after
@@ -431,17 +434,42 @@ void tst_Idempotency::answerCommitsWithMessage()
                     seen = u"cannot open"_s;
                 } else {
                     QSqlQuery q(db);
-                    q.exec(u"SELECT id FROM idempotency WHERE scope = '' AND key = 'window-1'"_s);
-                    seen = q.next() ? u"id %1"_s.arg(q.value(0).toLongLong()) : u"none"_s;
+                    q.exec(u"SELECT id, scheduled FROM idempotency WHERE scope = '' AND key = 'window-1'"_s);
+                    if (!q.next())
+                        seen = u"none"_s;
+                    else if (q.value(1).isNull())
+                        seen = u"id %1"_s.arg(q.value(0).toLongLong());
+                    else
+                        seen = u"scheduled %1"_s.arg(q.value(1).toString());
                 }
             }
             QSqlDatabase::removeDatabase(name);
         });
-    const HttpResult first = keyedPublish(m_port, channel, u"once"_s, "window-1");
+    const bool scheduled = channel == u"scheduled"_s;
+    const QByteArray later =
+        R"({"channel":"news","message":"later","delay":"1h","idempotency_key":"window-1"})";
+    const HttpResult first = scheduled ? http("POST", m_port, u"/api/publish"_s, later)
+                                       : keyedPublish(m_port, channel, u"once"_s, "window-1");
     m_server->hub()->publisher().setKeyedHook(nullptr);
     QCOMPARE(first.status, 202);
     const qint64 id = first.json().value("id"_L1).toInteger();
     QCOMPARE(calls.load(), 1);
+    if (scheduled) {
+        const QString handle = first.json().value("scheduled"_L1).toString();
+        QVERIFY(!handle.isEmpty());
+        if (clustered)
+            QVERIFY2(seen.startsWith(u"{"_s) && seen.contains(u"\"scheduled\":\"%1\""_s.arg(handle)),
+                     qPrintable(seen));
+        else
+            QCOMPARE(seen, u"scheduled %1"_s.arg(handle));
+        // And a retry reads it back as the first answer.
+        const HttpResult retry = http("POST", m_port, u"/api/publish"_s, later);
+        QCOMPARE(retry.status, 202);
+        QCOMPARE(retry.json().value("scheduled"_L1).toString(), handle);
+        QCOMPARE(retry.json().value("at"_L1), first.json().value("at"_L1));
+        QCOMPARE(retry.json().value("duplicate"_L1), QJsonValue(true));
+        return;
+    }
     if (clustered)
         QCOMPARE(seen, u"{\"id\":%1}"_s.arg(id));
     else
