@@ -14,6 +14,7 @@
 
 #include <QFile>
 #include <QProcess>
+#include <QScopeGuard>
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -415,12 +416,14 @@ void tst_Idempotency::answerCommitsWithMessage()
     }));
     const QString dbPath = m_server->store() ? m_server->store()->databasePath() : QString();
     std::atomic<int> calls{0};
-    QString seen; // what the key held when Hub::publish had answered: "id N", "none" or Redis's value
+    // What the key held when Hub::publish had answered: "id N", "none" or Redis's value. Written on the
+    // publishing thread before `calls` counts it, read here after.
+    QString seen;
     m_server->hub()->publisher().setKeyedHook(
         [&](Herald::Publisher::KeyedStep step, const Herald::PublishAnswer *) {
             if (step != Herald::Publisher::KeyedStep::Published)
                 return;
-            ++calls;
+            const auto counted = qScopeGuard([&] { ++calls; });
             if (clustered) {
                 const auto held = redis.command({"GET", prefix.toUtf8() + "idem::window-1"});
                 seen = held ? QString::fromUtf8(*held) : u"no answer"_s;
@@ -578,15 +581,18 @@ void tst_Idempotency::outcomeUnknownRetryIsDuplicate()
     WsClient sub;
     QVERIFY(sub.open(m_port, u"/ws?channels=news"_s));
     QVERIFY(ready(sub));
+    // SIGSTOP from the publishing thread (as RedisServer::pause() does), SIGCONT from here, also on failure.
+    const pid_t redisPid = pid_t(redis.processId());
+    const auto resume = qScopeGuard([redisPid] { ::kill(redisPid, SIGCONT); });
     std::atomic<bool> paused{false};
     m_server->hub()->publisher().setKeyedHook(
         [&](Herald::Publisher::KeyedStep step, const Herald::PublishAnswer *) {
             if (step == Herald::Publisher::KeyedStep::Claimed && !paused.exchange(true))
-                redis.pause();
+                ::kill(redisPid, SIGSTOP);
         });
     const HttpResult first = keyedPublish(m_port, u"news"_s, u"maybe"_s, "slow-1");
     m_server->hub()->publisher().setKeyedHook(nullptr);
-    redis.resume();
+    ::kill(redisPid, SIGCONT);
     QVERIFY(paused.load());
     QCOMPARE(first.status, 504);
     QCOMPARE(first.json().value("error"_L1).toString(), u"outcome_unknown"_s);
