@@ -139,13 +139,13 @@ void Cluster::stop()
 
 Result<qint64, StoreError> Cluster::publish(const Message &message, Envelope::Target target,
                                             const QString &exclude, bool stored, const RecordWrite *record,
-                                            const QString &scheduled)
+                                            const QString &scheduled, const KeyedCommit *keyed)
 {
     QJsonObject body{
         {"target"_L1, targetName(target)}, {"stored"_L1, stored}, {"message"_L1, message.toJson()}};
     if (!exclude.isEmpty())
         body.insert("exclude"_L1, exclude);
-    return m_history->append(message, stored, compactJson(body), record, m_hub->lastId(), scheduled);
+    return m_history->append(message, stored, compactJson(body), record, m_hub->lastId(), scheduled, keyed);
 }
 
 void Cluster::releaseThreadConnection()

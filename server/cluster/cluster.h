@@ -69,10 +69,12 @@ public:
 
     // Thread-safe. Commits (persistent channels, and the record change the message announces, if any) and
     // publishes through Redis, in one script; delivery comes back on the bus. `scheduled`: the scheduled
-    // publish this delivers (RedisHistory::append).
+    // publish this delivers, `keyed` the idempotency key whose answer goes in that script
+    // (RedisHistory::append).
     Result<qint64, StoreError> publish(const Message &message, Envelope::Target target,
                                        const QString &exclude, bool stored,
-                                       const RecordWrite *record = nullptr, const QString &scheduled = {});
+                                       const RecordWrite *record = nullptr, const QString &scheduled = {},
+                                       const KeyedCommit *keyed = nullptr);
     // The calling thread's blocking Redis connection.
     void releaseThreadConnection();
     // Thread-safe: the other nodes close this client id's connections too.

@@ -106,11 +106,13 @@ local function prune(c, ids, maxCount, cutoff)
 end
 )lua";
 
-// KEYS: seq, ids, channels, the publish's own key (see below), then the channel's block (RetentionLua), and
-// for a scheduled publish the schedule's two keys (RedisSchedule::consumeKeys) last.
+// KEYS: seq, ids, channels, the publish's own key (see below), then the channel's block (RetentionLua), for
+// a scheduled publish the schedule's two keys (RedisSchedule::consumeKeys), and for a keyed publish its
+// idempotency key (RedisIdempotency::key) last.
 // ARGV: bus channel, bus payload, persist, channel, JSON, timestamp ms, user queue, maxCount, floor, expires
-// ms or '', the id it supersedes or '', '1' for a withdrawn event, then a record write
-// (RedisRecords::writeArgs) or '', and for a scheduled publish its handle last.
+// ms or '', the id it supersedes or '', '1' for a withdrawn event, the idempotency key's pending mark (this
+// node's claim) or '', the window in ms, then a record write (RedisRecords::writeArgs) or '', and for a
+// scheduled publish its handle last.
 constexpr char AppendLua[] = R"lua(
 -- INCR, store and PUBLISH in one script: Redis runs one script at a time, so every node receives the bus
 -- messages in id order, and a client that resumes on another node from the last id it saw misses nothing.
@@ -123,6 +125,17 @@ if done then
   return tonumber(done)
 end
 local c = channelAt(5)
+-- A keyed publish commits its idempotency key's answer with the message (below). Its key must still hold
+-- this node's claim: one that expired (a slow Redis, a node that stalled) may have been claimed by a retry,
+-- or answered, and then this publish is the second one.
+local idem = nil
+if ARGV[13] ~= '' then
+  idem = KEYS[#KEYS]
+  local held = redis.call('GET', idem)
+  if held and held ~= ARGV[13] then
+    return redis.error_reply('CLAIMED idempotency key held by another publish')
+  end
+end
 -- An update or a withdrawal supersedes its chain's latest message: still shown, or another update came
 -- first (RedisHistory::append answers Stale, the publisher resolves again). Checked before anything is done.
 local head = ARGV[11]
@@ -134,15 +147,16 @@ if head ~= '' then
   end
 end
 local plan = nil
-if ARGV[13] ~= '' then
+if ARGV[15] ~= '' then
   local why
-  plan, why = planRecord(ARGV, 13)
+  plan, why = planRecord(ARGV, 15)
   if not plan then
     return redis.error_reply(why)
   end
 end
 -- A scheduled publish is delivered by deleting its entry in this same step: gone already (cancelled, or
--- delivered by another node whose lease this one outlived), nothing is published (0).
+-- delivered by another node whose lease this one outlived), nothing is published (0). (A keyed publish's
+-- key is KEYS[12] without a schedule, KEYS[14] with one.)
 if KEYS[13] then
   if redis.call('HDEL', KEYS[13], ARGV[#ARGV]) == 0 then
     return 0
@@ -158,6 +172,9 @@ end
 local n = redis.call('INCR', KEYS[1])
 local id = string.format('%d', n)
 redis.call('SET', KEYS[4], id, 'EX', 600)
+if idem then
+  redis.call('SET', idem, '{"id":' .. id .. '}', 'PX', ARGV[14])
+end
 if ARGV[3] == '1' then
   -- A withdrawn event is kept apart (wd): listings without since never show it, reads with since merge it.
   if ARGV[12] == '1' then
@@ -522,7 +539,7 @@ RedisHistory::RedisHistory(const ServerConfig &config, RedisAddress address, QSt
     , m_records(m_redis, m_prefix, config.models)
     , m_claims(m_redis, m_prefix)
     , m_idempotency(m_redis, m_prefix, config.idempotencyWindow)
-    , m_schedule(m_redis, m_prefix)
+    , m_schedule(m_redis, m_prefix, m_idempotency)
 {}
 
 RedisHistory::~RedisHistory()
@@ -639,7 +656,8 @@ RetentionRule RedisHistory::retentionFor(const QString &channel) const
 
 Result<qint64, StoreError> RedisHistory::append(const Message &message, bool persist,
                                                 const QByteArray &busPayload, const RecordWrite *record,
-                                                qint64 floor, const QString &scheduled)
+                                                qint64 floor, const QString &scheduled,
+                                                const KeyedCommit *keyed)
 {
     using R = Result<qint64, StoreError>;
     const QString &channel = message.channel;
@@ -668,6 +686,9 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
     const bool withdrawn = fields.withdraws && message.type == WithdrawnType;
     args << (fields.expires.isValid() ? QByteArray::number(fields.expires.toMSecsSinceEpoch()) : QByteArray())
          << (head ? QByteArray::number(head) : QByteArray()) << (withdrawn ? "1" : "0");
+    const bool isKeyed = keyed && !keyed->key.isEmpty();
+    args << (isKeyed ? m_idempotency.pendingValue() : QByteArray())
+         << QByteArray::number(m_idempotency.windowMs());
     if (record)
         args += m_records.writeArgs(*record);
     else
@@ -682,6 +703,8 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
         keys += m_schedule.consumeKeys(); // KEYS[12] and KEYS[13] (AppendLua)
         args.append(scheduled.toUtf8());
     }
+    if (isKeyed)
+        keys.append(m_idempotency.key(keyed->scope, keyed->key)); // KEYS[#KEYS] (AppendLua)
     auto reply = m_redis.eval(appendScript(), keys, args);
     if (!reply && reply.error().answerLost) {
         // A timeout or a dropped connection: the script may or may not have run. Once more, on a new
@@ -698,6 +721,8 @@ Result<qint64, StoreError> RedisHistory::append(const Message &message, bool per
         StoreError e = reply.error();
         if (e.message.contains(u"STALE"_s))
             e.kind = StoreError::Kind::Stale; // nothing was done (AppendLua)
+        else if (e.message.contains(u"CLAIMED"_s))
+            e.kind = StoreError::Kind::Claimed; // nothing was done either
         return R::failure(e);
     }
     const auto id = redisInteger(reply->get());

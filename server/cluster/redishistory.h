@@ -86,10 +86,12 @@ public:
     // run the script once it catches up. The id is above `floor` (the last id the caller has seen), even if
     // Redis lost the sequence. With `scheduled` (the handle of the scheduled publish the message delivers),
     // the script deletes its entry in the same step, and does nothing (Gone) if it is not there
-    // (RedisSchedule).
+    // (RedisSchedule). With `keyed`, the publish's idempotency key (RedisIdempotency::claim()ed by this
+    // node): the script sets it to the answer in the same step; held by anything but this node's claim (a
+    // claim that expired and was taken again, or answered), nothing is done (Claimed).
     Result<qint64, StoreError> append(const Message &message, bool persist, const QByteArray &busPayload,
                                       const RecordWrite *record = nullptr, qint64 floor = 0,
-                                      const QString &scheduled = {});
+                                      const QString &scheduled = {}, const KeyedCommit *keyed = nullptr);
     // The last id handed out (0 before the first).
     Result<qint64, StoreError> lastId();
     // Makes the sequence at least `atLeast` (a node that handed out ids of its own while Redis was away);

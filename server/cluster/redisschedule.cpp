@@ -9,8 +9,18 @@ using namespace Qt::StringLiterals;
 namespace Herald {
 
 namespace {
-// KEYS: due, entries. ARGV: handle, due ms, entry.
+// KEYS: due, entries, and for a keyed publish its idempotency key. ARGV: handle, due ms, entry, and for a
+// keyed publish this node's pending mark on the key and the window in ms: the key's answer is set in the same
+// step, unless the key is no longer this node's claim (RedisHistory's append script does the same for a
+// message).
 constexpr char AddLua[] = R"lua(
+if KEYS[3] then
+  local held = redis.call('GET', KEYS[3])
+  if held and held ~= ARGV[4] then
+    return redis.error_reply('CLAIMED idempotency key held by another publish')
+  end
+  redis.call('SET', KEYS[3], '{"id":0,"scheduled":"' .. ARGV[1] .. '","at":' .. ARGV[2] .. '}', 'PX', ARGV[5])
+end
 redis.call('HSET', KEYS[2], ARGV[1], ARGV[3])
 redis.call('ZADD', KEYS[1], ARGV[2], ARGV[1])
 return 1
@@ -56,9 +66,10 @@ return out
 )lua";
 } // namespace
 
-RedisSchedule::RedisSchedule(RedisConnection &redis, QByteArray prefix)
+RedisSchedule::RedisSchedule(RedisConnection &redis, QByteArray prefix, RedisIdempotency &keys)
     : m_redis(redis)
     , m_prefix(std::move(prefix))
+    , m_keys(keys)
 {}
 
 QList<const RedisScript *> RedisSchedule::scripts()
@@ -67,13 +78,24 @@ QList<const RedisScript *> RedisSchedule::scripts()
             &redisScript<ListLua>()};
 }
 
-Result<bool, StoreError> RedisSchedule::add(const ScheduledEntry &entry)
+Result<bool, StoreError> RedisSchedule::add(const ScheduledEntry &entry, const KeyedCommit *keyed)
 {
-    auto reply = m_redis.eval(
-        redisScript<AddLua>(), {dueKey(), entriesKey()},
-        {entry.handle.toUtf8(), QByteArray::number(entry.at.toMSecsSinceEpoch()), entry.encode()});
-    if (!reply)
-        return Result<bool, StoreError>::failure(reply.error());
+    QByteArrayList keys{dueKey(), entriesKey()};
+    QByteArrayList args{entry.handle.toUtf8(), QByteArray::number(entry.at.toMSecsSinceEpoch()),
+                        entry.encode()};
+    if (keyed && !keyed->key.isEmpty()) {
+        keys.append(m_keys.key(keyed->scope, keyed->key));
+        args << m_keys.pendingValue() << QByteArray::number(m_keys.windowMs());
+    }
+    auto reply = m_redis.eval(redisScript<AddLua>(), keys, args);
+    if (!reply) {
+        StoreError e = reply.error();
+        if (e.message.contains(u"CLAIMED"_s))
+            e.kind = StoreError::Kind::Claimed; // nothing was added
+        else if (e.answerLost)
+            e.kind = StoreError::Kind::Unknown; // the entry and its key's answer may have been written
+        return Result<bool, StoreError>::failure(e);
+    }
     return true;
 }
 

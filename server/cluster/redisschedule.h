@@ -1,6 +1,7 @@
 #pragma once
 
 #include "redisconnection.h"
+#include "redisidempotency.h"
 #include "schedulestore.h"
 
 #include <QByteArray>
@@ -23,7 +24,8 @@ namespace Herald {
 class RedisSchedule : public ScheduleStore
 {
 public:
-    RedisSchedule(RedisConnection &redis, QByteArray prefix);
+    // `keys`: where a keyed publish's answer goes, in the script that adds its entry (part of RedisHistory).
+    RedisSchedule(RedisConnection &redis, QByteArray prefix, RedisIdempotency &keys);
 
     // The scripts, for RedisHistory::open() to load up front.
     static QList<const RedisScript *> scripts();
@@ -31,7 +33,7 @@ public:
     // the handle as its last argument.
     QByteArrayList consumeKeys() const { return {dueKey(), entriesKey()}; }
 
-    Result<bool, StoreError> add(const ScheduledEntry &entry) override;
+    Result<bool, StoreError> add(const ScheduledEntry &entry, const KeyedCommit *keyed = nullptr) override;
     Result<std::optional<ScheduledEntry>, StoreError> entry(const QString &handle) override;
     Result<QList<ScheduledEntry>, StoreError> entries(int offset, int limit) override;
     Result<bool, StoreError> remove(const QString &handle) override;
@@ -48,6 +50,7 @@ private:
 
     RedisConnection &m_redis;
     const QByteArray m_prefix;
+    RedisIdempotency &m_keys;
 };
 
 } // namespace Herald

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "history.h"
+#include "idempotencykeys.h"
 #include "message.h"
 
 #include <QByteArray>
@@ -79,6 +80,11 @@ struct PublishOptions
     // commit that stores the message (Store::insert, RedisHistory::append), and the publish fails with
     // StoreError::Kind::Gone, publishing nothing, if the entry is gone already.
     QString scheduled = {};
+    // The Idempotency-Key the publish claimed (Publisher::checkIdempotency; empty key: none): its answer, the
+    // message's id, is written in the commit that stores the message (Store::insert, on a cluster
+    // RedisHistory::append), so no crash can leave a published message whose key a retry finds free. Such a
+    // publish never joins a group commit.
+    KeyedCommit keyed = {};
 };
 
 // Encodes a message for every transport. Control frames (no id) get no SSE id line.

@@ -211,7 +211,8 @@ private:
     bool clusterMayClaim(const QString &clientId, const Identity &who, const QString &replacing);
     void raiseLastId(qint64 id);
     PublishResult publishClustered(Message message, Envelope::Target target, const QString &exclude,
-                                   const RecordWrite *record, const QString &scheduled = {});
+                                   const RecordWrite *record, const QString &scheduled = {},
+                                   const KeyedCommit *keyed = nullptr);
     PublishResult publishLocked(Message message, Envelope::Target target, const QString &exclude,
                                 const RecordWrite *record = nullptr, const PublishOptions *options = nullptr);
 

@@ -38,8 +38,9 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
                                  const RecordWrite *record, const PublishOptions *options)
 {
     const QString scheduled = options ? options->scheduled : QString();
+    const KeyedCommit *keyed = options && !options->keyed.key.isEmpty() ? &options->keyed : nullptr;
     if (m_cluster)
-        return publishClustered(std::move(message), target, exclude, record, scheduled);
+        return publishClustered(std::move(message), target, exclude, record, scheduled, keyed);
     if (!message.timestamp.isValid())
         message.timestamp = QDateTime::currentDateTimeUtc();
     const bool stored = m_store && m_store->isPersistent(message.channel);
@@ -56,7 +57,8 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
     // An update or a withdrawal commits at once: the next one of its chain resolves against the store
     // (Publisher::resolveReplaces), and a stale one must fail alone, not with a group.
     const bool supersedes = message.notification.replaces || message.notification.withdraws;
-    const bool deferrable = stored && !record && !supersedes && options && options->watch && options->flushOn;
+    const bool deferrable =
+        stored && !record && !supersedes && !keyed && options && options->watch && options->flushOn;
     if (deferrable && !commitLock.try_lock()) {
         // Take the id now and join the pipeline. The first of a group posts the flush to its own thread,
         // which runs it after serving what else is ready: a group is what the I/O threads took in meanwhile.
@@ -102,19 +104,26 @@ PublishResult Hub::publishLocked(Message message, Envelope::Target target, const
         return PublishResult::failure(id.error());
     message.id = *id;
     EnvelopePtr envelope = makeEnvelope(std::move(message), target, exclude, stored);
-    if (stored || record || (!scheduled.isEmpty() && m_store)) {
+    if (stored || record || ((!scheduled.isEmpty() || keyed) && m_store)) {
         // A scheduled message on an unstored channel is taken from the schedule before it is sent: such a
-        // channel keeps nothing across a crash, this message no more than the others.
+        // channel keeps nothing across a crash, this message no more than the others. A keyed one's answer
+        // is written before it is sent, for the same reason.
         Result<bool, StoreError> committed = true;
         if (stored)
-            committed = m_store->insert(envelope->message, envelope->json, record, scheduled);
+            committed = m_store->insert(envelope->message, envelope->json, record, scheduled, keyed);
         else if (record)
             committed = m_store->records()->writeRecord(*record);
-        else if (auto taken = m_store->schedule()->remove(scheduled); !taken)
-            committed = taken;
-        else if (!*taken)
-            committed = Result<bool, StoreError>::failure(
-                {StoreError::Kind::Gone, u"scheduled publish %1 was cancelled"_s.arg(scheduled)});
+        else if (!scheduled.isEmpty()) {
+            if (auto taken = m_store->schedule()->remove(scheduled); !taken)
+                committed = taken;
+            else if (!*taken)
+                committed = Result<bool, StoreError>::failure(
+                    {StoreError::Kind::Gone, u"scheduled publish %1 was cancelled"_s.arg(scheduled)});
+        }
+        if (committed && !stored && keyed) {
+            const KeyedOutcome outcome{envelope->message.id, {}, {}};
+            committed = m_store->idempotency()->remember(keyed->scope, keyed->key, outcome);
+        }
         if (!committed) {
             // A stale update is the publisher's to resolve again (Publisher::publishResolved), and a
             // scheduled publish that is gone was cancelled or delivered: neither is a store error.
@@ -184,7 +193,8 @@ void Hub::releaseCommitted(const std::vector<PendingPublish> &batch, const std::
 }
 
 PublishResult Hub::publishClustered(Message message, Envelope::Target target, const QString &exclude,
-                                    const RecordWrite *record, const QString &scheduled)
+                                    const RecordWrite *record, const QString &scheduled,
+                                    const KeyedCommit *keyed)
 {
     // Redis orders publishes (one script takes the id, stores and puts the message on the bus), so no lock
     // here: the delivery, on every node and this one, comes back from the bus in id order.
@@ -193,10 +203,10 @@ PublishResult Hub::publishClustered(Message message, Envelope::Target target, co
     const bool stored = m_history->isPersistent(message.channel);
     // The record change goes into Redis in the same script as its event: both or neither, as in one SQLite
     // transaction on a single server.
-    auto id = m_cluster->publish(message, target, exclude, stored, record, scheduled);
+    auto id = m_cluster->publish(message, target, exclude, stored, record, scheduled, keyed);
     if (!id) {
-        if (id.error().kind != StoreError::Kind::Stale &&
-            id.error().kind != StoreError::Kind::Gone) // as in publishLocked
+        if (id.error().kind != StoreError::Kind::Stale && id.error().kind != StoreError::Kind::Gone &&
+            id.error().kind != StoreError::Kind::Claimed) // as in publishLocked
             Metrics::add(m_metrics.storeErrors);
         return PublishResult::failure(id.error());
     }

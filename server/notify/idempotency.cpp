@@ -53,18 +53,18 @@ std::optional<PublishAnswer> Publisher::checkIdempotency(PublishRequest &request
     case IdempotencyKeys::State::Claimed:
         break;
     }
-    if (request.options && request.options->flushOn) {
-        // A group commit reports its failure after Hub::publish has returned the id, too late to free the
-        // key (a retry would be told of a message never stored): a keyed publish commits at once. Its answer
-        // may still wait for the fan-out (--publish-window).
-        request.keyedOptions = *request.options;
-        request.keyedOptions.flushOn = nullptr;
-        request.options = &request.keyedOptions;
-    }
+    // The key's answer is written in the commit that stores the message (PublishOptions::keyed), so the
+    // publish carries the key down to it. A group commit reports its failure after Hub::publish has returned
+    // the id, too late to free the key (a retry would be told of a message never stored): a keyed publish
+    // commits at once. Its answer may still wait for the fan-out (--publish-window).
+    request.keyedOptions = request.options ? *request.options : PublishOptions{};
+    request.keyedOptions.flushOn = nullptr;
+    request.keyedOptions.keyed = KeyedCommit{request.idempotencyScope, request.idempotencyKey};
+    request.options = &request.keyedOptions;
     return std::nullopt;
 }
 
-void Publisher::rememberIdempotency(const PublishRequest &request, const PublishAnswer &answer)
+void Publisher::rememberIdempotency(const PublishRequest &request, PublishAnswer &answer)
 {
     if (request.idempotencyKey.isEmpty())
         return;
@@ -72,14 +72,31 @@ void Publisher::rememberIdempotency(const PublishRequest &request, const Publish
     if (!keys)
         return;
     if (!answer) {
+        const std::optional<StoreError> &store = answer.error().store;
+        if (store && store->kind == StoreError::Kind::Claimed) {
+            // On a cluster, this node's claim expired before its commit ran and the key is another
+            // publish's now (in progress, or answered): nothing was published, and the key is not ours.
+            answer = PublishAnswer::failure(
+                PublishFailure{409, ErrorCode::Conflict,
+                               u"another publish with idempotency key '%1' was made meanwhile: retry for "
+                               "its answer"_s.arg(request.idempotencyKey),
+                               std::nullopt});
+            return;
+        }
+        if (store && store->kind == StoreError::Kind::Unknown) {
+            // The commit may have run, and then it wrote the answer with the message: freeing the key would
+            // let a retry publish a second time. Redis keeps the claim until the answer replaces it or its
+            // TTL passes (a retry meanwhile is told 409).
+            keys->committed(request.idempotencyScope, request.idempotencyKey);
+            return;
+        }
         // Nothing was published (the store refused, or the request was wrong): a retry may publish.
         keys->release(request.idempotencyScope, request.idempotencyKey);
         return;
     }
-    const KeyedOutcome outcome{answer->id, answer->scheduled, answer->deliverAt};
-    if (auto kept = keys->remember(request.idempotencyScope, request.idempotencyKey, outcome); !kept)
-        qCWarning(lcStore).noquote() << "idempotency key of message" << answer->id
-                                     << "not kept (a retry would publish again):" << kept.error().message;
+    // Published, or scheduled: the commit that stored the message (Store::insert, RedisHistory::append) or
+    // the schedule's entry (ScheduleStore::add) wrote the key's answer.
+    keys->committed(request.idempotencyScope, request.idempotencyKey);
 }
 
 } // namespace Herald

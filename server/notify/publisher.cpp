@@ -14,7 +14,9 @@ PublishAnswer Publisher::publish(PublishRequest request)
 {
     if (auto answered = checkIdempotency(request))
         return std::move(*answered);
+    runKeyedHook(request, KeyedStep::Claimed, nullptr);
     if (auto answered = schedule(request)) {
+        runKeyedHook(request, KeyedStep::Published, &*answered);
         rememberIdempotency(request, *answered);
         return std::move(*answered);
     }
@@ -26,8 +28,28 @@ PublishAnswer Publisher::publish(PublishRequest request)
     applyQuietHours(request.message);
     PublishAnswer answer =
         publishResolved(std::move(request.message), request.excludeClientId, request.options);
+    runKeyedHook(request, KeyedStep::Published, &answer);
     rememberIdempotency(request, answer);
     return answer;
+}
+
+void Publisher::setKeyedHook(KeyedHook hook)
+{
+    QMutexLocker lock(&m_hookMutex);
+    m_keyedHook = std::move(hook);
+}
+
+void Publisher::runKeyedHook(const PublishRequest &request, KeyedStep step, const PublishAnswer *answer)
+{
+    if (request.idempotencyKey.isEmpty())
+        return;
+    KeyedHook hook;
+    {
+        QMutexLocker lock(&m_hookMutex);
+        hook = m_keyedHook;
+    }
+    if (hook)
+        hook(step, answer);
 }
 
 PublishAnswer Publisher::deliver(Message message, const QString &scheduled, const QString &excludeClientId)

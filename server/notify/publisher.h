@@ -96,13 +96,26 @@ public:
     // chain is unknown, expired or withdrawn already.
     Result<Withdrawal, PublishFailure> withdraw(qint64 id, const ChannelCheck &check,
                                                 const QString &excludeClientId = {});
+    // Tests only: called on the publishing thread once a keyed publish holds its key (Claimed, with no
+    // answer yet) and once Hub::publish (or the schedule) answered it, before the key's hold ends
+    // (Published): what a crash at either point leaves is what the hook sees. Set it before publishing;
+    // nullptr removes it.
+    enum class KeyedStep
+    {
+        Claimed,
+        Published,
+    };
+    using KeyedHook = std::function<void(KeyedStep step, const PublishAnswer *answer)>;
+    void setKeyedHook(KeyedHook hook);
+
     // The users' settings the quiet-hours step reads (quiethours.cpp); forget() one after changing it.
     UserSettingsCache &userSettings() { return m_settings; }
 
 private:
     // Each returns an answer when the publish ends there (a duplicate, a scheduled publish, a refusal).
     std::optional<PublishAnswer> checkIdempotency(PublishRequest &request);
-    void rememberIdempotency(const PublishRequest &request, const PublishAnswer &answer);
+    // Ends the publish's hold on its key; a refusal that leaves the key another's becomes a 409.
+    void rememberIdempotency(const PublishRequest &request, PublishAnswer &answer);
     std::optional<PublishAnswer> schedule(PublishRequest &request);
     std::optional<PublishFailure> resolveReplaces(Message &message);
     void applyQuietHours(Message &message);
@@ -117,6 +130,9 @@ private:
     // Held from an update's resolution to its commit, so this node's updates of a chain never overtake each
     // other (a storm of them would otherwise retry until it gave up). Other nodes' still can: Stale, retry.
     QMutex m_updateMutex;
+    QMutex m_hookMutex;
+    KeyedHook m_keyedHook;
+    void runKeyedHook(const PublishRequest &request, KeyedStep step, const PublishAnswer *answer);
 };
 
 } // namespace Herald

@@ -28,7 +28,10 @@ std::optional<PublishAnswer> Publisher::schedule(PublishRequest &request)
     entry.message = request.message;
     entry.message.id = 0;
     entry.excludeClientId = request.excludeClientId;
-    if (auto added = m_scheduler->add(entry); !added)
+    // A keyed publish's answer (the handle) is written with the entry (PublishOptions::keyed).
+    const KeyedCommit *keyed =
+        request.options && !request.options->keyed.key.isEmpty() ? &request.options->keyed : nullptr;
+    if (auto added = m_scheduler->add(entry, keyed); !added)
         return PublishAnswer::failure(PublishFailure::fromStore(added.error()));
     return PublishAnswer(PublishOutcome{0, false, entry.handle, entry.at});
 }

@@ -42,9 +42,9 @@ void Scheduler::stop()
     m_timer.stop();
 }
 
-Result<bool, StoreError> Scheduler::add(const ScheduledEntry &entry)
+Result<bool, StoreError> Scheduler::add(const ScheduledEntry &entry, const KeyedCommit *keyed)
 {
-    auto added = m_store->add(entry);
+    auto added = m_store->add(entry, keyed);
     if (added) {
         const qint64 at = entry.at.toMSecsSinceEpoch();
         QMetaObject::invokeMethod(

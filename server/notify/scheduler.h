@@ -40,7 +40,7 @@ public:
     void start();
     void stop();
 
-    Result<bool, StoreError> add(const ScheduledEntry &entry);
+    Result<bool, StoreError> add(const ScheduledEntry &entry, const KeyedCommit *keyed = nullptr);
     Result<std::optional<ScheduledEntry>, StoreError> entry(const QString &handle);
     // Up to `limit` entries for which `wanted` is true, in due order; `more` says whether there are others.
     Result<QList<ScheduledEntry>, StoreError>

@@ -30,6 +30,9 @@ struct StoreError
         // A scheduled publish's entry was no longer there (cancelled, or delivered by another node): the
         // commit that was to remove it wrote nothing.
         Gone,
+        // A keyed publish found its idempotency key held by another publish (on a cluster, a claim that
+        // outlived its TTL and was taken by a retry, or answered by it): nothing was published.
+        Claimed,
     };
     Kind kind = Kind::Unavailable;
     QString message;

@@ -44,6 +44,17 @@ public:
                                               const KeyedOutcome &outcome) = 0;
     // The claimed key's publish failed: the key is free again, for a retry to publish.
     virtual void release(const QString &scope, const QString &key) = 0;
+    // The claimed key's publish reached its commit, which writes the answer with the message (Store::insert,
+    // RedisHistory::append), or may have (its outcome is unknown): only this process's hold on the key ends.
+    // A claim in Redis is left as the commit left it: the answer, or the pending mark until its TTL.
+    virtual void committed(const QString &scope, const QString &key) { release(scope, key); }
+};
+
+// A claimed key as a publish carries it to its commit (PublishOptions).
+struct KeyedCommit
+{
+    QString scope;
+    QString key;
 };
 
 } // namespace Herald

@@ -1,6 +1,7 @@
 #pragma once
 
 #include "history.h"
+#include "idempotencykeys.h"
 #include "message.h"
 #include "result.h"
 
@@ -43,7 +44,9 @@ class ScheduleStore
 public:
     virtual ~ScheduleStore() = default;
 
-    virtual Result<bool, StoreError> add(const ScheduledEntry &entry) = 0;
+    // With `keyed`, the publish's idempotency key: its answer (the handle and time) is written in the same
+    // commit as the entry, so a crash leaves both or neither.
+    virtual Result<bool, StoreError> add(const ScheduledEntry &entry, const KeyedCommit *keyed = nullptr) = 0;
     virtual Result<std::optional<ScheduledEntry>, StoreError> entry(const QString &handle) = 0;
     // In due order, `limit` from `offset` on.
     virtual Result<QList<ScheduledEntry>, StoreError> entries(int offset, int limit) = 0;

@@ -48,20 +48,43 @@ Result<IdempotencyKeys::Claim, StoreError> SqliteIdempotency::claim(const QStrin
     return Claim{State::Claimed, {}};
 }
 
+namespace {
+constexpr QStringView UpsertSql =
+    u"INSERT INTO idempotency (scope, key, created_ms, id, scheduled, deliver_at_ms) "
+    "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET created_ms = excluded.created_ms, "
+    "id = excluded.id, scheduled = excluded.scheduled, deliver_at_ms = excluded.deliver_at_ms";
+
+QVariantList upsertValues(const QString &scope, const QString &key, const KeyedOutcome &outcome)
+{
+    return {scopeValue(scope),
+            key,
+            QDateTime::currentMSecsSinceEpoch(),
+            outcome.id,
+            outcome.scheduled.isEmpty() ? QVariant() : QVariant(outcome.scheduled),
+            outcome.deliverAt.isValid() ? QVariant(outcome.deliverAt.toMSecsSinceEpoch()) : QVariant()};
+}
+} // namespace
+
 Result<bool, StoreError> SqliteIdempotency::remember(const QString &scope, const QString &key,
                                                      const KeyedOutcome &outcome)
 {
     // Written before the key leaves m_inFlight: a retry finds one or the other, never neither.
-    auto written = m_store.execute(
-        u"INSERT INTO idempotency (scope, key, created_ms, id, scheduled, deliver_at_ms) "
-        "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (scope, key) DO UPDATE SET created_ms = excluded.created_ms, "
-        "id = excluded.id, scheduled = excluded.scheduled, deliver_at_ms = excluded.deliver_at_ms"_s,
-        {scopeValue(scope), key, QDateTime::currentMSecsSinceEpoch(), outcome.id,
-         outcome.scheduled.isEmpty() ? QVariant() : QVariant(outcome.scheduled),
-         outcome.deliverAt.isValid() ? QVariant(outcome.deliverAt.toMSecsSinceEpoch()) : QVariant()});
+    auto written = m_store.execute(UpsertSql.toString(), upsertValues(scope, key, outcome));
     release(scope, key);
     if (!written)
         return Result<bool, StoreError>::failure(written.error());
+    return true;
+}
+
+Result<bool, StoreError> SqliteIdempotency::write(QSqlDatabase &db, const QString &scope, const QString &key,
+                                                  const KeyedOutcome &outcome)
+{
+    QSqlQuery q(db);
+    q.prepare(UpsertSql.toString());
+    for (const QVariant &v : upsertValues(scope, key, outcome))
+        q.addBindValue(v);
+    if (!q.exec())
+        return Result<bool, StoreError>::failure(m_store.errorFrom(q));
     return true;
 }
 

@@ -8,6 +8,8 @@
 #include <chrono>
 #include <utility>
 
+class QSqlDatabase;
+
 namespace Herald {
 
 class Store;
@@ -24,6 +26,11 @@ public:
     Result<bool, StoreError> remember(const QString &scope, const QString &key,
                                       const KeyedOutcome &outcome) override;
     void release(const QString &scope, const QString &key) override;
+
+    // Writes the key's answer on `db`, in the caller's transaction (Store::insert, under its write lock): the
+    // answer commits with the message, or neither does. The key stays claimed until release().
+    Result<bool, StoreError> write(QSqlDatabase &db, const QString &scope, const QString &key,
+                                   const KeyedOutcome &outcome);
 
     // Deletes the rows older than the window; returns how many.
     Result<qint64, StoreError> prune();

@@ -4,6 +4,7 @@
 
 #include <QMutexLocker>
 #include <QSqlDatabase>
+#include <QSqlError>
 #include <QSqlQuery>
 
 using namespace Qt::StringLiterals;
@@ -16,8 +17,9 @@ SqliteSchedule::SqliteSchedule(Store &store)
     : m_store(store)
 {}
 
-Result<bool, StoreError> SqliteSchedule::add(const ScheduledEntry &entry)
+Result<bool, StoreError> SqliteSchedule::add(const ScheduledEntry &entry, const KeyedCommit *keyed)
 {
+    const bool transaction = keyed && !keyed->key.isEmpty();
     QMutexLocker lock(&m_store.m_writeMutex);
     QSqlDatabase db = m_store.connection();
     if (!db.isOpen())
@@ -25,6 +27,13 @@ Result<bool, StoreError> SqliteSchedule::add(const ScheduledEntry &entry)
             Result<bool, StoreError>::failure({Error::Kind::Unavailable, u"the store is closed"_s}));
     if (auto room = m_store.ensureRoom(db); !room)
         return m_store.noteWrite(room);
+    if (transaction)
+        db.transaction();
+    auto fail = [&](const StoreError &e) {
+        if (transaction)
+            db.rollback();
+        return m_store.noteWrite(Result<bool, StoreError>::failure(e));
+    };
     QSqlQuery q(db);
     q.prepare(u"INSERT INTO scheduled (handle, due_ms, channel, entry) VALUES (?, ?, ?, ?)"_s);
     q.addBindValue(entry.handle);
@@ -32,7 +41,16 @@ Result<bool, StoreError> SqliteSchedule::add(const ScheduledEntry &entry)
     q.addBindValue(entry.message.channel);
     q.addBindValue(QString::fromUtf8(entry.encode()));
     if (!q.exec())
-        return m_store.noteWrite(Result<bool, StoreError>::failure(m_store.errorFrom(q)));
+        return fail(m_store.errorFrom(q));
+    if (transaction) {
+        // The key's answer commits with the entry (Store::insert does the same for a message).
+        if (auto written = m_store.m_idempotency.write(db, keyed->scope, keyed->key,
+                                                       KeyedOutcome{0, entry.handle, entry.at});
+            !written)
+            return fail(written.error());
+        if (!db.commit())
+            return fail(m_store.errorFrom(db.lastError()));
+    }
     return m_store.noteWrite(true);
 }
 

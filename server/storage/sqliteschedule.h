@@ -16,7 +16,7 @@ class SqliteSchedule : public ScheduleStore
 public:
     explicit SqliteSchedule(Store &store);
 
-    Result<bool, StoreError> add(const ScheduledEntry &entry) override;
+    Result<bool, StoreError> add(const ScheduledEntry &entry, const KeyedCommit *keyed = nullptr) override;
     Result<std::optional<ScheduledEntry>, StoreError> entry(const QString &handle) override;
     Result<QList<ScheduledEntry>, StoreError> entries(int offset, int limit) override;
     Result<bool, StoreError> remove(const QString &handle) override;

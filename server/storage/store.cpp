@@ -405,12 +405,15 @@ Result<bool, StoreError> Store::reserveIds(qint64 upTo)
 }
 
 Result<bool, StoreError> Store::insert(const Message &message, const QByteArray &json,
-                                       const RecordWrite *record, const QString &scheduled)
+                                       const RecordWrite *record, const QString &scheduled,
+                                       const KeyedCommit *keyed)
 {
     // A plain message is one statement; a record change or a supersession commits with it. A scheduled
     // publish leaves the schedule in the transaction that stores it: a kill -9 leaves either the entry
-    // (delivered after the restart) or the message (and no entry), never both nor neither.
-    const bool transaction = record || supersededBy(message) || !scheduled.isEmpty();
+    // (delivered after the restart) or the message (and no entry), never both nor neither. So does a keyed
+    // publish its idempotency key's answer: a retry after a crash finds the message's id, or no message.
+    const bool keyedWrite = keyed && !keyed->key.isEmpty();
+    const bool transaction = record || supersededBy(message) || !scheduled.isEmpty() || keyedWrite;
     QMutexLocker lock(&m_writeMutex);
     QSqlDatabase db = connection();
     if (!db.isOpen())
@@ -442,6 +445,12 @@ Result<bool, StoreError> Store::insert(const Message &message, const QByteArray 
         return fail(errorFrom(q));
     if (auto superseded = supersede(db, message); !superseded)
         return fail(superseded.error());
+    if (keyedWrite) {
+        if (auto written =
+                m_idempotency.write(db, keyed->scope, keyed->key, KeyedOutcome{message.id, {}, {}});
+            !written)
+            return fail(written.error());
+    }
     if (transaction && !db.commit())
         return fail(errorFrom(db.lastError()));
     return noteWrite(true);

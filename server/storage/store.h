@@ -64,9 +64,11 @@ public:
     // Commits one message (its id already assigned), as `json` when given (the bytes already encoded for
     // delivery), and the record change it announces, if any, in the same transaction. With `scheduled`, the
     // handle of the scheduled publish the message delivers: its entry is deleted in that transaction, and
-    // nothing is written (Gone) if it is not there. Thread-safe.
+    // nothing is written (Gone) if it is not there. With `keyed`, the publish's idempotency key: its answer
+    // (the message's id) is written in that transaction too. Thread-safe.
     Result<bool, StoreError> insert(const Message &message, const QByteArray &json = {},
-                                    const RecordWrite *record = nullptr, const QString &scheduled = {});
+                                    const RecordWrite *record = nullptr, const QString &scheduled = {},
+                                    const KeyedCommit *keyed = nullptr);
     // Commits several messages in one transaction (a group commit, Hub::flushPipeline): all or none.
     struct Insert
     {

@@ -4,6 +4,7 @@
 #include "auth.h"
 #include "cluster.h"
 #include "hub.h"
+#include "publisher.h"
 #include "rawclient.h"
 #include "redisserver.h"
 #include "server.h"
@@ -13,6 +14,7 @@
 
 #include <QFile>
 #include <QProcess>
+#include <QScopeGuard>
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -20,6 +22,7 @@
 #include <QTimer>
 #include <QUuid>
 
+#include <atomic>
 #include <csignal>
 
 using namespace Qt::StringLiterals;
@@ -94,8 +97,13 @@ private Q_SLOTS:
     void badKeyInFrame();
     void concurrentSameKeyDeliversOnce();
     void inFlightIsConflictAndFailureFreesKey();
+    void answerCommitsWithMessage_data();
+    void answerCommitsWithMessage();
+    void survivesKillNine_data();
     void survivesKillNine();
     void retryToAnotherClusterNode();
+    void outcomeUnknownRetryIsDuplicate();
+    void expiredClaimTakenMeanwhilePublishesNothing();
 
 private:
     bool start(const ConfigTweak &tweak = {});
@@ -373,12 +381,122 @@ void tst_Idempotency::inFlightIsConflictAndFailureFreesKey()
              QList<qint64>{retry.json().value("id"_L1).toInteger()});
 }
 
+void tst_Idempotency::answerCommitsWithMessage_data()
+{
+    QTest::addColumn<bool>("clustered");
+    QTest::addColumn<QString>("channel");
+    QTest::newRow("SQLite, stored channel") << false << u"news"_s;
+    QTest::newRow("SQLite, unstored channel") << false << u"live"_s;
+    QTest::newRow("Redis, stored channel") << true << u"news"_s;
+    QTest::newRow("Redis, unstored channel") << true << u"live"_s;
+    // "scheduled": a publish with "delay", whose answer (the handle) commits with the schedule's entry.
+    QTest::newRow("SQLite, scheduled") << false << u"scheduled"_s;
+    QTest::newRow("Redis, scheduled") << true << u"scheduled"_s;
+}
+
+// The crash window of issue 20: a keyed publish that committed, and the process dying right after
+// Hub::publish answered, before anything else runs. The hook stops there and reads the key through a
+// connection of its own, as a restarted server would: it must already hold the message's id (it was written
+// in the same commit), not be missing (SQLite) or still pending (Redis), which would let a retry publish a
+// second time.
+void tst_Idempotency::answerCommitsWithMessage()
+{
+    QFETCH(bool, clustered);
+    QFETCH(QString, channel);
+    RedisServer redis;
+    const QString prefix = u"t%1:"_s.arg(QUuid::createUuid().toString(QUuid::Id128).left(8));
+    if (clustered)
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    QVERIFY(start([&](Herald::ServerConfig &c) {
+        c.ephemeralChannels.append(u"live"_s);
+        if (clustered) {
+            c.redisUrl = redis.url();
+            c.redisPrefix = prefix;
+        }
+    }));
+    const QString dbPath = m_server->store() ? m_server->store()->databasePath() : QString();
+    std::atomic<int> calls{0};
+    // What the key held when Hub::publish had answered: "id N", "none" or Redis's value. Written on the
+    // publishing thread before `calls` counts it, read here after.
+    QString seen;
+    m_server->hub()->publisher().setKeyedHook(
+        [&](Herald::Publisher::KeyedStep step, const Herald::PublishAnswer *) {
+            if (step != Herald::Publisher::KeyedStep::Published)
+                return;
+            const auto counted = qScopeGuard([&] { ++calls; });
+            if (clustered) {
+                const auto held = redis.command({"GET", prefix.toUtf8() + "idem::window-1"});
+                seen = held ? QString::fromUtf8(*held) : u"no answer"_s;
+                return;
+            }
+            const QString name = u"tst_idempotency_reader"_s;
+            {
+                QSqlDatabase db = QSqlDatabase::addDatabase(u"QSQLITE"_s, name);
+                db.setDatabaseName(dbPath);
+                if (!db.open()) {
+                    seen = u"cannot open"_s;
+                } else {
+                    QSqlQuery q(db);
+                    q.exec(u"SELECT id, scheduled FROM idempotency WHERE scope = '' AND key = 'window-1'"_s);
+                    if (!q.next())
+                        seen = u"none"_s;
+                    else if (q.value(1).isNull())
+                        seen = u"id %1"_s.arg(q.value(0).toLongLong());
+                    else
+                        seen = u"scheduled %1"_s.arg(q.value(1).toString());
+                }
+            }
+            QSqlDatabase::removeDatabase(name);
+        });
+    const bool scheduled = channel == u"scheduled"_s;
+    const QByteArray later =
+        R"({"channel":"news","message":"later","delay":"1h","idempotency_key":"window-1"})";
+    const HttpResult first = scheduled ? http("POST", m_port, u"/api/publish"_s, later)
+                                       : keyedPublish(m_port, channel, u"once"_s, "window-1");
+    m_server->hub()->publisher().setKeyedHook(nullptr);
+    QCOMPARE(first.status, 202);
+    const qint64 id = first.json().value("id"_L1).toInteger();
+    QCOMPARE(calls.load(), 1);
+    if (scheduled) {
+        const QString handle = first.json().value("scheduled"_L1).toString();
+        QVERIFY(!handle.isEmpty());
+        if (clustered)
+            QVERIFY2(seen.startsWith(u"{"_s) && seen.contains(u"\"scheduled\":\"%1\""_s.arg(handle)),
+                     qPrintable(seen));
+        else
+            QCOMPARE(seen, u"scheduled %1"_s.arg(handle));
+        // And a retry reads it back as the first answer.
+        const HttpResult retry = http("POST", m_port, u"/api/publish"_s, later);
+        QCOMPARE(retry.status, 202);
+        QCOMPARE(retry.json().value("scheduled"_L1).toString(), handle);
+        QCOMPARE(retry.json().value("at"_L1), first.json().value("at"_L1));
+        QCOMPARE(retry.json().value("duplicate"_L1), QJsonValue(true));
+        return;
+    }
+    if (clustered)
+        QCOMPARE(seen, u"{\"id\":%1}"_s.arg(id));
+    else
+        QCOMPARE(seen, u"id %1"_s.arg(id));
+}
+
+void tst_Idempotency::survivesKillNine_data()
+{
+    QTest::addColumn<bool>("clustered");
+    QTest::newRow("SQLite") << false;
+    QTest::newRow("Redis") << true;
+}
+
 void tst_Idempotency::survivesKillNine()
 {
+    QFETCH(bool, clustered);
+    RedisServer redis;
     const quint16 port = freePort();
-    const QStringList args = {
-        u"--port"_s,      QString::number(port), u"--data-dir"_s,           m_dir->path(),
-        u"--log-level"_s, u"warning"_s,          u"--idempotency-window"_s, u"10m"_s};
+    QStringList args = {u"--port"_s,      QString::number(port), u"--data-dir"_s,           m_dir->path(),
+                        u"--log-level"_s, u"warning"_s,          u"--idempotency-window"_s, u"10m"_s};
+    if (clustered) {
+        QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+        args << u"--redis"_s << redis.url();
+    }
     QProcess server;
     server.start(QStringLiteral(HERALD_SERVER_BINARY), args);
     QVERIFY(server.waitForStarted());
@@ -446,6 +564,80 @@ void tst_Idempotency::retryToAnotherClusterNode()
 
     for (auto &node : nodes)
         QVERIFY(stopTestServer(node));
+}
+
+// Item 2 of the idempotency fix: Redis hangs after the key is claimed, past both tries of the append, so the
+// publisher gets 504 outcome_unknown. The append runs once Redis is back. A retry with the same key must then
+// get that message's id, not publish a second one (before, the 504 freed the key).
+void tst_Idempotency::outcomeUnknownRetryIsDuplicate()
+{
+    RedisServer redis;
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    QVERIFY(start([&](Herald::ServerConfig &c) {
+        c.redisUrl = redis.url();
+        c.redisPrefix = u"slow:"_s;
+    }));
+    QTRY_VERIFY_WITH_TIMEOUT(m_server->cluster()->isBusUp(), 5000);
+    WsClient sub;
+    QVERIFY(sub.open(m_port, u"/ws?channels=news"_s));
+    QVERIFY(ready(sub));
+    // SIGSTOP from the publishing thread (as RedisServer::pause() does), SIGCONT from here, also on failure.
+    const pid_t redisPid = pid_t(redis.processId());
+    const auto resume = qScopeGuard([redisPid] { ::kill(redisPid, SIGCONT); });
+    std::atomic<bool> paused{false};
+    m_server->hub()->publisher().setKeyedHook(
+        [&](Herald::Publisher::KeyedStep step, const Herald::PublishAnswer *) {
+            if (step == Herald::Publisher::KeyedStep::Claimed && !paused.exchange(true))
+                ::kill(redisPid, SIGSTOP);
+        });
+    const HttpResult first = keyedPublish(m_port, u"news"_s, u"maybe"_s, "slow-1");
+    m_server->hub()->publisher().setKeyedHook(nullptr);
+    ::kill(redisPid, SIGCONT);
+    QVERIFY(paused.load());
+    QCOMPARE(first.status, 504);
+    QCOMPARE(first.json().value("error"_L1).toString(), u"outcome_unknown"_s);
+
+    const auto note = sub.waitFor(u"note"_s, 15000);
+    QVERIFY(note);
+    const qint64 id = note->value("id"_L1).toInteger();
+    sub.frames().clear();
+    // The pending claim was replaced by the answer in the append itself.
+    QTRY_COMPARE_WITH_TIMEOUT(redis.command({"GET", "slow:idem::slow-1"}).value_or(QByteArray()),
+                              u"{\"id\":%1}"_s.arg(id).toUtf8(), 5000);
+    const HttpResult retry = keyedPublish(m_port, u"news"_s, u"maybe"_s, "slow-1");
+    QCOMPARE(retry.status, 202);
+    QCOMPARE(retry.json().value("id"_L1).toInteger(), id);
+    QCOMPARE(retry.json().value("duplicate"_L1), QJsonValue(true));
+    QCOMPARE(notesBeforeMarker(sub, m_port, u"news"_s), QList<qint64>());
+}
+
+// A node whose claim expired before its append ran (it stalled, or Redis did) finds the key another
+// publish's: simulated by another node's pending mark written over the claim. Its append publishes nothing
+// and answers 409; the key stays the other's.
+void tst_Idempotency::expiredClaimTakenMeanwhilePublishesNothing()
+{
+    RedisServer redis;
+    QVERIFY2(redis.start(), qPrintable(redis.errorString()));
+    QVERIFY(start([&](Herald::ServerConfig &c) {
+        c.redisUrl = redis.url();
+        c.redisPrefix = u"taken:"_s;
+    }));
+    QTRY_VERIFY_WITH_TIMEOUT(m_server->cluster()->isBusUp(), 5000);
+    WsClient sub;
+    QVERIFY(sub.open(m_port, u"/ws?channels=news"_s));
+    QVERIFY(ready(sub));
+    m_server->hub()->publisher().setKeyedHook(
+        [&](Herald::Publisher::KeyedStep step, const Herald::PublishAnswer *) {
+            if (step == Herald::Publisher::KeyedStep::Claimed)
+                redis.command({"SET", "taken:idem::taken-1", "pending another-node", "PX", "30000"});
+        });
+    const HttpResult first = keyedPublish(m_port, u"news"_s, u"late"_s, "taken-1");
+    m_server->hub()->publisher().setKeyedHook(nullptr);
+    QCOMPARE(first.status, 409);
+    QCOMPARE(first.json().value("error"_L1).toString(), u"conflict"_s);
+    QCOMPARE(notesBeforeMarker(sub, m_port, u"news"_s), QList<qint64>());
+    QCOMPARE(redis.command({"GET", "taken:idem::taken-1"}).value_or(QByteArray()),
+             QByteArray("pending another-node"));
 }
 
 QTEST_MAIN(tst_Idempotency)
