@@ -373,8 +373,10 @@ void Client::handleMessage(const QJsonObject &o)
         handleReadsEvent(o, id);
     } else if (type == u"withdrawn"_s) {
         const qint64 gone = o.value("withdraws"_L1).toInteger();
-        forgetExpiry(gone);
-        Q_EMIT withdrawn(gone, channel);
+        const qint64 sent = o.value("chain"_L1).toInteger();
+        const qint64 chain = sent > 0 ? sent : gone;
+        forgetExpiry(gone, chain);
+        Q_EMIT withdrawn(gone, channel, chain);
     } else {
         auto message = Message::fromJson(o);
         if (!message) {
@@ -382,7 +384,7 @@ void Client::handleMessage(const QJsonObject &o)
         } else if (message->notification.isExpired(QDateTime::currentDateTimeUtc())) {
             qCDebug(lcHeraldClient) << "message" << id << "has expired";
         } else if (message->notification.replaces > 0) {
-            forgetExpiry(message->notification.replaces);
+            forgetExpiry(message->notification.replaces, message->notification.chain);
             watchExpiry(*message);
             Q_EMIT replaced(message->notification.replaces, *message, delivery);
         } else {
@@ -425,16 +427,18 @@ void Client::watchExpiry(const Message &message)
 {
     if (!message.notification.expires.isValid())
         return;
-    const Expiry e{message.notification.expires, message.id, message.channel};
+    const qint64 chain = message.notification.chain > 0 ? message.notification.chain : message.id;
+    const Expiry e{message.notification.expires, message.id, message.channel, chain};
     const auto at = std::upper_bound(m_expiries.begin(), m_expiries.end(), e,
                                      [](const Expiry &a, const Expiry &b) { return a.at < b.at; });
     m_expiries.insert(at, e);
     scheduleExpiry();
 }
 
-void Client::forgetExpiry(qint64 id)
+void Client::forgetExpiry(qint64 id, qint64 chain)
 {
-    m_expiries.removeIf([id](const Expiry &e) { return e.id == id; });
+    m_expiries.removeIf(
+        [id, chain](const Expiry &e) { return e.id == id || (chain > 0 && e.chain == chain); });
     scheduleExpiry();
 }
 

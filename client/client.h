@@ -141,10 +141,15 @@ public:
 Q_SIGNALS:
     // A new message (not an update of an earlier one: see replaced).
     void messageReceived(const Herald::Message &message, Herald::Client::Delivery delivery);
-    // `message` is the new state of the message with id `replacedId` (docs: Updates and withdrawals).
+    // `message` is the new state of the message with id `replacedId` (docs: Updates and withdrawals). After a
+    // resume `replacedId` may be an id this client never saw (the chain moved on twice while it was away):
+    // `message.notification.chain` names the chain's first message, so replace whatever is held of that
+    // chain (0 from a server that does not send it).
     void replaced(qint64 replacedId, const Herald::Message &message, Herald::Client::Delivery delivery);
-    // The message `id` on `channel` was withdrawn by its publisher.
-    void withdrawn(qint64 id, const QString &channel);
+    // The message `id` on `channel` was withdrawn by its publisher. `chain` is the first id of its update
+    // chain (`id` itself when it was never updated, or the server does not say): remove whatever is held of
+    // that chain, which after a resume may be an older id than `id`.
+    void withdrawn(qint64 id, const QString &channel, qint64 chain);
     // A message this client delivered reached its `expires` time: stop showing it. (The server sends nothing
     // then; an expired message is never delivered.)
     void expired(qint64 id, const QString &channel);
@@ -179,7 +184,8 @@ private:
     QStringList allChannels() const;
     void loadResumeFile();
     void watchExpiry(const Message &message);
-    void forgetExpiry(qint64 id);
+    // Stops watching `id`, and any message of update chain `chain` (> 0).
+    void forgetExpiry(qint64 id, qint64 chain = 0);
     void scheduleExpiry();
     void expireDue();
     int postIds(const QString &path, const QList<qint64> &ids);
@@ -206,6 +212,7 @@ private:
         QDateTime at;
         qint64 id = 0;
         QString channel;
+        qint64 chain = 0; // the message's `chain`, or its id
     };
     QList<Expiry> m_expiries; // sorted by time
     QTimer m_expiryTimer;

@@ -33,6 +33,7 @@ MessageRow MessageRow::fromMessage(const Message &message, const QDateTime &now)
 {
     MessageRow r;
     r.id = message.id;
+    r.chain = message.notification.chain > 0 ? message.notification.chain : message.id;
     r.time = message.timestamp.isValid() ? message.timestamp : QDateTime::currentDateTimeUtc();
     r.channel = message.channel;
     r.sender = message.sender;
@@ -138,9 +139,13 @@ bool MessageModel::applyToRow(const Message &message, std::vector<MessageRow> &f
     const qint64 target = withdraw ? n.withdraws : n.replaces;
     if (target <= 0)
         return false;
-    // Only on the same channel: an id is hub-wide, and a row of another channel is another message.
-    const auto matches = [&](const MessageRow &r) {
+    // Only on the same channel: an id is hub-wide, and a row of another channel is another message. The id
+    // named first; else the row of the same chain (a withdrawn event's own row belongs to no chain).
+    const auto byId = [&](const MessageRow &r) {
         return r.id == target && r.channel == message.channel;
+    };
+    const auto byChain = [&](const MessageRow &r) {
+        return n.chain > 0 && r.chain == n.chain && r.type != WithdrawnType && r.channel == message.channel;
     };
     const auto apply = [&](MessageRow &row) {
         if (withdraw) {
@@ -155,17 +160,20 @@ bool MessageModel::applyToRow(const Message &message, std::vector<MessageRow> &f
         if (row.expires.isValid() && !row.states.testFlag(MessageState::Expired))
             armExpiry(row.expires);
     };
-    const auto pending = std::find_if(fresh.rbegin(), fresh.rend(), matches);
-    if (pending != fresh.rend()) {
-        apply(*pending);
+    const auto applyFirst = [&](const auto &matches) {
+        const auto pending = std::find_if(fresh.rbegin(), fresh.rend(), matches);
+        if (pending != fresh.rend()) {
+            apply(*pending);
+            return true;
+        }
+        const auto held = std::find_if(m_rows.begin(), m_rows.end(), matches);
+        if (held == m_rows.end())
+            return false;
+        apply(*held);
+        rowChanged(int(held - m_rows.begin()));
         return true;
-    }
-    const auto held = std::find_if(m_rows.begin(), m_rows.end(), matches);
-    if (held == m_rows.end())
-        return false;
-    apply(*held);
-    rowChanged(int(held - m_rows.begin()));
-    return true;
+    };
+    return applyFirst(byId) || applyFirst(byChain);
 }
 
 void MessageModel::addMessages(const QList<Message> &messages)

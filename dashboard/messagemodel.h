@@ -33,6 +33,7 @@ namespace Herald {
 struct MessageRow
 {
     qint64 id = 0;
+    qint64 chain = 0; // the first id of its update chain: its `chain`, or its id
     QDateTime time;
     QString channel;
     QString sender;
@@ -53,8 +54,9 @@ struct MessageRow
 
 // The live message table: newest first, at most capacity() rows (the oldest fall off), so a busy hub cannot
 // grow the dashboard without bound. A message whose `replaces` names a row takes that row's place; a
-// `withdrawn` event marks the row it names; a row whose `expires` passes is marked expired. Marked rows stay,
-// greyed, so the operator sees what happened.
+// `withdrawn` event marks the row it names; either, naming an id the table never had (the dashboard was away
+// while the chain moved on), finds the row by the chain's first id (`chain`) instead; a row whose `expires`
+// passes is marked expired. Marked rows stay, greyed, so the operator sees what happened.
 class MessageModel : public QAbstractTableModel
 {
     Q_OBJECT

@@ -30,11 +30,30 @@ void HistoryModel::setUnread(int unread)
     Q_EMIT unreadCountChanged(m_unread);
 }
 
+qint64 HistoryModel::supersededId(const Message &message) const
+{
+    const NotificationFields &n = message.notification;
+    const qint64 named = message.type == "withdrawn"_L1 ? n.withdraws : n.replaces;
+    if (named <= 0)
+        return 0;
+    if (rowOf(named) >= 0)
+        return named;
+    if (n.chain <= 0)
+        return 0;
+    for (const Entry &e : m_entries) {
+        const NotificationFields &held = e.message.notification;
+        const qint64 chain = held.chain > 0 ? held.chain : e.message.id;
+        if (chain == n.chain && e.message.channel == message.channel && e.message.id != message.id)
+            return e.message.id;
+    }
+    return 0;
+}
+
 bool HistoryModel::addMessage(const Message &message)
 {
     if (message.type == "withdrawn"_L1) {
-        if (message.notification.withdraws > 0)
-            removeMessages({message.notification.withdraws});
+        if (const qint64 gone = supersededId(message); gone > 0)
+            removeMessages({gone});
         return false;
     }
     if (message.id <= 0 || rowOf(message.id) >= 0)
@@ -42,7 +61,8 @@ bool HistoryModel::addMessage(const Message &message)
     if (message.title.isEmpty() && message.message.isEmpty())
         return false; // an event without text (read state, settings): nothing to list
     const QStringList channelsBefore = channels();
-    const int replaced = message.notification.replaces > 0 ? rowOf(message.notification.replaces) : -1;
+    const qint64 superseded = supersededId(message);
+    const int replaced = superseded > 0 ? rowOf(superseded) : -1;
     if (replaced >= 0) {
         // The update takes the old one's place and is news again.
         Entry &entry = m_entries[replaced];

@@ -39,6 +39,10 @@ public:
     // A message arrives. A "withdrawn" event removes what it withdraws; a message that replaces one in the
     // list takes its row (unread again); a known id is ignored. False if nothing was added.
     bool addMessage(const Message &message);
+    // The listed message an update or "withdrawn" event supersedes: the one it names (replaces, withdraws),
+    // else the one of its chain (`chain`, the chain's first id) on its channel, which is what a notifier that
+    // was away while the chain moved on still lists; 0 for none.
+    qint64 supersededId(const Message &message) const;
     void setRead(const QList<qint64> &ids, bool read = true);
     // Everything up to `upTo` (all when 0) is read: the read-all event names the last id it covered.
     void markAllRead(qint64 upTo = 0);

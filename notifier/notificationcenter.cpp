@@ -37,12 +37,23 @@ void NotificationCenter::addMessage(const Message &message)
         m_lastSeenId = message.id;
         Q_EMIT lastSeenIdChanged(m_lastSeenId);
     }
-    if (message.type == "withdrawn"_L1 && message.notification.withdraws > 0)
+    if (message.type == "withdrawn"_L1 && message.notification.withdraws > 0) {
         m_notifier->close(message.notification.withdraws);
+        // After a resume what is shown may be an older id of the chain.
+        if (const qint64 held = m_history->supersededId(message);
+            held > 0 && held != message.notification.withdraws)
+            m_notifier->close(held);
+    }
+    // The pop-up an update replaces is the one of the listed message it supersedes: after a resume an older
+    // id of the chain than the one it names.
+    Message popup = message;
+    if (const qint64 held = message.notification.replaces > 0 ? m_history->supersededId(message) : 0;
+        held > 0)
+        popup.notification.replaces = held;
     m_history->addMessage(message);
     if (!BurstPolicy::isNotification(message, QDateTime::currentDateTimeUtc()))
         return;
-    m_pending.append(message);
+    m_pending.append(popup);
     // Not restarted by each arrival: a steady stream still gets decided on every interval.
     if (!m_gather.isActive())
         m_gather.start();

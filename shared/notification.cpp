@@ -162,13 +162,15 @@ void NotificationFields::writeTo(QJsonObject &o) const
         o.insert("withdraws"_L1, withdraws);
     if (quiet)
         o.insert("quiet"_L1, true);
+    if (chain > 0)
+        o.insert("chain"_L1, chain);
 }
 
 const QStringList &notificationFieldNames()
 {
     static const QStringList names = {u"priority"_s,  u"tags"_s,       u"click"_s,   u"actions"_s,
                                       u"icon"_s,      u"attachment"_s, u"expires"_s, u"replaces"_s,
-                                      u"withdraws"_s, u"quiet"_s};
+                                      u"withdraws"_s, u"quiet"_s,      u"chain"_s};
     return names;
 }
 
@@ -442,6 +444,7 @@ NotificationFields notificationFieldsFromJson(const QJsonObject &object)
     f.replaces = object.value("replaces"_L1).toInteger();
     f.withdraws = object.value("withdraws"_L1).toInteger();
     f.quiet = object.value("quiet"_L1).toBool();
+    f.chain = object.value("chain"_L1).toInteger();
     return f;
 }
 

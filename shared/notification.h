@@ -68,6 +68,9 @@ struct NotificationFields
     qint64 replaces = 0;  // this message is the new state of that one (the chain's latest, resolved)
     qint64 withdraws = 0; // on a "withdrawn" event: the message that is gone
     bool quiet = false;   // set by the server: delivered in the recipient's quiet hours, do not ring
+    // Set by the server on updates and "withdrawn" events: the id of the chain's first message, so that a
+    // client that missed the middle of a chain (offline, then resumed) still knows what an update replaces.
+    qint64 chain = 0;
 
     int effectivePriority() const { return priority ? priority : DefaultPriority; }
     bool isExpired(const QDateTime &now) const { return expires.isValid() && expires <= now; }
@@ -82,7 +85,8 @@ const QStringList &notificationFieldNames();
 
 // Reads and checks the rich fields a publisher sent (priority, tags, click, actions, icon, attachment,
 // expires, replaces). A bad value is refused with the field named: {bad_request, "field 'priority' must
-// be …"}. `quiet` and `withdraws` are the server's to set and are not read. `now` resolves a relative expiry.
+// be …"}. `quiet`, `withdraws` and `chain` are the server's to set and are not read. `now` resolves a
+// relative expiry.
 Result<NotificationFields, ProtocolError> notificationFieldsFromPayload(const QJsonObject &object,
                                                                         const QDateTime &now);
 // The same fields as stored or received: already checked once, so nothing is refused; unreadable values

@@ -365,14 +365,15 @@ while true do
   end
   id = string.match(link[1], ' (%d+)$')
 end
-if #redis.call('ZRANGEBYSCORE', prefix .. 'msgs:' .. channel, id, id) == 0 then
+local stored = redis.call('ZRANGEBYSCORE', prefix .. 'msgs:' .. channel, id, id)
+if #stored == 0 then
   return {}
 end
 local expires = redis.call('ZSCORE', prefix .. 'exp:' .. channel, id)
 if expires and tonumber(expires) <= tonumber(ARGV[3]) then
   return {}
 end
-return {id, channel}
+return {id, channel, stored[1]}
 )lua";
 
 // Appends a channel's name, message count, last id and last timestamp (ms) to `out`, if it has messages: one
@@ -1136,12 +1137,16 @@ Result<std::optional<ChainHead>, StoreError> RedisHistory::chainHead(qint64 id)
     if (!reply)
         return R::failure(reply.error());
     const redisReply *r = reply->get();
-    if (r->type != REDIS_REPLY_ARRAY || (r->elements != 0 && r->elements != 2))
+    if (r->type != REDIS_REPLY_ARRAY || (r->elements != 0 && r->elements != 3))
         return R::failure(unexpectedRedisReply("chain"));
     if (r->elements == 0)
         return std::optional<ChainHead>();
     const auto head = redisBytes(r->element[0]).toLongLong();
-    return std::optional<ChainHead>(ChainHead{head, QString::fromUtf8(redisBytes(r->element[1]))});
+    // An update stored its chain's first id; a message nothing replaced starts its own chain.
+    const auto stored = decodeStored(redisBytes(r->element[2]));
+    const qint64 chain = stored ? stored->notification.chain : 0;
+    return std::optional<ChainHead>(
+        ChainHead{head, QString::fromUtf8(redisBytes(r->element[1])), chain > 0 ? chain : head});
 }
 
 QByteArrayList RedisHistory::channelKeys(const QString &channel) const

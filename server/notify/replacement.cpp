@@ -49,6 +49,8 @@ std::optional<PublishFailure> Publisher::resolveReplaces(Message &message)
                 .arg(named),
             std::nullopt};
     message.notification.replaces = (*head)->id;
+    // Named by its first id, so that a client that missed the middle of the chain still finds its entry.
+    message.notification.chain = (*head)->chain;
     return std::nullopt;
 }
 
@@ -97,6 +99,7 @@ Result<Withdrawal, PublishFailure> Publisher::withdraw(qint64 id, const ChannelC
         event.channel = found.channel;
         event.type = History::WithdrawnType.toString();
         event.notification.withdraws = found.id;
+        event.notification.chain = found.chain;
         const PublishResult published = m_hub->publish(std::move(event), excludeClientId);
         if (published)
             return Withdrawal{*published, found.id, found.channel};

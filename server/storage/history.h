@@ -87,11 +87,13 @@ struct Replay
     }
 };
 
-// The latest message of an update chain (replaces), and the channel it is on.
+// The latest message of an update chain (replaces), the channel it is on, and the chain's first message
+// (the head's own `chain` if it is an update, else its id): what updates and withdrawals carry as `chain`.
 struct ChainHead
 {
     qint64 id = 0;
     QString channel;
+    qint64 chain = 0;
 };
 
 struct StoredChannel

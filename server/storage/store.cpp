@@ -569,7 +569,8 @@ Result<std::optional<ChainHead>, StoreError> Store::chainHead(qint64 id)
     auto q = run(u"WITH RECURSIVE chain(id, next) AS (SELECT id, superseded_by FROM messages WHERE id = ? "
                  "UNION ALL SELECT m.id, m.superseded_by FROM messages m JOIN chain c ON m.id = c.next "
                  "WHERE c.next > c.id) "
-                 "SELECT m.id, m.channel, m.type, m.expires_ms FROM chain c JOIN messages m ON m.id = c.id "
+                 "SELECT m.id, m.channel, m.type, m.expires_ms, m.payload FROM chain c "
+                 "JOIN messages m ON m.id = c.id "
                  "WHERE c.next IS NULL"_s,
                  {id});
     if (!q)
@@ -581,7 +582,11 @@ Result<std::optional<ChainHead>, StoreError> Store::chainHead(qint64 id)
         return std::optional<ChainHead>();
     if (!row.value(3).isNull() && row.value(3).toLongLong() <= nowMs())
         return std::optional<ChainHead>();
-    return std::optional<ChainHead>(ChainHead{row.value(0).toLongLong(), row.value(1).toString()});
+    const qint64 head = row.value(0).toLongLong();
+    // An update stored its chain's first id; a message nothing replaced starts its own chain.
+    const qint64 chain =
+        QJsonDocument::fromJson(row.value(4).toByteArray()).object().value("chain"_L1).toInteger();
+    return std::optional<ChainHead>(ChainHead{head, row.value(1).toString(), chain > 0 ? chain : head});
 }
 
 Result<Replay, StoreError> Store::replay(const QStringList &channels, qint64 since, qint64 currentLastId)

@@ -725,10 +725,12 @@ std::optional<ChainHead> headOf(History &h, qint64 id)
     return *head;
 }
 
-Message replacing(const QString &channel, qint64 replaces)
+// `chain`: the chain's first id, as Publisher sets it on an update (0: none, as an older server stored it).
+Message replacing(const QString &channel, qint64 replaces, qint64 chain = 0)
 {
     Message m = makeMessage(channel);
     m.notification.replaces = replaces;
+    m.notification.chain = chain;
     return m;
 }
 
@@ -802,9 +804,11 @@ void tst_HistoryContract::supersededHidden()
     auto h = open(config());
     QVERIFY(h);
     QCOMPARE(store(*h, makeMessage(channel)), 1);
-    QCOMPARE(store(*h, replacing(channel, 1)), 2);
+    // A message nothing replaced is the first of its own chain.
+    QCOMPARE(headOf(*h, 1)->chain, 1);
+    QCOMPARE(store(*h, replacing(channel, 1, 1)), 2);
     QCOMPARE(store(*h, makeMessage(channel)), 3);
-    QCOMPARE(store(*h, replacing(channel, 2)), 4);
+    QCOMPARE(store(*h, replacing(channel, 2, 1)), 4);
 
     const Listings l = listings(*h, {channel}, 4);
     QCOMPARE(l.newest, (QList<qint64>{3, 4}));
@@ -819,8 +823,11 @@ void tst_HistoryContract::supersededHidden()
         QVERIFY2(head, qPrintable(QString::number(id)));
         QCOMPARE(head->id, 4);
         QCOMPARE(head->channel, channel);
+        // The head's stored chain: the first id, whichever id of the chain was named.
+        QCOMPARE(head->chain, 1);
     }
     QCOMPARE(headOf(*h, 3)->id, 3);
+    QCOMPARE(headOf(*h, 3)->chain, 3);
     QVERIFY(!headOf(*h, 99));
 
     // A concurrent update that resolved the chain before 4 was stored: refused, nothing stored.

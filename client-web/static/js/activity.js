@@ -4,7 +4,7 @@ import { h, icon, timeLabel, senderName } from './dom.js';
 import { titleOf } from './notifications.js';
 import {
   ExpiryTimer, actionButtons, attachmentLink, expiresAt, iconElement, isExpired, isQuiet, priorityBadge, priorityOf,
-  quietMarker, tagChips, titleElement,
+  chainOf, quietMarker, supersededElement, tagChips, titleElement,
 } from './rich.js';
 
 const MAX_ITEMS = 100;
@@ -36,7 +36,7 @@ export class ActivityFeed {
     const priority = priorityOf(message);
     return h('li', {
       class: `activity-item prio-${priority}${isQuiet(message) ? ' quiet' : ''}`,
-      dataset: { id: message.id ?? '', channel: message.channel || '', priority },
+      dataset: { id: message.id ?? '', chain: chainOf(message) ?? '', channel: message.channel || '', priority },
     },
     h('div', { class: 'activity-icon' }, iconElement(message) || icon(iconFor(message))),
     h('div', { class: 'flex-grow-1 min-w-0' },
@@ -60,13 +60,15 @@ export class ActivityFeed {
     if (this.ids.has(key) || isExpired(message)) return false;
     this.ids.add(key);
     const el = this.render(message);
-    const old = Number.isInteger(message.replaces) ? this.find(message.replaces) : null;
+    // By the id it names, else by its chain (what a page that was offline meanwhile shows of it).
+    const old = supersededElement(this.list, message, 'replaces');
     if (old) {
+      const oldId = Number(old.dataset.id);
       el.classList.add('updated');
       el.dataset.sort = old.dataset.sort;
       this.list.replaceChild(el, old);
-      this.ids.delete(message.replaces);
-      this.expiry.untrack(message.replaces);
+      this.ids.delete(oldId);
+      this.expiry.untrack(oldId);
       this.expiry.track(message.id, expiresAt(message));
       return 'updated';
     }
@@ -88,6 +90,12 @@ export class ActivityFeed {
   find(id) {
     for (const child of this.list.children) if (Number(child.dataset.id) === id) return child;
     return null;
+  }
+
+  /** A withdrawn event: takes what it withdraws off the feed, by id or else by chain. */
+  withdraw(event) {
+    const el = supersededElement(this.list, event, 'withdraws');
+    return Boolean(el) && this.remove(Number(el.dataset.id));
   }
 
   /** Takes a message off the feed (withdrawn or expired). */

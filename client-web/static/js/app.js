@@ -467,12 +467,15 @@ function startApp() {
   let replayedBatch = 0;
 
   // A browser notification's tag per update chain: an update replaces the one shown for its predecessor
-  // (silently), a withdraw closes it.
-  const chainTags = new Map(); // message id -> tag
+  // (silently), a withdraw closes it. Keyed by the chain's first id (`chain`), or for a server that does not
+  // send it, by the latest id.
+  const chainTags = new Map(); // chain (or message id) -> tag
   const tagFor = (message) => {
-    const tag = (Number.isInteger(message.replaces) && chainTags.get(message.replaces)) || `herald-${message.id}`;
+    const chain = Number.isInteger(message.chain) && message.chain > 0 ? message.chain : null;
+    const tag = (chain && chainTags.get(chain)) ||
+      (Number.isInteger(message.replaces) && chainTags.get(message.replaces)) || `herald-${message.id}`;
     chainTags.delete(message.replaces);
-    chainTags.set(message.id, tag);
+    chainTags.set(chain ?? message.id, tag);
     if (chainTags.size > 500) chainTags.delete(chainTags.keys().next().value);
     return tag;
   };
@@ -545,10 +548,12 @@ function startApp() {
     if (message.type === 'withdrawn') {
       const id = message.withdraws;
       if (!Number.isInteger(id)) return;
-      if (message.channel === userChannel) notifications.remove(id);
-      else if (message.channel === 'chat') chat.remove(id);
-      else activity.remove(id);
-      const tag = chainTags.get(id);
+      // By the id it names, else by its chain: a page that was offline holds an older id of it.
+      if (message.channel === userChannel) notifications.withdraw(message);
+      else if (message.channel === 'chat') chat.withdraw(message);
+      else activity.withdraw(message);
+      const chain = Number.isInteger(message.chain) && message.chain > 0 ? message.chain : null;
+      const tag = (chain && chainTags.get(chain)) || chainTags.get(id);
       if (tag) desktop.close(tag);
       return;
     }

@@ -1,6 +1,6 @@
 // The chat room (channel "chat"): bubbles in id order, one per id, the user's own on the right.
 import { h, setText, timeLabel, initials, hueFor, senderName } from './dom.js';
-import { ExpiryTimer, expiresAt, isExpired } from './rich.js';
+import { ExpiryTimer, chainOf, expiresAt, isExpired, supersededElement } from './rich.js';
 
 const MAX_MESSAGES = 300;
 
@@ -42,18 +42,20 @@ export class ChatPanel {
     this.expiry.track(message.id, expiresAt(message));
     const mine = this.isMine(message);
     const sender = senderName(message.sender) || 'anonymous';
-    const bubble = h('li', { class: `chat-msg${mine ? ' mine' : ''}`, dataset: { id: message.id } },
+    const bubble = h('li', { class: `chat-msg${mine ? ' mine' : ''}`, dataset: { id: message.id, chain: chainOf(message) } },
       mine ? null : h('div', { class: 'avatar', style: `--hue:${hueFor(sender)}`, 'aria-hidden': 'true' }, initials(sender)),
       h('div', { class: 'bubble-wrap' },
         h('div', { class: 'who' }, mine ? 'You' : sender,
           h('time', { datetime: message.timestamp }, timeLabel(message.timestamp))),
         h('div', { class: 'bubble' }, String(message.message ?? ''))));
-    const old = Number.isInteger(message.replaces) ? this.find(message.replaces) : null;
+    // By the id it names, else by its chain (what a page that was offline meanwhile shows of it).
+    const old = supersededElement(this.list, message, 'replaces');
     if (old) {
       // An edit: the new text where the old one was.
+      const oldId = Number(old.dataset.id);
       this.list.replaceChild(bubble, old);
-      this.ids.delete(message.replaces);
-      this.expiry.untrack(message.replaces);
+      this.ids.delete(oldId);
+      this.expiry.untrack(oldId);
       return true;
     }
     // In id order: replayed messages can land between ones already shown.
@@ -78,6 +80,12 @@ export class ChatPanel {
   find(id) {
     for (const child of this.list.children) if (Number(child.dataset.id) === id) return child;
     return null;
+  }
+
+  /** A withdrawn event: takes what it withdraws out of the room, by id or else by chain. */
+  withdraw(event) {
+    const el = supersededElement(this.list, event, 'withdraws');
+    return Boolean(el) && this.remove(Number(el.dataset.id));
   }
 
   /** Takes a message out of the room (withdrawn or expired). */

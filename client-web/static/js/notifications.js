@@ -5,7 +5,7 @@ import { api } from './api.js';
 import { h, icon, clear, setText, relativeTime, timeLabel, senderName } from './dom.js';
 import {
   ExpiryTimer, actionButtons, attachmentLink, expiresAt, iconElement, isExpired, isQuiet, priorityBadge, priorityOf,
-  quietMarker, tagChips, tagsOf, titleElement,
+  quietMarker, supersededId, tagChips, tagsOf, titleElement,
 } from './rich.js';
 
 const MAX_ITEMS = 200;
@@ -71,15 +71,16 @@ export class NotificationCenter extends EventTarget {
   add(message) {
     if (this.items.has(message.id) || isExpired(message)) return false;
     const read = Boolean(message.read);
-    const old = Number.isInteger(message.replaces) ? this.items.get(message.replaces) : undefined;
+    const oldId = supersededId(message, 'replaces', this.messages());
+    const old = oldId === undefined ? undefined : this.items.get(oldId);
     if (old) {
       // The new state of a message already shown: same place in the list, new content and id.
       const el = this.render(message, read);
       el.classList.add('fresh', 'updated');
       el.dataset.sort = old.el.dataset.sort;
       this.list.replaceChild(el, old.el);
-      this.items.delete(message.replaces);
-      this.expiry.untrack(message.replaces);
+      this.items.delete(oldId);
+      this.expiry.untrack(oldId);
       this.items.set(message.id, { message, el, read });
       this.expiry.track(message.id, expiresAt(message));
       this.setUnread(this.unread - (old.read ? 0 : 1) + (read ? 0 : 1));
@@ -89,6 +90,17 @@ export class NotificationCenter extends EventTarget {
     if (!read) this.setUnread(this.unread + 1);
     this.updateEmpty();
     return 'new';
+  }
+
+  /** The listed messages by id (what supersededId looks through). */
+  messages() {
+    return new Map([...this.items].map(([id, item]) => [id, item.message]));
+  }
+
+  /** A withdrawn event: takes what it withdraws off the list, by id or else by chain. */
+  withdraw(event) {
+    const id = supersededId(event, 'withdraws', this.messages());
+    return id !== undefined && this.remove(id);
   }
 
   /** Takes a message off the list (withdrawn, expired, deleted); its unread mark goes with it. */

@@ -35,6 +35,44 @@ export function expiresAt(message) {
   return Number.isNaN(t) ? null : t;
 }
 
+/**
+ * The update chain a message belongs to: the id of the chain's first message, which the server sends as
+ * `chain` on updates and withdrawn events; a message without one starts its own chain (its id).
+ */
+export function chainOf(message) {
+  return Number.isInteger(message?.chain) && message.chain > 0 ? message.chain : message?.id;
+}
+
+/**
+ * The id of what an update or withdrawn event supersedes among `known` (id -> message): the id it names
+ * (`replaces`/`withdraws`, `field`), else the entry of its chain. A client that was offline while the chain
+ * moved on holds an id the event does not name, but the same chain.
+ */
+export function supersededId(message, field, known) {
+  const named = message?.[field];
+  if (Number.isInteger(named) && known.has(named)) return named;
+  if (!(Number.isInteger(message?.chain) && message.chain > 0)) return undefined;
+  for (const [id, held] of known) if (id !== message.id && chainOf(held) === message.chain) return id;
+  return undefined;
+}
+
+/**
+ * The same for a list of elements that carry data-id and data-chain (chainOf of their message): the element
+ * an update or withdrawn event supersedes, or null.
+ */
+export function supersededElement(list, message, field) {
+  const named = message?.[field];
+  const hasChain = Number.isInteger(message?.chain) && message.chain > 0;
+  let byChain = null;
+  for (const child of list.children) {
+    if (Number.isInteger(named) && Number(child.dataset.id) === named) return child;
+    if (hasChain && !byChain && Number(child.dataset.chain) === message.chain && Number(child.dataset.id) !== message.id) {
+      byChain = child;
+    }
+  }
+  return byChain;
+}
+
 export function isExpired(message, now = Date.now()) {
   const t = expiresAt(message);
   return t !== null && t <= now;

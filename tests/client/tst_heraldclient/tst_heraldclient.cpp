@@ -74,6 +74,7 @@ private Q_SLOTS:
     void typedEvents();
     void markAllRead();
     void updatesAndWithdrawals();
+    void chainAcrossResume();
     void readEventsFromServer();
 
 private:
@@ -531,6 +532,7 @@ void tst_HeraldClient::typedEvents()
     QCOMPARE(withdrawn.size(), 2);
     QCOMPARE(withdrawn.first().at(0).toLongLong(), 17LL);
     QCOMPARE(withdrawn.first().at(1).toString(), u"user:1"_s);
+    QCOMPARE(withdrawn.first().at(2).toLongLong(), 17LL); // no `chain` sent: the id stands for it
     QCOMPARE(errors.size(), 1);
     QCOMPARE(errors.first().at(0).value<Client::Error>(), Client::Error::ServerError);
     QCOMPARE(client.lastId(), qint64(24));
@@ -609,6 +611,69 @@ void tst_HeraldClient::updatesAndWithdrawals()
     QCOMPARE(got.ids.size(), 2);
     QTRY_COMPARE(finished.size(), 2);
     QVERIFY(finished.at(0).at(1).toBool() && finished.at(1).at(1).toBool());
+}
+
+void tst_HeraldClient::chainAcrossResume()
+{
+    // A client that saw A resumes after A became B and then C: the update names B, which it never saw, and
+    // the chain's first id, A, which it holds. A consumer that keeps one entry per chain (the dashboard, the
+    // notifier) drops A for C, and on a later resume drops C for the withdrawal.
+    struct Entry
+    {
+        qint64 id;
+        qint64 chain;
+        bool operator==(const Entry &) const = default;
+    };
+    QList<Entry> shown;
+    const auto chainOf = [](const Herald::Message &m) {
+        return m.notification.chain > 0 ? m.notification.chain : m.id;
+    };
+    Client client;
+    connect(&client, &Client::messageReceived, this, [&](const Herald::Message &m, Delivery) {
+        shown.append({m.id, chainOf(m)});
+    });
+    QList<qint64> replacedIds;
+    connect(&client, &Client::replaced, this, [&](qint64 replacedId, const Herald::Message &m, Delivery) {
+        replacedIds.append(replacedId);
+        shown.removeIf([&](const Entry &e) {
+            return e.id == replacedId || (m.notification.chain > 0 && e.chain == m.notification.chain);
+        });
+        shown.append({m.id, chainOf(m)});
+    });
+    QSignalSpy withdrawn(&client, &Client::withdrawn);
+    connect(&client, &Client::withdrawn, this, [&](qint64 id, const QString &, qint64 chain) {
+        shown.removeIf([&](const Entry &e) { return e.id == id || e.chain == chain; });
+    });
+    client.setServerUrl(QUrl(url()));
+    client.setChannels({u"builds"_s});
+    client.open();
+    QTRY_COMPARE(client.state(), State::Connected);
+    const qint64 a = publish(u"builds"_s, u"40 %"_s);
+    QTRY_COMPARE(shown, (QList<Entry>{{a, a}}));
+    client.close();
+
+    const auto update = [this](const QString &title, qint64 replaces) {
+        const HttpResult r =
+            http("POST", m_port, u"/api/publish"_s,
+                 Herald::compactJson(
+                     {{"channel"_L1, "builds"_L1}, {"title"_L1, title}, {"replaces"_L1, replaces}}));
+        return r.status == 202 ? r.json().value("id"_L1).toInteger() : 0;
+    };
+    const qint64 b = update(u"80 %"_s, a);
+    const qint64 c = update(u"done"_s, b);
+    QVERIFY(b > a && c > b);
+    client.open();
+    QTRY_COMPARE(shown, (QList<Entry>{{c, a}}));
+    QCOMPARE(replacedIds, QList<qint64>{b});
+
+    client.close();
+    QCOMPARE(http("DELETE", m_port, u"/api/messages/%1"_s.arg(a)).status, 200);
+    client.open();
+    QTRY_COMPARE(withdrawn.size(), 1);
+    QCOMPARE(withdrawn.first().at(0).toLongLong(), c);
+    QCOMPARE(withdrawn.first().at(1).toString(), u"builds"_s);
+    QCOMPARE(withdrawn.first().at(2).toLongLong(), a);
+    QVERIFY(shown.isEmpty());
 }
 
 void tst_HeraldClient::readEventsFromServer()

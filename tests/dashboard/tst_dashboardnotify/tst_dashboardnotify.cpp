@@ -191,6 +191,7 @@ private Q_SLOTS:
     void modelPriorityAndQuiet();
     void modelUpdatesInPlace();
     void modelWithdraws();
+    void modelFollowsChain();
     void modelExpires();
 
     void scheduledViewAgainstServer();
@@ -530,6 +531,36 @@ void tst_DashboardNotify::modelWithdraws()
     QCOMPARE(model.rowCount(), 3);
     QCOMPARE(model.index(0, MessageModel::Type).data().toString(), u"withdrawn"_s);
     QCOMPARE(model.index(0, MessageModel::Text).data().toString(), u"withdraws #3"_s);
+}
+
+void tst_DashboardNotify::modelFollowsChain()
+{
+    // The dashboard held 30 and was away while 30 became 32 and then 33: 33 names 32, which it never had, and
+    // the chain's first id, 30, which it has.
+    MessageModel model;
+    QAbstractItemModelTester tester(&model);
+    model.addMessages({makeMessage(30, u"ci"_s, u"40%"_s), makeMessage(31, u"news"_s, u"other"_s)});
+    Message done = update(33, u"ci"_s, 32, u"done"_s);
+    done.notification.chain = 30;
+    model.addMessage(done);
+    QCOMPARE(model.rowCount(), 2);
+    QCOMPARE(model.rowOfId(33), 1); // where 30 was
+    QCOMPARE(model.rowOfId(30), -1);
+    QCOMPARE(model.index(1, MessageModel::State).data().toString(), u"updated"_s);
+
+    // The same chain id on another channel is another chain (ids are hub-wide: it cannot be this one).
+    Message elsewhere = update(36, u"news"_s, 35, u"not ci"_s);
+    elsewhere.notification.chain = 30;
+    model.addMessage(elsewhere);
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(model.rowOfId(33), 2);
+
+    // Withdrawn while away again: the event names 34, the chain's latest then, and the chain 30.
+    Message gone = withdrawal(37, u"ci"_s, 34);
+    gone.notification.chain = 30;
+    model.addMessage(gone);
+    QCOMPARE(model.rowCount(), 3);
+    QCOMPARE(model.index(2, MessageModel::State).data().toString(), u"updated, withdrawn"_s);
 }
 
 void tst_DashboardNotify::modelExpires()

@@ -77,3 +77,46 @@ test('updates and withdrawals on a subscribed channel, under Activity', { timeou
     assert.equal((await server.json('DELETE', `/api/messages/${second}`)).status, 200);
     await activity(second).waitFor({ state: 'detached' });
   }));
+
+test('a page that was away while its entry was updated twice resumes with the latest state alone (chain)', { timeout: 180000 }, () =>
+  withServer(async (server, open) => {
+    const one = await open('?user_id=1');
+    const a = await server.publish({ channel: 'user:1', title: 'Build 11', message: '40%' });
+    await item(one.page, a).waitFor();
+
+    // Away (kill -9) while A becomes B and then C: C comes back with `replaces: B`, an id the page never held,
+    // and `chain: A`, the one it shows.
+    one.watch.expectOutage(true);
+    await server.kill('SIGKILL');
+    await one.page.waitForFunction(() => {
+      const n = Number(document.querySelector('#countdown').textContent);
+      return window.herald.state === 'waiting' && n >= 3;
+    }, null, { timeout: 60000, polling: 100 });
+    await server.start();
+    const b = await server.publish({ channel: 'user:1', title: 'Build 11', message: '80%', replaces: a });
+    const c = await server.publish({ channel: 'user:1', title: 'Build 11', message: 'done', replaces: b });
+    assert.equal(await one.page.evaluate(() => window.herald.state), 'waiting', 'still away when they were published');
+
+    await one.page.click('#retry-now');
+    await one.page.waitForFunction(() => window.herald.state === 'live', null, { timeout: 15000 });
+    await item(one.page, c).waitFor();
+    one.watch.expectOutage(false);
+    assert.deepEqual(await listedIds(one.page), [c], 'A gave its place to C');
+    assert.deepEqual(await texts(one.page), ['done']);
+    assert.equal(await one.page.textContent('#unread-count'), '1');
+
+    // Withdrawn while away again, naming the chain's first id: the replayed event removes C.
+    await server.kill('SIGKILL');
+    one.watch.expectOutage(true);
+    await one.page.waitForFunction(() => {
+      const n = Number(document.querySelector('#countdown').textContent);
+      return window.herald.state === 'waiting' && n >= 3;
+    }, null, { timeout: 60000, polling: 100 });
+    await server.start();
+    assert.equal((await server.json('DELETE', `/api/messages/${a}`)).status, 200);
+    await one.page.click('#retry-now');
+    await one.page.waitForFunction(() => window.herald.state === 'live', null, { timeout: 15000 });
+    await item(one.page, c).waitFor({ state: 'detached' });
+    one.watch.expectOutage(false);
+    assert.deepEqual(await listedIds(one.page), []);
+  }));

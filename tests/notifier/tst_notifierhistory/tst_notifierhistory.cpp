@@ -180,6 +180,39 @@ private Q_SLOTS:
         QCOMPARE(model.unreadCount(), 5);
     }
 
+    // Away while 2 became 7 and then 8: 8 names 7, never listed, and its chain 2, which is. It takes 2's row;
+    // a withdrawal naming 9 (the chain's latest, never listed either) with chain 2 removes it.
+    void updatesAndWithdrawalsByChain()
+    {
+        HistoryModel model;
+        fill(model);
+        Message update = notification(8, u"user:1"_s, 5);
+        update.title = u"disk fuller"_s;
+        update.notification.replaces = 7;
+        update.notification.chain = 2;
+        QCOMPARE(model.supersededId(update), qint64(2));
+        QVERIFY(model.addMessage(update));
+        QCOMPARE(model.rowCount(), 6);
+        QVERIFY(!model.message(2));
+        QCOMPARE(model.message(8)->title, u"disk fuller"_s);
+
+        // Chain 2 on another channel is not this one.
+        Message elsewhere = notification(9, u"news"_s, 3);
+        elsewhere.notification.replaces = 7;
+        elsewhere.notification.chain = 2;
+        QCOMPARE(model.supersededId(elsewhere), qint64(0));
+
+        Message withdrawn;
+        withdrawn.id = 11;
+        withdrawn.channel = u"user:1"_s;
+        withdrawn.type = u"withdrawn"_s;
+        withdrawn.notification.withdraws = 10;
+        withdrawn.notification.chain = 2;
+        QVERIFY(!model.addMessage(withdrawn));
+        QCOMPARE(model.rowCount(), 5);
+        QVERIFY(!model.message(8));
+    }
+
     void expiredRemoved()
     {
         HistoryModel model;

@@ -148,6 +148,8 @@ private Q_SLOTS:
     void updateRefusals();
     void resumeSeesLatestOnly_data() { backends(); }
     void resumeSeesLatestOnly();
+    void chainSurvivesResume_data() { backends(); }
+    void chainSurvivesResume();
     void withdrawAcrossResume_data();
     void withdrawAcrossResume();
     void withdrawNeedsWritePermission_data();
@@ -340,6 +342,63 @@ void tst_Notifications::resumeSeesLatestOnly()
     QVERIFY2(sse.contains(QByteArray("id: " + QByteArray::number(c) + "\n")), sse.constData());
     QVERIFY2(!sse.contains(QByteArray("id: " + QByteArray::number(a) + "\n")), sse.constData());
     QVERIFY2(!sse.contains(QByteArray("id: " + QByteArray::number(b) + "\n")), sse.constData());
+}
+
+void tst_Notifications::chainSurvivesResume()
+{
+    // A client saw A and went away while A became B, then C. C's `replaces` (B) is an id it never held; its
+    // `chain` names A, the chain's first message, on every update and on the withdrawal, live and on resume.
+    // A `chain` sent by a publisher is the server's field and ignored.
+    QTemporaryDir dir;
+    ServerProcess server(dir.path(), backendArgs());
+    QVERIFY(server.start());
+    WsClient live;
+    QVERIFY(live.open(server.port(), u"/ws?user_id=7"_s));
+    QVERIFY(live.waitFor(u"connected"_s));
+    const qint64 a = publish(server.port(), {{"channel"_L1, "user:7"_L1}, {"message"_L1, "40%"_L1}});
+    QVERIFY(a > 0);
+    const qint64 b = publish(
+        server.port(),
+        {{"channel"_L1, "user:7"_L1}, {"message"_L1, "80%"_L1}, {"replaces"_L1, a}, {"chain"_L1, a + 1000}});
+    QVERIFY(b > a);
+    const qint64 c =
+        publish(server.port(), {{"channel"_L1, "user:7"_L1}, {"message"_L1, "done"_L1}, {"replaces"_L1, b}});
+    QVERIFY(c > b);
+    const qint64 other =
+        publish(server.port(), {{"channel"_L1, "user:7"_L1}, {"message"_L1, "other"_L1}, {"chain"_L1, a}});
+    QVERIFY(other > c);
+
+    const QList<QJsonObject> seen = receive(live, 4);
+    QCOMPARE(idsOf(seen), (QList<qint64>{a, b, c, other}));
+    QVERIFY(!seen.at(0).contains("chain"_L1));
+    QCOMPARE(seen.at(1).value("chain"_L1).toInteger(), a);
+    QCOMPARE(seen.at(2).value("chain"_L1).toInteger(), a);
+    QCOMPARE(seen.at(2).value("replaces"_L1).toInteger(), b);
+    QVERIFY(!seen.at(3).contains("chain"_L1));
+
+    WsClient back;
+    QVERIFY(back.open(server.port(), u"/ws?user_id=7&since=%1"_s.arg(a)));
+    const QList<QJsonObject> replayed = receive(back, 2);
+    QCOMPARE(idsOf(replayed), (QList<qint64>{c, other}));
+    QCOMPARE(replayed.first().value("replaces"_L1).toInteger(), b);
+    QCOMPARE(replayed.first().value("chain"_L1).toInteger(), a);
+    back.close();
+    QVERIFY(back.waitDisconnected());
+
+    const HttpResult r = http("DELETE", server.port(), u"/api/messages/%1"_s.arg(c));
+    QCOMPARE(r.status, 200);
+    const qint64 w = r.json().value("id"_L1).toInteger();
+    const QList<QJsonObject> gone = receive(live, 1, {u"withdrawn"_s});
+    QCOMPARE(idsOf(gone), QList<qint64>{w});
+    QCOMPARE(gone.first().value("withdraws"_L1).toInteger(), c);
+    QCOMPARE(gone.first().value("chain"_L1).toInteger(), a);
+
+    WsClient again;
+    QVERIFY(again.open(server.port(), u"/ws?user_id=7&since=%1"_s.arg(a)));
+    const QList<QJsonObject> afterWithdraw = receive(again, 2, {u"message"_s, u"withdrawn"_s});
+    QCOMPARE(idsOf(afterWithdraw), (QList<qint64>{other, w}));
+    QCOMPARE(afterWithdraw.at(1).value("withdraws"_L1).toInteger(), c);
+    QCOMPARE(afterWithdraw.at(1).value("chain"_L1).toInteger(), a);
 }
 
 void tst_Notifications::withdrawAcrossResume_data()

@@ -27,6 +27,8 @@ private Q_SLOTS:
     void notificationFields_data();
     void notificationFields();
     void notificationRoundTrip();
+    void chainIsTheServers_data();
+    void chainIsTheServers();
     void durations_data();
     void durations();
     void schedule_data();
@@ -311,6 +313,41 @@ void tst_Protocol::notificationRoundTrip()
     plain.channel = u"c"_s;
     plain.type = u"message"_s;
     QVERIFY(!plain.toJson().contains("priority"_L1));
+}
+
+void tst_Protocol::chainIsTheServers_data()
+{
+    // `chain` (the first id of an update chain) is set by the server: a publisher's is not read, a stored or
+    // received one is kept, and a message without one has none on the wire.
+    QTest::addColumn<QByteArray>("json");
+    QTest::addColumn<bool>("published"); // read as a publish (publishedMessageFromPayload), else as received
+    QTest::addColumn<qint64>("chain");
+    QTest::newRow("publish ignores it")
+        << QByteArray(R"({"title":"x","replaces":3,"chain":2})") << true << qint64(0);
+    QTest::newRow("publish of a bad one ignores it")
+        << QByteArray(R"({"title":"x","chain":"two"})") << true << qint64(0);
+    QTest::newRow("received") << QByteArray(
+                                     R"({"id":4,"channel":"c","type":"message","replaces":3,"chain":2})")
+                              << false << qint64(2);
+    QTest::newRow("received without")
+        << QByteArray(R"({"id":4,"channel":"c","type":"message","replaces":3})") << false << qint64(0);
+}
+
+void tst_Protocol::chainIsTheServers()
+{
+    QFETCH(QByteArray, json);
+    QFETCH(bool, published);
+    QFETCH(qint64, chain);
+    const QJsonObject object = QJsonDocument::fromJson(json).object();
+    auto parsed = published ? publishedMessageFromPayload(object, u"message"_s) : Message::fromJson(object);
+    QVERIFY2(parsed.hasValue(), qPrintable(parsed.hasValue() ? QString() : parsed.error().message));
+    Message m = std::move(parsed).value();
+    QCOMPARE(m.notification.chain, chain);
+    QVERIFY(!m.extra.contains("chain"_L1));
+    m.channel = u"c"_s;
+    const QJsonObject wire = m.toJson();
+    QCOMPARE(wire.contains("chain"_L1), chain > 0);
+    QCOMPARE(wire.value("chain"_L1).toInteger(), chain);
 }
 
 void tst_Protocol::durations_data()
