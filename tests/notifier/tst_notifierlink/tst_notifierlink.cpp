@@ -74,6 +74,7 @@ private Q_SLOTS:
     void publishShowsOne_data();
     void publishShowsOne();
     void outageMakesOneSummary();
+    void bigReplayIsOneSummary();
     void readElsewhereZeroesCount_data();
     void readElsewhereZeroesCount();
     void readHereReachesServer();
@@ -218,6 +219,8 @@ void tst_NotifierLink::openLink()
 // A last pop-up, after which nothing shown before it can still be on its way to dunst.
 void tst_NotifierLink::sentinel()
 {
+    // Whatever the center still gathers is decided on first: the sentinel comes after it.
+    m_tray->center()->flush();
     const auto before = m_shown->size();
     Herald::DesktopNotification n;
     n.messageId = 999'999;
@@ -356,6 +359,37 @@ void tst_NotifierLink::outageMakesOneSummary()
     QCOMPARE(popups.at(2).summary, u"sentinel"_s);
     QCOMPARE(m_tray->center()->history()->rowCount(), 6);
     QCOMPARE(m_tray->center()->history()->unreadCount(), 6);
+}
+
+// A replay the server sends in pages (hundreds of messages) arrives over many reads: still one summary, and
+// every message listed once.
+void tst_NotifierLink::bigReplayIsOneSummary()
+{
+    constexpr int Missed = 800;
+    openLink();
+    if (QTest::currentTestFailed())
+        return;
+    m_tray->center()->setGatherInterval(1); // the link, not the center's timer, must hold the replay together
+    Client *client = m_link->client();
+    client->backoff().setRange(ms(60000), ms(60000));
+    const quint16 port = m_port;
+    QVERIFY(stopTestServer(m_server));
+    QTRY_COMPARE(client->state(), Client::State::Offline);
+    QVERIFY(startServer(port));
+    for (int i = 1; i <= Missed; ++i)
+        publish(QJsonObject{{"channel"_L1, u"news"_s},
+                            {"title"_L1, u"missed %1"_s.arg(i)},
+                            {"message"_L1, QString(200, u'x')}});
+    QSignalSpy finished(client, &Client::replayFinished);
+    client->open();
+    QTRY_COMPARE_WITH_TIMEOUT(finished.size(), 1, 60'000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_shown->size(), 1, 10'000);
+    sentinel();
+    const QList<Popup> popups = closeAllAndListHistory();
+    QCOMPARE(popups.size(), 2);
+    QCOMPARE(popups.at(0).summary, u"%1 missed notifications"_s.arg(Missed));
+    QCOMPARE(popups.at(1).summary, u"sentinel"_s);
+    QCOMPARE(m_tray->center()->history()->rowCount(), Missed);
 }
 
 // (3) Read in the browser (REST, as the page does): the tray's count follows through reads:1.
