@@ -139,8 +139,6 @@ int main(int argc, char *argv[])
     notifier.setAppName(QApplication::applicationDisplayName());
     Herald::TrayApp tray(&settings, &notifier);
     QObject::connect(&tray, &Herald::TrayApp::quitRequested, &app, &QApplication::quit);
-    QObject::connect(&tray, &Herald::TrayApp::settingsRequested, &tray,
-                     [&] { editSettings(settings, tokens, tray.center()); });
 
     if (!options->screenshotFile.isEmpty())
         return screenshot(tray, options->screenshotFile);
@@ -163,17 +161,38 @@ int main(int argc, char *argv[])
         std::fprintf(stderr, "herald-notifier: %s\n", qPrintable(link.errorString()));
         return 2;
     }
-    if (config.token.isEmpty() && config.userId.isEmpty()) {
-        QObject::connect(&tokens, &Herald::TokenStore::tokenRead, &link,
-                         [&link](const QString &read, const QString &error) {
-                             if (read.isEmpty())
-                                 std::fprintf(stderr, "herald-notifier: no token in the keyring%s%s\n",
-                                              error.isEmpty() ? "" : ": ", qPrintable(error));
-                             else
-                                 link.setToken(read);
-                         });
+    QObject::connect(&tokens, &Herald::TokenStore::tokenRead, &link,
+                     [&link](const QString &read, const QString &error) {
+                         if (read.isEmpty())
+                             std::fprintf(stderr, "herald-notifier: no token in the keyring%s%s\n",
+                                          error.isEmpty() ? "" : ": ", qPrintable(error));
+                         else
+                             link.setToken(read);
+                     });
+    if (config.token.isEmpty() && config.userId.isEmpty())
         tokens.read(config.server);
-    }
+    // Changed settings apply at once: the saved values now (the command line's were for the start).
+    QObject::connect(&tray, &Herald::TrayApp::settingsRequested, &tray, [&] {
+        if (!editSettings(settings, tokens, tray.center()))
+            return;
+        Herald::NotifierLink::Config changed = config;
+        changed.server = settings.serverUrl();
+        changed.userId = settings.userId();
+        changed.channels = settings.channels();
+        if (changed.server == config.server && changed.userId == config.userId) {
+            link.client()->setChannels(changed.channels); // subscribes and unsubscribes while connected
+            config = changed;
+            return;
+        }
+        // Another server or user: a token from the command line was for the old one; the keyring has
+        // the one for the new server (TokenStore files them per server).
+        changed.token.clear();
+        config = changed;
+        if (!link.start(config))
+            std::fprintf(stderr, "herald-notifier: %s\n", qPrintable(link.errorString()));
+        else if (config.userId.isEmpty())
+            tokens.read(config.server);
+    });
 
     const int code = app.exec();
     settings.sync();

@@ -117,6 +117,11 @@ QString NotifierLink::subjectOfToken(const QString &token)
 bool NotifierLink::start(const Config &config)
 {
     m_error.clear();
+    if (m_client->state() != Client::State::Idle) {
+        // Started again (other settings): what was held of a replay belongs to the old connection.
+        m_client->close();
+        endReplay();
+    }
     if (!m_client->setServerUrl(config.server)) {
         m_error = u"not a usable server URL: %1"_s.arg(config.server.toString());
         return false;
