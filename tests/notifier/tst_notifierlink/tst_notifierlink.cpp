@@ -1,3 +1,4 @@
+#include "auth.h"
 #include "desktopnotifier.h"
 #include "historymodel.h"
 #include "notificationcenter.h"
@@ -81,6 +82,7 @@ private Q_SLOTS:
     void replyActionPublishes();
     void unreadListWithoutPopups();
     void quietHoursListNoPopup_data();
+    void tokenFromKeyringLater();
     void quietHoursListNoPopup();
 
 private:
@@ -525,6 +527,60 @@ void tst_NotifierLink::quietHoursListNoPopup()
     QCOMPARE(history->rowCount(), 2);
     QVERIFY(history->message(quiet));
     QVERIFY(history->message(quiet)->notification.quiet);
+}
+
+// Token mode, the token read from the keyring after the start (TokenStore answers asynchronously): the
+// link waits, then follows the token's user (its sub) and sends the token with its REST calls too.
+void tst_NotifierLink::tokenFromKeyringLater()
+{
+    const QByteArray secret = "notifier-link-test-secret-of-enough-length";
+    QFile f(m_data->filePath(u"secret"_s));
+    QVERIFY(f.open(QIODevice::WriteOnly));
+    f.write(secret);
+    f.close();
+    QVERIFY(stopTestServer(m_server));
+    m_server = startTestServer(m_data->filePath(u"data"_s), [this](Herald::ServerConfig &c) {
+        c.authMode = Herald::ServerConfig::AuthMode::Token;
+        c.jwtSecretFile = m_data->filePath(u"secret"_s);
+    });
+    QVERIFY(m_server);
+    m_port = m_server->port();
+    const Herald::TokenVerifier verifier(secret);
+    const QByteArray admin = "Bearer " + verifier.mint(u"root"_s, Herald::Role::Admin, std::chrono::hours(1));
+    const QString token =
+        QString::fromLatin1(verifier.mint(u"7"_s, Herald::Role::Subscriber, std::chrono::hours(1)));
+    QCOMPARE(NotifierLink::subjectOfToken(token), u"7"_s);
+
+    m_settings = std::make_unique<Herald::NotifierSettings>(m_data->filePath(u"notifier.ini"_s));
+    m_notifier = std::make_unique<DesktopNotifier>();
+    m_tray = std::make_unique<Herald::TrayApp>(m_settings.get(), m_notifier.get());
+    m_shown = std::make_unique<QSignalSpy>(m_notifier.get(), &DesktopNotifier::shown);
+    m_link = std::make_unique<NotifierLink>(m_tray->center(), m_tray.get());
+    NotifierLink::Config config;
+    config.server = QUrl(u"ws://127.0.0.1:%1"_s.arg(m_port));
+    config.resumeFile = m_data->filePath(u"resume.json"_s);
+    QVERIFY(m_link->start(config));
+    QVERIFY(m_tray->toolTip().contains(u"waiting for the token"_s));
+    m_link->setToken(token);
+    QTRY_COMPARE(m_link->client()->state(), Client::State::Connected);
+    QCOMPARE(m_link->userId(), u"7"_s);
+
+    const HttpResult r =
+        http("POST", m_port, u"/api/publish"_s,
+             Herald::compactJson(QJsonObject{{"channel"_L1, u"user:7"_s}, {"title"_L1, u"for 7"_s}}),
+             {{"Authorization", admin}});
+    QCOMPARE(r.status, 202);
+    QTRY_COMPARE_WITH_TIMEOUT(m_shown->size(), 1, 10'000);
+    m_tray->center()->markAllReadByUser(); // REST with the token: 401 without it
+    QTRY_COMPARE(http("GET", m_port, u"/api/notifications?user_id=7"_s, {}, {{"Authorization", admin}})
+                     .json()
+                     .value("unread"_L1)
+                     .toInt(-1),
+                 0);
+    sentinel();
+    const QList<Popup> popups = closeAllAndListHistory();
+    QCOMPARE(popups.size(), 2);
+    QCOMPARE(popups.at(0).summary, u"for 7"_s);
 }
 
 QTEST_MAIN(tst_NotifierLink)
