@@ -83,6 +83,7 @@ private Q_SLOTS:
     void unreadListWithoutPopups();
     void quietHoursListNoPopup_data();
     void tokenFromKeyringLater();
+    void updateThenWithdraw();
     void quietHoursListNoPopup();
 
 private:
@@ -581,6 +582,33 @@ void tst_NotifierLink::tokenFromKeyringLater()
     const QList<Popup> popups = closeAllAndListHistory();
     QCOMPARE(popups.size(), 2);
     QCOMPARE(popups.at(0).summary, u"for 7"_s);
+}
+
+// An update takes the old one's row and pop-up; a withdrawal removes the row and closes the pop-up.
+void tst_NotifierLink::updateThenWithdraw()
+{
+    openLink();
+    if (QTest::currentTestFailed())
+        return;
+    Herald::HistoryModel *history = m_tray->center()->history();
+    const qint64 first = publish(
+        QJsonObject{{"channel"_L1, u"user:1"_s}, {"title"_L1, u"Build 7 running"_s}, {"priority"_L1, 5}});
+    QTRY_COMPARE_WITH_TIMEOUT(m_shown->size(), 1, 10'000);
+    const qint64 update = publish(QJsonObject{{"channel"_L1, u"user:1"_s},
+                                              {"title"_L1, u"Build 7 failed"_s},
+                                              {"priority"_L1, 5},
+                                              {"replaces"_L1, first}});
+    QVERIFY(update > first);
+    QTRY_VERIFY(history->message(update));
+    QCOMPARE(history->rowCount(), 1);
+    QVERIFY(!history->message(first));
+    QTRY_COMPARE_WITH_TIMEOUT(m_shown->size(), 2, 10'000);
+    QCOMPARE(dunstctl({u"count"_s, u"displayed"_s}).out.trimmed().toInt(),
+             1); // replaced on screen, not a second
+
+    QCOMPARE(http("DELETE", m_port, u"/api/messages/%1"_s.arg(update)).status, 200);
+    QTRY_COMPARE(history->rowCount(), 0);
+    QTRY_COMPARE_WITH_TIMEOUT(dunstctl({u"count"_s, u"displayed"_s}).out.trimmed().toInt(), 0, 10'000);
 }
 
 QTEST_MAIN(tst_NotifierLink)
