@@ -18,6 +18,7 @@
 #include <QJsonDocument>
 #include <QJsonObject>
 #include <QProcess>
+#include <QScopeGuard>
 #include <QSignalSpy>
 #include <QStandardPaths>
 #include <QTemporaryDir>
@@ -84,6 +85,7 @@ private Q_SLOTS:
     void quietHoursListNoPopup_data();
     void tokenFromKeyringLater();
     void updateThenWithdraw();
+    void programShowsOne();
     void quietHoursListNoPopup();
 
 private:
@@ -609,6 +611,52 @@ void tst_NotifierLink::updateThenWithdraw()
     QCOMPARE(http("DELETE", m_port, u"/api/messages/%1"_s.arg(update)).status, 200);
     QTRY_COMPARE(history->rowCount(), 0);
     QTRY_COMPARE_WITH_TIMEOUT(dunstctl({u"count"_s, u"displayed"_s}).out.trimmed().toInt(), 0, 10'000);
+}
+
+// The program itself (main.cpp's wiring): herald-notifier --server … --user 1, then a publish to user:1 as
+// curl would send it: one pop-up from it, and its position on disk in its data directory.
+void tst_NotifierLink::programShowsOne()
+{
+    QProcess program;
+    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
+    env.insert(u"XDG_CONFIG_HOME"_s, m_data->filePath(u"config"_s));
+    env.insert(u"XDG_DATA_HOME"_s, m_data->filePath(u"share"_s));
+    program.setProcessEnvironment(env);
+    program.setProcessChannelMode(QProcess::MergedChannels);
+    program.start(QStringLiteral(HERALD_NOTIFIER_BINARY),
+                  {u"--server"_s, u"ws://127.0.0.1:%1"_s.arg(m_port), u"--user"_s, u"1"_s});
+    QVERIFY(program.waitForStarted());
+    // Stopped however the test ends.
+    const auto stop = qScopeGuard([&program] {
+        program.terminate();
+        if (!program.waitForFinished(5000)) {
+            program.kill();
+            program.waitForFinished();
+        }
+    });
+    QByteArray output;
+    QTRY_VERIFY2_WITH_TIMEOUT((output += program.readAll()).contains("Connected to"), output.constData(),
+                              20'000);
+    const qint64 id = publish(QJsonObject{{"channel"_L1, u"user:1"_s},
+                                          {"title"_L1, u"From curl"_s},
+                                          {"message"_L1, u"one pop-up"_s},
+                                          {"priority"_L1, 5}});
+    QTRY_COMPARE_WITH_TIMEOUT(dunstctl({u"count"_s, u"displayed"_s}).out.trimmed().toInt(), 1, 10'000);
+    const QString resumeFile = m_data->filePath(u"share/Herald/herald-notifier/resume.json"_s);
+    QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(resumeFile), 10'000);
+    QTRY_COMPARE_WITH_TIMEOUT(
+        [&] {
+            QFile f(resumeFile);
+            return f.open(QIODevice::ReadOnly)
+                       ? QJsonDocument::fromJson(f.readAll()).object().value("last_id"_L1).toInteger()
+                       : qint64(-1);
+        }(),
+        id, 10'000);
+    const QList<Popup> popups = closeAllAndListHistory();
+    QCOMPARE(popups.size(), 1);
+    QCOMPARE(popups.at(0).summary, u"From curl"_s);
+    QCOMPARE(popups.at(0).body, u"one pop-up"_s);
+    QCOMPARE(urgencyOfTimeout(popups.at(0).timeoutS), u"critical"_s);
 }
 
 QTEST_MAIN(tst_NotifierLink)
