@@ -1,5 +1,6 @@
 #include "desktopnotifier.h"
 #include "notificationcenter.h"
+#include "notifierlink.h"
 #include "notifieroptions.h"
 #include "notifiersettings.h"
 #include "settingsdialog.h"
@@ -7,6 +8,8 @@
 
 #include <QApplication>
 #include <QDateTime>
+#include <QDir>
+#include <QStandardPaths>
 #include <QTemporaryDir>
 
 #include <cstdio>
@@ -136,23 +139,60 @@ int main(int argc, char *argv[])
     notifier.setAppName(QApplication::applicationDisplayName());
     Herald::TrayApp tray(&settings, &notifier);
     QObject::connect(&tray, &Herald::TrayApp::quitRequested, &app, &QApplication::quit);
-    QObject::connect(&tray, &Herald::TrayApp::settingsRequested, &tray,
-                     [&] { editSettings(settings, tokens, tray.center()); });
 
     if (!options->screenshotFile.isEmpty())
         return screenshot(tray, options->screenshotFile);
     if (!options->skipsDialog() && !settings.isConfigured() && !editSettings(settings, tokens, tray.center()))
         return 0; // the first-run dialog was cancelled
 
-    // What the connection (HeraldClient) will use: the command line's values, else the saved ones. The
-    // saved token arrives from the keyring asynchronously (TokenStore::tokenRead).
-    const QUrl server = options->skipsDialog() ? options->server : settings.serverUrl();
-    const QString userId = options->skipsDialog() ? options->userId : settings.userId();
-    const QStringList channels = options->channelsGiven ? options->channels : settings.channels();
-    Q_UNUSED(token)
-    Q_UNUSED(userId)
-    Q_UNUSED(channels)
-    tray.setConnectionState(Herald::TrayApp::ConnectionState::Offline, server.toString());
+    // The connection: the command line's values, else the saved ones. A saved token arrives from the
+    // keyring asynchronously (TokenStore::tokenRead); the link waits for it then.
+    Herald::NotifierLink::Config config;
+    config.server = options->skipsDialog() ? options->server : settings.serverUrl();
+    config.userId = options->skipsDialog() ? options->userId : settings.userId();
+    config.channels = options->channelsGiven ? options->channels : settings.channels();
+    config.token = token;
+    const QString dataDir = QStandardPaths::writableLocation(QStandardPaths::AppDataLocation);
+    QDir().mkpath(dataDir);
+    config.resumeFile = QDir(dataDir).filePath(u"resume.json"_s);
+    Herald::NotifierLink link(tray.center(), &tray);
+    tray.setConnectionState(Herald::TrayApp::ConnectionState::Offline, config.server.toString());
+    if (!link.start(config)) {
+        std::fprintf(stderr, "herald-notifier: %s\n", qPrintable(link.errorString()));
+        return 2;
+    }
+    QObject::connect(&tokens, &Herald::TokenStore::tokenRead, &link,
+                     [&link](const QString &read, const QString &error) {
+                         if (read.isEmpty())
+                             std::fprintf(stderr, "herald-notifier: no token in the keyring%s%s\n",
+                                          error.isEmpty() ? "" : ": ", qPrintable(error));
+                         else
+                             link.setToken(read);
+                     });
+    if (config.token.isEmpty() && config.userId.isEmpty())
+        tokens.read(config.server);
+    // Changed settings apply at once: the saved values now (the command line's were for the start).
+    QObject::connect(&tray, &Herald::TrayApp::settingsRequested, &tray, [&] {
+        if (!editSettings(settings, tokens, tray.center()))
+            return;
+        Herald::NotifierLink::Config changed = config;
+        changed.server = settings.serverUrl();
+        changed.userId = settings.userId();
+        changed.channels = settings.channels();
+        if (changed.server == config.server && changed.userId == config.userId) {
+            link.client()->setChannels(changed.channels); // subscribes and unsubscribes while connected
+            config = changed;
+            return;
+        }
+        // Another server or user: a token from the command line was for the old one; the keyring has
+        // the one for the new server (TokenStore files them per server).
+        changed.token.clear();
+        config = changed;
+        if (!link.start(config))
+            std::fprintf(stderr, "herald-notifier: %s\n", qPrintable(link.errorString()));
+        else if (config.userId.isEmpty())
+            tokens.read(config.server);
+    });
 
     const int code = app.exec();
     settings.sync();
