@@ -516,10 +516,13 @@ int Client::markUnread(const QList<qint64> &ids)
     return postIds(u"/api/notifications/unread"_s, ids);
 }
 
-int Client::markAllRead()
+int Client::markAllRead(qint64 upTo)
 {
-    return request("POST", u"/api/notifications/read-all?user_id="_s +
-                               QString::fromLatin1(QUrl::toPercentEncoding(m_userId)));
+    QString path =
+        u"/api/notifications/read-all?user_id="_s + QString::fromLatin1(QUrl::toPercentEncoding(m_userId));
+    if (upTo > 0)
+        path += u"&up_to="_s + QString::number(upTo);
+    return request("POST", path);
 }
 
 int Client::publish(const QString &channel, const QJsonObject &fields)

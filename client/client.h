@@ -128,7 +128,8 @@ public:
     // REST helpers for the user's queue (setUserId). Each returns a request id that requestFinished names.
     int markRead(const QList<qint64> &ids);
     int markUnread(const QList<qint64> &ids);
-    int markAllRead();
+    // Up to `upTo`, the newest id shown (0: everything the server has handed on, unseen ones included).
+    int markAllRead(qint64 upTo = 0);
     int deleteNotification(qint64 id);
     // Withdraws a message this client may publish on (any id of an update chain withdraws the chain).
     int withdraw(qint64 id);

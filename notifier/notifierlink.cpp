@@ -84,8 +84,9 @@ NotifierLink::NotifierLink(NotificationCenter *center, TrayApp *tray, QObject *p
     // dashboard see it too (and their read events come back here, changing nothing).
     connect(m_center, &NotificationCenter::readRequested, this,
             [this](const QList<qint64> &ids) { m_client->markRead(ids); });
-    connect(m_center, &NotificationCenter::allReadRequested, this,
-            [this](qint64) { m_client->markAllRead(); });
+    connect(m_center, &NotificationCenter::allReadRequested, this, [this](qint64 upTo) {
+        m_client->markAllRead(upTo);
+    }); // what it has shown, not what is on its way
     connect(m_center, &NotificationCenter::replyRequested, this,
             [this](qint64 messageId, const NotificationAction &action) {
                 const QString text = action.message.isEmpty() ? action.label : action.message;

@@ -236,10 +236,18 @@ RestResponse ReadsApi::markAll(const RestRequest &request)
         return restError(422, ErrorCode::BadRequest, u"user_id is required: [A-Za-z0-9_.:-]{1,121}"_s);
     if (auto refused = authorize(request, userId))
         return std::move(*refused);
+    // `up_to`: the newest id the client has shown (a device marks what it saw, not what is still on its way).
+    qint64 asked = -1;
+    if (request.query.hasQueryItem(u"up_to"_s)) {
+        bool ok = false;
+        asked = request.query.queryItemValue(u"up_to"_s).toLongLong(&ok);
+        if (!ok || asked < 0)
+            return restError(422, ErrorCode::BadRequest, u"up_to must be a message id (0 or more)"_s);
+    }
     QMutexLocker lock(&changeLock());
     // Everything up to the last id this node has handed on: what its clients can have seen. A message
     // published after it stays unread, on every device alike.
-    const qint64 upTo = m_hub->lastId();
+    const qint64 upTo = asked >= 0 ? std::min(asked, m_hub->lastId()) : m_hub->lastId();
     auto marked = m_hub->history()->markReadUpTo(userChannel(userId), upTo);
     if (!marked)
         return restStoreError(marked.error());

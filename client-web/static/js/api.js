@@ -93,7 +93,8 @@ export const api = {
     return found;
   },
   markRead: (id) => request('POST', `/api/notifications/${enc(id)}/read`),
-  markAllRead: (userId) => request('POST', `/api/notifications/read-all?user_id=${enc(userId)}`),
+  // upTo: the newest id the page shows, so that one on its way stays unread (0: all the server has sent).
+  markAllRead: (userId, upTo = 0) => request('POST', `/api/notifications/read-all?user_id=${enc(userId)}${upTo > 0 ? `&up_to=${upTo}` : ''}`),
   markUnread: (id) => request('POST', `/api/notifications/${enc(id)}/unread`),
   deleteNotification: (id) => request('DELETE', `/api/notifications/${enc(id)}`),
   /** Several at once: {"user_id":…,"ids":[…]} to /api/notifications/read or /unread. */

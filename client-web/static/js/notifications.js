@@ -282,7 +282,8 @@ export class NotificationCenter extends EventTarget {
 
   async markAllRead() {
     try {
-      const r = await api.markAllRead(this.userId);
+      const shown = [...this.items.keys()].map(Number).filter(Number.isInteger);
+      const r = await api.markAllRead(this.userId, shown.length ? Math.max(...shown) : 0);
       for (const id of this.items.keys()) this.setRead(id, true);
       this.setUnread(Number(r.unread) || 0);
     } catch (err) {

@@ -52,6 +52,7 @@ private Q_SLOTS:
     void readsChannelIsTheUsersOnly();
     void readRoutesRefuse_data();
     void readRoutesRefuse();
+    void markAllUpTo();
 
     void quietWindow_data();
     void quietWindow();
@@ -316,6 +317,11 @@ void tst_ReadSync::readRoutesRefuse_data()
                                  << uR"({"user_id":"1","ids":["7"]})"_s << u"1"_s << 422;
     QTest::newRow("no user") << QByteArray("POST") << u"/api/notifications/read"_s << uR"({"ids":[ID]})"_s
                              << u"1"_s << 422;
+    QTest::newRow("bad up_to") << QByteArray("POST") << u"/api/notifications/read-all?user_id=1&up_to=x"_s
+                               << QString() << u"1"_s << 422;
+    QTest::newRow("negative up_to") << QByteArray("POST")
+                                    << u"/api/notifications/read-all?user_id=1&up_to=-1"_s << QString()
+                                    << u"1"_s << 422;
     QTest::newRow("wrong method") << QByteArray("GET") << u"/api/notifications/ID/unread"_s << QString()
                                   << u"1"_s << 405;
     QTest::newRow("wrong method on settings")
@@ -349,6 +355,37 @@ void tst_ReadSync::readRoutesRefuse()
     const QJsonObject list =
         call("GET", u"/api/notifications?user_id=1"_s, mint(u"1"_s, Role::Subscriber)).json();
     QCOMPARE(list.value("unread"_L1).toInt(), 1);
+}
+
+void tst_ReadSync::markAllUpTo()
+{
+    // A device marks all it has shown read; one published meanwhile, still on its way to it, stays unread.
+    QVERIFY(start(false));
+    auto other = connect(u"/ws?channels=reads:1"_s, {});
+    QVERIFY(other);
+    const qint64 shown = publishTo(u"user:1"_s);
+    const qint64 later = publishTo(u"user:1"_s);
+    QVERIFY(shown > 0 && later > shown);
+    const HttpResult r = call("POST", u"/api/notifications/read-all?user_id=1&up_to=%1"_s.arg(shown), {});
+    QCOMPARE(r.status, 200);
+    QCOMPARE(r.json().value("marked"_L1).toInt(), 1);
+    QCOMPARE(r.json().value("unread"_L1).toInt(), 1);
+    QCOMPARE(r.json().value("up_to"_L1).toInteger(), shown);
+    const auto event = other->waitFor(u"read"_s, 2000);
+    QVERIFY(event);
+    QCOMPARE(event->value("up_to"_L1).toInteger(), shown);
+    QCOMPARE(event->value("unread"_L1).toInt(), 1);
+    const QJsonObject list = call("GET", u"/api/notifications?user_id=1"_s, {}).json();
+    QCOMPARE(list.value("unread"_L1).toInt(), 1);
+    for (const QJsonValue &n : list.value("notifications"_L1).toArray())
+        QCOMPARE(n.toObject().value("read"_L1).toBool(), n.toObject().value("id"_L1).toInteger() == shown);
+    // Past the server's latest: only what it has handed on.
+    const HttpResult all = call("POST", u"/api/notifications/read-all?user_id=1&up_to=999999"_s, {});
+    QCOMPARE(all.status, 200);
+    // (the hub's last id: `later`, or the read event published since, which took the next id)
+    QVERIFY(all.json().value("up_to"_L1).toInteger() >= later);
+    QVERIFY(all.json().value("up_to"_L1).toInteger() < 999999);
+    QCOMPARE(all.json().value("unread"_L1).toInt(), 0);
 }
 
 void tst_ReadSync::quietWindow_data()
