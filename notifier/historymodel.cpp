@@ -22,6 +22,18 @@ void HistoryModel::rebuildIndex()
         m_rowById.insert(m_entries.at(row).message.id, row);
 }
 
+void HistoryModel::clear()
+{
+    if (m_entries.isEmpty())
+        return;
+    beginResetModel();
+    m_entries.clear();
+    m_rowById.clear();
+    endResetModel();
+    setUnread(0);
+    Q_EMIT channelsChanged();
+}
+
 void HistoryModel::setUnread(int unread)
 {
     if (unread == m_unread)

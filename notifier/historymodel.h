@@ -47,6 +47,8 @@ public:
     // Everything up to `upTo` (all when 0) is read: the read-all event names the last id it covered.
     void markAllRead(qint64 upTo = 0);
     void removeMessages(const QList<qint64> &ids);
+    // Everything goes (another user or server: nothing of the old one's queue belongs here).
+    void clear();
     // Drops what expired (the server sends nothing when a message's time is up); returns their ids.
     QList<qint64> removeExpired(const QDateTime &now);
 

@@ -123,6 +123,13 @@ void NotificationCenter::markReadByUser(const QList<qint64> &ids)
     Q_EMIT readRequested(changed);
 }
 
+void NotificationCenter::clear()
+{
+    m_pending.clear();
+    m_gather.stop();
+    m_history->clear();
+}
+
 void NotificationCenter::markAllReadByUser()
 {
     const QList<qint64> unread = m_history->unreadIds();

@@ -37,6 +37,8 @@ public:
     void setRead(const QList<qint64> &ids, bool read = true);
     void markAllRead(qint64 upTo = 0);
     void removeMessages(const QList<qint64> &ids);
+    // Forgets the history and what waits to pop up: the link now follows another user or server.
+    void clear();
 
     // From the person (history window, pop-ups): changes the model and asks the connection to tell the
     // server, so the page and the dashboard see it too.

@@ -4,6 +4,9 @@
 #include "notificationcenter.h"
 #include "notifierlogging.h"
 
+#include <QCryptographicHash>
+#include <QDir>
+#include <QFileInfo>
 #include <QJsonArray>
 #include <QJsonDocument>
 #include <QSet>
@@ -133,8 +136,8 @@ bool NotifierLink::start(const Config &config)
     m_client->setToken(config.token);
     m_client->setUserId(user);
     m_client->setChannels(config.channels);
-    if (!config.resumeFile.isEmpty())
-        m_client->setResumeFile(config.resumeFile);
+    m_resumeBase = config.resumeFile;
+    follow(m_client->serverUrl(), user);
     if (user.isEmpty()) {
         // The token comes from the keyring later (setToken) and names the user.
         setConnectionState(TrayApp::ConnectionState::Offline, tr("waiting for the token"));
@@ -153,6 +156,7 @@ void NotifierLink::setToken(const QString &token)
     m_client->setToken(token);
     if (m_client->userId().isEmpty())
         m_client->setUserId(subjectOfToken(token));
+    follow(m_client->serverUrl(), m_client->userId());
     if (m_client->userId().isEmpty()) {
         setConnectionState(TrayApp::ConnectionState::Offline, tr("the token names no user"));
         return;
@@ -161,6 +165,38 @@ void NotifierLink::setToken(const QString &token)
     m_client->open();
     loadSettings();
     loadHistory();
+}
+
+QString NotifierLink::resumeFileFor(const QString &base, const QUrl &server, const QString &userId)
+{
+    // One position per server and user: ids of another server, or of what another user was sent, say
+    // nothing about this one's queue.
+    const QByteArray key =
+        QCryptographicHash::hash((server.toString() + u'\n' + userId).toUtf8(), QCryptographicHash::Sha1)
+            .toHex()
+            .left(12);
+    const QFileInfo info(base);
+    return info.dir().filePath(u"%1-%2.%3"_s.arg(info.completeBaseName(), QString::fromLatin1(key),
+                                                 info.suffix().isEmpty() ? u"json"_s : info.suffix()));
+}
+
+void NotifierLink::follow(const QUrl &server, const QString &userId)
+{
+    if (userId.isEmpty())
+        return; // the token that names the user comes later
+    const QString followed = server.toString() + u'\n' + userId;
+    if (followed == m_followed)
+        return;
+    if (!m_followed.isEmpty()) {
+        // Another user or server: the old one's notifications and position are not this one's.
+        m_client->saveResumePosition();
+        m_client->setResumePosition(-1, {});
+        m_center->clear();
+        endReplay();
+    }
+    m_followed = followed;
+    if (!m_resumeBase.isEmpty())
+        m_client->setResumeFile(resumeFileFor(m_resumeBase, server, userId));
 }
 
 void NotifierLink::stop()

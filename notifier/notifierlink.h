@@ -30,7 +30,9 @@ public:
         QString token;  // token mode (may come later: setToken)
         QString userId; // open mode, or to name the user a token is for; else taken from the token's sub
         QStringList channels;
-        QString resumeFile; // the client's resume position (last id and epoch) across restarts
+        // Where the client's resume position (last id and epoch) is kept across restarts: the file used is
+        // this one's name with a key of the server and user in it (resumeFileFor).
+        QString resumeFile;
     };
 
     // `tray` may be null (tests): the state then goes only to connectionStateChanged.
@@ -64,6 +66,9 @@ public:
     };
     QuietRule quietRule() const { return m_quiet; }
 
+    // The file a position for `server` and `userId` is kept in: `base` with a key of both in its name.
+    static QString resumeFileFor(const QString &base, const QUrl &server, const QString &userId);
+
     // The `sub` claim of a JWT, unverified: only to know which queue to follow; the server checks the token.
     static QString subjectOfToken(const QString &token);
 
@@ -75,6 +80,9 @@ Q_SIGNALS:
     void replyPublished(qint64 messageId, bool ok);
 
 private:
+    // Now following this user's queue on this server: a switch clears the history and takes the position
+    // kept for the new pair.
+    void follow(const QUrl &server, const QString &userId);
     void onMessage(const Message &received, Client::Delivery delivery);
     void onReplaced(qint64 replacedId, const Message &message, Client::Delivery delivery);
     void onReadState(const ReadEvent &event);
@@ -90,6 +98,8 @@ private:
     QPointer<TrayApp> m_tray;
     Client *m_client;
     QString m_error;
+    QString m_resumeBase; // Config::resumeFile
+    QString m_followed;   // server and user of the queue followed, once known
     // A resume's replay is held here until it is through, then decided on at once: one summary, however
     // long the replay took to arrive.
     bool m_replaying = false;

@@ -86,6 +86,7 @@ private Q_SLOTS:
     void tokenFromKeyringLater();
     void updateThenWithdraw();
     void programShowsOne();
+    void switchingUserStartsAfresh();
     void quietHoursListNoPopup();
 
 private:
@@ -642,7 +643,11 @@ void tst_NotifierLink::programShowsOne()
                                           {"message"_L1, u"one pop-up"_s},
                                           {"priority"_L1, 5}});
     QTRY_COMPARE_WITH_TIMEOUT(dunstctl({u"count"_s, u"displayed"_s}).out.trimmed().toInt(), 1, 10'000);
-    const QString resumeFile = m_data->filePath(u"share/Herald/herald-notifier/resume.json"_s);
+    // One position per server and user, in the notifier's data dir.
+    const QString resumeFile =
+        NotifierLink::resumeFileFor(m_data->filePath(u"share/Herald/herald-notifier/resume.json"_s),
+                                    Herald::Client::wsUrl(u"ws://127.0.0.1:%1"_s.arg(m_port)), u"1"_s);
+    QVERIFY(resumeFile.contains(u"/resume-"_s));
     QTRY_VERIFY_WITH_TIMEOUT(QFile::exists(resumeFile), 10'000);
     QTRY_COMPARE_WITH_TIMEOUT(
         [&] {
@@ -657,6 +662,52 @@ void tst_NotifierLink::programShowsOne()
     QCOMPARE(popups.at(0).summary, u"From curl"_s);
     QCOMPARE(popups.at(0).body, u"one pop-up"_s);
     QCOMPARE(urgencyOfTimeout(popups.at(0).timeoutS), u"critical"_s);
+}
+
+// Settings changed to another user of the same server (main.cpp starts the link again): the old user's rows
+// go, the new one's unread list comes, and each keeps a position of its own, so the new user resumes from
+// nothing of the old one's (which would skip the new queue's messages below it) and the old one finds its own
+// on return.
+void tst_NotifierLink::switchingUserStartsAfresh()
+{
+    openLink();
+    if (QTest::currentTestFailed())
+        return;
+    Herald::HistoryModel *history = m_tray->center()->history();
+    const qint64 forTwo = publish(QJsonObject{{"channel"_L1, u"user:2"_s}, {"title"_L1, u"for two"_s}});
+    const qint64 forOne = publish(QJsonObject{{"channel"_L1, u"user:1"_s}, {"title"_L1, u"for one"_s}});
+    QTRY_COMPARE(history->rowCount(), 1);
+    QTRY_COMPARE(m_link->client()->lastId(), forOne);
+    QVERIFY(forTwo < forOne);
+
+    NotifierLink::Config config;
+    config.server = QUrl(u"ws://127.0.0.1:%1"_s.arg(m_port));
+    config.userId = u"2"_s;
+    config.resumeFile = m_data->filePath(u"resume.json"_s);
+    QVERIFY(m_link->start(config));
+    QTRY_COMPARE(m_link->client()->state(), Client::State::Connected);
+    // Only user 2's queue: its message below user 1's position is listed.
+    QTRY_COMPARE(history->rowCount(), 1);
+    QVERIFY(history->message(forTwo));
+    QVERIFY(!history->message(forOne));
+    QCOMPARE(history->unreadCount(), 1);
+    const QString one = NotifierLink::resumeFileFor(config.resumeFile, m_link->client()->serverUrl(), u"1"_s);
+    const QString two = NotifierLink::resumeFileFor(config.resumeFile, m_link->client()->serverUrl(), u"2"_s);
+    QVERIFY(one != two);
+    QVERIFY(QFile::exists(one));
+
+    // A message for user 2 while it follows 2 arrives; back to user 1, which resumes from its own position.
+    const qint64 later = publish(QJsonObject{{"channel"_L1, u"user:2"_s}, {"title"_L1, u"later for two"_s}});
+    QTRY_COMPARE(history->rowCount(), 2);
+    QTRY_COMPARE(m_link->client()->lastId(), later);
+    m_link->client()->saveResumePosition();
+    QVERIFY(QFile::exists(two));
+    config.userId = u"1"_s;
+    QVERIFY(m_link->start(config));
+    QCOMPARE(m_link->client()->lastId(), forOne);
+    QTRY_COMPARE(m_link->client()->state(), Client::State::Connected);
+    QTRY_COMPARE(history->rowCount(), 1);
+    QVERIFY(history->message(forOne));
 }
 
 QTEST_MAIN(tst_NotifierLink)
