@@ -41,6 +41,13 @@ NotifierLink::NotifierLink(NotificationCenter *center, TrayApp *tray, QObject *p
     connect(m_client, &Client::readStateChanged, this, &NotifierLink::onReadState);
     connect(m_client, &Client::stateChanged, this, &NotifierLink::onState);
     connect(m_client, &Client::retryScheduled, this, &NotifierLink::onRetry);
+    m_countdown.setInterval(1000);
+    connect(&m_countdown, &QTimer::timeout, this, [this] {
+        if (m_client->state() == Client::State::Offline)
+            onRetry(m_client->nextRetryAt(), 0);
+        else
+            m_countdown.stop();
+    });
     connect(m_client, &Client::replayStarted, this, [this](const ReplayInfo &info) {
         qCInfo(lcNotifier) << "catching up on" << info.count << "messages since" << info.since;
         m_replaying = true;
@@ -335,6 +342,8 @@ void NotifierLink::endReplay()
 
 void NotifierLink::onState(Client::State state, const QString &text)
 {
+    if (state != Client::State::Offline)
+        m_countdown.stop();
     switch (state) {
     case Client::State::Connected:
         setConnectionState(TrayApp::ConnectionState::Online, m_client->serverUrl().toString());
@@ -363,6 +372,8 @@ void NotifierLink::onRetry(const QDateTime &at, int)
         return;
     const qint64 seconds = std::max<qint64>(0, (QDateTime::currentDateTimeUtc().msecsTo(at) + 999) / 1000);
     setConnectionState(TrayApp::ConnectionState::Retrying, tr("retrying in %1 s").arg(seconds));
+    if (!m_countdown.isActive())
+        m_countdown.start();
 }
 
 void NotifierLink::setConnectionState(TrayApp::ConnectionState state, const QString &detail)

@@ -10,6 +10,7 @@
 #include <QStringList>
 #include <QTime>
 #include <QTimeZone>
+#include <QTimer>
 #include <QUrl>
 
 namespace Herald {
@@ -107,6 +108,7 @@ private:
     int m_historyRequest = 0;
     int m_settingsRequest = 0;
     QuietRule m_quiet;
+    QTimer m_countdown;                 // "retrying in N s" counts down while offline
     QHash<int, qint64> m_replyRequests; // request id → the message whose action it answers
 };
 
