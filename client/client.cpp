@@ -81,24 +81,9 @@ Client::~Client()
 
 QUrl Client::wsUrl(const QString &text)
 {
-    QString t = text.trimmed();
-    if (t.isEmpty())
-        return {};
-    if (!t.contains("://"_L1))
-        t.prepend("ws://"_L1);
-    QUrl url(t, QUrl::StrictMode);
-    if (!url.isValid() || url.host().isEmpty())
-        return {};
-    const QString scheme = url.scheme().toLower();
-    if (scheme == u"http"_s)
-        url.setScheme(u"ws"_s);
-    else if (scheme == u"https"_s)
-        url.setScheme(u"wss"_s);
-    else if (scheme != u"ws"_s && scheme != u"wss"_s)
-        return {};
-    if (url.path().isEmpty() || url.path() == u"/"_s)
-        url.setPath(u"/ws"_s);
-    else if (!url.path().endsWith("/ws"_L1))
+    QUrl url = Connection::wsUrlFromText(text, u"/ws"_s);
+    // A path names where the server is (a reverse proxy's prefix): its WebSocket route is under it.
+    if (!url.isEmpty() && !url.path().endsWith("/ws"_L1))
         url.setPath(url.path() + (url.path().endsWith(u'/') ? "ws"_L1 : "/ws"_L1));
     return url;
 }

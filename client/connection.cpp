@@ -81,6 +81,28 @@ QUrl Connection::httpUrl(const QUrl &wsUrl, const QString &route, const QString 
     return url;
 }
 
+QUrl Connection::wsUrlFromText(const QString &text, const QString &route)
+{
+    QString t = text.trimmed();
+    if (t.isEmpty())
+        return {};
+    if (!t.contains("://"_L1))
+        t.prepend("ws://"_L1);
+    QUrl url(t, QUrl::StrictMode);
+    if (!url.isValid() || url.host().isEmpty())
+        return {};
+    const QString scheme = url.scheme().toLower();
+    if (scheme == u"http"_s)
+        url.setScheme(u"ws"_s);
+    else if (scheme == u"https"_s)
+        url.setScheme(u"wss"_s);
+    else if (scheme != u"ws"_s && scheme != u"wss"_s)
+        return {};
+    if (url.path().isEmpty() || url.path() == u"/"_s)
+        url.setPath(route);
+    return url;
+}
+
 void Connection::open()
 {
     m_wanted = true;

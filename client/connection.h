@@ -81,6 +81,9 @@ public:
     static QString stateName(State state);
     // ws://host/prefix/<route> → http://host/prefix<path>: the same server's REST side.
     static QUrl httpUrl(const QUrl &wsUrl, const QString &route, const QString &path);
+    // What a person types as a server address, as a WebSocket URL: "host:port", http(s):// or ws(s)://;
+    // without a path, `route`. Empty if it is no usable address.
+    static QUrl wsUrlFromText(const QString &text, const QString &route);
 
 Q_SIGNALS:
     void stateChanged(Herald::Connection::State state, const QString &text);

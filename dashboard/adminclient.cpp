@@ -63,24 +63,7 @@ AdminClient::~AdminClient() = default;
 
 QUrl AdminClient::feedUrl(const QString &text)
 {
-    QString t = text.trimmed();
-    if (t.isEmpty())
-        return {};
-    if (!t.contains("://"_L1))
-        t.prepend("ws://"_L1);
-    QUrl url(t, QUrl::StrictMode);
-    if (!url.isValid() || url.host().isEmpty())
-        return {};
-    const QString scheme = url.scheme().toLower();
-    if (scheme == u"http"_s)
-        url.setScheme(u"ws"_s);
-    else if (scheme == u"https"_s)
-        url.setScheme(u"wss"_s);
-    else if (scheme != u"ws"_s && scheme != u"wss"_s)
-        return {};
-    if (url.path().isEmpty() || url.path() == u"/"_s)
-        url.setPath(u"/ws/server"_s);
-    return url;
+    return Connection::wsUrlFromText(text, u"/ws/server"_s);
 }
 
 QUrl AdminClient::httpUrl(const QUrl &feedUrl, const QString &path)
