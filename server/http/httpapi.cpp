@@ -467,6 +467,9 @@ RestResponse HttpApi::notifications(const RestRequest &request)
     const QString channel = userChannel(userId);
     if (auto refused = m_guard.check(who.canRead(channel), who.refusal(channel, false)))
         return std::move(*refused);
+    // Read before the list: a client keeps what came live after it (the page's reload), so a message published
+    // during the read must not be named by it.
+    const qint64 lastId = m_hub->lastId();
     auto page = store->history(channel, paging.since, paging.before, paging.limit);
     if (!page)
         return restStoreError(page.error());
@@ -478,7 +481,7 @@ RestResponse HttpApi::notifications(const RestRequest &request)
                   {"notifications"_L1, messagesJson(*page, true)},
                   {"unread"_L1, *unread},
                   {"has_more"_L1, page->hasMore},
-                  {"last_id"_L1, m_hub->lastId()}};
+                  {"last_id"_L1, lastId}};
     return withRecovered(std::move(o), channel, paging.since);
 }
 

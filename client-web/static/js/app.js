@@ -664,6 +664,7 @@ function startApp() {
       // messages now, so everything is dropped and loaded again.
       chat.clear();
       activity.clear();
+      notifications.clear(); // else load() would keep the old ids as newer than the new history's
       toast('The server was reset', 'Its history started over; the lists were reloaded.', { tone: 'warning', iconName: 'alert', delay: 8000 });
       loadLists();
     } else if (r.recovered === false) {

@@ -52,15 +52,30 @@ export class NotificationCenter extends EventTarget {
     setInterval(() => this.refreshTimes(), 15000);
   }
 
-  /** Replaces the list with a REST page ({notifications, unread}). */
-  load(page) {
+  /** Forgets every listed message (after a reset of the server's data their ids name other messages). */
+  clear() {
     for (const { el } of this.items.values()) el.remove();
     this.items.clear();
     this.expiry.clear();
+    this.setUnread(0);
+    this.updateEmpty();
+  }
+
+  /**
+   * Replaces the list with a REST page ({notifications, unread, last_id}). What arrived live while the page
+   * was being fetched, after the server's `last_id` for it, is not in it and stays (added again on top).
+   */
+  load(page) {
+    const snapshot = Number.isInteger(page.last_id) ? page.last_id : Infinity;
+    const later = [...this.items.values()]
+      .filter(({ message }) => message.id > snapshot)
+      .map(({ message, read }) => ({ ...message, read }));
+    this.clear();
     for (const n of page.notifications || []) {
       if (!isExpired(n)) this.insert(n, { read: Boolean(n.read) });
     }
     this.setUnread(Number(page.unread) || 0);
+    for (const m of later) this.add(m);
     this.updateEmpty();
   }
 

@@ -85,3 +85,52 @@ for (const { transport, overlap } of cases) {
     }
   });
 }
+
+// After a reset the page loads its list again over REST while the live feed already runs: a notification that
+// arrives live while that answer is on its way (taken before it was published) stays listed when the answer
+// replaces the list.
+test('a notification that arrives while the list reloads stays listed', { timeout: 90000 }, async () => {
+  const server = await HeraldServer.start();
+  const context = await browser.newContext();
+  try {
+    const page = await context.newPage();
+    let armed = false;
+    let release;
+    const held = new Promise((resolve) => { release = resolve; });
+    let requested;
+    const asked = new Promise((resolve) => { requested = resolve; });
+    let answered;
+    const delivered = new Promise((resolve) => { answered = resolve; });
+    await page.route(/\/api\/notifications\?/, async (route) => {
+      if (!armed) return route.continue();
+      armed = false;
+      const response = await route.fetch(); // the server's list, taken now
+      requested();
+      await held;
+      await route.fulfill({ response });
+      answered();
+    });
+    await page.goto(server.url('/?user_id=1'));
+    await page.waitForFunction(() => window.herald && window.herald.state === 'live');
+    await server.kill('SIGKILL');
+    await page.locator('#offline-banner:not(.d-none)').waitFor();
+    rmSync(server.dataDir, { recursive: true, force: true });
+    server.dataDir = mkdtempSync(join(tmpdir(), 'herald-e2e-'));
+    await server.start();
+    armed = true;
+    await page.evaluate(() => {
+      const retry = document.querySelector('#retry-now');
+      if (retry && !retry.disabled && retry.offsetParent !== null) retry.click();
+    });
+    await asked;
+    const id = await server.publish({ channel: 'user:1', title: 'During the reload' });
+    await page.locator(`#notification-list li[data-id="${id}"]`).waitFor();
+    release();
+    await delivered;
+    await sleep(500);
+    assert.deepEqual(await listedIds(page), [id]);
+  } finally {
+    await context.close();
+    await server.stop();
+  }
+});
