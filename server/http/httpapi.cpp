@@ -467,8 +467,8 @@ RestResponse HttpApi::notifications(const RestRequest &request)
     const QString channel = userChannel(userId);
     if (auto refused = m_guard.check(who.canRead(channel), who.refusal(channel, false)))
         return std::move(*refused);
-    // Read before the list: a client keeps what came live after it (the page's reload), so a message published
-    // during the read must not be named by it.
+    // Read before the list: a client keeps what came live after it (the page's reload), so a message
+    // published during the read must not be named by it.
     const qint64 lastId = m_hub->lastId();
     auto page = store->history(channel, paging.since, paging.before, paging.limit);
     if (!page)

@@ -19,11 +19,11 @@ namespace {
 
 const QStringList Channels{u"soak.a"_s, u"soak.b"_s};
 
-// Under ASan publishers pause 8 times longer. The instrumented server's catch-up costs so much per message that
-// at the Debug build's rate subscribers never caught up (the CI's ASan run: 9,000 of 18,000 after 200 s, still
-// making progress), and the check measured the instrumentation. The interleavings of reconnects, stalls and
-// resumes it exists for happen all the same; the stalled reader is not always cut off at that rate (the kernel
-// holds a few seconds of it), so the cut-off itself is checked in the other builds.
+// Under ASan publishers pause 8 times longer. The instrumented server's catch-up costs so much per message
+// that at the Debug build's rate subscribers never caught up (the CI's ASan run: 9,000 of 18,000 after 200 s,
+// still making progress), and the check measured the instrumentation. The interleavings of reconnects, stalls
+// and resumes it exists for happen all the same; the stalled reader is not always cut off at that rate (the
+// kernel holds a few seconds of it), so the cut-off itself is checked in the other builds.
 #if defined(__SANITIZE_ADDRESS__)
 constexpr int PauseScale = 8;
 constexpr bool ExpectCutOff = false;
