@@ -412,7 +412,7 @@ void Client::watchExpiry(const Message &message)
 {
     if (!message.notification.expires.isValid())
         return;
-    const qint64 chain = message.notification.chain > 0 ? message.notification.chain : message.id;
+    const qint64 chain = message.chainId();
     const Expiry e{message.notification.expires, message.id, message.channel, chain};
     const auto at = std::upper_bound(m_expiries.begin(), m_expiries.end(), e,
                                      [](const Expiry &a, const Expiry &b) { return a.at < b.at; });

@@ -33,7 +33,7 @@ MessageRow MessageRow::fromMessage(const Message &message, const QDateTime &now)
 {
     MessageRow r;
     r.id = message.id;
-    r.chain = message.notification.chain > 0 ? message.notification.chain : message.id;
+    r.chain = message.chainId();
     r.time = message.timestamp.isValid() ? message.timestamp : QDateTime::currentDateTimeUtc();
     r.channel = message.channel;
     r.sender = message.sender;

@@ -53,9 +53,8 @@ qint64 HistoryModel::supersededId(const Message &message) const
     if (n.chain <= 0)
         return 0;
     for (const Entry &e : m_entries) {
-        const NotificationFields &held = e.message.notification;
-        const qint64 chain = held.chain > 0 ? held.chain : e.message.id;
-        if (chain == n.chain && e.message.channel == message.channel && e.message.id != message.id)
+        if (e.message.chainId() == n.chain && e.message.channel == message.channel &&
+            e.message.id != message.id)
             return e.message.id;
     }
     return 0;

@@ -29,6 +29,10 @@ struct Message
     QJsonValue data = QJsonValue(QJsonValue::Undefined);
     // Priority, tags, click, actions, icon, attachment, expiry, replaces/withdraws, quiet (notification.h).
     NotificationFields notification;
+
+    // The update chain it belongs to: the chain's first id (`chain`, sent on updates and withdrawn events),
+    // else its own id (it starts one).
+    qint64 chainId() const { return notification.chain > 0 ? notification.chain : id; }
     // Further top-level fields some seed frames carry (seed 004's "model", seed 001's "scope").
     QJsonObject extra;
 

@@ -626,7 +626,7 @@ void tst_HeraldClient::chainAcrossResume()
     };
     QList<Entry> shown;
     const auto chainOf = [](const Herald::Message &m) {
-        return m.notification.chain > 0 ? m.notification.chain : m.id;
+        return m.chainId();
     };
     Client client;
     connect(&client, &Client::messageReceived, this, [&](const Herald::Message &m, Delivery) {
