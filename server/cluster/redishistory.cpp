@@ -831,11 +831,11 @@ Result<Replay, StoreError> RedisHistory::planReplay(const QStringList &channels,
     return out;
 }
 
-Result<StoredPage, StoreError> RedisHistory::replayPage(const QStringList &channels, qint64 after,
-                                                        int maxMessages, qint64 maxBytes)
+Result<FramePage, StoreError> RedisHistory::replayPage(const QStringList &channels, qint64 after,
+                                                       int maxMessages, qint64 maxBytes)
 {
-    using R = Result<StoredPage, StoreError>;
-    StoredPage page;
+    using R = Result<FramePage, StoreError>;
+    FramePage page;
     QStringList names = channels;
     names.removeDuplicates();
     if (names.isEmpty())
@@ -855,8 +855,9 @@ Result<StoredPage, StoreError> RedisHistory::replayPage(const QStringList &chann
         const QByteArray member = redisBytes(r->element[i]);
         if (!limit.admit(member.size()))
             break;
+        // The member holds the JSON without its id (the script assigns it): encoded again with it.
         if (auto m = decodeStored(member))
-            page.messages.append(std::move(*m));
+            page.frames.append({m->id, m->channel, m->type, m->toJsonBytes()});
     }
     page.hasMore = limit.more();
     return page;

@@ -113,8 +113,8 @@ public:
                                       qint64 currentLastId) override;
     Result<Replay, StoreError> planReplay(const QStringList &channels, qint64 since,
                                           qint64 currentLastId) override;
-    Result<StoredPage, StoreError> replayPage(const QStringList &channels, qint64 after, int maxMessages,
-                                              qint64 maxBytes) override;
+    Result<FramePage, StoreError> replayPage(const QStringList &channels, qint64 after, int maxMessages,
+                                             qint64 maxBytes) override;
     Result<StoredPage, StoreError> history(const QString &channel, qint64 since, qint64 before,
                                            int limit) override;
     Result<bool, StoreError> covers(const QString &channel, qint64 since) override;

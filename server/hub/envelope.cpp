@@ -4,7 +4,6 @@
 
 namespace Herald {
 
-namespace {
 QByteArray sseEncode(qint64 id, const QString &type, const QByteArray &json)
 {
     QByteArray out;
@@ -17,7 +16,6 @@ QByteArray sseEncode(qint64 id, const QString &type, const QByteArray &json)
     out += "data: " + json + "\n\n";
     return out;
 }
-} // namespace
 
 EnvelopePtr makeEnvelope(Message message, Envelope::Target target, const QString &excludeClientId,
                          bool stored)

@@ -90,6 +90,8 @@ struct PublishOptions
 // Encodes a message for every transport. Control frames (no id) get no SSE id line.
 EnvelopePtr makeEnvelope(Message message, Envelope::Target target, const QString &excludeClientId = {},
                          bool stored = false);
+// One SSE event: an id line when id > 0, an event line when type is not empty, the JSON as its data.
+QByteArray sseEncode(qint64 id, const QString &type, const QByteArray &json);
 // An envelope for a frame that is not a stored message (counts, admin events).
 EnvelopePtr makeControlEnvelope(const QByteArray &json, Envelope::Target target);
 

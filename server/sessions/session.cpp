@@ -265,7 +265,7 @@ void Session::pump()
             if (c == broadcast || m_info.channels.contains(c))
                 channels.append(c);
         }
-        StoredPage page;
+        FramePage page;
         if (store && !channels.isEmpty()) {
             // Retention may delete what the client has not been sent yet (a long catch-up meets the minute's
             // prune). Asked before the read and after it: a deletion before the read is announced ahead of
@@ -292,9 +292,9 @@ void Session::pump()
             }
             page = std::move(read).value();
         }
-        if (!page.messages.isEmpty())
-            m_catchUpAfter = page.messages.constLast().id;
-        Metrics::add(m_worker->hub()->metrics().messagesReplayed, queueStored(page.messages));
+        if (!page.frames.isEmpty())
+            m_catchUpAfter = page.frames.constLast().id;
+        Metrics::add(m_worker->hub()->metrics().messagesReplayed, queueStored(page.frames));
         if (!page.hasMore) {
             // Caught up: what waited goes out after the stored messages, and live delivery takes over.
             m_catchingUp = false;
@@ -472,16 +472,16 @@ void Session::sendReplayed(const Replay &replay)
     catchUp(channels, replay.after);
 }
 
-int Session::queueStored(const QList<Message> &messages)
+int Session::queueStored(const QList<StoredFrame> &frames)
 {
     int sent = 0;
-    for (const Message &m : messages) {
-        qint64 &seen = m_replayed[m.channel];
-        if (m.id <= seen)
+    for (const StoredFrame &f : frames) {
+        qint64 &seen = m_replayed[f.channel];
+        if (f.id <= seen)
             continue; // an overlapping second replay of the same channel
-        seen = m.id;
-        m_replayMax = std::max(m_replayMax, m.id);
-        enqueue(encoded(*makeEnvelope(m, Envelope::Target::Channel)));
+        seen = f.id;
+        m_replayMax = std::max(m_replayMax, f.id);
+        enqueue(encodedStored(f));
         ++sent;
     }
     return sent;

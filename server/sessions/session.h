@@ -93,6 +93,8 @@ protected:
     void finish();
     void enqueue(QByteArrayView bytes);
     virtual const QByteArray &encoded(const Envelope &envelope) const = 0;
+    // A stored message as this transport frames it, from the JSON the store kept (a catch-up).
+    virtual QByteArray encodedStored(const StoredFrame &frame) const = 0;
     // The client reads slower than it is sent to: its queue is dropped and the connection ended, to be
     // resumed by id (SPEC section 7). Transports say goodbye their own way.
     virtual void cutOffSlowConsumer() = 0;
@@ -124,7 +126,7 @@ protected:
 
 private:
     // Queues stored messages (a page of a catch-up), skipping those already sent. Returns how many.
-    int queueStored(const QList<Message> &messages);
+    int queueStored(const QList<StoredFrame> &frames);
     // Reads pages while the socket's queue is below the low-water mark; ends the catch-up at the newest.
     void pump();
     void onBytesWritten();

@@ -102,6 +102,11 @@ const QByteArray &SseSession::encoded(const Envelope &envelope) const
     return m_namedEvents ? envelope.sseEvent : envelope.sseEventUnnamed;
 }
 
+QByteArray SseSession::encodedStored(const StoredFrame &frame) const
+{
+    return sseEncode(frame.id, m_namedEvents ? frame.type : QString(), frame.json);
+}
+
 void SseSession::resume(const QStringList &channels, qint64 since, const QString &epoch)
 {
     auto replay = fetchReplay(channels, since, epoch);

@@ -21,6 +21,7 @@ public:
 private:
     SseSession(Worker *worker, QTcpSocket *socket, ClientInfo info, bool namedEvents);
     const QByteArray &encoded(const Envelope &envelope) const override;
+    QByteArray encodedStored(const StoredFrame &frame) const override;
     void cutOffSlowConsumer() override;
     void sendReplayNotice(const QJsonObject &notice) override;
     // Replays what was stored after `since` (of `epoch`, if known), announced by an "event: replay" (named

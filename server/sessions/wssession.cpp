@@ -6,6 +6,7 @@
 #include "logging.h"
 #include "rawhttp.h"
 #include "worker.h"
+#include "wsframe.h"
 
 #include <QTcpSocket>
 #include <QTimer>
@@ -26,6 +27,11 @@ WsSession::WsSession(Worker *worker, QTcpSocket *socket, ClientInfo info, qint64
 const QByteArray &WsSession::encoded(const Envelope &envelope) const
 {
     return envelope.wsFrame;
+}
+
+QByteArray WsSession::encodedStored(const StoredFrame &frame) const
+{
+    return Ws::encodeFrame(Ws::Opcode::Text, frame.json);
 }
 
 void WsSession::sendReplayNotice(const QJsonObject &notice)

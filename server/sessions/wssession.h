@@ -52,6 +52,7 @@ private:
     bool allowed(bool allowed, const QString &reason, const Request *replyTo);
 
     const QByteArray &encoded(const Envelope &envelope) const override;
+    QByteArray encodedStored(const StoredFrame &frame) const override;
     void cutOffSlowConsumer() override;
     void sendReplayNotice(const QJsonObject &notice) override;
     void checkIdle(qint64 nowMs, std::chrono::seconds timeout) override;

@@ -694,11 +694,11 @@ Result<Replay, StoreError> Store::planReplay(const QStringList &channels, qint64
     return out;
 }
 
-Result<StoredPage, StoreError> Store::replayPage(const QStringList &channels, qint64 after, int maxMessages,
-                                                 qint64 maxBytes)
+Result<FramePage, StoreError> Store::replayPage(const QStringList &channels, qint64 after, int maxMessages,
+                                                qint64 maxBytes)
 {
-    using R = Result<StoredPage, StoreError>;
-    StoredPage page;
+    using R = Result<FramePage, StoreError>;
+    FramePage page;
     if (channels.isEmpty())
         return page;
     QSqlDatabase db = connection();
@@ -706,9 +706,8 @@ Result<StoredPage, StoreError> Store::replayPage(const QStringList &channels, qi
         return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
     QSqlQuery q(db);
     q.setForwardOnly(true);
-    q.prepare(
-        u"SELECT id, payload FROM messages WHERE channel IN (%1) AND id > ? AND %2 ORDER BY id LIMIT ?"_s.arg(
-            placeholders(channels.size()), Visible));
+    q.prepare(u"SELECT id, channel, type, payload FROM messages WHERE channel IN (%1) AND id > ? AND %2 "
+              "ORDER BY id LIMIT ?"_s.arg(placeholders(channels.size()), Visible));
     for (const QString &c : channels)
         q.addBindValue(c);
     PageLimit limit(maxMessages, maxBytes);
@@ -717,9 +716,17 @@ Result<StoredPage, StoreError> Store::replayPage(const QStringList &channels, qi
     q.addBindValue(limit.fetch());
     if (!q.exec())
         return R::failure(errorFrom(q));
-    while (q.next() && limit.admit(q.value(1).toByteArray().size())) {
-        if (auto m = messageFromRow(q, 1))
-            page.messages.append(std::move(*m));
+    while (q.next()) {
+        // The payload is the live frame's JSON (execInsert), sent as it is.
+        QByteArray json = q.value(3).toByteArray();
+        if (!limit.admit(json.size()))
+            break;
+        if (!json.startsWith('{') || !json.endsWith('}')) {
+            qCWarning(lcStore) << "skipping an unreadable stored message" << q.value(0).toLongLong();
+            continue;
+        }
+        page.frames.append(
+            {q.value(0).toLongLong(), q.value(1).toString(), q.value(2).toString(), std::move(json)});
     }
     page.hasMore = limit.more();
     return page;

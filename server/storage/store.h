@@ -90,8 +90,8 @@ public:
                                       qint64 currentLastId) override;
     Result<Replay, StoreError> planReplay(const QStringList &channels, qint64 since,
                                           qint64 currentLastId) override;
-    Result<StoredPage, StoreError> replayPage(const QStringList &channels, qint64 after, int maxMessages,
-                                              qint64 maxBytes) override;
+    Result<FramePage, StoreError> replayPage(const QStringList &channels, qint64 after, int maxMessages,
+                                             qint64 maxBytes) override;
 
     // One channel's history: with since, the oldest limit after it; else the newest limit before `before`
     // (0 = no bound). Both oldest first.

@@ -25,6 +25,14 @@ inline QList<qint64> idsOf(const QList<Herald::Message> &messages)
     return ids;
 }
 
+inline QList<qint64> idsOf(const QList<Herald::StoredFrame> &frames)
+{
+    QList<qint64> ids;
+    for (const Herald::StoredFrame &f : frames)
+        ids.append(f.id);
+    return ids;
+}
+
 // A notification on the channel, at `timestamp`, for a history to store (it gives the id).
 inline Herald::Message makeMessage(const QString &channel,
                                    const QDateTime &timestamp = QDateTime::currentDateTimeUtc())

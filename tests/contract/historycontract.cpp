@@ -108,6 +108,19 @@ void tst_HistoryContract::messageFieldsRoundTrip()
     auto page = h->history(u"posts"_s, 0, 0, 10);
     QVERIFY2(page, why(page).constData());
     QCOMPARE(page->messages.size(), 2);
+    // A catch-up sends what replayPage reads as it is (Session::queueStored): the message as history reads
+    // it, byte for byte, with what frames it.
+    auto frames = h->replayPage({u"posts"_s}, 0, 10, 1 << 20);
+    QVERIFY2(frames, why(frames).constData());
+    QCOMPARE(frames->frames.size(), 2);
+    for (int i = 0; i < 2; ++i) {
+        const StoredFrame &f = frames->frames.at(i);
+        const Message &m = page->messages.at(i);
+        QCOMPARE(f.id, m.id);
+        QCOMPARE(f.channel, m.channel);
+        QCOMPARE(f.type, m.type);
+        QCOMPARE(f.json, m.toJsonBytes());
+    }
 
     const Message &got = page->messages.at(0);
     full.id = 1;
@@ -315,15 +328,15 @@ void tst_HistoryContract::replayLimitKeepsNewest()
     QVERIFY(planExact->recovered);
     auto first = h->replayPage({u"a"_s, u"b"_s}, 0, 3, 1 << 20);
     QVERIFY2(first, why(first).constData());
-    QCOMPARE(idsOf(first->messages), (QList<qint64>{1, 2, 3}));
+    QCOMPARE(idsOf(first->frames), (QList<qint64>{1, 2, 3}));
     QVERIFY(first->hasMore);
     auto small = h->replayPage({u"a"_s, u"b"_s}, 3, 100, 1); // a byte: one message, at least
     QVERIFY2(small, why(small).constData());
-    QCOMPARE(idsOf(small->messages), (QList<qint64>{4}));
+    QCOMPARE(idsOf(small->frames), (QList<qint64>{4}));
     QVERIFY(small->hasMore);
     auto last = h->replayPage({u"a"_s}, 4, 100, 1 << 20);
     QVERIFY2(last, why(last).constData());
-    QCOMPARE(idsOf(last->messages), (QList<qint64>{5, 7}));
+    QCOMPARE(idsOf(last->frames), (QList<qint64>{5, 7}));
     QVERIFY(!last->hasMore);
 }
 
@@ -707,10 +720,10 @@ Listings listings(History &h, const QStringList &channels, qint64 lastId)
     qint64 after = plan->after;
     for (int page = 0; page < 100; ++page) {
         auto p = h.replayPage(channels, after, 1, 1 << 20); // one a page: the paging itself is tested too
-        if (!p || p->messages.isEmpty())
+        if (!p || p->frames.isEmpty())
             break;
-        out.pages += idsOf(p->messages);
-        after = p->messages.last().id;
+        out.pages += idsOf(p->frames);
+        after = p->frames.last().id;
     }
     return out;
 }

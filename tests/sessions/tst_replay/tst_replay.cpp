@@ -146,6 +146,8 @@ private Q_SLOTS:
     void cleanup();
 
     void wsResumeGetsExactlyTheMissed();
+    void replayedEqualsLive_data();
+    void replayedEqualsLive();
     void wsResumeWhilePublishing();
     void noticeLastIdBoundsTheReplay();
     void wsSubscribeFrameWithSince();
@@ -294,6 +296,114 @@ void tst_Replay::wsResumeGetsExactlyTheMissed()
     QCOMPARE(idsOf(again->frames()).last(), live);
     QVERIFY(again->noFrame(u"message"_s, 200) || idsOf(again->frames()).size() == 101);
     QCOMPARE(idsOf(again->frames()).size(), 101);
+}
+
+// What a client on "news" received: its messages by id, as (SSE event name, data). WebSocket frames have no
+// name.
+using Received = QMap<qint64, std::pair<QByteArray, QJsonObject>>;
+
+Received receivedOn(const QString &kind, WsClient *ws, SseClient *sse)
+{
+    Received out;
+    if (kind == u"ws"_s) {
+        for (const QJsonObject &f : std::as_const(ws->frames())) {
+            if (f.value("channel"_L1).toString() == u"news"_s && f.value("id"_L1).toInteger() > 0)
+                out.insert(f.value("id"_L1).toInteger(), {QByteArray(), f});
+        }
+        return out;
+    }
+    sse->poll();
+    for (const SseClient::Event &e : std::as_const(sse->events())) {
+        if (e.id > 0 && e.data.value("channel"_L1).toString() == u"news"_s)
+            out.insert(e.id, {e.name, e.data});
+    }
+    return out;
+}
+
+void tst_Replay::replayedEqualsLive_data()
+{
+    QTest::addColumn<QString>("kind");
+    QTest::newRow("ws") << u"ws"_s;
+    QTest::newRow("sse") << u"sse"_s;
+    QTest::newRow("sse-unnamed") << u"sse-unnamed"_s;
+}
+
+// A catch-up sends the stored JSON as it is (Session::queueStored): every replayed message is the live one,
+// field for field, with the same SSE event name, whatever it carries (rich fields, an update, a withdrawal, a
+// custom type, text that needs escaping).
+void tst_Replay::replayedEqualsLive()
+{
+    QFETCH(QString, kind);
+    const qint64 before = publish(u"news"_s, u"before"_s);
+    QVERIFY(before > 0);
+    const QByteArray path = kind == u"ws"_s    ? "/ws?channels=news"
+                            : kind == u"sse"_s ? "/events?channels=news"
+                                               : "/events?channels=news&named=0";
+    std::unique_ptr<WsClient> liveWs;
+    SseClient liveSse;
+    if (kind == u"ws"_s) {
+        liveWs = client(QString::fromLatin1(path));
+        QVERIFY(liveWs);
+        QVERIFY(liveWs->waitFor(u"connected"_s));
+    } else {
+        QVERIFY(liveSse.open(m_port, path));
+        QTRY_COMPARE(m_server->hub()->counts().subscribers, 1);
+    }
+
+    const auto post = [this](const QJsonObject &body) {
+        const HttpResult r = http("POST", m_port, u"/api/publish"_s, QJsonDocument(body).toJson());
+        return r.status == 202 ? r.json().value("id"_L1).toInteger() : -1;
+    };
+    const qint64 rich = post(QJsonObject{
+        {"channel"_L1, "news"_L1},
+        {"title"_L1, u"Build \u00e9\u4e2d \"quoted\""_s},
+        {"message"_L1, u"line one\nline two\ttab \\ backslash"_s},
+        {"priority"_L1, 5},
+        {"tags"_L1, QJsonArray{u"ci"_s, u"red"_s}},
+        {"click"_L1, "https://example.org/build/7"_L1},
+        {"actions"_L1,
+         QJsonArray{QJsonObject{
+             {"action"_L1, "view"_L1}, {"label"_L1, "Open"_L1}, {"url"_L1, "https://example.org/a"_L1}}}},
+        {"data"_L1, QJsonObject{{"n"_L1, 1.5}, {"list"_L1, QJsonArray{1, u"two"_s, QJsonValue()}}}}});
+    QVERIFY(rich > 0);
+    const qint64 first = post(QJsonObject{{"channel"_L1, "news"_L1}, {"message"_L1, "40%"_L1}});
+    QVERIFY(first > 0);
+    const qint64 update =
+        post(QJsonObject{{"channel"_L1, "news"_L1}, {"message"_L1, "80%"_L1}, {"replaces"_L1, first}});
+    QVERIFY(update > 0);
+    const qint64 custom = post(QJsonObject{{"channel"_L1, "news"_L1},
+                                           {"type"_L1, "build.finished"_L1},
+                                           {"message"_L1, "x"_L1},
+                                           {"expires"_L1, "1h"_L1}});
+    QVERIFY(custom > 0);
+    const HttpResult withdrawn = http("DELETE", m_port, u"/api/messages/%1"_s.arg(rich));
+    QCOMPARE(withdrawn.status, 200);
+    const qint64 withdrawal = withdrawn.json().value("id"_L1).toInteger();
+    QVERIFY(withdrawal > custom);
+
+    // What a resume from `before` replays: the update hides what it replaced, the withdrawal what it
+    // withdrew.
+    const QList<qint64> shown{update, custom, withdrawal};
+    Received live;
+    QTRY_VERIFY((live = receivedOn(kind, liveWs.get(), &liveSse)).size() == 5);
+
+    std::unique_ptr<WsClient> resumedWs;
+    SseClient resumedSse;
+    if (kind == u"ws"_s) {
+        resumedWs = client(u"/ws?channels=news&since=%1"_s.arg(before));
+        QVERIFY(resumedWs);
+    } else {
+        QVERIFY(resumedSse.open(m_port, path + "&since=" + QByteArray::number(before)));
+    }
+    Received replayed;
+    QTRY_VERIFY((replayed = receivedOn(kind, resumedWs.get(), &resumedSse)).size() == shown.size());
+    QCOMPARE(replayed.keys(), shown);
+    for (const qint64 id : shown) {
+        QCOMPARE(replayed.value(id).first, live.value(id).first);
+        QCOMPARE(replayed.value(id).second, live.value(id).second);
+    }
+    if (kind == u"sse"_s)
+        QCOMPARE(replayed.value(custom).first, QByteArray("build.finished"));
 }
 
 void tst_Replay::wsResumeWhilePublishing()

@@ -195,8 +195,8 @@ void tst_Soak::resumeUnderLoad()
     for (qint64 after = 0;;) {
         auto page = history->replayPage(Channels, after, 1000, qint64(1) << 30);
         QVERIFY(page);
-        for (const Herald::Message &m : std::as_const(page->messages))
-            stored.append(m.id);
+        for (const Herald::StoredFrame &f : std::as_const(page->frames))
+            stored.append(f.id);
         if (!page->hasMore)
             break;
         after = stored.constLast();
