@@ -1,5 +1,6 @@
 #include "datarows.h"
 #include "desktopnotifier.h"
+#include "dunstdesktop.h"
 #include "historymodel.h"
 #include "notificationcenter.h"
 #include "notifiertest.h"
@@ -25,34 +26,8 @@ using Herald::NotificationAction;
 using Herald::NotificationCenter;
 using HeraldTest::notification;
 
-namespace {
-// dunst's default timeouts per urgency, set apart so that `dunstctl history` (which lists no urgency) tells
-// the urgency a pop-up arrived with through its timeout (in microseconds).
-constexpr qint64 LowTimeoutS = 1001;
-constexpr qint64 NormalTimeoutS = 1002;
-constexpr qint64 CriticalTimeoutS = 1003;
-
-struct Popup
-{
-    QString summary;
-    QString body;
-    qint64 timeoutS = 0;
-};
-
-QString urgencyOfTimeout(qint64 seconds)
-{
-    switch (seconds) {
-    case LowTimeoutS:
-        return u"low"_s;
-    case NormalTimeoutS:
-        return u"normal"_s;
-    case CriticalTimeoutS:
-        return u"critical"_s;
-    default:
-        return u"timeout %1 s"_s.arg(seconds);
-    }
-}
-} // namespace
+using HeraldTest::DunstDesktop;
+using Popup = DunstDesktop::Popup;
 
 // The notifier against a real notification daemon: Debian's dunst on a private session bus
 // (dbus-session.sh runs this under dbus-run-session) with an Xvfb display, both started here.
@@ -63,22 +38,10 @@ class TestDesktopNotifier : public QObject
 private Q_SLOTS:
     void initTestCase()
     {
-        for (const auto *program : {"Xvfb", "dunst", "dunstctl", "busctl"}) {
-            if (QStandardPaths::findExecutable(QString::fromLatin1(program)).isEmpty())
-                QSKIP(qPrintable(
-                    u"%1 not found (scripts/herald deps installs it)"_s.arg(QLatin1StringView(program))));
-        }
-        if (qEnvironmentVariableIsEmpty("DBUS_SESSION_BUS_ADDRESS"))
-            QSKIP("no session bus: run through tests/notifier/dbus-session.sh (ctest does)");
+        if (const QString why = DunstDesktop::missing({u"busctl"_s}); !why.isEmpty())
+            QSKIP(qPrintable(why));
         QVERIFY(m_dir.isValid());
         QVERIFY(QDBusConnection::sessionBus().isConnected());
-
-        // Xvfb picks a free display and writes its number to the descriptor given (its stdout here).
-        m_xvfb.start(u"Xvfb"_s, {u"-displayfd"_s, u"1"_s, u"-nolisten"_s, u"tcp"_s, u"-screen"_s, u"0"_s,
-                                 u"800x600x24"_s});
-        QVERIFY(m_xvfb.waitForStarted());
-        QTRY_VERIFY_WITH_TIMEOUT(m_xvfb.canReadLine(), 20'000);
-        const QString display = u':' + QString::fromLatin1(m_xvfb.readLine().trimmed());
 
         // The context menu (right click, `dunstctl context`) runs `dmenu` with one line per action and
         // invokes the line it prints: this one prints the line holding the label in want.txt.
@@ -86,24 +49,8 @@ private Q_SLOTS:
                   "#!/bin/sh\ngrep -m1 -F \"$(cat '" + QFile::encodeName(path(u"want.txt"_s)) + "')\"\n");
         QVERIFY(QFile::setPermissions(path(u"dmenu.sh"_s),
                                       QFile::ReadOwner | QFile::WriteOwner | QFile::ExeOwner));
-        writeFile(u"dunstrc"_s,
-                  "[global]\n    dmenu = " + QFile::encodeName(path(u"dmenu.sh"_s)) +
-                      "\n    show_indicators = no\n    history_length = 1000\n"
-                      "[urgency_low]\n    timeout = " +
-                      QByteArray::number(LowTimeoutS) +
-                      "\n[urgency_normal]\n    timeout = " + QByteArray::number(NormalTimeoutS) +
-                      "\n[urgency_critical]\n    timeout = " + QByteArray::number(CriticalTimeoutS) + "\n");
-        QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-        env.insert(u"DISPLAY"_s, display);
-        env.remove(u"WAYLAND_DISPLAY"_s);
-        m_dunst.setProcessEnvironment(env);
-        m_dunst.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-        m_dunst.setStandardOutputFile(QProcess::nullDevice());
-        m_dunst.start(u"dunst"_s, {u"-conf"_s, path(u"dunstrc"_s)});
-        QVERIFY(m_dunst.waitForStarted());
-        QTRY_VERIFY_WITH_TIMEOUT(QDBusConnection::sessionBus().interface()->isServiceRegistered(
-                                     QString::fromLatin1(DesktopNotifier::Service)),
-                                 20'000);
+        QVERIFY(
+            m_desktop.start(m_dir.path(), "    dmenu = " + QFile::encodeName(path(u"dmenu.sh"_s)) + "\n"));
         const QDBusMessage info = QDBusConnection::sessionBus().call(QDBusMessage::createMethodCall(
             u"org.freedesktop.Notifications"_s, u"/org/freedesktop/Notifications"_s,
             u"org.freedesktop.Notifications"_s, u"GetServerInformation"_s));
@@ -111,26 +58,11 @@ private Q_SLOTS:
         QCOMPARE(info.arguments().value(0).toString(), u"dunst"_s);
     }
 
-    void cleanupTestCase()
-    {
-        for (QProcess *p : {&m_dunst, &m_xvfb}) {
-            if (p->state() != QProcess::NotRunning) {
-                p->terminate();
-                if (!p->waitForFinished(5000)) {
-                    p->kill();
-                    p->waitForFinished();
-                }
-            }
-        }
-    }
+    void cleanupTestCase() { m_desktop.stop(); }
 
     // Each test starts with no pop-up open, and sees only what came into dunst's history after this (dunst
     // 1.9 cannot clear its history over D-Bus).
-    void init()
-    {
-        dunstctl({u"close-all"_s});
-        m_historyBase = fullHistory().size();
-    }
+    void init() { m_desktop.reset(); }
 
     // One message: exactly one pop-up, with its title, text and the urgency of its priority.
     void oneNotification_data()
@@ -169,7 +101,7 @@ private Q_SLOTS:
         QCOMPARE(popups.size(), 1);
         QCOMPARE(popups.constFirst().summary, title);
         QCOMPARE(popups.constFirst().body, text);
-        QCOMPARE(urgencyOfTimeout(popups.constFirst().timeoutS), urgency);
+        QCOMPARE(DunstDesktop::urgencyOfTimeout(popups.constFirst().timeoutS), urgency);
     }
 
     // Twelve at once (a resume after an outage): one summary, and the same twelve again show nothing.
@@ -193,7 +125,8 @@ private Q_SLOTS:
         QCOMPARE(popups.size(), 2);
         QCOMPARE(popups.at(0).summary, u"12 missed notifications"_s);
         QCOMPARE(popups.at(0).body, u"Title 101\nTitle 102\nTitle 103\nand 9 more"_s);
-        QCOMPARE(urgencyOfTimeout(popups.at(0).timeoutS), u"critical"_s); // one of them was urgent
+        QCOMPARE(DunstDesktop::urgencyOfTimeout(popups.at(0).timeoutS),
+                 u"critical"_s); // one of them was urgent
         QCOMPARE(popups.at(1).summary, u"sentinel"_s);
         QCOMPARE(center.history()->rowCount(), 12);
         QCOMPARE(center.history()->unreadCount(), 12);
@@ -364,17 +297,10 @@ private:
         file.write(content);
     }
 
-    HeraldTest::ProcessRun dunstctl(const QStringList &args)
-    {
-        QProcess p;
-        p.start(u"dunstctl"_s, args);
-        const auto run = HeraldTest::collectRun(p, p.waitForFinished(15'000));
-        if (run.exitCode != 0)
-            qWarning() << "dunstctl" << args << "exited" << run.exitCode << run.err;
-        return run;
-    }
-
-    int displayedCount() { return dunstctl({u"count"_s, u"displayed"_s}).out.trimmed().toInt(); }
+    HeraldTest::ProcessRun dunstctl(const QStringList &args) { return m_desktop.dunstctl(args); }
+    int displayedCount() { return m_desktop.displayedCount(); }
+    QList<Popup> closeAllAndListHistory() { return m_desktop.closeAllAndListHistory(); }
+    QList<Popup> history() { return m_desktop.history(); }
 
     // A last pop-up, after which nothing sent before it can still be on its way (one connection's messages
     // arrive in order): what a test that expects nothing waits for instead of a time.
@@ -388,41 +314,8 @@ private:
         QTRY_COMPARE_WITH_TIMEOUT(shown.size(), before + 1, 10'000);
     }
 
-    // What dunst received, oldest first, as `dunstctl history` prints it (JSON), after closing what is open.
-    QList<Popup> closeAllAndListHistory()
-    {
-        dunstctl({u"close-all"_s});
-        return history();
-    }
-    QList<Popup> history() { return fullHistory().mid(m_historyBase); }
-    QList<Popup> fullHistory()
-    {
-        const auto run = dunstctl({u"history"_s});
-        QJsonParseError error;
-        const QJsonDocument doc = QJsonDocument::fromJson(run.out, &error);
-        if (error.error != QJsonParseError::NoError) {
-            qWarning() << "dunstctl history printed no JSON:" << run.out << run.err;
-            return {};
-        }
-        QList<Popup> popups;
-        // {"type":"aa{sv}","data":[[{"summary":{"type":"s","data":"…"},…},…]]}, newest first.
-        const QJsonArray list = doc.object().value("data"_L1).toArray().at(0).toArray();
-        for (const QJsonValue &entry : list) {
-            const QJsonObject o = entry.toObject();
-            Popup popup;
-            popup.summary = o.value("summary"_L1).toObject().value("data"_L1).toString();
-            popup.body = o.value("body"_L1).toObject().value("data"_L1).toString();
-            popup.timeoutS =
-                static_cast<qint64>(o.value("timeout"_L1).toObject().value("data"_L1).toDouble()) / 1'000'000;
-            popups.prepend(popup);
-        }
-        return popups;
-    }
-
     QTemporaryDir m_dir;
-    qsizetype m_historyBase = 0;
-    QProcess m_xvfb;
-    QProcess m_dunst;
+    DunstDesktop m_desktop;
 };
 
 QTEST_MAIN(TestDesktopNotifier)

@@ -1,5 +1,6 @@
 #include "auth.h"
 #include "desktopnotifier.h"
+#include "dunstdesktop.h"
 #include "historymodel.h"
 #include "notificationcenter.h"
 #include "notifierlink.h"
@@ -31,34 +32,7 @@ using Herald::DesktopNotifier;
 using Herald::NotifierLink;
 using ms = std::chrono::milliseconds;
 
-namespace {
-// dunst's timeouts per urgency, set apart so that `dunstctl history` (which lists no urgency) tells the
-// urgency a pop-up arrived with through its timeout (as tst_desktopnotifier does).
-constexpr qint64 LowTimeoutS = 1001;
-constexpr qint64 NormalTimeoutS = 1002;
-constexpr qint64 CriticalTimeoutS = 1003;
-
-struct Popup
-{
-    QString summary;
-    QString body;
-    qint64 timeoutS = 0;
-};
-
-QString urgencyOfTimeout(qint64 seconds)
-{
-    switch (seconds) {
-    case LowTimeoutS:
-        return u"low"_s;
-    case NormalTimeoutS:
-        return u"normal"_s;
-    case CriticalTimeoutS:
-        return u"critical"_s;
-    default:
-        return u"timeout %1 s"_s.arg(seconds);
-    }
-}
-} // namespace
+using Popup = DunstDesktop::Popup;
 
 // herald-notifier's connection (NotifierLink) end to end: a real herald-server in-process on a free loopback
 // port, the link's Herald::Client, the tray's NotificationCenter and DesktopNotifier, and a real dunst on a
@@ -95,18 +69,13 @@ private:
     // The tray, its center and the link, connected as user 1 (resume file in the test's dir).
     void openLink();
     void sentinel();
-    QList<Popup> closeAllAndListHistory();
-    QList<Popup> fullHistory();
-    ProcessRun dunstctl(const QStringList &args);
+    QList<Popup> closeAllAndListHistory() { return m_desktop.closeAllAndListHistory(); }
     QString path(const QString &name) const { return m_dir.filePath(name); }
-    void writeFile(const QString &name, const QByteArray &content);
     int unreadOnServer();
 
     QTemporaryDir m_dir;
+    DunstDesktop m_desktop;
     std::unique_ptr<QTemporaryDir> m_data;
-    QProcess m_xvfb;
-    QProcess m_dunst;
-    qsizetype m_historyBase = 0;
     std::unique_ptr<Herald::Server> m_server;
     quint16 m_port = 0;
     std::unique_ptr<Herald::NotifierSettings> m_settings;
@@ -118,49 +87,15 @@ private:
 
 void tst_NotifierLink::initTestCase()
 {
-    for (const auto *program : {"Xvfb", "dunst", "dunstctl"}) {
-        if (QStandardPaths::findExecutable(QString::fromLatin1(program)).isEmpty())
-            QSKIP(qPrintable(
-                u"%1 not found (scripts/herald deps installs it)"_s.arg(QLatin1StringView(program))));
-    }
-    if (qEnvironmentVariableIsEmpty("DBUS_SESSION_BUS_ADDRESS"))
-        QSKIP("no session bus: run through tests/notifier/dbus-session.sh (ctest does)");
+    if (const QString why = DunstDesktop::missing(); !why.isEmpty())
+        QSKIP(qPrintable(why));
     QVERIFY(m_dir.isValid());
-    m_xvfb.start(u"Xvfb"_s,
-                 {u"-displayfd"_s, u"1"_s, u"-nolisten"_s, u"tcp"_s, u"-screen"_s, u"0"_s, u"800x600x24"_s});
-    QVERIFY(m_xvfb.waitForStarted());
-    QTRY_VERIFY_WITH_TIMEOUT(m_xvfb.canReadLine(), 20'000);
-    const QString display = u':' + QString::fromLatin1(m_xvfb.readLine().trimmed());
-    writeFile(u"dunstrc"_s,
-              "[global]\n    show_indicators = no\n    history_length = 1000\n    sort = no\n"
-              "[urgency_low]\n    timeout = " +
-                  QByteArray::number(LowTimeoutS) +
-                  "\n[urgency_normal]\n    timeout = " + QByteArray::number(NormalTimeoutS) +
-                  "\n[urgency_critical]\n    timeout = " + QByteArray::number(CriticalTimeoutS) + "\n");
-    QProcessEnvironment env = QProcessEnvironment::systemEnvironment();
-    env.insert(u"DISPLAY"_s, display);
-    env.remove(u"WAYLAND_DISPLAY"_s);
-    m_dunst.setProcessEnvironment(env);
-    m_dunst.setProcessChannelMode(QProcess::ForwardedErrorChannel);
-    m_dunst.setStandardOutputFile(QProcess::nullDevice());
-    m_dunst.start(u"dunst"_s, {u"-conf"_s, path(u"dunstrc"_s)});
-    QVERIFY(m_dunst.waitForStarted());
-    QTRY_VERIFY_WITH_TIMEOUT(QDBusConnection::sessionBus().interface()->isServiceRegistered(
-                                 QString::fromLatin1(DesktopNotifier::Service)),
-                             20'000);
+    QVERIFY(m_desktop.start(m_dir.path(), "    sort = no\n"));
 }
 
 void tst_NotifierLink::cleanupTestCase()
 {
-    for (QProcess *p : {&m_dunst, &m_xvfb}) {
-        if (p->state() != QProcess::NotRunning) {
-            p->terminate();
-            if (!p->waitForFinished(5000)) {
-                p->kill();
-                p->waitForFinished();
-            }
-        }
-    }
+    m_desktop.stop();
 }
 
 void tst_NotifierLink::init()
@@ -168,8 +103,7 @@ void tst_NotifierLink::init()
     m_data = std::make_unique<QTemporaryDir>();
     QVERIFY(m_data->isValid());
     QVERIFY(startServer());
-    dunstctl({u"close-all"_s});
-    m_historyBase = fullHistory().size();
+    m_desktop.reset();
 }
 
 void tst_NotifierLink::cleanup()
@@ -235,53 +169,6 @@ void tst_NotifierLink::sentinel()
     QTRY_COMPARE_WITH_TIMEOUT(m_shown->size(), before + 1, 10'000);
 }
 
-void tst_NotifierLink::writeFile(const QString &name, const QByteArray &content)
-{
-    QFile file(path(name));
-    QVERIFY(file.open(QIODevice::WriteOnly | QIODevice::Truncate));
-    file.write(content);
-}
-
-ProcessRun tst_NotifierLink::dunstctl(const QStringList &args)
-{
-    QProcess p;
-    p.start(u"dunstctl"_s, args);
-    const auto run = collectRun(p, p.waitForFinished(15'000));
-    if (run.exitCode != 0)
-        qWarning() << "dunstctl" << args << "exited" << run.exitCode << run.err;
-    return run;
-}
-
-QList<Popup> tst_NotifierLink::closeAllAndListHistory()
-{
-    dunstctl({u"close-all"_s});
-    return fullHistory().mid(m_historyBase);
-}
-
-QList<Popup> tst_NotifierLink::fullHistory()
-{
-    const auto run = dunstctl({u"history"_s});
-    QJsonParseError error;
-    const QJsonDocument doc = QJsonDocument::fromJson(run.out, &error);
-    if (error.error != QJsonParseError::NoError) {
-        qWarning() << "dunstctl history printed no JSON:" << run.out << run.err;
-        return {};
-    }
-    QList<Popup> popups;
-    // {"type":"aa{sv}","data":[[{"summary":{"type":"s","data":"…"},…},…]]}, newest first.
-    const QJsonArray list = doc.object().value("data"_L1).toArray().at(0).toArray();
-    for (const QJsonValue &entry : list) {
-        const QJsonObject o = entry.toObject();
-        Popup popup;
-        popup.summary = o.value("summary"_L1).toObject().value("data"_L1).toString();
-        popup.body = o.value("body"_L1).toObject().value("data"_L1).toString();
-        popup.timeoutS =
-            static_cast<qint64>(o.value("timeout"_L1).toObject().value("data"_L1).toDouble()) / 1'000'000;
-        popups.prepend(popup);
-    }
-    return popups;
-}
-
 // (1) A publish to user:1 (as curl would): exactly one pop-up, with its title, text and urgency.
 void tst_NotifierLink::publishShowsOne_data()
 {
@@ -313,7 +200,7 @@ void tst_NotifierLink::publishShowsOne()
     QCOMPARE(popups.size(), 2);
     QCOMPARE(popups.at(0).summary, u"Build 7 failed"_s);
     QCOMPARE(popups.at(0).body, u"test_login timed out"_s);
-    QCOMPARE(urgencyOfTimeout(popups.at(0).timeoutS), urgency);
+    QCOMPARE(DunstDesktop::urgencyOfTimeout(popups.at(0).timeoutS), urgency);
     QCOMPARE(popups.at(1).summary, u"sentinel"_s);
     QCOMPARE(m_tray->center()->history()->unreadCount(), 1);
 }
@@ -365,7 +252,7 @@ void tst_NotifierLink::outageMakesOneSummary()
     QCOMPARE(popups.at(0).summary, u"before"_s);
     QCOMPARE(popups.at(1).summary, u"5 missed notifications"_s);
     QCOMPARE(popups.at(1).body, u"missed 1\nmissed 2\nmissed 3\nand 2 more"_s);
-    QCOMPARE(urgencyOfTimeout(popups.at(1).timeoutS), u"critical"_s); // one of them was urgent
+    QCOMPARE(DunstDesktop::urgencyOfTimeout(popups.at(1).timeoutS), u"critical"_s); // one of them was urgent
     QCOMPARE(popups.at(2).summary, u"sentinel"_s);
     QCOMPARE(m_tray->center()->history()->rowCount(), 6);
     QCOMPARE(m_tray->center()->history()->unreadCount(), 6);
@@ -610,12 +497,12 @@ void tst_NotifierLink::updateThenWithdraw()
     QCOMPARE(history->rowCount(), 1);
     QVERIFY(!history->message(first));
     QTRY_COMPARE_WITH_TIMEOUT(m_shown->size(), 2, 10'000);
-    QCOMPARE(dunstctl({u"count"_s, u"displayed"_s}).out.trimmed().toInt(),
+    QCOMPARE(m_desktop.displayedCount(),
              1); // replaced on screen, not a second
 
     QCOMPARE(http("DELETE", m_port, u"/api/messages/%1"_s.arg(update)).status, 200);
     QTRY_COMPARE(history->rowCount(), 0);
-    QTRY_COMPARE_WITH_TIMEOUT(dunstctl({u"count"_s, u"displayed"_s}).out.trimmed().toInt(), 0, 10'000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_desktop.displayedCount(), 0, 10'000);
 }
 
 // The program itself (main.cpp's wiring): herald-notifier --server … --user 1, then a publish to user:1 as
@@ -646,7 +533,7 @@ void tst_NotifierLink::programShowsOne()
                                           {"title"_L1, u"From curl"_s},
                                           {"message"_L1, u"one pop-up"_s},
                                           {"priority"_L1, 5}});
-    QTRY_COMPARE_WITH_TIMEOUT(dunstctl({u"count"_s, u"displayed"_s}).out.trimmed().toInt(), 1, 10'000);
+    QTRY_COMPARE_WITH_TIMEOUT(m_desktop.displayedCount(), 1, 10'000);
     // One position per server and user, in the notifier's data dir.
     const QString resumeFile =
         NotifierLink::resumeFileFor(m_data->filePath(u"share/Herald/herald-notifier/resume.json"_s),
@@ -665,7 +552,7 @@ void tst_NotifierLink::programShowsOne()
     QCOMPARE(popups.size(), 1);
     QCOMPARE(popups.at(0).summary, u"From curl"_s);
     QCOMPARE(popups.at(0).body, u"one pop-up"_s);
-    QCOMPARE(urgencyOfTimeout(popups.at(0).timeoutS), u"critical"_s);
+    QCOMPARE(DunstDesktop::urgencyOfTimeout(popups.at(0).timeoutS), u"critical"_s);
 }
 
 // Settings changed to another user of the same server (main.cpp starts the link again): the old user's rows
