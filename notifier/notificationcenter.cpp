@@ -33,10 +33,6 @@ NotificationCenter::~NotificationCenter() = default;
 
 void NotificationCenter::addMessage(const Message &message)
 {
-    if (message.id > m_lastSeenId) {
-        m_lastSeenId = message.id;
-        Q_EMIT lastSeenIdChanged(m_lastSeenId);
-    }
     if (message.type == "withdrawn"_L1 && message.notification.withdraws > 0) {
         m_notifier->close(message.notification.withdraws);
         // After a resume what is shown may be an older id of the chain.

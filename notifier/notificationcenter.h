@@ -50,15 +50,12 @@ public:
     void setGatherInterval(int ms) { m_gather.setInterval(ms); }
     // Drops expired messages from the history and closes their pop-ups (a timer does it every 15 s).
     void removeExpired(const QDateTime &now);
-    qint64 lastSeenId() const { return m_lastSeenId; }
     // Decide on what is gathered now (the timer does it otherwise).
     void flush();
 
 Q_SIGNALS:
     void mutedChanged(bool muted);
     void unreadCountChanged(int unread);
-    // The newest id received: the connection resumes from it, so it is kept on disk.
-    void lastSeenIdChanged(qint64 id);
     void readRequested(const QList<qint64> &ids);
     void allReadRequested(qint64 upTo);
     // A "reply" button was pressed: publish action.message to action.channel as this user.
@@ -79,7 +76,6 @@ private:
     QTimer m_expiry;
     QList<Message> m_pending;
     bool m_muted = false;
-    qint64 m_lastSeenId = 0;
 };
 
 } // namespace Herald

@@ -22,7 +22,6 @@ const auto KeyServer = u"connection/server"_s;
 const auto KeyUser = u"connection/user"_s;
 const auto KeyChannels = u"connection/channels"_s;
 const auto KeyMuted = u"notifications/muted"_s;
-const auto KeyLastSeen = u"resume/last_id"_s;
 const auto KeychainService = u"herald-notifier"_s;
 } // namespace
 
@@ -77,16 +76,6 @@ bool NotifierSettings::muted() const
 void NotifierSettings::setMuted(bool muted)
 {
     m_settings->setValue(KeyMuted, muted);
-}
-
-qint64 NotifierSettings::lastSeenId() const
-{
-    return m_settings->value(KeyLastSeen, 0).toLongLong();
-}
-
-void NotifierSettings::setLastSeenId(qint64 id)
-{
-    m_settings->setValue(KeyLastSeen, id);
 }
 
 void NotifierSettings::sync()

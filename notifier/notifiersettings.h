@@ -12,7 +12,8 @@ class QSettings;
 namespace Herald {
 
 // What the notifier keeps between runs, except the token: the server, the user id (open mode), the channels
-// followed besides the user's queue, mute, and the last message id seen (for resume).
+// followed besides the user's queue, and mute. Where to resume is the client's own file, one per server and
+// user (NotifierLink::resumeFileFor).
 class NotifierSettings
 {
 public:
@@ -32,8 +33,6 @@ public:
     void setChannels(const QStringList &channels);
     bool muted() const;
     void setMuted(bool muted);
-    qint64 lastSeenId() const;
-    void setLastSeenId(qint64 id);
 
     void sync();
     QString fileName() const;

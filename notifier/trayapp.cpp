@@ -44,8 +44,6 @@ TrayApp::TrayApp(NotifierSettings *settings, DesktopNotifier *notifier, QObject 
     connect(m_center, &NotificationCenter::historyRequested, this, &TrayApp::showHistory);
     connect(m_center, &NotificationCenter::openUrlRequested, this,
             [](const QUrl &url) { QDesktopServices::openUrl(url); });
-    connect(m_center, &NotificationCenter::lastSeenIdChanged, this,
-            [this](qint64 id) { m_settings->setLastSeenId(id); });
 
     if (QSystemTrayIcon::isSystemTrayAvailable()) {
         m_tray = new QSystemTrayIcon(this);

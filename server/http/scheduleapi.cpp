@@ -32,6 +32,35 @@ RestResponse methodNotAllowed(const char *allowed)
     return r;
 }
 
+// Where a page of GET /api/scheduled ends, as its `next` gives it and `?after=` takes it back: the last
+// entry's due time (ms) and handle, the order both stores list in. Entries delivered or cancelled meanwhile
+// shift no page, as an offset would.
+struct ListCursor
+{
+    qint64 dueMs = 0;
+    QString handle;
+
+    static QString of(const ScheduledEntry &e)
+    {
+        return u"%1-%2"_s.arg(e.at.toMSecsSinceEpoch()).arg(e.handle);
+    }
+    static std::optional<ListCursor> parse(const QString &text)
+    {
+        const qsizetype dash = text.indexOf(u'-');
+        bool ok = false;
+        const qint64 due = dash > 0 ? text.left(dash).toLongLong(&ok) : 0;
+        const QString handle = text.mid(dash + 1);
+        if (!ok || due < 0 || handle.isEmpty() || handle.size() > 64)
+            return std::nullopt;
+        return ListCursor{due, handle};
+    }
+    bool endsBefore(const ScheduledEntry &e) const
+    {
+        const qint64 due = e.at.toMSecsSinceEpoch();
+        return due > dueMs || (due == dueMs && e.handle > handle);
+    }
+};
+
 RestResponse preflight(const char *allowed)
 {
     RestResponse r = restNoContent();
@@ -114,6 +143,12 @@ RestResponse ScheduleApi::list(const RestRequest &request)
             return restError(422, ErrorCode::BadRequest,
                              u"limit must be an integer from 1 to %1"_s.arg(MaxLimit));
     }
+    std::optional<ListCursor> after;
+    if (request.query.hasQueryItem(u"after"_s)) {
+        after = ListCursor::parse(request.query.queryItemValue(u"after"_s, QUrl::FullyDecoded));
+        if (!after)
+            return restError(422, ErrorCode::BadRequest, u"after must be the 'next' of the previous page"_s);
+    }
     Scheduler *s = scheduler();
     if (!s)
         return restError(503, ErrorCode::Unavailable,
@@ -121,7 +156,8 @@ RestResponse ScheduleApi::list(const RestRequest &request)
     bool more = false;
     auto entries = s->entries(
         [&](const ScheduledEntry &e) {
-            return (channel.isEmpty() || e.message.channel == channel) && who.canWrite(e.message.channel);
+            return (!after || after->endsBefore(e)) && (channel.isEmpty() || e.message.channel == channel) &&
+                   who.canWrite(e.message.channel);
         },
         limit, &more);
     if (!entries)
@@ -129,7 +165,10 @@ RestResponse ScheduleApi::list(const RestRequest &request)
     QJsonArray array;
     for (const ScheduledEntry &e : std::as_const(*entries))
         array.append(e.toJson());
-    return restJson(QJsonObject{{"scheduled"_L1, array}, {"has_more"_L1, more}});
+    QJsonObject page{{"scheduled"_L1, array}, {"has_more"_L1, more}};
+    if (more)
+        page.insert("next"_L1, ListCursor::of(entries->constLast()));
+    return restJson(page);
 }
 
 RestResponse ScheduleApi::one(const QString &handle, const RestRequest &request)

@@ -63,10 +63,10 @@ PublishAnswer Publisher::publishResolved(Message message, const QString &exclude
     };
     if (!message.notification.replaces || !m_hub->history()) // the usual publish: no copy kept
         return answer(m_hub->publish(std::move(message), excludeClientId, nullptr, options));
+    // One update at a time here, so that this node's updates of a chain do not overtake each other again and
+    // again. One committed since `message` was resolved (by this node before the lock, by another node, or a
+    // withdrawal) makes the commit Stale: the chain is then resolved again and followed.
     QMutexLocker serialized(&m_updateMutex);
-    // Resolved again under the lock: an update committed since the first resolution is followed at once.
-    if (auto refused = resolveReplaces(message))
-        return PublishAnswer::failure(std::move(*refused));
     for (int attempt = 1;; ++attempt) {
         const PublishResult id = m_hub->publish(message, excludeClientId, nullptr, options);
         if (id || id.error().kind != StoreError::Kind::Stale)

@@ -251,6 +251,15 @@ void Session::catchUp(const QStringList &channels, qint64 after)
     pump();
 }
 
+void Session::startAfter(const QStringList &channels, qint64 lastId)
+{
+    for (const QString &c : channels) {
+        qint64 &seen = m_replayed[c];
+        seen = std::max(seen, lastId);
+    }
+    m_replayMax = std::max(m_replayMax, lastId);
+}
+
 void Session::pump()
 {
     m_pumpScheduled = false;

@@ -107,6 +107,11 @@ protected:
     // socket drains, then goes live again. Meanwhile live messages on them are not queued (they are read in
     // their turn) and live messages on other channels wait until the end: ids stay in order.
     void catchUp(const QStringList &channels, qint64 after);
+    // A client that gave no position on these channels starts after `lastId`, which its `connected` or
+    // `subscribed` frame names: a stored message up to it that is still on its way here is history to that
+    // client, not live (it is in every listing). Sent live, it came after the frame with an id at or below
+    // last_id, and a client that keeps its position by id (HeraldClient, the page) dropped it as a repeat.
+    void startAfter(const QStringList &channels, qint64 lastId);
     // A token's life ends the connection's (a subscription must not outlive the right to it): closes it,
     // 1008 "token expired", at `deadline`. Replaces an earlier one; an invalid one (no expiry) stops it.
     void expireWith(const QDateTime &deadline);

@@ -260,7 +260,10 @@ void WsSession::doSubscribe(const Request &r, bool sub)
     }
     QStringList resumed;
     for (const QString &ch : std::as_const(channels)) {
+        bool added = false;
         if (sub) {
+            // Subscribed already: a catch-up may be under way on it, which must go on from where it is.
+            added = !m_info.channels.contains(ch);
             if (!subscribeChecked(ch, &r))
                 continue;
             resumed.append(ch);
@@ -275,9 +278,12 @@ void WsSession::doSubscribe(const Request &r, bool sub)
             // last_id is the hub's (ids are one sequence over every channel): the since that resumes this
             // subscription. last_id_scope says so in the frame, since "last_id" next to "channel" reads as
             // the channel's (appended; the meaning of last_id is unchanged).
+            const qint64 lastId = m_worker->hub()->lastId();
+            if (added && !since->has_value())
+                startAfter({ch}, lastId);
             sendJson(QJsonObject{{"type"_L1, sub ? "subscribed"_L1 : "unsubscribed"_L1},
                                  {"channel"_L1, ch},
-                                 {"last_id"_L1, m_worker->hub()->lastId()},
+                                 {"last_id"_L1, lastId},
                                  {"last_id_scope"_L1, "hub"_L1}},
                      &r);
         }

@@ -232,11 +232,18 @@ void WsSession::welcome(const QStringList &channels, const QString &userId)
         if (subscribeChecked(ch, nullptr))
             subscribed.append(ch);
     }
+    // Read once subscribed: whatever gets an id after this reaches this session live.
+    const qint64 lastId = m_worker->hub()->lastId();
+    if (!m_setup.stream.since() && m_info.route != Route::Admin && m_info.route != Route::SeedClient) {
+        QStringList live = m_info.channels.toList();
+        live.append(Channels::Broadcast.toString());
+        startAfter(live, lastId);
+    }
     // Fields are append only, as in every frame.
     sendJson(QJsonObject{{"type"_L1, "connected"_L1},
                          {"client_id"_L1, clientId()},
                          {"channels"_L1, subscribed},
-                         {"last_id"_L1, m_worker->hub()->lastId()},
+                         {"last_id"_L1, lastId},
                          {"epoch"_L1, m_worker->hub()->epoch()},
                          {"timestamp"_L1, nowTimestamp()}});
     const QList<QJsonObject> held = std::move(*m_heldErrors);

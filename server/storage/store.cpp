@@ -855,7 +855,8 @@ QList<qint64> inGivenOrder(const QList<qint64> &ids, const QSet<qint64> &found)
 }
 } // namespace
 
-Result<QList<qint64>, StoreError> Store::setRead(const QString &channel, const QList<qint64> &ids, bool read)
+Result<QList<qint64>, StoreError> Store::changeQueued(const QString &channel, const QList<qint64> &ids,
+                                                      const QString &change, QVariantList values)
 {
     using R = Result<QList<qint64>, StoreError>;
     if (!isUserChannel(channel) || ids.isEmpty())
@@ -870,35 +871,26 @@ Result<QList<qint64>, StoreError> Store::setRead(const QString &channel, const Q
         present.insert(rows.value(0).toLongLong());
     if (present.isEmpty())
         return QList<qint64>();
-    auto changed =
-        read ? run(u"UPDATE messages SET read_ms = COALESCE(read_ms, ?) WHERE channel = ? AND id IN (%1)"_s
-                       .arg(in),
-                   {QDateTime::currentMSecsSinceEpoch(), channel})
-             : run(u"UPDATE messages SET read_ms = NULL WHERE channel = ? AND id IN (%1)"_s.arg(in),
-                   {channel});
-    if (!changed)
+    values.append(channel);
+    if (auto changed = run(change.arg(in), values); !changed)
         return R::failure(changed.error());
     return inGivenOrder(ids, present);
 }
 
+Result<QList<qint64>, StoreError> Store::setRead(const QString &channel, const QList<qint64> &ids, bool read)
+{
+    if (read)
+        return changeQueued(
+            channel, ids,
+            u"UPDATE messages SET read_ms = COALESCE(read_ms, ?) WHERE channel = ? AND id IN (%1)"_s,
+            {QDateTime::currentMSecsSinceEpoch()});
+    return changeQueued(channel, ids,
+                        u"UPDATE messages SET read_ms = NULL WHERE channel = ? AND id IN (%1)"_s, {});
+}
+
 Result<QList<qint64>, StoreError> Store::removeFromQueue(const QString &channel, const QList<qint64> &ids)
 {
-    using R = Result<QList<qint64>, StoreError>;
-    if (!isUserChannel(channel) || ids.isEmpty())
-        return QList<qint64>();
-    QMutexLocker lock(&m_writeMutex);
-    const QString in = idList(ids);
-    auto found = run(u"SELECT id FROM messages WHERE channel = ? AND id IN (%1)"_s.arg(in), {channel});
-    if (!found)
-        return R::failure(found.error());
-    QSet<qint64> present;
-    for (QSqlQuery &rows = found.value(); rows.next();)
-        present.insert(rows.value(0).toLongLong());
-    if (present.isEmpty())
-        return QList<qint64>();
-    if (auto gone = run(u"DELETE FROM messages WHERE channel = ? AND id IN (%1)"_s.arg(in), {channel}); !gone)
-        return R::failure(gone.error());
-    return inGivenOrder(ids, present);
+    return changeQueued(channel, ids, u"DELETE FROM messages WHERE channel = ? AND id IN (%1)"_s, {});
 }
 
 Result<QByteArray, StoreError> Store::userSettings(const QString &userId)

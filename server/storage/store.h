@@ -146,6 +146,11 @@ private:
     Result<QSqlQuery, StoreError> run(const QString &sql, const QVariantList &values);
     // One statement under the write lock; returns the rows it changed.
     Result<qint64, StoreError> execute(const QString &sql, const QVariantList &values);
+    // What setRead and removeFromQueue share: which of `ids` are on the user queue `channel` (in the given
+    // order), after running `change` on them, a statement ending in "channel = ? AND id IN (%1)" whose
+    // values before the channel are `values`.
+    Result<QList<qint64>, StoreError> changeQueued(const QString &channel, const QList<qint64> &ids,
+                                                   const QString &change, QVariantList values);
     StoreError errorFrom(const QSqlQuery &query) const;
     StoreError errorFrom(const QSqlError &error) const;
     // Binds one message to a prepared InsertMessageSql and runs it.

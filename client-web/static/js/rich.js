@@ -40,7 +40,12 @@ export function expiresAt(message) {
  * `chain` on updates and withdrawn events; a message without one starts its own chain (its id).
  */
 export function chainOf(message) {
-  return Number.isInteger(message?.chain) && message.chain > 0 ? message.chain : message?.id;
+  return namedChain(message) ?? message?.id;
+}
+
+/** The `chain` the server named on an update or withdrawn event, or undefined. */
+function namedChain(message) {
+  return Number.isInteger(message?.chain) && message.chain > 0 ? message.chain : undefined;
 }
 
 /**
@@ -51,8 +56,9 @@ export function chainOf(message) {
 export function supersededId(message, field, known) {
   const named = message?.[field];
   if (Number.isInteger(named) && known.has(named)) return named;
-  if (!(Number.isInteger(message?.chain) && message.chain > 0)) return undefined;
-  for (const [id, held] of known) if (id !== message.id && chainOf(held) === message.chain) return id;
+  const chain = namedChain(message);
+  if (chain === undefined) return undefined;
+  for (const [id, held] of known) if (id !== message.id && chainOf(held) === chain) return id;
   return undefined;
 }
 
@@ -62,11 +68,11 @@ export function supersededId(message, field, known) {
  */
 export function supersededElement(list, message, field) {
   const named = message?.[field];
-  const hasChain = Number.isInteger(message?.chain) && message.chain > 0;
+  const chain = namedChain(message);
   let byChain = null;
   for (const child of list.children) {
     if (Number.isInteger(named) && Number(child.dataset.id) === named) return child;
-    if (hasChain && !byChain && Number(child.dataset.chain) === message.chain && Number(child.dataset.id) !== message.id) {
+    if (chain !== undefined && !byChain && Number(child.dataset.chain) === chain && Number(child.dataset.id) !== message.id) {
       byChain = child;
     }
   }

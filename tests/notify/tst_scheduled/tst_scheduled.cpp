@@ -107,6 +107,7 @@ private Q_SLOTS:
     void deliveredAtItsTime();
     void cancelled();
     void listedAndRead();
+    void listedInPages();
     void badScheduleNamesTheField_data();
     void badScheduleNamesTheField();
     void permissionsLikePublish();
@@ -306,6 +307,56 @@ void tst_Scheduled::listedAndRead()
     for (const QString &junk : {u"0123456789abcdef"_s, u"nope"_s, u"%2e%2e"_s})
         QCOMPARE(http("GET", m_port, u"/api/scheduled/"_s + junk).status, 404);
     QCOMPARE(http("POST", m_port, u"/api/scheduled/"_s + first, "{}").status, 405);
+}
+
+// More than a page: `next` takes the listing on from the last entry shown, in due order and then by handle
+// (five are due at the same instant), and stays good when that entry is cancelled meanwhile.
+void tst_Scheduled::listedInPages()
+{
+    QVERIFY(startServer());
+    const QString at = QDateTime::currentDateTimeUtc().addSecs(3600).toString(Qt::ISODateWithMs);
+    for (int i = 0; i < 5; ++i) {
+        const HttpResult r = publish(m_port, with(note(u"news"_s, u"same %1"_s.arg(i)), u"at"_s, at));
+        QCOMPARE(r.status, 202);
+    }
+    for (int i = 0; i < 3; ++i)
+        QVERIFY(!schedule(m_port, u"news"_s, u"later %1"_s.arg(i), u"%1h"_s.arg(2 + i)).isEmpty());
+    const auto handlesOf = [](const HttpResult &r) {
+        QStringList out;
+        for (const QJsonValue &v : r.json().value("scheduled"_L1).toArray())
+            out.append(v.toObject().value("handle"_L1).toString());
+        return out;
+    };
+    const QStringList all = handlesOf(http("GET", m_port, u"/api/scheduled"_s));
+    QCOMPARE(all.size(), 8);
+
+    QStringList paged;
+    QString next;
+    for (int page = 0; page < 10; ++page) {
+        const HttpResult r = http(
+            "GET", m_port, u"/api/scheduled?limit=3"_s + (next.isEmpty() ? QString() : u"&after="_s + next));
+        QCOMPARE(r.status, 200);
+        paged += handlesOf(r);
+        const bool more = r.json().value("has_more"_L1).toBool();
+        QCOMPARE(r.json().contains("next"_L1), more);
+        if (!more)
+            break;
+        next = r.json().value("next"_L1).toString();
+    }
+    QCOMPARE(paged, all);
+
+    const HttpResult two = http("GET", m_port, u"/api/scheduled?limit=2"_s);
+    QCOMPARE(handlesOf(two), all.mid(0, 2));
+    const QString cursor = two.json().value("next"_L1).toString();
+    QCOMPARE(http("DELETE", m_port, u"/api/scheduled/"_s + all.at(1)).status, 200);
+    QCOMPARE(http("DELETE", m_port, u"/api/scheduled/"_s + all.at(2)).status, 200);
+    QCOMPARE(handlesOf(http("GET", m_port, u"/api/scheduled?after="_s + cursor)), all.mid(3));
+
+    for (const QString &bad : {u"x"_s, u"12"_s, u"-1-abc"_s, u"abc-def"_s, u"5-"_s}) {
+        const HttpResult r = http("GET", m_port, u"/api/scheduled?after="_s + bad);
+        QCOMPARE(r.status, 422);
+        QCOMPARE(r.json().value("error"_L1).toString(), u"bad_request"_s);
+    }
 }
 
 void tst_Scheduled::badScheduleNamesTheField_data()

@@ -7,6 +7,7 @@
 
 #include <QFileInfo>
 #include <QRegularExpression>
+#include <QScopeGuard>
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -150,6 +151,8 @@ private Q_SLOTS:
     void replayedEqualsLive();
     void wsResumeWhilePublishing();
     void noticeLastIdBoundsTheReplay();
+    void liveStartsAfterLastId_data();
+    void liveStartsAfterLastId();
     void wsSubscribeFrameWithSince();
     void wsResumeIncludesBroadcastNotPersonal();
     void sseResumeWithLastEventId();
@@ -492,6 +495,61 @@ void tst_Replay::noticeLastIdBoundsTheReplay()
     stop = true;
     publisher.join();
     QVERIFY2(violations == 0, qPrintable(u"%1 of 60 resumes: %2"_s.arg(violations).arg(first)));
+}
+
+void tst_Replay::liveStartsAfterLastId_data()
+{
+    QTest::addColumn<bool>("subscribeFrame");
+    QTest::newRow("connected frame") << false;
+    QTest::newRow("subscribed frame") << true;
+}
+
+// A client without a position starts at the last_id of its `connected` (or `subscribed`) frame and drops
+// anything at or below it as a repeat (HeraldClient, the page). So every message it is sent live must have
+// an id above it, also one that got its id in the instant the client subscribed. Connected many times in a
+// steady stream of publishes, so that some connect meets one in that window.
+void tst_Replay::liveStartsAfterLastId()
+{
+    QFETCH(bool, subscribeFrame);
+    Herald::Hub *hub = m_server->hub();
+    std::atomic<bool> stop = false;
+    std::thread publisher([&] {
+        for (int i = 0; !stop; ++i) {
+            Herald::Message m;
+            m.channel = u"feed"_s;
+            m.type = u"message"_s;
+            m.message = u"n%1"_s.arg(i);
+            hub->publish(std::move(m));
+            std::this_thread::sleep_for(std::chrono::microseconds(200));
+        }
+        hub->store()->releaseThreadConnection();
+    });
+    auto stopPublisher = qScopeGuard([&] {
+        stop = true;
+        publisher.join();
+    });
+    int violations = 0;
+    QString first;
+    for (int round = 0; round < 60; ++round) {
+        auto sub = client(subscribeFrame ? u"/ws"_s : u"/ws?channels=feed"_s);
+        QVERIFY(sub);
+        auto frame = sub->waitFor(u"connected"_s);
+        QVERIFY(frame);
+        if (subscribeFrame) {
+            sub->send(QJsonObject{{"action"_L1, "subscribe"_L1}, {"channel"_L1, "feed"_L1}});
+            frame = sub->waitFor(u"subscribed"_s);
+            QVERIFY(frame);
+        }
+        const qint64 lastId = frame->value("last_id"_L1).toInteger();
+        QTRY_VERIFY(idsOf(sub->frames(), u"feed"_s).size() >= 5);
+        const QList<qint64> ids = idsOf(sub->frames(), u"feed"_s);
+        if (ids.constFirst() <= lastId) {
+            if (first.isEmpty())
+                first = u"last_id %1, then id %2"_s.arg(lastId).arg(ids.constFirst());
+            ++violations;
+        }
+    }
+    QVERIFY2(violations == 0, qPrintable(u"%1 of 60 connects: %2"_s.arg(violations).arg(first)));
 }
 
 void tst_Replay::wsSubscribeFrameWithSince()
