@@ -1,9 +1,10 @@
 // Everything that is neither the user's own queue nor chat: broadcasts, seed 003 "notify" relays,
 // messages on channels the user subscribed to. Newest first, one per id.
 import { h, icon, timeLabel, senderName } from './dom.js';
+import { MessageList } from './messagelist.js';
 import { titleOf } from './notifications.js';
 import {
-  ExpiryTimer, actionButtons, attachmentLink, expiresAt, iconElement, isExpired, isQuiet, priorityBadge, priorityOf,
+  actionButtons, attachmentLink, expiresAt, iconElement, isExpired, isQuiet, priorityBadge, priorityOf,
   chainOf, quietMarker, supersededElement, tagChips, titleElement,
 } from './rich.js';
 
@@ -15,21 +16,10 @@ function iconFor(message) {
   return 'hash';
 }
 
-export class ActivityFeed {
+export class ActivityFeed extends MessageList {
   constructor({ list, empty, onReply }) {
-    this.list = list;
-    this.empty = empty;
+    super({ list, empty });
     this.onReply = onReply;
-    this.ids = new Set();
-    this.expiry = new ExpiryTimer((id) => this.remove(id));
-  }
-
-  /** Empties the feed (the server's history was reset: these ids now name other messages). */
-  clear() {
-    this.ids.clear();
-    this.expiry.clear();
-    this.list.replaceChildren();
-    this.empty.classList.remove('d-none');
   }
 
   render(message) {
@@ -85,27 +75,5 @@ export class ActivityFeed {
     while (this.list.children.length > MAX_ITEMS) this.list.lastElementChild.remove();
     this.empty.classList.add('d-none');
     return 'new';
-  }
-
-  find(id) {
-    for (const child of this.list.children) if (Number(child.dataset.id) === id) return child;
-    return null;
-  }
-
-  /** A withdrawn event: takes what it withdraws off the feed, by id or else by chain. */
-  withdraw(event) {
-    const el = supersededElement(this.list, event, 'withdraws');
-    return Boolean(el) && this.remove(Number(el.dataset.id));
-  }
-
-  /** Takes a message off the feed (withdrawn or expired). */
-  remove(id) {
-    const el = this.find(id);
-    this.expiry.untrack(id);
-    if (!el) return false;
-    el.remove();
-    this.ids.delete(id);
-    this.empty.classList.toggle('d-none', this.list.children.length > 0);
-    return true;
   }
 }

@@ -1,6 +1,7 @@
 // The chat room (channel "chat"): bubbles in id order, one per id, the user's own on the right.
 import { h, setText, timeLabel, initials, hueFor, senderName } from './dom.js';
-import { ExpiryTimer, chainOf, expiresAt, isExpired, supersededElement } from './rich.js';
+import { MessageList } from './messagelist.js';
+import { chainOf, expiresAt, isExpired, supersededElement } from './rich.js';
 
 const MAX_MESSAGES = 300;
 
@@ -8,14 +9,11 @@ export function displayName(userId) {
   return `User ${userId}`;
 }
 
-export class ChatPanel {
+export class ChatPanel extends MessageList {
   constructor({ userId, clientId, list, empty, form, input, onSend }) {
+    super({ list, empty });
     this.userId = userId;
     this.clientId = clientId;
-    this.list = list;
-    this.empty = empty;
-    this.ids = new Set();
-    this.expiry = new ExpiryTimer((id) => this.remove(id));
     form.addEventListener('submit', async (e) => {
       e.preventDefault();
       const text = input.value.trim();
@@ -75,36 +73,6 @@ export class ChatPanel {
     this.empty.classList.add('d-none');
     if (atBottom || mine) this.list.scrollTop = this.list.scrollHeight;
     return true;
-  }
-
-  find(id) {
-    for (const child of this.list.children) if (Number(child.dataset.id) === id) return child;
-    return null;
-  }
-
-  /** A withdrawn event: takes what it withdraws out of the room, by id or else by chain. */
-  withdraw(event) {
-    const el = supersededElement(this.list, event, 'withdraws');
-    return Boolean(el) && this.remove(Number(el.dataset.id));
-  }
-
-  /** Takes a message out of the room (withdrawn or expired). */
-  remove(id) {
-    const el = this.find(id);
-    this.expiry.untrack(id);
-    if (!el) return false;
-    el.remove();
-    this.ids.delete(id);
-    this.empty.classList.toggle('d-none', this.list.children.length > 0);
-    return true;
-  }
-
-  /** Empties the room (the server's history was reset: these ids now name other messages). */
-  clear() {
-    this.ids.clear();
-    this.expiry.clear();
-    this.list.replaceChildren();
-    this.empty.classList.remove('d-none');
   }
 
   setOnline(online) {
