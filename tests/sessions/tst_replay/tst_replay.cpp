@@ -7,7 +7,6 @@
 
 #include <QFileInfo>
 #include <QRegularExpression>
-#include <QScopeGuard>
 #include <QSqlDatabase>
 #include <QSqlQuery>
 #include <QTemporaryDir>
@@ -121,6 +120,38 @@ private:
     QString m_kind;
     WsClient m_ws;
     SseClient m_sse;
+};
+
+// Publishes on "feed" from a thread of its own, one message every 200 µs, until it goes out of scope (also
+// when a check fails and the test returns early): the steady stream the tests of last_id races resume or
+// connect in.
+class SteadyPublisher
+{
+public:
+    explicit SteadyPublisher(Herald::Hub *hub)
+        : m_thread([this, hub] {
+            for (int i = 0; !m_stop; ++i) {
+                Herald::Message m;
+                m.channel = u"feed"_s;
+                m.type = u"message"_s;
+                m.message = u"n%1"_s.arg(i);
+                hub->publish(std::move(m));
+                std::this_thread::sleep_for(std::chrono::microseconds(200));
+            }
+            hub->store()->releaseThreadConnection();
+        })
+    {}
+    ~SteadyPublisher()
+    {
+        m_stop = true;
+        m_thread.join();
+    }
+    SteadyPublisher(const SteadyPublisher &) = delete;
+    SteadyPublisher &operator=(const SteadyPublisher &) = delete;
+
+private:
+    std::atomic<bool> m_stop = false;
+    std::thread m_thread;
 };
 
 QList<qint64> idsOf(const QList<QJsonObject> &frames, const QString &channel = {})
@@ -457,18 +488,7 @@ void tst_Replay::noticeLastIdBoundsTheReplay()
     const qint64 start = publish(u"feed"_s, u"start"_s);
     QVERIFY(start > 0);
     Herald::Hub *hub = m_server->hub();
-    std::atomic<bool> stop = false;
-    std::thread publisher([&] {
-        for (int i = 0; !stop; ++i) {
-            Herald::Message m;
-            m.channel = u"feed"_s;
-            m.type = u"message"_s;
-            m.message = u"n%1"_s.arg(i);
-            hub->publish(std::move(m));
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
-        }
-        hub->store()->releaseThreadConnection();
-    });
+    const SteadyPublisher publisher(hub);
     int violations = 0;
     QString first;
     for (int round = 0; round < 60; ++round) {
@@ -492,8 +512,6 @@ void tst_Replay::noticeLastIdBoundsTheReplay()
             }
         }
     }
-    stop = true;
-    publisher.join();
     QVERIFY2(violations == 0, qPrintable(u"%1 of 60 resumes: %2"_s.arg(violations).arg(first)));
 }
 
@@ -512,22 +530,7 @@ void tst_Replay::liveStartsAfterLastId()
 {
     QFETCH(bool, subscribeFrame);
     Herald::Hub *hub = m_server->hub();
-    std::atomic<bool> stop = false;
-    std::thread publisher([&] {
-        for (int i = 0; !stop; ++i) {
-            Herald::Message m;
-            m.channel = u"feed"_s;
-            m.type = u"message"_s;
-            m.message = u"n%1"_s.arg(i);
-            hub->publish(std::move(m));
-            std::this_thread::sleep_for(std::chrono::microseconds(200));
-        }
-        hub->store()->releaseThreadConnection();
-    });
-    auto stopPublisher = qScopeGuard([&] {
-        stop = true;
-        publisher.join();
-    });
+    const SteadyPublisher publisher(hub);
     int violations = 0;
     QString first;
     for (int round = 0; round < 60; ++round) {
