@@ -40,6 +40,9 @@ constexpr QStringView Visible = u"superseded_by IS NULL AND (expires_ms IS NULL 
 constexpr QStringView Shown =
     u"superseded_by IS NULL AND (expires_ms IS NULL OR expires_ms > ?) AND type <> 'withdrawn'";
 
+// A channel's `stored` in the listings: what a listing shows, as retention counts it (pruneChannel).
+const QString ShownCount = u"SUM(CASE WHEN %1 THEN 1 ELSE 0 END)"_s.arg(Shown);
+
 // The message a publish supersedes, 0 for none.
 qint64 supersededBy(const Message &message)
 {
@@ -910,7 +913,7 @@ Result<bool, StoreError> Store::saveUserSettings(const QString &userId, const QB
 }
 
 namespace {
-// Rows of channel, COUNT(*), MAX(id), MAX(created_ms): what both channel listings select.
+// Rows of channel, the shown count, MAX(id), MAX(created_ms): what both channel listings select.
 QList<StoredChannel> readChannels(QSqlQuery &q)
 {
     QList<StoredChannel> list;
@@ -934,7 +937,10 @@ Result<QList<StoredChannel>, StoreError> Store::channels()
         return R::failure({Error::Kind::Unavailable, u"the store is closed"_s});
     QSqlQuery q(db);
     q.setForwardOnly(true);
-    if (!q.exec(u"SELECT channel, COUNT(*), MAX(id), MAX(created_ms) FROM messages GROUP BY channel"_s))
+    q.prepare(
+        u"SELECT channel, %1, MAX(id), MAX(created_ms) FROM messages GROUP BY channel"_s.arg(ShownCount));
+    q.addBindValue(nowMs());
+    if (!q.exec())
         return R::failure(errorFrom(q));
     return readChannels(q);
 }
@@ -949,9 +955,9 @@ Result<QList<StoredChannel>, StoreError> Store::channels(const QString &after, i
     // channels' rows, whatever the number of channels. A null QString binds NULL, hence the COALESCE.
     QSqlQuery q(db);
     q.setForwardOnly(true);
-    q.prepare(
-        u"SELECT channel, COUNT(*), MAX(id), MAX(created_ms) FROM messages WHERE channel > COALESCE(?, '') "
-        "GROUP BY channel ORDER BY channel LIMIT ?"_s);
+    q.prepare(u"SELECT channel, %1, MAX(id), MAX(created_ms) FROM messages WHERE channel > COALESCE(?, '') "
+              "GROUP BY channel ORDER BY channel LIMIT ?"_s.arg(ShownCount));
+    q.addBindValue(nowMs());
     q.addBindValue(after);
     q.addBindValue(limit);
     if (!q.exec())
@@ -1018,9 +1024,13 @@ Result<qint64, StoreError> Store::pruneChannel(QSqlDatabase &db, const QString &
     qint64 upTo = 0;
     QSqlQuery q(db);
     if (rule.maxCount > 0) {
-        // The newest maxCount stay; everything at or below the next one goes.
-        q.prepare(u"SELECT id FROM messages WHERE channel = ? ORDER BY id DESC LIMIT 1 OFFSET ?"_s);
+        // The newest maxCount shown stay (what a listing shows, as RedisHistory counts: an update chain is
+        // one message, a withdrawn event none); everything at or below the next one goes, hidden rows
+        // included.
+        q.prepare(u"SELECT id FROM messages WHERE channel = ? AND %1 ORDER BY id DESC LIMIT 1 OFFSET ?"_s.arg(
+            Shown));
         q.addBindValue(channel);
+        q.addBindValue(nowMs);
         q.addBindValue(rule.maxCount);
         if (!q.exec())
             return R::failure(errorFrom(q));

@@ -852,6 +852,48 @@ void tst_HistoryContract::supersededHidden()
     QCOMPARE(same.replay, (QList<qint64>{3, 4}));
 }
 
+// --history-size counts the messages a listing shows: an update chain takes one place however long it is,
+// and a withdrawn event none, on both backends (each applies the rule at its own time: see countRetention).
+// The stores never exceed the count of shown messages before 7 and 10, so both delete the same.
+void tst_HistoryContract::countRetentionCountsShown()
+{
+    ServerConfig c = config();
+    c.defaultRetention.maxCount = 3;
+    c.defaultRetention.maxAge = 0s;
+    auto h = open(c);
+    QVERIFY(h);
+    const QString a = u"a"_s;
+    for (qint64 id = 1; id <= 3; ++id)
+        QCOMPARE(store(*h, makeMessage(a)), id);
+    QCOMPARE(store(*h, replacing(a, 3, 3)), 4);
+    QCOMPARE(store(*h, replacing(a, 4, 3)), 5);
+    QCOMPARE(store(*h, replacing(a, 5, 3)), 6); // shown: 1, 2, 6 (six rows)
+    auto none = h->prune();
+    QVERIFY2(none, why(none).constData());
+    QCOMPARE(listings(*h, {a}, 6).newest, (QList<qint64>{1, 2, 6}));
+
+    QCOMPARE(store(*h, makeMessage(a)), 7); // shown: 1, 2, 6, 7: 1 goes
+    QCOMPARE(store(*h, withdrawing(a, 6)), 8);
+    QCOMPARE(store(*h, makeMessage(a)), 9);
+    QCOMPARE(store(*h, makeMessage(a)), 10); // shown: 2, 7, 9, 10: 2 goes
+    auto deleted = h->prune();
+    QVERIFY2(deleted, why(deleted).constData());
+    const Listings l = listings(*h, {a}, 10);
+    QCOMPARE(l.newest, (QList<qint64>{7, 9, 10}));
+    QCOMPARE(l.replay, (QList<qint64>{7, 8, 9, 10}));
+    // GET /api/channels says so too.
+    auto summary = h->channels();
+    QVERIFY2(summary, why(summary).constData());
+    QCOMPARE(summary->size(), 1);
+    QCOMPARE(summary->constFirst().messages, qint64(3));
+    auto covered = h->covers(a, 2);
+    QVERIFY2(covered, why(covered).constData());
+    QVERIFY(*covered);
+    auto cut = h->covers(a, 1);
+    QVERIFY2(cut, why(cut).constData());
+    QVERIFY(!*cut);
+}
+
 void tst_HistoryContract::withdrawnHidden()
 {
     // A withdrawn chain is gone from every listing and count; its "withdrawn" event shows only to reads with

@@ -40,6 +40,7 @@ private Q_SLOTS:
 
     void countRetention_data();
     void countRetention();
+    void countRetentionCountsShown();
     void pruneByAge();
     void pruneRulesFirstMatchWins();
     void pruneEverythingStillKnown();
