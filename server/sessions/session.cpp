@@ -138,6 +138,9 @@ bool Session::deliver(const Envelope &envelope)
         // commits happen in id order (Hub::publishLocked), so the replay's read saw all of them.
         if (envelope.stored && id <= m_replayMax && id <= m_replayed.value(envelope.message.channel))
             return false;
+        // Before where the client was told it starts (startAfter).
+        if (envelope.stored && id <= m_startedMax && id <= m_startedAfter.value(envelope.message.channel))
+            return false;
         m_lastId = id;
     }
     if (!envelope.excludeClientId.isEmpty() && envelope.excludeClientId == m_info.clientId)
@@ -254,10 +257,10 @@ void Session::catchUp(const QStringList &channels, qint64 after)
 void Session::startAfter(const QStringList &channels, qint64 lastId)
 {
     for (const QString &c : channels) {
-        qint64 &seen = m_replayed[c];
-        seen = std::max(seen, lastId);
+        qint64 &start = m_startedAfter[c];
+        start = std::max(start, lastId);
     }
-    m_replayMax = std::max(m_replayMax, lastId);
+    m_startedMax = std::max(m_startedMax, lastId);
 }
 
 void Session::pump()
@@ -427,6 +430,10 @@ Result<Replay, StoreError> Session::fetchReplay(const QStringList &channels, qin
     Hub *hub = m_worker->hub();
     History *store = hub->history();
     m_planned.clear();
+    // The client names its position on these channels now: what it was told at subscribing no longer holds
+    // (a resume from before it must replay what lies between).
+    for (const QString &c : channels)
+        m_startedAfter.remove(c);
     // Read the hub's position first: anything published after it is either in the read or arrives live.
     qint64 current = hub->lastId();
     if (since > current) {

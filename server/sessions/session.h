@@ -122,6 +122,10 @@ protected:
     qint64 m_lastId = 0;               // the last id delivered live
     qint64 m_replayMax = 0;            // the highest id ever replayed, a fast path for deliver()
     QHash<QString, qint64> m_replayed; // per channel, the highest id replayed
+    // startAfter(): per channel joined without a position, the last_id the client was told; an explicit
+    // resume on the channel (fetchReplay) replaces it. The max is deliver()'s fast path.
+    qint64 m_startedMax = 0;
+    QHash<QString, qint64> m_startedAfter;
     QByteArray m_out;
     bool m_finished = false;
     // The goodbye is on its way (a WebSocket Close, or the end of an SSE stream); the connection waits for

@@ -184,6 +184,7 @@ private Q_SLOTS:
     void noticeLastIdBoundsTheReplay();
     void liveStartsAfterLastId_data();
     void liveStartsAfterLastId();
+    void resumeBelowWhereItStarted();
     void wsSubscribeFrameWithSince();
     void wsResumeIncludesBroadcastNotPersonal();
     void sseResumeWithLastEventId();
@@ -553,6 +554,27 @@ void tst_Replay::liveStartsAfterLastId()
         }
     }
     QVERIFY2(violations == 0, qPrintable(u"%1 of 60 connects: %2"_s.arg(violations).arg(first)));
+}
+
+// Joined without a position (so started at the connected frame's last_id), then resumed on the same channel
+// from an older id: what lies between is replayed, not taken for sent.
+void tst_Replay::resumeBelowWhereItStarted()
+{
+    QList<qint64> ids;
+    for (int i = 0; i < 5; ++i)
+        ids.append(publish(u"feed"_s, u"before %1"_s.arg(i)));
+    auto c = client(u"/ws?channels=feed"_s);
+    QVERIFY(c);
+    const auto connected = c->waitFor(u"connected"_s);
+    QVERIFY(connected);
+    QCOMPARE(connected->value("last_id"_L1).toInteger(), ids.last());
+    c->send(QJsonObject{{"action"_L1, "subscribe"_L1}, {"channel"_L1, "feed"_L1}, {"since"_L1, ids.first()}});
+    const auto notice = c->waitFor(u"replay"_s);
+    QVERIFY(notice);
+    QCOMPARE(notice->value("count"_L1).toInt(), 4);
+    QTRY_COMPARE(idsOf(c->frames(), u"feed"_s), ids.mid(1));
+    const qint64 live = publish(u"feed"_s, u"live"_s);
+    QTRY_COMPARE(idsOf(c->frames(), u"feed"_s), ids.mid(1) + QList<qint64>{live});
 }
 
 void tst_Replay::wsSubscribeFrameWithSince()
