@@ -202,14 +202,22 @@ void WsSession::setUpRoute()
     case Route::Events:
         break;
     }
-    if (m_setup.stream.since() && m_info.route != Route::Admin && m_info.route != Route::SeedClient) {
-        QStringList channels = m_info.channels.toList();
-        // Broadcasts reach every client, so a resuming client has missed those too.
-        channels.append(Channels::Broadcast.toString());
-        resume(channels, *m_setup.stream.since(), m_setup.stream.epoch(), nullptr);
+    if (m_setup.stream.since()) {
+        if (const QStringList channels = positionedChannels(); !channels.isEmpty())
+            resume(channels, *m_setup.stream.since(), m_setup.stream.epoch(), nullptr);
     }
     if (m_identity.authenticated)
         expireWith(m_identity.expiresAt);
+}
+
+QStringList WsSession::positionedChannels() const
+{
+    if (m_info.route == Route::Admin || m_info.route == Route::SeedClient)
+        return {};
+    QStringList channels = m_info.channels.toList();
+    // Broadcasts reach every client, so a resuming client has missed those too.
+    channels.append(Channels::Broadcast.toString());
+    return channels;
 }
 
 void WsSession::welcome(const QStringList &channels, const QString &userId)
@@ -234,11 +242,8 @@ void WsSession::welcome(const QStringList &channels, const QString &userId)
     }
     // Read once subscribed: whatever gets an id after this reaches this session live.
     const qint64 lastId = m_worker->hub()->lastId();
-    if (!m_setup.stream.since() && m_info.route != Route::Admin && m_info.route != Route::SeedClient) {
-        QStringList live = m_info.channels.toList();
-        live.append(Channels::Broadcast.toString());
-        startAfter(live, lastId);
-    }
+    if (!m_setup.stream.since())
+        startAfter(positionedChannels(), lastId);
     // Fields are append only, as in every frame.
     sendJson(QJsonObject{{"type"_L1, "connected"_L1},
                          {"client_id"_L1, clientId()},

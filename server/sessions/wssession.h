@@ -66,6 +66,10 @@ private:
     void sendRaw(const QByteArray &frame);
     bool subscribeChecked(const QString &channel, const Request *replyTo);
     void welcome(const QStringList &channels, const QString &userId);
+    // The channels the URL's position applies to (its `since`, or else the connected frame's last_id): the
+    // subscriptions and the broadcasts every client gets. None on routes that never resume (the admin feed,
+    // seed 003's client).
+    QStringList positionedChannels() const;
     // Replays what was missed on these channels since `since`, announced by a "replay" frame.
     void resume(const QStringList &channels, qint64 since, const QString &epoch, const Request *replyTo);
     void sendPublishError(const StoreError &error, const Request *replyTo);
